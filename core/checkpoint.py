@@ -1,0 +1,211 @@
+"""Self-describing checkpoints, and loading of the report's bare state dicts.
+
+A checkpoint is a dict (nanoGPT style) holding the state dict and everything needed
+to use it without guessing: model arguments, class convention, preprocessing, the
+chosen threshold and training metadata. A bare ``state_dict`` saved by the report's
+``train.py`` is recognised by its keys and loaded with the report's settings.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .model import BACKBONES, FaceClassifier, build_model
+from .preprocess import Preprocessing
+
+FORMAT = "deepfake-detector-checkpoint"
+VERSION = 1
+CLASSES = {"0": "fake", "1": "real"}
+OUTPUT = "one logit; sigmoid(logit) = P(real)"
+
+
+class CheckpointError(ValueError):
+    """A weights file that cannot be used; the message names the file and what was expected."""
+
+
+@dataclass
+class Detector:
+    """A loaded model with its description. ``model`` is in eval mode on ``device``."""
+
+    model: FaceClassifier
+    preprocessing: Preprocessing
+    threshold: float
+    meta: dict
+    path: Path | None
+    sha256: str
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @property
+    def backbone(self) -> str:
+        return self.model.backbone
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path else "in-memory model"
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _detect_backbone(state: dict) -> str | None:
+    keys = set(state)
+    if "model.conv1.weight" in keys and "model.layer4.2.conv3.weight" in keys:
+        return "resnet50"
+    if "model._conv_stem.weight" in keys:
+        blocks = {k.split(".")[2] for k in keys if k.startswith("model._blocks.")}
+        return {16: "efficientnet_lite0", 20: "efficientnet_lite2"}.get(len(blocks))
+    return None
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: FaceClassifier,
+    preprocessing: Preprocessing,
+    *,
+    threshold: float = 0.5,
+    threshold_source: str = "default 0.5",
+    training: dict | None = None,
+    half: bool = False,
+    extra: dict | None = None,
+) -> Path:
+    """Write a self-describing checkpoint. ``half`` stores floating tensors as float16
+    (about half the size; outputs change by well under 1e-3)."""
+    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().clone() for k, v in model.state_dict().items()}
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "state_dict": state,
+        "storage_dtype": "float16" if half else "float32",
+        "model_args": {"backbone": model.backbone, "attention": model.use_attention},
+        "classes": CLASSES,
+        "output": OUTPUT,
+        "preprocessing": preprocessing.to_dict(),
+        "threshold": float(threshold),
+        "threshold_source": threshold_source,
+        # JSON round trip: only plain types, so the file loads with weights_only=True
+        "training": json.loads(json.dumps(training or {}, default=float)),
+        **(extra or {}),
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)  # never leave a half-written checkpoint behind
+    return path
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """Load the file and normalise it to the checkpoint dict (bare report state dicts included)."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"Weights file not found: {path}")
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(
+            f"{path.name} is not a PyTorch checkpoint this tool can read ({type(exc).__name__}). "
+            "Expected a file written by torch.save: a state dict of the report's FaceClassifier "
+            "or a checkpoint written by `python -m core train`."
+        ) from None
+    if isinstance(raw, dict) and raw.get("format") == FORMAT:
+        return raw
+    if isinstance(raw, dict) and raw and all(isinstance(v, torch.Tensor) for v in raw.values()):
+        backbone = _detect_backbone(raw)
+        if backbone is None:
+            sample = ", ".join(list(raw)[:4])
+            raise CheckpointError(
+                f"{path.name} is a state dict of an unknown architecture (first keys: {sample}). "
+                f"Expected the report's FaceClassifier keys: model.conv1.weight ... model.layer4.*, "
+                f"attention.0.weight, classifier.1.weight (backbones: {', '.join(BACKBONES)})."
+            )
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "state_dict": raw,
+            "model_args": {"backbone": backbone, "attention": True},
+            "classes": CLASSES,
+            "output": OUTPUT,
+            "preprocessing": Preprocessing().to_dict(),
+            "threshold": 0.5,
+            "threshold_source": "report default 0.5 (bare state dict)",
+            "training": {"source": "bare state dict in the report's format"},
+        }
+    raise CheckpointError(
+        f"{path.name} holds a {type(raw).__name__}, not a model. Expected a state dict of the report's "
+        "FaceClassifier or a checkpoint written by `python -m core train`."
+    )
+
+
+def load_detector(path: str | os.PathLike, device: str | torch.device = "cpu") -> Detector:
+    """Load a checkpoint (or a report state dict) into an eval-mode model on ``device``.
+
+    A sidecar ``<file>.threshold.json`` beside the weights, written by the dashboard,
+    overrides the checkpoint's own threshold.
+    """
+    path = Path(path)
+    ckpt = read_checkpoint(path)
+    args = ckpt.get("model_args", {})
+    try:
+        model = build_model(backbone=args.get("backbone", "resnet50"), pretrained=None, attention=args.get("attention", True))
+    except (ValueError, ImportError) as exc:
+        raise CheckpointError(f"{path.name}: cannot build its model ({exc})") from None
+    state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        missing = str(exc).splitlines()[1:3]
+        raise CheckpointError(
+            f"{path.name} does not fit the {args.get('backbone')} FaceClassifier: " + " ".join(s.strip() for s in missing)
+        ) from None
+    device = torch.device(device)
+    model.to(device).eval()
+    threshold, meta = float(ckpt.get("threshold", 0.5)), {k: v for k, v in ckpt.items() if k != "state_dict"}
+    sidecar = threshold_sidecar(path)
+    if sidecar.exists():
+        saved = json.loads(sidecar.read_text())
+        threshold = float(saved["threshold"])
+        meta["threshold_source"] = saved.get("source", f"saved in {sidecar.name}")
+    meta["threshold"] = threshold
+    return Detector(
+        model=model,
+        preprocessing=Preprocessing.from_dict(ckpt.get("preprocessing", {})),
+        threshold=threshold,
+        meta=meta,
+        path=path,
+        sha256=file_sha256(path),
+        device=device,
+    )
+
+
+def threshold_sidecar(weights: str | os.PathLike) -> Path:
+    weights = Path(weights)
+    return weights.with_name(weights.name + ".threshold.json")
+
+
+def save_threshold(weights: str | os.PathLike, threshold: float, source: str) -> Path:
+    """Remember a chosen threshold next to the weights (the weights file itself stays untouched,
+    so its hash, and every cache keyed by it, stays valid)."""
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be within [0, 1], got {threshold}")
+    sidecar = threshold_sidecar(weights)
+    sidecar.write_text(json.dumps({"threshold": float(threshold), "source": source, "weights_sha256": file_sha256(weights)}, indent=2))
+    return sidecar
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` → cuda when available, else cpu. Asking for cuda without a GPU is an error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for, but PyTorch sees no CUDA GPU on this machine")
+    return torch.device(device)

@@ -1,0 +1,73 @@
+"""Command line: ``python -m core {evaluate,predict,split,train,...}``.
+
+Each subcommand lives in a module with ``add_parser(subparsers)``; the ones listed in
+``COMMAND_MODULES`` are registered here.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+
+COMMAND_MODULES = ["core.cli_evaluate", "core.train"]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = PROJECT_ROOT / "data" / "test_images"
+WEIGHTS_DIR = PROJECT_ROOT / "weights"
+
+
+def default_weights() -> Path:
+    """``weights/default.pth``, or the only checkpoint in ``weights/``."""
+    default = WEIGHTS_DIR / "default.pth"
+    if default.exists():
+        return default
+    found = sorted(WEIGHTS_DIR.glob("*.pth")) + sorted(WEIGHTS_DIR.glob("*.pt"))
+    if len(found) == 1:
+        return found[0]
+    return default  # missing: loading it gives the clear "not found" message
+
+
+def write_json(obj, out: str | None) -> None:
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(o):
+    import numpy as np
+
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description="Deepfake face detector: evaluate, predict, train.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .checkpoint import CheckpointError
+    from .data import DatasetError
+    from .model import PretrainedWeightsUnavailable
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (DatasetError, CheckpointError, PretrainedWeightsUnavailable, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,114 @@
+"""``evaluate``, ``predict`` and ``split`` subcommands."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .cli import DEFAULT_DATA, default_weights, write_json
+
+
+def add_parser(sub) -> None:
+    ev = sub.add_parser("evaluate", help="score a test set (real/ and fake/ folders) and print the report's metrics")
+    ev.add_argument("--data", default=str(DEFAULT_DATA), help="test set folder (default: data/test_images)")
+    ev.add_argument("--weights", default=None, help="checkpoint (default: weights/default.pth)")
+    ev.add_argument("--threshold", type=float, default=None, help="REAL when P(real) >= T (default: the checkpoint's, else 0.5)")
+    ev.add_argument("--positive", choices=["real", "fake"], default="real", help="positive class (default real, as the report)")
+    ev.add_argument("--device", default="auto", help="auto|cpu|cuda")
+    ev.add_argument("--json", dest="json_out", default=None, help="write the metrics as JSON here")
+    ev.add_argument("--no-cache", action="store_true", help="run the model even when predictions are cached")
+    ev.add_argument("--fast", action="store_true", help="JPEG draft decoding + bfloat16: faster, slightly different numbers")
+    ev.add_argument("--tta", action="store_true", help="average P(real) over the image and its mirror")
+    ev.add_argument("--batch-size", type=int, default=32)
+    ev.add_argument("--workers", type=int, default=None)
+    ev.set_defaults(func=run_evaluate)
+
+    pr = sub.add_parser("predict", help="P(real), P(fake) and the verdict for single images")
+    pr.add_argument("images", nargs="+")
+    pr.add_argument("--weights", default=None)
+    pr.add_argument("--threshold", type=float, default=None)
+    pr.add_argument("--device", default="auto")
+    pr.add_argument("--json", dest="json_out", default=None)
+    pr.set_defaults(func=run_predict)
+
+    sp = sub.add_parser("split", help="write a stratified train/val split as folders of symlinks")
+    sp.add_argument("--data", required=True)
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--val-fraction", type=float, default=0.1)
+    sp.add_argument("--seed", type=int, default=0)
+    sp.set_defaults(func=run_split)
+
+
+def _check_threshold(t):
+    if t is not None and not 0.0 <= t <= 1.0:
+        raise SystemExit(f"error: --threshold must be within [0, 1], got {t}")
+
+
+def _load(args):
+    from .checkpoint import load_detector, resolve_device
+
+    return load_detector(args.weights or default_weights(), resolve_device(args.device))
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .data import scan_test_set
+    from .evaluation import evaluate, format_report, summary_json
+    from .inference import InferenceSettings
+
+    _check_threshold(args.threshold)
+    test_set = scan_test_set(args.data)
+    detector = _load(args)
+    threshold = detector.threshold if args.threshold is None else args.threshold
+    settings = InferenceSettings(fast=args.fast, tta=args.tta, batch_size=args.batch_size, workers=args.workers)
+    bar = tqdm(total=len(test_set), unit="img", desc="scoring", file=sys.stderr, leave=False)
+
+    def progress(p):
+        bar.total = p.total
+        bar.n = p.done
+        bar.refresh()
+
+    ev = evaluate(detector, test_set, settings, use_cache=not args.no_cache, progress=progress)
+    bar.close()
+    p = ev.predictions
+    print(f"Model: {detector.name} ({detector.backbone}, sha256 {detector.sha256[:12]}) on {detector.device}, "
+          f"{p.precision}; {p.scored} images scored, {p.from_cache} from cache", file=sys.stderr)
+    out = summary_json(ev, detector, test_set, threshold, args.positive)
+    print(format_report(out))
+    write_json(out, args.json_out)
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from .inference import score_images
+    from .preprocess import ImageError, open_image
+
+    _check_threshold(args.threshold)
+    detector = _load(args)
+    threshold = detector.threshold if args.threshold is None else args.threshold
+    results, failed = [], 0
+    for path in args.images:
+        try:
+            image, _ = open_image(path, name=path)
+        except ImageError as exc:
+            failed += 1
+            results.append({"path": path, "error": str(exc)})
+            print(f"{path}: ERROR {exc}")
+            continue
+        p_real = float(score_images(detector, [image])[0])
+        verdict = "REAL" if p_real >= threshold else "FAKE"
+        results.append({"path": path, "p_real": p_real, "p_fake": 1 - p_real, "verdict": verdict})
+        print(f"{path}: {verdict}  P(real)={p_real:.4f}  P(fake)={1 - p_real:.4f}  (threshold {threshold:.3f})")
+    write_json(results, args.json_out)
+    return 1 if failed else 0
+
+
+def run_split(args: argparse.Namespace) -> int:
+    from .data import write_split
+
+    info = write_split(args.data, args.out, args.val_fraction, args.seed)
+    write_json(info, str(Path(args.out) / "split.json"))
+    for name, counts in info["counts"].items():
+        print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + f"  -> {Path(args.out) / name}")
+    return 0

@@ -1,0 +1,181 @@
+"""Test sets in the report's layout: a folder with ``real/`` and ``fake/`` below it.
+
+Labels follow the report: 1 = real, 0 = fake. Images are found recursively; the
+subfolder path below the class folder is kept as the image's ``group``.
+"""
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+CLASS_DIRS = {"fake": 0, "real": 1}  # the report's convention: 0 = fake, 1 = real
+LABEL_NAMES = {0: "fake", 1: "real"}
+
+LAYOUT_HELP = """A test set is a folder with one subfolder per class:
+
+    my_test_set/
+    ├── real/          authentic face photos (any depth of subfolders)
+    │   └── real_00001.jpg
+    └── fake/          generated or manipulated faces
+        ├── stylegan2/ a subfolder becomes the image's "group"
+        │   └── 0001.png
+        └── easy_1_1010.jpg
+
+Images: .jpg .jpeg .png .webp .bmp (any letter case)."""
+
+
+class DatasetError(ValueError):
+    """The folder is not a usable test set; the message says what is wrong and how to fix it."""
+
+
+@dataclass(frozen=True)
+class TestSet:
+    """Images of one test set.
+
+    ``images`` has one row per image: ``path`` (absolute), ``relpath`` (below root),
+    ``label`` (1 real, 0 fake), ``group`` ('' when the image sits directly in its
+    class folder), ``size_bytes`` and ``mtime_ns``. ``problems`` holds human-readable
+    warnings (a missing class, an empty folder) that do not stop loading.
+    """
+
+    root: Path
+    images: pd.DataFrame
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+    __test__ = False  # not a pytest test class
+
+    @property
+    def n_real(self) -> int:
+        return int((self.images["label"] == 1).sum())
+
+    @property
+    def n_fake(self) -> int:
+        return int((self.images["label"] == 0).sum())
+
+    @property
+    def has_both_classes(self) -> bool:
+        return self.n_real > 0 and self.n_fake > 0
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def is_image_name(name: str) -> bool:
+    return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def _walk_images(class_dir: Path) -> list[Path]:
+    found = []
+    for dirpath, dirnames, filenames in os.walk(class_dir, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        found.extend(Path(dirpath) / f for f in sorted(filenames) if is_image_name(f) and not f.startswith("."))
+    return found
+
+
+def scan_test_set(root: str | os.PathLike, *, require_both: bool = False) -> TestSet:
+    """List the images of a test set folder.
+
+    Raises ``DatasetError`` when the folder does not exist, has neither ``real/`` nor
+    ``fake/``, or holds no image at all. A set with one class only loads, with a
+    problem noted (or raises when ``require_both``), so that single-class sets can
+    still be scored while metrics that need both classes say why they are missing.
+    """
+    root = Path(root).expanduser()
+    if not root.exists():
+        raise DatasetError(f"Test set folder not found: {root}\n\n{LAYOUT_HELP}")
+    if not root.is_dir():
+        raise DatasetError(f"Not a folder: {root}\n\n{LAYOUT_HELP}")
+    # Accept any letter case for the class folders (Real/, FAKE/).
+    subdirs = {p.name.lower(): p for p in root.iterdir() if p.is_dir()}
+    present = [name for name in CLASS_DIRS if name in subdirs]
+    if not present:
+        seen = ", ".join(sorted(subdirs)) or "no subfolders"
+        raise DatasetError(f"{root} has no real/ or fake/ subfolder (found: {seen}).\n\n{LAYOUT_HELP}")
+
+    rows, problems = [], []
+    for name, label in CLASS_DIRS.items():
+        if name not in subdirs:
+            problems.append(f"No {name}/ folder in {root}: metrics that need both classes are unavailable.")
+            continue
+        class_dir = subdirs[name]
+        paths = _walk_images(class_dir)
+        if not paths:
+            problems.append(f"{class_dir} holds no images ({', '.join(IMAGE_EXTENSIONS)}).")
+        for path in paths:
+            try:
+                stat = path.stat()
+            except OSError as exc:  # a dangling symlink, a permission problem
+                problems.append(f"Cannot read {path}: {exc.strerror or exc}")
+                continue
+            group = path.parent.relative_to(class_dir).as_posix()
+            rows.append(
+                {
+                    "path": str(path.absolute()),
+                    "relpath": path.relative_to(root).as_posix(),
+                    "label": label,
+                    "group": "" if group == "." else group,
+                    "size_bytes": stat.st_size,
+                    "mtime_ns": stat.st_mtime_ns,
+                }
+            )
+    images = pd.DataFrame(rows, columns=["path", "relpath", "label", "group", "size_bytes", "mtime_ns"])
+    if images.empty:
+        raise DatasetError(f"No images found below {root}/real or {root}/fake.\n\n{LAYOUT_HELP}")
+    test_set = TestSet(root=root.absolute(), images=images, problems=tuple(problems))
+    if require_both and not test_set.has_both_classes:
+        raise DatasetError(
+            f"{root} holds only {'real' if test_set.n_real else 'fake'} images; both classes are needed."
+            f"\n\n{LAYOUT_HELP}"
+        )
+    return test_set
+
+
+def stratified_split(
+    images: pd.DataFrame, val_fraction: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split rows into (train, val), stratified by label, reproducible for a seed.
+
+    Each class contributes ``round(n_class * val_fraction)`` images (at least one
+    when the class has two or more) to validation.
+    """
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    rng = random.Random(seed)
+    val_idx: list[int] = []
+    for label in sorted(images["label"].unique()):
+        idx = sorted(images.index[images["label"] == label].tolist(), key=lambda i: images.at[i, "relpath"])
+        rng.shuffle(idx)
+        n_val = round(len(idx) * val_fraction)
+        if len(idx) >= 2:
+            n_val = min(max(n_val, 1), len(idx) - 1)
+        val_idx.extend(idx[:n_val])
+    val_mask = images.index.isin(val_idx)
+    return images[~val_mask].reset_index(drop=True), images[val_mask].reset_index(drop=True)
+
+
+def write_split(src: str | os.PathLike, out: str | os.PathLike, val_fraction: float = 0.1, seed: int = 0) -> dict:
+    """Write ``out/train`` and ``out/val`` as folders of symlinks in the report's layout.
+
+    Returns counts per split and class. Existing links in ``out`` are replaced so the
+    command can be re-run; real files there are never touched.
+    """
+    test_set = scan_test_set(src, require_both=True)
+    train, val = stratified_split(test_set.images, val_fraction, seed)
+    out = Path(out)
+    counts = {}
+    for split_name, frame in (("train", train), ("val", val)):
+        for row in frame.itertuples():
+            dest = out / split_name / row.relpath
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if dest.is_symlink():
+                dest.unlink()
+            elif dest.exists():
+                raise FileExistsError(f"{dest} exists and is not a link; refusing to overwrite it")
+            dest.symlink_to(Path(row.path).resolve())
+        counts[split_name] = {LABEL_NAMES[k]: int(v) for k, v in frame["label"].value_counts().sort_index().items()}
+    return {"source": str(Path(src).resolve()), "val_fraction": val_fraction, "seed": seed, "counts": counts}

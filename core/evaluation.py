@@ -1,0 +1,94 @@
+"""Evaluate a detector on a test set: predictions + the sweep + the headline summary."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .checkpoint import Detector
+from .data import TestSet
+from .inference import InferenceSettings, Predictions, predict_test_set
+from .metrics import ThresholdSweep
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    predictions: Predictions
+    sweep: ThresholdSweep
+
+    def summary(self, threshold: float, positive: str = "real") -> dict:
+        return self.sweep.summary(threshold, positive)
+
+
+def evaluate(detector: Detector, test_set: TestSet, settings: InferenceSettings = InferenceSettings(), *, use_cache=True, progress=None) -> Evaluation:
+    preds = predict_test_set(detector, test_set, settings, use_cache=use_cache, progress=progress)
+    return Evaluation(predictions=preds, sweep=ThresholdSweep(preds.frame["label"], preds.frame["p_real"]))
+
+
+def summary_json(ev: Evaluation, detector: Detector, test_set: TestSet, threshold: float, positive: str) -> dict:
+    """The object ``evaluate --json`` writes."""
+    out = ev.summary(threshold, positive)
+    out.update(
+        {
+            "data": str(test_set.root),
+            "weights": str(detector.path) if detector.path else None,
+            "weights_sha256": detector.sha256,
+            "backbone": detector.backbone,
+            "precision_mode": ev.predictions.precision,
+            "n_images": len(ev.predictions.frame),
+            "skipped": [{"path": p, "reason": r} for p, r in ev.predictions.skipped],
+            "problems": list(test_set.problems),
+        }
+    )
+    return out
+
+
+def format_report(summary: dict) -> str:
+    """The text the report's ``test.py`` printed, plus ROC-AUC, AP, EER and skipped files."""
+
+    def pct(x):
+        return "n/a" if x is None else f"{x:.4f}"
+
+    c = summary["confusion"]
+    pos = summary["positive"]
+    # Lay the matrix out by real/fake, whatever the positive class is.
+    if pos == "real":
+        ff, fr, rf, rr = c["tn"], c["fp"], c["fn"], c["tp"]
+    else:
+        ff, fr, rf, rr = c["tp"], c["fn"], c["fp"], c["tn"]
+    lines = [
+        f"Test set: {summary.get('data', '')}  ({summary['n_real']} real, {summary['n_fake']} fake)",
+        f"Threshold: {summary['threshold']:.4f} (REAL when P(real) >= threshold)   positive class: {pos}",
+        "",
+        f"Accuracy:    {pct(summary['accuracy'])}",
+        f"Precision:   {pct(summary['precision'])}",
+        f"Recall:      {pct(summary['recall'])}",
+        f"F1 Score:    {pct(summary['f1'])}",
+        "",
+        "Confusion Matrix:",
+        "                 ┌────────────────┬────────────────┐",
+        "                 │ Predicted Fake │ Predicted Real │",
+        "┌────────────────┼────────────────┼────────────────┤",
+        f"│ Actual Fake    │ {ff:>14} │ {fr:>14} │",
+        "├────────────────┼────────────────┼────────────────┤",
+        f"│ Actual Real    │ {rf:>14} │ {rr:>14} │",
+        "└────────────────┴────────────────┴────────────────┘",
+        "",
+        f"True Negatives (TN):  {c['tn']}",
+        f"False Positives (FP): {c['fp']}",
+        f"False Negatives (FN): {c['fn']}",
+        f"True Positives (TP):  {c['tp']}",
+        f"Specificity: {pct(summary['specificity'])}",
+        "",
+        f"Balanced accuracy: {pct(summary['balanced_accuracy'])}   MCC: {pct(summary['mcc'])}",
+        f"ROC-AUC: {pct(summary['roc_auc'])}   Average precision: {pct(summary['average_precision'])}   "
+        f"EER: {pct(summary['eer'])}" + (f" at threshold {summary['eer_threshold']:.4f}" if summary["eer_threshold"] is not None else ""),
+    ]
+    for key, why in summary.get("unavailable", {}).items():
+        lines.append(f"  {key}: unavailable ({why})")
+    skipped = summary.get("skipped", [])
+    lines.append(f"Skipped files: {len(skipped)}")
+    lines.extend(f"  {s['path']}: {s['reason']}" for s in skipped[:20])
+    if len(skipped) > 20:
+        lines.append(f"  ... and {len(skipped) - 20} more (see --json)")
+    for problem in summary.get("problems", []):
+        lines.append(f"warning: {problem}")
+    return "\n".join(lines)

@@ -1,0 +1,284 @@
+"""One threshold sweep from which every metric comes.
+
+The verdict is REAL when P(real) >= threshold (the report's rule). ``ThresholdSweep``
+sorts the scores once and holds, for every distinct threshold, how many real and fake
+images are predicted real. Confusion matrices at any threshold, ROC, precision-recall,
+EER, TPR at a given FPR and metric-vs-threshold curves are all views of it.
+
+``positive`` selects which class counts as positive: ``"real"`` reproduces the report's
+table (a true negative is a caught fake); ``"fake"`` is the benchmark convention.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+POSITIVES = ("real", "fake")
+
+
+class MetricUnavailable(ValueError):
+    """A metric that this data cannot define (e.g. ROC-AUC with one class only)."""
+
+
+@dataclass(frozen=True)
+class Confusion:
+    """Counts for the chosen positive class at one threshold."""
+
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+    positive: str = "real"
+
+    @staticmethod
+    def _ratio(num: float, den: float) -> float | None:
+        return float(num / den) if den else None
+
+    @property
+    def n(self) -> int:
+        return self.tp + self.fp + self.fn + self.tn
+
+    @property
+    def accuracy(self):
+        return self._ratio(self.tp + self.tn, self.n)
+
+    @property
+    def precision(self):
+        return self._ratio(self.tp, self.tp + self.fp)
+
+    @property
+    def recall(self):
+        return self._ratio(self.tp, self.tp + self.fn)
+
+    @property
+    def specificity(self):
+        return self._ratio(self.tn, self.tn + self.fp)
+
+    @property
+    def f1(self):
+        return self._ratio(2 * self.tp, 2 * self.tp + self.fp + self.fn)
+
+    @property
+    def balanced_accuracy(self):
+        r, s = self.recall, self.specificity
+        return None if r is None or s is None else (r + s) / 2
+
+    @property
+    def mcc(self):
+        tp, fp, fn, tn = (float(x) for x in (self.tp, self.fp, self.fn, self.tn))
+        den = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+        # scikit-learn's convention: 0 when any margin is empty
+        return float((tp * tn - fp * fn) / den) if den else 0.0
+
+    # The same cells in words, whatever the positive class.
+    @property
+    def fake_caught(self) -> int:
+        return self.tn if self.positive == "real" else self.tp
+
+    @property
+    def fake_missed(self) -> int:
+        return self.fp if self.positive == "real" else self.fn
+
+    @property
+    def real_flagged(self) -> int:
+        return self.fn if self.positive == "real" else self.fp
+
+    @property
+    def real_passed(self) -> int:
+        return self.tp if self.positive == "real" else self.tn
+
+    def as_dict(self) -> dict:
+        return {"tn": self.tn, "fp": self.fp, "fn": self.fn, "tp": self.tp}
+
+    def metrics(self) -> dict:
+        names = ("accuracy", "precision", "recall", "f1", "specificity", "balanced_accuracy", "mcc")
+        return {name: getattr(self, name) for name in names}
+
+
+@dataclass(frozen=True)
+class RocCurve:
+    fpr: np.ndarray
+    tpr: np.ndarray
+    thresholds: np.ndarray  # P(real) threshold of each point
+    auc: float
+
+
+@dataclass(frozen=True)
+class PrCurve:
+    precision: np.ndarray
+    recall: np.ndarray
+    thresholds: np.ndarray
+    average_precision: float
+
+
+@dataclass(frozen=True)
+class Eer:
+    eer: float
+    threshold: float
+
+
+class ThresholdSweep:
+    """Counts of predicted-real images at every distinct P(real) threshold.
+
+    ``thresholds`` is descending: the distinct scores, preceded by +inf (nothing
+    predicted real). ``real_ge[k]`` / ``fake_ge[k]`` count real / fake images with
+    P(real) >= ``thresholds[k]``. Built in O(n log n); a new threshold costs O(log n).
+    """
+
+    def __init__(self, label, p_real):
+        label = np.asarray(label).astype(int).ravel()
+        score = np.asarray(p_real, dtype=float).ravel()
+        if label.shape != score.shape:
+            raise ValueError(f"label and p_real differ in length: {label.shape} vs {score.shape}")
+        if not np.all(np.isfinite(score)):
+            raise ValueError("p_real holds NaN or infinite values")
+        self.label, self.score = label, score
+        self.n_real = int((label == 1).sum())
+        self.n_fake = int((label == 0).sum())
+        self._real_sorted = np.sort(score[label == 1])
+        self._fake_sorted = np.sort(score[label == 0])
+        order = np.argsort(-score, kind="mergesort")
+        s_desc, is_real = score[order], label[order] == 1
+        distinct = np.r_[np.diff(s_desc) != 0, True]  # last index of each tie group
+        cum_real = np.cumsum(is_real)[distinct]
+        cum_fake = np.cumsum(~is_real)[distinct]
+        self.thresholds = np.r_[np.inf, s_desc[distinct]]
+        self.real_ge = np.r_[0, cum_real].astype(np.int64)
+        self.fake_ge = np.r_[0, cum_fake].astype(np.int64)
+
+    def __len__(self) -> int:
+        return self.n_real + self.n_fake
+
+    @property
+    def has_both_classes(self) -> bool:
+        return self.n_real > 0 and self.n_fake > 0
+
+    def _require_both(self, what: str) -> None:
+        if not self.has_both_classes:
+            only = "real" if self.n_real else "fake"
+            raise MetricUnavailable(f"{what} needs both real and fake images; this set has only {only} images")
+
+    # --- one threshold -------------------------------------------------------------
+    def counts_at(self, threshold: float) -> tuple[int, int]:
+        """(real predicted real, fake predicted real) at ``threshold``."""
+        real_ge = self.n_real - int(np.searchsorted(self._real_sorted, threshold, side="left"))
+        fake_ge = self.n_fake - int(np.searchsorted(self._fake_sorted, threshold, side="left"))
+        return real_ge, fake_ge
+
+    def confusion(self, threshold: float, positive: str = "real") -> Confusion:
+        return self._confusion_from(*self.counts_at(threshold), positive)
+
+    def _confusion_from(self, real_ge, fake_ge, positive):
+        real_flagged, fake_caught = self.n_real - real_ge, self.n_fake - fake_ge
+        if positive == "real":
+            return Confusion(tp=real_ge, fp=fake_ge, fn=real_flagged, tn=fake_caught, positive=positive)
+        if positive == "fake":
+            return Confusion(tp=fake_caught, fp=real_flagged, fn=fake_ge, tn=real_ge, positive=positive)
+        raise ValueError(f"positive must be one of {POSITIVES}, got {positive!r}")
+
+    # --- all thresholds ------------------------------------------------------------
+    def _rates(self, positive: str):
+        """(tp, fp, n_pos, n_neg) arrays over ``self.thresholds``, ordered so that
+        predicted positives grow along the array (the order ROC and PR expect)."""
+        if positive == "real":
+            return self.real_ge, self.fake_ge, self.n_real, self.n_fake, self.thresholds
+        # Predicted fake grows as the threshold rises: walk the sweep backwards.
+        tp = (self.n_fake - self.fake_ge)[::-1]
+        fp = (self.n_real - self.real_ge)[::-1]
+        return tp, fp, self.n_fake, self.n_real, self.thresholds[::-1]
+
+    def roc(self, positive: str = "real") -> RocCurve:
+        self._require_both("ROC")
+        tp, fp, n_pos, n_neg, thr = self._rates(positive)
+        fpr, tpr = fp / n_neg, tp / n_pos
+        return RocCurve(fpr=fpr, tpr=tpr, thresholds=thr, auc=float(np.trapezoid(tpr, fpr)))
+
+    def pr(self, positive: str = "real") -> PrCurve:
+        """Precision-recall points (recall rising) and average precision as scikit-learn
+        defines it: sum over thresholds of (R_k - R_{k-1}) * P_k."""
+        self._require_both("Precision-recall")
+        tp, fp, n_pos, _, thr = self._rates(positive)
+        keep = (tp + fp) > 0
+        tp, fp, thr = tp[keep], fp[keep], thr[keep]
+        precision, recall = tp / (tp + fp), tp / n_pos
+        ap = float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+        return PrCurve(precision=precision, recall=recall, thresholds=thr, average_precision=ap)
+
+    def eer(self) -> Eer:
+        """Equal error rate: where the share of fakes passed equals the share of reals flagged.
+
+        Interpolated linearly between the two sweep points around the crossing; the
+        threshold returned is the sweep threshold nearest to it. The same for either
+        positive class."""
+        self._require_both("EER")
+        fake_pass = self.fake_ge / self.n_fake  # rises along the sweep
+        real_flag = 1 - self.real_ge / self.n_real  # falls along the sweep
+        diff = fake_pass - real_flag  # rises from -1 to +1
+        k = int(np.argmax(diff >= 0))
+        if k == 0 or diff[k] == 0:
+            j = k
+            eer = (fake_pass[j] + real_flag[j]) / 2
+        else:
+            w = -diff[k - 1] / (diff[k] - diff[k - 1])
+            eer = fake_pass[k - 1] + w * (fake_pass[k] - fake_pass[k - 1])
+            j = k if w >= 0.5 else k - 1
+        thr = self.thresholds[j]
+        if not np.isfinite(thr):  # +inf: everything flagged fake; report the top score instead
+            thr = self.thresholds[1]
+        return Eer(eer=float(eer), threshold=float(thr))
+
+    def tpr_at_fpr(self, max_fpr: float, positive: str = "real") -> tuple[float, float]:
+        """Highest TPR with FPR <= ``max_fpr`` and the threshold that gives it."""
+        roc = self.roc(positive)
+        ok = np.flatnonzero(roc.fpr <= max_fpr + 1e-12)
+        best = ok[np.argmax(roc.tpr[ok])]
+        return float(roc.tpr[best]), float(roc.thresholds[best])
+
+    def metric_curves(self, positive: str = "real") -> dict[str, np.ndarray]:
+        """Every confusion metric at every sweep threshold (finite thresholds only), as arrays.
+        Undefined values (0/0) are NaN here; the page draws them as gaps."""
+        thr = self.thresholds[1:]
+        c = self._confusion_from(self.real_ge[1:], self.fake_ge[1:], positive)
+        tp, fp, fn, tn = (np.asarray(x, dtype=float) for x in (c.tp, c.fp, c.fn, c.tn))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = {
+                "threshold": thr,
+                "accuracy": (tp + tn) / len(self),
+                "precision": tp / (tp + fp),
+                "recall": tp / (tp + fn),
+                "specificity": tn / (tn + fp),
+                "f1": 2 * tp / (2 * tp + fp + fn),
+            }
+        return out
+
+    # --- summary -------------------------------------------------------------------
+    def summary(self, threshold: float, positive: str = "real") -> dict:
+        """Headline numbers at ``threshold``; threshold-free metrics are None (with a
+        reason under ``unavailable``) when the set has one class only."""
+        c = self.confusion(threshold, positive)
+        out = {
+            "n_real": self.n_real,
+            "n_fake": self.n_fake,
+            "threshold": float(threshold),
+            "positive": positive,
+            **c.metrics(),
+            "confusion": c.as_dict(),
+            "roc_auc": None,
+            "average_precision": None,
+            "eer": None,
+            "eer_threshold": None,
+            "unavailable": {},
+        }
+        try:
+            out["roc_auc"] = self.roc(positive).auc
+            out["average_precision"] = self.pr(positive).average_precision
+            e = self.eer()
+            out["eer"], out["eer_threshold"] = e.eer, e.threshold
+        except MetricUnavailable as exc:
+            for key in ("roc_auc", "average_precision", "eer"):
+                out["unavailable"][key] = str(exc)
+        for key in ("precision", "recall", "f1", "specificity", "balanced_accuracy"):
+            if out[key] is None:
+                out["unavailable"][key] = f"{key} is 0/0 at this threshold for positive={positive}"
+        return out

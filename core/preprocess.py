@@ -1,0 +1,99 @@
+"""Preprocessing that travels with the weights: input size, mean, std and resize rule.
+
+The default reproduces the report's ``val_transform`` exactly: full decode,
+``Resize((size, size))`` (a squash, no crop), ``ToTensor``, ImageNet ``Normalize``.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import asdict, dataclass
+
+import torch
+from PIL import Image, ImageOps
+from torchvision import transforms
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+MAX_PIXELS = 50_000_000  # refuse decompression bombs before decoding in full
+
+# PIL's own guard warns at ~89 Mpx and raises at twice that; we check ourselves.
+Image.MAX_IMAGE_PIXELS = None
+
+
+class ImageError(ValueError):
+    """An image that cannot be used; the message names the file and the reason."""
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    input_size: int = 224
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    resize: str = "squash"  # Resize((s, s)) as the report did
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "mean": list(self.mean), "std": list(self.std)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Preprocessing":
+        return cls(
+            input_size=int(d.get("input_size", 224)),
+            mean=tuple(float(x) for x in d.get("mean", IMAGENET_MEAN)),
+            std=tuple(float(x) for x in d.get("std", IMAGENET_STD)),
+            resize=str(d.get("resize", "squash")),
+        )
+
+    def eval_transform(self) -> transforms.Compose:
+        if self.resize != "squash":
+            raise ValueError(f"Unknown resize rule {self.resize!r}; this version knows 'squash'")
+        return transforms.Compose(
+            [
+                transforms.Resize((self.input_size, self.input_size)),
+                transforms.ToTensor(),
+                transforms.Normalize(mean=self.mean, std=self.std),
+            ]
+        )
+
+
+def open_image(source, *, name: str | None = None, draft_size: int | None = None) -> tuple[Image.Image, dict]:
+    """Open an image file, path or bytes, check it, and return (RGB image, info).
+
+    ``info`` holds the original ``width``, ``height`` and ``format``. Images over
+    ``MAX_PIXELS`` are refused from their header, before a full decode. With
+    ``draft_size`` a JPEG is decoded at the smallest DCT scale that still covers that
+    size (much faster for large photos; results differ slightly from a full decode).
+    Raises ``ImageError`` with the file name and the reason.
+    """
+    label = name or (source if isinstance(source, str) else getattr(source, "name", "upload"))
+    if isinstance(source, (bytes, bytearray)):
+        source = io.BytesIO(source)
+    try:
+        image = Image.open(source)
+    except FileNotFoundError:
+        raise ImageError(f"{label}: file not found") from None
+    except Exception as exc:  # PIL raises UnidentifiedImageError, OSError, SyntaxError...
+        raise ImageError(f"{label}: not a readable image ({type(exc).__name__})") from None
+    width, height = image.size
+    fmt = image.format or "UNKNOWN"
+    if width * height > MAX_PIXELS:
+        raise ImageError(
+            f"{label}: {width}x{height} is {width * height / 1e6:.0f} megapixels, over the "
+            f"{MAX_PIXELS / 1e6:.0f} megapixel limit"
+        )
+    try:
+        if draft_size and fmt == "JPEG":
+            image.draft("RGB", (draft_size, draft_size))
+        image = image.convert("RGB")  # forces the full decode: truncated files fail here
+    except Exception as exc:
+        raise ImageError(f"{label}: corrupt or truncated image data ({type(exc).__name__})") from None
+    return image, {"width": width, "height": height, "format": fmt}
+
+
+def exif_upright(image: Image.Image) -> Image.Image:
+    """Rotate a phone photo by its EXIF orientation (used for uploads, not test sets)."""
+    return ImageOps.exif_transpose(image)
+
+
+def to_tensor(image: Image.Image, preprocessing: Preprocessing) -> torch.Tensor:
+    """(3, S, S) float tensor ready for the model."""
+    return preprocessing.eval_transform()(image)

@@ -1,0 +1,361 @@
+"""``python -m core train``: the report's training recipe, with its knobs exposed.
+
+Defaults are the report's: Resize 256 → RandomResizedCrop 224 (scale 0.8–1), flip,
+ColorJitter(0.2, 0.2, 0.1, 0.1), ImageNet normalisation, focal loss (α 0.25, γ 2),
+class-balanced sampling, AdamW lr 2e-4 / wd 1e-5, batch 24, 20 epochs, a cosine
+learning-rate schedule; the best epoch is kept by validation ROC-AUC, with early
+stopping. Every epoch leaves ``FILE.last.pt`` so ``--resume`` continues after an
+interruption; each epoch re-seeds from ``seed + epoch``, so a resumed run on the CPU is
+the same run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import random
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from torchvision import transforms
+
+from .checkpoint import resolve_device, save_checkpoint
+from .data import scan_test_set, stratified_split
+from .metrics import MetricUnavailable, ThresholdSweep
+from .model import build_model
+from .preprocess import Preprocessing, open_image
+
+AUGMENTATIONS = {
+    # name: (RandomResizedCrop scale, ColorJitter args)
+    "report": ((0.8, 1.0), (0.2, 0.2, 0.1, 0.1)),
+    "light": ((0.9, 1.0), (0.1, 0.1, 0.05, 0.02)),
+    "none": ((1.0, 1.0), None),
+}
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train a detector with the report's recipe")
+    p.add_argument("--data", required=True, help="folder with real/ and fake/, or with train/ and val/ from `split`")
+    p.add_argument("--out", required=True, help="checkpoint to write (a model card .md/.json goes beside it)")
+    p.add_argument("--backbone", default="efficientnet_lite0", choices=["efficientnet_lite0", "efficientnet_lite2", "resnet50"])
+    p.add_argument("--pretrained", default="auto", help="auto (ImageNet weights found locally) | none | PATH")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=24)
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--weight-decay", type=float, default=1e-5)
+    p.add_argument("--image-size", type=int, default=224)
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--resume", action="store_true", help="continue from FILE.last.pt")
+    p.add_argument("--freeze", choices=["none", "partial", "backbone"], default="none",
+                   help="none: fine-tune everything; partial: freeze the first half of the backbone; backbone: train the head only")
+    p.add_argument("--no-attention", action="store_true", help="drop the spatial-attention block (ablation)")
+    p.add_argument("--augment", choices=list(AUGMENTATIONS), default="report")
+    p.add_argument("--loss", choices=["focal", "bce"], default="focal")
+    p.add_argument("--focal-alpha", type=float, default=0.25)
+    p.add_argument("--focal-gamma", type=float, default=2.0)
+    p.add_argument("--schedule", choices=["cosine", "none"], default="cosine")
+    p.add_argument("--patience", type=int, default=6, help="stop after this many epochs without a better validation ROC-AUC")
+    p.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto", help="auto: bfloat16 on CUDA, float32 on CPU")
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--tta", action="store_true", help="also report validation with horizontal-flip test-time augmentation")
+    p.add_argument("--half", action="store_true", help="store the checkpoint in float16 (half the size)")
+    p.add_argument("--note", default="", help="free text recorded in the model card (e.g. the ablation row)")
+    p.set_defaults(func=run_train)
+
+
+def focal_loss(logits: torch.Tensor, targets: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0) -> torch.Tensor:
+    """The report's focal loss (Lin et al. 2017), mean over the batch."""
+    bce = nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    pt = torch.exp(-bce)
+    return (alpha * (1 - pt) ** gamma * bce).mean()
+
+
+class _Decoded(Dataset):
+    """Images decoded once and squashed to a fixed size (the deterministic first step of
+    both transforms), then augmented per item. Equivalent to decoding every epoch."""
+
+    def __init__(self, arrays: np.ndarray, labels: np.ndarray, transform):
+        self.arrays, self.labels, self.transform = arrays, labels, transform
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        from PIL import Image
+
+        return self.transform(Image.fromarray(self.arrays[i])), torch.tensor([float(self.labels[i])])
+
+
+def _decode_all(paths: list[str], size: int, workers: int) -> np.ndarray:
+    from PIL import Image
+
+    def one(path):
+        image, _ = open_image(path)
+        # PIL bilinear, exactly what transforms.Resize((size, size)) does to a PIL image
+        return np.asarray(image.resize((size, size), resample=Image.BILINEAR))
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return np.stack(list(pool.map(one, paths)))
+
+
+def _split(args) -> tuple:
+    root = Path(args.data)
+    if (root / "train").is_dir() and (root / "val").is_dir():
+        train, val = scan_test_set(root / "train", require_both=True).images, scan_test_set(root / "val", require_both=True).images
+        how = f"existing split folders {root / 'train'} and {root / 'val'}"
+    else:
+        images = scan_test_set(root, require_both=True).images
+        train, val = stratified_split(images, args.val_fraction, args.seed)
+        how = f"stratified split of {root}, val_fraction {args.val_fraction}, seed {args.seed}"
+    return train, val, how
+
+
+def _freeze(model, mode: str) -> None:
+    if mode == "none":
+        return
+    params = list(model.model.named_parameters())
+    cut = len(params) // 2 if mode == "partial" else len(params)
+    for _, p in params[:cut]:
+        p.requires_grad_(False)
+
+
+def _evaluate(model, loader, device, amp_dtype, tta: bool) -> dict:
+    model.eval()
+    logits, labels = [], []
+    with torch.inference_mode(), torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        for x, y in loader:
+            x = x.to(device, non_blocking=True)
+            out = model(x).float()
+            if tta:
+                out = torch.logit((torch.sigmoid(out) + torch.sigmoid(model(torch.flip(x, dims=[3])).float())) / 2, eps=1e-7)
+            logits.append(out.cpu())
+            labels.append(y)
+    logits, labels = torch.cat(logits), torch.cat(labels)
+    p = torch.sigmoid(logits).numpy().ravel()
+    sweep = ThresholdSweep(labels.numpy().ravel(), p)
+    try:
+        auc = sweep.roc().auc
+    except MetricUnavailable:
+        auc = float("nan")
+    s = sweep.summary(0.5)
+    return {
+        "loss": float(nn.functional.binary_cross_entropy_with_logits(logits, labels)),
+        "accuracy": s["accuracy"],
+        "roc_auc": auc,
+        "real_pass_rate": sweep.confusion(0.5).recall,
+        "fake_catch_rate": sweep.confusion(0.5).specificity,
+        "p_real": p,
+        "label": labels.numpy().ravel(),
+    }
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    device = resolve_device(args.device)
+    amp_dtype = {"float32": None, "bfloat16": torch.bfloat16}.get(args.precision, torch.bfloat16 if device.type == "cuda" else None)
+    workers = args.workers if args.workers is not None else min(8, max(1, (torch.get_num_threads() or 2)))
+    out = Path(args.out)
+    last_path = out.with_name(out.name + ".last.pt")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(args.seed)
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+
+    train_df, val_df, split_how = _split(args)
+    pre = Preprocessing(input_size=args.image_size)
+    base = round(args.image_size * 256 / 224)  # the report's 256 for 224
+    scale, jitter = AUGMENTATIONS[args.augment]
+    train_tf = transforms.Compose(
+        [transforms.RandomResizedCrop(args.image_size, scale=scale), transforms.RandomHorizontalFlip()]
+        + ([transforms.ColorJitter(*jitter)] if jitter else [])
+        + [transforms.ToTensor(), transforms.Normalize(pre.mean, pre.std)]
+    )
+    val_tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize(pre.mean, pre.std)])
+    t0 = time.perf_counter()
+    print(f"decoding {len(train_df)} train + {len(val_df)} val images ({split_how})", file=sys.stderr)
+    train_ds = _Decoded(_decode_all(train_df["path"].tolist(), base, max(workers, 2)), train_df["label"].to_numpy(), train_tf)
+    val_ds = _Decoded(_decode_all(val_df["path"].tolist(), args.image_size, max(workers, 2)), val_df["label"].to_numpy(), val_tf)
+    print(f"decoded in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+
+    model = build_model(args.backbone, pretrained=None if args.pretrained == "none" else args.pretrained, attention=not args.no_attention)
+    _freeze(model, args.freeze)
+    model.to(device)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=args.lr, weight_decay=args.weight_decay)
+    scheduler = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, args.epochs))
+        if args.schedule == "cosine"
+        else torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: 1.0)
+    )
+    labels = train_df["label"].to_numpy()
+    class_weight = {c: 1.0 / max(1, (labels == c).sum()) for c in (0, 1)}
+    sample_weights = torch.tensor([class_weight[c] for c in labels], dtype=torch.double)
+    val_loader = DataLoader(val_ds, batch_size=64, num_workers=0)
+
+    history, best, start_epoch, best_state, train_seconds = [], {"roc_auc": -1.0, "epoch": 0}, 1, None, 0.0
+    if args.resume and last_path.exists():
+        state = torch.load(last_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        history, best, best_state = state["history"], state["best"], state["best_state"]
+        start_epoch, train_seconds = state["epoch"] + 1, state.get("train_seconds", 0.0)
+        print(f"resuming after epoch {state['epoch']} from {last_path}", file=sys.stderr)
+    elif args.resume:
+        print(f"no {last_path} to resume from; starting at epoch 1", file=sys.stderr)
+
+    loss_fn = (lambda z, y: focal_loss(z, y, args.focal_alpha, args.focal_gamma)) if args.loss == "focal" else nn.functional.binary_cross_entropy_with_logits
+    epochs_without_gain = 0
+    if history:
+        epochs_without_gain = history[-1]["epoch"] - best["epoch"]
+    for epoch in range(start_epoch, args.epochs + 1):
+        if epochs_without_gain >= args.patience:
+            print(f"early stop: no better validation ROC-AUC for {args.patience} epochs", file=sys.stderr)
+            break
+        torch.manual_seed(args.seed + epoch)  # dropout and augmentation of this epoch
+        sampler = WeightedRandomSampler(sample_weights, num_samples=len(labels), replacement=True,
+                                        generator=torch.Generator().manual_seed(args.seed + epoch))
+        loader = DataLoader(train_ds, batch_size=args.batch_size, sampler=sampler, num_workers=workers,
+                            pin_memory=device.type == "cuda", drop_last=len(labels) > args.batch_size,
+                            worker_init_fn=_seed_worker, generator=torch.Generator().manual_seed(args.seed + epoch),
+                            persistent_workers=False)
+        model.train()
+        e0, seen, total_loss = time.perf_counter(), 0, 0.0
+        bar = tqdm(loader, desc=f"epoch {epoch}/{args.epochs}", unit="batch", file=sys.stderr, leave=False)
+        for x, y in bar:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+                logits = model(x)
+            loss = loss_fn(logits.float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            seen += len(y)
+            total_loss += loss.item() * len(y)
+            bar.set_postfix(loss=f"{total_loss / seen:.4f}", img_s=f"{seen / (time.perf_counter() - e0):.1f}")
+        bar.close()
+        scheduler.step()
+        val = _evaluate(model, val_loader, device, amp_dtype, tta=False)
+        row = {
+            "epoch": epoch,
+            "train_loss": total_loss / max(1, seen),
+            "val_loss": val["loss"],
+            "val_accuracy": val["accuracy"],
+            "val_roc_auc": val["roc_auc"],
+            "lr": optimizer.param_groups[0]["lr"],
+            "seconds": time.perf_counter() - e0,
+            "images_per_s": seen / (time.perf_counter() - e0),
+        }
+        train_seconds += row["seconds"]
+        history.append(row)
+        improved = val["roc_auc"] > best["roc_auc"]
+        if improved:
+            best = {"roc_auc": val["roc_auc"], "epoch": epoch}
+            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        epochs_without_gain = epoch - best["epoch"]
+        print(
+            f"epoch {epoch:>2}  train loss {row['train_loss']:.4f}  val loss {row['val_loss']:.4f}  "
+            f"val acc {row['val_accuracy']:.4f}  val ROC-AUC {row['val_roc_auc']:.4f}  "
+            f"{row['images_per_s']:.1f} img/s  {row['seconds']:.0f}s" + ("  *best" if improved else ""),
+            flush=True,
+        )
+        tmp = last_path.with_suffix(".tmp")
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "history": history, "best": best, "best_state": best_state, "epoch": epoch,
+                    "train_seconds": train_seconds, "args": vars(args) | {"func": None}}, tmp)
+        tmp.replace(last_path)
+
+    model.load_state_dict(best_state)
+    final = _evaluate(model, val_loader, device, amp_dtype, tta=False)
+    final_tta = _evaluate(model, val_loader, device, amp_dtype, tta=True) if args.tta else None
+    card = _model_card(args, device, amp_dtype, train_df, val_df, split_how, history, best, final, final_tta, train_seconds)
+    save_checkpoint(out, model.cpu(), pre, threshold=0.5, threshold_source="0.5: the report's rule (model trained class-balanced)",
+                    training=card, half=args.half)
+    write_model_card(out, card)
+    print(f"best epoch {best['epoch']}: val ROC-AUC {final['roc_auc']:.4f}, accuracy {final['accuracy']:.4f}"
+          + (f"; with flip TTA ROC-AUC {final_tta['roc_auc']:.4f}, accuracy {final_tta['accuracy']:.4f}" if final_tta else "")
+          + f"  -> {out}")
+    return 0
+
+
+def _seed_worker(worker_id: int) -> None:
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def _model_card(args, device, amp_dtype, train_df, val_df, split_how, history, best, final, final_tta, train_seconds) -> dict:
+    def counts(df):
+        return {"real": int((df["label"] == 1).sum()), "fake": int((df["label"] == 0).sum())}
+
+    sweep = ThresholdSweep(final["label"], final["p_real"])
+    val_metrics = {k: v for k, v in sweep.summary(0.5).items() if k not in ("unavailable",)}
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
+    return {
+        "data": {"source": str(Path(args.data).resolve()), "split": split_how, "train": counts(train_df), "val": counts(val_df),
+                 "val_files": sorted(val_df["relpath"].tolist())},
+        "recipe": {
+            "backbone": args.backbone, "pretrained": args.pretrained, "attention": not args.no_attention, "freeze": args.freeze,
+            "image_size": args.image_size, "augment": args.augment, "loss": args.loss, "focal_alpha": args.focal_alpha,
+            "focal_gamma": args.focal_gamma, "optimizer": "AdamW", "lr": args.lr, "weight_decay": args.weight_decay,
+            "batch_size": args.batch_size, "epochs": args.epochs, "schedule": args.schedule, "patience": args.patience,
+            "sampler": "WeightedRandomSampler (class-balanced)", "seed": args.seed, "precision": str(amp_dtype or "float32"),
+        },
+        "history": history,
+        "best_epoch": best["epoch"],
+        "validation": {"threshold": 0.5, **val_metrics},
+        "validation_tta": None if final_tta is None else {"roc_auc": final_tta["roc_auc"], "accuracy": final_tta["accuracy"]},
+        "training_time_s": round(train_seconds, 1),
+        "device": f"{device.type}: {device_name}",
+        "torch": str(torch.__version__),
+        "note": args.note,
+    }
+
+
+def write_model_card(out: Path, card: dict) -> None:
+    """``FILE.json`` and a readable ``FILE.md`` beside the checkpoint."""
+    out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    v, r = card["validation"], card["recipe"]
+
+    def f(x):
+        return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"
+
+    lines = [
+        f"# Model card: {out.name}",
+        "",
+        f"- Backbone: {r['backbone']} (pretrained: {r['pretrained']}), attention: {r['attention']}, freeze: {r['freeze']}",
+        f"- Input: {r['image_size']}x{r['image_size']}, squash resize, ImageNet mean/std; output sigmoid = P(real); REAL when P(real) >= 0.5",
+        f"- Data: {card['data']['source']} — {card['data']['split']}; train {card['data']['train']}, validation {card['data']['val']}",
+        f"- Recipe: {r['loss']} loss (alpha {r['focal_alpha']}, gamma {r['focal_gamma']}), {r['optimizer']} lr {r['lr']} wd {r['weight_decay']}, "
+        f"batch {r['batch_size']}, {r['schedule']} schedule, {r['epochs']} epochs max (patience {r['patience']}), augment '{r['augment']}', "
+        f"{r['sampler']}, seed {r['seed']}, {r['precision']}",
+        f"- Trained on {card['device']} in {card['training_time_s']:.0f} s (torch {card['torch']}); best epoch {card['best_epoch']}",
+        "",
+        "## Validation (best epoch, threshold 0.5)",
+        "",
+        "| metric | value |",
+        "|---|---|",
+    ]
+    for key in ("roc_auc", "accuracy", "precision", "recall", "specificity", "f1", "average_precision", "eer"):
+        lines.append(f"| {key} | {f(v.get(key))} |")
+    if card.get("validation_tta"):
+        lines.append(f"| roc_auc with flip TTA | {f(card['validation_tta']['roc_auc'])} |")
+        lines.append(f"| accuracy with flip TTA | {f(card['validation_tta']['accuracy'])} |")
+    lines += ["", "## History", "", "| epoch | train loss | val loss | val acc | val ROC-AUC | img/s |", "|---|---|---|---|---|---|"]
+    for h in card["history"]:
+        lines.append(f"| {h['epoch']} | {h['train_loss']:.4f} | {h['val_loss']:.4f} | {f(h['val_accuracy'])} | {f(h['val_roc_auc'])} | {h['images_per_s']:.0f} |")
+    if card.get("note"):
+        lines += ["", f"Note: {card['note']}"]
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
