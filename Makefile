@@ -1,0 +1,42 @@
+# Two commands on a fresh machine with Python 3.11:  make run  |  make test
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
+PORT ?= 8501
+
+.PHONY: setup run test browser api bench evaluate clean-cache
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/python -m streamlit run streamlit_app.py --server.port $(PORT) --server.headless true
+
+# The end-to-end browser test drives Debian's chromium; install it when missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser test"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "warning: could not install chromium"; }
+
+test: setup browser
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+evaluate: setup
+	$(BIN)/python -m core evaluate
+
+api: setup
+	$(BIN)/python -m uvicorn core.api:app --host $${API_HOST:-127.0.0.1} --port $${API_PORT:-8000}
+
+bench: setup
+	for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+clean-cache:
+	rm -rf .cache
