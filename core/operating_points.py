@@ -1,0 +1,145 @@
+"""Threshold presets, each a view of ``ThresholdSweep``'s table.
+
+Every preset picks one of the sweep's finite thresholds (a distinct score), so applying
+it with the rule REAL when P(real) >= threshold reproduces exactly the counts it was
+chosen on. Rates are in words: a *false alarm* is a real face flagged fake, a *catch* is
+a fake flagged fake, a *miss* is a fake passed as real.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .metrics import MetricUnavailable, ThresholdSweep
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """One preset: its ``threshold``, what it optimises (in words), and the value of
+    that objective at the threshold."""
+
+    key: str
+    label: str
+    threshold: float
+    optimises: str
+    value: float
+    false_alarm_rate: float
+    catch_rate: float
+
+
+@dataclass(frozen=True)
+class CostCurve:
+    """Expected cost per image at every finite sweep threshold."""
+
+    thresholds: np.ndarray
+    cost: np.ndarray
+    cost_miss: float
+    cost_false_alarm: float
+    fake_share: float
+
+
+def _rates(sweep: ThresholdSweep):
+    """(thresholds, false-alarm rate, catch rate) over the finite sweep thresholds,
+    threshold descending (false alarms fall, catches fall along the array)."""
+    sweep._require_both("Operating points")
+    thr = sweep.thresholds[1:]
+    false_alarm = 1 - sweep.real_ge[1:] / sweep.n_real
+    catch = 1 - sweep.fake_ge[1:] / sweep.n_fake
+    return thr, false_alarm, catch
+
+
+def _point(sweep, k, key, label, optimises, value) -> OperatingPoint:
+    thr, fa, catch = _rates(sweep)
+    return OperatingPoint(key=key, label=label, threshold=float(thr[k]), optimises=optimises, value=float(value),
+                          false_alarm_rate=float(fa[k]), catch_rate=float(catch[k]))
+
+
+def max_f1(sweep: ThresholdSweep, positive: str = "real") -> OperatingPoint:
+    """Threshold with the highest F1 for ``positive`` (the lowest such threshold on ties)."""
+    _rates(sweep)
+    f1 = np.nan_to_num(sweep.metric_curves(positive)["f1"], nan=-1.0)
+    k = int(np.flatnonzero(f1 == f1.max())[-1])
+    return _point(sweep, k, "max_f1", "Maximum F1", f"F1 with {positive} as the positive class", f1[k])
+
+
+def youden(sweep: ThresholdSweep) -> OperatingPoint:
+    """Threshold maximising Youden's J = catch rate + real pass rate - 1."""
+    _, fa, catch = _rates(sweep)
+    j = catch + (1 - fa) - 1
+    k = int(np.argmax(j))
+    return _point(sweep, k, "youden", "Youden's J", "catch rate + real pass rate - 1", j[k])
+
+
+def eer_point(sweep: ThresholdSweep) -> OperatingPoint:
+    """The threshold ``ThresholdSweep.eer`` reports: false-alarm rate ~ miss rate."""
+    e = sweep.eer()
+    thr, _, _ = _rates(sweep)
+    k = int(np.argmin(np.abs(thr - e.threshold)))
+    return _point(sweep, k, "eer", "Equal error rate", "false alarms = misses (value: the EER)", e.eer)
+
+
+def max_false_alarm(sweep: ThresholdSweep, rate: float) -> OperatingPoint:
+    """Most fakes caught while at most ``rate`` of real faces are flagged fake: the
+    highest threshold whose false-alarm rate is <= rate."""
+    thr, fa, catch = _rates(sweep)
+    ok = np.flatnonzero(fa <= rate + 1e-12)
+    if len(ok) == 0:  # cannot happen: the lowest threshold flags no real face
+        raise MetricUnavailable(f"no threshold keeps false alarms at or below {rate:.1%}")
+    k = int(ok[0])
+    return _point(sweep, k, "false_alarm", f"At most {rate:.1%} false alarms",
+                  f"fakes caught, with at most {rate:.1%} of real faces flagged", catch[k])
+
+
+def min_catch_rate(sweep: ThresholdSweep, rate: float) -> OperatingPoint:
+    """Fewest false alarms while at least ``rate`` of fakes are caught: the lowest
+    threshold whose catch rate is >= rate (the highest threshold when none reaches it)."""
+    thr, fa, catch = _rates(sweep)
+    ok = np.flatnonzero(catch >= rate - 1e-12)
+    if len(ok) == 0:
+        raise MetricUnavailable(f"no threshold below 1 catches {rate:.1%} of fakes; the best is {catch[0]:.1%}")
+    k = int(ok[-1])
+    return _point(sweep, k, "catch", f"Catch at least {rate:.1%} of fakes",
+                  f"fewest real faces flagged, with at least {rate:.1%} of fakes caught", fa[k])
+
+
+def cost_curve(sweep: ThresholdSweep, cost_miss: float = 1.0, cost_false_alarm: float = 1.0,
+               fake_share: float = 0.5) -> CostCurve:
+    """Expected cost per image: cost_miss * fake_share * miss rate
+    + cost_false_alarm * (1 - fake_share) * false-alarm rate."""
+    if cost_miss < 0 or cost_false_alarm < 0:
+        raise ValueError("costs must be zero or positive")
+    if not 0.0 <= fake_share <= 1.0:
+        raise ValueError(f"the share of fakes must be within [0, 1], got {fake_share}")
+    thr, fa, catch = _rates(sweep)
+    cost = cost_miss * fake_share * (1 - catch) + cost_false_alarm * (1 - fake_share) * fa
+    return CostCurve(thresholds=thr, cost=cost, cost_miss=float(cost_miss),
+                     cost_false_alarm=float(cost_false_alarm), fake_share=float(fake_share))
+
+
+def min_cost(sweep: ThresholdSweep, cost_miss: float = 1.0, cost_false_alarm: float = 1.0,
+             fake_share: float = 0.5) -> OperatingPoint:
+    """Threshold with the lowest expected cost (see ``cost_curve``)."""
+    c = cost_curve(sweep, cost_miss, cost_false_alarm, fake_share)
+    k = int(np.argmin(c.cost))
+    return _point(sweep, k, "min_cost", "Minimum expected cost",
+                  f"expected cost per image (miss {cost_miss:g}, false alarm {cost_false_alarm:g}, "
+                  f"{fake_share:.0%} fakes)", c.cost[k])
+
+
+def all_presets(sweep: ThresholdSweep, positive: str = "real", *, false_alarm_rate: float = 0.01,
+                catch_rate: float = 0.95, cost_miss: float = 1.0, cost_false_alarm: float = 1.0,
+                fake_share: float = 0.5) -> list[OperatingPoint]:
+    """Every preset; ones this data cannot define are left out. Empty for one-class sets."""
+    if not sweep.has_both_classes:
+        return []
+    makers = [lambda: max_f1(sweep, positive), lambda: youden(sweep), lambda: eer_point(sweep),
+              lambda: max_false_alarm(sweep, false_alarm_rate), lambda: min_catch_rate(sweep, catch_rate),
+              lambda: min_cost(sweep, cost_miss, cost_false_alarm, fake_share)]
+    out = []
+    for make in makers:
+        try:
+            out.append(make())
+        except MetricUnavailable:
+            continue
+    return out

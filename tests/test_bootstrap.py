@@ -1,0 +1,81 @@
+"""core.bootstrap: intervals hold the estimate, narrow with more data, and match a slow
+reference that replays the same resamples one by one."""
+import numpy as np
+import pytest
+
+from core.bootstrap import HEADLINE, Interval, bootstrap, draw_indices
+from core.metrics import ThresholdSweep
+
+
+def _scores(n, seed=0, ties=False):
+    rng = np.random.default_rng(seed)
+    y = np.r_[np.ones(n // 2, int), np.zeros(n - n // 2, int)]
+    s = np.clip(rng.normal(0.35 + 0.3 * y, 0.2), 0, 1)
+    return y, (s.round(1) if ties else s)
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_interval_contains_estimate(ties):
+    y, s = _scores(200, ties=ties)
+    r = bootstrap(ThresholdSweep(y, s), 0.5, n_resamples=500)
+    for name in HEADLINE:
+        iv = r.intervals[name]
+        assert iv.low <= iv.estimate <= iv.high, name
+        assert iv.n_valid == 500
+
+
+def test_interval_narrows_as_set_grows():
+    small = bootstrap(ThresholdSweep(*_scores(60)), 0.5, n_resamples=400)
+    big = bootstrap(ThresholdSweep(*_scores(2000)), 0.5, n_resamples=400)
+    for name in ("accuracy", "f1", "roc_auc", "eer"):
+        w_small = small.intervals[name].high - small.intervals[name].low
+        w_big = big.intervals[name].high - big.intervals[name].low
+        assert w_big < w_small / 2, name
+
+
+@pytest.mark.parametrize("positive", ["real", "fake"])
+@pytest.mark.parametrize("ties", [False, True])
+def test_matches_slow_reference(positive, ties):
+    y, s = _scores(40, seed=3, ties=ties)
+    sweep = ThresholdSweep(y, s)
+    n_boot, t = 30, 0.45
+    from core.bootstrap import _curve_metrics, _threshold_metrics, resampled_tables
+
+    real_ge, fake_ge = resampled_tables(sweep, n_boot, seed=7)
+    fast = _threshold_metrics(real_ge[:, int(np.sum(sweep.thresholds[1:] >= t))], fake_ge[:, int(np.sum(sweep.thresholds[1:] >= t))],
+                              sweep.n_real, sweep.n_fake, positive)
+    fast.update(_curve_metrics(real_ge, fake_ge, sweep.n_real, sweep.n_fake, positive)[0])
+    idx_r, idx_f = draw_indices(sweep.n_real, sweep.n_fake, n_boot, seed=7)
+    s_real, s_fake = s[y == 1], s[y == 0]
+    for b in range(n_boot):  # the slow way: a fresh sweep per resample
+        rs = np.r_[s_real[idx_r[b]], s_fake[idx_f[b]]]
+        ry = np.r_[np.ones(len(idx_r[b]), int), np.zeros(len(idx_f[b]), int)]
+        ref = ThresholdSweep(ry, rs).summary(t, positive)
+        for name in HEADLINE:
+            want = np.nan if ref[name] is None else ref[name]
+            np.testing.assert_allclose(fast[name][b], want, atol=1e-12, err_msg=f"{name} resample {b}")
+
+
+def test_one_class_set_gives_what_it_can():
+    r = bootstrap(ThresholdSweep(np.zeros(20, int), np.linspace(0, 1, 20)), 0.5, n_resamples=200)
+    assert r.intervals["fake_catch_rate"].low is not None
+    assert r.intervals["roc_auc"].estimate is None and r.roc_band is None
+    assert r.intervals["real_pass_rate"].format() == "n/a"
+
+
+def test_bands_bracket_the_curve_and_seed_is_fixed():
+    y, s = _scores(300)
+    sweep = ThresholdSweep(y, s)
+    a, b = bootstrap(sweep, 0.5, n_resamples=300), bootstrap(sweep, 0.5, n_resamples=300)
+    assert a.ci() == b.ci()
+    band = a.roc_band
+    assert np.all(band.low <= band.high) and band.low[-1] == 1.0
+    roc = sweep.roc()
+    tpr_mid = np.interp(0.3, roc.fpr, roc.tpr)
+    k = np.searchsorted(band.x, 0.3)
+    assert band.low[k] - 0.02 <= tpr_mid <= band.high[k] + 0.02
+
+
+def test_format():
+    assert Interval(0.936, 0.881, 0.972, 1000).format() == "93.6% (95% CI 88.1–97.2)"
+    assert Interval(0.5, None, None, 0).format() == "50.0%"

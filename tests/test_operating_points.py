@@ -1,0 +1,61 @@
+"""core.operating_points on scores with a known answer."""
+import numpy as np
+import pytest
+
+from core import operating_points as op
+from core.metrics import ThresholdSweep
+
+# 4 fakes at 0.1 0.2 0.3 0.6, 4 reals at 0.4 0.5 0.7 0.8 (REAL when p >= t)
+Y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+S = np.array([0.1, 0.2, 0.3, 0.6, 0.4, 0.5, 0.7, 0.8])
+SWEEP = ThresholdSweep(Y, S)
+
+
+def test_max_f1_and_youden():
+    # t=0.4: tp 4, fp 1 -> F1 8/9, J = 0.75 + 1 - 1 = 0.75 (best); t=0.7: J = 1 + 0.5 - 1
+    assert op.max_f1(SWEEP).threshold == 0.4
+    assert op.max_f1(SWEEP).value == pytest.approx(8 / 9)
+    assert op.youden(SWEEP).threshold == 0.4
+    assert op.youden(SWEEP).value == pytest.approx(0.75)
+
+
+def test_false_alarm_and_catch_targets():
+    # at most 0% reals flagged: lowest threshold keeping all reals is 0.4 -> catches 3/4
+    p = op.max_false_alarm(SWEEP, 0.0)
+    assert p.threshold == 0.4 and p.catch_rate == 0.75 and p.false_alarm_rate == 0.0
+    # at most 50% reals flagged: threshold 0.7 catches all fakes
+    assert op.max_false_alarm(SWEEP, 0.5).threshold == 0.7
+    # catch all fakes with fewest false alarms: 0.7 (2 reals flagged)
+    p = op.min_catch_rate(SWEEP, 1.0)
+    assert p.threshold == 0.7 and p.false_alarm_rate == 0.5
+
+
+def test_eer_point_is_the_sweep_eer():
+    assert op.eer_point(SWEEP).threshold == SWEEP.eer().threshold
+
+
+def test_min_cost_follows_costs():
+    # misses cost a lot: catch every fake (t=0.7); false alarms cost a lot: flag no real (t=0.4)
+    assert op.min_cost(SWEEP, cost_miss=10, cost_false_alarm=1).threshold == 0.7
+    assert op.min_cost(SWEEP, cost_miss=1, cost_false_alarm=10).threshold == 0.4
+    c = op.cost_curve(SWEEP, 1, 1, 0.5)
+    assert c.cost.min() == pytest.approx(0.125) and len(c.cost) == len(SWEEP.thresholds) - 1
+
+
+def test_presets_apply_to_the_counts_they_were_chosen_on():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    s = np.clip(rng.normal(0.3 + 0.4 * y, 0.2), 0, 1)
+    sweep = ThresholdSweep(y, s)
+    for p in op.all_presets(sweep, false_alarm_rate=0.05, catch_rate=0.9):
+        c = sweep.confusion(p.threshold)
+        assert c.real_flagged / sweep.n_real == pytest.approx(p.false_alarm_rate)
+        assert c.fake_caught / sweep.n_fake == pytest.approx(p.catch_rate)
+        assert p.optimises
+    assert op.max_false_alarm(sweep, 0.05).false_alarm_rate <= 0.05
+
+
+def test_one_class_and_bad_costs():
+    assert op.all_presets(ThresholdSweep([1, 1], [0.2, 0.3])) == []
+    with pytest.raises(ValueError):
+        op.cost_curve(SWEEP, 1, 1, 1.5)
