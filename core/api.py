@@ -1,0 +1,326 @@
+"""REST API over ``core``: ``POST /predict``, ``POST /predict/batch``, ``GET /health``, ``GET /model``.
+
+Run it with ``make api``, ``uvicorn core.api:app`` or ``python -m core.api --help``.
+Settings come from options or the environment (see ``ApiConfig.from_env``): WEIGHTS,
+DEVICE, API_MAX_UPLOAD_MB, API_MAX_BATCH_FILES, API_CORS_ORIGINS, API_INFERENCE_THREADS.
+
+The model is loaded once, in a background thread at start-up (``/health`` says 503 until
+it is ready), and shared by all requests. Decoding and inference run in worker threads,
+so the event loop keeps answering ``/health`` while a batch is scored. Images go through
+``open_image`` and ``score_images``, the same path as ``python -m core predict``, so the
+numbers are the same. Errors are JSON ``{"detail", "filename"}``, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+from contextlib import asynccontextmanager
+from pathlib import PurePosixPath
+
+import anyio
+from fastapi import FastAPI, File, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from .api_schemas import (
+    ERROR_RESPONSES,
+    MB,
+    ApiConfig,
+    ApiConfigError,
+    BatchResult,
+    BodySizeLimit,
+    ErrorBody,
+    FileError,
+    Health,
+    ModelCard,
+    Prediction,
+)
+from .checkpoint import Detector, load_detector, resolve_device
+from .face import crop_face as find_face
+from .inference import score_images
+from .preprocess import ImageError, open_image
+
+log = logging.getLogger("core.api")
+CHUNK = 1 << 20
+
+
+class UploadRejected(Exception):
+    """A request the API refuses, with its status and the file it concerns."""
+
+    def __init__(self, status: int, detail: str, filename: str | None = None):
+        super().__init__(detail)
+        self.status, self.detail, self.filename = status, detail, filename
+
+
+class ModelSlot:
+    """The shared detector: filled once by the loader thread, then only read."""
+
+    def __init__(self):
+        self.detector: Detector | None = None
+        self.error: str | None = None
+        self.done = threading.Event()
+
+    def load(self, config: ApiConfig) -> None:
+        try:
+            self.detector = load_detector(config.weights, resolve_device(config.device))
+            log.info("model %s loaded on %s", self.detector.name, self.detector.device)
+        except Exception as exc:  # the operator reads why in the log; clients get a generic 503
+            self.error = f"the model could not be loaded ({type(exc).__name__}); see the server log"
+            log.error("could not load the model from %s: %s", config.weights, exc)
+        finally:
+            self.done.set()
+
+
+def _client_name(filename: str | None) -> str:
+    """The upload's own base name (never a client-chosen path), for messages."""
+    name = PurePosixPath((filename or "").replace("\\", "/")).name
+    return name[:200] or "upload"
+
+
+def _image_error_status(exc: ImageError) -> int:
+    # open_image words "cannot identify" failures this way; everything else it raises
+    # (truncated data, too many megapixels) is an image we recognised but refuse.
+    return 415 if "not a readable image" in str(exc) else 422
+
+
+async def _read_upload(upload: UploadFile, name: str, limit: int) -> bytes:
+    """The upload's bytes, read in chunks and refused once past ``limit``."""
+    chunks, total = [], 0
+    while chunk := await upload.read(CHUNK):
+        total += len(chunk)
+        if total > limit:
+            raise UploadRejected(413, f"{name}: over the {limit / MB:g} MB upload limit", name)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decode(data: bytes, name: str, crop: bool):
+    """(RGB image to score, info dict, face dict or None); raises UploadRejected."""
+    try:
+        image, info = open_image(data, name=name)
+    except ImageError as exc:
+        raise UploadRejected(_image_error_status(exc), str(exc), name) from None
+    face = None
+    if crop:
+        found = find_face(image)
+        image = found.image
+        face = {"found": found.found, "box": list(found.box) if found.box else None, "message": found.message}
+    return image, info, face
+
+
+def _prediction(name: str, p_real: float, threshold: float, detector: Detector, info: dict, face) -> dict:
+    return {
+        "filename": name,
+        "real_prob": p_real,
+        "fake_prob": 1.0 - p_real,
+        "verdict": "REAL" if p_real >= threshold else "FAKE",
+        "threshold": threshold,
+        "weights_sha256": detector.sha256,
+        "width": info["width"],
+        "height": info["height"],
+        "format": info["format"],
+        "face": face,
+    }
+
+
+def _score_uploads(detector: Detector, uploads: list[tuple[str, bytes | UploadRejected]], crop: bool, threshold: float) -> list[dict]:
+    """Decode every upload, score the readable ones in one batch, keep upload order."""
+    decoded: list[tuple[str, tuple | UploadRejected]] = []
+    for name, data in uploads:
+        try:
+            decoded.append((name, data if isinstance(data, UploadRejected) else _decode(data, name, crop)))
+        except UploadRejected as exc:
+            decoded.append((name, exc))
+    good = [d for _, d in decoded if not isinstance(d, UploadRejected)]
+    p_real = iter(score_images(detector, [image for image, _, _ in good]).tolist())
+    results = []
+    for name, d in decoded:
+        if isinstance(d, UploadRejected):
+            results.append({"filename": name, "error": d.detail, "status": d.status})
+        else:
+            results.append(_prediction(name, float(next(p_real)), threshold, detector, d[1], d[2]))
+    return results
+
+
+def _ready(request: Request) -> Detector:
+    slot: ModelSlot = request.app.state.model
+    if slot.detector is None:
+        raise UploadRejected(503, slot.error or "the model is still loading; try again shortly")
+    return slot.detector
+
+
+THRESHOLD = Query(None, ge=0, le=1, description="REAL when real_prob >= threshold (default: the checkpoint's)")
+CROP = Query(False, description="crop the largest face (OpenCV Haar cascade) before scoring, as the tester does")
+
+
+def create_app(config: ApiConfig | None = None, *, background_load: bool = True) -> FastAPI:
+    """The FastAPI app for ``config`` (default: from the environment). With
+    ``background_load`` start-up returns at once and ``/health`` is 503 until the model
+    is loaded; without, start-up waits for it."""
+    config = config or ApiConfig.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.limiter = anyio.CapacityLimiter(config.inference_threads)
+        loader = threading.Thread(target=app.state.model.load, args=(config,), name="model-loader", daemon=True)
+        loader.start()
+        if not background_load:
+            await anyio.to_thread.run_sync(loader.join)
+        yield
+
+    app = FastAPI(
+        title="Deepfake face detector",
+        version="1.0",
+        description="P(real) of face images from the project's FaceClassifier. Labels: 1 = real, 0 = fake.",
+        lifespan=lifespan,
+    )
+    app.state.model, app.state.config = ModelSlot(), config
+    app.add_middleware(BodySizeLimit, limit_bytes=config.max_upload_bytes)
+    if config.cors_origins:
+        # Credentials stay off: the API uses no cookies, and '*' with credentials is unsafe.
+        app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_credentials=False,
+                           allow_methods=["GET", "POST"], allow_headers=["*"])
+    _add_error_handlers(app)
+
+    async def run_model(request: Request, detector: Detector, uploads, crop: bool, threshold: float) -> list[dict]:
+        return await anyio.to_thread.run_sync(_score_uploads, detector, uploads, crop, threshold,
+                                              limiter=request.app.state.limiter)
+
+    @app.post("/predict", response_model=Prediction, responses=ERROR_RESPONSES, summary="Score one image")
+    async def predict(request: Request, file: UploadFile = File(..., description="an image (JPEG, PNG, ...)"),
+                      threshold: float | None = THRESHOLD, crop_face: bool = CROP):
+        detector = _ready(request)
+        name = _client_name(file.filename)
+        data = await _read_upload(file, name, config.max_upload_bytes)
+        t = detector.threshold if threshold is None else threshold
+        (result,) = await run_model(request, detector, [(name, data)], crop_face, t)
+        if "error" in result:
+            raise UploadRejected(result["status"], result["error"], name)
+        return result
+
+    @app.post("/predict/batch", response_model=BatchResult, responses=ERROR_RESPONSES,
+              summary="Score several images; a file that fails gets its own error entry")
+    async def predict_batch(request: Request, files: list[UploadFile] = File(..., description="images"),
+                            threshold: float | None = THRESHOLD, crop_face: bool = CROP):
+        detector = _ready(request)
+        if len(files) > config.max_batch_files:
+            raise UploadRejected(422, f"{len(files)} files sent; at most {config.max_batch_files} per batch")
+        uploads = []
+        for upload in files:
+            name = _client_name(upload.filename)
+            try:
+                uploads.append((name, await _read_upload(upload, name, config.max_upload_bytes)))
+            except UploadRejected as exc:
+                uploads.append((name, exc))
+        t = detector.threshold if threshold is None else threshold
+        results = await run_model(request, detector, uploads, crop_face, t)
+        n_failed = sum("error" in r for r in results)
+        return {"results": results, "n_ok": len(results) - n_failed, "n_failed": n_failed,
+                "threshold": t, "weights_sha256": detector.sha256}
+
+    @app.get("/health", response_model=Health, responses={503: {"model": Health}}, summary="Ready once the model is loaded")
+    async def health(request: Request):
+        slot: ModelSlot = request.app.state.model
+        if slot.detector is not None:
+            return {"status": "ok"}
+        status = "failed" if slot.done.is_set() else "loading"
+        return JSONResponse({"status": status, "detail": slot.error}, status_code=503)
+
+    @app.get("/model", response_model=ModelCard, responses={503: ERROR_RESPONSES[503]}, summary="The model card")
+    async def model_card(request: Request):
+        return _model_card(_ready(request))
+
+    return app
+
+
+def _model_card(d: Detector) -> dict:
+    meta = d.meta
+    training = meta.get("training") if isinstance(meta.get("training"), dict) else {}
+    validation = training.get("validation")
+    return {
+        "name": d.name,
+        "backbone": d.backbone,
+        "attention": bool(meta.get("model_args", {}).get("attention", True)),
+        "preprocessing": d.preprocessing.to_dict(),
+        "threshold": d.threshold,
+        "threshold_source": meta.get("threshold_source"),
+        "classes": meta.get("classes", {}),
+        "output": meta.get("output"),
+        "validation": validation if isinstance(validation, dict) else None,
+        "weights_sha256": d.sha256,
+        "device": str(d.device),
+    }
+
+
+def _error(status: int, detail: str, filename: str | None = None, headers=None) -> JSONResponse:
+    return JSONResponse(ErrorBody(detail=detail, filename=filename).model_dump(), status_code=status, headers=headers)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(UploadRejected)
+    async def rejected(request: Request, exc: UploadRejected):
+        return _error(exc.status, exc.detail, exc.filename)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):
+        return _error(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        parts = []
+        for e in exc.errors():
+            where = ".".join(str(x) for x in e.get("loc", ())[1:]) or "request"
+            parts.append(f"{where}: {e.get('msg', 'invalid')}")
+        return _error(422, "; ".join(parts) or "invalid request")
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error(500, "internal server error; the details are in the server log")
+
+
+def __getattr__(name: str):
+    """``core.api.app``: built from the environment on first use (``uvicorn core.api:app``)."""
+    if name == "app":
+        try:
+            globals()["app"] = create_app()
+        except ApiConfigError as exc:
+            raise SystemExit(f"error: {exc}") from None
+        return globals()["app"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m core.api``: options override the environment variables."""
+    import os
+
+    import uvicorn
+
+    p = argparse.ArgumentParser(prog="python -m core.api", description="Serve the detector over HTTP.")
+    p.add_argument("--host", default=os.environ.get("API_HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("API_PORT", "8000")))
+    p.add_argument("--weights", help="checkpoint (env WEIGHTS; default weights/default.pth)")
+    p.add_argument("--device", help="auto|cpu|cuda (env DEVICE; default auto)")
+    p.add_argument("--max-upload-mb", type=float, help="request body limit (env API_MAX_UPLOAD_MB; default 20)")
+    p.add_argument("--cors-origins", help="comma-separated allowed origins (env API_CORS_ORIGINS; default: CORS off)")
+    args = p.parse_args(argv)
+    env = dict(os.environ)
+    for key, value in {"WEIGHTS": args.weights, "DEVICE": args.device, "API_MAX_UPLOAD_MB": args.max_upload_mb,
+                       "API_CORS_ORIGINS": args.cors_origins}.items():
+        if value is not None:
+            env[key] = str(value)
+    try:
+        config = ApiConfig.from_env(env)
+    except ApiConfigError as exc:
+        print(f"error: {exc}")
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(create_app(config), host=args.host, port=args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,204 @@
+"""Settings, response bodies and the upload-size guard of the REST API (``core/api.py``).
+
+Kept apart from the routes so the OpenAPI schema (what ``/docs`` shows and what the
+schemathesis test checks responses against) is readable in one place.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Mapping
+
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+
+MB = 1 << 20
+# A multipart body carries boundaries and part headers around the file bytes; allow for
+# them so a file of exactly the limit is accepted.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+class ApiConfigError(ValueError):
+    """A setting of the API that cannot be used; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    """What the API serves and how much it accepts.
+
+    ``max_upload_mb`` bounds one request body (a single image, or a whole batch);
+    ``inference_threads`` is how many requests may run the model at once (each already
+    uses all of torch's intra-op threads); ``cors_origins`` empty means CORS is off.
+    """
+
+    weights: Path
+    device: str = "auto"
+    max_upload_mb: float = 20.0
+    max_batch_files: int = 32
+    cors_origins: tuple[str, ...] = ()
+    inference_threads: int = 1
+
+    def __post_init__(self):
+        if not self.max_upload_mb > 0:
+            raise ApiConfigError(f"API_MAX_UPLOAD_MB must be a positive number of megabytes, got {self.max_upload_mb}")
+        if self.max_batch_files < 1:
+            raise ApiConfigError(f"API_MAX_BATCH_FILES must be at least 1, got {self.max_batch_files}")
+        if self.inference_threads < 1:
+            raise ApiConfigError(f"API_INFERENCE_THREADS must be at least 1, got {self.inference_threads}")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * MB)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "ApiConfig":
+        """Read WEIGHTS, DEVICE, API_MAX_UPLOAD_MB, API_MAX_BATCH_FILES, API_CORS_ORIGINS
+        (comma-separated) and API_INFERENCE_THREADS; unset ones take the defaults."""
+        from .cli import default_weights
+
+        env = os.environ if env is None else env
+
+        def number(name: str, default, kind):
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                return kind(raw)
+            except ValueError:
+                raise ApiConfigError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
+
+        origins = tuple(o.strip() for o in env.get("API_CORS_ORIGINS", "").split(",") if o.strip())
+        return cls(
+            weights=Path(env.get("WEIGHTS", "").strip() or default_weights()),
+            device=env.get("DEVICE", "").strip() or "auto",
+            max_upload_mb=number("API_MAX_UPLOAD_MB", 20.0, float),
+            max_batch_files=number("API_MAX_BATCH_FILES", 32, int),
+            cors_origins=origins,
+            inference_threads=number("API_INFERENCE_THREADS", 1, int),
+        )
+
+
+class ErrorBody(BaseModel):
+    """Every error: what went wrong, and the file it concerns when there is one."""
+
+    detail: str = Field(examples=["photo.png: not a readable image (UnidentifiedImageError)"])
+    filename: str | None = None
+
+
+class FaceInfo(BaseModel):
+    found: bool
+    box: list[int] | None = Field(None, description="(left, top, right, bottom) in the uploaded image's pixels")
+    message: str
+
+
+class Prediction(BaseModel):
+    filename: str
+    real_prob: float = Field(ge=0, le=1, description="P(real), the model's sigmoid output")
+    fake_prob: float = Field(ge=0, le=1, description="1 - real_prob")
+    verdict: Literal["REAL", "FAKE"] = Field(description="REAL when real_prob >= threshold")
+    threshold: float = Field(ge=0, le=1)
+    weights_sha256: str
+    width: int
+    height: int
+    format: str
+    face: FaceInfo | None = Field(None, description="present when crop_face=true")
+
+
+class FileError(BaseModel):
+    """One file of a batch that could not be scored."""
+
+    filename: str
+    error: str
+    status: int = Field(description="the status a single /predict of this file would have had")
+
+
+class BatchResult(BaseModel):
+    results: list[Prediction | FileError] = Field(description="one entry per uploaded file, in upload order")
+    n_ok: int
+    n_failed: int
+    threshold: float
+    weights_sha256: str
+
+
+class Health(BaseModel):
+    status: Literal["ok", "loading", "failed"]
+    detail: str | None = None
+
+
+class ModelCard(BaseModel):
+    name: str
+    backbone: str
+    attention: bool
+    preprocessing: dict
+    threshold: float
+    threshold_source: str | None
+    classes: dict
+    output: str | None
+    validation: dict | None = Field(None, description="validation metrics saved with the checkpoint, if any")
+    weights_sha256: str
+    device: str
+
+
+ERROR_RESPONSES = {
+    413: {"model": ErrorBody, "description": "upload over API_MAX_UPLOAD_MB"},
+    415: {"model": ErrorBody, "description": "not an image"},
+    422: {"model": ErrorBody, "description": "corrupt image, over 50 megapixels, or a bad parameter"},
+    500: {"model": ErrorBody, "description": "unexpected server error (details only in the server log)"},
+    503: {"model": ErrorBody, "description": "the model is not loaded (yet)"},
+}
+
+
+class UploadTooLarge(HTTPException):
+    """Raised while the request body streams in, once it passes the limit. An
+    HTTPException, so FastAPI's body parsing passes it on instead of turning it into 400."""
+
+    def __init__(self, limit_bytes: int):
+        super().__init__(413, f"upload too large: the limit is {limit_bytes / MB:g} MB per request")
+
+
+def too_large_response(limit_bytes: int) -> JSONResponse:
+    return JSONResponse({"detail": UploadTooLarge(limit_bytes).detail, "filename": None}, status_code=413)
+
+
+class BodySizeLimit:
+    """ASGI middleware: refuse a request body over ``limit_bytes`` with a JSON 413.
+
+    The declared Content-Length is checked before anything is read; the bytes that do
+    arrive are counted as they stream in, so a body without (or lying about) its length
+    is cut off at the limit instead of being buffered in full.
+    """
+
+    def __init__(self, app, limit_bytes: int):
+        self.app, self.limit = app, limit_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = self.limit + MULTIPART_OVERHEAD
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return await too_large_response(self.limit)(scope, receive, send)
+        received, started = 0, False
+
+        async def counted_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise UploadTooLarge(self.limit)
+            return message
+
+        async def tracked_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, tracked_send)
+        except UploadTooLarge:
+            if started:
+                raise
+            await too_large_response(self.limit)(scope, receive, send)
