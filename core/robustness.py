@@ -1,0 +1,245 @@
+"""How the detector holds up when images are handled the way the internet handles them.
+
+Perturbed copies are made on the fly, in memory, between decoding and the model's own
+preprocessing; the files on disk are only ever read. Every row's metrics come from a
+``ThresholdSweep`` over that row's scores. The clean row is ``evaluate``'s own
+predictions (same cache), the "flip TTA" row is ``evaluate`` with
+``InferenceSettings(tta=True)``.
+
+Levels: JPEG re-compression at quality q; downscaling to a fraction of the model's
+input size and back up (so the model sees the lost detail at its own resolution);
+Gaussian blur with sigma in pixels of the stored image; Gaussian noise with sigma in
+8-bit grey levels (seeded per image, so reruns are identical).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image, ImageFilter
+from torch.utils.data import DataLoader, Dataset
+
+from . import inference
+from .checkpoint import Detector
+from .data import TestSet
+from .evaluation import evaluate
+from .inference import InferenceSettings, Progress, score_batch
+from .metrics import MetricUnavailable, ThresholdSweep
+from .preprocess import ImageError, open_image
+
+KINDS = ("identity", "jpeg", "downscale", "blur", "noise")
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    """One perturbation at one level; ``apply`` returns a new image, never touching files."""
+
+    kind: str
+    level: float = 0.0
+
+    @property
+    def name(self) -> str:
+        if self.kind == "identity":
+            return "clean (perturbation path)"
+        unit = {"jpeg": "q", "downscale": "x", "blur": "σ", "noise": "σ"}[self.kind]
+        level = int(self.level) if float(self.level).is_integer() else self.level
+        return f"{self.kind} {unit}{level}"
+
+    def apply(self, image: Image.Image, input_size: int, seed: int = 0) -> Image.Image:
+        if self.kind == "identity":
+            return image
+        if self.kind == "jpeg":
+            buf = io.BytesIO()
+            image.save(buf, format="JPEG", quality=int(self.level))
+            return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+        if self.kind == "downscale":
+            small = max(1, int(round(input_size * self.level)))
+            return image.resize((small, small), Image.BILINEAR).resize((input_size, input_size), Image.BILINEAR)
+        if self.kind == "blur":
+            return image.filter(ImageFilter.GaussianBlur(radius=float(self.level)))
+        if self.kind == "noise":
+            rng = np.random.default_rng(seed)
+            a = np.asarray(image, dtype=np.float32) + rng.normal(0.0, self.level, (image.height, image.width, 3))
+            return Image.fromarray(a.clip(0, 255).astype(np.uint8))
+        raise ValueError(f"unknown perturbation {self.kind!r}; choose one of {', '.join(KINDS)}")
+
+
+DEFAULT_PERTURBATIONS = (
+    *(Perturbation("jpeg", q) for q in (95, 75, 50, 30)),
+    *(Perturbation("downscale", f) for f in (0.75, 0.5, 0.25)),
+    *(Perturbation("blur", s) for s in (1, 2)),
+    *(Perturbation("noise", s) for s in (5, 15)),
+)
+
+
+class _PerturbedFolder(Dataset):
+    """Decode → perturb → the model's own eval transform (same decode as inference)."""
+
+    def __init__(self, paths, relpaths, preprocessing, perturbation: Perturbation):
+        self.paths, self.relpaths, self.perturbation = paths, relpaths, perturbation
+        self.transform, self.size = preprocessing.eval_transform(), preprocessing.input_size
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, i):
+        try:
+            image, _ = open_image(self.paths[i], name=os.path.basename(self.paths[i]))
+            seed = int.from_bytes(hashlib.sha256(self.relpaths[i].encode()).digest()[:4], "little")
+            return self.transform(self.perturbation.apply(image, self.size, seed)), i, ""
+        except ImageError as exc:
+            return torch.zeros(3, self.size, self.size), i, str(exc)
+
+
+def _cache_path(detector, test_set, settings, perturbation, cache_dir) -> Path:
+    files = test_set.images[["relpath", "size_bytes", "mtime_ns"]].astype(str).to_numpy().tolist()
+    key = json.dumps(
+        {"weights": detector.sha256, "pre": detector.preprocessing.to_dict(), "settings": settings.key(),
+         "root": str(test_set.root), "perturbation": [perturbation.kind, perturbation.level], "files": files},
+        sort_keys=True,
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
+    return Path(cache_dir or inference.DEFAULT_CACHE_DIR) / "robustness" / f"{digest}.csv"
+
+
+def predict_perturbed(detector: Detector, test_set: TestSet, perturbation: Perturbation,
+                      settings: InferenceSettings = InferenceSettings(), *, use_cache: bool = True,
+                      cache_dir: Path | None = None, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    """P(real) of every readable image after ``perturbation``: DataFrame[relpath, label, p_real].
+    Cached per model, preprocessing, settings, test set (its files' size/mtime) and perturbation.
+    ``progress(n)`` is called with the number of images just scored."""
+    path = _cache_path(detector, test_set, settings, perturbation, cache_dir)
+    if use_cache and path.exists():
+        try:
+            cached = pd.read_csv(path)
+            if progress:
+                progress(len(test_set))
+            return cached
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
+            pass  # a damaged cache is rebuilt
+    images = test_set.images.reset_index(drop=True)
+    workers = settings.workers if settings.workers is not None else min(4, os.cpu_count() or 1)
+    loader = DataLoader(_PerturbedFolder(images["path"].tolist(), images["relpath"].tolist(), detector.preprocessing, perturbation),
+                        batch_size=settings.batch_size, num_workers=workers)
+    p = np.full(len(images), np.nan)
+    for batch, idx, error in loader:
+        ok = np.array([not e for e in error])
+        if ok.any():
+            p[idx.numpy()[ok]] = score_batch(detector, batch[torch.from_numpy(ok)], settings)
+        if progress:
+            progress(len(idx))
+    out = images.loc[np.isfinite(p), ["relpath", "label"]].assign(p_real=p[np.isfinite(p)]).reset_index(drop=True)
+    if use_cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        out.to_csv(path.with_suffix(".tmp"), index=False, float_format="%.17g")
+        os.replace(path.with_suffix(".tmp"), path)
+    return out
+
+
+def row_metrics(label, p_real, threshold: float) -> dict:
+    """ROC-AUC, accuracy, fake catch rate and real pass rate at ``threshold``, from one sweep."""
+    sweep = ThresholdSweep(label, p_real)
+    c = sweep.confusion(threshold, "real")
+    try:
+        auc = sweep.roc("real").auc
+    except MetricUnavailable:
+        auc = None
+    return {
+        "roc_auc": auc,
+        "accuracy": c.accuracy,
+        "fake_catch_rate": c.fake_caught / sweep.n_fake if sweep.n_fake else None,
+        "real_pass_rate": c.real_passed / sweep.n_real if sweep.n_real else None,
+        "n_images": int(len(sweep.label)),
+    }
+
+
+@dataclass(frozen=True)
+class RobustnessSweep:
+    """``table``: one row per condition (clean, flip TTA, each perturbation) with the metrics of
+    ``row_metrics`` and their change from clean (``d_*``). ``scores``: relpath, label,
+    p_clean and one P(real) column per condition name. ``threshold``: the verdict rule used."""
+
+    table: pd.DataFrame
+    scores: pd.DataFrame
+    threshold: float
+
+    def flips(self, condition: str) -> pd.DataFrame:
+        """Images whose verdict at ``threshold`` differs between clean and ``condition``."""
+        s = self.scores.dropna(subset=[condition])
+        was, now = s["p_clean"] >= self.threshold, s[condition] >= self.threshold
+        out = s.loc[was != now, ["path", "relpath", "label", "p_clean", condition]].rename(columns={condition: "p_perturbed"})
+        return out.assign(clean_verdict=np.where(was[was != now], "REAL", "FAKE"),
+                          new_verdict=np.where(now[was != now], "REAL", "FAKE")).reset_index(drop=True)
+
+
+METRICS = ("roc_auc", "accuracy", "fake_catch_rate", "real_pass_rate")
+
+
+def robustness_sweep(detector: Detector, test_set: TestSet, *, threshold: float | None = None,
+                     perturbations=DEFAULT_PERTURBATIONS, settings: InferenceSettings = InferenceSettings(),
+                     tta: bool = True, use_cache: bool = True, cache_dir: Path | None = None,
+                     progress: Callable[[Progress], None] | None = None) -> RobustnessSweep:
+    """Clean + flip-TTA + every perturbation, each scored on the whole test set."""
+    threshold = detector.threshold if threshold is None else float(threshold)
+    total = len(test_set) * (1 + int(tta) + len(perturbations))
+    start, done = time.perf_counter(), 0
+
+    def tick(n):
+        nonlocal done
+        done += n
+        if progress:
+            progress(Progress(min(done, total), total, time.perf_counter() - start))
+
+    clean = evaluate(detector, test_set, settings, use_cache=use_cache).predictions.frame
+    tick(len(test_set))
+    scores = clean[["path", "relpath", "label", "p_real"]].rename(columns={"p_real": "p_clean"})
+    conditions = [("clean", "clean", 0.0)]
+    if tta:
+        flipped = evaluate(detector, test_set, InferenceSettings(settings.fast, True, settings.batch_size, settings.workers),
+                           use_cache=use_cache).predictions.frame
+        scores = scores.merge(flipped[["relpath", "p_real"]].rename(columns={"p_real": "flip TTA"}), on="relpath", how="left")
+        conditions.append(("flip TTA", "tta", 1.0))
+        tick(len(test_set))
+    for pert in perturbations:
+        got = predict_perturbed(detector, test_set, pert, settings, use_cache=use_cache, cache_dir=cache_dir, progress=tick)
+        scores = scores.merge(got[["relpath", "p_real"]].rename(columns={"p_real": pert.name}), on="relpath", how="left")
+        conditions.append((pert.name, pert.kind, pert.level))
+    rows = []
+    for name, kind, level in conditions:
+        col = "p_clean" if name == "clean" else name
+        s = scores.dropna(subset=[col])
+        rows.append({"condition": name, "kind": kind, "level": level, **row_metrics(s["label"], s[col], threshold)})
+    table = pd.DataFrame(rows)
+    for m in METRICS:
+        base = table.loc[0, m]
+        table[f"d_{m}"] = [None if v is None or base is None else v - base for v in table[m]]
+    table["flips"] = [0] + [len(RobustnessSweep(table, scores, threshold).flips(n)) for n, _, _ in conditions[1:]]
+    return RobustnessSweep(table=table, scores=scores, threshold=threshold)
+
+
+def format_table(sweep: RobustnessSweep) -> str:
+    """The sweep as a fixed-width text table (for the CLI)."""
+
+    def f(x, signed=False):
+        if x is None or (isinstance(x, float) and np.isnan(x)):
+            return "n/a"
+        return f"{x:+.4f}" if signed else f"{x:.4f}"
+
+    head = f"{'condition':<28}{'ROC-AUC':>9}{'ΔAUC':>9}{'acc':>9}{'Δacc':>9}{'fake caught':>13}{'Δ':>9}{'real passed':>13}{'Δ':>9}{'flips':>7}"
+    lines = [f"Threshold {sweep.threshold:.4f} (REAL when P(real) >= threshold)", head, "-" * len(head)]
+    for r in sweep.table.to_dict("records"):
+        lines.append(
+            f"{r['condition']:<28}{f(r['roc_auc']):>9}{f(r['d_roc_auc'], True):>9}{f(r['accuracy']):>9}{f(r['d_accuracy'], True):>9}"
+            f"{f(r['fake_catch_rate']):>13}{f(r['d_fake_catch_rate'], True):>9}{f(r['real_pass_rate']):>13}"
+            f"{f(r['d_real_pass_rate'], True):>9}{r['flips']:>7}"
+        )
+    return "\n".join(lines)
