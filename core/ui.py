@@ -1,0 +1,404 @@
+"""The one streamlit module of ``core``: the shared sidebar, the page list and the cache wrappers.
+
+Every page starts with ``ctx = sidebar("Page title")``. Cross-page values live under
+plain session-state keys (``SETTINGS``), set once with ``setdefault`` from the URL
+query parameters, then the environment, then the defaults, and handed back to each
+page's widgets. The URL is kept in step so a copied link reopens the same view.
+
+Adding a page: one file in ``pages/`` (starting with ``ctx = ui.sidebar(...)``) and one
+``Page`` entry in ``PAGES`` below. Streamlit's own file-named navigation is hidden
+(``.streamlit/config.toml``); the sidebar lists ``PAGES`` with ``st.page_link``.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from . import uploads
+from .checkpoint import CheckpointError, Detector, load_detector, resolve_device
+from .data import DatasetError, LAYOUT_HELP, TestSet, scan_test_set
+from .inference import InferenceSettings, Predictions, Progress, predict_test_set
+from .metrics import ThresholdSweep
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DATA, DEFAULT_WEIGHTS = "data/test_images", "weights/default.pth"
+
+
+@dataclass(frozen=True)
+class Page:
+    path: str  # relative to the repository root: streamlit_app.py or pages/<n>_<Name>.py
+    label: str  # what a person reads in the sidebar
+    icon: str  # a material icon, ":material/<name>:"
+
+
+# The sidebar navigation, in order. Append one entry per new page file.
+PAGES: list[Page] = [
+    Page("streamlit_app.py", "Overview", ":material/dashboard:"),
+    Page("pages/1_Threshold_explorer.py", "Threshold explorer", ":material/tune:"),
+    Page("pages/2_Error_gallery.py", "Error gallery", ":material/photo_library:"),
+    Page("pages/3_Single_image_tester.py", "Single-image tester", ":material/add_photo_alternate:"),
+]
+TESTER = "pages/3_Single_image_tester.py"
+DEVICES = {"auto": "auto", "cpu": "CPU", "cuda": "GPU"}
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the sidebar chose, and what could (or could not) be loaded from it."""
+
+    data_dir: str
+    weights: str
+    device: str
+    positive: str
+    threshold: float
+    fast: bool
+    detector: Detector | None = None
+    detector_error: str | None = None
+    test_set: TestSet | None = None
+    set_signature: str = ""
+    test_set_error: str | None = None
+
+    @property
+    def settings(self) -> InferenceSettings:
+        return InferenceSettings(fast=self.fast)
+
+
+# --- pure helpers -------------------------------------------------------------------
+def resolve_path(path: str) -> Path:
+    """A typed path; relative paths are taken from the repository root."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else REPO / p
+
+
+def initial_sources(query: dict, environ: dict) -> dict:
+    """Start values: query parameters ``data``, ``weights``, ``threshold`` win over the
+    environment (``DATA_DIR``, ``WEIGHTS``), which wins over the defaults. ``threshold``
+    is None unless the URL holds a valid one (the weights' own threshold is used then)."""
+    out = {
+        "data_dir": query.get("data") or environ.get("DATA_DIR") or DEFAULT_DATA,
+        "weights": query.get("weights") or environ.get("WEIGHTS") or DEFAULT_WEIGHTS,
+        "threshold": None,
+    }
+    try:
+        t = float(query.get("threshold", ""))
+        out["threshold"] = t if 0.0 <= t <= 1.0 else None
+    except ValueError:
+        pass
+    return out
+
+
+def known_test_sets(root: Path = REPO / "data", depth: int = 3) -> list[str]:
+    """Folders below ``root`` (to ``depth`` levels) holding real/ or fake/, as repo-relative paths."""
+    found, frontier = [], [root]
+    for _ in range(depth):
+        nxt = []
+        for folder in frontier:
+            try:
+                subs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+            except OSError:
+                continue
+            for sub in subs:
+                names = {p.name.lower() for p in sub.iterdir() if p.is_dir()} if os.access(sub, os.R_OK) else set()
+                if names & {"real", "fake"}:
+                    found.append(sub)
+                elif sub.name.lower() not in ("real", "fake"):
+                    nxt.append(sub)
+        frontier = nxt
+    return sorted({_display(p) for p in found})
+
+
+def known_weights(root: Path = REPO / "weights") -> list[str]:
+    """Checkpoint files (.pth, .pt) under ``root``, as repo-relative paths."""
+    if not root.is_dir():
+        return []
+    return sorted(_display(p) for p in root.rglob("*") if p.suffix in (".pth", ".pt") and p.is_file())
+
+
+def _display(p: Path) -> str:
+    try:
+        return p.relative_to(REPO).as_posix()
+    except ValueError:
+        return str(p)
+
+
+def progress_text(p: Progress) -> str:
+    """'120/500 images · 35.2 images/s · 11 s left'."""
+    eta = "" if p.eta_s is None else f" · {p.eta_s:.0f} s left"
+    return f"Scoring the test set: {p.done}/{p.total} images · {p.images_per_s:.1f} images/s{eta}"
+
+
+def fmt(value: float | None, digits: int = 3) -> str:
+    """A metric for a card: 'n/a' when undefined."""
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def skipped_table(skipped: list[tuple[str, str]]) -> pd.DataFrame:
+    return pd.DataFrame(skipped, columns=["file", "reason"])
+
+
+def set_threshold(value: float) -> None:
+    """Button callback: move the one threshold (e.g. to the EER point)."""
+    st.session_state["threshold"] = round(float(value), 6)
+
+
+def image_details(item: pd.Series, frame: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Two-column table describing one gallery image (with its size and format from ``frame``)."""
+    full = frame.loc[frame["relpath"] == item["relpath"]].iloc[0]
+    pairs = [("file", item["relpath"]), ("group", item["group"] or "none"), ("true class", item["true"]),
+             ("predicted", item["predicted"]), ("P(real)", f"{item['p_real']:.4f}"),
+             ("distance to threshold", f"{abs(item['p_real'] - threshold):.4f}"),
+             ("size", f"{full['width']}x{full['height']} {full['format']}, {full['size_bytes'] / 1024:.0f} KiB")]
+    return pd.DataFrame(pairs, columns=["", "value"])
+
+
+def uploads_digest(files) -> str:
+    h = hashlib.sha256()
+    for name, data in files:
+        h.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    return h.hexdigest()
+
+
+# --- cache wrappers -----------------------------------------------------------------
+def _stamp(path: Path) -> tuple:
+    """Modification times of a file or of a folder and its direct subfolders."""
+    try:
+        if path.is_dir():
+            return tuple((p.name, p.stat().st_mtime_ns) for p in [path, *sorted(path.iterdir())] if p.is_dir())
+        st_ = path.stat()
+        return (st_.st_size, st_.st_mtime_ns)
+    except OSError:
+        return ()
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+def _load_detector(path: str, stamp: tuple, device: str) -> Detector:
+    return load_detector(path, device)
+
+
+@st.cache_data(show_spinner="Listing the test set…", ttl=60, max_entries=8)
+def _scan(path: str, stamp: tuple) -> tuple[TestSet, str]:
+    test_set = scan_test_set(path)
+    keys = test_set.images[["relpath", "size_bytes", "mtime_ns"]]
+    signature = hashlib.sha256(pd.util.hash_pandas_object(keys, index=False).to_numpy().tobytes()).hexdigest()
+    return test_set, signature
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _cached_predictions(weights_sha: str, set_signature: str, settings: tuple, _detector, _test_set) -> Predictions:
+    return predict_test_set(_detector, _test_set, InferenceSettings(**dict(settings)))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _cached_sweep(weights_sha: str, set_signature: str, settings: tuple, _frame: pd.DataFrame) -> ThresholdSweep:
+    return ThresholdSweep(_frame["label"].to_numpy(), _frame["p_real"].to_numpy())
+
+
+_WARM: set[tuple] = set()  # prediction keys whose disk cache this process has filled
+
+
+def predictions(ctx: Context) -> Predictions:
+    """Predictions of ``ctx.detector`` on ``ctx.test_set``. The first time, the model runs
+    with a progress bar (filling the disk cache); after that the cached result is used."""
+    settings = tuple(sorted(ctx.settings.key().items()))
+    key = (ctx.detector.sha256, ctx.set_signature, settings)
+    if key not in _WARM:
+        bar = st.progress(0.0, text="Scoring the test set…")
+
+        def report(p: Progress) -> None:
+            bar.progress(min(1.0, p.done / p.total) if p.total else 1.0, text=progress_text(p))
+
+        predict_test_set(ctx.detector, ctx.test_set, ctx.settings, progress=report)
+        bar.empty()
+        _WARM.add(key)
+    return _cached_predictions(*key, ctx.detector, ctx.test_set)
+
+
+def sweep(ctx: Context, preds: Predictions) -> ThresholdSweep:
+    """The one ThresholdSweep of these predictions, built once and cached."""
+    return _cached_sweep(ctx.detector.sha256, ctx.set_signature, tuple(sorted(ctx.settings.key().items())), preds.frame)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def judge_uploads(weights_sha: str, digest: str, face_crop: bool, fast: bool, _detector, _files) -> list:
+    """``core.uploads.judge_uploads``, cached by the uploads' content."""
+    return uploads.judge_uploads(_detector, _files, face_crop=face_crop, settings=InferenceSettings(fast=fast))
+
+
+
+# --- the sidebar --------------------------------------------------------------------
+def _init_state() -> None:
+    ss = st.session_state
+    if "data_dir" not in ss:
+        start = initial_sources(dict(st.query_params), dict(os.environ))
+        ss.setdefault("data_dir", start["data_dir"])
+        ss.setdefault("weights", start["weights"])
+        if start["threshold"] is not None:
+            ss.setdefault("threshold", start["threshold"])
+    ss.setdefault("device", "auto")
+    ss.setdefault("positive", "real")
+    ss.setdefault("fast", False)
+
+
+def _bind(key: str, widget: str | None = None) -> dict:
+    """Widget arguments that show the plain session value ``key`` and copy changes back."""
+    widget = widget or f"w_{key}"
+    st.session_state[widget] = st.session_state[key]
+
+    def copy_back() -> None:
+        st.session_state[key] = st.session_state[widget]
+
+    return {"key": widget, "on_change": copy_back}
+
+
+def _bind_threshold(widget: str) -> dict:
+    st.session_state[widget] = float(st.session_state["threshold"])
+
+    def copy_back() -> None:
+        st.session_state["threshold"] = round(float(st.session_state[widget]), 6)
+
+    return {"key": widget, "on_change": copy_back}
+
+
+def _save_weights_upload() -> None:
+    up = st.session_state.get("w_weights_upload")
+    if up is None:
+        return
+    out = REPO / "weights" / "uploads" / (uploads.safe_name(up.name) + Path(up.name).suffix.lower())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(up.getvalue())
+    st.session_state["weights"] = _display(out)
+
+
+def _save_zip_upload(widget: str) -> None:
+    up = st.session_state.get(widget)
+    if up is None:
+        return
+    try:
+        root = uploads.extract_test_set_zip(up, REPO / "data" / "uploads", up.name)
+    except DatasetError as exc:
+        st.session_state["zip_error"] = str(exc).split("\n\n")[0]
+        return
+    st.session_state.pop("zip_error", None)
+    st.session_state["data_dir"] = _display(root)
+
+
+def _load(ss) -> dict:
+    out: dict = {}
+    weights = resolve_path(ss["weights"])
+    try:
+        device = str(resolve_device(ss["device"]))
+        if not weights.is_file():
+            raise CheckpointError(f"No weights file at {ss['weights']}. Choose one in the sidebar or upload a .pth file.")
+        out["detector"] = _load_detector(str(weights), _stamp(weights), device)
+    except (CheckpointError, RuntimeError, OSError) as exc:
+        out["detector_error"] = str(exc)
+    data = resolve_path(ss["data_dir"])
+    try:
+        out["test_set"], out["set_signature"] = _scan(str(data), _stamp(data))
+    except DatasetError as exc:
+        out["test_set_error"] = str(exc)
+    return out
+
+
+def sidebar(title: str) -> Context:
+    """Set up the page, draw the shared sidebar and return what it chose and loaded.
+    Must be the first streamlit call of every page."""
+    st.set_page_config(page_title=f"{title} · Deepfake detector", page_icon=":material/face:", layout="wide")
+    _init_state()
+    ss = st.session_state
+    loaded = _load(ss)
+    if "threshold" not in ss:
+        det = loaded.get("detector")
+        ss["threshold"] = float(det.threshold) if det else 0.5
+    with st.sidebar:
+        for page in PAGES:
+            st.page_link(page.path, label=page.label, icon=page.icon)
+        st.divider()
+        st.slider("Decision threshold on P(real)", 0.0, 1.0, step=0.001, format="%.3f",
+                  help="REAL when P(real) >= threshold", **_bind_threshold("w_threshold_slider"))
+        st.number_input("Threshold", 0.0, 1.0, step=0.001, format="%.4f", label_visibility="collapsed",
+                        **_bind_threshold("w_threshold_box"))
+        st.radio("Positive class", ["real", "fake"], horizontal=True,
+                 help="real: the report's table; fake: the usual detection convention", **_bind("positive"))
+        with st.expander("Test set and model", expanded=False):
+            st.text_input("Test set folder", help="A folder with real/ and fake/ inside", **_bind("data_dir"))
+            sets = known_test_sets()
+            if sets:
+                ss["w_known_set"] = ss["data_dir"] if ss["data_dir"] in sets else None
+                st.selectbox("Known test sets", sets, index=None, placeholder="choose a known set", key="w_known_set",
+                             on_change=lambda: ss.update(data_dir=ss["w_known_set"] or ss["data_dir"]))
+            options = sorted(set(known_weights()) | {ss["weights"]})
+            st.selectbox("Weights", options, **_bind("weights"))
+            st.file_uploader("Upload weights (.pth)", type=["pth", "pt"], key="w_weights_upload",
+                             on_change=_save_weights_upload)
+            st.radio("Device", list(DEVICES), format_func=DEVICES.get, horizontal=True, **_bind("device"))
+            st.toggle("fast (bfloat16 + draft JPEG decode)", **_bind("fast"))
+        precision = InferenceSettings(fast=ss["fast"]).precision
+        det = loaded.get("detector")
+        st.caption(f"Numbers from {precision} inference" + (f" of {det.name} ({det.backbone}, "
+                   f"{det.preprocessing.input_size} px) on {det.device}" if det else ""))
+    _sync_url(ss)
+    return Context(data_dir=ss["data_dir"], weights=ss["weights"], device=ss["device"], positive=ss["positive"],
+                   threshold=float(ss["threshold"]), fast=bool(ss["fast"]), **loaded)
+
+
+def _sync_url(ss) -> None:
+    want = {"data": ss["data_dir"], "weights": ss["weights"], "threshold": f"{ss['threshold']:.6g}"}
+    for key, value in want.items():
+        if st.query_params.get(key) != value:
+            st.query_params[key] = value
+
+
+# --- guards and empty states --------------------------------------------------------
+def test_set_help(problem: str) -> None:
+    """Say what is wrong with the test set, show the expected layout, and offer a new
+    path or a zip upload; the single-image tester stays one click away."""
+    st.warning(problem.split("\n\n")[0], icon=":material/folder_off:")
+    st.markdown("**How to fix it:** point the dashboard at a folder laid out like this")
+    st.code(LAYOUT_HELP, language=None)
+    left, right = st.columns(2)
+    left.text_input("Test set folder", **_bind("data_dir", "w_data_dir_main"))
+    right.file_uploader("…or upload a .zip holding real/ and fake/", type=["zip"], key="w_zip_upload",
+                        on_change=_save_zip_upload, args=("w_zip_upload",))
+    if st.session_state.get("zip_error"):
+        right.error(st.session_state["zip_error"])
+    st.page_link(TESTER, label="The single-image tester works without a test set", icon=":material/arrow_forward:")
+
+
+def weights_help(problem: str) -> None:
+    st.warning(problem, icon=":material/error:")
+    st.markdown("**How to fix it:** choose a weights file (`weights/*.pth`) under *Test set and model* in the "
+                "sidebar, or upload one there. The shipped model is `weights/default.pth`.")
+
+
+def guard_detector(ctx: Context) -> Detector:
+    """The loaded detector, or the weights guidance and a stop."""
+    if ctx.detector is None:
+        weights_help(ctx.detector_error or "No weights loaded.")
+        st.stop()
+    return ctx.detector
+
+
+def guard_evaluation(ctx: Context) -> tuple[Predictions, ThresholdSweep]:
+    """Predictions and their sweep, or the guidance for what is missing and a stop."""
+    guard_detector(ctx)
+    if ctx.test_set is None:
+        test_set_help(ctx.test_set_error or "No test set.")
+        st.stop()
+    if not ctx.test_set.has_both_classes:
+        only = "real" if ctx.test_set.n_real else "fake"
+        test_set_help(f"{ctx.data_dir} holds only {only} images: accuracy, ROC and the other metrics need "
+                      "both real/ and fake/ images.")
+        st.stop()
+    preds = predictions(ctx)
+    sw = sweep(ctx, preds)
+    if not sw.has_both_classes:
+        test_set_help(f"After skipping {len(preds.skipped)} unreadable files, {ctx.data_dir} has readable "
+                      "images of one class only.")
+        st.stop()
+    return preds, sw

@@ -1,0 +1,184 @@
+"""Uploads in the dashboard: images for the single-image tester and zipped test sets.
+
+``judge_uploads`` scores a batch of uploaded files; each file that cannot be used
+(not an image, corrupt, over 50 megapixels) gets its own message and the others are
+still scored. ``extract_test_set_zip`` unpacks a .zip holding ``real/`` and ``fake/``
+safely (no paths outside the target, no links, bounded size).
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import stat
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from .checkpoint import Detector
+from .data import DatasetError, LAYOUT_HELP, is_image_name, scan_test_set
+from .face import FaceCrop, crop_face
+from .inference import InferenceSettings, score_images
+from .preprocess import ImageError, exif_upright, open_image
+
+UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp")
+MAX_ZIP_BYTES = 2 * 1024**3  # uncompressed total
+MAX_ZIP_FILES = 50_000
+
+
+@dataclass(frozen=True)
+class UploadVerdict:
+    """One uploaded file: either ``error`` is set, or the scores and verdict are."""
+
+    name: str
+    error: str | None = None
+    image: Image.Image | None = None  # the upload, upright
+    scored: Image.Image | None = None  # what the model saw (the face crop or the whole image)
+    face: FaceCrop | None = None
+    p_real: float | None = None
+    width: int | None = None
+    height: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def p_fake(self) -> float | None:
+        return None if self.p_real is None else 1.0 - self.p_real
+
+    def verdict(self, threshold: float) -> str | None:
+        """REAL when P(real) >= threshold, else FAKE (None for a failed upload)."""
+        return None if self.p_real is None else ("REAL" if self.p_real >= threshold else "FAKE")
+
+
+def judge_uploads(detector: Detector, files, *, face_crop: bool = False,
+                  settings: InferenceSettings = InferenceSettings()) -> list[UploadVerdict]:
+    """Score uploaded files given as (name, bytes) pairs, in order.
+
+    A file that cannot be read gets an ``error`` message naming it; the rest of the
+    batch is scored in one pass. With ``face_crop`` the largest face is cropped first
+    (when none is found the whole image is used and ``face.message`` says so)."""
+    results: list[UploadVerdict] = []
+    for name, data in files:
+        suffix = Path(name).suffix.lower().lstrip(".")
+        if suffix not in UPLOAD_TYPES:
+            results.append(UploadVerdict(name, error=f"{name}: .{suffix or '(none)'} is not accepted; "
+                                                     f"upload {', '.join(UPLOAD_TYPES)} images"))
+            continue
+        try:
+            image, info = open_image(bytes(data), name=name)
+        except ImageError as exc:
+            results.append(UploadVerdict(name, error=str(exc)))
+            continue
+        image = exif_upright(image)
+        face = crop_face(image) if face_crop else None
+        results.append(UploadVerdict(name, image=image, scored=face.image if face else image, face=face,
+                                     width=info["width"], height=info["height"]))
+    good = [i for i, r in enumerate(results) if r.ok]
+    scores = score_images(detector, [results[i].scored for i in good], settings)
+    for i, p in zip(good, np.asarray(scores, dtype=float)):
+        r = results[i]
+        results[i] = UploadVerdict(r.name, None, r.image, r.scored, r.face, float(p), r.width, r.height)
+    return results
+
+
+def verdict_table(results: list[UploadVerdict], threshold: float) -> pd.DataFrame:
+    """One row per upload: file, P(real), P(fake), verdict, face, message."""
+    rows = []
+    for r in results:
+        face = "" if r.face is None else ("found" if r.face.found else "none found (whole image)")
+        rows.append({"file": r.name, "P(real)": r.p_real, "P(fake)": r.p_fake,
+                     "verdict": r.verdict(threshold) or "not scored", "face crop": face, "message": r.error or ""})
+    return pd.DataFrame(rows, columns=["file", "P(real)", "P(fake)", "verdict", "face crop", "message"])
+
+
+def safe_name(name: str) -> str:
+    """A folder name made of letters, digits, '-', '_' and '.' (never '..' or empty)."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name).stem).strip("._")
+    return stem[:64] or "upload"
+
+
+def _member_path(info: zipfile.ZipInfo) -> PurePosixPath | None:
+    """The member's relative path, or None for a path that would escape the target."""
+    name = info.filename.replace("\\", "/")
+    p = PurePosixPath(name)
+    if p.is_absolute() or ".." in p.parts or re.match(r"^[A-Za-z]:", name):
+        return None
+    return p
+
+
+def extract_test_set_zip(source, dest_root: str | Path, name: str) -> Path:
+    """Unpack a zipped test set into ``dest_root/<safe name>`` and return the folder
+    holding ``real/`` and ``fake/`` (the zip may wrap them in one top folder).
+
+    Only image files are extracted. Raises ``DatasetError`` for a file that is not a
+    zip, members that escape the folder (zip-slip) or are links, archives over
+    ``MAX_ZIP_BYTES`` uncompressed or ``MAX_ZIP_FILES`` files, or no test-set layout."""
+    try:
+        archive = zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DatasetError(f"{name}: not a readable .zip file ({exc})") from None
+    with archive:
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        if len(members) > MAX_ZIP_FILES:
+            raise DatasetError(f"{name}: {len(members)} files, over the limit of {MAX_ZIP_FILES}")
+        total = sum(m.file_size for m in members)
+        if total > MAX_ZIP_BYTES:
+            raise DatasetError(f"{name}: {total / 1e9:.1f} GB uncompressed, over the limit of {MAX_ZIP_BYTES / 1e9:.1f} GB")
+        for m in members:
+            if _member_path(m) is None:
+                raise DatasetError(f"{name}: member {m.filename!r} points outside the archive folder; refused")
+            if stat.S_ISLNK(m.external_attr >> 16):
+                raise DatasetError(f"{name}: member {m.filename!r} is a symbolic link; refused")
+        target = Path(dest_root) / safe_name(name)
+        if target.exists():
+            shutil.rmtree(target)
+        target.mkdir(parents=True)
+        try:
+            _extract_images(archive, members, target, name)
+            root = _find_layout(target)
+            if root is None:
+                raise DatasetError(f"{name}: no real/ or fake/ folder inside the zip.\n\n{LAYOUT_HELP}")
+            scan_test_set(root)  # raises DatasetError with the reason when no image is usable
+        except (DatasetError, OSError, zipfile.BadZipFile) as exc:
+            shutil.rmtree(target, ignore_errors=True)
+            if isinstance(exc, DatasetError):
+                raise
+            raise DatasetError(f"{name}: could not unpack ({exc})") from None
+    return root
+
+
+def _extract_images(archive: zipfile.ZipFile, members, target: Path, name: str) -> None:
+    written = 0
+    for m in members:
+        rel = _member_path(m)
+        if not is_image_name(rel.name) or any(part.startswith((".", "__MACOSX")) for part in rel.parts):
+            continue
+        out = target.joinpath(*rel.parts)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with archive.open(m) as src, open(out, "wb") as dst:
+            # Count the bytes really written: a forged header must not let more through.
+            written += _copy(src, dst, MAX_ZIP_BYTES - written, name)
+
+
+def _copy(src, dst, budget: int, name: str) -> int:
+    n = 0
+    while chunk := src.read(1 << 20):
+        n += len(chunk)
+        if n > budget:
+            raise DatasetError(f"{name}: more than {MAX_ZIP_BYTES / 1e9:.1f} GB uncompressed; refused")
+        dst.write(chunk)
+    return n
+
+
+def _find_layout(target: Path) -> Path | None:
+    """``target`` itself, or its single top folder, when it holds real/ or fake/."""
+    for candidate in [target, *sorted(p for p in target.iterdir() if p.is_dir())]:
+        names = {p.name.lower() for p in candidate.iterdir() if p.is_dir()}
+        if names & {"real", "fake"}:
+            return candidate
+    return None

@@ -1,0 +1,54 @@
+"""Error gallery: misclassified fakes first, then misclassified reals and borderline images."""
+from pathlib import Path
+
+import streamlit as st
+
+from core import gallery, ui
+
+ctx = ui.sidebar("Error gallery")
+st.title("Error gallery")
+preds, sweep = ui.guard_evaluation(ctx)
+ss = st.session_state
+
+top = st.columns([3, 2, 1])
+kinds = top[0].multiselect("Show", gallery.KINDS, default=[gallery.FAKE_MISSED, gallery.REAL_FLAGGED],
+                           key="gallery_kinds")
+distance = top[1].slider("Borderline: within this distance of the threshold", 0.0, 0.5, 0.05, 0.005,
+                         key="gallery_distance")
+per_page = top[2].selectbox("Per page", [12, 24, 48], index=1, key="gallery_per_page")
+rows = gallery.select_errors(preds.frame, ctx.threshold, kinds, distance)
+counts = rows["kind"].value_counts()
+st.caption(" · ".join(f"{kind}: {counts.get(kind, 0)}" for kind in kinds) or "Choose what to show.")
+st.download_button("Download the list (CSV)", gallery.gallery_csv(rows), file_name="error_gallery.csv",
+                   mime="text/csv", icon=":material/download:")
+if rows.empty:
+    st.success(f"No image in this selection at threshold {ctx.threshold:.3f}.")
+    st.stop()
+
+opened = rows[rows["relpath"] == ss.get("gallery_open")]
+if not opened.empty:
+    item = opened.iloc[0]
+    with st.container(border=True):
+        left, right = st.columns([2, 1])
+        left.image(item["path"], caption=item["relpath"])
+        right.markdown(f"**{Path(item['relpath']).name}**")
+        right.dataframe(ui.image_details(item, preds.frame, ctx.threshold), hide_index=True, width="stretch")
+        right.button("Close", on_click=ss.pop, args=("gallery_open", None))
+
+n_pages = max(1, -(-len(rows) // per_page))
+ss["gallery_page"] = min(max(1, ss.get("gallery_page", 1)), n_pages)
+page_rows, n_pages = gallery.paginate(rows, ss["gallery_page"], per_page)
+for start in range(0, len(page_rows), 4):
+    for col, (_, item) in zip(st.columns(4), page_rows.iloc[start : start + 4].iterrows()):
+        thumb = gallery.thumbnail(item["path"])
+        if thumb:
+            col.image(thumb, width="stretch")
+        else:
+            col.warning("no preview")
+        col.caption(f"**{Path(item['relpath']).name}** · P(real) {item['p_real']:.3f} · "
+                    f"{item['group'] or 'no group'}  \n{item['kind']}")
+        col.button("Open", key=f"open_{item['relpath']}", on_click=ss.update, args=({"gallery_open": item["relpath"]},))
+st.number_input(f"Page (of {n_pages})", 1, n_pages, key="gallery_page")
+
+with st.expander(f"The list as a table ({len(rows)} images)"):
+    st.dataframe(rows.drop(columns="path"), hide_index=True, width="stretch")

@@ -1,0 +1,43 @@
+"""Single-image tester: upload face photos, optionally crop the face, get P(real), P(fake) and the verdict."""
+import streamlit as st
+
+from core import ui
+from core.uploads import UPLOAD_TYPES, verdict_table
+
+ctx = ui.sidebar("Single-image tester")
+st.title("Single-image tester")
+detector = ui.guard_detector(ctx)
+t = ctx.threshold
+
+files = st.file_uploader("Face images (jpg, png, webp)", type=list(UPLOAD_TYPES), accept_multiple_files=True,
+                         key="tester_files")
+crop = st.toggle("Crop the face automatically (OpenCV Haar cascade)", key="tester_crop")
+if not files:
+    st.info(f"Upload one or more face photos: each gets P(real), P(fake) and the verdict at threshold {t:.3f} "
+            f"from `{detector.name}`.")
+    st.stop()
+
+pairs = [(f.name, f.getvalue()) for f in files]
+with st.spinner(f"Scoring {len(pairs)} image(s)…"):
+    results = ui.judge_uploads(detector.sha256, ui.uploads_digest(pairs), crop, ctx.fast, detector, pairs)
+
+for r in results:
+    if not r.ok:
+        st.error(r.error, icon=":material/broken_image:")
+if len(results) > 1:
+    st.dataframe(verdict_table(results, t), hide_index=True, width="stretch",
+                 column_config={"P(real)": st.column_config.NumberColumn(format="%.4f"),
+                                "P(fake)": st.column_config.NumberColumn(format="%.4f")})
+for r in results:
+    if not r.ok:
+        continue
+    with st.container(border=True):
+        cols = st.columns([1, 1, 1])
+        cols[0].image(r.image, caption=f"{r.name} ({r.width}x{r.height})", width="stretch")
+        if r.face is not None:
+            cols[1].image(r.scored, caption="face crop used" if r.face.found else "whole image used", width="stretch")
+            (cols[1].caption if r.face.found else cols[1].info)(r.face.message)
+        verdict = r.verdict(t)
+        (cols[2].success if verdict == "REAL" else cols[2].error)(f"Verdict: **{verdict}** at threshold {t:.3f}")
+        cols[2].metric("P(real)", f"{r.p_real:.4f}")
+        cols[2].metric("P(fake)", f"{r.p_fake:.4f}")

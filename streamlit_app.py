@@ -1,0 +1,54 @@
+"""Overview: test-set composition, metric cards, confusion matrix and score distributions."""
+import streamlit as st
+
+from core import figures, ui
+from core.gallery import composition
+
+ctx = ui.sidebar("Overview")
+st.title("Deepfake detector: overview")
+preds, sweep = ui.guard_evaluation(ctx)
+t, positive = ctx.threshold, ctx.positive
+frame = preds.frame
+
+st.caption(f"{len(frame)} images in `{ctx.data_dir}` scored by `{ctx.detector.name}` "
+           f"({preds.precision}; {preds.from_cache} from cache). Verdict REAL when P(real) ≥ {t:.3f}; "
+           f"positive class: {positive}.")
+
+st.subheader("Test set")
+cols = st.columns(4)
+cols[0].metric("Real images", sweep.n_real)
+cols[1].metric("Fake images", sweep.n_fake)
+cols[2].metric("Groups", frame["group"].nunique())
+cols[3].metric("Unreadable files", len(preds.skipped))
+comp = composition(frame)
+if comp["group"].nunique() > 1:
+    st.plotly_chart(figures.composition_figure(comp), width="stretch")
+if preds.skipped or ctx.test_set.problems:
+    with st.expander(f"Unreadable files and warnings ({len(preds.skipped) + len(ctx.test_set.problems)})",
+                     expanded=True):
+        for problem in ctx.test_set.problems:
+            st.warning(problem)
+        if preds.skipped:
+            st.dataframe(ui.skipped_table(preds.skipped), hide_index=True, width="stretch")
+
+st.subheader(f"Metrics at threshold {t:.3f}")
+summary = sweep.summary(t, positive)
+cards = [("Accuracy", "accuracy"), ("Precision", "precision"), ("Recall", "recall"), ("F1", "f1"),
+         ("Specificity", "specificity"), ("ROC-AUC", "roc_auc"), ("AP", "average_precision"), ("EER", "eer")]
+for row in (cards[:5], cards[5:]):
+    for col, (label, key) in zip(st.columns(5), row):
+        col.metric(label, ui.fmt(summary[key]), help=summary["unavailable"].get(key))
+
+st.subheader("Confusion matrix")
+c = sweep.confusion(t, positive)
+for col, (label, value) in zip(st.columns(4), [("fake caught", c.fake_caught),
+                                               ("fake missed (predicted real)", c.fake_missed),
+                                               ("real flagged as fake", c.real_flagged),
+                                               ("real passed", c.real_passed)]):
+    col.metric(label, value)
+left, right = st.columns(2)
+left.plotly_chart(figures.confusion_figure(c), width="stretch")
+right.plotly_chart(figures.confusion_figure(c, normalize=True), width="stretch")
+
+st.subheader("Score distributions")
+st.plotly_chart(figures.score_histogram(frame["label"], frame["p_real"], t), width="stretch")
