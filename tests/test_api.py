@@ -1,0 +1,294 @@
+"""core/api.py through FastAPI's TestClient, on a small random-weight checkpoint."""
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from numpy.testing import assert_allclose
+from PIL import Image
+
+import core.api
+from core.api import create_app
+from core.api_schemas import ApiConfig, ApiConfigError
+from core.checkpoint import file_sha256
+
+
+def _image_bytes(seed: int = 0, fmt: str = "JPEG", size: int = 72) -> bytes:
+    """A small gradient-plus-noise image (no face in it), encoded as ``fmt``."""
+    y, x = np.mgrid[0:size, 0:size] / size
+    pixels = np.stack([0.6 + 0.3 * x, 0.5 + 0.2 * y, 0.4 + 0.1 * x * y], axis=-1)
+    pixels += np.random.default_rng(seed).normal(0, 0.05, pixels.shape)
+    buf = io.BytesIO()
+    Image.fromarray((np.clip(pixels, 0, 1) * 255).astype(np.uint8)).save(buf, fmt)
+    return buf.getvalue()
+
+
+def _huge_png() -> bytes:
+    """A valid PNG header of 8000 x 7000 = 56 Mpx; PIL compresses the blank pixels to a few KB."""
+    buf = io.BytesIO()
+    Image.new("1", (8000, 7000)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _app(weights, **kw):
+    return create_app(ApiConfig(weights=weights, device="cpu", **kw), background_load=False)
+
+
+@pytest.fixture(scope="module")
+def client(tiny_ckpt):
+    with TestClient(_app(tiny_ckpt, max_upload_mb=1, max_batch_files=4)) as c:
+        yield c
+
+
+def _assert_clean_error(r, status: int, filename: str | None = None) -> dict:
+    """A JSON error with the status asked for, and nothing of the server's internals."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    body = r.json()
+    assert set(body) == {"detail", "filename"} and body["detail"]
+    assert "Traceback" not in r.text and "/work/" not in r.text and "/tmp/" not in r.text
+    if filename:
+        assert body["filename"] == filename and filename in body["detail"]
+    return body
+
+
+def test_predict_equals_cli_predict(client, tiny_ckpt, tmp_path):
+    from core.cli import main
+
+    path = tmp_path / "face.jpg"
+    path.write_bytes(_image_bytes(seed=3))
+    out = tmp_path / "cli.json"
+    assert main(["predict", str(path), "--weights", str(tiny_ckpt), "--device", "cpu", "--json", str(out)]) == 0
+    (cli,) = json.loads(out.read_text())
+
+    r = client.post("/predict", files={"file": ("face.jpg", path.read_bytes(), "image/jpeg")})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert_allclose(body["real_prob"], cli["p_real"], rtol=0, atol=1e-7)
+    assert_allclose(body["fake_prob"], cli["p_fake"], rtol=0, atol=1e-7)
+    assert body["verdict"] == cli["verdict"]
+    assert body["filename"] == "face.jpg" and body["threshold"] == 0.5 and body["face"] is None
+    assert body["weights_sha256"] == file_sha256(tiny_ckpt)
+    assert (body["width"], body["height"], body["format"]) == (72, 72, "JPEG")
+
+
+def test_threshold_decides_the_verdict(client):
+    data = _image_bytes(seed=4)
+    at0 = client.post("/predict", params={"threshold": 0}, files={"file": ("a.jpg", data)}).json()
+    at1 = client.post("/predict", params={"threshold": 1}, files={"file": ("a.jpg", data)}).json()
+    assert at0["verdict"] == "REAL" and at0["threshold"] == 0
+    assert at1["verdict"] == ("REAL" if at1["real_prob"] >= 1 else "FAKE")
+    assert at0["real_prob"] == at1["real_prob"]
+
+
+def test_crop_face_reports_no_face_on_a_gradient(client):
+    r = client.post("/predict", params={"crop_face": "true"}, files={"file": ("g.png", _image_bytes(fmt="PNG"))})
+    assert r.status_code == 200, r.text
+    face = r.json()["face"]
+    assert face["found"] is False and face["box"] is None and "whole image" in face["message"]
+
+
+def test_crop_face_finds_a_real_face(client, ciplab_dir):
+    photo = sorted((ciplab_dir / "real").glob("*.jpg"))[0]
+    r = client.post("/predict", params={"crop_face": "true"}, files={"file": (photo.name, photo.read_bytes())})
+    assert r.status_code == 200, r.text
+    face = r.json()["face"]
+    assert face["found"] is True
+    left, top, right, bottom = face["box"]
+    assert 0 <= left < right <= 600 and 0 <= top < bottom <= 600
+
+
+@pytest.mark.parametrize(
+    "name, data, params, status",
+    [
+        ("notes.png", b"hello, not an image", {}, 415),
+        ("empty.jpg", b"", {}, 415),
+        ("cut.jpg", _image_bytes(size=400)[:4000], {}, 422),
+        ("huge.png", _huge_png(), {}, 422),
+    ],
+    ids=["not-an-image", "empty", "truncated", "over-50-megapixels"],
+)
+def test_bad_images_get_json_errors_naming_the_file(client, name, data, params, status):
+    r = client.post("/predict", params=params, files={"file": (name, data)})
+    body = _assert_clean_error(r, status, filename=name)
+    if name == "huge.png":
+        assert "megapixel" in body["detail"]
+
+
+def test_client_paths_are_reduced_to_the_base_name(client):
+    r = client.post("/predict", files={"file": ("../../etc/passwd", b"root:x:0:0")})
+    body = _assert_clean_error(r, 415, filename="passwd")
+    assert "etc" not in body["detail"]
+
+
+@pytest.mark.parametrize("threshold", ["1.5", "-0.1", "nan", "inf", "abc"])
+def test_threshold_outside_0_1_is_422(client, threshold):
+    r = client.post("/predict", params={"threshold": threshold}, files={"file": ("a.jpg", _image_bytes())})
+    body = _assert_clean_error(r, 422)
+    assert "threshold" in body["detail"]
+
+
+def test_missing_file_is_422(client):
+    body = _assert_clean_error(client.post("/predict"), 422)
+    assert "file" in body["detail"]
+
+
+def test_upload_over_the_limit_is_413_from_content_length(client):
+    big = b"\xff\xd8" + b"\0" * (2 << 20)  # 2 MB against a 1 MB limit
+    body = _assert_clean_error(client.post("/predict", files={"file": ("big.jpg", big)}), 413)
+    assert "1 MB" in body["detail"]
+
+
+def test_upload_without_length_is_cut_off_at_the_limit(client):
+    """A chunked body (no Content-Length) is counted as it arrives and refused at the
+    limit, before the rest is read. Driven at the ASGI level: TestClient would buffer it."""
+    head = b'--b\r\nContent-Disposition: form-data; name="file"; filename="s.jpg"\r\n\r\n'
+    chunks = [head] + [b"\0" * (64 << 10)] * 64 + [b"\r\n--b--\r\n"]  # 4 MB against 1 MB
+    pulled, sent = [], []
+
+    async def receive():
+        chunk = chunks[len(pulled)]
+        pulled.append(chunk)
+        return {"type": "http.request", "body": chunk, "more_body": len(pulled) < len(chunks)}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/predict", "raw_path": b"/predict", "root_path": "", "query_string": b"",
+             "headers": [(b"content-type", b"multipart/form-data; boundary=b"), (b"host", b"testserver")],
+             "client": ("127.0.0.1", 1), "server": ("testserver", 80), "state": {}}
+    asyncio.run(client.app(scope, receive, send))
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 413
+    assert json.loads(b"".join(m.get("body", b"") for m in sent[1:]))["detail"].startswith("upload too large")
+    assert len(pulled) < 20  # stopped soon after 1 MB, not at the end of the 4 MB body
+
+
+def test_batch_scores_the_good_files_and_reports_the_bad_one(client):
+    good = [_image_bytes(seed=s) for s in (10, 11)]
+    files = [("files", ("a.jpg", good[0])), ("files", ("bad.png", b"nope")), ("files", ("b.jpg", good[1]))]
+    r = client.post("/predict/batch", files=files)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["n_ok"], body["n_failed"]) == (2, 1)
+    a, bad, b = body["results"]
+    assert bad == {"filename": "bad.png", "error": "bad.png: not a readable image (UnidentifiedImageError)", "status": 415}
+    for result, data in ((a, good[0]), (b, good[1])):
+        single = client.post("/predict", files={"file": (result["filename"], data)}).json()
+        assert_allclose(result["real_prob"], single["real_prob"], rtol=0, atol=1e-5)
+
+
+def test_batch_over_the_file_count_is_422(client):
+    files = [("files", (f"{i}.jpg", _image_bytes(seed=i))) for i in range(5)]
+    body = _assert_clean_error(client.post("/predict/batch", files=files), 422)
+    assert "at most 4" in body["detail"]
+
+
+def test_health_answers_while_a_batch_is_scored(client, monkeypatch):
+    started, release, replies = threading.Event(), threading.Event(), []
+    real_score = core.api.score_images
+
+    def slow_score(*args, **kwargs):
+        started.set()
+        release.wait(20)
+        return real_score(*args, **kwargs)
+
+    monkeypatch.setattr(core.api, "score_images", slow_score)
+    files = [("files", (f"{i}.jpg", _image_bytes(seed=i))) for i in range(3)]
+    batch = threading.Thread(target=lambda: replies.append(client.post("/predict/batch", files=files)))
+    batch.start()
+    try:
+        assert started.wait(20), "the batch never reached the model"
+        health = client.get("/health")
+        assert health.status_code == 200 and health.json()["status"] == "ok"
+        assert batch.is_alive()  # the batch was still being scored when /health answered
+    finally:
+        release.set()
+        batch.join(30)
+    assert replies and replies[0].status_code == 200 and replies[0].json()["n_ok"] == 3
+
+
+def test_health_is_503_until_the_model_is_loaded(tiny_ckpt, monkeypatch):
+    release = threading.Event()
+    real_load = core.api.load_detector
+    monkeypatch.setattr(core.api, "load_detector", lambda *a, **k: (release.wait(20), real_load(*a, **k))[1])
+    app = create_app(ApiConfig(weights=tiny_ckpt, device="cpu"), background_load=True)
+    with TestClient(app) as c:
+        loading = c.get("/health")
+        assert loading.status_code == 503 and loading.json()["status"] == "loading"
+        _assert_clean_error(c.post("/predict", files={"file": ("a.jpg", _image_bytes())}), 503)
+        _assert_clean_error(c.get("/model"), 503)
+        release.set()
+        for _ in range(200):
+            if c.get("/health").status_code == 200:
+                break
+            time.sleep(0.05)
+        assert c.get("/health").json() == {"status": "ok", "detail": None}
+
+
+def test_missing_weights_fail_health_without_the_path(tmp_path):
+    with TestClient(_app(tmp_path / "absent.pth")) as c:
+        r = c.get("/health")
+        assert r.status_code == 503 and r.json()["status"] == "failed"
+        assert "CheckpointError" in r.json()["detail"] and str(tmp_path) not in r.text
+
+
+def test_unexpected_errors_are_a_generic_500(tiny_ckpt, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret detail at /srv/internal/model.py")
+
+    monkeypatch.setattr(core.api, "score_images", broken)
+    with TestClient(_app(tiny_ckpt), raise_server_exceptions=False) as c:
+        r = c.post("/predict", files={"file": ("a.jpg", _image_bytes())})
+    body = _assert_clean_error(r, 500)
+    assert "secret" not in r.text and "internal server error" in body["detail"]
+
+
+def test_model_card(client, tiny_ckpt):
+    card = client.get("/model").json()
+    assert card["backbone"] == "efficientnet_lite0" and card["attention"] is True
+    assert card["preprocessing"]["input_size"] == 64 and card["threshold"] == 0.5
+    assert card["weights_sha256"] == file_sha256(tiny_ckpt) and card["validation"] is None
+    assert card["classes"] == {"0": "fake", "1": "real"} and card["name"] == tiny_ckpt.name
+
+
+def test_model_card_carries_saved_validation_metrics(tmp_path):
+    from core.checkpoint import save_checkpoint
+    from core.model import build_model
+    from core.preprocess import Preprocessing
+
+    path = save_checkpoint(tmp_path / "v.pth", build_model("efficientnet_lite0", pretrained=None).eval(),
+                           Preprocessing(input_size=64), threshold=0.4,
+                           training={"validation": {"roc_auc": 0.91, "accuracy": 0.8}})
+    with TestClient(_app(path)) as c:
+        card = c.get("/model").json()
+    assert card["validation"] == {"roc_auc": 0.91, "accuracy": 0.8} and card["threshold"] == 0.4
+
+
+def test_cors_is_off_by_default_and_never_sends_credentials(client, tiny_ckpt):
+    preflight = {"Origin": "http://ui.example", "Access-Control-Request-Method": "POST"}
+    assert "access-control-allow-origin" not in client.options("/predict", headers=preflight).headers
+    with TestClient(_app(tiny_ckpt, cors_origins=("http://ui.example",))) as c:
+        allowed = c.options("/predict", headers=preflight)
+        other = c.options("/predict", headers={**preflight, "Origin": "http://evil.example"})
+    assert allowed.headers["access-control-allow-origin"] == "http://ui.example"
+    assert "access-control-allow-credentials" not in allowed.headers
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_config_from_environment(tmp_path):
+    cfg = ApiConfig.from_env({"WEIGHTS": str(tmp_path / "w.pth"), "API_MAX_UPLOAD_MB": "5",
+                              "API_CORS_ORIGINS": " http://a.example , ,http://b.example"})
+    assert cfg.weights == tmp_path / "w.pth" and cfg.max_upload_bytes == 5 << 20 and cfg.device == "auto"
+    assert cfg.cors_origins == ("http://a.example", "http://b.example")
+    assert ApiConfig.from_env({}).cors_origins == ()
+    with pytest.raises(ApiConfigError, match="API_MAX_UPLOAD_MB"):
+        ApiConfig.from_env({"API_MAX_UPLOAD_MB": "lots"})
+    with pytest.raises(ApiConfigError, match="API_MAX_UPLOAD_MB"):
+        ApiConfig.from_env({"API_MAX_UPLOAD_MB": "-1"})
