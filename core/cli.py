@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-COMMAND_MODULES = ["core.cli_evaluate", "core.train", "core.cli_explain"]
+COMMAND_MODULES = ["core.cli_evaluate", "core.train", "core.cli_explain", "core.cli_report"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = PROJECT_ROOT / "data" / "test_images"

@@ -21,6 +21,8 @@ def add_parser(sub) -> None:
     ev.add_argument("--tta", action="store_true", help="average P(real) over the image and its mirror")
     ev.add_argument("--batch-size", type=int, default=32)
     ev.add_argument("--workers", type=int, default=None)
+    ev.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                    help="bootstrap resamples for the confidence intervals in --json (default 1000)")
     ev.set_defaults(func=run_evaluate)
 
     pr = sub.add_parser("predict", help="P(real), P(fake) and the verdict for single images")
@@ -75,6 +77,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(f"Model: {detector.name} ({detector.backbone}, sha256 {detector.sha256[:12]}) on {detector.device}, "
           f"{p.precision}; {p.scored} images scored, {p.from_cache} from cache", file=sys.stderr)
     out = summary_json(ev, detector, test_set, threshold, args.positive)
+    if args.json_out and len(p.frame):
+        from .analysis import extra_json
+
+        if args.bootstrap < 1:
+            raise SystemExit(f"error: --bootstrap must be at least 1, got {args.bootstrap}")
+        out.update(extra_json(p.frame, threshold, args.positive, n_resamples=args.bootstrap))
     print(format_report(out))
     write_json(out, args.json_out)
     return 0

@@ -1,0 +1,90 @@
+"""Figures for the analysis views: curve bands, reliability, expected cost, slices,
+overlaid ROC curves. Pure functions: data in, ``plotly.graph_objects.Figure`` out."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from .bootstrap import CurveBand
+from .calibration import Reliability
+from .metrics import RocCurve
+from .operating_points import CostCurve, OperatingPoint
+
+_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=360, template="plotly_white")
+BAND_FILL = "rgba(31, 78, 156, 0.18)"
+
+
+def with_band(fig: go.Figure, band: CurveBand | None, name: str = "95% CI band") -> go.Figure:
+    """A copy of ``fig`` with a shaded band (drawn beneath the existing traces)."""
+    if band is None:
+        return go.Figure(fig)
+    lower = go.Scatter(x=band.x, y=band.low, mode="lines", line=dict(width=0), hoverinfo="skip", showlegend=False)
+    upper = go.Scatter(x=band.x, y=band.high, mode="lines", line=dict(width=0), fill="tonexty",
+                       fillcolor=BAND_FILL, name=name, hoverinfo="skip")
+    return go.Figure(data=[lower, upper, *fig.data], layout=fig.layout)
+
+
+def reliability_figure(curves: dict[str, Reliability]) -> go.Figure:
+    """Reliability diagram: share of real images against mean P(real) per bin, one
+    line per named curve (e.g. before / after temperature scaling)."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration",
+                             line=dict(dash="dot", color="grey"), hoverinfo="skip"))
+    for name, r in curves.items():
+        fig.add_trace(go.Scatter(x=r.confidence, y=r.observed, mode="lines+markers", name=f"{name} (ECE {r.ece:.3f})",
+                                 marker=dict(size=np.clip(4 + np.sqrt(r.count) * 1.5, 4, 18)),
+                                 customdata=r.count,
+                                 hovertemplate="mean P(real) %{x:.3f}<br>share real %{y:.3f}<br>%{customdata} images"
+                                               "<extra></extra>"))
+    fig.update_layout(title="Reliability (marker size = images in the bin)", xaxis_title="mean P(real) in bin",
+                      yaxis_title="share of real images", legend=dict(orientation="h", y=-0.25), **_LAYOUT)
+    fig.update_xaxes(range=[-0.01, 1.01])
+    fig.update_yaxes(range=[-0.01, 1.01])
+    return fig
+
+
+def cost_figure(curve: CostCurve, threshold: float | None = None, best: OperatingPoint | None = None) -> go.Figure:
+    """Expected cost per image against the threshold, with the current threshold and
+    the minimum marked."""
+    fig = go.Figure(go.Scatter(x=curve.thresholds, y=curve.cost, mode="lines", line_shape="hv", name="expected cost",
+                               hovertemplate="threshold %{x:.4f}<br>cost %{y:.4f}<extra></extra>"))
+    if best is not None:
+        fig.add_trace(go.Scatter(x=[best.threshold], y=[best.value], mode="markers", name="minimum",
+                                 marker=dict(size=12, color="#2e7d32", symbol="star")))
+    if threshold is not None:
+        fig.add_vline(x=threshold, line=dict(color="#1f4e9c", dash="dash"), annotation_text="current")
+    fig.update_layout(title=(f"Expected cost per image (miss {curve.cost_miss:g}, false alarm "
+                             f"{curve.cost_false_alarm:g}, {curve.fake_share:.0%} fakes)"),
+                      xaxis_title="threshold on P(real)", yaxis_title="expected cost", **_LAYOUT)
+    return fig
+
+
+def slice_figure(table: pd.DataFrame, metric: str = "accuracy", dimension: str | None = None) -> go.Figure:
+    """Horizontal bars of ``metric`` per slice with its CI as error bars."""
+    t = table if dimension is None else table[table["dimension"] == dimension]
+    t = t[t[metric].notna()]
+    labels = t["dimension"] + ": " + t["slice"].astype(str) + " (n=" + t["n"].astype(str) + ")"
+    fig = go.Figure(go.Bar(
+        x=t[metric], y=labels, orientation="h",
+        error_x=dict(type="data", symmetric=False, array=(t[f"{metric}_high"] - t[metric]).fillna(0),
+                     arrayminus=(t[metric] - t[f"{metric}_low"]).fillna(0)),
+        hovertemplate="%{y}<br>%{x:.3f}<extra></extra>"))
+    fig.update_layout(title=f"{metric.replace('_', ' ')} by slice (95% CI)", xaxis_title=metric.replace("_", " "),
+                      **{**_LAYOUT, "height": max(300, 26 * len(t) + 80)})
+    fig.update_xaxes(range=[0, 1.02])
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def overlaid_roc_figure(curves: dict[str, RocCurve]) -> go.Figure:
+    """Several ROC curves on one plot, named with their AUC."""
+    fig = go.Figure()
+    for name, roc in curves.items():
+        fig.add_trace(go.Scatter(x=roc.fpr, y=roc.tpr, mode="lines", name=f"{name} (AUC {roc.auc:.3f})",
+                                 hovertemplate="FPR %{x:.3f}<br>TPR %{y:.3f}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line=dict(dash="dot", color="grey"),
+                             hoverinfo="skip"))
+    fig.update_layout(title="ROC curves (positive = real)", xaxis_title="false positive rate",
+                      yaxis_title="true positive rate", legend=dict(orientation="h", y=-0.25), **_LAYOUT)
+    return fig

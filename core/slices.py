@@ -1,0 +1,191 @@
+"""Where does the model fail? Per-slice metrics with CIs, and a shortcut check.
+
+Slices come from the predictions frame (``core.inference.PREDICTION_COLUMNS``) plus a
+few derived columns: the difficulty and replaced regions this data set encodes in fake
+file names (``{easy|mid|hard}_{N}_{mask}.jpg``, mask bits = left eye, right eye, nose,
+mouth), the image size, the file format and the JPEG quality estimated from the
+quantization tables. A slice may hold one class only (real files have no difficulty):
+then only what that class defines is filled (catch rate for fakes, pass rate for reals).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .bootstrap import bootstrap
+from .metrics import ThresholdSweep
+
+REGIONS = ("left eye", "right eye", "nose", "mouth")
+FAKE_NAME = re.compile(r"^(easy|mid|hard)_\d+_([01]{4})$", re.IGNORECASE)
+SHORTCUT_AUC = 0.7
+# The IJG (libjpeg) standard luminance table, natural order; quality q scales it.
+IJG_LUMA = np.array([
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99], dtype=float)
+
+
+def _ijg_tables() -> np.ndarray:
+    q = np.arange(1, 101)
+    scale = np.where(q < 50, 5000 // q, 200 - 2 * q)
+    return np.clip(np.floor((IJG_LUMA[None, :] * scale[:, None] + 50) / 100), 1, 255)
+
+
+_TABLES = _ijg_tables()
+
+
+def estimate_jpeg_quality(path) -> int | None:
+    """IJG quality (1-100) whose scaled luminance table is nearest to the file's, or
+    None for non-JPEG or unreadable files. Reads the header only, no decoding."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            q = getattr(im, "quantization", None)
+            if im.format != "JPEG" or not q or 0 not in q:
+                return None
+            luma = np.asarray(list(q[0])[:64], dtype=float)
+    except Exception:  # unreadable files are reported elsewhere; here they just have no quality
+        return None
+    if luma.shape != (64,):
+        return None
+    return int(np.argmin(np.abs(_TABLES - luma).sum(axis=1)) + 1)
+
+
+def quality_bucket(q) -> str:
+    if q is None or (isinstance(q, float) and np.isnan(q)):
+        return "not JPEG"
+    q = int(q)
+    for hi, name in ((70, "≤70"), (80, "71–80"), (90, "81–90"), (95, "91–95")):
+        if q <= hi:
+            return name
+    return "96–100"
+
+
+def add_slice_columns(frame: pd.DataFrame, jpeg_quality: bool = True) -> pd.DataFrame:
+    """A copy of the predictions frame with ``difficulty``, ``mask``, one boolean column
+    per replaced region, ``image_size``, ``file_format``, ``jpeg_quality`` (estimated)."""
+    out = frame.copy()
+    stems = out["relpath"].map(lambda r: Path(str(r)).stem)
+    m = stems.str.extract(FAKE_NAME)
+    is_fake = out["label"] == 0
+    out["difficulty"] = np.where(is_fake & m[0].notna(), m[0].str.lower(), None)
+    out["mask"] = np.where(is_fake & m[1].notna(), m[1], None)
+    for bit, region in enumerate(REGIONS):
+        out[f"replaced_{region}"] = out["mask"].map(lambda s, b=bit: isinstance(s, str) and s[b] == "1")
+    out["image_size"] = out["width"].astype("Int64").astype(str) + "x" + out["height"].astype("Int64").astype(str)
+    out["file_format"] = out["format"].fillna("unknown").astype(str)
+    if jpeg_quality:
+        out["jpeg_quality"] = [estimate_jpeg_quality(p) for p in out["path"]]
+    elif "jpeg_quality" not in out:
+        out["jpeg_quality"] = None
+    out["jpeg_quality_bucket"] = out["jpeg_quality"].map(quality_bucket)
+    return out
+
+
+def slice_masks(frame: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
+    """(dimension, value, boolean mask) for every slice of a frame from add_slice_columns."""
+    out = [("all", "all images", np.ones(len(frame), dtype=bool))]
+    for dim, col in (("group", "group"), ("difficulty", "difficulty"), ("image size", "image_size"),
+                     ("file format", "file_format"), ("JPEG quality", "jpeg_quality_bucket")):
+        values = frame[col].fillna("").astype(str)
+        if col == "difficulty":
+            values = values.where(frame["label"] == 0, "")
+        for v in sorted(values.unique()):
+            if dim == "difficulty" and not v:
+                continue
+            out.append((dim, v or "(top level)", (values == v).to_numpy()))
+    for region in REGIONS:
+        mask = frame[f"replaced_{region}"].to_numpy(dtype=bool)
+        if mask.any():
+            out.append(("replaced region", region, mask))
+    return out
+
+
+def slice_table(frame: pd.DataFrame, threshold: float, *, n_resamples: int = 1000, seed: int = 0,
+                positive: str = "real") -> pd.DataFrame:
+    """One row per slice: counts, accuracy, fake catch rate, real pass rate and ROC-AUC
+    (where both classes), each with ``*_low``/``*_high`` bootstrap bounds (NaN where the
+    slice cannot define it). ``frame`` must come from ``add_slice_columns``."""
+    rows = []
+    for dim, value, mask in slice_masks(frame):
+        sub = frame[mask]
+        if len(sub) == 0:
+            continue
+        sweep = ThresholdSweep(sub["label"], sub["p_real"])
+        b = bootstrap(sweep, threshold, positive, n_resamples=n_resamples, seed=seed, bands=False)
+        row = {"dimension": dim, "slice": value, "n": len(sub), "n_real": sweep.n_real, "n_fake": sweep.n_fake}
+        for name in ("accuracy", "fake_catch_rate", "real_pass_rate", "roc_auc"):
+            iv = b.intervals[name]
+            row[name] = np.nan if iv.estimate is None else iv.estimate
+            row[f"{name}_low"] = np.nan if iv.low is None else iv.low
+            row[f"{name}_high"] = np.nan if iv.high is None else iv.high
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def table_records(table: pd.DataFrame) -> list[dict]:
+    """The slice table as JSON-ready dicts (NaN -> None)."""
+    return [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
+            for r in table.to_dict(orient="records")]
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    """How well one face-unrelated property alone separates real from fake."""
+
+    property: str
+    auc: float  # max(AUC, 1 - AUC): 0.5 = no information, 1 = gives the label away
+    direction: str
+    fires: bool
+    message: str
+
+
+def _property_auc(label: np.ndarray, values: pd.Series) -> tuple[float, str] | None:
+    """AUC of a numeric property as a real-vs-fake score, or for a categorical one the
+    AUC of each category's share of reals (the best any rule on it can do)."""
+    if pd.api.types.is_numeric_dtype(values) and values.notna().all():
+        score, kind = values.to_numpy(dtype=float), "numeric"
+    else:
+        cat = values.fillna("missing").astype(str)
+        share = pd.Series(label, index=values.index).groupby(cat).transform("mean")
+        score, kind = share.to_numpy(dtype=float), "categorical"
+    sweep = ThresholdSweep(label, score)
+    if not sweep.has_both_classes or np.all(score == score[0]):
+        return None
+    auc = sweep.roc().auc
+    if kind == "categorical":
+        return auc, "by category"
+    return (auc, "higher means real") if auc >= 0.5 else (1 - auc, "higher means fake")
+
+
+def shortcut_check(frame: pd.DataFrame, min_auc: float = SHORTCUT_AUC) -> list[Shortcut]:
+    """For JPEG quality, image size (pixels), file format and file size: does it alone
+    separate real from fake (AUC >= ``min_auc`` either way)? Then the metrics may
+    measure the data set, not the model. ``frame`` must come from add_slice_columns."""
+    label = frame["label"].to_numpy(dtype=int)
+    props = {
+        "JPEG quality": frame["jpeg_quality"].map(lambda q: "not JPEG" if q is None or pd.isna(q) else int(q)),
+        "image size (pixels)": (frame["width"] * frame["height"]).astype(float),
+        "file format": frame["file_format"],
+        "file size (bytes)": frame["size_bytes"].astype(float),
+    }
+    q = pd.to_numeric(props["JPEG quality"], errors="coerce")
+    if q.notna().all():
+        props["JPEG quality"] = q.astype(float)
+    out = []
+    for name, values in props.items():
+        got = _property_auc(label, values.reset_index(drop=True))
+        if got is None:
+            out.append(Shortcut(name, 0.5, "constant or one class", False, f"{name}: same for all images or one class only"))
+            continue
+        auc, direction = got
+        fires = auc >= min_auc
+        msg = (f"{name} alone separates real from fake (AUC {auc:.2f}, {direction}): the metrics may measure "
+               f"the data set, not the model" if fires else f"{name}: AUC {auc:.2f}, no shortcut")
+        out.append(Shortcut(name, float(auc), direction, bool(fires), msg))
+    return out

@@ -1,0 +1,54 @@
+"""core.report / `python -m core report` and the keys `evaluate --json` gains."""
+import json
+from html.parser import HTMLParser
+
+import pandas as pd
+
+from core.cli import main
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.urls = []
+
+    def handle_starttag(self, tag, attrs):
+        self.urls += [v for k, v in attrs if k in ("src", "href") and v]
+
+
+def test_report_is_self_contained(tiny_set, tiny_ckpt, cache_dir, tmp_path):
+    out = tmp_path / "r" / "report.html"
+    rc = main(["report", "--data", str(tiny_set), "--weights", str(tiny_ckpt), "--device", "cpu",
+               "--bootstrap", "200", "--out", str(out)])
+    assert rc == 0
+    text = out.read_text()
+    parser = _Links()
+    parser.feed(text)
+    assert parser.urls, "thumbnails should be embedded images"
+    assert not [u for u in parser.urls if u.lower().startswith(("http:", "https:", "//"))]
+    assert all(u.startswith("data:image/") for u in parser.urls)
+    assert "<script src=" not in text and "plotly" in text.lower()
+    assert "95% CI" in text and "sha256" in text
+    csv = pd.read_csv(out.with_suffix(".csv"))
+    assert len(csv) == 12 and {"p_real", "verdict", "correct", "jpeg_quality"} <= set(csv.columns)
+
+
+def test_report_bad_out_is_a_clear_error(tiny_set, tiny_ckpt, tmp_path, capsys):
+    import pytest
+
+    with pytest.raises(SystemExit, match=".html"):
+        main(["report", "--data", str(tiny_set), "--weights", str(tiny_ckpt), "--out", str(tmp_path / "x.pdf")])
+
+
+def test_evaluate_json_gains_analysis_keys(tiny_set, tiny_ckpt, cache_dir, tmp_path):
+    js = tmp_path / "e.json"
+    assert main(["evaluate", "--data", str(tiny_set), "--weights", str(tiny_ckpt), "--device", "cpu",
+                 "--bootstrap", "100", "--json", str(js)]) == 0
+    out = json.loads(js.read_text())
+    for key in ("ci", "tpr_at_fpr", "ece", "brier", "log_loss", "operating_points", "slices"):
+        assert key in out, key
+    assert set(out["tpr_at_fpr"]) == {"0.01", "0.05", "0.1"}
+    lo, hi = out["ci"]["accuracy"]
+    assert lo <= out["accuracy"] <= hi
+    assert {"max_f1", "youden", "eer", "min_cost"} <= set(out["operating_points"])
+    assert out["slices"][0]["dimension"] == "all" and out["bootstrap"]["resamples"] == 100

@@ -1,0 +1,66 @@
+"""core.slices: derived columns, the per-slice table, the shortcut check."""
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from core.slices import add_slice_columns, estimate_jpeg_quality, shortcut_check, slice_table, table_records
+
+
+@pytest.mark.parametrize("quality", [30, 50, 75, 90, 95])
+def test_jpeg_quality_estimate(tmp_path, quality):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "x.jpg"
+    Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(path, quality=quality)
+    assert estimate_jpeg_quality(path) == quality
+
+
+def test_jpeg_quality_none_for_png_and_garbage(tmp_path):
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    (tmp_path / "b.jpg").write_text("not an image")
+    assert estimate_jpeg_quality(tmp_path / "a.png") is None
+    assert estimate_jpeg_quality(tmp_path / "b.jpg") is None
+
+
+def _frame(root, n_real, n_fake, real_q, fake_q, seed=0):
+    """A predictions frame over real JPEG files whose quality we choose per class."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for label, n, qs, name in ((1, n_real, real_q, "real_{i:03d}"), (0, n_fake, fake_q, "{d}_{i}_{m}")):
+        for i in range(n):
+            q = int(qs[i % len(qs)])
+            stem = name.format(i=i, d=["easy", "mid", "hard"][i % 3], m=f"{i % 16:04b}")
+            path = root / f"{label}_{stem}.jpg"
+            Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(path, quality=q)
+            rows.append({"path": str(path), "relpath": f"{'real' if label else 'fake'}/{stem}.jpg", "label": label,
+                         "group": "", "p_real": float(np.clip(rng.normal(0.35 + 0.3 * label, 0.2), 0, 1)),
+                         "width": 16, "height": 16, "format": "JPEG", "size_bytes": 1000 + int(rng.integers(0, 50))})
+    return add_slice_columns(pd.DataFrame(rows))
+
+
+def test_shortcut_fires_when_quality_gives_the_label_away(tmp_path):
+    f = _frame(tmp_path, 20, 20, real_q=[95, 92], fake_q=[75, 70])
+    by = {s.property: s for s in shortcut_check(f)}
+    assert by["JPEG quality"].fires and by["JPEG quality"].auc == 1.0
+    assert "higher means real" in by["JPEG quality"].direction
+    assert not by["file format"].fires  # all JPEG
+
+
+def test_shortcut_quiet_when_quality_is_shared(tmp_path):
+    f = _frame(tmp_path, 20, 20, real_q=[95, 75, 85, 90], fake_q=[75, 95, 90, 85])
+    assert not any(s.fires for s in shortcut_check(f))
+
+
+def test_slice_table_handles_one_class_slices(tmp_path):
+    f = _frame(tmp_path, 12, 12, real_q=[90], fake_q=[90])
+    assert set(f["difficulty"].dropna()) == {"easy", "mid", "hard"}
+    assert f.loc[f["label"] == 1, "difficulty"].isna().all()
+    t = slice_table(f, 0.5, n_resamples=200)
+    easy = t[(t["dimension"] == "difficulty") & (t["slice"] == "easy")].iloc[0]
+    assert easy["n_fake"] == 4 and easy["n_real"] == 0
+    assert not np.isnan(easy["fake_catch_rate"]) and np.isnan(easy["real_pass_rate"]) and np.isnan(easy["roc_auc"])
+    overall = t[t["dimension"] == "all"].iloc[0]
+    assert overall["roc_auc_low"] <= overall["roc_auc"] <= overall["roc_auc_high"]
+    assert set(t.loc[t["dimension"] == "replaced region", "slice"]) == {"left eye", "right eye", "nose", "mouth"}
+    recs = table_records(t)
+    assert recs[0]["dimension"] == "all" and any(r["roc_auc"] is None for r in recs)
