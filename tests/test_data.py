@@ -1,0 +1,68 @@
+"""core.data: the report's folder layout, groups, bad layouts, stratified split."""
+import os
+
+import pytest
+
+from core.data import DatasetError, scan_test_set, stratified_split, write_split
+
+from .conftest import make_test_set
+
+
+def test_scan_finds_images_recursively_with_groups(tmp_path):
+    root = make_test_set(tmp_path / "s", n_real=4, n_fake=6, groups=True)
+    (root / "fake" / "gan" / "UPPER.JPEG").write_bytes((root / "real" / "real_00000.jpg").read_bytes())
+    (root / "fake" / "notes.txt").write_text("ignored")
+    ts = scan_test_set(root)
+    assert (ts.n_real, ts.n_fake) == (4, 7)
+    assert set(ts.images["group"]) == {"", "gan"}
+    assert "fake/gan/UPPER.JPEG" in set(ts.images["relpath"])
+    assert ts.images.loc[ts.images["relpath"].str.startswith("real/"), "label"].eq(1).all()
+    assert not ts.problems
+
+
+def test_missing_folder_and_wrong_layout_explain_the_layout(tmp_path):
+    with pytest.raises(DatasetError, match="(?s)not found.*real/"):
+        scan_test_set(tmp_path / "nope")
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "flat" / "a.jpg").write_bytes(b"x")
+    with pytest.raises(DatasetError, match="no real/ or fake/ subfolder"):
+        scan_test_set(tmp_path / "flat")
+    (tmp_path / "empty" / "real").mkdir(parents=True)
+    (tmp_path / "empty" / "fake").mkdir()
+    with pytest.raises(DatasetError, match="No images found"):
+        scan_test_set(tmp_path / "empty")
+
+
+def test_one_class_set_loads_with_a_problem_noted(tmp_path):
+    root = make_test_set(tmp_path / "s", n_real=3, n_fake=0)
+    ts = scan_test_set(root)
+    assert ts.n_real == 3 and not ts.has_both_classes
+    assert any("holds no images" in p for p in ts.problems)
+    with pytest.raises(DatasetError, match="only real images"):
+        scan_test_set(root, require_both=True)
+
+
+def test_class_folders_any_case(tmp_path):
+    root = make_test_set(tmp_path / "s", n_real=2, n_fake=2)
+    os.rename(root / "real", root / "Real")
+    assert scan_test_set(root).n_real == 2
+
+
+def test_stratified_split_is_reproducible_and_stratified(tmp_path):
+    root = make_test_set(tmp_path / "s", n_real=20, n_fake=10, size=16)
+    images = scan_test_set(root).images
+    tr1, va1 = stratified_split(images, 0.2, seed=3)
+    tr2, va2 = stratified_split(images, 0.2, seed=3)
+    assert list(va1["relpath"]) == list(va2["relpath"])
+    assert (va1["label"] == 1).sum() == 4 and (va1["label"] == 0).sum() == 2
+    assert not set(tr1["relpath"]) & set(va1["relpath"])
+    assert len(tr1) + len(va1) == 30
+
+
+def test_write_split_makes_symlink_folders(tmp_path):
+    root = make_test_set(tmp_path / "s", n_real=10, n_fake=10, size=16)
+    info = write_split(root, tmp_path / "split", 0.2, 0)
+    assert info["counts"]["val"] == {"fake": 2, "real": 2}
+    val = scan_test_set(tmp_path / "split" / "val")
+    assert len(val) == 4 and all(os.path.islink(p) for p in val.images["path"])
+    write_split(root, tmp_path / "split", 0.2, 0)  # re-running is fine

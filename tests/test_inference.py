@@ -1,0 +1,86 @@
+"""core.inference: predictions frame, corrupt files skipped, the disk cache notices changes."""
+import os
+import time
+
+import numpy as np
+import pytest
+
+from core.checkpoint import load_detector
+from core.data import scan_test_set
+from core.inference import InferenceSettings, predict_test_set, score_images
+from core.preprocess import open_image
+
+from .conftest import make_test_set
+
+SETTINGS = InferenceSettings(batch_size=4, workers=0)
+
+
+def test_predictions_frame_and_skipped_corrupt_files(tmp_path, tiny_ckpt, cache_dir):
+    root = make_test_set(tmp_path / "s", n_real=4, n_fake=4, corrupt=True)
+    det = load_detector(tiny_ckpt)
+    preds = predict_test_set(det, scan_test_set(root), SETTINGS)
+    f = preds.frame
+    assert list(f.columns) == ["path", "relpath", "label", "group", "p_real", "width", "height", "format", "size_bytes"]
+    assert len(f) == 8 and f["p_real"].between(0, 1).all()
+    assert set(f["format"]) == {"JPEG", "PNG"} and (f["width"] == 72).all()
+    skipped = dict(preds.skipped)
+    assert set(skipped) == {"real/truncated.jpg", "real/not_an_image.png"}
+    assert "truncated" in skipped["real/truncated.jpg"] and "not a readable image" in skipped["real/not_an_image.png"]
+    # scores match scoring the same files one by one
+    one = score_images(det, [open_image(p)[0] for p in f["path"]])
+    np.testing.assert_allclose(f["p_real"], one, atol=1e-6)
+
+
+def test_cache_reuses_and_notices_changes(tmp_path, tiny_ckpt, cache_dir):
+    root = make_test_set(tmp_path / "s", n_real=4, n_fake=4)
+    det = load_detector(tiny_ckpt)
+    first = predict_test_set(det, scan_test_set(root), SETTINGS)
+    assert first.scored == 8 and first.from_cache == 0
+    again = predict_test_set(det, scan_test_set(root), SETTINGS)
+    assert again.scored == 0 and again.from_cache == 8
+    np.testing.assert_array_equal(first.frame["p_real"], again.frame["p_real"])
+    # change one image, add one, remove one
+    changed = root / "real" / "real_00001.jpg"
+    changed.write_bytes((root / "real" / "real_00002.jpg").read_bytes())
+    os.utime(changed, ns=(time.time_ns(), time.time_ns() + 10**9))
+    (root / "fake" / "new.jpg").write_bytes((root / "real" / "real_00003.jpg").read_bytes())
+    (root / "real" / "real_00000.jpg").unlink()
+    third = predict_test_set(det, scan_test_set(root), SETTINGS)
+    assert third.scored == 2 and third.from_cache == 6 and len(third.frame) == 8
+    row = third.frame.set_index("relpath")
+    assert row.loc["real/real_00001.jpg", "p_real"] == pytest.approx(row.loc["real/real_00002.jpg", "p_real"])
+    assert "real/real_00000.jpg" not in row.index
+    # --no-cache runs the model again
+    assert predict_test_set(det, scan_test_set(root), SETTINGS, use_cache=False).scored == 8
+
+
+def test_interrupted_run_resumes(tmp_path, tiny_ckpt, cache_dir):
+    root = make_test_set(tmp_path / "s", n_real=6, n_fake=6)
+    det = load_detector(tiny_ckpt)
+
+    def stop_after_first_batch(p):
+        if p.done >= 4 and p.done < p.total:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        predict_test_set(det, scan_test_set(root), SETTINGS, progress=stop_after_first_batch)
+    resumed = predict_test_set(det, scan_test_set(root), SETTINGS)
+    assert resumed.from_cache == 4 and resumed.scored == 8 and len(resumed.frame) == 12
+
+
+def test_progress_reports_counts(tmp_path, tiny_ckpt, cache_dir):
+    root = make_test_set(tmp_path / "s", n_real=3, n_fake=2)
+    seen = []
+    predict_test_set(load_detector(tiny_ckpt), scan_test_set(root), SETTINGS, progress=seen.append)
+    assert seen[-1].done == seen[-1].total == 5 and seen[-1].images_per_s > 0
+
+
+def test_huge_image_refused_before_decode(tmp_path):
+    from PIL import Image
+
+    from core.preprocess import ImageError
+
+    path = tmp_path / "huge.png"
+    Image.new("L", (8000, 7000)).save(path)  # 56 megapixels, tiny file
+    with pytest.raises(ImageError, match="56 megapixels, over the 50 megapixel limit"):
+        open_image(path)
