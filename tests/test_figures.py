@@ -1,0 +1,72 @@
+"""core.figures: pure plotly builders drawn from one ThresholdSweep."""
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from core import figures
+from core.metrics import ThresholdSweep
+
+LABEL = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 1])
+SCORE = np.array([0.9, 0.8, 0.4, 0.7, 0.2, 0.6, 0.1, 0.3, 0.6, 0.55])
+
+
+@pytest.fixture()
+def sweep():
+    return ThresholdSweep(LABEL, SCORE)
+
+
+@pytest.mark.parametrize("positive", ["real", "fake"])
+def test_confusion_cells_are_laid_out_by_real_and_fake(sweep, positive):
+    c = sweep.confusion(0.5, positive)
+    cells = figures.confusion_cells(c)
+    # rows: true fake, true real; columns: predicted fake, predicted real
+    pred_real = SCORE >= 0.5
+    expected = [[np.sum((LABEL == 0) & ~pred_real), np.sum((LABEL == 0) & pred_real)],
+                [np.sum((LABEL == 1) & ~pred_real), np.sum((LABEL == 1) & pred_real)]]
+    np.testing.assert_array_equal(cells, expected)
+
+
+def test_confusion_figure_names_cells_in_words_and_normalises_rows(sweep):
+    c = sweep.confusion(0.5)
+    counts = figures.confusion_figure(c)
+    text = " ".join(" ".join(row) for row in counts.data[0].text)
+    for words in ("fake caught", "fake missed (predicted real)", "real flagged as fake", "real passed"):
+        assert words in text
+    np.testing.assert_array_equal(np.asarray(counts.data[0].z), figures.confusion_cells(c))
+    shares = np.asarray(figures.confusion_figure(c, normalize=True).data[0].z)
+    np.testing.assert_allclose(shares.sum(axis=1), [1.0, 1.0])
+
+
+def test_confusion_figure_with_an_empty_class_has_no_nan():
+    c = ThresholdSweep(np.array([1, 1]), np.array([0.2, 0.9])).confusion(0.5)
+    z = np.asarray(figures.confusion_figure(c, normalize=True).data[0].z, dtype=float)
+    assert np.isfinite(z).all()
+    assert "no images" in figures.confusion_figure(c).data[0].text[0][0]
+
+
+def test_score_histogram_has_one_trace_per_class_and_the_threshold(sweep):
+    fig = figures.score_histogram(LABEL, SCORE, 0.42)
+    assert isinstance(fig, go.Figure)
+    assert [len(t.x) for t in fig.data] == [int((LABEL == 0).sum()), int((LABEL == 1).sum())]
+    assert fig.layout.shapes[0].x0 == pytest.approx(0.42)
+
+
+def test_metric_curves_figure_plots_the_sweep_curves(sweep):
+    curves = sweep.metric_curves("real")
+    fig = figures.metric_curves_figure(curves, 0.5)
+    assert [t.name for t in fig.data] == list(figures.METRIC_NAMES.values())
+    np.testing.assert_allclose(fig.data[0].x, curves["threshold"])
+    np.testing.assert_allclose(fig.data[3].y, curves["f1"])  # NaN gaps stay NaN (drawn as gaps)
+    assert fig.layout.shapes[0].x0 == 0.5
+
+
+def test_roc_and_pr_figures_show_thresholds_on_hover_and_the_operating_point(sweep):
+    roc, pr = sweep.roc(), sweep.pr()
+    fig = figures.roc_figure(roc, (0.2, 0.8))
+    assert len(fig.data[0].customdata) == len(roc.fpr)
+    assert "threshold" in fig.data[0].hovertemplate
+    assert fig.data[0].customdata[0].startswith("none")  # the +inf point of the sweep
+    assert (fig.data[-1].x[0], fig.data[-1].y[0]) == (0.2, 0.8)
+    fig = figures.pr_figure(pr, (0.6, 0.75), prevalence=0.5)
+    assert list(fig.data[0].customdata) == [f"{t:.4f}" for t in pr.thresholds]
+    assert fig.data[-1].name == "current threshold"

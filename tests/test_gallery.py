@@ -1,0 +1,95 @@
+"""core.gallery: which images the error gallery shows, in which order, and their thumbnails."""
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from core import gallery
+from core.metrics import ThresholdSweep
+
+
+def frame(scores, labels, groups=None):
+    n = len(scores)
+    return pd.DataFrame({
+        "path": [f"/x/{i}.jpg" for i in range(n)],
+        "relpath": [f"{'real' if l else 'fake'}/{i}.jpg" for i, l in enumerate(labels)],
+        "label": labels,
+        "group": groups or [""] * n,
+        "p_real": scores,
+    })
+
+
+def test_errors_are_exactly_the_misclassified_images_fakes_first_most_wrong_first():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 200)
+    scores = rng.uniform(0, 1, 200)
+    f = frame(scores, labels)
+    t = 0.37
+    rows = gallery.select_errors(f, t)
+    c = ThresholdSweep(labels, scores).confusion(t)
+    kinds = rows["kind"].tolist()
+    assert kinds == [gallery.FAKE_MISSED] * c.fake_missed + [gallery.REAL_FLAGGED] * c.real_flagged
+    wrong = f[(f["p_real"] >= t) != (f["label"] == 1)]
+    assert set(rows["relpath"]) == set(wrong["relpath"])
+    fakes = rows[rows["kind"] == gallery.FAKE_MISSED]["p_real"].to_numpy()
+    reals = rows[rows["kind"] == gallery.REAL_FLAGGED]["p_real"].to_numpy()
+    assert np.all(np.diff(fakes) <= 0) and np.all(np.diff(reals) >= 0)  # most confidently wrong first
+    assert set(rows["predicted"]) <= {"real", "fake"}
+    assert (rows.loc[rows["kind"] == gallery.FAKE_MISSED, "predicted"] == "real").all()
+
+
+def test_borderline_are_correct_images_near_the_threshold_nearest_first():
+    f = frame([0.52, 0.49, 0.7, 0.45, 0.56, 0.51], [1, 0, 1, 1, 0, 0])
+    rows = gallery.select_errors(f, 0.5, kinds=gallery.KINDS, borderline=0.05)
+    assert rows["kind"].tolist() == [gallery.FAKE_MISSED, gallery.FAKE_MISSED, gallery.REAL_FLAGGED,
+                                     gallery.BORDERLINE, gallery.BORDERLINE]
+    assert rows["p_real"].tolist() == [0.56, 0.51, 0.45, 0.49, 0.52]
+    assert gallery.select_errors(f, 0.5, kinds=()).empty
+
+
+def test_paginate_clamps_and_counts_pages():
+    rows = pd.DataFrame({"a": range(25)})
+    part, n = gallery.paginate(rows, 3, 12)
+    assert n == 3 and part["a"].tolist() == [24]
+    part, n = gallery.paginate(rows, 99, 12)
+    assert part["a"].tolist() == [24]
+    assert gallery.paginate(rows.iloc[:0], 1, 12)[1] == 1
+
+
+def test_csv_has_the_rows_without_absolute_paths():
+    f = frame([0.9, 0.1], [0, 1])
+    csv = gallery.gallery_csv(gallery.select_errors(f, 0.5)).decode()
+    assert csv.splitlines()[0].startswith("kind,relpath,group,true,predicted,p_real")
+    assert len(csv.splitlines()) == 3 and "/x/" not in csv
+
+
+def test_composition_counts_classes_and_groups():
+    f = frame([0.1] * 4, [1, 0, 0, 0], groups=["", "gan", "gan", ""])
+    comp = gallery.composition(f)
+    assert comp.to_dict("records") == [
+        {"class": "real", "group": "(top level)", "images": 1},
+        {"class": "fake", "group": "(top level)", "images": 1},
+        {"class": "fake", "group": "gan", "images": 2},
+    ]
+
+
+def test_thumbnail_is_made_once_and_unreadable_images_give_none(tmp_path):
+    src = tmp_path / "big.png"
+    Image.new("RGB", (640, 480), "red").save(src)
+    first = gallery.thumbnail(src, size=100, cache_dir=tmp_path / "c")
+    assert first.parent == tmp_path / "c" / "thumbs"
+    assert Image.open(first).size == (100, 75)
+    stamp = first.stat().st_mtime_ns
+    assert gallery.thumbnail(src, size=100, cache_dir=tmp_path / "c") == first
+    assert first.stat().st_mtime_ns == stamp  # not rewritten
+    (tmp_path / "bad.jpg").write_text("not an image")
+    assert gallery.thumbnail(tmp_path / "bad.jpg", cache_dir=tmp_path / "c") is None
+    assert gallery.thumbnail(tmp_path / "missing.jpg", cache_dir=tmp_path / "c") is None
+
+
+@pytest.mark.parametrize("t", [0.0, 1.0])
+def test_extreme_thresholds(t):
+    f = frame([0.0, 1.0, 0.5], [0, 1, 1])
+    rows = gallery.select_errors(f, t)
+    wrong = (f["p_real"] >= t) != (f["label"] == 1)
+    assert len(rows) == int(wrong.sum())

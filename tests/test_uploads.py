@@ -1,0 +1,129 @@
+"""core.uploads: the single-image tester's batch scoring and the zipped test-set upload."""
+import io
+import struct
+import zipfile
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.checkpoint import load_detector
+from core.data import DatasetError
+from core.inference import score_images
+from core.uploads import extract_test_set_zip, judge_uploads, safe_name, verdict_table
+
+
+def image_bytes(fmt: str, size=(96, 96), color=(180, 120, 90)) -> bytes:
+    noise = np.random.default_rng(sum(color)).integers(0, 60, (size[1], size[0], 3))
+    buf = io.BytesIO()
+    Image.fromarray((np.array(color) + noise).clip(0, 255).astype(np.uint8)).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def huge_png_header(width=8_000, height=7_000) -> bytes:
+    """A PNG whose header claims 56 megapixels with almost no pixel data: it must be
+    refused from the header, before a decode."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b"")
+
+
+@pytest.fixture(scope="module")
+def detector(tiny_ckpt):
+    return load_detector(tiny_ckpt)
+
+
+def test_bad_uploads_get_a_message_and_the_good_ones_a_verdict(detector):
+    good_jpg, good_png, good_webp = image_bytes("JPEG"), image_bytes("PNG", color=(20, 200, 40)), image_bytes("WEBP")
+    files = [
+        ("a.jpg", good_jpg),
+        ("notes.jpg", b"hello, not an image"),
+        ("b.png", good_png),
+        ("cut.jpg", good_jpg[: len(good_jpg) // 3]),
+        ("huge.png", huge_png_header()),
+        ("c.webp", good_webp),
+        ("doc.pdf", b"%PDF-1.4"),
+    ]
+    results = judge_uploads(detector, files)
+    assert [r.name for r in results] == [name for name, _ in files]
+    assert [r.ok for r in results] == [True, False, True, False, False, True, False]
+    assert "not a readable image" in results[1].error
+    assert "corrupt or truncated" in results[3].error
+    assert "megapixel" in results[4].error
+    assert ".pdf is not accepted" in results[6].error
+    # the good ones get exactly what the model gives for them alone
+    expected = score_images(detector, [Image.open(io.BytesIO(b)).convert("RGB") for b in (good_jpg, good_png, good_webp)])
+    np.testing.assert_allclose([results[i].p_real for i in (0, 2, 5)], expected, rtol=1e-6)
+    for r in (results[0], results[2], results[5]):
+        assert r.p_fake == pytest.approx(1 - r.p_real)
+        assert r.verdict(r.p_real) == "REAL" and r.verdict(min(1.0, r.p_real + 1e-9)) == "FAKE"
+    table = verdict_table(results, 0.5)
+    assert table["verdict"].tolist().count("not scored") == 4
+    assert table.loc[1, "message"] == results[1].error
+
+
+def test_face_crop_falls_back_to_the_whole_image_with_a_message(detector):
+    [r] = judge_uploads(detector, [("plain.png", image_bytes("PNG"))], face_crop=True)
+    assert r.ok and not r.face.found and "No face found" in r.face.message
+    assert r.scored.size == r.image.size
+
+
+def test_all_bad_batch_scores_nothing(detector):
+    results = judge_uploads(detector, [("x.png", b"junk")])
+    assert not results[0].ok and results[0].p_real is None
+
+
+def make_zip(entries: dict, links=()) -> io.BytesIO:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+        for name in links:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (0o120777 << 16)
+            z.writestr(info, "/etc/passwd")
+    buf.seek(0)
+    return buf
+
+
+def test_zip_with_a_top_folder_is_extracted_as_a_test_set(tmp_path):
+    jpg = image_bytes("JPEG")
+    z = make_zip({"myset/real/r1.jpg": jpg, "myset/fake/gan/f1.jpg": jpg, "myset/readme.txt": b"x",
+                  "__MACOSX/myset/real/._r1.jpg": b"junk"})
+    root = extract_test_set_zip(z, tmp_path, "My Set!.zip")
+    assert root == tmp_path / "My_Set" / "myset"
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*.jpg")) == ["fake/gan/f1.jpg", "real/r1.jpg"]
+    assert not (root / "readme.txt").exists()
+
+
+@pytest.mark.parametrize("entries,links,message", [
+    ({"../evil.jpg": b"x", "real/a.jpg": b"x"}, (), "outside"),
+    ({"/abs/real/a.jpg": b"x"}, (), "outside"),
+    ({"real/a.jpg": b"x"}, ("real/link.jpg",), "symbolic link"),
+    ({"photos/a.jpg": b"x"}, (), "no real/ or fake/"),
+])
+def test_unsafe_or_wrong_zips_are_refused_and_leave_nothing(tmp_path, entries, links, message):
+    with pytest.raises(DatasetError, match=message):
+        extract_test_set_zip(make_zip(entries, links), tmp_path / "up", "set.zip")
+    assert not (tmp_path / "evil.jpg").exists()
+    assert not any((tmp_path / "up").rglob("*.jpg")) if (tmp_path / "up").exists() else True
+
+
+def test_not_a_zip_and_oversized_zip(tmp_path, monkeypatch):
+    with pytest.raises(DatasetError, match="not a readable .zip"):
+        extract_test_set_zip(io.BytesIO(b"plain text"), tmp_path, "x.zip")
+    import core.uploads
+
+    monkeypatch.setattr(core.uploads, "MAX_ZIP_BYTES", 10)
+    with pytest.raises(DatasetError, match="over the limit"):
+        extract_test_set_zip(make_zip({"real/a.jpg": image_bytes("JPEG")}), tmp_path, "big.zip")
+
+
+def test_safe_name():
+    assert safe_name("../../etc/passwd.zip") == "passwd"
+    assert safe_name("..zip") == "upload"
+    assert safe_name("a b/c.zip") == "c"
