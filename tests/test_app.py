@@ -1,0 +1,191 @@
+"""The dashboard's pages under streamlit.testing.v1.AppTest, against a generated tiny set
+and a random-weight checkpoint (pointed at with DATA_DIR / WEIGHTS or query parameters)."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import make_checkpoint, make_test_set
+from core import ui
+from core.checkpoint import load_detector
+from core.data import LAYOUT_HELP, scan_test_set
+from core.gallery import select_errors
+from core.inference import predict_test_set
+from core.metrics import ThresholdSweep
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+TIMEOUT = 120  # the shared CI machine is slow; AppTest's default is 3 s
+WORDS = ("fake caught", "fake missed (predicted real)", "real flagged as fake", "real passed")
+
+
+@pytest.fixture(scope="module")
+def app_set(tmp_path_factory):
+    return make_test_set(tmp_path_factory.mktemp("app") / "set", n_real=8, n_fake=8, groups=True, corrupt=True)
+
+
+@pytest.fixture(scope="module")
+def app_ckpt(tmp_path_factory):
+    return make_checkpoint(tmp_path_factory.mktemp("app_ckpt") / "random.pth", spread=60.0)
+
+
+@pytest.fixture()
+def env(app_set, app_ckpt, cache_dir, monkeypatch):
+    monkeypatch.setenv("DATA_DIR", str(app_set))
+    monkeypatch.setenv("WEIGHTS", str(app_ckpt))
+    return app_set, app_ckpt
+
+
+@pytest.fixture()
+def core_frame(env):
+    """What core itself computes for the app's set and weights."""
+    data, weights = env
+    return predict_test_set(load_detector(weights), scan_test_set(data)).frame
+
+
+def start(page: str = "streamlit_app.py", **query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in query.items():
+        at.query_params[key] = value
+    if page != "streamlit_app.py":
+        at.switch_page(page)
+    return at.run()
+
+
+def set_threshold(at: AppTest, t: float) -> AppTest:
+    return at.sidebar.number_input(key="w_threshold_box").set_value(t).run()
+
+
+def metrics(at: AppTest) -> dict:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_every_page_runs_without_exception(env):
+    at = start()
+    for page in ui.PAGES:
+        at.switch_page(page.path)
+        at.run()
+        assert not at.exception, (page.path, at.exception)
+        assert at.title, page.path
+    assert Path(APP).parent.joinpath(".streamlit", "config.toml").read_text().count("showSidebarNavigation = false")
+
+
+def test_moving_the_threshold_sets_the_confusion_numbers_core_computes(env, core_frame):
+    sweep = ThresholdSweep(core_frame["label"], core_frame["p_real"])
+    at = start()
+    assert not at.exception
+    for t in (float(np.median(core_frame["p_real"])), 0.25, 0.9):
+        t = round(t, 4)
+        set_threshold(at, t)
+        assert at.sidebar.slider(key="w_threshold_slider").value == pytest.approx(t)
+        c = sweep.confusion(t, "real")
+        shown = metrics(at)
+        assert [shown[w] for w in WORDS] == [str(v) for v in (c.fake_caught, c.fake_missed, c.real_flagged, c.real_passed)]
+        assert shown["Accuracy"] == f"{c.accuracy:.3f}"
+        assert at.query_params["threshold"] in (f"{t:.6g}", [f"{t:.6g}"])
+
+
+def test_positive_class_fake_changes_precision_but_not_the_words(env, core_frame):
+    t = round(float(np.median(core_frame["p_real"])), 4)
+    at = start(threshold=str(t))
+    at.sidebar.radio(key="w_positive").set_value("fake").run()
+    c = ThresholdSweep(core_frame["label"], core_frame["p_real"]).confusion(t, "fake")
+    shown = metrics(at)
+    assert shown["Precision"] == ("n/a" if c.precision is None else f"{c.precision:.3f}")
+    assert shown["fake caught"] == str(c.fake_caught)
+
+
+def test_threshold_survives_page_switches_and_comes_from_the_url(env):
+    at = start(threshold="0.321")
+    assert at.sidebar.slider(key="w_threshold_slider").value == pytest.approx(0.321)
+    set_threshold(at, 0.612)
+    for page in ui.PAGES[1:]:
+        at.switch_page(page.path).run()
+        assert not at.exception
+        assert at.sidebar.slider(key="w_threshold_slider").value == pytest.approx(0.612)
+        assert at.sidebar.number_input(key="w_threshold_box").value == pytest.approx(0.612)
+
+
+def test_the_gallery_holds_exactly_the_misclassified_images(env, core_frame):
+    t = round(float(np.median(core_frame["p_real"])), 4)
+    at = start("pages/2_Error_gallery.py", threshold=str(t))
+    assert not at.exception
+    table = at.dataframe[-1].value
+    wrong = core_frame[(core_frame["p_real"] >= t) != (core_frame["label"] == 1)]
+    assert len(wrong) > 0
+    assert sorted(table["relpath"]) == sorted(wrong["relpath"])
+    assert table["relpath"].tolist() == select_errors(core_frame, t)["relpath"].tolist()
+    # opening one shows its full image and details
+    at.button(key=f"open_{table['relpath'].iloc[0]}").click().run()
+    assert not at.exception
+    details = at.dataframe[0].value
+    assert table["relpath"].iloc[0] in details["value"].tolist()
+
+
+def test_unreadable_files_are_listed_on_the_overview(env):
+    at = start()
+    listed = at.dataframe[0].value
+    assert set(listed["file"]) == {"real/truncated.jpg", "real/not_an_image.png"}
+
+
+def test_threshold_explorer_uses_the_eer_button(env, core_frame):
+    at = start("pages/1_Threshold_explorer.py")
+    eer = ThresholdSweep(core_frame["label"], core_frame["p_real"]).eer()
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.session_state["threshold"] == pytest.approx(eer.threshold, abs=1e-6)
+
+
+@pytest.mark.parametrize("make,expect", [
+    (lambda root: root / "nowhere", "not found"),
+    (lambda root: (root / "photos").mkdir() or root, "no real/ or fake/"),
+    (lambda root: make_test_set(root / "one", n_real=3, n_fake=0), "only real images"),
+])
+def test_test_set_problems_show_guidance_and_keep_the_tester(env, tmp_path, monkeypatch, make, expect):
+    monkeypatch.setenv("DATA_DIR", str(make(tmp_path)))
+    for page in ui.PAGES[:3]:
+        at = start(page.path)
+        assert not at.exception
+        assert any(expect in w.value for w in at.warning), [w.value for w in at.warning]
+        assert any(LAYOUT_HELP.splitlines()[2] in c.value for c in at.code)
+    at = start("pages/3_Single_image_tester.py")
+    assert not at.exception and not at.warning
+    assert "Upload one or more face photos" in at.info[0].value
+
+
+def test_typing_another_folder_in_the_empty_state_loads_it(env, tmp_path, monkeypatch, app_set):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "nowhere"))
+    at = start()
+    at.text_input(key="w_data_dir_main").input(str(app_set)).run()
+    assert not at.exception and not at.warning
+    assert metrics(at)["Real images"] == "8"
+
+
+@pytest.mark.parametrize("content,expect", [(None, "No weights file"), (b"not a checkpoint", "mismatch.pth")])
+def test_missing_or_mismatched_weights_say_so(env, tmp_path, monkeypatch, content, expect):
+    path = tmp_path / "mismatch.pth"
+    if content is not None:
+        torch.save({"conv.weight": torch.zeros(3)}, path)
+    monkeypatch.setenv("WEIGHTS", str(path))
+    for page in ui.PAGES:
+        at = start(page.path)
+        assert not at.exception
+        assert any(expect in w.value for w in at.warning), [w.value for w in at.warning]
+
+
+def test_tester_page_without_uploads_invites_an_upload(env):
+    at = start("pages/3_Single_image_tester.py")
+    assert not at.exception
+    assert at.info and "Upload" in at.info[0].value
+    assert at.toggle(key="tester_crop").value is False
+
+
+def test_initial_sources_order():
+    env = {"DATA_DIR": "env_data", "WEIGHTS": "env.pth"}
+    assert ui.initial_sources({}, {}) == {"data_dir": ui.DEFAULT_DATA, "weights": ui.DEFAULT_WEIGHTS, "threshold": None}
+    assert ui.initial_sources({}, env)["data_dir"] == "env_data"
+    q = {"data": "q_data", "weights": "q.pth", "threshold": "0.7"}
+    assert ui.initial_sources(q, env) == {"data_dir": "q_data", "weights": "q.pth", "threshold": 0.7}
+    assert ui.initial_sources({"threshold": "1.5"}, env)["threshold"] is None
+    assert ui.initial_sources({"threshold": "abc"}, env)["threshold"] is None
