@@ -2,11 +2,11 @@
 
 Real and fake images are resampled separately (each class keeps its size), so every
 resample has both classes whenever the set has. A resample is held as per-image counts
-(how often each image was drawn), never as a Python loop: with the images in the order
-of ``ThresholdSweep`` (descending score), cumulative sums of those counts give, for all
-resamples at once, the same real/fake-predicted-real table the sweep holds. Confusion
-metrics at the threshold, ROC-AUC (trapezoid over that table), average precision, EER
-and the curve bands are then array operations over a (resamples x thresholds) matrix.
+(how often each image was drawn), never as a Python loop: per class, with the images in
+descending score order, cumulative sums of those counts read through the sweep's own
+counts give every resample's real/fake-predicted-real table without building it.
+Confusion metrics at the threshold are one column of it; ROC-AUC and average precision
+come from ranks; EER and the curve bands from a bisection run on all resamples at once.
 
 Intervals are percentile intervals. A metric that is 0/0 in some resamples (precision
 with no predicted positives) uses the resamples where it is defined; ``n_valid`` says
@@ -99,25 +99,59 @@ def _counts(idx: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(flat, minlength=rows * n).reshape(rows, n).astype(np.int32)
 
 
-def resampled_tables(sweep: ThresholdSweep, n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED):
-    """(real_ge, fake_ge), each (n_resamples, len(sweep.thresholds)): the sweep's table
-    for every resample, over the full set's thresholds (a resample only holds scores of
-    the full set, so its own sweep is these columns with repeats)."""
-    label, score = sweep.label, sweep.score
-    real_pos, fake_pos = np.flatnonzero(label == 1), np.flatnonzero(label == 0)
-    idx_real, idx_fake = draw_indices(len(real_pos), len(fake_pos), n_resamples, seed)
-    order = np.argsort(-score, kind="mergesort")
-    rank = np.empty(len(score), dtype=np.int64)
-    rank[order] = np.arange(len(score))  # column of each image in descending order
-    s_desc = score[order]
-    ends = np.flatnonzero(np.r_[np.diff(s_desc) != 0, True])  # last column of each tie group
-    tables = []
-    for pos, idx in ((real_pos, idx_real), (fake_pos, idx_fake)):
-        w = np.zeros((n_resamples, len(score)), dtype=np.int32)
-        w[:, rank[pos]] = _counts(idx, len(pos))
-        cum = np.cumsum(w, axis=1, dtype=np.int32)[:, ends]
-        tables.append(np.concatenate([np.zeros((n_resamples, 1), dtype=np.int32), cum], axis=1))
-    return tables[0], tables[1]
+class _Resamples:
+    """Per-class cumulative draw counts for every resample, and the sweep's table read
+    through them.
+
+    ``real_cum[b, i]`` counts the draws of resample ``b`` among the ``i`` highest-scoring
+    real images (descending, as the sweep orders them); likewise ``fake_cum``. The sweep
+    column ``k`` holds ``sweep.real_ge[k]`` real images of the full set, so resample
+    ``b`` has ``real_cum[b, sweep.real_ge[k]]`` real images predicted real there: the
+    whole (resamples x thresholds) table is available without being built."""
+
+    def __init__(self, sweep: ThresholdSweep, n_resamples: int, seed: int):
+        self.sweep, self.rows = sweep, np.arange(n_resamples)[:, None]
+        self.n_real, self.n_fake, self.m = sweep.n_real, sweep.n_fake, len(sweep.thresholds) - 1
+        idx_real, idx_fake = draw_indices(sweep.n_real, sweep.n_fake, n_resamples, seed)
+        cums = []
+        for label, idx in ((1, idx_real), (0, idx_fake)):
+            # draw_indices index the class in sweep order; map them to descending-score order
+            within = np.argsort(-sweep.score[sweep.label == label], kind="mergesort")
+            rank = np.empty(len(within), dtype=np.int64)
+            rank[within] = np.arange(len(within))
+            w = _counts(rank[idx] if idx.size else idx, len(within))
+            cums.append(np.concatenate([np.zeros((n_resamples, 1), np.int32), np.cumsum(w, axis=1, dtype=np.int32)], 1))
+        self.real_cum, self.fake_cum = cums
+        self.real_w, self.fake_w = (np.diff(c, axis=1) for c in cums)  # counts in descending order
+
+    def real_ge(self, k):
+        """Real images predicted real at sweep column(s) ``k`` (shape of k, one row each)."""
+        return self.real_cum[self.rows, self.sweep.real_ge[k]]
+
+    def fake_ge(self, k):
+        return self.fake_cum[self.rows, self.sweep.fake_ge[k]]
+
+    def tp_fp(self, k, positive):
+        """(tp, fp) at column(s) ``k`` of the order ROC and PR walk (predicted positives
+        grow with k), as ``ThresholdSweep._rates`` orders them."""
+        if positive == "real":
+            return self.real_ge(k), self.fake_ge(k)
+        return self.n_fake - self.fake_ge(self.m - k), self.n_real - self.real_ge(self.m - k)
+
+
+def _first_true(pred, shape, hi: int, top: int | None = None) -> np.ndarray:
+    """Smallest k in [0, hi] with pred(k) True, for each entry of ``shape``; pred must be
+    monotone (False...True) along k and is taken True at ``hi``; it is only called with
+    k <= ``top`` (default ``hi``). Bisection: about
+    log2(hi) vectorised steps, never a loop over resamples."""
+    top = hi if top is None else top
+    lo, hi = np.zeros(shape, np.int64), np.full(shape, hi, np.int64)
+    while np.any(lo < hi):
+        mid = (lo + hi) // 2
+        ok = pred(np.minimum(mid, top))
+        ok = ok | (mid >= hi)
+        hi, lo = np.where(ok, mid, hi), np.where(ok, lo, mid + 1)
+    return lo
 
 
 def _threshold_metrics(real_ge, fake_ge, n_real, n_fake, positive):
@@ -145,51 +179,79 @@ def _threshold_metrics(real_ge, fake_ge, n_real, n_fake, positive):
     return out
 
 
-def _curve_metrics(real_ge, fake_ge, n_real, n_fake, positive):
-    """ROC-AUC, AP and EER for each row of the (rows, thresholds) tables, exactly as
-    ``ThresholdSweep.roc/pr/eer`` compute them for one table."""
-    if positive == "real":
-        tp, fp, n_pos = real_ge, fake_ge, n_real
-    else:  # walk the table backwards, as ThresholdSweep._rates does
-        tp, fp, n_pos = (n_fake - fake_ge)[:, ::-1], (n_real - real_ge)[:, ::-1], n_fake
-    n_neg = n_fake if positive == "real" else n_real
-    tpr, fpr = tp / n_pos, fp / n_neg
-    auc = np.sum(np.diff(fpr, axis=1) * (tpr[:, 1:] + tpr[:, :-1]) / 2, axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
-    recall = tp / n_pos
-    ap = np.sum(np.diff(recall, axis=1, prepend=0.0) * precision, axis=1)
-    # EER: same crossing and interpolation as ThresholdSweep.eer, row by row in arrays.
-    fake_pass, real_flag = fake_ge / n_fake, 1 - real_ge / n_real
-    diff = fake_pass - real_flag
-    rows = np.arange(len(diff))
-    k = np.argmax(diff >= 0, axis=1)
+def _auc_ap(r: _Resamples, positive: str):
+    """ROC-AUC and average precision of every resample, from ranks instead of curves.
+
+    AUC (the trapezoid area, ties counting half) = mean over (real, fake) draw pairs of
+    [real above fake] + 0.5 [tie]. AP (scikit-learn's step sum) = mean over positive
+    draws of the precision at that draw's own score."""
+    sw = r.sweep
+    real_desc = np.sort(sw.score[sw.label == 1])[::-1]
+    fake_desc = np.sort(sw.score[sw.label == 0])[::-1]
+    # reals strictly above / at-or-above each fake (counts in the full set, descending)
+    above = np.searchsorted(-real_desc, -fake_desc, side="left")
+    at_or_above = np.searchsorted(-real_desc, -fake_desc, side="right")
+    pairs = 2 * r.real_cum[:, above] + (r.real_cum[:, at_or_above] - r.real_cum[:, above])
+    auc = np.einsum("ij,ij->i", r.fake_w, pairs, dtype=np.int64) / (2.0 * r.n_real * r.n_fake)
+    if positive == "real":  # each real draw: precision with threshold at its score
+        tp = r.real_cum[:, np.searchsorted(-real_desc, -real_desc, side="right")]
+        fp = r.fake_cum[:, np.searchsorted(-fake_desc, -real_desc, side="right")]
+        w, n_pos = r.real_w, r.n_real
+    else:  # each fake draw: predicted fake when P(real) < threshold, i.e. scores <= its own
+        tp = r.n_fake - r.fake_cum[:, np.searchsorted(-fake_desc, -fake_desc, side="left")]
+        fp = r.n_real - r.real_cum[:, np.searchsorted(-real_desc, -fake_desc, side="left")]
+        w, n_pos = r.fake_w, r.n_fake
+    den = tp + fp  # 0 only where no positive draw sits at or above the score: weight 0 there
+    precision = np.divide(tp, den, out=np.zeros(den.shape), where=den > 0)
+    ap = np.einsum("ij,ij->i", w, precision) / n_pos
+    return auc, ap
+
+
+def _eer(r: _Resamples) -> np.ndarray:
+    """EER of every resample, found and interpolated as ``ThresholdSweep.eer`` does."""
+    shape = (len(r.rows), 1)
+
+    def diff(k):
+        return r.fake_ge(k) / r.n_fake - (1 - r.real_ge(k) / r.n_real)
+
+    k = _first_true(lambda k: diff(k) >= 0, shape, r.m)
     km1 = np.maximum(k - 1, 0)
-    d0, d1 = diff[rows, km1], diff[rows, k]
+    d0, d1 = diff(km1), diff(k)
+    fp0, fp1 = r.fake_ge(km1) / r.n_fake, r.fake_ge(k) / r.n_fake
     with np.errstate(divide="ignore", invalid="ignore"):
         w = np.where(d1 != d0, -d0 / (d1 - d0), 0.0)
-    interp = fake_pass[rows, km1] + w * (fake_pass[rows, k] - fake_pass[rows, km1])
     exact = (k == 0) | (d1 == 0)
-    eer = np.where(exact, (fake_pass[rows, k] + real_flag[rows, k]) / 2, interp)
-    return {"roc_auc": auc, "average_precision": ap, "eer": eer}, (fpr, tpr, recall, precision)
+    eer = np.where(exact, (fp1 + 1 - r.real_ge(k) / r.n_real) / 2, fp0 + w * (fp1 - fp0))
+    return eer[:, 0]
 
 
-def _band(x, y, grid, level, side):
-    """Pointwise quantiles over rows of y at each grid value, where y at g is taken from
-    the last column with x <= g (``side='right'``, ROC) or the first with x >= g
-    (``side='left'``, PR). x must be non-decreasing along each row; rows are offset by
-    2 so one searchsorted call serves them all."""
-    rows, cols = x.shape
-    offset = 2.0 * np.arange(rows)[:, None]
-    flat = (x + offset).ravel()
-    q = (grid[None, :] + offset).ravel()
-    pos = np.searchsorted(flat, q + (1e-12 if side == "right" else -1e-12), side=side)
-    if side == "right":
-        pos = pos - 1
-    pos = np.clip(pos, 0, rows * cols - 1).reshape(rows, len(grid))
-    vals = y.ravel()[pos]
+def _bands(r: _Resamples, positive: str, grid: np.ndarray, level: float):
+    """Pointwise bands: TPR at the last sweep point with FPR <= g (ROC), precision at
+    the first point with recall >= g (PR; at g = 0 the first point predicting any)."""
+    n_pos, n_neg = (r.n_real, r.n_fake) if positive == "real" else (r.n_fake, r.n_real)
+    shape = (len(r.rows), len(grid))
+    g = grid[None, :]
+    k = _first_true(lambda k: r.tp_fp(k, positive)[1] > g * n_neg + 1e-9, shape, r.m + 1, r.m) - 1
+    tpr = r.tp_fp(k, positive)[0] / n_pos
+    k = _first_true(lambda k: r.tp_fp(k, positive)[0] >= np.maximum(g * n_pos, 1) - 1e-9, shape, r.m)
+    tp, fp = r.tp_fp(k, positive)
+    precision = tp / np.maximum(tp + fp, 1)
     a = (1 - level) / 2
-    return CurveBand(x=grid, low=np.quantile(vals, a, axis=0), high=np.quantile(vals, 1 - a, axis=0))
+    return (CurveBand(grid, np.quantile(tpr, a, axis=0), np.quantile(tpr, 1 - a, axis=0)),
+            CurveBand(grid, np.quantile(precision, a, axis=0), np.quantile(precision, 1 - a, axis=0)))
+
+
+def resample_metrics(sweep: ThresholdSweep, threshold: float, positive: str = "real", *,
+                     n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED):
+    """Every metric of every resample: name -> (n_resamples,) array (NaN where 0/0), and
+    the ``_Resamples`` they came from (for the bands)."""
+    r = _Resamples(sweep, n_resamples, seed)
+    j = np.full((n_resamples, 1), int(np.sum(sweep.thresholds[1:] >= threshold)))
+    out = {k: v[:, 0] for k, v in _threshold_metrics(r.real_ge(j), r.fake_ge(j), r.n_real, r.n_fake, positive).items()}
+    if sweep.has_both_classes:
+        out["roc_auc"], out["average_precision"] = _auc_ap(r, positive)
+        out["eer"] = _eer(r)
+    return out, r
 
 
 def bootstrap(sweep: ThresholdSweep, threshold: float, positive: str = "real", *,
@@ -200,22 +262,15 @@ def bootstrap(sweep: ThresholdSweep, threshold: float, positive: str = "real", *
     for what they define (accuracy, catch or pass rate) and None elsewhere."""
     if n_resamples < 1:
         raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
-    n_real, n_fake = sweep.n_real, sweep.n_fake
-    real_ge, fake_ge = resampled_tables(sweep, n_resamples, seed)
-    j = int(np.sum(sweep.thresholds[1:] >= threshold)) if len(sweep) else 0
-    point_real, point_fake = sweep.real_ge[j] if len(sweep) else 0, sweep.fake_ge[j] if len(sweep) else 0
-    boot = _threshold_metrics(real_ge[:, j], fake_ge[:, j], n_real, n_fake, positive)
-    point = _threshold_metrics(point_real, point_fake, n_real, n_fake, positive)
+    boot, r = resample_metrics(sweep, threshold, positive, n_resamples=n_resamples, seed=seed)
+    c = sweep.confusion(threshold, positive)
+    point = _threshold_metrics(sweep.n_real - c.real_flagged, c.fake_missed, sweep.n_real, sweep.n_fake, positive)
     roc_band = pr_band = None
     if sweep.has_both_classes:
-        curves, (fpr, tpr, recall, precision) = _curve_metrics(real_ge, fake_ge, n_real, n_fake, positive)
-        boot.update(curves)
         s = sweep.summary(threshold, positive)
         point.update({k: s[k] for k in CURVE_METRICS})
         if bands:
-            grid = np.linspace(0.0, 1.0, grid_points)
-            roc_band = _band(fpr, tpr, grid, level, "right")
-            pr_band = _band(recall, precision, grid, level, "left")
+            roc_band, pr_band = _bands(r, positive, np.linspace(0.0, 1.0, grid_points), level)
     a = (1 - level) / 2
     intervals = {}
     for name in THRESHOLD_METRICS + CURVE_METRICS:

@@ -95,6 +95,8 @@ def slice_masks(frame: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
         values = frame[col].fillna("").astype(str)
         if col == "difficulty":
             values = values.where(frame["label"] == 0, "")
+        elif values.nunique() < 2:  # one value: the same as "all images" (the shortcut check says so)
+            continue
         for v in sorted(values.unique()):
             if dim == "difficulty" and not v:
                 continue

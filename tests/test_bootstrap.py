@@ -39,12 +39,9 @@ def test_matches_slow_reference(positive, ties):
     y, s = _scores(40, seed=3, ties=ties)
     sweep = ThresholdSweep(y, s)
     n_boot, t = 30, 0.45
-    from core.bootstrap import _curve_metrics, _threshold_metrics, resampled_tables
+    from core.bootstrap import resample_metrics
 
-    real_ge, fake_ge = resampled_tables(sweep, n_boot, seed=7)
-    fast = _threshold_metrics(real_ge[:, int(np.sum(sweep.thresholds[1:] >= t))], fake_ge[:, int(np.sum(sweep.thresholds[1:] >= t))],
-                              sweep.n_real, sweep.n_fake, positive)
-    fast.update(_curve_metrics(real_ge, fake_ge, sweep.n_real, sweep.n_fake, positive)[0])
+    fast, _ = resample_metrics(sweep, t, positive, n_resamples=n_boot, seed=7)
     idx_r, idx_f = draw_indices(sweep.n_real, sweep.n_fake, n_boot, seed=7)
     s_real, s_fake = s[y == 1], s[y == 0]
     for b in range(n_boot):  # the slow way: a fresh sweep per resample
