@@ -142,6 +142,7 @@ class ModelCard(BaseModel):
 
 
 ERROR_RESPONSES = {
+    400: {"model": ErrorBody, "description": "malformed multipart body"},
     413: {"model": ErrorBody, "description": "upload over API_MAX_UPLOAD_MB"},
     415: {"model": ErrorBody, "description": "not an image"},
     422: {"model": ErrorBody, "description": "corrupt image, over 50 megapixels, or a bad parameter"},
