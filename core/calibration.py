@@ -121,3 +121,15 @@ def fit_temperature(y_true, score, fitted_on: str = "") -> Temperature:
     t = float(np.exp(res.x))
     return Temperature(temperature=t, fitted_on=fitted_on, log_loss_before=log_loss(y, p),
                        log_loss_after=log_loss(y, apply_temperature(p, t)))
+
+
+def stratified_halves(y_true, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint boolean masks splitting each class in half at random: fit a
+    temperature on one, judge it on the other."""
+    y = np.asarray(y_true).ravel()
+    rng = np.random.default_rng(seed)
+    first = np.zeros(len(y), dtype=bool)
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        first[idx[: len(idx) // 2]] = True
+    return first, ~first

@@ -27,7 +27,7 @@ def run_report(args: argparse.Namespace) -> int:
     from .checkpoint import load_detector, resolve_device
     from .data import scan_test_set
     from .evaluation import evaluate
-    from .report import Identity, test_set_fingerprint, write_report
+    from .report import identity, write_report
 
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise SystemExit(f"error: --threshold must be within [0, 1], got {args.threshold}")
@@ -47,9 +47,7 @@ def run_report(args: argparse.Namespace) -> int:
     else:
         threshold, why = args.threshold, "set on the command line (--threshold)"
     a = analyse(frame, threshold, args.positive, n_resamples=args.bootstrap)
-    ident = Identity(weights=str(detector.path), weights_sha256=detector.sha256, backbone=detector.backbone,
-                     data=str(test_set.root), test_set_sha256=test_set_fingerprint(frame), n_images=len(frame),
-                     threshold_source=str(why))
+    ident = identity(detector, test_set, frame, why)
     html_path, csv_path = write_report(a, ident, args.out)
     size_kb = html_path.stat().st_size / 1024
     print(f"wrote {html_path} ({size_kb:.0f} KiB) and {csv_path}", file=sys.stderr)

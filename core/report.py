@@ -47,6 +47,13 @@ class Identity:
     threshold_source: str
 
 
+def identity(detector, test_set, frame: pd.DataFrame, threshold_source: str) -> Identity:
+    """The report's identity block for a ``core.checkpoint.Detector`` on a ``TestSet``."""
+    return Identity(weights=str(detector.path), weights_sha256=detector.sha256, backbone=detector.backbone,
+                    data=str(test_set.root), test_set_sha256=test_set_fingerprint(frame), n_images=len(frame),
+                    threshold_source=str(threshold_source))
+
+
 def test_set_fingerprint(frame: pd.DataFrame) -> str:
     """sha256 of the sorted (relpath, size in bytes, label) list: the same files give the
     same hash wherever the folder lives."""

@@ -42,6 +42,10 @@ PAGES: list[Page] = [
     Page("pages/1_Threshold_explorer.py", "Threshold explorer", ":material/tune:"),
     Page("pages/2_Error_gallery.py", "Error gallery", ":material/photo_library:"),
     Page("pages/3_Single_image_tester.py", "Single-image tester", ":material/add_photo_alternate:"),
+    Page("pages/4_Operating_points.py", "Operating points & CIs", ":material/target:"),
+    Page("pages/5_Calibration.py", "Calibration", ":material/balance:"),
+    Page("pages/6_Slices.py", "Slices", ":material/pie_chart:"),
+    Page("pages/7_Compare.py", "Compare", ":material/compare:"),
 ]
 TESTER = "pages/3_Single_image_tester.py"
 DEVICES = {"auto": "auto", "cpu": "CPU", "cuda": "GPU"}
@@ -230,6 +234,36 @@ def judge_uploads(weights_sha: str, digest: str, face_crop: bool, fast: bool, _d
 
 
 
+@st.cache_data(show_spinner="Bootstrapping intervals, slices and presets…", max_entries=16)
+def _cached_analysis(weights_sha: str, set_signature: str, settings: tuple, threshold: float, positive: str,
+                     n_resamples: int, _frame: pd.DataFrame):
+    from .analysis import analyse
+
+    return analyse(_frame, threshold, positive, n_resamples=n_resamples)
+
+
+def analysis(ctx: Context, preds: Predictions, n_resamples: int = 1000):
+    """``core.analysis.analyse`` of these predictions at the current threshold, cached."""
+    return _cached_analysis(ctx.detector.sha256, ctx.set_signature, tuple(sorted(ctx.settings.key().items())),
+                            float(ctx.threshold), ctx.positive, n_resamples, preds.frame)
+
+
+def context_for(ctx: Context, weights: str | None = None, data_dir: str | None = None) -> tuple[Context | None, str]:
+    """The sidebar's context with other weights and/or another test set (for comparisons
+    and calibration splits): (context, "") or (None, what went wrong)."""
+    import dataclasses
+
+    weights, data_dir = weights or ctx.weights, data_dir or ctx.data_dir
+    try:
+        wpath, dpath = resolve_path(weights), resolve_path(data_dir)
+        det = _load_detector(str(wpath), _stamp(wpath), str(resolve_device(ctx.device)))
+        test_set, signature = _scan(str(dpath), _stamp(dpath))
+    except (CheckpointError, DatasetError, RuntimeError, OSError) as exc:
+        return None, f"{weights} on {data_dir}: {str(exc).splitlines()[0]}"
+    return dataclasses.replace(ctx, weights=weights, data_dir=data_dir, detector=det, detector_error=None,
+                               test_set=test_set, set_signature=signature, test_set_error=None), ""
+
+
 # --- the sidebar --------------------------------------------------------------------
 def _init_state() -> None:
     ss = st.session_state
@@ -317,7 +351,8 @@ def sidebar(title: str) -> Context:
         ss["threshold"] = float(det.threshold) if det else 0.5
     with st.sidebar:
         for page in PAGES:
-            st.page_link(page.path, label=page.label, icon=page.icon)
+            if (REPO / page.path).is_file():  # an entry whose file is not there yet must not break every page
+                st.page_link(page.path, label=page.label, icon=page.icon)
         st.divider()
         st.slider("Decision threshold on P(real)", 0.0, 1.0, step=0.001, format="%.3f",
                   help="REAL when P(real) >= threshold", **_bind_threshold("w_threshold_slider"))

@@ -1,0 +1,80 @@
+"""Operating points and confidence intervals: headline metrics with 95% CIs, threshold
+presets that set the shared threshold in one click, the expected-cost curve, saving the
+threshold next to the weights, and the HTML report."""
+import pandas as pd
+import streamlit as st
+
+from core import figures, figures_analysis, operating_points, report, ui
+from core.bootstrap import HEADLINE
+from core.checkpoint import save_threshold
+
+ctx = ui.sidebar("Operating points")
+st.title("Operating points & confidence intervals")
+preds, sweep = ui.guard_evaluation(ctx)
+a = ui.analysis(ctx, preds)
+t, positive = ctx.threshold, ctx.positive
+
+st.subheader(f"At threshold {t:.4f} ({sweep.n_real} real, {sweep.n_fake} fake images)")
+st.caption(f"95% stratified bootstrap intervals, {a.boot.n_resamples} resamples (real and fake resampled "
+           f"separately), seed {a.boot.seed}. Positive class: {positive}.")
+cols = st.columns(5)
+for i, name in enumerate(HEADLINE):
+    iv, pct = a.boot.intervals[name], name != "mcc"
+    value = iv.format(percent=pct)
+    cols[i % 5].metric(report.NAMES[name], value.split(" (")[0], help="lower is better" if name == "eer" else None)
+    cols[i % 5].caption(value[len(value.split(" (")[0]) + 2:-1] if "(" in value else "no interval")
+
+left, right = st.columns(2)
+left.plotly_chart(figures_analysis.with_band(figures.roc_figure(sweep.roc(positive), positive=positive),
+                                             a.boot.roc_band), width="stretch")
+right.plotly_chart(figures_analysis.with_band(figures.pr_figure(sweep.pr(positive), positive=positive),
+                                              a.boot.pr_band), width="stretch")
+
+st.subheader("Presets")
+c1, c2, c3, c4, c5 = st.columns(5)
+fa = c1.number_input("Max false alarms (% of real faces flagged)", 0.0, 100.0, 1.0, 0.5) / 100
+catch = c2.number_input("Min fakes caught (%)", 0.0, 100.0, 95.0, 1.0) / 100
+cost_miss = c3.number_input("Cost of a missed fake", 0.0, 1e6, 10.0, 1.0)
+cost_fa = c4.number_input("Cost of a false alarm", 0.0, 1e6, 1.0, 1.0)
+share = c5.number_input("Share of fakes in practice (%)", 0.0, 100.0, 5.0, 1.0) / 100
+presets = operating_points.all_presets(sweep, positive, false_alarm_rate=fa, catch_rate=catch, cost_miss=cost_miss,
+                                       cost_false_alarm=cost_fa, fake_share=share)
+if not presets:
+    st.info("No preset can be computed for this set.")
+for p in presets:
+    row = st.columns([3, 5, 2, 2, 2])
+    row[0].markdown(f"**{p.label}**")
+    row[1].caption(f"optimises {p.optimises}: {p.value:.4f}")
+    row[2].write(f"threshold **{p.threshold:.4f}**")
+    row[3].caption(f"{p.false_alarm_rate:.1%} false alarms, {p.catch_rate:.1%} caught")
+    row[4].button("Use", key=f"use_{p.key}", on_click=ui.set_threshold, args=(p.threshold,),
+                  type="primary" if abs(p.threshold - t) < 1e-9 else "secondary")
+if presets:
+    best = next(p for p in presets if p.key == "min_cost")
+    st.plotly_chart(figures_analysis.cost_figure(operating_points.cost_curve(sweep, cost_miss, cost_fa, share), t, best),
+                    width="stretch")
+
+st.subheader("Keep this threshold")
+why = st.text_input("Why this threshold (saved with it)", f"chosen in the dashboard on {ctx.data_dir}")
+if st.button(f"Save threshold {t:.4f} next to {ctx.weights}"):
+    try:
+        path = save_threshold(ui.resolve_path(ctx.weights), t, why)
+        st.success(f"Saved to {path.name}; the CLI and the single-image tester now use it by default.")
+    except OSError as exc:
+        st.error(f"Could not save the threshold: {exc}")
+
+st.subheader("Report")
+ident = report.identity(ctx.detector, ctx.test_set, preds.frame, f"set in the dashboard ({ctx.threshold:.4f})")
+report_key = (ctx.detector.sha256, ctx.set_signature, t, positive)
+if st.button("Build the HTML report"):
+    with st.spinner("Building the report…"):
+        st.session_state["report"] = (report_key, report.build_html(a, ident), report.predictions_csv(a))
+if st.session_state.get("report", (None,))[0] == report_key:
+    _, html, csv = st.session_state["report"]
+    d1, d2 = st.columns(2)
+    d1.download_button(f"Download report (HTML, {len(html) / 2**20:.1f} MiB, opens offline)", html,
+                       file_name="deepfake_report.html", mime="text/html")
+    d2.download_button("Download all predictions (CSV)", csv,
+                       file_name="deepfake_predictions.csv", mime="text/csv")
+st.dataframe(pd.DataFrame([{"metric": report.NAMES[m], "value (95% CI)": a.boot.intervals[m].format()}
+                           for m in HEADLINE]), hide_index=True)

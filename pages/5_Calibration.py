@@ -1,0 +1,47 @@
+"""Calibration: does P(real) mean what it says? Reliability, ECE, Brier, log loss, and
+temperature scaling fitted on one split and judged on another."""
+import pandas as pd
+import streamlit as st
+
+from core import calibration, figures_analysis, ui
+
+ctx = ui.sidebar("Calibration")
+st.title("Calibration")
+preds, sweep = ui.guard_evaluation(ctx)
+frame = preds.frame
+
+bins = st.slider("Bins", 5, 20, 10)
+st.caption("A calibrated detector's P(real) = 0.8 bin holds 80% real images. ECE is the count-weighted gap "
+           "between the two; Brier score and log loss judge every score (lower is better).")
+
+st.subheader("Temperature scaling")
+HALVES = "halves of this test set (fit on one half, judge on the other)"
+fit_on = st.selectbox("Fit the temperature on", [HALVES] + [s for s in ui.known_test_sets() if s != ctx.data_dir],
+                      help="Fitting and judging on the same images flatters the result: name another split.")
+if fit_on == HALVES:
+    fit_mask, judge_mask = calibration.stratified_halves(frame["label"], seed=0)
+    fit, judge, judged_on = frame[fit_mask], frame[judge_mask], "the other half of this test set"
+else:
+    other, problem = ui.context_for(ctx, data_dir=fit_on)
+    if other is None:
+        st.warning(problem)
+        st.stop()
+    fit, judge, judged_on = ui.predictions(other).frame, frame, ctx.data_dir
+try:
+    temp = calibration.fit_temperature(fit["label"], fit["p_real"], fitted_on=str(fit_on))
+except ValueError as exc:
+    st.warning(f"Cannot fit a temperature on {fit_on}: {exc}")
+    st.stop()
+
+before_p, after_p = judge["p_real"].to_numpy(), temp.apply(judge["p_real"].to_numpy())
+before, after = calibration.scores(judge["label"], before_p, bins), calibration.scores(judge["label"], after_p, bins)
+st.markdown(f"Fitted temperature **T = {temp.temperature:.3f}** on {len(fit)} images "
+            f"({'softens an overconfident model' if temp.temperature > 1 else 'sharpens an underconfident model'}); "
+            f"judged on {judged_on} ({len(judge)} images). The ranking, and so ROC-AUC, does not change.")
+st.dataframe(pd.DataFrame({"": ["ECE", "Brier score", "log loss"],
+                           "before": [before.ece, before.brier, before.log_loss],
+                           "after": [after.ece, after.brier, after.log_loss]}).style.format(precision=4),
+             hide_index=True)
+st.plotly_chart(figures_analysis.reliability_figure({
+    "before": calibration.reliability(judge["label"], before_p, bins),
+    "after temperature scaling": calibration.reliability(judge["label"], after_p, bins)}), width="stretch")

@@ -1,0 +1,33 @@
+"""Slices: where the model fails (group, difficulty, replaced regions, size, format, JPEG
+quality), each number with its CI, and the shortcut check."""
+import streamlit as st
+
+from core import figures_analysis, ui
+from core.report import NAMES
+
+ctx = ui.sidebar("Slices")
+st.title("Slices")
+preds, sweep = ui.guard_evaluation(ctx)
+a = ui.analysis(ctx, preds)
+
+fired = [s for s in a.shortcuts if s.fires]
+for s in fired:
+    st.warning(s.message, icon=":material/warning:")
+if not fired:
+    st.success("Shortcut check: no face-unrelated property (JPEG quality, image size, file format, file size) "
+               "alone separates real from fake (every ROC-AUC below 0.7).", icon=":material/check_circle:")
+with st.expander("Shortcut check details"):
+    st.dataframe([{"property": s.property, "ROC-AUC alone": round(s.auc, 3), "direction": s.direction}
+                  for s in a.shortcuts], hide_index=True)
+
+st.caption(f"At threshold {ctx.threshold:.4f}. 95% stratified bootstrap CIs. A slice of one class shows only what "
+           "that class defines: fake catch rate for fakes (difficulty and replaced regions exist only for fakes), "
+           "real pass rate for reals.")
+metric = st.radio("Metric", ["accuracy", "fake_catch_rate", "real_pass_rate", "roc_auc"], horizontal=True,
+                  format_func=NAMES.get)
+dims = ["all"] + [d for d in a.slices["dimension"].unique() if d != "all"]
+dim = st.selectbox("Slice by", dims, format_func=lambda d: "every dimension" if d == "all" else d)
+st.plotly_chart(figures_analysis.slice_figure(a.slices, metric, None if dim == "all" else dim), width="stretch")
+table = a.slices if dim == "all" else a.slices[a.slices["dimension"] == dim]
+st.dataframe(table, hide_index=True, column_config={
+    c: st.column_config.NumberColumn(format="%.3f") for c in table.columns if table[c].dtype.kind == "f"})

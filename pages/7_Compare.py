@@ -1,0 +1,59 @@
+"""Compare: several checkpoints on several test sets, with CIs, overlaid ROC curves and
+the images where two models disagree."""
+import streamlit as st
+
+from core import compare, figures_analysis, ui
+
+ctx = ui.sidebar("Compare")
+st.title("Compare models and test sets")
+ui.guard_detector(ctx)
+weights = st.multiselect("Checkpoints", sorted(set(ui.known_weights()) | {ctx.weights}), default=[ctx.weights])
+extra = st.text_area("More checkpoints (paths, one per line)", height=68, placeholder="weights/other.pth")
+weights += [w.strip() for w in extra.splitlines() if w.strip() and w.strip() not in weights]
+sets = st.multiselect("Test sets", sorted(set(ui.known_test_sets()) | {ctx.data_dir}), default=[ctx.data_dir])
+if not weights or not sets:
+    st.info("Choose at least one checkpoint and one test set.")
+    st.stop()
+st.caption("Each model at its own threshold (the sidebar's for the sidebar's model). Models not yet run on a set "
+           "are scored once (then cached).")
+
+runs = []
+for w in weights:
+    for d in sets:
+        c, problem = ui.context_for(ctx, weights=w, data_dir=d)
+        if c is None:
+            st.warning(problem)
+            continue
+        frame = ui.predictions(c).frame
+        if len(frame) == 0:
+            st.warning(f"{w} on {d}: no readable images.")
+            continue
+        t = ctx.threshold if w == ctx.weights else c.detector.threshold
+        runs.append(compare.Run(model=w, test_set=d, frame=frame, threshold=t))
+if not runs:
+    st.stop()
+
+table = compare.compare_table(runs)
+st.dataframe(table, hide_index=True, column_config={
+    c: st.column_config.NumberColumn(format="%.3f") for c in table.columns if table[c].dtype.kind == "f"})
+curves = compare.roc_curves(runs)
+if curves:
+    st.plotly_chart(figures_analysis.overlaid_roc_figure(curves), width="stretch")
+
+st.subheader("Where two models disagree")
+names = [f"{r.model} on {r.test_set}" for r in runs]
+if len(runs) < 2:
+    st.info("Choose two checkpoints to see the images one gets right and the other wrong.")
+    st.stop()
+left, right = st.columns(2)
+ia = left.selectbox("Model A", range(len(runs)), format_func=names.__getitem__, index=0)
+ib = right.selectbox("Model B", range(len(runs)), format_func=names.__getitem__, index=1)
+try:
+    d = compare.disagreements(runs[ia], runs[ib])
+except ValueError as exc:
+    st.warning(str(exc))
+    st.stop()
+wins = d["right"].value_counts()
+st.write(f"{len(d)} images where exactly one is right: A right on {wins.get(runs[ia].model, 0)}, "
+         f"B right on {wins.get(runs[ib].model, 0)}.")
+st.dataframe(d.drop(columns=["path"]), hide_index=True)

@@ -1,0 +1,76 @@
+"""The analysis pages (operating points, calibration, slices, compare) under AppTest."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import operating_points as op
+from core.checkpoint import load_detector, threshold_sidecar
+from core.data import scan_test_set
+from core.inference import predict_test_set
+from core.metrics import ThresholdSweep
+from tests.conftest import make_checkpoint, make_test_set
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+PAGES = ["pages/4_Operating_points.py", "pages/5_Calibration.py", "pages/6_Slices.py", "pages/7_Compare.py"]
+
+
+@pytest.fixture(scope="module")
+def page_set(tmp_path_factory):
+    return make_test_set(tmp_path_factory.mktemp("pages") / "set", n_real=8, n_fake=8, groups=True)
+
+
+@pytest.fixture()
+def env(page_set, tmp_path, cache_dir, monkeypatch):
+    ckpt = make_checkpoint(tmp_path / "w" / "random.pth", spread=60.0)
+    monkeypatch.setenv("DATA_DIR", str(page_set))
+    monkeypatch.setenv("WEIGHTS", str(ckpt))
+    return page_set, ckpt
+
+
+def start(page):
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.switch_page(page)
+    return at.run()
+
+
+def test_every_analysis_page_runs(env):
+    for page in PAGES:
+        at = start(page)
+        assert not at.exception, (page, at.exception)
+        assert at.title, page
+
+
+def test_preset_button_sets_the_shared_threshold_and_save_writes_the_sidecar(env):
+    data, ckpt = env
+    frame = predict_test_set(load_detector(ckpt), scan_test_set(data)).frame
+    want = op.youden(ThresholdSweep(frame["label"], frame["p_real"])).threshold
+    at = start(PAGES[0])
+    at.button(key="use_youden").click().run()
+    assert not at.exception
+    assert at.session_state["threshold"] == pytest.approx(want, abs=1e-6)
+    save = next(b for b in at.button if b.label.startswith("Save threshold"))
+    save.click().run()
+    sidecar = threshold_sidecar(ckpt)
+    assert json.loads(sidecar.read_text())["threshold"] == pytest.approx(want, abs=1e-6)
+    assert load_detector(ckpt).threshold == pytest.approx(want, abs=1e-6)
+
+
+def test_report_button_offers_the_download(env):
+    at = start(PAGES[0])
+    next(b for b in at.button if b.label == "Build the HTML report").click().run()
+    assert not at.exception
+    assert any("Download report" in str(getattr(el, "label", "")) for el in at.get("download_button"))
+
+
+def test_compare_two_checkpoints(env, tmp_path):
+    data, ckpt = env
+    other = make_checkpoint(tmp_path / "w" / "other.pth", seed=1, spread=60.0)
+    at = start(PAGES[3])
+    at.text_area[0].set_value(str(other)).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert len(table) == 2 and {"roc_auc", "roc_auc_low", "roc_auc_high"} <= set(table.columns)
+    assert any("exactly one is right" in m.value for m in at.markdown)
