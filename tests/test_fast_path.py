@@ -1,0 +1,138 @@
+"""The speed work in core/inference.py must not change what the default path computes,
+must actually engage bfloat16 when asked, and an interrupted run must resume."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+from torchvision import transforms
+
+from tests.conftest import make_test_set
+from core.checkpoint import load_detector
+from core.data import scan_test_set
+from core.inference import InferenceSettings, _ImageFolder, effective_workers, predict_test_set, score_batch
+from core.preprocess import Preprocessing
+
+# The report's val_transform, copied literally (input size is the checkpoint's).
+def report_val_transform(size: int = 224):
+    return transforms.Compose([
+        transforms.Resize((size, size)),
+        transforms.ToTensor(),
+        transforms.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]),
+    ])
+
+
+def report_scores(weights, root) -> dict[str, float]:
+    """The report's test.py loop: PIL open + convert, val_transform, NCHW float32, no_grad."""
+    det = load_detector(weights, "cpu")  # a fresh model: untouched by the project's path
+    tf = report_val_transform(det.preprocessing.input_size)
+    out = {}
+    with torch.no_grad():
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                x = tf(Image.open(path).convert("RGB")).unsqueeze(0)
+                out[str(path.relative_to(root))] = float(torch.sigmoid(det.model(x)))
+    return out
+
+
+@pytest.fixture()
+def photo_set(tmp_path):
+    """Non-square and large-ish JPEGs/PNGs, where a draft decode would differ."""
+    return make_test_set(tmp_path / "photos", n_real=3, n_fake=3, size=600, seed=3)
+
+
+def test_default_preprocessing_is_the_reports(photo_set):
+    paths = sorted(str(p) for p in photo_set.rglob("*.*"))
+    wide = photo_set / "real" / "wide.jpg"
+    Image.open(paths[0]).resize((640, 360)).save(wide)
+    paths.append(str(wide))
+    folder = _ImageFolder(paths, Preprocessing(224), draft=False)
+    for i, path in enumerate(paths):
+        ours, idx, *_, error = folder[i]
+        assert error == "" and idx == i
+        ref = report_val_transform(224)(Image.open(path).convert("RGB"))
+        np.testing.assert_allclose(ours.numpy(), ref.numpy(), atol=1e-5, rtol=0)
+
+
+def test_default_preprocessing_on_the_real_data(ciplab_dir):
+    paths = [str(p) for p in sorted((ciplab_dir / "real").glob("*.jpg"))[:2] + sorted((ciplab_dir / "fake").glob("*.jpg"))[:2]]
+    folder = _ImageFolder(paths, Preprocessing(224), draft=False)
+    for i, path in enumerate(paths):
+        ref = report_val_transform(224)(Image.open(path).convert("RGB"))
+        np.testing.assert_allclose(folder[i][0].numpy(), ref.numpy(), atol=1e-5, rtol=0)
+
+
+def test_fast_preprocessing_differs_so_it_is_opt_in(photo_set):
+    paths = [str(p) for p in sorted((photo_set / "real").glob("*.jpg"))]
+    exact = _ImageFolder(paths, Preprocessing(64), draft=False)[0][0]
+    draft = _ImageFolder(paths, Preprocessing(64), draft=True)[0][0]
+    assert exact.shape == draft.shape
+    assert not torch.allclose(exact, draft, atol=1e-5)  # if this ever passes, draft mode stopped working
+
+
+def test_default_scores_match_the_report_loop(tiny_set, tiny_ckpt, cache_dir):
+    det = load_detector(tiny_ckpt, "cpu")
+    preds = predict_test_set(det, scan_test_set(tiny_set), InferenceSettings(workers=0), use_cache=False)
+    ref = report_scores(tiny_ckpt, tiny_set)
+    ours = dict(zip(preds.frame["relpath"], preds.frame["p_real"]))
+    assert sorted(ours) == sorted(ref)
+    a, b = np.array([ours[k] for k in sorted(ref)]), np.array([ref[k] for k in sorted(ref)])
+    np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
+    assert ((a >= 0.5) == (b >= 0.5)).all()
+    assert preds.precision == "float32"
+
+
+def _conv_output_dtypes(det, settings) -> set:
+    seen = set()
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.add(o.dtype)) for m in det.model.modules() if isinstance(m, torch.nn.Conv2d)]
+    try:
+        score_batch(det, torch.randn(2, 3, 64, 64), settings)
+    finally:
+        for h in hooks:
+            h.remove()
+    return seen
+
+
+def test_fast_runs_convolutions_in_bfloat16(tiny_ckpt):
+    det = load_detector(tiny_ckpt, "cpu")
+    assert _conv_output_dtypes(det, InferenceSettings(fast=True)) == {torch.bfloat16}
+    assert _conv_output_dtypes(det, InferenceSettings()) == {torch.float32}
+    assert InferenceSettings(fast=True).precision == "bfloat16"
+
+
+def test_fast_scores_stay_close(tiny_set, tiny_ckpt, cache_dir):
+    det = load_detector(tiny_ckpt, "cpu")
+    ts = scan_test_set(tiny_set)
+    exact = predict_test_set(det, ts, InferenceSettings(workers=0)).frame.set_index("relpath")["p_real"]
+    fast = predict_test_set(det, ts, InferenceSettings(fast=True, workers=0)).frame.set_index("relpath")["p_real"]
+    assert np.abs(exact - fast.reindex(exact.index)).max() < 0.1  # different numbers, same ballpark
+
+
+def test_interrupted_run_resumes_where_it_stopped(tmp_path, tiny_ckpt, cache_dir):
+    root = make_test_set(tmp_path / "set", n_real=7, n_fake=7, seed=5)
+    ts = scan_test_set(root)
+    det = load_detector(tiny_ckpt, "cpu")
+    settings = InferenceSettings(batch_size=4, workers=0)
+    seen = []
+
+    def stop_after_two_batches(p):
+        seen.append(p.done)
+        if p.done >= 8:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        predict_test_set(det, ts, settings, progress=stop_after_two_batches)
+    assert seen == [4, 8]
+    resumed = predict_test_set(det, ts, settings)
+    assert (resumed.from_cache, resumed.scored) == (8, len(ts) - 8)
+    full = predict_test_set(det, ts, settings, use_cache=False)
+    pd.testing.assert_frame_equal(resumed.frame, full.frame)
+
+
+def test_worker_choice():
+    assert effective_workers(InferenceSettings(workers=3), torch.device("cpu")) == 3
+    assert effective_workers(InferenceSettings(workers=-1), torch.device("cpu")) == 0
+    auto = effective_workers(InferenceSettings(), torch.device("cpu"))
+    assert 0 <= auto <= 4
