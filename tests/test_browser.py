@@ -1,0 +1,143 @@
+"""End-to-end: `streamlit run` on a free port, driven by headless Debian chromium via playwright.
+
+Opens every page, moves the threshold, uploads images in the tester (one good, one
+broken) and saves a screenshot of each page under artifacts/screenshots/ (git-ignored).
+In CI (CI=true) a missing chromium is a failure; elsewhere the test skips with the reason.
+
+The same run can show real data: E2E_DATA / E2E_WEIGHTS point the app elsewhere and
+E2E_SHOTS names the screenshot folder (e.g. data/test_images, weights/default.pth).
+"""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import make_checkpoint, make_test_set
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+WAIT_MS = 180_000  # first page scores the set; the shared machine is slow
+
+
+def need_chromium() -> None:
+    if Path(CHROMIUM).exists():
+        return
+    reason = f"chromium not found at {CHROMIUM} (make browser installs Debian's chromium)"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    need_chromium()
+    tmp = tmp_path_factory.mktemp("e2e")
+    data = os.environ.get("E2E_DATA") or str(make_test_set(tmp / "set", n_real=8, n_fake=8, size=96, groups=True,
+                                                            corrupt=True))
+    weights = os.environ.get("E2E_WEIGHTS") or str(make_checkpoint(tmp / "random.pth", spread=60.0))
+    port = free_port()
+    env = {**os.environ, "DATA_DIR": data, "WEIGHTS": weights,
+           "DEEPFAKE_CACHE_DIR": os.environ.get("E2E_CACHE", str(tmp / "cache"))}
+    log = open(tmp / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            pytest.fail(f"streamlit did not start: {(tmp / 'streamlit.log').read_text()[-2000:]}")
+        time.sleep(0.5)
+    yield url, tmp
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def face_jpeg(path: Path) -> Path:
+    rng = np.random.default_rng(1)
+    img = (np.linspace(60, 200, 160)[None, :, None] + rng.normal(0, 10, (160, 160, 3))).clip(0, 255)
+    Image.fromarray(img.astype(np.uint8)).save(path, quality=90)
+    return path
+
+
+def test_every_page_in_a_real_browser(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=WAIT_MS)
+    url, tmp = server
+    shots = REPO / os.environ.get("E2E_SHOTS", "artifacts/screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    good, bad = face_jpeg(tmp / "face.jpg"), tmp / "broken.jpg"
+    bad.write_bytes(b"this is not a jpeg")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(WAIT_MS)
+        page.goto(url)
+
+        def settle(heading: str) -> None:
+            expect(page.get_by_role("heading", name=heading)).to_be_visible()
+            page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached")
+            page.wait_for_timeout(1500)  # charts draw after the script finishes
+            assert page.locator('[data-testid="stException"]').count() == 0, heading
+
+        settle("Deepfake detector: overview")
+        expect(page.get_by_text("fake missed (predicted real)").first).to_be_visible()
+        page.screenshot(path=str(shots / "1_overview.png"), full_page=True)
+
+        box = page.locator('[data-testid="stSidebar"] input[type="number"]')
+        box.fill("0.6")
+        box.press("Enter")
+        page.wait_for_url("**threshold=0.6**")
+        settle("Deepfake detector: overview")
+        expect(page.get_by_text("Metrics at threshold 0.600")).to_be_visible()
+        page.screenshot(path=str(shots / "1_overview_threshold_0.6.png"), full_page=True)
+
+        for label, heading, name in [("Threshold explorer", "Threshold explorer", "2_threshold_explorer"),
+                                     ("Error gallery", "Error gallery", "3_error_gallery")]:
+            page.locator('[data-testid="stSidebar"]').get_by_role("link", name=label).click()
+            settle(heading)
+            assert "threshold=0.6" in page.url  # the threshold travels with the user
+            page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+
+        page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Single-image tester").click()
+        settle("Single-image tester")
+        page.locator('[data-testid="stMainBlockContainer"] [data-testid="stFileUploader"] input[type="file"]').set_input_files([str(good), str(bad)])
+        expect(page.get_by_text("Verdict:").first).to_be_visible()
+        expect(page.get_by_text("broken.jpg: not a readable image")).to_be_visible()
+        settle("Single-image tester")
+        page.screenshot(path=str(shots / "4_single_image_tester.png"), full_page=True)
+        browser.close()
+    assert {"1_overview.png", "2_threshold_explorer.png", "3_error_gallery.png",
+            "4_single_image_tester.png"} <= {p.name for p in shots.glob("*.png")}
