@@ -253,6 +253,20 @@ class ThresholdSweep:
         return out
 
     # --- summary -------------------------------------------------------------------
+    def _threshold_free(self, positive: str) -> dict:
+        """ROC-AUC, AP and EER do not move with the threshold: computed once per positive
+        class (O(n)), so a threshold change costs O(log n) at any set size."""
+        memo = self.__dict__.setdefault("_threshold_free_memo", {})
+        if positive not in memo:
+            e = self.eer()
+            memo[positive] = {
+                "roc_auc": self.roc(positive).auc,
+                "average_precision": self.pr(positive).average_precision,
+                "eer": e.eer,
+                "eer_threshold": e.threshold,
+            }
+        return dict(memo[positive])
+
     def summary(self, threshold: float, positive: str = "real") -> dict:
         """Headline numbers at ``threshold``; threshold-free metrics are None (with a
         reason under ``unavailable``) when the set has one class only."""
@@ -271,10 +285,7 @@ class ThresholdSweep:
             "unavailable": {},
         }
         try:
-            out["roc_auc"] = self.roc(positive).auc
-            out["average_precision"] = self.pr(positive).average_precision
-            e = self.eer()
-            out["eer"], out["eer_threshold"] = e.eer, e.threshold
+            out.update(self._threshold_free(positive))
         except MetricUnavailable as exc:
             for key in ("roc_auc", "average_precision", "eer"):
                 out["unavailable"][key] = str(exc)

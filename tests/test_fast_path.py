@@ -136,3 +136,18 @@ def test_worker_choice():
     assert effective_workers(InferenceSettings(workers=-1), torch.device("cpu")) == 0
     auto = effective_workers(InferenceSettings(), torch.device("cpu"))
     assert 0 <= auto <= 4
+
+
+def test_summary_memo_gives_the_same_numbers_at_every_threshold():
+    from core.metrics import ThresholdSweep
+
+    rng = np.random.default_rng(1)
+    label, score = rng.integers(0, 2, 500), np.round(rng.uniform(0, 1, 500), 2)
+    sweep = ThresholdSweep(label, score)
+    for positive in ("real", "fake"):
+        for t in (0.2, 0.5, 0.9):
+            fresh = ThresholdSweep(label, score).summary(t, positive)
+            again = sweep.summary(t, positive)
+            assert again == fresh
+            again["roc_auc"] = -1.0  # a caller editing its dict must not touch the memo
+    assert sweep.summary(0.5)["roc_auc"] == ThresholdSweep(label, score).roc("real").auc
