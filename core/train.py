@@ -55,6 +55,8 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--resume", action="store_true", help="continue from FILE.last.pt")
+    p.add_argument("--stop-after", type=int, default=None, metavar="N",
+                   help="stop after N epochs in this invocation (time-boxed sessions); continue later with --resume")
     p.add_argument("--freeze", choices=["none", "partial", "backbone"], default="none",
                    help="none: fine-tune everything; partial: freeze the first half of the backbone; backbone: train the head only")
     p.add_argument("--no-attention", action="store_true", help="drop the spatial-attention block (ablation)")
@@ -174,6 +176,8 @@ def run_train(args: argparse.Namespace) -> int:
         torch.backends.cudnn.benchmark = True
 
     train_df, val_df, split_how = _split(args)
+    # Build the model first: a missing pretrained file stops here, before minutes of decoding.
+    model = build_model(args.backbone, pretrained=None if args.pretrained == "none" else args.pretrained, attention=not args.no_attention)
     pre = Preprocessing(input_size=args.image_size)
     base = round(args.image_size * 256 / 224)  # the report's 256 for 224
     scale, jitter = AUGMENTATIONS[args.augment]
@@ -189,7 +193,6 @@ def run_train(args: argparse.Namespace) -> int:
     val_ds = _Decoded(_decode_all(val_df["path"].tolist(), args.image_size, max(workers, 2)), val_df["label"].to_numpy(), val_tf)
     print(f"decoded in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
 
-    model = build_model(args.backbone, pretrained=None if args.pretrained == "none" else args.pretrained, attention=not args.no_attention)
     _freeze(model, args.freeze)
     model.to(device)
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -220,7 +223,8 @@ def run_train(args: argparse.Namespace) -> int:
     epochs_without_gain = 0
     if history:
         epochs_without_gain = history[-1]["epoch"] - best["epoch"]
-    for epoch in range(start_epoch, args.epochs + 1):
+    stop_at = args.epochs if args.stop_after is None else min(args.epochs, start_epoch - 1 + args.stop_after)
+    for epoch in range(start_epoch, stop_at + 1):
         if epochs_without_gain >= args.patience:
             print(f"early stop: no better validation ROC-AUC for {args.patience} epochs", file=sys.stderr)
             break
@@ -277,6 +281,9 @@ def run_train(args: argparse.Namespace) -> int:
                     "train_seconds": train_seconds, "args": vars(args) | {"func": None}}, tmp)
         tmp.replace(last_path)
 
+    if stop_at < args.epochs and epochs_without_gain < args.patience:
+        print(f"stopped after epoch {stop_at} as asked; continue with --resume", file=sys.stderr)
+        return 0
     model.load_state_dict(best_state)
     final = _evaluate(model, val_loader, device, amp_dtype, tta=False)
     final_tta = _evaluate(model, val_loader, device, amp_dtype, tta=True) if args.tta else None

@@ -64,10 +64,24 @@ def make_checkpoint(path: Path, *, backbone: str = "efficientnet_lite0", input_s
     from core.preprocess import Preprocessing
 
     torch.manual_seed(seed)
-    model = build_model(backbone, pretrained=None, attention=attention).eval()
+    model = build_model(backbone, pretrained=None, attention=attention)
+    pre = Preprocessing(input_size=input_size)
+    rng = np.random.default_rng(seed)
+    batch = torch.stack([pre.eval_transform()(make_face_like(rng, input_size, bool(i % 2))) for i in range(16)])
     with torch.no_grad():
-        model.classifier[-1].weight.mul_(spread)
-    return save_checkpoint(path, model, Preprocessing(input_size=input_size), threshold=threshold,
+        # Batch-norm statistics from real-looking input (as a trained model has them);
+        # with the untouched defaults every image gets almost the same score.
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.momentum = None  # cumulative average
+        model.train()(batch)
+        model.eval()
+        logits = model(batch).squeeze(1)
+        # centre and scale the logit so P(real) spreads over (0, 1)
+        scale = spread / 10 / (logits.std() + 1e-12)
+        model.classifier[-1].weight.mul_(scale)
+        model.classifier[-1].bias.copy_(model.classifier[-1].bias * scale - logits.mean() * scale)
+    return save_checkpoint(path, model, pre, threshold=threshold,
                            threshold_source="test fixture", training={"note": "random weights for tests"})
 
 
