@@ -103,7 +103,7 @@ def build_html(a: Analysis, ident: Identity) -> str:
     """The report as one HTML string."""
     e = html.escape
     c = a.sweep.confusion(a.threshold, a.positive)
-    metrics = pd.DataFrame([{"metric": NAMES[m], "value (95% CI)": a.boot.intervals[m].format()} for m in HEADLINE])
+    metrics = pd.DataFrame([{"metric": NAMES[m], "value (95% CI)": a.boot.intervals[m].format(percent=m != "mcc")} for m in HEADLINE])
     cal = a.calibration
     figs = [confusion_figure(c)]
     if a.sweep.has_both_classes:

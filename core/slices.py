@@ -145,6 +145,7 @@ class Shortcut:
     direction: str
     fires: bool
     message: str
+    pure_share: float = 0.0  # share of images whose value only one class has (a partial giveaway)
 
 
 def _property_auc(label: np.ndarray, values: pd.Series) -> tuple[float, str] | None:
@@ -163,6 +164,17 @@ def _property_auc(label: np.ndarray, values: pd.Series) -> tuple[float, str] | N
     if kind == "categorical":
         return auc, "by category"
     return (auc, "higher means real") if auc >= 0.5 else (1 - auc, "higher means fake")
+
+
+def _pure_values(label: np.ndarray, values: pd.Series) -> tuple[float, str]:
+    """Share of images whose (discrete) value occurs in one class only, and which values."""
+    names = values.map(lambda v: f"{v:g}" if isinstance(v, float) else str(v)).to_numpy()
+    cls = pd.Series(label).groupby(names).agg(["min", "max", "size"])
+    pure = cls[cls["min"] == cls["max"]]
+    if len(pure) == len(cls):  # every value pure: the AUC already says it all
+        return 0.0, ""
+    words = ", ".join(f"{v}: {'real' if r['min'] == 1 else 'fake'} only" for v, r in pure.head(4).iterrows())
+    return float(pure["size"].sum() / len(label)), words
 
 
 def shortcut_check(frame: pd.DataFrame, min_auc: float = SHORTCUT_AUC) -> list[Shortcut]:
@@ -189,5 +201,8 @@ def shortcut_check(frame: pd.DataFrame, min_auc: float = SHORTCUT_AUC) -> list[S
         fires = auc >= min_auc
         msg = (f"{name} alone separates real from fake (AUC {auc:.2f}, {direction}): the metrics may measure "
                f"the data set, not the model" if fires else f"{name}: AUC {auc:.2f}, no shortcut")
-        out.append(Shortcut(name, float(auc), direction, bool(fires), msg))
+        share, pure = _pure_values(label, values) if name != "file size (bytes)" else (0.0, "")
+        if share >= 0.1:
+            msg += f"; but {share:.0%} of images have a value only one class has ({pure})"
+        out.append(Shortcut(name, float(auc), direction, bool(fires), msg, float(share)))
     return out

@@ -76,5 +76,5 @@ if st.session_state.get("report", (None,))[0] == report_key:
                        file_name="deepfake_report.html", mime="text/html")
     d2.download_button("Download all predictions (CSV)", csv,
                        file_name="deepfake_predictions.csv", mime="text/csv")
-st.dataframe(pd.DataFrame([{"metric": report.NAMES[m], "value (95% CI)": a.boot.intervals[m].format()}
+st.dataframe(pd.DataFrame([{"metric": report.NAMES[m], "value (95% CI)": a.boot.intervals[m].format(percent=m != "mcc")}
                            for m in HEADLINE]), hide_index=True)

@@ -16,6 +16,9 @@ for s in fired:
 if not fired:
     st.success("Shortcut check: no face-unrelated property (JPEG quality, image size, file format, file size) "
                "alone separates real from fake (every ROC-AUC below 0.7).", icon=":material/check_circle:")
+for s in a.shortcuts:
+    if not s.fires and s.pure_share >= 0.1:
+        st.info(s.message, icon=":material/info:")
 with st.expander("Shortcut check details"):
     st.dataframe([{"property": s.property, "ROC-AUC alone": round(s.auc, 3), "direction": s.direction}
                   for s in a.shortcuts], hide_index=True)

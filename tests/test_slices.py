@@ -64,3 +64,11 @@ def test_slice_table_handles_one_class_slices(tmp_path):
     assert set(t.loc[t["dimension"] == "replaced region", "slice"]) == {"left eye", "right eye", "nose", "mouth"}
     recs = table_records(t)
     assert recs[0]["dimension"] == "all" and any(r["roc_auc"] is None for r in recs)
+
+
+def test_shortcut_notes_values_only_one_class_has(tmp_path):
+    # reals all at 95; a third of the fakes at 80, the rest shared with reals: AUC ~0.67, not firing
+    f = _frame(tmp_path, 18, 18, real_q=[95], fake_q=[95, 95, 80])
+    q = next(s for s in shortcut_check(f) if s.property == "JPEG quality")
+    assert not q.fires and q.pure_share == pytest.approx(6 / 36)
+    assert "80: fake only" in q.message
