@@ -102,7 +102,7 @@ def test_every_page_in_a_real_browser(server):
     bad.write_bytes(b"this is not a jpeg")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport={"width": 1400, "height": 2200})
         page.set_default_timeout(WAIT_MS)
         page.goto(url)
 

@@ -47,8 +47,10 @@ def test_confusion_figure_with_an_empty_class_has_no_nan():
 def test_score_histogram_has_one_trace_per_class_and_the_threshold(sweep):
     fig = figures.score_histogram(LABEL, SCORE, 0.42)
     assert isinstance(fig, go.Figure)
-    assert [len(t.x) for t in fig.data] == [int((LABEL == 0).sum()), int((LABEL == 1).sum())]
+    assert [int(sum(t.y)) for t in fig.data] == [int((LABEL == 0).sum()), int((LABEL == 1).sum())]
+    assert fig.data[0].y[np.searchsorted(np.linspace(0, 1, 41), 0.2, side="right") - 1] >= 1
     assert fig.layout.shapes[0].x0 == pytest.approx(0.42)
+    assert fig.layout.annotations[0].text == "threshold 0.420"
 
 
 def test_metric_curves_figure_plots_the_sweep_curves(sweep):
@@ -70,3 +72,14 @@ def test_roc_and_pr_figures_show_thresholds_on_hover_and_the_operating_point(swe
     fig = figures.pr_figure(pr, (0.6, 0.75), prevalence=0.5)
     assert list(fig.data[0].customdata) == [f"{t:.4f}" for t in pr.thresholds]
     assert fig.data[-1].name == "current threshold"
+
+
+def test_large_curves_are_thinned_for_drawing_only():
+    rng = np.random.default_rng(0)
+    big = ThresholdSweep(rng.integers(0, 2, 20_000), rng.uniform(0, 1, 20_000))
+    roc = big.roc()
+    fig = figures.roc_figure(roc)
+    assert len(fig.data[0].x) <= figures.MAX_POINTS
+    assert (fig.data[0].x[0], fig.data[0].x[-1]) == (roc.fpr[0], roc.fpr[-1])  # ends kept
+    assert f"{roc.auc:.3f}" in fig.data[0].name  # the number comes from the full curve
+    np.testing.assert_array_equal(figures.thin(5), np.arange(5))
