@@ -1,0 +1,123 @@
+"""core/explain.py and core/regions.py: attention map, Grad-CAM, cache, region measure, CLI."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from core.checkpoint import load_detector, save_checkpoint
+from core.cli import main
+from core.data import scan_test_set
+from core.explain import explain_file, explain_image, target_layer
+from core.model import build_model
+from core.preprocess import Preprocessing
+from core.regions import CANONICAL_BOXES, map_region_hit, region_mask, region_study, replaced_regions
+
+from .conftest import make_test_set
+
+
+def _checkpoint(path, attention=True):
+    """Random lite0 whose attention varies over the image: random lite0 features are ~1e-8,
+    so the attention block's first conv is scaled up to give a non-trivial map."""
+    torch.manual_seed(0)
+    model = build_model("efficientnet_lite0", pretrained=None, attention=attention).eval()
+    with torch.no_grad():
+        model.attention[0].weight.mul_(1e9)
+        model.classifier[-1].weight.mul_(30)
+    return save_checkpoint(path, model, Preprocessing(input_size=64), threshold=0.5)
+
+
+@pytest.fixture(scope="module")
+def detector(tmp_path_factory):
+    return load_detector(_checkpoint(tmp_path_factory.mktemp("explain") / "att.pth"))
+
+
+def test_maps_have_image_shape_are_finite_and_vary(detector, tmp_path, cache_dir):
+    path = tmp_path / "face.png"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (50, 90, 3), dtype=np.uint8)).save(path)  # not square
+    ex = explain_file(detector, path)
+    for heat in (ex.attention, ex.gradcam):
+        assert heat.shape == (50, 90)
+        assert np.isfinite(heat).all()
+        assert heat.std() > 0.01
+        assert 0.0 <= heat.min() and heat.max() <= 1.0
+    assert ex.has_attention and not ex.from_cache
+    assert 0.0 < ex.p_real < 1.0
+
+
+def test_second_call_is_identical_and_cached(detector, tmp_path, cache_dir):
+    path = tmp_path / "face.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(path)
+    first = explain_file(detector, path, target="real")
+    second = explain_file(detector, path, target="real")
+    assert second.from_cache
+    np.testing.assert_array_equal(first.attention, second.attention)
+    np.testing.assert_array_equal(first.gradcam, second.gradcam)
+    assert first.p_real == second.p_real
+    # an upload (no file) is keyed by its pixels and caches the same way
+    upload = Image.open(path).convert("RGB")
+    assert not explain_image(detector, upload).from_cache
+    assert explain_image(detector, upload).from_cache
+
+
+def test_fake_and_real_targets_differ(detector, tmp_path, cache_dir):
+    image = Image.fromarray(np.random.default_rng(2).integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    fake, real = explain_image(detector, image, target="fake"), explain_image(detector, image, target="real")
+    assert not np.array_equal(fake.gradcam, real.gradcam)
+    np.testing.assert_array_equal(fake.attention, real.attention)  # attention does not depend on the target
+    with pytest.raises(ValueError):
+        explain_image(detector, image, target="both")
+
+
+def test_model_without_attention_says_so(tmp_path, cache_dir):
+    det = load_detector(_checkpoint(tmp_path / "noatt.pth", attention=False))
+    ex = explain_image(det, Image.new("RGB", (40, 40), (120, 90, 60)))
+    assert not ex.has_attention
+    assert np.ptp(ex.attention) == 0
+    assert map_region_hit(ex.attention, ("nose",)) is None  # a flat map has no peak to score
+
+
+def test_resnet_target_layer():
+    model = build_model("resnet50", pretrained=None)
+    assert target_layer(model) is model.model.layer4[-1]
+
+
+def test_replaced_regions_from_file_names():
+    assert replaced_regions("fake/easy_12_1000.jpg") == ("left eye",)
+    assert replaced_regions("mid_3_0011.jpg") == ("nose", "mouth")
+    assert replaced_regions("hard_1_0000.jpg") == ()
+    assert replaced_regions("real_00001.jpg") is None
+
+
+def test_region_hit_against_chance():
+    heat = np.zeros((100, 100))
+    x0, y0, x1, y1 = CANONICAL_BOXES["mouth"]
+    heat[int((y0 + y1) * 50), int((x0 + x1) * 50)] = 1.0  # peak in the middle of the mouth box
+    hit = map_region_hit(heat, ("mouth",))
+    assert hit.peak_inside and hit.mass_inside == pytest.approx(1.0)
+    assert hit.chance == pytest.approx(region_mask(("mouth",), 100, 100).mean())
+    assert not map_region_hit(heat, ("left eye",)).peak_inside
+
+
+def test_region_study_on_named_fakes(detector, tmp_path, cache_dir):
+    test_set = scan_test_set(make_test_set(tmp_path / "set", n_real=1, n_fake=4, size=64))
+    study = region_study(detector, test_set)
+    assert len(study.frame) == 3  # easy_0_0000 has no replaced region
+    summary = study.summary().set_index("map")
+    assert summary.loc["gradcam", "fakes"] == 3
+    assert 0 < summary.loc["gradcam", "chance"] < 1
+
+
+def test_cli_explain_writes_png(tmp_path, cache_dir, capsys):
+    ckpt = _checkpoint(tmp_path / "w.pth")
+    img = tmp_path / "face.jpg"
+    Image.fromarray(np.random.default_rng(3).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(img)
+    out = tmp_path / "out" / "explained.png"
+    assert main(["explain", str(img), "--weights", str(ckpt), "--out", str(out), "--device", "cpu"]) == 0
+    assert Image.open(out).size[0] > Image.open(out).size[1]  # three panels side by side
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not an image")
+    assert main(["explain", str(bad), "--weights", str(ckpt), "--out", str(out), "--device", "cpu"]) == 2
+    assert "not a readable image" in capsys.readouterr().err

@@ -1,0 +1,134 @@
+"""core/robustness.py: perturbations on the fly, the sweep's clean row, a destroying perturbation, CLI."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from core.checkpoint import Detector, load_detector
+from core.cli import main
+from core.data import scan_test_set
+from core.evaluation import evaluate
+from core.inference import InferenceSettings
+from core.preprocess import Preprocessing
+from core.robustness import DEFAULT_PERTURBATIONS, Perturbation, predict_perturbed, robustness_sweep
+
+from .conftest import make_checkpoint, make_test_set
+
+ONE_WORKER = InferenceSettings(workers=0, batch_size=8)
+
+
+class _DetailDetector(nn.Module):
+    """A stand-in model that sees fine detail: logit = high-frequency energy of the image.
+    On the set below (noisy reals, smooth fakes) it separates the classes perfectly."""
+
+    def forward(self, x):
+        blur = nn.functional.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+        return ((x - blur).abs().mean(dim=(1, 2, 3)) * 20 - 2).unsqueeze(1)
+
+
+def _detail_set(root, n=6):
+    rng = np.random.default_rng(0)
+    for label, noise in (("real", 30), ("fake", 0)):
+        (root / label).mkdir(parents=True)
+        for i in range(n):
+            base = np.full((48, 48, 3), rng.integers(60, 200, 3), dtype=np.float32)
+            img = base + rng.normal(0, noise + 1e-6, base.shape)
+            Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(root / label / f"{label}_{i}.png")
+    return root
+
+
+@pytest.fixture()
+def detail_detector():
+    return Detector(model=_DetailDetector().eval(), preprocessing=Preprocessing(input_size=48), threshold=0.5,
+                    meta={}, path=None, sha256="detail-detector-test")
+
+
+def _digests(root):
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_perturbations_leave_files_byte_identical(tiny_ckpt, tmp_path, cache_dir):
+    root = make_test_set(tmp_path / "set", n_real=2, n_fake=2, size=48)
+    before = _digests(root)
+    det = load_detector(tiny_ckpt)
+    test_set = scan_test_set(root)
+    for pert in DEFAULT_PERTURBATIONS:
+        scores = predict_perturbed(det, test_set, pert, ONE_WORKER)
+        assert len(scores) == 4 and np.isfinite(scores["p_real"]).all()
+    assert _digests(root) == before
+
+
+def test_perturbations_change_pixels_deterministically():
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8))
+    for pert in DEFAULT_PERTURBATIONS:
+        out = pert.apply(image, input_size=32, seed=7)
+        assert out.mode == "RGB"
+        assert out.size == ((32, 32) if pert.kind == "downscale" else image.size)
+        np.testing.assert_array_equal(np.asarray(out), np.asarray(pert.apply(image, input_size=32, seed=7)))
+    assert np.asarray(Perturbation("identity").apply(image, 32)).tobytes() == image.tobytes()
+    with pytest.raises(ValueError):
+        Perturbation("rotate", 5).apply(image, 32)
+
+
+def test_clean_row_equals_evaluate(tiny_ckpt, tiny_set, cache_dir):
+    det = load_detector(tiny_ckpt)
+    test_set = scan_test_set(tiny_set)
+    ev = evaluate(det, test_set, ONE_WORKER)
+    sweep = robustness_sweep(det, test_set, perturbations=(Perturbation("identity"),), settings=ONE_WORKER)
+    clean = sweep.table.iloc[0]
+    summary = ev.summary(det.threshold)
+    assert clean["condition"] == "clean"
+    assert clean["roc_auc"] == pytest.approx(summary["roc_auc"])
+    assert clean["accuracy"] == pytest.approx(summary["accuracy"])
+    assert clean["real_pass_rate"] == pytest.approx(summary["recall"])  # positive = real
+    assert clean["fake_catch_rate"] == pytest.approx(summary["specificity"])
+    # the perturbation path itself adds nothing: identity scores equal evaluate's
+    merged = ev.predictions.frame.merge(sweep.scores, on="relpath")
+    np.testing.assert_allclose(merged["p_real"], merged["clean (perturbation path)"], rtol=0, atol=1e-6)
+    assert sweep.table.iloc[-1]["flips"] == 0
+    assert "flip TTA" in set(sweep.table["condition"])
+
+
+def test_destroying_perturbation_drives_auc_to_half(detail_detector, tmp_path, cache_dir):
+    test_set = scan_test_set(_detail_set(tmp_path / "set"))
+    progress = []
+    sweep = robustness_sweep(detail_detector, test_set, tta=False, settings=ONE_WORKER,
+                             perturbations=(Perturbation("downscale", 1e-6), Perturbation("blur", 2)),
+                             progress=progress.append)
+    table = sweep.table.set_index("condition")
+    assert table.loc["clean", "roc_auc"] == pytest.approx(1.0)
+    assert table.loc["downscale x1e-06", "roc_auc"] == pytest.approx(0.5, abs=0.05)  # a 1x1 image: no signal left
+    assert table.loc["downscale x1e-06", "d_roc_auc"] == pytest.approx(-0.5, abs=0.05)
+    assert progress[-1].done == progress[-1].total == 3 * len(test_set)
+    flips = sweep.flips("downscale x1e-06")
+    assert len(flips) == table.loc["downscale x1e-06", "flips"] > 0
+    assert set(flips["clean_verdict"]) | set(flips["new_verdict"]) <= {"REAL", "FAKE"}
+
+
+def test_sweep_is_cached_per_perturbation(tiny_ckpt, tmp_path, cache_dir):
+    det = load_detector(tiny_ckpt)
+    test_set = scan_test_set(make_test_set(tmp_path / "set", n_real=2, n_fake=2, size=48))
+    pert = Perturbation("noise", 15)
+    first = predict_perturbed(det, test_set, pert, ONE_WORKER)
+    assert len(list((cache_dir / "robustness").glob("*.csv"))) == 1
+    np.testing.assert_array_equal(first["p_real"], predict_perturbed(det, test_set, pert, ONE_WORKER)["p_real"])
+    predict_perturbed(det, test_set, Perturbation("noise", 5), ONE_WORKER)
+    assert len(list((cache_dir / "robustness").glob("*.csv"))) == 2
+
+
+def test_cli_robustness_json(tiny_ckpt, tiny_set, tmp_path, cache_dir, capsys):
+    out = tmp_path / "robust.json"
+    rc = main(["robustness", "--data", str(tiny_set), "--weights", str(tiny_ckpt), "--device", "cpu",
+               "--workers", "0", "--json", str(out)])
+    assert rc == 0
+    report = json.loads(out.read_text())
+    assert [r["condition"] for r in report["table"]][:3] == ["clean", "flip TTA", "jpeg q95"]
+    assert len(report["table"]) == 2 + len(DEFAULT_PERTURBATIONS)
+    assert "ROC-AUC" in capsys.readouterr().out
+    assert main(["robustness", "--data", str(tmp_path / "missing"), "--weights", str(tiny_ckpt)]) == 2
