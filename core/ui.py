@@ -46,6 +46,9 @@ PAGES: list[Page] = [
     Page("pages/5_Calibration.py", "Calibration", ":material/balance:"),
     Page("pages/6_Slices.py", "Slices", ":material/pie_chart:"),
     Page("pages/7_Compare.py", "Compare", ":material/compare:"),
+    Page("pages/8_Explanations.py", "Explanations", ":material/visibility:"),
+    Page("pages/9_Robustness.py", "Robustness", ":material/shield:"),
+    Page("pages/10_Feature_map.py", "Feature map", ":material/scatter_plot:"),
 ]
 TESTER = "pages/3_Single_image_tester.py"
 DEVICES = {"auto": "auto", "cpu": "CPU", "cuda": "GPU"}

@@ -1,0 +1,87 @@
+"""Figures of the "why it fails" views: pure functions, data in, plotly Figure out."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+METRIC_LABELS = {"roc_auc": "ROC-AUC", "accuracy": "accuracy", "fake_catch_rate": "fake catch rate",
+                 "real_pass_rate": "real pass rate"}
+KIND_LABELS = {"jpeg": "JPEG quality", "downscale": "downscale factor (of input size)", "blur": "blur σ (px)",
+               "noise": "noise σ (grey levels)"}
+OUTCOME_COLOURS = {"right": "#2b8a3e", "wrong": "#e8590c"}
+TRUTH_COLOURS = {"real": "#1c7ed6", "fake": "#c2255c"}
+
+
+def region_figure(summary: pd.DataFrame, has_attention: bool, target: str, n_fakes: int) -> go.Figure:
+    """Bars: share of fakes whose map peak lies in the replaced regions, beside chance
+    (the regions' mean area share). ``summary`` is ``RegionStudy.summary()``."""
+    fig = go.Figure()
+    names = {"attention": "attention map", "gradcam": f"Grad-CAM ({target})"}
+    rows = summary.set_index("map")
+    x = [names[m] for m in rows.index]
+    hit = [None if not rows.loc[m, "fakes"] else rows.loc[m, "peak_in_region"] for m in rows.index]
+    chance = [None if not rows.loc[m, "fakes"] else rows.loc[m, "chance"] for m in rows.index]
+    mass = [None if not rows.loc[m, "fakes"] else rows.loc[m, "mass_in_region"] for m in rows.index]
+    fig.add_bar(x=x, y=hit, name="peak in replaced regions", marker_color="#1c7ed6",
+                text=[f"{v:.0%}" if v is not None else "" for v in hit], textposition="outside")
+    fig.add_bar(x=x, y=mass, name="map mass in replaced regions", marker_color="#74c0fc",
+                text=[f"{v:.0%}" if v is not None else "" for v in mass], textposition="outside")
+    fig.add_bar(x=x, y=chance, name="chance (area share)", marker_color="#adb5bd",
+                text=[f"{v:.0%}" if v is not None else "" for v in chance], textposition="outside")
+    if not has_attention:
+        fig.add_annotation(x=names["attention"], y=0.5, text="no attention block in this model:<br>its map is flat",
+                           showarrow=False, font={"color": "#868e96"})
+    fig.update_layout(barmode="group", yaxis={"range": [0, 1.1], "tickformat": ".0%", "title": "share of fakes"},
+                      title=f"Do the maps point at the replaced face parts? ({n_fakes} fakes)",
+                      legend={"orientation": "h", "y": -0.15}, height=420, margin={"t": 60})
+    return fig
+
+
+def robustness_figure(table: pd.DataFrame) -> go.Figure:
+    """One panel per perturbation kind: change of each metric from clean against the level."""
+    kinds = [k for k in KIND_LABELS if k in set(table["kind"])]
+    fig = make_subplots(rows=1, cols=max(1, len(kinds)), shared_yaxes=True,
+                        subplot_titles=[KIND_LABELS[k] for k in kinds])
+    colours = dict(zip(METRIC_LABELS, ("#1c7ed6", "#2b8a3e", "#c2255c", "#f08c00")))
+    for col, kind in enumerate(kinds, start=1):
+        rows = table[table["kind"] == kind].sort_values("level", ascending=kind != "jpeg")
+        for metric, label in METRIC_LABELS.items():
+            y = pd.to_numeric(rows[f"d_{metric}"], errors="coerce")
+            fig.add_scatter(x=rows["level"].astype(str), y=y, mode="lines+markers", name=label, legendgroup=metric,
+                            showlegend=col == 1, line={"color": colours[metric]},
+                            customdata=np.c_[rows["condition"], pd.to_numeric(rows[metric], errors="coerce")],
+                            hovertemplate="%{customdata[0]}<br>" + label + " %{customdata[1]:.3f} (Δ %{y:+.3f})<extra></extra>")
+        fig.add_hline(y=0, line={"color": "#868e96", "dash": "dot"}, row=1, col=col)
+        fig.update_xaxes(type="category", row=1, col=col)
+    fig.update_yaxes(title_text="change from clean", tickformat="+.2f", row=1, col=1)
+    fig.update_layout(height=420, legend={"orientation": "h", "y": -0.2}, margin={"t": 60},
+                      title="Metrics under perturbation, as a change from the clean test set")
+    return fig
+
+
+def feature_scatter(frame: pd.DataFrame, colour_by: str = "outcome", method: str = "pca") -> go.Figure:
+    """2-D feature map; ``colour_by`` is ``outcome`` (right/wrong) or ``truth`` (real/fake).
+    Symbols show the other attribute; each point carries its relpath for selection."""
+    colours = OUTCOME_COLOURS if colour_by == "outcome" else TRUTH_COLOURS
+    other = "truth" if colour_by == "outcome" else "outcome"
+    symbols = {"real": "circle", "fake": "diamond", "right": "circle", "wrong": "x"}
+    fig = go.Figure()
+    for value, colour in colours.items():
+        sub = frame[frame[colour_by] == value]
+        if sub.empty:
+            continue
+        fig.add_scatter(
+            x=sub["x"], y=sub["y"], mode="markers", name=f"{value} ({len(sub)})",
+            marker={"color": colour, "size": 9, "symbol": [symbols[v] for v in sub[other]], "line": {"width": 0.5, "color": "white"}},
+            customdata=np.c_[sub["relpath"], sub["p_real"], sub["truth"], sub["verdict"]],
+            hovertemplate="%{customdata[0]}<br>P(real) %{customdata[1]:.3f}<br>true %{customdata[2]}, "
+                          "predicted %{customdata[3]}<extra></extra>",
+        )
+    axis = "PC" if method == "pca" else "t-SNE "
+    fig.update_layout(title=f"Test set in the model's penultimate features ({'PCA' if method == 'pca' else 't-SNE'}), "
+                            f"coloured by {'right/wrong' if colour_by == 'outcome' else 'true class'}",
+                      xaxis_title=f"{axis}1", yaxis_title=f"{axis}2", height=560, legend={"title": colour_by},
+                      dragmode="select", clickmode="event+select")
+    return fig

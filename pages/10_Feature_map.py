@@ -1,0 +1,44 @@
+"""Feature map: the test set in the model's penultimate features (PCA / t-SNE)."""
+import streamlit as st
+
+from core import ui
+from core.features import embed_test_set, feature_map_frame
+from core.figures_explain import feature_scatter
+
+ctx = ui.sidebar("Feature map")
+st.title("Feature map")
+ui.guard_evaluation(ctx)
+ss = st.session_state
+
+top = st.columns(2)
+method = top[0].radio("Projection", ["pca", "tsne"], format_func={"pca": "PCA", "tsne": "t-SNE"}.get, horizontal=True,
+                      key="features_method")
+colour_by = top[1].radio("Colour by", ["outcome", "truth"], horizontal=True, key="features_colour",
+                         format_func={"outcome": "right / wrong", "truth": "true class"}.get)
+
+key = (ctx.detector.sha256, ctx.set_signature)
+if ss.get("features_key") != key:
+    bar = st.progress(0.0, text="Computing penultimate features…")
+    ss["features"] = embed_test_set(ctx.detector, ctx.test_set,
+                                    progress=lambda d, t: bar.progress(d / t, text=f"Computing features: {d}/{t} images"))
+    ss["features_key"] = key
+    bar.empty()
+emb = ss["features"]
+if len(emb.frame) < 3:
+    st.info("A 2-D map needs at least 3 readable images.")
+    st.stop()
+frame = feature_map_frame(emb, ctx.threshold, method)
+event = st.plotly_chart(feature_scatter(frame, colour_by, method), width="stretch", on_select="rerun",
+                        selection_mode=("points", "box", "lasso"), key="features_chart")
+st.caption("Select points (click, box or lasso) to see the images. Symbols: circle = real / right, "
+           "diamond = fake, x = wrong.")
+picked = [p["customdata"][0] for p in (event.selection.points if event and event.selection else []) if p.get("customdata")]
+if picked:
+    rows = frame[frame["relpath"].isin(picked)].head(24)
+    for start in range(0, len(rows), 6):
+        for col, row in zip(st.columns(6), rows.iloc[start : start + 6].itertuples()):
+            col.image(row.thumbnail or row.path, width="stretch")
+            col.caption(f"{row.relpath} · P(real) {row.p_real:.2f} · {row.outcome}")
+else:
+    wrong = frame[frame["outcome"] == "wrong"]
+    st.caption(f"{len(wrong)} of {len(frame)} images are wrong at threshold {ctx.threshold:.3f}.")

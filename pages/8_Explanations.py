@@ -1,0 +1,79 @@
+"""Explanations: the model's attention map and Grad-CAM for one image, and the replaced-region test."""
+from pathlib import Path
+
+import streamlit as st
+
+from core import ui
+from core.explain import NO_ATTENTION_NOTE, TARGET_NOTE, explain_file, explain_image
+from core.figures_explain import region_figure
+from core.preprocess import ImageError, open_image
+from core.regions import LAYOUT_NOTE, region_study, replaced_regions
+
+ctx = ui.sidebar("Explanations")
+st.title("Explanations")
+detector = ui.guard_detector(ctx)
+ss = st.session_state
+if not detector.model.use_attention:
+    st.info(NO_ATTENTION_NOTE, icon=":material/info:")
+
+left, right = st.columns([3, 1])
+target = right.radio("Grad-CAM explains", ["fake", "real"], horizontal=True, key="explain_target",
+                     help="The model has one logit (sigmoid = P(real)): 'real' targets the logit, 'fake' the negated logit.")
+upload = right.file_uploader("…or upload an image", type=["jpg", "jpeg", "png", "webp", "bmp"], key="explain_upload")
+choices = [] if ctx.test_set is None else ctx.test_set.images["relpath"].tolist()
+chosen = left.selectbox("Image from the test set", choices, index=0 if choices else None, key="explain_relpath",
+                        placeholder="no test set loaded: upload an image")
+
+try:
+    if upload is not None:
+        image, _ = open_image(upload.getvalue(), name=upload.name)
+        ex, name = explain_image(detector, image, target=target), upload.name
+    elif chosen:
+        path = ctx.test_set.images.set_index("relpath").loc[chosen, "path"]
+        ex, name = explain_file(detector, path, target=target), chosen
+    else:
+        st.info("Choose an image from the test set or upload one.")
+        st.stop()
+except ImageError as exc:
+    st.error(str(exc))
+    st.stop()
+
+verdict = "REAL" if ex.p_real >= ctx.threshold else "FAKE"
+st.markdown(f"**{name}** · P(real) {ex.p_real:.3f} → **{verdict}** at threshold {ctx.threshold:.3f}"
+            + (f" · replaced: {', '.join(replaced_regions(name)) or 'nothing'}" if replaced_regions(name) is not None else ""))
+att, cam = ex.overlays()
+cols = st.columns(3)
+cols[0].image(ex.image, caption="image", width="stretch")
+cols[1].image(att, width="stretch",
+              caption="attention map" if ex.has_attention else "attention map: none (flat, no attention block)")
+cols[2].image(cam, caption=TARGET_NOTE[target], width="stretch")
+st.caption(f"Heat maps are scaled to [0, 1] per image (red = high). {'From the disk cache.' if ex.from_cache else ''}")
+
+st.subheader("Do the maps point at the replaced face parts?")
+st.markdown("CIPLab fakes name the replaced parts in their file names (left eye, right eye, nose, mouth). "
+            "For each such fake: does the peak of the map fall inside those parts? Chance is their area share. "
+            f"{LAYOUT_NOTE}")
+if ctx.test_set is None:
+    st.info("Load a test set to run this.")
+    st.stop()
+key = (detector.sha256, ctx.set_signature, target)
+if ss.get("region_study_key") != key:
+    named = sum(bool(replaced_regions(p)) for p in ctx.test_set.images.loc[ctx.test_set.images["label"] == 0, "path"])
+    if not named:
+        st.info("This test set has no fakes named in the CIPLab way ({easy|mid|hard}_N_mask.jpg).")
+        st.stop()
+    if not st.button(f"Explain the {named} named fakes", icon=":material/play_arrow:"):
+        st.stop()
+    bar = st.progress(0.0, text="Explaining fakes…")
+    study = region_study(detector, ctx.test_set, target=target,
+                         progress=lambda d, t: bar.progress(d / t, text=f"Explaining fakes: {d}/{t}"))
+    bar.empty()
+    ss["region_study_key"], ss["region_study"] = key, study
+study = ss["region_study"]
+summary = study.summary()
+st.plotly_chart(region_figure(summary, study.has_attention, study.target, len(study.frame)), width="stretch")
+st.dataframe(summary, hide_index=True, width="stretch")
+with st.expander(f"Per fake ({len(study.frame)})"):
+    st.dataframe(study.frame, hide_index=True, width="stretch")
+if study.skipped:
+    st.warning(f"{len(study.skipped)} unreadable files skipped: " + ", ".join(Path(p).name for p, _ in study.skipped[:5]))

@@ -1,0 +1,52 @@
+"""Robustness: metrics under JPEG re-compression, downscaling, blur, noise, and flip TTA."""
+from pathlib import Path
+
+import streamlit as st
+
+from core import ui
+from core.figures_explain import robustness_figure
+from core.robustness import robustness_sweep
+
+ctx = ui.sidebar("Robustness")
+st.title("Robustness")
+preds, _ = ui.guard_evaluation(ctx)
+ss = st.session_state
+st.markdown("Perturbed copies are made in memory (the files are never changed) and scored with the model's own "
+            "preprocessing. Downscaling shrinks to a fraction of the model's input size and back; blur σ is in pixels "
+            "of the stored image; noise σ in grey levels. *flip TTA* averages P(real) over the image and its mirror.")
+
+key = (ctx.detector.sha256, ctx.set_signature, ctx.fast, round(ctx.threshold, 6))
+if ss.get("robustness_key") != key:
+    n = len(ctx.test_set) * 13
+    if not st.button(f"Run the sweep ({n} images to score; cached on disk after the first run)", icon=":material/play_arrow:"):
+        st.stop()
+    bar = st.progress(0.0, text="Perturbing and scoring…")
+    result = robustness_sweep(ctx.detector, ctx.test_set, threshold=ctx.threshold, settings=ctx.settings,
+                              progress=lambda p: bar.progress(min(1.0, p.done / p.total), text=ui.progress_text(p)))
+    bar.empty()
+    ss["robustness_key"], ss["robustness"] = key, result
+result = ss["robustness"]
+
+st.plotly_chart(robustness_figure(result.table), width="stretch")
+shown = result.table.drop(columns=["kind", "level"]).rename(columns={"n_images": "images"})
+st.dataframe(shown, hide_index=True, width="stretch",
+             column_config={c: st.column_config.NumberColumn(format="%.3f") for c in shown.columns if c not in ("condition", "flips", "images")})
+st.caption(f"Threshold {result.threshold:.3f} (REAL when P(real) ≥ threshold). Rates: fake catch = fakes called FAKE / fakes; "
+           "real pass = reals called REAL / reals. d_* = change from the clean row.")
+
+st.subheader("Images whose verdict flips")
+conditions = [c for c in result.table["condition"][1:] if result.table.set_index("condition").loc[c, "flips"] > 0]
+if not conditions:
+    st.success("No verdict changes under any perturbation.")
+    st.stop()
+condition = st.selectbox("Perturbation", conditions, key="robustness_condition")
+flips = result.flips(condition)
+st.caption(f"{len(flips)} images change verdict under {condition}.")
+for start in range(0, min(len(flips), 24), 6):
+    for col, row in zip(st.columns(6), flips.iloc[start : start + 6].itertuples()):
+        col.image(row.path, width="stretch")
+        col.caption(f"**{Path(row.relpath).name}** ({'real' if row.label == 1 else 'fake'})  \n"
+                    f"{row.clean_verdict} {row.p_clean:.2f} → {row.new_verdict} {row.p_perturbed:.2f}")
+if len(flips) > 24:
+    with st.expander(f"All {len(flips)} flips"):
+        st.dataframe(flips.drop(columns="path"), hide_index=True, width="stretch")
