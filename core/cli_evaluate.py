@@ -60,6 +60,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from .inference import InferenceSettings
 
     _check_threshold(args.threshold)
+    if args.bootstrap < 1:
+        raise SystemExit(f"error: --bootstrap must be at least 1, got {args.bootstrap}")
     test_set = scan_test_set(args.data)
     detector = _load(args)
     threshold = detector.threshold if args.threshold is None else args.threshold
@@ -80,8 +82,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.json_out and len(p.frame):
         from .analysis import extra_json
 
-        if args.bootstrap < 1:
-            raise SystemExit(f"error: --bootstrap must be at least 1, got {args.bootstrap}")
         out.update(extra_json(p.frame, threshold, args.positive, n_resamples=args.bootstrap))
     print(format_report(out))
     write_json(out, args.json_out)
