@@ -69,11 +69,17 @@ def is_image_name(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def _walk_images(class_dir: Path) -> list[Path]:
+def _walk_images(class_dir: Path) -> list[tuple[str, str, str]]:
+    """(absolute folder, group, file name) of every image below ``class_dir``; ``group``
+    is the subfolder in posix form ('' at the top). Plain strings, not Paths: pathlib
+    took most of a cached re-evaluation's time at 10,000 images."""
     found = []
-    for dirpath, dirnames, filenames in os.walk(class_dir, followlinks=True):
+    top = str(class_dir.absolute())
+    for dirpath, dirnames, filenames in os.walk(top, followlinks=True):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found.extend(Path(dirpath) / f for f in sorted(filenames) if is_image_name(f) and not f.startswith("."))
+        rel = os.path.relpath(dirpath, top)
+        group = "" if rel == "." else rel.replace(os.sep, "/")
+        found.extend((dirpath, group, f) for f in sorted(filenames) if is_image_name(f) and not f.startswith("."))
     return found
 
 
@@ -106,19 +112,19 @@ def scan_test_set(root: str | os.PathLike, *, require_both: bool = False) -> Tes
         paths = _walk_images(class_dir)
         if not paths:
             problems.append(f"{class_dir} holds no images ({', '.join(IMAGE_EXTENSIONS)}).")
-        for path in paths:
+        for dirpath, group, fname in paths:
+            path = os.path.join(dirpath, fname)
             try:
-                stat = path.stat()
+                stat = os.stat(path)
             except OSError as exc:  # a dangling symlink, a permission problem
                 problems.append(f"Cannot read {path}: {exc.strerror or exc}")
                 continue
-            group = path.parent.relative_to(class_dir).as_posix()
             rows.append(
                 {
-                    "path": str(path.absolute()),
-                    "relpath": path.relative_to(root).as_posix(),
+                    "path": path,
+                    "relpath": f"{class_dir.name}/{group}/{fname}" if group else f"{class_dir.name}/{fname}",
                     "label": label,
-                    "group": "" if group == "." else group,
+                    "group": group,
                     "size_bytes": stat.st_size,
                     "mtime_ns": stat.st_mtime_ns,
                 }
