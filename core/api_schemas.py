@@ -67,7 +67,8 @@ class ApiConfig:
             try:
                 return kind(raw)
             except ValueError:
-                raise ApiConfigError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
+                what = "a whole number" if kind is int else "a number"
+                raise ApiConfigError(f"{name} must be {what}, got {raw!r}") from None
 
         origins = tuple(o.strip() for o in env.get("API_CORS_ORIGINS", "").split(",") if o.strip())
         return cls(
