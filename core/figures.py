@@ -78,6 +78,7 @@ def confusion_figure(confusion: Confusion, normalize: bool = False) -> go.Figure
             y=["true fake", "true real"],
             text=text,
             texttemplate="%{text}",
+            textfont=dict(size=15),
             hovertemplate="%{y}, %{x}<br>%{text}<extra></extra>",
             colorscale="Blues",
             zmin=0,

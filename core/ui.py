@@ -25,8 +25,10 @@ from .data import DatasetError, LAYOUT_HELP, TestSet, scan_test_set
 from .inference import InferenceSettings, Predictions, Progress, predict_test_set
 from .metrics import ThresholdSweep
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DATA, DEFAULT_WEIGHTS = "data/test_images", "weights/default.pth"
+from .dashboard import (  # noqa: F401  (re-exported: pages and tests use ui.<name>)
+    DEFAULT_DATA, DEFAULT_WEIGHTS, REPO, _display, fmt, image_details, initial_sources, known_test_sets,
+    known_weights, progress_text, resolve_path, skipped_table, uploads_digest,
+)
 
 
 @dataclass(frozen=True)
@@ -75,99 +77,10 @@ class Context:
         return InferenceSettings(fast=self.fast)
 
 
-# --- pure helpers -------------------------------------------------------------------
-def resolve_path(path: str) -> Path:
-    """A typed path; relative paths are taken from the repository root."""
-    p = Path(path).expanduser()
-    return p if p.is_absolute() else REPO / p
-
-
-def initial_sources(query: dict, environ: dict) -> dict:
-    """Start values: query parameters ``data``, ``weights``, ``threshold`` win over the
-    environment (``DATA_DIR``, ``WEIGHTS``), which wins over the defaults. ``threshold``
-    is None unless the URL holds a valid one (the weights' own threshold is used then)."""
-    out = {
-        "data_dir": query.get("data") or environ.get("DATA_DIR") or DEFAULT_DATA,
-        "weights": query.get("weights") or environ.get("WEIGHTS") or DEFAULT_WEIGHTS,
-        "threshold": None,
-    }
-    try:
-        t = float(query.get("threshold", ""))
-        out["threshold"] = t if 0.0 <= t <= 1.0 else None
-    except ValueError:
-        pass
-    return out
-
-
-def known_test_sets(root: Path = REPO / "data", depth: int = 3) -> list[str]:
-    """Folders below ``root`` (to ``depth`` levels) holding real/ or fake/, as repo-relative paths."""
-    found, frontier = [], [root]
-    for _ in range(depth):
-        nxt = []
-        for folder in frontier:
-            try:
-                subs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-            except OSError:
-                continue
-            for sub in subs:
-                names = {p.name.lower() for p in sub.iterdir() if p.is_dir()} if os.access(sub, os.R_OK) else set()
-                if names & {"real", "fake"}:
-                    found.append(sub)
-                elif sub.name.lower() not in ("real", "fake"):
-                    nxt.append(sub)
-        frontier = nxt
-    return sorted({_display(p) for p in found})
-
-
-def known_weights(root: Path = REPO / "weights") -> list[str]:
-    """Checkpoint files (.pth, .pt) under ``root``, as repo-relative paths."""
-    if not root.is_dir():
-        return []
-    return sorted(_display(p) for p in root.rglob("*") if p.suffix in (".pth", ".pt") and p.is_file())
-
-
-def _display(p: Path) -> str:
-    try:
-        return p.relative_to(REPO).as_posix()
-    except ValueError:
-        return str(p)
-
-
-def progress_text(p: Progress) -> str:
-    """'120/500 images · 35.2 images/s · 11 s left'."""
-    eta = "" if p.eta_s is None else f" · {p.eta_s:.0f} s left"
-    return f"Scoring the test set: {p.done}/{p.total} images · {p.images_per_s:.1f} images/s{eta}"
-
-
-def fmt(value: float | None, digits: int = 3) -> str:
-    """A metric for a card: 'n/a' when undefined."""
-    return "n/a" if value is None else f"{value:.{digits}f}"
-
-
-def skipped_table(skipped: list[tuple[str, str]]) -> pd.DataFrame:
-    return pd.DataFrame(skipped, columns=["file", "reason"])
-
-
+# --- small helpers (the pure ones live in core.dashboard) ---------------------------
 def set_threshold(value: float) -> None:
     """Button callback: move the one threshold (e.g. to the EER point)."""
     st.session_state["threshold"] = round(float(value), 6)
-
-
-def image_details(item: pd.Series, frame: pd.DataFrame, threshold: float) -> pd.DataFrame:
-    """Two-column table describing one gallery image (with its size and format from ``frame``)."""
-    full = frame.loc[frame["relpath"] == item["relpath"]].iloc[0]
-    pairs = [("file", item["relpath"]), ("group", item["group"] or "none"), ("true class", item["true"]),
-             ("predicted", item["predicted"]), ("P(real)", f"{item['p_real']:.4f}"),
-             ("distance to threshold", f"{abs(item['p_real'] - threshold):.4f}"),
-             ("size", f"{full['width']}x{full['height']} {full['format']}, {full['size_bytes'] / 1024:.0f} KiB")]
-    return pd.DataFrame(pairs, columns=["", "value"])
-
-
-def uploads_digest(files) -> str:
-    h = hashlib.sha256()
-    for name, data in files:
-        h.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-    return h.hexdigest()
 
 
 # --- cache wrappers -----------------------------------------------------------------

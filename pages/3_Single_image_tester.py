@@ -32,12 +32,13 @@ for r in results:
     if not r.ok:
         continue
     with st.container(border=True):
-        cols = st.columns([1, 1, 1])
+        cols = st.columns(3 if r.face is not None else 2)
         cols[0].image(r.image, caption=f"{r.name} ({r.width}x{r.height})", width="stretch")
         if r.face is not None:
             cols[1].image(r.scored, caption="face crop used" if r.face.found else "whole image used", width="stretch")
             (cols[1].caption if r.face.found else cols[1].info)(r.face.message)
         verdict = r.verdict(t)
-        (cols[2].success if verdict == "REAL" else cols[2].error)(f"Verdict: **{verdict}** at threshold {t:.3f}")
-        cols[2].metric("P(real)", f"{r.p_real:.4f}")
-        cols[2].metric("P(fake)", f"{r.p_fake:.4f}")
+        out = cols[-1]
+        (out.success if verdict == "REAL" else out.error)(f"Verdict: **{verdict}** at threshold {t:.3f}")
+        out.metric("P(real)", f"{r.p_real:.4f}")
+        out.metric("P(fake)", f"{r.p_fake:.4f}")

@@ -9,9 +9,7 @@ E2E_SHOTS names the screenshot folder (e.g. data/test_images, weights/default.pt
 """
 from __future__ import annotations
 
-import io
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -106,13 +104,17 @@ def test_every_page_in_a_real_browser(server):
         page.set_default_timeout(WAIT_MS)
         page.goto(url)
 
-        def settle(heading: str) -> None:
+        def settle(heading: str, ready: str | None = None) -> None:
+            """Wait for the page's heading and its last element, then for the script to finish."""
             expect(page.get_by_role("heading", name=heading)).to_be_visible()
-            page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached")
-            page.wait_for_timeout(1500)  # charts draw after the script finishes
+            if ready:
+                expect(page.get_by_text(ready).first).to_be_visible()
+            for _ in range(3):  # the running indicator can flicker between reruns
+                page.wait_for_timeout(700)
+                page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached")
             assert page.locator('[data-testid="stException"]').count() == 0, heading
 
-        settle("Deepfake detector: overview")
+        settle("Deepfake detector: overview", "Score distribution per class")
         expect(page.get_by_text("fake missed (predicted real)").first).to_be_visible()
         page.screenshot(path=str(shots / "1_overview.png"), full_page=True)
 
@@ -120,14 +122,14 @@ def test_every_page_in_a_real_browser(server):
         box.fill("0.6")
         box.press("Enter")
         page.wait_for_url("**threshold=0.6**")
-        settle("Deepfake detector: overview")
+        settle("Deepfake detector: overview", "Score distribution per class")
         expect(page.get_by_text("Metrics at threshold 0.600")).to_be_visible()
         page.screenshot(path=str(shots / "1_overview_threshold_0.6.png"), full_page=True)
 
-        for label, heading, name in [("Threshold explorer", "Threshold explorer", "2_threshold_explorer"),
-                                     ("Error gallery", "Error gallery", "3_error_gallery")]:
+        for label, ready, name in [("Threshold explorer", "Precision-recall (positive", "2_threshold_explorer"),
+                                   ("Error gallery", "The list as a table", "3_error_gallery")]:
             page.locator('[data-testid="stSidebar"]').get_by_role("link", name=label).click()
-            settle(heading)
+            settle(label, ready)
             assert "threshold=0.6" in page.url  # the threshold travels with the user
             page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
 
@@ -135,8 +137,8 @@ def test_every_page_in_a_real_browser(server):
         settle("Single-image tester")
         page.locator('[data-testid="stMainBlockContainer"] [data-testid="stFileUploader"] input[type="file"]').set_input_files([str(good), str(bad)])
         expect(page.get_by_text("Verdict:").first).to_be_visible()
-        expect(page.get_by_text("broken.jpg: not a readable image")).to_be_visible()
-        settle("Single-image tester")
+        expect(page.get_by_text("broken.jpg: not a readable image").first).to_be_visible()
+        settle("Single-image tester", "P(fake)")
         page.screenshot(path=str(shots / "4_single_image_tester.png"), full_page=True)
         browser.close()
     assert {"1_overview.png", "2_threshold_explorer.png", "3_error_gallery.png",
