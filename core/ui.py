@@ -241,7 +241,11 @@ def _load(ss) -> dict:
     out: dict = {}
     weights = resolve_path(ss["weights"])
     try:
-        device = str(resolve_device(ss["device"]))
+        try:
+            device = str(resolve_device(ss["device"]))
+        except RuntimeError:
+            raise RuntimeError("GPU was chosen, but PyTorch sees no CUDA GPU on this machine: choose auto or CPU "
+                               "under Test set and model.") from None
         if not weights.is_file():
             raise CheckpointError(f"No weights file at {ss['weights']}. Choose one in the sidebar or upload a .pth file.")
         out["detector"] = _load_detector(str(weights), _stamp(weights), device)

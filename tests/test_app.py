@@ -189,3 +189,15 @@ def test_initial_sources_order():
     assert ui.initial_sources(q, env) == {"data_dir": "q_data", "weights": "q.pth", "threshold": 0.7}
     assert ui.initial_sources({"threshold": "1.5"}, env)["threshold"] is None
     assert ui.initial_sources({"threshold": "abc"}, env)["threshold"] is None
+
+
+def test_fast_toggle_reports_its_precision_and_gpu_without_cuda_says_so(env):
+    at = start()
+    at.sidebar.toggle(key="w_fast").set_value(True).run()
+    assert not at.exception
+    assert any("bfloat16" in c.value for c in at.sidebar.caption)
+    assert "(bfloat16;" in at.caption[0].value  # the numbers shown come from the bf16 run
+    if not torch.cuda.is_available():
+        at.sidebar.radio(key="w_device").set_value("cuda").run()
+        assert not at.exception
+        assert any("sees no CUDA GPU" in w.value and "choose auto or CPU" in w.value for w in at.warning)
