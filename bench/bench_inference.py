@@ -11,6 +11,7 @@ the report's loop and how many verdicts flip at 0.5.
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import sys
 import tempfile
@@ -135,7 +136,10 @@ def main() -> int:
         for model_name in args.models.split(","):
             detector, desc = load(model_name, args.device, tmp, sample)
             size = detector.preprocessing.input_size
-            paths = {"report loop (float32, no workers)": lambda: report_loop(detector.model, root, size, device)}
+            # The report's code loads its own model: a copy made before the project's path
+            # touches it (prepare_model changes the weights' memory layout in place).
+            report_model = copy.deepcopy(detector.model).to(memory_format=torch.contiguous_format)
+            paths = {"report loop (float32, no workers)": lambda: report_loop(report_model, root, size, device)}
             for w in worker_choices:
                 for fast in (False, True):
                     s = InferenceSettings(fast=fast, workers=w)
