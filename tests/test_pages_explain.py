@@ -1,0 +1,59 @@
+"""The Explanations, Robustness and Feature map pages under AppTest."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import make_checkpoint, make_test_set
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+
+
+@pytest.fixture()
+def env(tmp_path, cache_dir, monkeypatch):
+    data = make_test_set(tmp_path / "set", n_real=4, n_fake=4, size=48)
+    ckpt = make_checkpoint(tmp_path / "w" / "random.pth", spread=60.0)
+    monkeypatch.setenv("DATA_DIR", str(data))
+    monkeypatch.setenv("WEIGHTS", str(ckpt))
+    return data, ckpt
+
+
+def start(page):
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.switch_page(page)
+    return at.run()
+
+
+def _click(at, prefix):
+    next(b for b in at.button if b.label.startswith(prefix)).click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_explanations_page_shows_maps_and_region_figure(env):
+    at = start("pages/8_Explanations.py")
+    assert not at.exception, at.exception
+    assert len(at.get("imgs")) >= 1  # image | attention | Grad-CAM
+    at.radio(key="explain_target").set_value("real").run()
+    assert not at.exception
+    _click(at, "Explain the")
+    assert at.get("plotly_chart") and at.dataframe
+
+
+def test_robustness_page_runs_the_sweep(env):
+    at = start("pages/9_Robustness.py")
+    assert not at.exception, at.exception
+    _click(at, "Run the sweep")
+    assert at.get("plotly_chart")
+    table = at.dataframe[0].value
+    assert list(table["condition"][:2]) == ["clean", "flip TTA"]
+
+
+def test_feature_map_page_runs_both_projections(env):
+    at = start("pages/10_Feature_map.py")
+    assert not at.exception, at.exception
+    assert at.get("plotly_chart")
+    at.radio(key="features_method").set_value("tsne").run()
+    assert not at.exception, at.exception
+    at.radio(key="features_colour").set_value("truth").run()
+    assert not at.exception, at.exception
