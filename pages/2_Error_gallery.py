@@ -34,6 +34,13 @@ if not opened.empty:
         right.markdown(f"**{Path(item['relpath']).name}**")
         right.dataframe(ui.image_details(item, preds.frame, ctx.threshold), hide_index=True, width="stretch")
         right.button("Close", on_click=ss.pop, args=("gallery_open", None))
+        if right.toggle("Explain (attention map + Grad-CAM)", key="gallery_explain"):
+            from core.explain import NO_ATTENTION_NOTE, TARGET_NOTE, explain_file
+
+            ex = explain_file(ctx.detector, item["path"])
+            att, cam = ex.overlays()
+            left.image([att, cam], width=300, caption=["attention map" if ex.has_attention else NO_ATTENTION_NOTE,
+                                                        TARGET_NOTE[ex.target]])
 
 n_pages = max(1, -(-len(rows) // per_page))
 ss["gallery_page"] = min(max(1, ss.get("gallery_page", 1)), n_pages)

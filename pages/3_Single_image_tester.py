@@ -42,3 +42,10 @@ for r in results:
         (out.success if verdict == "REAL" else out.error)(f"Verdict: **{verdict}** at threshold {t:.3f}")
         out.metric("P(real)", f"{r.p_real:.4f}")
         out.metric("P(fake)", f"{r.p_fake:.4f}")
+        if out.toggle("Explain (attention map + Grad-CAM)", key=f"tester_explain_{r.name}"):
+            from core.explain import NO_ATTENTION_NOTE, TARGET_NOTE, explain_image
+
+            ex = explain_image(detector, r.scored)
+            att, cam = ex.overlays()
+            st.image([att, cam], width=300, caption=["attention map" if ex.has_attention else NO_ATTENTION_NOTE,
+                                                      TARGET_NOTE[ex.target]])
