@@ -79,6 +79,16 @@ class BootstrapResult:
         """metric -> [low, high] (None where undefined), as ``evaluate --json`` writes it."""
         return {name: iv.as_list() for name, iv in self.intervals.items()}
 
+    def columns(self, names) -> dict[str, float]:
+        """``name``, ``name_low``, ``name_high`` for each metric, NaN where undefined: one
+        table row's worth (slices, comparisons)."""
+        row = {}
+        for name in names:
+            iv = self.intervals[name]
+            for key, value in ((name, iv.estimate), (f"{name}_low", iv.low), (f"{name}_high", iv.high)):
+                row[key] = np.nan if value is None else value
+        return row
+
 
 def draw_indices(n_real: int, n_fake: int, n_resamples: int, seed: int = DEFAULT_SEED):
     """(n_resamples, n_real) and (n_resamples, n_fake) indices into each class, in the

@@ -39,11 +39,7 @@ def compare_table(runs: list[Run], *, n_resamples: int = DEFAULT_RESAMPLES, seed
     for run in runs:
         b = bootstrap(run.sweep, run.threshold, n_resamples=n_resamples, seed=seed, bands=False)
         row = {"model": run.model, "test_set": run.test_set, "n": len(run.frame), "threshold": run.threshold}
-        for name in TABLE_METRICS:
-            iv = b.intervals[name]
-            row[name] = np.nan if iv.estimate is None else iv.estimate
-            row[f"{name}_low"] = np.nan if iv.low is None else iv.low
-            row[f"{name}_high"] = np.nan if iv.high is None else iv.high
+        row.update(b.columns(TABLE_METRICS))
         rows.append(row)
     return pd.DataFrame(rows)
 

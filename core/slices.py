@@ -121,11 +121,7 @@ def slice_table(frame: pd.DataFrame, threshold: float, *, n_resamples: int = 100
         sweep = ThresholdSweep(sub["label"], sub["p_real"])
         b = bootstrap(sweep, threshold, positive, n_resamples=n_resamples, seed=seed, bands=False)
         row = {"dimension": dim, "slice": value, "n": len(sub), "n_real": sweep.n_real, "n_fake": sweep.n_fake}
-        for name in ("accuracy", "fake_catch_rate", "real_pass_rate", "roc_auc"):
-            iv = b.intervals[name]
-            row[name] = np.nan if iv.estimate is None else iv.estimate
-            row[f"{name}_low"] = np.nan if iv.low is None else iv.low
-            row[f"{name}_high"] = np.nan if iv.high is None else iv.high
+        row.update(b.columns(("accuracy", "fake_catch_rate", "real_pass_rate", "roc_auc")))
         rows.append(row)
     return pd.DataFrame(rows)
 
