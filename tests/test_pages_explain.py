@@ -33,7 +33,7 @@ def _click(at, prefix):
 def test_explanations_page_shows_maps_and_region_figure(env):
     at = start("pages/8_Explanations.py")
     assert not at.exception, at.exception
-    assert len(at.get("imgs")) >= 1  # image | attention | Grad-CAM
+    assert len(at.get("image")) == 3  # image | attention | Grad-CAM
     at.radio(key="explain_target").set_value("real").run()
     assert not at.exception
     _click(at, "Explain the")
