@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from .checkpoint import Detector
 from .data import TestSet
+from .inference_model import inference_model
 from .preprocess import ImageError, open_image
 
 DEFAULT_CACHE_DIR = Path(os.environ.get("DEEPFAKE_CACHE_DIR", Path(__file__).resolve().parent.parent / ".cache"))
@@ -126,14 +127,13 @@ def _backend_flags(device: torch.device, fast: bool):
 def score_batch(detector: Detector, batch: torch.Tensor, settings: InferenceSettings = InferenceSettings()) -> np.ndarray:
     """P(real) for a (N, 3, S, S) batch of preprocessed images."""
     device = detector.device
+    model = prepare_model(detector, settings)
     # non_blocking: a pinned batch (the DataLoader pins on CUDA) copies while the GPU works.
-    # channels_last is layout only (float32 results agree to ~1e-6) and much faster for
-    # oneDNN/cuDNN convolutions than NCHW.
     batch = batch.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
     with _autocast(device, settings.fast), _backend_flags(device, settings.fast):
-        p = torch.sigmoid(detector.model(batch).float())
+        p = torch.sigmoid(model(batch).float())
         if settings.tta:
-            p = (p + torch.sigmoid(detector.model(torch.flip(batch, dims=[3])).float())) / 2
+            p = (p + torch.sigmoid(model(torch.flip(batch, dims=[3])).float())) / 2
     return p.squeeze(1).cpu().numpy().astype(np.float64)
 
 
@@ -146,10 +146,11 @@ def score_images(detector: Detector, images: Iterable, settings: InferenceSettin
     return np.concatenate([score_batch(detector, torch.stack(tensors[i : i + 32]), settings) for i in range(0, len(tensors), 32)])
 
 
-def prepare_model(detector: Detector, settings: InferenceSettings) -> None:
-    """Put the weights in channels_last (a layout change, in place and idempotent: the
-    model computes the same function, ~1e-6 apart in float32, in any precision)."""
-    detector.model.to(memory_format=torch.channels_last)
+def prepare_model(detector: Detector, settings: InferenceSettings = InferenceSettings()) -> torch.nn.Module:
+    """The model inference runs: a cached channels_last copy of ``detector.model``, with
+    BatchNorm folded into the convolutions when ``settings.fast`` (same function; see
+    ``core.inference_model``). ``detector.model`` itself is not changed."""
+    return inference_model(detector.model, detector.preprocessing.input_size, fold=settings.fast)
 
 
 def cache_file(detector: Detector, test_set: TestSet, settings: InferenceSettings, cache_dir: Path | None = None) -> Path:
