@@ -91,9 +91,13 @@ def run_regions(args: argparse.Namespace) -> int:
             print(f"{r['map']:>9}: no fakes scored (flat map)")
             continue
         print(f"{r['map']:>9}: peak in replaced regions {r['peak_in_region']:.3f} of {r['fakes']} fakes "
-              f"vs chance {r['chance']:.3f}; map mass inside {r['mass_in_region']:.3f}")
+              f"vs chance {r['chance']:.3f} (area share) and {r['shuffled_masks']:.3f} (another fake's regions: "
+              f"centre bias); map mass inside {r['mass_in_region']:.3f}")
+    def records(frame):  # NaN (a flat map) becomes null, so the file stays valid JSON
+        return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
     write_json({"weights": str(detector.path), "weights_sha256": detector.sha256, "target": args.target, "layout": LAYOUT_NOTE,
-                "summary": summary.to_dict("records"), "images": study.frame.to_dict("records"),
+                "summary": records(summary), "images": records(study.frame),
                 "skipped": [list(s) for s in study.skipped]}, args.json_out)
     return 0
 

@@ -30,6 +30,9 @@ def region_figure(summary: pd.DataFrame, has_attention: bool, target: str, n_fak
                 text=[f"{v:.0%}" if v is not None else "" for v in mass], textposition="outside")
     fig.add_bar(x=x, y=chance, name="chance (area share)", marker_color="#adb5bd",
                 text=[f"{v:.0%}" if v is not None else "" for v in chance], textposition="outside")
+    shuffled = [None if not rows.loc[m, "fakes"] else rows.loc[m, "shuffled_masks"] for m in rows.index]
+    fig.add_bar(x=x, y=shuffled, name="peak in another fake's regions (centre bias)", marker_color="#dee2e6",
+                text=[f"{v:.0%}" if v is not None else "" for v in shuffled], textposition="outside")
     if not has_attention:
         fig.add_annotation(x=names["attention"], y=0.5, text="no attention block in this model:<br>its map is flat",
                            showarrow=False, font={"color": "#868e96"})

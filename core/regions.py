@@ -65,6 +65,7 @@ class RegionHit:
     peak_inside: bool
     chance: float  # area share of the replaced regions: the hit rate of a uniformly random peak
     mass_inside: float  # share of the map's total weight inside the regions
+    peak: tuple[float, float] = (0.0, 0.0)  # (y, x) of the peak as fractions of height / width
 
 
 def map_region_hit(heat: np.ndarray, regions) -> RegionHit | None:
@@ -81,7 +82,20 @@ def map_region_hit(heat: np.ndarray, regions) -> RegionHit | None:
         peak_inside=bool(mask[peak]),
         chance=float(mask.mean()),
         mass_inside=float(weight[mask].sum() / total) if total > 0 else float(mask.mean()),
+        peak=((peak[0] + 0.5) / heat.shape[0], (peak[1] + 0.5) / heat.shape[1]),
     )
+
+
+def shuffled_hit_rate(peaks, regions_per_image, grid: int = 200) -> float | None:
+    """Centre-bias baseline: how often image i's peak falls in image j's replaced regions
+    (all pairs i != j). A map that always peaks mid-face scores well against chance but
+    no better here; a map that finds the edited part beats this rate."""
+    if len(peaks) < 2:
+        return None
+    masks = [region_mask(r, grid, grid) for r in regions_per_image]
+    cells = [(min(grid - 1, int(y * grid)), min(grid - 1, int(x * grid))) for y, x in peaks]
+    hits = [masks[j][cells[i]] for i in range(len(peaks)) for j in range(len(peaks)) if i != j]
+    return float(np.mean(hits))
 
 
 @dataclass(frozen=True)
@@ -96,7 +110,8 @@ class RegionStudy:
     has_attention: bool
 
     def summary(self) -> "pd.DataFrame":
-        """One row per map: fakes scored, peak-in-region rate, chance, mass inside."""
+        """One row per map: fakes scored, peak-in-region rate, chance (area share), mass inside,
+        and the shuffled-masks (centre-bias) baseline."""
         import pandas as pd
 
         rows = []
@@ -110,6 +125,8 @@ class RegionStudy:
                     "peak_in_region": float(sub[f"{name}_peak_inside"].astype(float).mean()) if len(sub) else None,
                     "chance": float(sub["chance"].mean()) if len(sub) else None,
                     "mass_in_region": float(sub[f"{name}_mass_inside"].mean()) if len(sub) else None,
+                    "shuffled_masks": shuffled_hit_rate(list(zip(sub[f"{name}_peak_y"], sub[f"{name}_peak_x"])),
+                                                        [r.split(", ") for r in sub["regions"]]) if len(sub) else None,
                 }
             )
         return pd.DataFrame(rows)
@@ -139,10 +156,11 @@ def region_study(detector, test_set, *, target: str = "fake", progress=None, use
             row["chance"] = float(region_mask(regions, *heat.shape).mean())
             row[f"{name}_peak_inside"] = None if hit is None else hit.peak_inside
             row[f"{name}_mass_inside"] = np.nan if hit is None else hit.mass_inside
+            row[f"{name}_peak_y"], row[f"{name}_peak_x"] = (np.nan, np.nan) if hit is None else hit.peak
         rows.append(row)
         if progress:
             progress(i + 1, len(todo))
-    columns = ["relpath", "difficulty", "regions", "p_real", "chance", "attention_peak_inside", "attention_mass_inside",
-               "gradcam_peak_inside", "gradcam_mass_inside"]
+    columns = ["relpath", "difficulty", "regions", "p_real", "chance"] + [
+        f"{m}_{c}" for m in ("attention", "gradcam") for c in ("peak_inside", "mass_inside", "peak_y", "peak_x")]
     return RegionStudy(frame=pd.DataFrame(rows, columns=columns), skipped=tuple(skipped), target=target,
                        has_attention=bool(detector.model.use_attention))

@@ -12,7 +12,8 @@ from core.data import scan_test_set
 from core.explain import explain_file, explain_image, target_layer
 from core.model import build_model
 from core.preprocess import Preprocessing
-from core.regions import CANONICAL_BOXES, map_region_hit, region_mask, region_study, replaced_regions
+from core.regions import (CANONICAL_BOXES, map_region_hit, region_mask, region_study, replaced_regions,
+                          shuffled_hit_rate)
 
 from .conftest import make_test_set
 
@@ -121,3 +122,10 @@ def test_cli_explain_writes_png(tmp_path, cache_dir, capsys):
     bad.write_text("not an image")
     assert main(["explain", str(bad), "--weights", str(ckpt), "--out", str(out), "--device", "cpu"]) == 2
     assert "not a readable image" in capsys.readouterr().err
+
+
+def test_shuffled_masks_baseline_catches_centre_bias():
+    mouth = ((0.77, 0.5),)  # fractions (y, x): the middle of the mouth box
+    assert shuffled_hit_rate(mouth * 4, [("mouth",)] * 4) == 1.0  # peaks always mid-mouth: baseline is high too
+    assert shuffled_hit_rate(mouth * 2, [("mouth",), ("left eye",)]) == 0.5
+    assert shuffled_hit_rate(mouth, [("mouth",)]) is None
