@@ -55,7 +55,8 @@ def robustness_figure(table: pd.DataFrame) -> go.Figure:
             fig.add_scatter(x=rows["level"].astype(str), y=y, mode="lines+markers", name=label, legendgroup=metric,
                             showlegend=col == 1, line={"color": colours[metric]},
                             customdata=np.c_[rows["condition"], pd.to_numeric(rows[metric], errors="coerce")],
-                            hovertemplate="%{customdata[0]}<br>" + label + " %{customdata[1]:.3f} (Δ %{y:+.3f})<extra></extra>")
+                            hovertemplate="%{customdata[0]}<br>" + label + " %{customdata[1]:.3f} (Δ %{y:+.3f})<extra></extra>",
+                            row=1, col=col)
         fig.add_hline(y=0, line={"color": "#868e96", "dash": "dot"}, row=1, col=col)
         fig.update_xaxes(type="category", row=1, col=col)
     fig.update_yaxes(title_text="change from clean", tickformat="+.2f", row=1, col=1)

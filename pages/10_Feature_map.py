@@ -30,8 +30,8 @@ if len(emb.frame) < 3:
 frame = feature_map_frame(emb, ctx.threshold, method)
 event = st.plotly_chart(feature_scatter(frame, colour_by, method), width="stretch", on_select="rerun",
                         selection_mode=("points", "box", "lasso"), key="features_chart")
-st.caption("Select points (click, box or lasso) to see the images. Symbols: circle = real / right, "
-           "diamond = fake, x = wrong.")
+symbols = "circle = real, diamond = fake" if colour_by == "outcome" else "circle = right, x = wrong"
+st.caption(f"Select points (click, box or lasso) to see their images. Symbols: {symbols}.")
 picked = [p["customdata"][0] for p in (event.selection.points if event and event.selection else []) if p.get("customdata")]
 if picked:
     rows = frame[frame["relpath"].isin(picked)].head(24)
