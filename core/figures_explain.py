@@ -49,7 +49,8 @@ def robustness_figure(table: pd.DataFrame) -> go.Figure:
                         subplot_titles=[KIND_LABELS[k] for k in kinds])
     colours = dict(zip(METRIC_LABELS, ("#1c7ed6", "#2b8a3e", "#c2255c", "#f08c00")))
     for col, kind in enumerate(kinds, start=1):
-        rows = table[table["kind"] == kind].sort_values("level", ascending=kind != "jpeg")
+        # harsher to the right: falling JPEG quality and scale, rising blur and noise
+        rows = table[table["kind"] == kind].sort_values("level", ascending=kind not in ("jpeg", "downscale"))
         for metric, label in METRIC_LABELS.items():
             y = pd.to_numeric(rows[f"d_{metric}"], errors="coerce")
             fig.add_scatter(x=rows["level"].astype(str), y=y, mode="lines+markers", name=label, legendgroup=metric,

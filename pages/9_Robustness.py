@@ -29,7 +29,7 @@ result = ss["robustness"]
 
 st.plotly_chart(robustness_figure(result.table), width="stretch")
 shown = result.table.drop(columns=["kind", "level"]).rename(columns={"n_images": "images"})
-st.dataframe(shown, hide_index=True, width="stretch",
+st.dataframe(shown, hide_index=True, width="stretch", height=35 * (len(shown) + 1) + 3,
              column_config={c: st.column_config.NumberColumn(format="%.3f") for c in shown.columns if c not in ("condition", "flips", "images")})
 st.caption(f"Threshold {result.threshold:.3f} (REAL when P(real) ≥ threshold). Rates: fake catch = fakes called FAKE / fakes; "
            "real pass = reals called REAL / reals. d_* = change from the clean row.")
