@@ -37,10 +37,11 @@ class InferenceSettings:
     """How the model is run.
 
     The default reproduces the report's numbers (full JPEG decode, ``Resize((S, S))``,
-    float32). ``fast`` decodes JPEGs in draft mode and runs in bfloat16 (CPU: AVX512-BF16
-    or AMX when present; GPU: bfloat16 with TF32 convolutions): faster, P(real) differs
-    by ~1e-2. ``tta`` averages P(real) over the image and its mirror. ``workers``: see
-    ``effective_workers``.
+    float32). ``fast`` decodes JPEGs in draft mode, folds BatchNorm into the convolutions
+    and runs in bfloat16 (CPU: AVX512-BF16 or AMX when present; GPU: bfloat16 with TF32
+    convolutions): ~2-3x faster on CPU, P(real) moves by up to ~0.04 on the shipped model
+    (bench/bench_inference.py). ``tta`` averages P(real) over the image and its mirror.
+    ``workers``: see ``effective_workers``.
     """
 
     fast: bool = False
