@@ -7,7 +7,6 @@ chosen threshold and training metadata. A bare ``state_dict`` saved by the repor
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from .identity import CheckpointError, file_sha256, saved_threshold, threshold_sidecar  # noqa: F401
 from .model import BACKBONES, FaceClassifier, build_model
 from .preprocess import Preprocessing
 
@@ -22,10 +22,6 @@ FORMAT = "deepfake-detector-checkpoint"
 VERSION = 1
 CLASSES = {"0": "fake", "1": "real"}
 OUTPUT = "one logit; sigmoid(logit) = P(real)"
-
-
-class CheckpointError(ValueError):
-    """A weights file that cannot be used; the message names the file and what was expected."""
 
 
 @dataclass
@@ -47,14 +43,6 @@ class Detector:
     @property
     def name(self) -> str:
         return self.path.name if self.path else "in-memory model"
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _detect_backbone(state: dict) -> str | None:
@@ -169,12 +157,12 @@ def load_detector(path: str | os.PathLike, device: str | torch.device = "cpu") -
         ) from None
     device = torch.device(device)
     model.to(device).eval()
+    file_sha = file_sha256(path)
     threshold, meta = float(ckpt.get("threshold", 0.5)), {k: v for k, v in ckpt.items() if k != "state_dict"}
-    sidecar = threshold_sidecar(path)
-    if sidecar.exists():
-        saved = json.loads(sidecar.read_text())
-        threshold = float(saved["threshold"])
-        meta["threshold_source"] = saved.get("source", f"saved in {sidecar.name}")
+    meta["checkpoint_threshold"] = threshold
+    saved = saved_threshold(path)
+    if saved:
+        threshold, meta["threshold_source"] = saved
     meta["threshold"] = threshold
     return Detector(
         model=model,
@@ -182,14 +170,9 @@ def load_detector(path: str | os.PathLike, device: str | torch.device = "cpu") -
         threshold=threshold,
         meta=meta,
         path=path,
-        sha256=file_sha256(path),
+        sha256=file_sha,
         device=device,
     )
-
-
-def threshold_sidecar(weights: str | os.PathLike) -> Path:
-    weights = Path(weights)
-    return weights.with_name(weights.name + ".threshold.json")
 
 
 def save_threshold(weights: str | os.PathLike, threshold: float, source: str) -> Path:
@@ -209,3 +192,4 @@ def resolve_device(device: str = "auto") -> torch.device:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError("--device cuda was asked for, but PyTorch sees no CUDA GPU on this machine")
     return torch.device(device)
+

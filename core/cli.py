@@ -12,6 +12,13 @@ import sys
 from pathlib import Path
 
 COMMAND_MODULES = ["core.cli_evaluate", "core.train", "core.cli_explain", "core.cli_report"]
+# Which module defines each subcommand: a run imports only that one, so that e.g. a fully
+# cached `evaluate` never pays for importing PyTorch. `--help` imports them all.
+COMMANDS = {
+    "evaluate": "core.cli_evaluate", "predict": "core.cli_evaluate", "split": "core.cli_evaluate",
+    "train": "core.train", "explain": "core.cli_explain", "regions": "core.cli_explain",
+    "robustness": "core.cli_explain", "report": "core.cli_report",
+}
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = PROJECT_ROOT / "data" / "test_images"
@@ -49,20 +56,22 @@ def _json_default(o):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every subcommand, or only ``command``'s module when it is known."""
     parser = argparse.ArgumentParser(prog="python -m core", description="Deepfake face detector: evaluate, predict, train.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in COMMAND_MODULES:
+    modules = [COMMANDS[command]] if command in COMMANDS else COMMAND_MODULES
+    for name in modules:
         importlib.import_module(name).add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .checkpoint import CheckpointError
     from .data import DatasetError
-    from .model import PretrainedWeightsUnavailable
+    from .identity import CheckpointError, PretrainedWeightsUnavailable
 
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv[0] if argv else None).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except (DatasetError, CheckpointError, PretrainedWeightsUnavailable, FileNotFoundError) as exc:

@@ -56,25 +56,30 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .data import scan_test_set
-    from .evaluation import evaluate, format_report, summary_json
-    from .inference import InferenceSettings
+    from .evaluation import evaluate, evaluate_cached, format_report, summary_json
+    from .prediction_cache import InferenceSettings
 
     _check_threshold(args.threshold)
     if args.bootstrap < 1:
         raise SystemExit(f"error: --bootstrap must be at least 1, got {args.bootstrap}")
     test_set = scan_test_set(args.data)
-    detector = _load(args)
-    threshold = detector.threshold if args.threshold is None else args.threshold
     settings = InferenceSettings(fast=args.fast, tta=args.tta, batch_size=args.batch_size, workers=args.workers)
-    bar = tqdm(total=len(test_set), unit="img", desc="scoring", file=sys.stderr, leave=False)
+    # Everything cached: answer from the cache alone, without loading PyTorch or the model.
+    hit = None if args.no_cache else evaluate_cached(args.weights or default_weights(), test_set, settings)
+    if hit:
+        ev, detector = hit
+    else:
+        detector = _load(args)
+        bar = tqdm(total=len(test_set), unit="img", desc="scoring", file=sys.stderr, leave=False)
 
-    def progress(p):
-        bar.total = p.total
-        bar.n = p.done
-        bar.refresh()
+        def progress(p):
+            bar.total = p.total
+            bar.n = p.done
+            bar.refresh()
 
-    ev = evaluate(detector, test_set, settings, use_cache=not args.no_cache, progress=progress)
-    bar.close()
+        ev = evaluate(detector, test_set, settings, use_cache=not args.no_cache, progress=progress)
+        bar.close()
+    threshold = detector.threshold if args.threshold is None else args.threshold
     p = ev.predictions
     print(f"Model: {detector.name} ({detector.backbone}, sha256 {detector.sha256[:12]}) on {detector.device}, "
           f"{p.precision}; {p.scored} images scored, {p.from_cache} from cache", file=sys.stderr)

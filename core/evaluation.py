@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .checkpoint import Detector
 from .data import TestSet
-from .inference import InferenceSettings, Predictions, predict_test_set
 from .metrics import ThresholdSweep
+from .prediction_cache import InferenceSettings, Predictions, cached_predictions
 
 
 @dataclass(frozen=True)
@@ -18,13 +17,29 @@ class Evaluation:
         return self.sweep.summary(threshold, positive)
 
 
-def evaluate(detector: Detector, test_set: TestSet, settings: InferenceSettings = InferenceSettings(), *, use_cache=True, progress=None) -> Evaluation:
+def evaluate(detector, test_set: TestSet, settings: InferenceSettings = InferenceSettings(), *, use_cache=True, progress=None) -> Evaluation:
+    from .inference import predict_test_set  # imports PyTorch
+
     preds = predict_test_set(detector, test_set, settings, use_cache=use_cache, progress=progress)
     return Evaluation(predictions=preds, sweep=ThresholdSweep(preds.frame["label"], preds.frame["p_real"]))
 
 
-def summary_json(ev: Evaluation, detector: Detector, test_set: TestSet, threshold: float, positive: str) -> dict:
-    """The object ``evaluate --json`` writes."""
+def evaluate_cached(weights, test_set: TestSet, settings: InferenceSettings = InferenceSettings(), cache_dir=None):
+    """(Evaluation, ModelIdentity) when every prediction of ``weights`` on ``test_set`` is
+    cached, without importing PyTorch; None otherwise."""
+    from .identity import identify
+    from .prediction_cache import DEFAULT_CACHE_DIR
+
+    cache_dir = cache_dir or DEFAULT_CACHE_DIR
+    model = identify(weights, cache_dir)
+    preds = cached_predictions(model.sha256, test_set, settings, cache_dir) if model else None
+    if preds is None:
+        return None
+    return Evaluation(predictions=preds, sweep=ThresholdSweep(preds.frame["label"], preds.frame["p_real"])), model
+
+
+def summary_json(ev: Evaluation, detector, test_set: TestSet, threshold: float, positive: str) -> dict:
+    """The object ``evaluate --json`` writes. ``detector``: a ``Detector`` or a ``ModelIdentity``."""
     out = ev.summary(threshold, positive)
     out.update(
         {

@@ -1,6 +1,6 @@
-"""Batched inference over a test set, with a per-image disk cache.
+"""Batched inference over a test set, with a per-image disk cache (``core.prediction_cache``).
 
-The cache holds one CSV per (model, preprocessing, precision, test-set folder). Each
+The cache holds one CSV per (weights, inference settings, test-set folder). Each
 row is keyed by the image's relative path, size and modification time, so a changed,
 added or removed image is noticed and only it is scored again. Rows are appended after
 every batch: an interrupted run resumes where it stopped, and memory stays bounded by
@@ -9,82 +9,32 @@ the batch, not the set.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
-import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .checkpoint import Detector
 from .data import TestSet
 from .inference_model import inference_model
+from .prediction_cache import (  # noqa: F401  (re-exported: the cache's names are part of this API)
+    CACHE_COLUMNS,
+    DEFAULT_CACHE_DIR,
+    PREDICTION_COLUMNS,
+    InferenceSettings,
+    Predictions,
+    Progress,
+    assemble,
+    cache_path,
+    merge_with_cache,
+    read_cache,
+)
+from .identity import write_record
 from .preprocess import ImageError, open_image
-
-DEFAULT_CACHE_DIR = Path(os.environ.get("DEEPFAKE_CACHE_DIR", Path(__file__).resolve().parent.parent / ".cache"))
-CACHE_COLUMNS = ["relpath", "size_bytes", "mtime_ns", "p_real", "width", "height", "format", "error"]
-PREDICTION_COLUMNS = ["path", "relpath", "label", "group", "p_real", "width", "height", "format", "size_bytes"]
-
-
-@dataclass(frozen=True)
-class InferenceSettings:
-    """How the model is run.
-
-    The default reproduces the report's numbers (full JPEG decode, ``Resize((S, S))``,
-    float32). ``fast`` decodes JPEGs in draft mode, folds BatchNorm into the convolutions
-    and runs in bfloat16 (CPU: AVX512-BF16 or AMX when present; GPU: bfloat16 with TF32
-    convolutions): ~2-3x faster on CPU, P(real) moves by up to ~0.04 on the shipped model
-    (bench/bench_inference.py). ``tta`` averages P(real) over the image and its mirror.
-    ``workers``: see ``effective_workers``.
-    """
-
-    fast: bool = False
-    tta: bool = False
-    batch_size: int = 32
-    workers: int | None = None
-
-    @property
-    def precision(self) -> str:
-        return "bfloat16" if self.fast else "float32"
-
-    def key(self) -> dict:
-        return {"fast": self.fast, "tta": self.tta}
-
-
-@dataclass(frozen=True)
-class Progress:
-    done: int
-    total: int
-    elapsed_s: float
-
-    @property
-    def images_per_s(self) -> float:
-        return self.done / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-    @property
-    def eta_s(self) -> float | None:
-        rate = self.images_per_s
-        return (self.total - self.done) / rate if rate > 0 else None
-
-
-@dataclass(frozen=True)
-class Predictions:
-    """``frame`` has PREDICTION_COLUMNS for every readable image; ``skipped`` lists
-    (relpath, reason) of images that could not be read; ``from_cache`` counts images
-    not scored in this call."""
-
-    frame: pd.DataFrame
-    skipped: list[tuple[str, str]]
-    from_cache: int
-    scored: int
-    precision: str
-
 
 class _ImageFolder(Dataset):
     def __init__(self, paths: list[str], detector_pre, draft: bool):
@@ -155,28 +105,7 @@ def prepare_model(detector: Detector, settings: InferenceSettings = InferenceSet
 
 
 def cache_file(detector: Detector, test_set: TestSet, settings: InferenceSettings, cache_dir: Path | None = None) -> Path:
-    key = json.dumps(
-        {
-            "weights": detector.sha256,
-            "pre": detector.preprocessing.to_dict(),
-            "settings": settings.key(),
-            "root": str(test_set.root),
-        },
-        sort_keys=True,
-    )
-    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
-    return Path(cache_dir or DEFAULT_CACHE_DIR) / "predictions" / f"{digest}.csv"
-
-
-def _read_cache(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        return pd.DataFrame(columns=CACHE_COLUMNS)
-    try:
-        cached = pd.read_csv(path, keep_default_na=False, na_values={"p_real": [""]}, dtype={"error": str, "format": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
-        return pd.DataFrame(columns=CACHE_COLUMNS)  # a damaged cache is rebuilt, never trusted
-    # Later rows win: a re-scored image appends a newer row.
-    return cached.drop_duplicates(subset=["relpath"], keep="last")
+    return cache_path(detector.sha256, test_set, settings, cache_dir or DEFAULT_CACHE_DIR)
 
 
 def predict_test_set(
@@ -191,22 +120,18 @@ def predict_test_set(
     """Score every image of ``test_set``; reuse cached scores of unchanged images."""
     images = test_set.images
     path = cache_file(detector, test_set, settings, cache_dir)
-    cached = _read_cache(path) if use_cache else pd.DataFrame(columns=CACHE_COLUMNS)
-    merged = images.merge(cached, on=["relpath", "size_bytes", "mtime_ns"], how="left", indicator=True)
-    todo = merged.index[merged["_merge"] == "left_only"].tolist()
+    merged, todo = merge_with_cache(test_set, path, use_cache)
     n_cached = len(merged) - len(todo)
+    # lets a later fully cached `evaluate` describe this model without loading it
+    backbone = getattr(detector.model, "backbone", None)  # None: a stand-in model, nothing to record
+    if backbone:
+        write_record(detector.sha256, backbone, detector.meta.get("checkpoint_threshold", detector.threshold), path.parent.parent)
     if todo:
         _score_and_append(detector, merged, todo, settings, path, progress)
-        merged = images.merge(_read_cache(path), on=["relpath", "size_bytes", "mtime_ns"], how="left")
+        merged, _ = merge_with_cache(test_set, path)
     elif progress:
         progress(Progress(len(images), len(images), 0.0))
-    err = merged["error"].fillna("").astype(str)
-    ok = err == ""
-    frame = merged.loc[ok, PREDICTION_COLUMNS].reset_index(drop=True)
-    frame["p_real"] = frame["p_real"].astype(float)
-    frame[["width", "height"]] = frame[["width", "height"]].astype(int)
-    skipped = list(zip(merged.loc[~ok, "relpath"], err[~ok]))
-    return Predictions(frame=frame, skipped=skipped, from_cache=n_cached, scored=len(todo), precision=settings.precision)
+    return assemble(merged, from_cache=n_cached, scored=len(todo), precision=settings.precision)
 
 
 def _score_and_append(detector, merged, todo, settings, path: Path, progress) -> None:

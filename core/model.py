@@ -13,12 +13,10 @@ import torch
 from torch import nn
 from torchvision import models
 
+from .identity import PretrainedWeightsUnavailable  # noqa: F401  (raised here, defined torch-free)
+
 BACKBONES = ("resnet50", "efficientnet_lite0", "efficientnet_lite2")
 FEATURE_CHANNELS = {"resnet50": 2048, "efficientnet_lite0": 1280, "efficientnet_lite2": 1280}
-
-
-class PretrainedWeightsUnavailable(RuntimeError):
-    """ImageNet weights were asked for but cannot be had on this machine."""
 
 
 def _resnet50(pretrained: str | os.PathLike | None) -> nn.Module:

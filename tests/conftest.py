@@ -102,8 +102,10 @@ def cache_dir(tmp_path, monkeypatch) -> Path:
     d = tmp_path / "cache"
     monkeypatch.setenv("DEEPFAKE_CACHE_DIR", str(d))
     import core.inference
+    import core.prediction_cache
 
     monkeypatch.setattr(core.inference, "DEFAULT_CACHE_DIR", d)
+    monkeypatch.setattr(core.prediction_cache, "DEFAULT_CACHE_DIR", d)
     return d
 
 

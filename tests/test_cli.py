@@ -77,3 +77,33 @@ def test_one_class_set_evaluates_with_reasons(tmp_path, tiny_ckpt, cache_dir, ca
     d = json.loads(out.read_text())
     assert d["roc_auc"] is None and "only real" in d["unavailable"]["roc_auc"]
     assert "unavailable" in capsys.readouterr().out
+
+
+def test_fully_cached_evaluate_needs_no_torch(tmp_path, tiny_ckpt):
+    """A second evaluate of the same set answers from the cache without importing PyTorch,
+    with the same numbers; a changed image sends it back through the model."""
+    import os
+    import subprocess
+    import sys
+
+    root = make_test_set(tmp_path / "s", n_real=3, n_fake=3)
+    env = {**os.environ, "DEEPFAKE_CACHE_DIR": str(tmp_path / "cache")}
+    cmd = [sys.executable, "-X", "importtime", "-m", "core", "evaluate", "--data", str(root),
+           "--weights", str(tiny_ckpt), "--workers", "0"]
+    repo = Path(__file__).resolve().parent.parent
+
+    def run(json_name):
+        proc = subprocess.run([*cmd, "--json", str(tmp_path / json_name)], cwd=repo, env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        imported_torch = any(line.split("|")[-1].strip() == "torch" for line in proc.stderr.splitlines())
+        return json.loads((tmp_path / json_name).read_text()), imported_torch, proc.stderr
+
+    first, torch_first, _ = run("a.json")
+    second, torch_second, err = run("b.json")
+    assert torch_first and not torch_second
+    assert "0 images scored, 6 from cache" in err
+    for key in ("accuracy", "roc_auc", "confusion", "weights_sha256", "threshold", "ci"):
+        assert first[key] == second[key]
+    (root / "real" / "real_00000.jpg").write_bytes((root / "real" / "real_00001.jpg").read_bytes())
+    third, torch_third, err = run("c.json")
+    assert torch_third and "1 images scored, 5 from cache" in err

@@ -1,0 +1,88 @@
+"""What identifies a weights file without loading it (no torch import): its hash, the
+threshold saved beside it, and a small record of the model made the first time it was
+loaded. This lets a fully cached ``evaluate`` skip PyTorch altogether."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class CheckpointError(ValueError):
+    """A weights file that cannot be used; the message names the file and what was expected."""
+
+
+class PretrainedWeightsUnavailable(RuntimeError):
+    """ImageNet weights were asked for but cannot be had on this machine."""
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def threshold_sidecar(weights: str | os.PathLike) -> Path:
+    weights = Path(weights)
+    return weights.with_name(weights.name + ".threshold.json")
+
+
+def saved_threshold(weights: str | os.PathLike) -> tuple[float, str] | None:
+    """(threshold, source) saved beside the weights by the dashboard, if any."""
+    sidecar = threshold_sidecar(weights)
+    if not sidecar.exists():
+        return None
+    saved = json.loads(sidecar.read_text())
+    return float(saved["threshold"]), saved.get("source", f"saved in {sidecar.name}")
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """The parts of a ``Detector`` that reports print: enough to describe cached results."""
+
+    path: Path | None
+    sha256: str
+    backbone: str
+    threshold: float
+    device: str = "not run (all predictions cached)"
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path else "in-memory model"
+
+
+def _record_path(sha256: str, cache_dir: Path) -> Path:
+    return Path(cache_dir) / "models" / f"{sha256}.json"
+
+
+def write_record(sha256: str, backbone: str, checkpoint_threshold: float, cache_dir: Path) -> None:
+    """Remember what loading the weights with this hash told us (content-addressed, so
+    it never goes stale)."""
+    path = _record_path(sha256, cache_dir)
+    if path.exists():
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"backbone": backbone, "threshold": checkpoint_threshold}))
+    except OSError:
+        pass  # a read-only cache only costs speed
+
+
+def identify(weights: str | os.PathLike, cache_dir: Path) -> ModelIdentity | None:
+    """The identity of ``weights`` without loading them, or None if they were never loaded
+    with this cache folder."""
+    weights = Path(weights)
+    if not weights.is_file():
+        return None
+    sha = file_sha256(weights)
+    record = _record_path(sha, cache_dir)
+    if not record.exists():
+        return None
+    info = json.loads(record.read_text())
+    saved = saved_threshold(weights)
+    return ModelIdentity(path=weights, sha256=sha, backbone=info["backbone"],
+                         threshold=saved[0] if saved else float(info["threshold"]))
