@@ -28,7 +28,8 @@ def test_predictions_frame_and_skipped_corrupt_files(tmp_path, tiny_ckpt, cache_
     assert "truncated" in skipped["real/truncated.jpg"] and "not a readable image" in skipped["real/not_an_image.png"]
     # scores match scoring the same files one by one
     one = score_images(det, [open_image(p)[0] for p in f["path"]])
-    np.testing.assert_allclose(f["p_real"], one, atol=1e-6)
+    # float32 kernels differ slightly with batch size (measured up to ~1.4e-5 here)
+    np.testing.assert_allclose(f["p_real"], one, atol=1e-4)
 
 
 def test_cache_reuses_and_notices_changes(tmp_path, tiny_ckpt, cache_dir):
