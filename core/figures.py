@@ -160,15 +160,18 @@ def roc_figure(roc: RocCurve, operating_point: tuple[float, float] | None = None
                    hoverinfo="skip"),
     ]
     if operating_point is not None:
-        traces.append(
-            go.Scatter(x=[operating_point[0]], y=[operating_point[1]], mode="markers", name="current threshold",
-                       marker=dict(size=13, color=COLORS["point"], symbol="x"),
-                       hovertemplate="current threshold<br>FPR %{x:.3f}<br>TPR %{y:.3f}<extra></extra>")
-        )
+        traces.append(_operating_point(operating_point, "FPR", "TPR"))
     return go.Figure(traces, layout=_layout(
         f"ROC (positive = {positive})", legend=dict(orientation="h", y=-0.25),
         xaxis=dict(title="false positive rate", range=[-0.01, 1.01]),
         yaxis=dict(title="true positive rate", range=[-0.01, 1.01])))
+
+
+def _operating_point(point: tuple[float, float], x_name: str, y_name: str) -> go.Scatter:
+    """The marker of the current threshold on a curve."""
+    return go.Scatter(x=[point[0]], y=[point[1]], mode="markers", name="current threshold",
+                      marker=dict(size=13, color=COLORS["point"], symbol="x"),
+                      hovertemplate=f"current threshold<br>{x_name} %{{x:.3f}}<br>{y_name} %{{y:.3f}}<extra></extra>")
 
 
 def pr_figure(pr: PrCurve, operating_point: tuple[float, float] | None = None, positive: str = "real",
@@ -184,11 +187,7 @@ def pr_figure(pr: PrCurve, operating_point: tuple[float, float] | None = None, p
         )
     ]
     if operating_point is not None:
-        traces.append(
-            go.Scatter(x=[operating_point[0]], y=[operating_point[1]], mode="markers", name="current threshold",
-                       marker=dict(size=13, color=COLORS["point"], symbol="x"),
-                       hovertemplate="current threshold<br>recall %{x:.3f}<br>precision %{y:.3f}<extra></extra>")
-        )
+        traces.append(_operating_point(operating_point, "recall", "precision"))
     return go.Figure(traces, layout=_layout(
         f"Precision-recall (positive = {positive})", hline=prevalence, hline_text="chance",
         legend=dict(orientation="h", y=-0.25), xaxis=dict(title="recall", range=[-0.01, 1.01]),
