@@ -59,10 +59,10 @@ def in_process(cmd_args: list[str], cache_dir: Path, runs: int) -> list[float]:
     import contextlib
     import io
 
-    import core.inference
+    import core.prediction_cache
     from core.cli import main as cli_main
 
-    core.inference.DEFAULT_CACHE_DIR = cache_dir
+    core.prediction_cache.DEFAULT_CACHE_DIR = cache_dir
     out = []
     for i in range(runs + 1):
         start = time.perf_counter()

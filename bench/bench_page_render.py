@@ -59,9 +59,9 @@ def main(argv=None) -> None:
     weights = make_checkpoint(tmp / "random.pth", spread=30.0)
     cache = tmp / "cache"
     os.environ.update(DATA_DIR=str(data), WEIGHTS=str(weights), DEEPFAKE_CACHE_DIR=str(cache))
-    import core.inference
+    import core.prediction_cache
 
-    core.inference.DEFAULT_CACHE_DIR = cache  # gallery thumbnails go there too
+    core.prediction_cache.DEFAULT_CACHE_DIR = cache  # gallery thumbnails go there too
     fake_predictions(data, weights, cache)
 
     from streamlit.testing.v1 import AppTest

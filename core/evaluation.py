@@ -27,10 +27,10 @@ def evaluate(detector, test_set: TestSet, settings: InferenceSettings = Inferenc
 def evaluate_cached(weights, test_set: TestSet, settings: InferenceSettings = InferenceSettings(), cache_dir=None):
     """(Evaluation, ModelIdentity) when every prediction of ``weights`` on ``test_set`` is
     cached, without importing PyTorch; None otherwise."""
+    from . import prediction_cache
     from .identity import identify
-    from .prediction_cache import DEFAULT_CACHE_DIR
 
-    cache_dir = cache_dir or DEFAULT_CACHE_DIR
+    cache_dir = cache_dir or prediction_cache.DEFAULT_CACHE_DIR
     model = identify(weights, cache_dir)
     preds = cached_predictions(model.sha256, test_set, settings, cache_dir) if model else None
     if preds is None:

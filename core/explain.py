@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .checkpoint import Detector
-from . import inference
+from . import prediction_cache
 from .preprocess import open_image
 
 TARGETS = ("fake", "real")
@@ -122,7 +122,7 @@ def _cache_path(detector: Detector, source_key: dict, target: str, cache_dir: Pa
         {"v": _CACHE_VERSION, "weights": detector.sha256, "pre": detector.preprocessing.to_dict(), "target": target, "image": source_key},
         sort_keys=True,
     )
-    root = Path(cache_dir or inference.DEFAULT_CACHE_DIR)
+    root = Path(cache_dir or prediction_cache.DEFAULT_CACHE_DIR)
     return root / "explain" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.npz"
 
 

@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from . import inference
+from . import prediction_cache
 from .checkpoint import Detector
 from .data import TestSet
 from .robustness import Perturbation, _PerturbedFolder
@@ -42,7 +42,7 @@ def _cache_path(detector: Detector, test_set: TestSet, cache_dir: Path | None) -
     files = test_set.images[["relpath", "size_bytes", "mtime_ns"]].astype(str).to_numpy().tolist()
     key = json.dumps({"weights": detector.sha256, "pre": detector.preprocessing.to_dict(), "root": str(test_set.root),
                       "files": files}, sort_keys=True)
-    return Path(cache_dir or inference.DEFAULT_CACHE_DIR) / "features" / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz"
+    return Path(cache_dir or prediction_cache.DEFAULT_CACHE_DIR) / "features" / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz"
 
 
 @torch.inference_mode()

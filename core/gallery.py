@@ -1,6 +1,6 @@
 """Error gallery helpers: which images to show, in what order, and their thumbnails.
 
-Pure functions over a predictions frame (``core.inference.PREDICTION_COLUMNS``).
+Pure functions over a predictions frame (``core.prediction_cache.PREDICTION_COLUMNS``).
 The verdict is REAL when P(real) >= threshold. Thumbnails are written once to
 ``<cache>/thumbs`` keyed by the source file's path, size and modification time, so a
 page never decodes full-size images on a rerun.
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from . import inference
+from . import prediction_cache
 from .data import LABEL_NAMES
 from .preprocess import ImageError, open_image
 
@@ -98,7 +98,7 @@ def thumbnail(path: str | os.PathLike, size: int = THUMB_SIZE, cache_dir: Path |
     except OSError:
         return None
     key = f"{path.absolute()}|{stat.st_size}|{stat.st_mtime_ns}|{size}"
-    root = Path(cache_dir or inference.DEFAULT_CACHE_DIR) / "thumbs"
+    root = Path(cache_dir or prediction_cache.DEFAULT_CACHE_DIR) / "thumbs"
     out = root / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.jpg"
     if out.exists():
         return out

@@ -23,7 +23,6 @@ from .data import TestSet
 from .inference_model import inference_model
 from .prediction_cache import (  # noqa: F401  (re-exported: the cache's names are part of this API)
     CACHE_COLUMNS,
-    DEFAULT_CACHE_DIR,
     PREDICTION_COLUMNS,
     InferenceSettings,
     Predictions,
@@ -105,7 +104,7 @@ def prepare_model(detector: Detector, settings: InferenceSettings = InferenceSet
 
 
 def cache_file(detector: Detector, test_set: TestSet, settings: InferenceSettings, cache_dir: Path | None = None) -> Path:
-    return cache_path(detector.sha256, test_set, settings, cache_dir or DEFAULT_CACHE_DIR)
+    return cache_path(detector.sha256, test_set, settings, cache_dir)
 
 
 def predict_test_set(

@@ -28,7 +28,7 @@ import torch
 from PIL import Image, ImageFilter
 from torch.utils.data import DataLoader, Dataset
 
-from . import inference
+from . import prediction_cache
 from .checkpoint import Detector
 from .data import TestSet
 from .evaluation import evaluate
@@ -108,7 +108,7 @@ def _cache_path(detector, test_set, settings, perturbation, cache_dir) -> Path:
         sort_keys=True,
     )
     digest = hashlib.sha256(key.encode()).hexdigest()[:24]
-    return Path(cache_dir or inference.DEFAULT_CACHE_DIR) / "robustness" / f"{digest}.csv"
+    return Path(cache_dir or prediction_cache.DEFAULT_CACHE_DIR) / "robustness" / f"{digest}.csv"
 
 
 def predict_perturbed(detector: Detector, test_set: TestSet, perturbation: Perturbation,

@@ -101,10 +101,8 @@ def cache_dir(tmp_path, monkeypatch) -> Path:
     """Isolated prediction cache for one test."""
     d = tmp_path / "cache"
     monkeypatch.setenv("DEEPFAKE_CACHE_DIR", str(d))
-    import core.inference
     import core.prediction_cache
 
-    monkeypatch.setattr(core.inference, "DEFAULT_CACHE_DIR", d)
     monkeypatch.setattr(core.prediction_cache, "DEFAULT_CACHE_DIR", d)
     return d
 
