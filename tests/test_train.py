@@ -60,3 +60,82 @@ def test_resnet50_without_local_weights_stops_with_message(tmp_path, train_set, 
                "--pretrained", "auto", "--epochs", "1"])
     assert rc == 2
     assert "ImageNet ResNet50 weights are not on this machine" in capsys.readouterr().err
+
+
+def test_region_loss_targets_the_pasted_fraction_of_each_cell():
+    from core.train import region_loss
+
+    masks = torch.zeros(2, 1, 8, 8)
+    masks[0, :, :4, :4] = 1.0  # image 0: top-left quarter pasted in
+    good = torch.full((2, 1, 2, 2), -20.0)
+    good[0, :, 0, 0] = 20.0  # the head says: top-left cell pasted, nothing else
+    known = torch.tensor([True, True])
+    assert region_loss(good, masks, known) < 1e-6
+    assert region_loss(-good, masks, known) > 10
+    # image 1's parts unknown: whatever the head says there costs nothing
+    wild = good.clone()
+    wild[1] = 20.0
+    assert torch.isclose(region_loss(wild, masks, torch.tensor([True, False])), region_loss(good, masks, known) * 2)
+
+
+def test_part_masks_from_ciplab_names():
+    import numpy as np
+
+    from core.train import part_masks
+
+    parts, known = part_masks(["real/a.jpg", "fake/mid_3_1001.jpg", "fake/swap_7.jpg"], np.array([1, 0, 0]))
+    assert parts == [(), ("left eye", "mouth"), ()]
+    assert known.tolist() == [True, True, False]
+
+
+def test_mask_is_cropped_and_flipped_with_the_image():
+    import numpy as np
+    from torchvision.transforms import v2
+
+    from core.regions import region_mask
+    from core.train import _Decoded
+
+    array = np.zeros((100, 100, 3), dtype=np.uint8)
+    array[region_mask(("left eye",), 100, 100)] = 255  # the pasted part is what is white
+    geometric = v2.Compose([v2.RandomResizedCrop(64, scale=(0.5, 1.0)), v2.RandomHorizontalFlip(p=1.0)])
+    ds = _Decoded(array[None], np.array([0]), v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]),
+                  [("left eye",)], np.array([True]), geometric)
+    torch.manual_seed(0)
+    for _ in range(5):
+        image, label, mask, known = ds[0]
+        assert mask.shape == (1, 64, 64) and bool(known) and label.item() == 0.0
+        white = image[0] > 0.5
+        agree = (white == (mask[0] > 0.5)).float().mean()
+        assert agree > 0.97, agree  # same crop, same flip (edges differ by interpolation only)
+        assert mask[0, :, 32:].sum() > mask[0, :, :32].sum()  # flipped: the left eye is now on the right
+
+
+def test_region_loss_run_ships_a_plain_classifier_and_resumes(tmp_path, train_set):
+    full, part = tmp_path / "full.pth", tmp_path / "part.pth"
+    args = [*ARGS, "--region-loss", "1.0"]
+    assert main(["train", "--data", str(train_set), "--out", str(full), *args]) == 0
+    det = load_detector(full)  # strict load: no region head in the checkpoint
+    card = json.loads(full.with_suffix(".json").read_text())
+    assert card["recipe"]["region_loss"] == 1.0 and all(h["train_region_loss"] > 0 for h in card["history"])
+    assert "region loss weight 1.0" in full.with_suffix(".md").read_text()
+    assert main(["train", "--data", str(train_set), "--out", str(part), "--stop-after", "1", *args]) == 0
+    assert main(["train", "--data", str(train_set), "--out", str(part), "--resume", *args]) == 0
+    h_part = json.loads(part.with_suffix(".json").read_text())["history"]
+    assert [round(h["train_region_loss"], 6) for h in card["history"]] == [round(h["train_region_loss"], 6) for h in h_part]
+    b = load_detector(part).model.state_dict()
+    assert all(torch.allclose(v.float(), b[k].float(), atol=1e-6) for k, v in det.model.state_dict().items())
+
+
+def test_init_starts_from_a_checkpoint_and_refuses_a_different_model(tmp_path, train_set, capsys):
+    from .conftest import make_checkpoint
+
+    start = make_checkpoint(tmp_path / "start.pth", input_size=64)
+    out = tmp_path / "cont.pth"
+    assert main(["train", "--data", str(train_set), "--out", str(out), "--init", str(start), *ARGS,
+                 "--lr", "0", "--epochs", "1"]) == 0
+    a, b = load_detector(start).model, load_detector(out).model
+    # lr 0: the weights are the start's (BatchNorm running statistics do move in training)
+    assert torch.allclose(a.classifier[-1].weight, b.classifier[-1].weight, atol=1e-3)
+    rc = main(["train", "--data", str(train_set), "--out", str(out), "--init", str(start), "--no-attention", *ARGS])
+    assert rc != 0
+    assert "pass the same --backbone / --no-attention" in capsys.readouterr().err
