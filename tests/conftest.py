@@ -17,6 +17,7 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 REPO = Path(__file__).resolve().parent.parent
 CIPLAB = REPO.parent / "shared" / "datasets" / "ciplab_train"
+APP = str(REPO / "streamlit_app.py")
 
 
 def make_face_like(rng: np.random.Generator, size: int, fake: bool) -> Image.Image:
@@ -112,3 +113,23 @@ def ciplab_dir() -> Path:
     if not CIPLAB.is_dir():
         pytest.skip(f"labelled data not present at {CIPLAB} (it is in CI)")
     return CIPLAB
+
+
+def point_app_at(monkeypatch, data, weights) -> tuple:
+    """Open the dashboard on this test set and these weights (its environment defaults)."""
+    monkeypatch.setenv("DATA_DIR", str(data))
+    monkeypatch.setenv("WEIGHTS", str(weights))
+    return data, weights
+
+
+def open_page(page: str = "streamlit_app.py", timeout: float = 120, **query):
+    """Run the app in AppTest on ``page``, with ``query`` as URL parameters. The timeout is
+    generous: the shared CI machine is slow, and AppTest's default is 3 s."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    for key, value in query.items():
+        at.query_params[key] = value
+    if page != "streamlit_app.py":
+        at.switch_page(page)
+    return at.run()

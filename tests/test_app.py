@@ -7,7 +7,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import make_checkpoint, make_test_set
+from tests.conftest import APP, make_checkpoint, make_test_set, open_page, point_app_at
 from core import ui
 from core.checkpoint import load_detector
 from core.data import LAYOUT_HELP, scan_test_set
@@ -15,8 +15,6 @@ from core.gallery import select_errors
 from core.inference import predict_test_set
 from core.metrics import ThresholdSweep
 
-APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
-TIMEOUT = 120  # the shared CI machine is slow; AppTest's default is 3 s
 WORDS = ("fake caught", "fake missed (predicted real)", "real flagged as fake", "real passed")
 
 
@@ -32,9 +30,7 @@ def app_ckpt(tmp_path_factory):
 
 @pytest.fixture()
 def env(app_set, app_ckpt, cache_dir, monkeypatch):
-    monkeypatch.setenv("DATA_DIR", str(app_set))
-    monkeypatch.setenv("WEIGHTS", str(app_ckpt))
-    return app_set, app_ckpt
+    return point_app_at(monkeypatch, app_set, app_ckpt)
 
 
 @pytest.fixture()
@@ -44,13 +40,7 @@ def core_frame(env):
     return predict_test_set(load_detector(weights), scan_test_set(data)).frame
 
 
-def start(page: str = "streamlit_app.py", **query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, value in query.items():
-        at.query_params[key] = value
-    if page != "streamlit_app.py":
-        at.switch_page(page)
-    return at.run()
+start = open_page
 
 
 def set_threshold(at: AppTest, t: float) -> AppTest:

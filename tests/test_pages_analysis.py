@@ -1,19 +1,15 @@
 """The analysis pages (operating points, calibration, slices, compare) under AppTest."""
 import json
-from pathlib import Path
 
-import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from core import operating_points as op
 from core.checkpoint import load_detector, threshold_sidecar
 from core.data import scan_test_set
 from core.inference import predict_test_set
 from core.metrics import ThresholdSweep
-from tests.conftest import make_checkpoint, make_test_set
+from tests.conftest import make_checkpoint, make_test_set, open_page, point_app_at
 
-APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 PAGES = ["pages/4_Operating_points.py", "pages/5_Calibration.py", "pages/6_Slices.py", "pages/7_Compare.py"]
 
 
@@ -24,16 +20,11 @@ def page_set(tmp_path_factory):
 
 @pytest.fixture()
 def env(page_set, tmp_path, cache_dir, monkeypatch):
-    ckpt = make_checkpoint(tmp_path / "w" / "random.pth", spread=60.0)
-    monkeypatch.setenv("DATA_DIR", str(page_set))
-    monkeypatch.setenv("WEIGHTS", str(ckpt))
-    return page_set, ckpt
+    return point_app_at(monkeypatch, page_set, make_checkpoint(tmp_path / "w" / "random.pth", spread=60.0))
 
 
 def start(page):
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.switch_page(page)
-    return at.run()
+    return open_page(page, timeout=180)
 
 
 def test_every_analysis_page_runs(env):

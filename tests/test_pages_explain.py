@@ -1,27 +1,17 @@
 """The Explanations, Robustness and Feature map pages under AppTest."""
-from pathlib import Path
-
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from tests.conftest import make_checkpoint, make_test_set
-
-APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+from tests.conftest import make_checkpoint, make_test_set, open_page, point_app_at
 
 
 @pytest.fixture()
 def env(tmp_path, cache_dir, monkeypatch):
     data = make_test_set(tmp_path / "set", n_real=4, n_fake=4, size=48)
-    ckpt = make_checkpoint(tmp_path / "w" / "random.pth", spread=60.0)
-    monkeypatch.setenv("DATA_DIR", str(data))
-    monkeypatch.setenv("WEIGHTS", str(ckpt))
-    return data, ckpt
+    return point_app_at(monkeypatch, data, make_checkpoint(tmp_path / "w" / "random.pth", spread=60.0))
 
 
 def start(page):
-    at = AppTest.from_file(APP, default_timeout=300)
-    at.switch_page(page)
-    return at.run()
+    return open_page(page, timeout=300)
 
 
 def _click(at, prefix):
