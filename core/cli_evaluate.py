@@ -95,7 +95,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def run_predict(args: argparse.Namespace) -> int:
     from .inference import score_images
-    from .preprocess import ImageError, open_image
+    from .preprocess import ImageError, exif_upright, open_image
 
     _check_threshold(args.threshold)
     detector = _load(args)
@@ -109,7 +109,7 @@ def run_predict(args: argparse.Namespace) -> int:
             results.append({"path": path, "error": str(exc)})
             print(f"{path}: ERROR {exc}")
             continue
-        p_real = float(score_images(detector, [image])[0])
+        p_real = float(score_images(detector, [exif_upright(image)])[0])  # upright, as in the tester and API
         verdict = "REAL" if p_real >= threshold else "FAKE"
         results.append({"path": path, "p_real": p_real, "p_fake": 1 - p_real, "verdict": verdict})
         print(f"{path}: {verdict}  P(real)={p_real:.4f}  P(fake)={1 - p_real:.4f}  (threshold {threshold:.3f})")

@@ -90,7 +90,10 @@ def open_image(source, *, name: str | None = None, draft_size: int | None = None
 
 
 def exif_upright(image: Image.Image) -> Image.Image:
-    """Rotate a phone photo by its EXIF orientation (used for uploads, not test sets)."""
+    """Rotate a phone photo by its EXIF orientation. Used wherever a person hands over
+    single images (the tester's uploads, the REST API, ``python -m core predict``), so a
+    photo scores the same in all three; not for test sets, whose numbers stay the
+    report's (its ``test.py`` reads pixels as stored)."""
     return ImageOps.exif_transpose(image)
 
 
