@@ -47,6 +47,7 @@ AUGMENTATIONS = {
     # name: (RandomResizedCrop scale, ColorJitter args)
     "report": ((0.8, 1.0), (0.2, 0.2, 0.1, 0.1)),
     "light": ((0.9, 1.0), (0.1, 0.1, 0.05, 0.02)),
+    "strong": ((0.5, 1.0), (0.3, 0.3, 0.2, 0.1)),
     "none": ((1.0, 1.0), None),
 }
 
