@@ -27,7 +27,7 @@ browser:
 	  || echo "warning: could not install chromium"; }
 
 test: setup browser
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -rs -p no:cacheprovider
 
 evaluate: setup
 	$(BIN)/python -m core evaluate
