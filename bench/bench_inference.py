@@ -137,8 +137,8 @@ def main() -> int:
         for model_name in args.models.split(","):
             detector, desc = load(model_name, args.device, tmp, sample)
             size = detector.preprocessing.input_size
-            # The report's code loads its own model: a copy made before the project's path
-            # touches it (prepare_model changes the weights' memory layout in place).
+            # The report's code loads its own model: a separate copy in the default layout
+            # (the project's path runs its own channels_last, folded copy).
             report_model = copy.deepcopy(detector.model).to(memory_format=torch.contiguous_format)
             paths = {"report loop (float32, no workers)": lambda r=root: report_loop(report_model, r, size, device)}
             for w in worker_choices:

@@ -9,6 +9,7 @@ the batch, not the set.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -63,14 +64,9 @@ class _ImageFolder(Dataset):
         return list(_decode_pool().map(self.__getitem__, indices))
 
 
-_POOL: ThreadPoolExecutor | None = None
-
-
+@functools.cache
 def _decode_pool() -> ThreadPoolExecutor:
-    global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1), thread_name_prefix="decode")
-    return _POOL
+    return ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1), thread_name_prefix="decode")
 
 
 def effective_workers(settings: InferenceSettings, device: torch.device) -> int:

@@ -23,7 +23,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 FOLD_P_ATOL = 5e-6  # on P(real) of a fixed probe batch; trained models move by < 1e-6 there
 
-_copies: "weakref.WeakKeyDictionary[nn.Module, dict[bool, tuple[tuple, nn.Module]]]" = weakref.WeakKeyDictionary()
+_copies: "weakref.WeakKeyDictionary[nn.Module, tuple[tuple, nn.Module]]" = weakref.WeakKeyDictionary()
 
 
 def fold_batchnorm(model: nn.Module) -> tuple[nn.Module, int]:
@@ -51,9 +51,9 @@ def _signature(model: nn.Module) -> tuple:
 
 
 @torch.no_grad()
-def _build(model: nn.Module, input_size: int, fold: bool) -> nn.Module:
-    fast = copy.deepcopy(model)
-    if fold and not model.training:
+def _build(model: nn.Module, input_size: int) -> nn.Module:
+    fast = None
+    if not model.training:
         folded, folds = fold_batchnorm(model)
         if folds:
             device = next(model.parameters()).device
@@ -61,6 +61,8 @@ def _build(model: nn.Module, input_size: int, fold: bool) -> nn.Module:
             x = torch.randn(2, 3, input_size, input_size, generator=probe).to(device)
             if torch.allclose(torch.sigmoid(folded(x)), torch.sigmoid(model(x)), atol=FOLD_P_ATOL, rtol=0):
                 fast = folded
+    if fast is None:
+        fast = copy.deepcopy(model)
     for m in fast.modules():  # hooks of the caller (e.g. Grad-CAM) stay on the caller's model
         m._forward_hooks.clear()
         m._forward_pre_hooks.clear()
@@ -68,13 +70,12 @@ def _build(model: nn.Module, input_size: int, fold: bool) -> nn.Module:
     return fast.to(memory_format=torch.channels_last)
 
 
-def inference_model(model: nn.Module, input_size: int = 224, *, fold: bool = True) -> nn.Module:
-    """The channels_last copy of ``model`` to run inference with, BatchNorm folded unless
-    ``fold`` is False (cached; at most one copy per ``fold`` value). A model in training
-    mode is never folded (its BatchNorm uses batch statistics)."""
+def inference_model(model: nn.Module, input_size: int = 224) -> nn.Module:
+    """The channels_last, BatchNorm-folded copy of ``model`` to run inference with
+    (cached: one copy per model). A model in training mode is never folded (its
+    BatchNorm uses batch statistics)."""
     sig = _signature(model)
-    per_model = _copies.setdefault(model, {})
-    hit = per_model.get(fold)
+    hit = _copies.get(model)
     if hit is None or hit[0] != sig:
-        per_model[fold] = hit = (sig, _build(model, input_size, fold))
+        _copies[model] = hit = (sig, _build(model, input_size))
     return hit[1]
