@@ -120,10 +120,13 @@ class FaceClassifier(nn.Module):
             return torch.ones_like(features[:, :1])
         return self.attention(features)
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled attended features, (N, C): the input of the head."""
-        features = self.feature_map(x)
+    def pooled(self, features: torch.Tensor) -> torch.Tensor:
+        """Feature map (N, C, h, w) → attended and pooled, (N, C): the input of the head."""
         return torch.flatten(self.pool(features * self.attention_map(features)), 1)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled attended features of images, (N, C)."""
+        return self.pooled(self.feature_map(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 3, S, S) normalised images → (N, 1) logits of P(real)."""

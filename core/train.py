@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
-from torchvision import transforms
+from torchvision import transforms, tv_tensors
 from torchvision.transforms import v2
 
 from .checkpoint import CheckpointError, load_detector, resolve_device, save_checkpoint
@@ -136,10 +136,8 @@ class _Decoded(Dataset):
         if self.parts is None:
             return self.transform(image), label
         h, w = self.arrays[i].shape[:2]
-        mask = v2.functional.to_image(region_mask(self.parts[i], h, w).astype(np.uint8))
-        from torchvision import tv_tensors
-
-        image, mask = self.geometric(image, tv_tensors.Mask(mask))
+        mask = tv_tensors.Mask(torch.from_numpy(region_mask(self.parts[i], h, w).astype(np.uint8))[None])
+        image, mask = self.geometric(image, mask)
         return self.transform(image), label, mask.float(), torch.tensor(bool(self.known[i]))
 
 
@@ -236,9 +234,6 @@ def run_train(args: argparse.Namespace) -> int:
     base = round(args.image_size * 256 / 224)  # the report's 256 for 224
     scale, jitter = AUGMENTATIONS[args.augment]
     colour = ([transforms.ColorJitter(*jitter)] if jitter else []) + [transforms.ToTensor(), transforms.Normalize(pre.mean, pre.std)]
-    train_tf = transforms.Compose(
-        [transforms.RandomResizedCrop(args.image_size, scale=scale), transforms.RandomHorizontalFlip()] + colour
-    )
     val_tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize(pre.mean, pre.std)])
     t0 = time.perf_counter()
     print(f"decoding {len(train_df)} train + {len(val_df)} val images ({split_how})", file=sys.stderr)
@@ -251,6 +246,9 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"region loss {args.region_loss}: replaced parts known for {int(known.sum()) - (len(known) - n_fake)} of {n_fake} "
               "train fakes (from their file names)", file=sys.stderr)
     else:
+        train_tf = transforms.Compose(
+            [transforms.RandomResizedCrop(args.image_size, scale=scale), transforms.RandomHorizontalFlip()] + colour
+        )
         train_ds = _Decoded(train_arrays, train_df["label"].to_numpy(), train_tf)
     val_ds = _Decoded(_decode_all(val_df["path"].tolist(), args.image_size, max(workers, 2)), val_df["label"].to_numpy(), val_tf)
     print(f"decoded in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
@@ -311,7 +309,7 @@ def run_train(args: argparse.Namespace) -> int:
             x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
                 features = model.feature_map(x)  # model(x), in its steps: the region head reads the features too
-                logits = model.classifier(torch.flatten(model.pool(features * model.attention_map(features)), 1))
+                logits = model.classifier(model.pooled(features))
                 region_logits = head(features) if head is not None else None
             loss = loss_fn(logits.float(), y)
             if head is not None:
