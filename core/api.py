@@ -7,7 +7,7 @@ DEVICE, API_MAX_UPLOAD_MB, API_MAX_BATCH_FILES, API_CORS_ORIGINS, API_INFERENCE_
 The model is loaded once, in a background thread at start-up (``/health`` says 503 until
 it is ready), and shared by all requests. Decoding and inference run in worker threads,
 so the event loop keeps answering ``/health`` while a batch is scored. Images go through
-``open_image`` and ``score_images``, the same path as ``python -m core predict``, so the
+``open_photo`` and ``score_images``, the same path as ``python -m core predict``, so the
 numbers are the same. Errors are JSON ``{"detail", "filename"}``, never a traceback.
 """
 from __future__ import annotations
@@ -41,7 +41,7 @@ from .api_schemas import (
 from .checkpoint import Detector, load_detector, resolve_device
 from .face import crop_face as find_face
 from .inference import score_images
-from .preprocess import ImageError, exif_upright, open_image
+from .preprocess import ImageError, open_photo
 
 log = logging.getLogger("core.api")
 CHUNK = 1 << 20
@@ -100,10 +100,9 @@ async def _read_upload(upload: UploadFile, name: str, limit: int) -> bytes:
 def _decode(data: bytes, name: str, crop: bool):
     """(RGB image to score, info dict, face dict or None); raises UploadRejected."""
     try:
-        image, info = open_image(data, name=name)
+        image, info = open_photo(data, name=name)
     except ImageError as exc:
         raise UploadRejected(_image_error_status(exc), str(exc), name) from None
-    image = exif_upright(image)  # as the dashboard's tester does: a phone photo scores upright
     face = None
     if crop:
         found = find_face(image)

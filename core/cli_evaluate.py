@@ -95,7 +95,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def run_predict(args: argparse.Namespace) -> int:
     from .inference import score_images
-    from .preprocess import ImageError, exif_upright, open_image
+    from .preprocess import ImageError, open_photo
 
     _check_threshold(args.threshold)
     detector = _load(args)
@@ -103,13 +103,13 @@ def run_predict(args: argparse.Namespace) -> int:
     results, failed = [], 0
     for path in args.images:
         try:
-            image, _ = open_image(path, name=path)
+            image, _ = open_photo(path, name=path)
         except ImageError as exc:
             failed += 1
             results.append({"path": path, "error": str(exc)})
             print(f"{path}: ERROR {exc}")
             continue
-        p_real = float(score_images(detector, [exif_upright(image)])[0])  # upright, as in the tester and API
+        p_real = float(score_images(detector, [image])[0])
         verdict = "REAL" if p_real >= threshold else "FAKE"
         results.append({"path": path, "p_real": p_real, "p_fake": 1 - p_real, "verdict": verdict})
         print(f"{path}: {verdict}  P(real)={p_real:.4f}  P(fake)={1 - p_real:.4f}  (threshold {threshold:.3f})")

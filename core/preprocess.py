@@ -90,11 +90,17 @@ def open_image(source, *, name: str | None = None, draft_size: int | None = None
 
 
 def exif_upright(image: Image.Image) -> Image.Image:
-    """Rotate a phone photo by its EXIF orientation. Used wherever a person hands over
-    single images (the tester's uploads, the REST API, ``python -m core predict``), so a
-    photo scores the same in all three; not for test sets, whose numbers stay the
-    report's (its ``test.py`` reads pixels as stored)."""
+    """Rotate a phone photo by its EXIF orientation."""
     return ImageOps.exif_transpose(image)
+
+
+def open_photo(source, *, name: str | None = None) -> tuple[Image.Image, dict]:
+    """``open_image``, then upright by EXIF: how every single image a person hands over is
+    read (the tester's uploads, the REST API, ``python -m core predict``), so a photo
+    scores the same in all three. Not for test sets, whose numbers stay the report's (its
+    ``test.py`` reads pixels as stored). ``info`` keeps the stored width and height."""
+    image, info = open_image(source, name=name)
+    return exif_upright(image), info
 
 
 def to_tensor(image: Image.Image, preprocessing: Preprocessing) -> torch.Tensor:

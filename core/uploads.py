@@ -22,7 +22,7 @@ from .checkpoint import Detector
 from .data import DatasetError, LAYOUT_HELP, is_image_name, scan_test_set
 from .face import FaceCrop, crop_face
 from .inference import InferenceSettings, score_images
-from .preprocess import ImageError, exif_upright, open_image
+from .preprocess import ImageError, open_photo
 
 UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp")
 MAX_ZIP_BYTES = 2 * 1024**3  # uncompressed total
@@ -70,11 +70,10 @@ def judge_uploads(detector: Detector, files, *, face_crop: bool = False,
                                                      f"upload {', '.join(UPLOAD_TYPES)} images"))
             continue
         try:
-            image, info = open_image(bytes(data), name=name)
+            image, info = open_photo(bytes(data), name=name)
         except ImageError as exc:
             results.append(UploadVerdict(name, error=str(exc)))
             continue
-        image = exif_upright(image)
         face = crop_face(image) if face_crop else None
         results.append(UploadVerdict(name, image=image, scored=face.image if face else image, face=face,
                                      width=info["width"], height=info["height"]))
