@@ -6,7 +6,7 @@ import streamlit as st
 from core import ui
 from core.explain import NO_ATTENTION_NOTE, TARGET_NOTE, explain_file, explain_image
 from core.figures_explain import region_figure
-from core.preprocess import ImageError, open_image
+from core.preprocess import ImageError, open_photo
 from core.regions import LAYOUT_NOTE, region_study, replaced_regions
 
 ctx = ui.sidebar("Explanations")
@@ -26,7 +26,7 @@ chosen = left.selectbox("Image from the test set", choices, index=0 if choices e
 
 try:
     if upload is not None:
-        image, _ = open_image(upload.getvalue(), name=upload.name)
+        image, _ = open_photo(upload.getvalue(), name=upload.name)
         ex, name = explain_image(detector, image, target=target), upload.name
     elif chosen:
         path = ctx.test_set.images.set_index("relpath").loc[chosen, "path"]
