@@ -36,6 +36,7 @@ from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 from torchvision import transforms, tv_tensors
 from torchvision.transforms import v2
 
+from .blend import synthetic_fake
 from .checkpoint import CheckpointError, load_detector, resolve_device, save_checkpoint
 from .data import scan_test_set, stratified_split
 from .metrics import MetricUnavailable, ThresholdSweep
@@ -88,7 +89,22 @@ def add_parser(sub) -> None:
                         "CIPLab fake file names (0: off, the report's recipe)")
     p.add_argument("--init", default=None, metavar="FILE",
                    help="start from this checkpoint's weights (same backbone and attention setting)")
+    p.add_argument("--synthetic-fakes", type=_share_below_half, default=0.0, metavar="Q",
+                   help="turn this share of real-face draws into synthetic part-swap fakes (core.blend); the sampler "
+                        "keeps real and fake labels 50/50, so Q=1/3 gives 1/2 real, 1/4 synthetic, 1/4 data-set fakes "
+                        "(0: off, the report's recipe; below 0.5)")
     p.set_defaults(func=run_train)
+
+
+def _share_below_half(text: str) -> float:
+    """argparse type of ``--synthetic-fakes``: at 0.5 every fake would be synthetic."""
+    try:
+        q = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= q < 0.5:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 0.5 (at 0.5 no data-set fake is drawn), got {q}")
+    return q
 
 
 def focal_loss(logits: torch.Tensor, targets: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0) -> torch.Tensor:
@@ -120,25 +136,44 @@ class _Decoded(Dataset):
     """Images decoded once and squashed to a fixed size (the deterministic first step of
     both transforms), then augmented per item. Equivalent to decoding every epoch.
     With ``parts`` each item also carries its replaced-part mask, cropped and flipped
-    with the image (``geometric``) before ``transform`` (colour, tensor, normalise)."""
+    with the image (``geometric``) before ``transform`` (colour, tensor, normalise).
+    With ``synthetic`` > 0 a real face is turned, with that probability, into a synthetic
+    part-swap fake (``core.blend``): label fake, mask where it was pasted."""
 
-    def __init__(self, arrays: np.ndarray, labels: np.ndarray, transform, parts=None, known=None, geometric=None):
+    def __init__(self, arrays: np.ndarray, labels: np.ndarray, transform, parts=None, known=None, geometric=None,
+                 synthetic: float = 0.0):
         self.arrays, self.labels, self.transform = arrays, labels, transform
         self.parts, self.known, self.geometric = parts, known, geometric
+        self.synthetic, self.real_rows = synthetic, np.flatnonzero(np.asarray(labels) == 1)
 
     def __len__(self):
         return len(self.labels)
 
+    def _maybe_synthetic(self, i):
+        """(array, label, pasted mask or None) of item ``i``."""
+        array, label = self.arrays[i], int(self.labels[i])
+        if not (self.synthetic and label == 1 and float(torch.rand(())) < self.synthetic):
+            return array, label, None
+        donor = None  # half part swaps from another real face, half self-blends
+        if float(torch.rand(())) < 0.5:
+            donor = self.arrays[self.real_rows[int(torch.randint(0, len(self.real_rows), ()))]]
+        composite, soft = synthetic_fake(array, donor)
+        return composite, 0, soft >= 0.5
+
     def __getitem__(self, i):
         from PIL import Image
 
-        image, label = Image.fromarray(self.arrays[i]), torch.tensor([float(self.labels[i])])
+        array, label, pasted = self._maybe_synthetic(i)
+        image, y = Image.fromarray(array), torch.tensor([float(label)])
         if self.parts is None:
-            return self.transform(image), label
-        h, w = self.arrays[i].shape[:2]
-        mask = tv_tensors.Mask(torch.from_numpy(region_mask(self.parts[i], h, w).astype(np.uint8))[None])
+            return self.transform(image), y
+        if pasted is None:
+            pasted, known = region_mask(self.parts[i], *array.shape[:2]), bool(self.known[i])
+        else:
+            known = True
+        mask = tv_tensors.Mask(torch.from_numpy(pasted.astype(np.uint8))[None])
         image, mask = self.geometric(image, mask)
-        return self.transform(image), label, mask.float(), torch.tensor(bool(self.known[i]))
+        return self.transform(image), y, mask.float(), torch.tensor(known)
 
 
 def _decode_all(paths: list[str], size: int, workers: int) -> np.ndarray:
@@ -241,7 +276,8 @@ def run_train(args: argparse.Namespace) -> int:
     if args.region_loss > 0:
         parts, known = part_masks(train_df["path"].tolist(), train_df["label"].to_numpy())
         geometric = v2.Compose([v2.RandomResizedCrop(args.image_size, scale=scale), v2.RandomHorizontalFlip()])
-        train_ds = _Decoded(train_arrays, train_df["label"].to_numpy(), transforms.Compose(colour), parts, known, geometric)
+        train_ds = _Decoded(train_arrays, train_df["label"].to_numpy(), transforms.Compose(colour), parts, known, geometric,
+                            synthetic=args.synthetic_fakes)
         n_fake = int((train_df["label"] == 0).sum())
         print(f"region loss {args.region_loss}: replaced parts known for {int(known.sum()) - (len(known) - n_fake)} of {n_fake} "
               "train fakes (from their file names)", file=sys.stderr)
@@ -249,7 +285,7 @@ def run_train(args: argparse.Namespace) -> int:
         train_tf = transforms.Compose(
             [transforms.RandomResizedCrop(args.image_size, scale=scale), transforms.RandomHorizontalFlip()] + colour
         )
-        train_ds = _Decoded(train_arrays, train_df["label"].to_numpy(), train_tf)
+        train_ds = _Decoded(train_arrays, train_df["label"].to_numpy(), train_tf, synthetic=args.synthetic_fakes)
     val_ds = _Decoded(_decode_all(val_df["path"].tolist(), args.image_size, max(workers, 2)), val_df["label"].to_numpy(), val_tf)
     print(f"decoded in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
 
@@ -267,7 +303,9 @@ def run_train(args: argparse.Namespace) -> int:
         else torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: 1.0)
     )
     labels = train_df["label"].to_numpy()
-    class_weight = {c: 1.0 / max(1, (labels == c).sum()) for c in (0, 1)}
+    # Labels stay 50/50: a share q of real draws becomes synthetic fakes, so real images are
+    # drawn with weight 1 and data-set fakes with 1 - 2q (with q = 0 this is the report's sampler).
+    class_weight = {0: (1.0 - 2 * args.synthetic_fakes) / max(1, (labels == 0).sum()), 1: 1.0 / max(1, (labels == 1).sum())}
     sample_weights = torch.tensor([class_weight[c] for c in labels], dtype=torch.double)
     val_loader = DataLoader(val_ds, batch_size=64, num_workers=0)
 
@@ -396,7 +434,7 @@ def _model_card(args, device, amp_dtype, train_df, val_df, split_how, history, b
             "focal_gamma": args.focal_gamma, "optimizer": "AdamW", "lr": args.lr, "weight_decay": args.weight_decay,
             "batch_size": args.batch_size, "epochs": args.epochs, "schedule": args.schedule, "patience": args.patience,
             "sampler": "WeightedRandomSampler (class-balanced)", "seed": args.seed, "precision": str(amp_dtype or "float32"),
-            "region_loss": args.region_loss, "init": args.init,
+            "region_loss": args.region_loss, "init": args.init, "synthetic_fakes": args.synthetic_fakes,
         },
         "history": history,
         "best_epoch": best["epoch"],
@@ -427,7 +465,8 @@ def write_model_card(out: Path, card: dict) -> None:
         f"batch {r['batch_size']}, {r['schedule']} schedule, {r['epochs']} epochs max (patience {r['patience']}), augment '{r['augment']}', "
         f"{r['sampler']}, seed {r['seed']}, {r['precision']}"
         + (f", region loss weight {r['region_loss']} (training-only head on the replaced parts named in CIPLab file names)" if r.get("region_loss") else "")
-        + (f", started from {Path(r['init']).name}" if r.get("init") else ""),
+        + (f", started from {Path(r['init']).name}" if r.get("init") else "")
+        + (f", {r['synthetic_fakes']:.2f} of real draws made into synthetic part-swap fakes" if r.get("synthetic_fakes") else ""),
         f"- Trained on {card['device']} in {card['training_time_s']:.0f} s (torch {card['torch']}); best epoch {card['best_epoch']}",
         "",
         "## Validation (best epoch, threshold 0.5)",

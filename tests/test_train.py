@@ -139,3 +139,23 @@ def test_init_starts_from_a_checkpoint_and_refuses_a_different_model(tmp_path, t
     rc = main(["train", "--data", str(train_set), "--out", str(out), "--init", str(start), "--no-attention", *ARGS])
     assert rc != 0
     assert "pass the same --backbone / --no-attention" in capsys.readouterr().err
+
+
+def test_synthetic_fakes_run_is_recorded_and_resumes_exactly(tmp_path, train_set):
+    full, part = tmp_path / "full.pth", tmp_path / "part.pth"
+    args = [*ARGS, "--synthetic-fakes", "0.4", "--region-loss", "0.5"]
+    assert main(["train", "--data", str(train_set), "--out", str(full), *args]) == 0
+    card = json.loads(full.with_suffix(".json").read_text())
+    assert card["recipe"]["synthetic_fakes"] == 0.4
+    assert "synthetic part-swap fakes" in full.with_suffix(".md").read_text()
+    assert main(["train", "--data", str(train_set), "--out", str(part), "--stop-after", "1", *args]) == 0
+    assert main(["train", "--data", str(train_set), "--out", str(part), "--resume", *args]) == 0
+    h_part = json.loads(part.with_suffix(".json").read_text())["history"]
+    assert [round(h["train_loss"], 6) for h in card["history"]] == [round(h["train_loss"], 6) for h in h_part]
+
+
+@pytest.mark.parametrize("bad", ["0.5", "-0.1", "lots"])
+def test_synthetic_share_out_of_range_is_refused(tmp_path, train_set, capsys, bad):
+    with pytest.raises(SystemExit):
+        main(["train", "--data", str(train_set), "--out", str(tmp_path / "m.pth"), "--synthetic-fakes", bad])
+    assert "--synthetic-fakes" in capsys.readouterr().err
