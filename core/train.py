@@ -424,7 +424,8 @@ def _model_card(args, device, amp_dtype, train_df, val_df, split_how, history, b
 
     sweep = ThresholdSweep(final["label"], final["p_real"])
     val_metrics = {k: v for k, v in sweep.summary(0.5).items() if k not in ("unavailable",)}
-    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
+    device_name = (torch.cuda.get_device_name(device) if device.type == "cuda"
+                   else f"{platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)")
     return {
         "data": {"source": str(Path(args.data).resolve()), "split": split_how, "train": counts(train_df), "val": counts(val_df),
                  "val_files": sorted(val_df["relpath"].tolist())},

@@ -29,6 +29,7 @@ def test_train_writes_checkpoint_and_card(tmp_path, train_set):
     assert card["data"]["val"] == {"real": 2, "fake": 2} and card["data"]["train"] == {"real": 6, "fake": 6}
     assert len(card["history"]) == 2 and {"train_loss", "val_loss", "val_accuracy", "val_roc_auc"} <= set(card["history"][0])
     assert card["recipe"]["loss"] == "focal" and card["validation_tta"] is not None
+    assert card["device"].startswith("cpu: ") and card["device"].endswith(f"({torch.get_num_threads()} threads)")
     assert det.meta["training"]["best_epoch"] == card["best_epoch"]
     assert "## Validation" in out.with_suffix(".md").read_text()
 

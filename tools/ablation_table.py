@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 TABLE = Path(__file__).resolve().parent.parent / "weights" / "ablation.json"
@@ -34,6 +35,17 @@ def row_from_card(name: str, what: str, card: dict, command: str | None) -> dict
     }
 
 
+def device_label(device: str) -> str:
+    """A model card's device ("cuda: NVIDIA H100 80GB HBM3", "cpu: x86_64 (2 threads)") as a
+    short table cell: "GPU (H100)", "CPU (2 threads)"."""
+    kind, _, name = device.partition(": ")
+    if kind == "cuda":
+        words = [w for w in name.split() if w not in ("NVIDIA", "Tesla", "GeForce")]
+        return f"GPU ({words[0]})" if words else "GPU"
+    threads = re.search(r"\((\d+) threads?\)", name)
+    return f"CPU ({threads.group(1)} threads)" if threads else "CPU"
+
+
 def markdown(table: dict, shipped: str | None = None) -> str:
     lines = [
         "| run | what changed | val ROC-AUC | val accuracy @0.5 | ROC-AUC flip TTA | best epoch / run | training time | device |",
@@ -41,7 +53,7 @@ def markdown(table: dict, shipped: str | None = None) -> str:
     ]
     for r in table["rows"]:
         tta = "n/a" if r.get("val_roc_auc_flip_tta") is None else f"{r['val_roc_auc_flip_tta']:.4f}"
-        device = "GPU (H100)" if r["device"].startswith("cuda") else "CPU (2 cores)"
+        device = device_label(r["device"])
         name = f"{r['name']} (**shipped**)" if r["name"] == (shipped or table.get("shipped")) else r["name"]
         lines.append(
             f"| {name} | {r['what']} | {r['val_roc_auc']:.4f} | {r['val_accuracy']:.4f} | {tta} | "
