@@ -63,3 +63,20 @@ def test_dataset_turns_real_faces_into_labelled_fakes_with_their_mask():
         assert label.item() == 0.0 and bool(known)
         changed = (image.mul(255).round().byte().permute(1, 2, 0).numpy() != target).any(axis=2)
         assert mask[0].sum() > 0 and changed[mask[0].numpy() > 0.5].mean() > 0.5
+
+
+def test_preview_tool_writes_a_contact_sheet_and_refuses_a_set_without_reals(tmp_path):
+    import importlib.util
+
+    from PIL import Image
+
+    from tests.conftest import REPO, make_test_set
+
+    spec = importlib.util.spec_from_file_location("preview_synthetic", REPO / "tools" / "preview_synthetic.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    data = make_test_set(tmp_path / "s", n_real=3, n_fake=1, size=40)
+    assert tool.main(["--data", str(data), "--out", str(tmp_path / "sheet.png"), "--size", "32"]) == 0
+    assert Image.open(tmp_path / "sheet.png").size == (3 * 32, 3 * 32)
+    lonely = make_test_set(tmp_path / "t", n_real=1, n_fake=2, size=40)
+    assert tool.main(["--data", str(lonely), "--out", str(tmp_path / "x.png")]) == 2
