@@ -258,13 +258,15 @@ def run_train(args: argparse.Namespace) -> int:
     # Build the model first: a missing pretrained file stops here, before minutes of decoding.
     model = build_model(args.backbone, pretrained=None if args.pretrained == "none" else args.pretrained, attention=not args.no_attention)
     if args.init:
-        start = load_detector(args.init, "cpu").model
+        parent = load_detector(args.init, "cpu")
+        start = parent.model
         if (start.backbone, start.use_attention) != (args.backbone, not args.no_attention):
             raise CheckpointError(
                 f"--init {args.init} is a {start.backbone} with attention {start.use_attention}; this run trains a "
                 f"{args.backbone} with attention {not args.no_attention}: pass the same --backbone / --no-attention"
             )
         model.load_state_dict(start.state_dict())
+    lineage = init_lineage(parent) if args.init else None
     pre = Preprocessing(input_size=args.image_size)
     base = round(args.image_size * 256 / 224)  # the report's 256 for 224
     scale, jitter = AUGMENTATIONS[args.augment]
@@ -402,6 +404,7 @@ def run_train(args: argparse.Namespace) -> int:
     final = _evaluate(model, val_loader, device, amp_dtype, tta=False)
     final_tta = _evaluate(model, val_loader, device, amp_dtype, tta=True) if args.tta else None
     card = _model_card(args, device, amp_dtype, train_df, val_df, split_how, history, best, final, final_tta, train_seconds)
+    card["init_from"] = lineage
     model = model.cpu().to(memory_format=torch.contiguous_format)
     save_checkpoint(out, model, pre, threshold=0.5, threshold_source="0.5: the report's rule (model trained class-balanced)",
                     training=card, half=args.half)
@@ -416,6 +419,19 @@ def _seed_worker(worker_id: int) -> None:
     seed = torch.initial_seed() % 2**32
     np.random.seed(seed)
     random.seed(seed)
+
+
+def init_lineage(parent) -> dict:
+    """What a run started from (``--init``): the parent checkpoint's file, hash and the
+    summary of its own training, so a fine-tuned model's card says where it came from even
+    after the parent file is replaced."""
+    t = parent.meta.get("training") or {}
+    return {
+        "file": str(parent.path), "sha256": parent.sha256,
+        "recipe": t.get("recipe"), "best_epoch": t.get("best_epoch"), "device": t.get("device"),
+        "training_time_s": t.get("training_time_s"),
+        "validation_roc_auc": (t.get("validation") or {}).get("roc_auc"), "init_from": t.get("init_from"),
+    }
 
 
 def _model_card(args, device, amp_dtype, train_df, val_df, split_how, history, best, final, final_tta, train_seconds) -> dict:
@@ -448,6 +464,17 @@ def _model_card(args, device, amp_dtype, train_df, val_df, split_how, history, b
     }
 
 
+def _lineage_lines(init: dict | None) -> list[str]:
+    lines = []
+    while init:  # a chain of --init runs, newest first
+        r, auc = init.get("recipe") or {}, init.get("validation_roc_auc")
+        what = (f"{r.get('backbone')} {r.get('image_size')} px, {r.get('epochs')} epochs max, lr {r.get('lr')}" if r else "no training record")
+        lines.append(f"- Started from {Path(init['file']).name} (sha256 {init['sha256'][:12]}): {what}; trained on {init.get('device')}"
+                     + (f", validation ROC-AUC {auc:.4f}" if auc is not None else ""))
+        init = init.get("init_from")
+    return lines
+
+
 def write_model_card(out: Path, card: dict) -> None:
     """``FILE.json`` and a readable ``FILE.md`` beside the checkpoint."""
     out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
@@ -469,6 +496,7 @@ def write_model_card(out: Path, card: dict) -> None:
         + (f", started from {Path(r['init']).name}" if r.get("init") else "")
         + (f", {r['synthetic_fakes']:.2f} of real draws made into synthetic part-swap fakes" if r.get("synthetic_fakes") else ""),
         f"- Trained on {card['device']} in {card['training_time_s']:.0f} s (torch {card['torch']}); best epoch {card['best_epoch']}",
+        *_lineage_lines(card.get("init_from")),
         "",
         "## Validation (best epoch, threshold 0.5)",
         "",

@@ -135,6 +135,9 @@ def test_init_starts_from_a_checkpoint_and_refuses_a_different_model(tmp_path, t
     assert main(["train", "--data", str(train_set), "--out", str(out), "--init", str(start), *ARGS,
                  "--lr", "0", "--epochs", "1"]) == 0
     a, b = load_detector(start).model, load_detector(out).model
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["init_from"]["sha256"] == load_detector(start).sha256 and card["init_from"]["file"] == str(start)
+    assert f"Started from start.pth (sha256 {card['init_from']['sha256'][:12]})" in out.with_suffix(".md").read_text()
     # lr 0: the weights are the start's (BatchNorm running statistics do move in training)
     assert torch.allclose(a.classifier[-1].weight, b.classifier[-1].weight, atol=1e-3)
     rc = main(["train", "--data", str(train_set), "--out", str(out), "--init", str(start), "--no-attention", *ARGS])
