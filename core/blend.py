@@ -1,7 +1,7 @@
 """Synthetic part-swap fakes made from real training faces (``train --synthetic-fakes``).
 
 CIPLab fakes are local composites: an eye, the nose or the mouth of another face pasted
-into a real face. With about 900 such fakes to learn from, a detector can memorise them
+into a real face. With about 700 such fakes in a training split, a detector can memorise them
 instead of learning what pasting leaves behind. This module makes more of them, from
 the real training faces, with the pasted area known exactly:
 

@@ -4,8 +4,8 @@ synthetic fakes made from them and where they were pasted.
     python tools/preview_synthetic.py --data DIR --out sheet.png [--n 8] [--size 256] [--seed 0]
 
 ``DIR`` is a test-set folder (``real/`` and ``fake/``) or a split from ``python -m core split``
-(its ``train/`` is used). Odd columns are part swaps from another real face, even columns
-self-blends (the same face, altered), as in training.
+(its ``train/`` is used). Columns alternate, starting with a self-blend (the same face,
+altered), then a part swap from the next real face: the two kinds training mixes half and half.
 """
 from __future__ import annotations
 
