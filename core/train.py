@@ -257,6 +257,7 @@ def run_train(args: argparse.Namespace) -> int:
     train_df, val_df, split_how = _split(args)
     # Build the model first: a missing pretrained file stops here, before minutes of decoding.
     model = build_model(args.backbone, pretrained=None if args.pretrained == "none" else args.pretrained, attention=not args.no_attention)
+    lineage = None
     if args.init:
         parent = load_detector(args.init, "cpu")
         start = parent.model
@@ -266,7 +267,7 @@ def run_train(args: argparse.Namespace) -> int:
                 f"{args.backbone} with attention {not args.no_attention}: pass the same --backbone / --no-attention"
             )
         model.load_state_dict(start.state_dict())
-    lineage = init_lineage(parent) if args.init else None
+        lineage = init_lineage(parent)
     pre = Preprocessing(input_size=args.image_size)
     base = round(args.image_size * 256 / 224)  # the report's 256 for 224
     scale, jitter = AUGMENTATIONS[args.augment]
@@ -493,7 +494,6 @@ def write_model_card(out: Path, card: dict) -> None:
         f"batch {r['batch_size']}, {r['schedule']} schedule, {r['epochs']} epochs max (patience {r['patience']}), augment '{r['augment']}', "
         f"{r['sampler']}, seed {r['seed']}, {r['precision']}"
         + (f", region loss weight {r['region_loss']} (training-only head on the replaced parts named in CIPLab file names)" if r.get("region_loss") else "")
-        + (f", started from {Path(r['init']).name}" if r.get("init") else "")
         + (f", {r['synthetic_fakes']:.2f} of real draws made into synthetic part-swap fakes" if r.get("synthetic_fakes") else ""),
         f"- Trained on {card['device']} in {card['training_time_s']:.0f} s (torch {card['torch']}); best epoch {card['best_epoch']}",
         *_lineage_lines(card.get("init_from")),
