@@ -28,7 +28,7 @@ OUTPUT = "one logit; sigmoid(logit) = P(real)"
 class Detector:
     """A loaded model with its description. ``model`` is in eval mode on ``device``."""
 
-    model: FaceClassifier
+    model: FaceClassifier  # or core.ensemble.EnsembleClassifier (same duck-typed surface)
     preprocessing: Preprocessing
     threshold: float
     meta: dict
@@ -55,6 +55,14 @@ def _detect_backbone(state: dict) -> str | None:
     return None
 
 
+def _model_args(model) -> dict:
+    if hasattr(model, "member_args"):  # core.ensemble.EnsembleClassifier
+        from .ensemble import COMBINE
+
+        return {"backbone": "ensemble", "attention": model.use_attention, "members": model.member_args(), "combine": COMBINE}
+    return {"backbone": model.backbone, "attention": model.use_attention}
+
+
 def save_checkpoint(
     path: str | os.PathLike,
     model: FaceClassifier,
@@ -74,7 +82,7 @@ def save_checkpoint(
         "version": VERSION,
         "state_dict": state,
         "storage_dtype": "float16" if half else "float32",
-        "model_args": {"backbone": model.backbone, "attention": model.use_attention},
+        "model_args": _model_args(model),
         "classes": CLASSES,
         "output": OUTPUT,
         "preprocessing": preprocessing.to_dict(),
@@ -144,8 +152,9 @@ def load_detector(path: str | os.PathLike, device: str | torch.device = "cpu") -
     ckpt = read_checkpoint(path)
     args = ckpt.get("model_args", {})
     try:
-        model = build_model(backbone=args.get("backbone", "resnet50"), pretrained=None, attention=args.get("attention", True))
-    except (ValueError, ImportError) as exc:
+        model = build_model(backbone=args.get("backbone", "resnet50"), pretrained=None, attention=args.get("attention", True),
+                            members=args.get("members"))
+    except (ValueError, ImportError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{path.name}: cannot build its model ({exc})") from None
     state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
     try:

@@ -75,6 +75,14 @@ class _NegatedLogit:
         return -(model_output[0] if model_output.ndim == 1 else model_output[:, 0])
 
 
+def target_layers(model) -> list[torch.nn.Module]:
+    """Grad-CAM's target layers: the backbone's last block, one per ensemble member
+    (pytorch-grad-cam averages the members' maps after scaling each to the input size)."""
+    if hasattr(model, "members"):
+        return [target_layer(m) for m in model.members]
+    return [target_layer(model)]
+
+
 def target_layer(model) -> torch.nn.Module:
     """The last convolutional block of the backbone (Grad-CAM's target layer)."""
     if model.backbone == "resnet50":
@@ -108,7 +116,7 @@ def _compute(detector: Detector, image: Image.Image, target: str) -> dict:
             attention = model.attention_map(features)[0, 0].float().cpu().numpy()
         cam_target = ClassifierOutputTarget(0) if target == "real" else _NegatedLogit()
         try:
-            with GradCAM(model=model, target_layers=[target_layer(model)]) as cam:
+            with GradCAM(model=model, target_layers=target_layers(model)) as cam:
                 gradcam = cam(input_tensor=x.clone(), targets=[cam_target])[0]
                 p_real = float(torch.sigmoid(cam.outputs.detach().float())[0, 0])
         finally:

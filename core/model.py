@@ -133,7 +133,17 @@ class FaceClassifier(nn.Module):
         return self.classifier(self.embed(x))
 
 
-def build_model(backbone: str = "resnet50", pretrained: str | os.PathLike | None = None, attention: bool = True) -> FaceClassifier:
+def build_model(backbone: str = "resnet50", pretrained: str | os.PathLike | None = None, attention: bool = True,
+                members: list[dict] | None = None) -> nn.Module:
     """The one factory. ``pretrained``: None (random init), ``"auto"`` (ImageNet weights
-    found on this machine) or a path to backbone weights."""
+    found on this machine) or a path to backbone weights. ``backbone="ensemble"`` builds a
+    ``core.ensemble.EnsembleClassifier`` of ``members`` (dicts of backbone, attention,
+    input_size; random init: an ensemble is made from trained members, never trained)."""
+    if backbone == "ensemble":
+        from .ensemble import EnsembleClassifier
+
+        if not members:
+            raise ValueError("an ensemble needs its members' model arguments")
+        return EnsembleClassifier([FaceClassifier(backbone=m["backbone"], pretrained=None, attention=bool(m.get("attention", True)))
+                                   for m in members], [int(m["input_size"]) for m in members])
     return FaceClassifier(backbone=backbone, pretrained=pretrained, attention=attention)

@@ -261,6 +261,11 @@ def run_train(args: argparse.Namespace) -> int:
     if args.init:
         parent = load_detector(args.init, "cpu")
         start = parent.model
+        if hasattr(start, "members"):
+            raise CheckpointError(
+                f"--init {args.init} is an ensemble ({start.backbone}); training starts from one model: "
+                "pass one of its member checkpoints (listed in its model card)"
+            )
         if (start.backbone, start.use_attention) != (args.backbone, not args.no_attention):
             raise CheckpointError(
                 f"--init {args.init} is a {start.backbone} with attention {start.use_attention}; this run trains a "

@@ -1,0 +1,139 @@
+"""``ensemble``: combine trained checkpoints into one self-describing ensemble checkpoint.
+
+    python -m core ensemble A.pth B.pth [C.pth ...] --out FILE [--data VAL] [--half]
+
+Writes ``FILE`` (loads like any checkpoint: ``evaluate``, the dashboard, the API) and a
+model card ``FILE.md``/``.json`` beside it: each member's file, sha256, recipe, device and
+its own validation ROC-AUC; with ``--data``, the ensemble's metrics there at 0.5.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from .identity import CheckpointError
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("ensemble", help="combine trained checkpoints into one ensemble checkpoint (mean of member logits)")
+    p.add_argument("members", nargs="+", help="two or more checkpoints (written by `train`, or report state dicts)")
+    p.add_argument("--out", required=True, help="ensemble checkpoint to write (a model card .md/.json goes beside it)")
+    p.add_argument("--data", default=None, help="validation folder (real/, fake/) to measure the ensemble on for its card")
+    p.add_argument("--half", action="store_true", help="store weights as float16 (about half the size)")
+    p.add_argument("--note", default="", help="free text recorded in the model card")
+    p.set_defaults(func=run_ensemble)
+
+
+def combine(detectors: list) -> tuple:
+    """(EnsembleClassifier, Preprocessing) of loaded ``Detector`` members. Members must
+    share mean, std and resize rule; the ensemble's input size is the largest member's."""
+    from .ensemble import EnsembleClassifier
+
+    if len(detectors) < 2:
+        raise CheckpointError(f"an ensemble needs at least 2 checkpoints, got {len(detectors)}")
+    first = detectors[0].preprocessing
+    for d in detectors[1:]:
+        pre = d.preprocessing
+        if (pre.mean, pre.std, pre.resize) != (first.mean, first.std, first.resize):
+            raise CheckpointError(
+                f"{d.name} normalises differently from {detectors[0].name} (mean/std/resize "
+                f"{pre.mean}/{pre.std}/{pre.resize} against {first.mean}/{first.std}/{first.resize}); "
+                "ensemble members must share their normalisation"
+            )
+        if hasattr(d.model, "members"):
+            raise CheckpointError(f"{d.name} is already an ensemble: list its member checkpoints instead")
+    if hasattr(detectors[0].model, "members"):
+        raise CheckpointError(f"{detectors[0].name} is already an ensemble: list its member checkpoints instead")
+    model = EnsembleClassifier([d.model for d in detectors], [d.preprocessing.input_size for d in detectors]).eval()
+    size = max(d.preprocessing.input_size for d in detectors)
+    return model, type(first)(input_size=size, mean=first.mean, std=first.std, resize=first.resize)
+
+
+def member_record(d) -> dict:
+    """What the card keeps of a member, so it stays described after the file is gone."""
+    t = d.meta.get("training") or {}
+    return {
+        "file": str(d.path), "sha256": d.sha256, "backbone": d.backbone, "input_size": d.preprocessing.input_size,
+        "attention": bool(d.model.use_attention), "recipe": t.get("recipe"), "device": t.get("device"),
+        "best_epoch": t.get("best_epoch"), "training_time_s": t.get("training_time_s"),
+        "validation_roc_auc": (t.get("validation") or {}).get("roc_auc"), "init_from": t.get("init_from"), "note": t.get("note"),
+    }
+
+
+def run_ensemble(args: argparse.Namespace) -> int:
+    import torch
+
+    from .checkpoint import load_detector, save_checkpoint
+    from .ensemble import COMBINE
+
+    start = time.perf_counter()
+    detectors = [load_detector(p) for p in args.members]
+    model, pre = combine(detectors)
+    card = {
+        "kind": "ensemble", "combine": COMBINE, "members": [member_record(d) for d in detectors],
+        "input_size": pre.input_size, "torch": str(torch.__version__), "note": args.note,
+    }
+    out = Path(args.out)
+    save_checkpoint(out, model, pre, threshold=0.5, threshold_source="default 0.5", training=card, half=args.half)
+    if args.data:
+        card.update(_validate(out, args.data))
+        save_checkpoint(out, model, pre, threshold=0.5, threshold_source="default 0.5", training=card, half=args.half)
+    card["build_time_s"] = round(time.perf_counter() - start, 1)
+    write_ensemble_card(out, card)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): {model.backbone}"
+          + (f"; validation ROC-AUC {card['validation']['roc_auc']:.4f}, accuracy {card['validation']['accuracy']:.4f}" if args.data else ""))
+    return 0
+
+
+def _validate(path: Path, data: str) -> dict:
+    """The written checkpoint (as stored, float16 included) on ``data`` at threshold 0.5."""
+    from tqdm import tqdm
+
+    from .bootstrap import bootstrap
+    from .checkpoint import load_detector
+    from .data import scan_test_set
+    from .evaluation import evaluate
+
+    test_set = scan_test_set(data)
+    det = load_detector(path)
+    with tqdm(total=len(test_set.images), desc="validation", unit="img") as bar:
+        ev = evaluate(det, test_set, progress=lambda p: bar.update(p.done - bar.n))
+    summary = {k: v for k, v in ev.summary(0.5).items() if k != "unavailable"}
+    ci = bootstrap(ev.sweep, 0.5, bands=False).ci()
+    labels = ev.predictions.frame["label"]
+    return {
+        "data": {"source": str(Path(data).resolve()), "val": {"real": int((labels == 1).sum()), "fake": int((labels == 0).sum())}},
+        "validation": {"threshold": 0.5, **summary},
+        "validation_ci": ci,
+    }
+
+
+def write_ensemble_card(out: Path, card: dict) -> None:
+    import json
+    import math
+
+    out.with_suffix(".json").write_text(json.dumps(card, indent=2, default=float) + "\n")
+
+    def f(x):
+        return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"
+
+    lines = [f"# Model card: {out.name} (ensemble)", "",
+             f"- {len(card['members'])} members; output: {card['combine']}, sigmoid = P(real); REAL when P(real) >= 0.5",
+             f"- Input: {card['input_size']}x{card['input_size']}, squash resize, ImageNet mean/std; each member sees it "
+             "resized (bilinear, antialiased) to its own input size",
+             "", "## Members", "", "| # | file | sha256 | backbone | input | attention | own val ROC-AUC | trained on | note |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for i, m in enumerate(card["members"], 1):
+        lines.append(f"| {i} | {Path(m['file']).name} | {m['sha256'][:12]} | {m['backbone']} | {m['input_size']} px | "
+                     f"{m['attention']} | {f(m['validation_roc_auc'])} | {m['device'] or 'n/a'} | {m.get('note') or ''} |")
+    if card.get("validation"):
+        v, ci = card["validation"], card.get("validation_ci") or {}
+        lines += ["", f"## Validation ({card['data']['source']}: {card['data']['val']}, threshold 0.5)", "",
+                  "| metric | value | 95 % bootstrap CI |", "|---|---|---|"]
+        for key in ("roc_auc", "accuracy", "precision", "recall", "specificity", "f1", "average_precision", "eer"):
+            band = ci.get(key)
+            lines.append(f"| {key} | {f(v.get(key))} | {f'{band[0]:.4f} to {band[1]:.4f}' if band else ''} |")
+    if card.get("note"):
+        lines += ["", f"Note: {card['note']}"]
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")

@@ -1,0 +1,124 @@
+"""core/ensemble.py and core/cli_ensemble.py: random-weight members, real checkpoints on disk."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from core.checkpoint import CheckpointError, load_detector, save_checkpoint
+from core.cli import main
+from core.cli_ensemble import combine
+from core.ensemble import EnsembleClassifier
+from core.inference_model import inference_model
+from core.preprocess import Preprocessing
+
+from .conftest import make_checkpoint
+
+
+@pytest.fixture(scope="module")
+def members(tmp_path_factory):
+    d = tmp_path_factory.mktemp("members")
+    return [make_checkpoint(d / "a64.pth", input_size=64, seed=1, attention=True),
+            make_checkpoint(d / "b96.pth", input_size=96, seed=2, attention=False)]
+
+
+@pytest.fixture(scope="module")
+def ensemble(members, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ens") / "ens.pth"
+    assert main(["ensemble", *map(str, members), "--out", str(out)]) == 0
+    return out
+
+
+def test_forward_is_mean_of_member_logits_on_their_own_sizes(members):
+    dets = [load_detector(p) for p in members]
+    model, pre = combine(dets)
+    assert pre.input_size == 96 and model.input_sizes == [64, 96]
+    x = torch.randn(3, 3, 96, 96)
+    with torch.no_grad():
+        want = (dets[0].model(F.interpolate(x, size=(64, 64), mode="bilinear", antialias=True, align_corners=False))
+                + dets[1].model(x)) / 2
+        got = model(x)
+        # the decomposed path the feature-map page and Grad-CAM use gives the same logit
+        via_embed = model.classifier(model.embed(x))
+        att = model.attention_map(model.feature_map(x))
+    assert got.shape == (3, 1) and torch.isfinite(got).all()
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-5)
+    torch.testing.assert_close(via_embed, got, rtol=0, atol=1e-5)
+    assert model.embed(x).shape == (3, 2 * 1280)
+    # the one attention member's map, on the finer (96 px → 3x3) grid
+    assert att.shape == (3, 1, 3, 3) and float(att.std()) > 0
+
+
+def test_checkpoint_round_trip_and_self_description(members, ensemble):
+    det = load_detector(ensemble)
+    args = det.meta["model_args"]
+    assert args["backbone"] == "ensemble" and [m["input_size"] for m in args["members"]] == [64, 96]
+    assert det.preprocessing.input_size == 96 and det.backbone.startswith("ensemble(")
+    card = json.loads(ensemble.with_suffix(".json").read_text())
+    assert [m["sha256"] for m in card["members"]] == [load_detector(p).sha256 for p in members]
+    assert "a64.pth" in ensemble.with_suffix(".md").read_text()
+    model, _ = combine([load_detector(p) for p in members])
+    x = torch.randn(2, 3, 96, 96)
+    with torch.no_grad():
+        torch.testing.assert_close(det.model(x), model(x), rtol=0, atol=1e-6)
+
+
+def test_folded_inference_copy_matches(ensemble):
+    det = load_detector(ensemble)
+    x = torch.randn(4, 3, 96, 96)
+    with torch.no_grad():
+        a = torch.sigmoid(det.model(x))
+        b = torch.sigmoid(inference_model(det.model, 96)(x.contiguous(memory_format=torch.channels_last)))
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
+
+
+def test_card_measures_on_data_and_evaluate_runs(members, tiny_set, tmp_path, cache_dir, capsys):
+    out = tmp_path / "ens_val.pth"
+    assert main(["ensemble", *map(str, members), "--out", str(out), "--data", str(tiny_set), "--half"]) == 0
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["data"]["val"] == {"real": 6, "fake": 6}
+    assert 0.0 <= card["validation"]["roc_auc"] <= 1.0 and len(card["validation_ci"]["roc_auc"]) == 2
+    assert "95 % bootstrap CI" in out.with_suffix(".md").read_text()
+    capsys.readouterr()
+    report = tmp_path / "eval.json"
+    assert main(["evaluate", "--data", str(tiny_set), "--weights", str(out), "--json", str(report)]) == 0
+    got = json.loads(report.read_text())
+    # the card's number and evaluate's agree: one model, one test set
+    assert got["roc_auc"] == pytest.approx(card["validation"]["roc_auc"], abs=1e-9)
+    assert got["backbone"].startswith("ensemble(")
+
+
+def test_explain_averages_member_grad_cams(ensemble, tiny_set, cache_dir):
+    from core.explain import explain_file, target_layers
+
+    det = load_detector(ensemble)
+    assert len(target_layers(det.model)) == 2
+    image = next((tiny_set / "fake").glob("*.png"))
+    e = explain_file(det, image, use_cache=False)
+    assert e.gradcam.shape == e.attention.shape and np.isfinite(e.gradcam).all() and e.has_attention
+    assert 0.0 <= e.p_real <= 1.0
+
+
+def test_refusals_say_why(members, ensemble, tmp_path, capsys):
+    assert main(["ensemble", str(members[0]), "--out", str(tmp_path / "one.pth")]) == 2
+    assert "at least 2" in capsys.readouterr().err
+    assert main(["ensemble", str(ensemble), str(members[0]), "--out", str(tmp_path / "nested.pth")]) == 2
+    assert "already an ensemble" in capsys.readouterr().err
+    odd = tmp_path / "odd.pth"
+    det = load_detector(members[0])
+    save_checkpoint(odd, det.model, Preprocessing(input_size=64, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)))
+    assert main(["ensemble", str(members[0]), str(odd), "--out", str(tmp_path / "mixed.pth")]) == 2
+    assert "normalises differently" in capsys.readouterr().err
+    assert not (tmp_path / "one.pth").exists() and not (tmp_path / "mixed.pth").exists()
+    with pytest.raises(ValueError, match="at least 2"):
+        EnsembleClassifier([det.model], [64])
+
+
+def test_training_from_an_ensemble_is_refused(ensemble, tiny_set, tmp_path, capsys):
+    rc = main(["train", "--data", str(tiny_set), "--out", str(tmp_path / "t.pth"), "--init", str(ensemble),
+               "--epochs", "1", "--image-size", "64", "--pretrained", "none"])
+    assert rc == 2
+    assert "ensemble" in capsys.readouterr().err
