@@ -11,10 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap
+from .bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap, resample_metrics
 from .metrics import MetricUnavailable, RocCurve, ThresholdSweep
 
 TABLE_METRICS = ("roc_auc", "average_precision", "eer", "accuracy")
+PAIRED_METRICS = ("roc_auc", "average_precision", "accuracy", "eer")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,44 @@ def roc_curves(runs: list[Run]) -> dict[str, RocCurve]:
         except MetricUnavailable:
             continue
     return out
+
+
+def _paired_frames(a: Run, b: Run) -> pd.DataFrame:
+    m = a.frame[["relpath", "label", "p_real"]].merge(b.frame[["relpath", "label", "p_real"]], on="relpath", suffixes=("_a", "_b"))
+    if (m["label_a"] != m["label_b"]).any():
+        raise ValueError("the two runs label some images differently; are they the same test set?")
+    return m
+
+
+def paired_difference(a: Run, b: Run, metrics=PAIRED_METRICS, *, n_resamples: int = DEFAULT_RESAMPLES,
+                      seed: int = DEFAULT_SEED, level: float = 0.95) -> pd.DataFrame:
+    """B minus A on the images both scored, with a paired stratified bootstrap: each
+    resample draws the same images for both models, so what the two share (the easy and
+    the hard images) cancels, and the interval of the difference is far narrower than
+    two separate intervals suggest. Columns: metric, a, b, difference, low, high,
+    b_better (share of resamples where B is better: higher, or lower for ``eer``), n.
+    Metrics a one-class set leaves undefined are left out."""
+    m = _paired_frames(a, b)
+    sweep_a = ThresholdSweep(m["label_a"], m["p_real_a"])
+    sweep_b = ThresholdSweep(m["label_a"], m["p_real_b"])
+    # Same seed, same class sizes and the same image order: resample k draws the same images for both.
+    boot_a, _ = resample_metrics(sweep_a, a.threshold, n_resamples=n_resamples, seed=seed)
+    boot_b, _ = resample_metrics(sweep_b, b.threshold, n_resamples=n_resamples, seed=seed)
+    point_a, point_b = sweep_a.summary(a.threshold), sweep_b.summary(b.threshold)
+    q = (1 - level) / 2
+    rows = []
+    for name in metrics:
+        if name not in boot_a or point_a.get(name) is None or point_b.get(name) is None:
+            continue
+        diff = boot_b[name] - boot_a[name]
+        diff = diff[np.isfinite(diff)]
+        if len(diff) == 0:
+            continue
+        better = diff < 0 if name.endswith(("_error", "eer")) else diff > 0
+        lo, hi = np.quantile(diff, [q, 1 - q])
+        rows.append({"metric": name, "a": point_a[name], "b": point_b[name], "difference": point_b[name] - point_a[name],
+                     "low": float(lo), "high": float(hi), "b_better": float(better.mean()), "n": len(m)})
+    return pd.DataFrame(rows, columns=["metric", "a", "b", "difference", "low", "high", "b_better", "n"])
 
 
 def disagreements(a: Run, b: Run) -> pd.DataFrame:

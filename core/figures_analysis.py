@@ -88,3 +88,25 @@ def overlaid_roc_figure(curves: dict[str, RocCurve]) -> go.Figure:
     fig.update_layout(title="ROC curves (positive = real)", xaxis_title="false positive rate",
                       yaxis_title="true positive rate", legend=dict(orientation="h", y=-0.25), **_LAYOUT)
     return fig
+
+
+def paired_difference_figure(table: pd.DataFrame, a: str = "A", b: str = "B") -> go.Figure:
+    """B − A per metric with its paired 95% interval (``core.compare.paired_difference``):
+    a point and a bar per metric, and the zero line; green where the whole interval says B
+    is better, red where it says A is, grey where it spans zero."""
+    fig = go.Figure()
+    for _, r in table.iterrows():
+        lower_better = r["metric"] == "eer"
+        b_wins = r["high"] < 0 if lower_better else r["low"] > 0
+        a_wins = r["low"] > 0 if lower_better else r["high"] < 0
+        colour = "#2ca02c" if b_wins else "#d62728" if a_wins else "#7f7f7f"
+        fig.add_trace(go.Scatter(
+            x=[r["difference"]], y=[r["metric"]], mode="markers", marker=dict(size=11, color=colour), showlegend=False,
+            error_x=dict(type="data", symmetric=False, array=[r["high"] - r["difference"]],
+                         arrayminus=[r["difference"] - r["low"]], color=colour, thickness=2),
+            hovertemplate=(f"{r['metric']}: B − A = %{{x:+.4f}}<br>95% paired CI {r['low']:+.4f} to {r['high']:+.4f}<br>"
+                           f"B better in {r['b_better']:.0%} of resamples<extra></extra>")))
+    fig.add_vline(x=0, line=dict(dash="dot", color="grey"))
+    fig.update_layout(title=f"B − A with paired 95% intervals (B: {b}; A: {a})", xaxis_title="difference (B − A)",
+                      yaxis=dict(autorange="reversed"), **{**_LAYOUT, "height": 120 + 50 * max(len(table), 1)})
+    return fig

@@ -50,9 +50,17 @@ ia = left.selectbox("Model A", range(len(runs)), format_func=names.__getitem__, 
 ib = right.selectbox("Model B", range(len(runs)), format_func=names.__getitem__, index=1)
 try:
     d = compare.disagreements(runs[ia], runs[ib])
+    paired = compare.paired_difference(runs[ia], runs[ib])
 except ValueError as exc:
     st.warning(str(exc))
     st.stop()
+if ia != ib and len(paired):
+    st.plotly_chart(figures_analysis.paired_difference_figure(paired, names[ia], names[ib]), width="stretch")
+    st.caption("Paired bootstrap: each resample draws the same images for both models, so the interval is that of "
+               "the difference itself, narrower than comparing the two rows' intervals above. b_better: the share "
+               "of resamples in which B is better.")
+    st.dataframe(paired, hide_index=True, column_config={
+        c: st.column_config.NumberColumn(format="%.4f") for c in ("a", "b", "difference", "low", "high")})
 wins = d["right"].value_counts()
 st.write(f"{len(d)} images where exactly one is right: A right on {wins.get(runs[ia].model, 0)}, "
          f"B right on {wins.get(runs[ib].model, 0)}.")

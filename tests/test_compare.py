@@ -41,3 +41,45 @@ def test_disagreements_refuse_different_labels():
     b = Run("B", "s", _frame(np.array([0.9]), np.array([0])), 0.5)
     with pytest.raises(ValueError, match="same test set"):
         disagreements(a, b)
+
+
+def test_paired_difference_matches_a_slow_reference_on_the_same_resamples():
+    from sklearn.metrics import roc_auc_score
+
+    from core.bootstrap import draw_indices
+    from core.compare import paired_difference
+
+    rng = np.random.default_rng(3)
+    y = np.r_[np.ones(30, int), np.zeros(25, int)]
+    pa = np.round(np.clip(rng.normal(0.4 + 0.2 * y, 0.2), 0, 1), 2)  # rounded: ties
+    pb = np.round(np.clip(pa + rng.normal(0.1 * (2 * y - 1), 0.1), 0, 1), 2)
+    a, b = Run("A", "s", _frame(pa, y), 0.5), Run("B", "s", _frame(pb, y), 0.5)
+    t = paired_difference(a, b, n_resamples=200, seed=7).set_index("metric")
+    ir, jf = draw_indices(30, 25, 200, seed=7)
+    real, fake = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    ref = []
+    for r, f in zip(ir, jf):
+        idx = np.r_[real[r], fake[f]]
+        ref.append(roc_auc_score(y[idx], pb[idx]) - roc_auc_score(y[idx], pa[idx]))
+    lo, hi = np.quantile(ref, [0.025, 0.975])
+    np.testing.assert_allclose([t.loc["roc_auc", "low"], t.loc["roc_auc", "high"]], [lo, hi], atol=1e-12)
+    assert t.loc["roc_auc", "difference"] == pytest.approx(roc_auc_score(y, pb) - roc_auc_score(y, pa))
+    assert t.loc["roc_auc", "b_better"] == pytest.approx(np.mean(np.array(ref) > 0))
+    # far narrower than the two separate intervals, which overlap
+    sep = compare_table([a, b], n_resamples=200, seed=7).set_index("model")
+    assert (hi - lo) < (sep.loc["A", "roc_auc_high"] - sep.loc["A", "roc_auc_low"])
+
+
+def test_paired_difference_of_a_model_with_itself_is_zero_and_one_class_sets_drop_curves():
+    from core.compare import paired_difference
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.ones(20, int), np.zeros(20, int)]
+    a = Run("A", "s", _frame(rng.uniform(size=40), y), 0.5)
+    t = paired_difference(a, a, n_resamples=100)
+    assert (t["difference"] == 0).all() and (t["low"] == 0).all() and (t["high"] == 0).all() and (t["b_better"] == 0).all()
+    fakes = Run("A", "f", _frame(rng.uniform(size=10), np.zeros(10, int)), 0.5)
+    t1 = paired_difference(fakes, fakes, n_resamples=50)
+    assert list(t1["metric"]) == ["accuracy"]
+    with pytest.raises(ValueError, match="same test set"):
+        paired_difference(a, Run("B", "s", _frame(rng.uniform(size=40), 1 - y), 0.5))

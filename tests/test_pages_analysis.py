@@ -65,3 +65,8 @@ def test_compare_two_checkpoints(env, tmp_path):
     table = at.dataframe[0].value
     assert len(table) == 2 and {"roc_auc", "roc_auc_low", "roc_auc_high"} <= set(table.columns)
     assert any("exactly one is right" in m.value for m in at.markdown)
+    # the paired B − A table: one row per metric the set defines, its interval around the difference
+    paired = at.dataframe[1].value
+    assert list(paired["metric"]) == ["roc_auc", "average_precision", "accuracy", "eer"]
+    assert (paired["low"] <= paired["difference"] + 1e-12).all() and (paired["difference"] <= paired["high"] + 1e-12).all()
+    assert any("Paired bootstrap" in c.value for c in at.caption)
