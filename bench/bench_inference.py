@@ -7,6 +7,7 @@ the report's loop and how many verdicts flip at 0.5.
 
     .venv/bin/python bench/bench_inference.py            # 64 images, 3 rounds
     .venv/bin/python bench/bench_inference.py --quick    # 32 images, 1 round
+    .venv/bin/python bench/bench_inference.py --models default,weights/other.pth   # any checkpoints
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=64, help="how many 600x600 JPEGs (default 64)")
     ap.add_argument("--rounds", type=int, default=3, help="timed rounds per path (default 3; median reported)")
-    ap.add_argument("--models", default="resnet50,default", help="comma list: resnet50 (random weights), default (weights/default.pth)")
+    ap.add_argument("--models", default="resnet50,default", help="comma list: resnet50 (random weights), default (weights/default.pth), or checkpoint paths")
     ap.add_argument("--workers", default="auto", help="comma list of DataLoader workers for the project path, e.g. 0,1,2 (default: auto)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--quick", action="store_true", help="32 images, 1 round")
@@ -104,6 +105,9 @@ def load(model_name: str, device: str, tmp: Path, sample: torch.Tensor):
         calibrate_spread(model, sample)
         path = save_checkpoint(tmp / "resnet50_random.pth", model, Preprocessing(224), threshold_source="bench")
         return load_detector(path, device), "ResNet50, random weights, 224 px"
+    if model_name != "default":  # a checkpoint file (e.g. an ensemble made by `python -m core ensemble`)
+        det = load_detector(model_name, device)
+        return det, f"{Path(model_name).name}: {det.backbone}, {det.preprocessing.input_size} px"
     path = REPO / "weights" / "default.pth"
     if not path.exists():
         sys.path.insert(0, str(REPO / "tests"))

@@ -118,6 +118,40 @@ def score_images(detector: Detector, images: Iterable, settings: InferenceSettin
     return np.concatenate([score_batch(detector, torch.stack(tensors[i : i + 32]), settings) for i in range(0, len(tensors), 32)])
 
 
+@torch.inference_mode()
+def score_members(detector: Detector, images: Iterable, settings: InferenceSettings = InferenceSettings()) -> np.ndarray | None:
+    """Each ensemble member's P(real) for PIL images, (N, members); None for a single
+    model. The ensemble's own P(real) is the sigmoid of the mean of these logits."""
+    model = prepare_model(detector, settings)
+    if not hasattr(model, "member_logits"):
+        return None
+    transform = detector.preprocessing.eval_transform()
+    tensors = [transform(im) for im in images]
+    if not tensors:
+        return np.zeros((0, len(model.members)))
+    out = []
+    for i in range(0, len(tensors), 32):
+        batch = torch.stack(tensors[i : i + 32]).to(detector.device).contiguous(memory_format=torch.channels_last)
+        with _autocast(detector.device, settings.fast), _backend_flags(detector.device, settings.fast):
+            p = torch.sigmoid(model.member_logits(batch).float())
+            if settings.tta:
+                p = (p + torch.sigmoid(model.member_logits(torch.flip(batch, dims=[3])).float())) / 2
+        out.append(p.cpu().numpy().astype(np.float64))
+    return np.concatenate(out)
+
+
+def member_names(detector: Detector) -> list[str] | None:
+    """File names of an ensemble's members (from its card), None for a single model."""
+    members = (detector.meta.get("training") or {}).get("members")
+    if not hasattr(detector.model, "members"):
+        return None
+    n = len(detector.model.members)
+    names = [Path(m.get("file") or "").name for m in members] if members and len(members) == n else [""] * n
+    if len(set(names)) < n or not all(names):  # unnamed or the same file name twice: number them
+        names = [f"{i + 1}: {name or 'member'}" for i, name in enumerate(names)]
+    return names
+
+
 def prepare_model(detector: Detector, settings: InferenceSettings = InferenceSettings()) -> torch.nn.Module:
     """The model inference runs: a cached channels_last copy of ``detector.model`` with
     BatchNorm folded into the convolutions (same function, float32 rounding only; see

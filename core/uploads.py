@@ -21,7 +21,7 @@ from PIL import Image
 from .checkpoint import Detector
 from .data import DatasetError, LAYOUT_HELP, is_image_name, scan_test_set
 from .face import FaceCrop, crop_face
-from .inference import InferenceSettings, score_images
+from .inference import InferenceSettings, member_names, score_images, score_members
 from .preprocess import ImageError, open_photo
 
 UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp")
@@ -41,6 +41,7 @@ class UploadVerdict:
     p_real: float | None = None
     width: int | None = None
     height: int | None = None
+    members: dict[str, float] | None = None  # an ensemble's members: file name -> P(real)
 
     @property
     def ok(self) -> bool:
@@ -79,9 +80,12 @@ def judge_uploads(detector: Detector, files, *, face_crop: bool = False,
                                      width=info["width"], height=info["height"]))
     good = [i for i, r in enumerate(results) if r.ok]
     scores = score_images(detector, [results[i].scored for i in good], settings)
-    for i, p in zip(good, np.asarray(scores, dtype=float)):
+    names = member_names(detector)
+    per_member = score_members(detector, [results[i].scored for i in good], settings) if names else None
+    for j, (i, p) in enumerate(zip(good, np.asarray(scores, dtype=float))):
         r = results[i]
-        results[i] = UploadVerdict(r.name, None, r.image, r.scored, r.face, float(p), r.width, r.height)
+        members = dict(zip(names, map(float, per_member[j]))) if per_member is not None else None
+        results[i] = UploadVerdict(r.name, None, r.image, r.scored, r.face, float(p), r.width, r.height, members)
     return results
 
 

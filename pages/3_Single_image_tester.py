@@ -42,6 +42,9 @@ for r in results:
         (out.success if verdict == "REAL" else out.error)(f"Verdict: **{verdict}** at threshold {t:.3f}")
         out.metric("P(real)", f"{r.p_real:.4f}")
         out.metric("P(fake)", f"{r.p_fake:.4f}")
+        if r.members:
+            out.caption("Ensemble members' P(real) (the verdict uses their mean logit): "
+                        + " · ".join(f"{name} {p:.3f}" for name, p in r.members.items()))
         if out.toggle("Explain (attention map + Grad-CAM)", key=f"tester_explain_{r.name}"):
             from core.explain import NO_ATTENTION_NOTE, TARGET_NOTE, explain_image
 

@@ -96,7 +96,7 @@ def test_explain_averages_member_grad_cams(ensemble, tiny_set, cache_dir):
 
     det = load_detector(ensemble)
     assert len(target_layers(det.model)) == 2
-    image = next((tiny_set / "fake").glob("*.png"))
+    image = next(p for p in sorted((tiny_set / "fake").rglob("*")) if p.suffix in (".jpg", ".png"))
     e = explain_file(det, image, use_cache=False)
     assert e.gradcam.shape == e.attention.shape and np.isfinite(e.gradcam).all() and e.has_attention
     assert 0.0 <= e.p_real <= 1.0
@@ -122,3 +122,29 @@ def test_training_from_an_ensemble_is_refused(ensemble, tiny_set, tmp_path, caps
                "--epochs", "1", "--image-size", "64", "--pretrained", "none"])
     assert rc == 2
     assert "ensemble" in capsys.readouterr().err
+
+
+def test_uploads_show_each_members_score_and_the_mean_logit_verdict(ensemble, members, tiny_set):
+    from core.uploads import judge_uploads
+
+    det = load_detector(ensemble)
+    files = [(p.name, p.read_bytes()) for p in sorted((tiny_set / "real").glob("*.jpg"))[:3]]
+    results = judge_uploads(det, files)
+    assert len(results) == 3 and all(r.ok for r in results)
+    assert all(list(r.members) == ["a64.pth", "b96.pth"] for r in results)
+    for r in results:
+        logits = [np.log(p / (1 - p)) for p in r.members.values()]
+        assert r.p_real == pytest.approx(1 / (1 + np.exp(-np.mean(logits))), abs=1e-5)
+    single = judge_uploads(load_detector(members[0]), files[:1])
+    assert single[0].members is None
+
+
+def test_dashboard_runs_an_ensemble_like_any_checkpoint(ensemble, tiny_set, monkeypatch, cache_dir):
+    from .conftest import open_page, point_app_at
+
+    point_app_at(monkeypatch, tiny_set, ensemble)
+    at = open_page()
+    assert not at.exception
+    assert any("ensemble(" in c.value for c in at.caption)
+    for page in ("pages/3_Single_image_tester.py", "pages/8_Explanations.py"):
+        assert not open_page(page).exception, page
