@@ -83,3 +83,25 @@ def test_paired_difference_of_a_model_with_itself_is_zero_and_one_class_sets_dro
     assert list(t1["metric"]) == ["accuracy"]
     with pytest.raises(ValueError, match="same test set"):
         paired_difference(a, Run("B", "s", _frame(rng.uniform(size=40), 1 - y), 0.5))
+
+
+def test_cli_compare_prints_and_writes_the_paired_difference(tiny_set, tmp_path, cache_dir, capsys):
+    import json
+
+    from core.cli import main
+
+    from .conftest import make_checkpoint
+
+    a = make_checkpoint(tmp_path / "a.pth", seed=1)
+    b = make_checkpoint(tmp_path / "b.pth", seed=2, spread=60.0)
+    out = tmp_path / "cmp.json"
+    assert main(["compare", str(a), str(b), "--data", str(tiny_set), "--bootstrap", "200", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "B − A, paired stratified bootstrap" in text and "Exactly one right on" in text
+    got = json.loads(out.read_text())
+    assert [r["model"].split(":")[0] for r in got["models"]] == ["A", "B"]
+    roc = next(r for r in got["paired_difference"] if r["metric"] == "roc_auc")
+    models = {r["model"][0]: r for r in got["models"]}
+    assert roc["difference"] == pytest.approx(models["B"]["roc_auc"] - models["A"]["roc_auc"])
+    assert roc["low"] <= roc["difference"] <= roc["high"]
+    assert main(["compare", str(a), str(tmp_path / "missing.pth"), "--data", str(tiny_set)]) == 2
