@@ -94,18 +94,23 @@ def _validate(path: Path, data: str) -> dict:
     from .checkpoint import load_detector
     from .data import scan_test_set
     from .evaluation import evaluate
+    from .prediction_cache import InferenceSettings
 
     test_set = scan_test_set(data)
     det = load_detector(path)
     with tqdm(total=len(test_set.images), desc="validation", unit="img") as bar:
         ev = evaluate(det, test_set, progress=lambda p: bar.update(p.done - bar.n))
+    with tqdm(total=len(test_set.images), desc="validation, flip TTA", unit="img") as bar:
+        tta = evaluate(det, test_set, InferenceSettings(tta=True), progress=lambda p: bar.update(p.done - bar.n))
     summary = {k: v for k, v in ev.summary(0.5).items() if k != "unavailable"}
+    tta_summary = tta.summary(0.5)
     ci = bootstrap(ev.sweep, 0.5, bands=False).ci()
     labels = ev.predictions.frame["label"]
     return {
         "data": {"source": str(Path(data).resolve()), "val": {"real": int((labels == 1).sum()), "fake": int((labels == 0).sum())}},
         "validation": {"threshold": 0.5, **summary},
         "validation_ci": ci,
+        "validation_tta": {"roc_auc": tta_summary["roc_auc"], "accuracy": tta_summary["accuracy"]},
     }
 
 
@@ -134,6 +139,9 @@ def write_ensemble_card(out: Path, card: dict) -> None:
         for key in ("roc_auc", "accuracy", "precision", "recall", "specificity", "f1", "average_precision", "eer"):
             band = ci.get(key)
             lines.append(f"| {key} | {f(v.get(key))} | {f'{band[0]:.4f} to {band[1]:.4f}' if band else ''} |")
+        if card.get("validation_tta"):
+            lines.append(f"| roc_auc with flip TTA | {f(card['validation_tta']['roc_auc'])} | |")
+            lines.append(f"| accuracy with flip TTA | {f(card['validation_tta']['accuracy'])} | |")
     if card.get("note"):
         lines += ["", f"Note: {card['note']}"]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")

@@ -38,3 +38,25 @@ def test_device_label_comes_from_the_cards_device():
     assert tool.device_label("cuda: NVIDIA H200") == "GPU (H200)"
     assert tool.device_label("cpu: x86_64 (16 threads)") == "CPU (16 threads)"
     assert tool.device_label("cpu: x86_64") == "CPU"
+
+
+def test_an_ensemble_card_becomes_a_row_with_its_members_time_and_devices(tmp_path, monkeypatch):
+    table = tmp_path / "ablation.json"
+    table.write_text(json.dumps({"split": "s", "rows": []}))
+    monkeypatch.setattr(tool, "TABLE", table)
+    gpu_parent = {"training_time_s": 90.0, "device": "cuda: NVIDIA H100 80GB HBM3", "init_from": None}
+    ens = {"kind": "ensemble", "validation": {"roc_auc": 0.87, "accuracy": 0.79}, "validation_tta": {"roc_auc": 0.86, "accuracy": 0.78},
+           "members": [{"training_time_s": 1400.0, "device": "cpu: x86_64 (2 threads)", "init_from": gpu_parent},
+                       {"training_time_s": 1770.0, "device": "cpu: x86_64 (2 threads)", "init_from": None}]}
+    (tmp_path / "e.json").write_text(json.dumps(ens))
+    assert tool.main(["add", "ens", "two members", str(tmp_path / "e.json")]) == 0
+    row = json.loads(table.read_text())["rows"][0]
+    assert row["training_time_s"] == 1400.0 + 90.0 + 1770.0  # a member's --init parent counts too
+    md = tool.markdown(json.loads(table.read_text()))
+    assert "| ens | two members | 0.8700 | 0.7900 | 0.8600 | members | 54.3 min | CPU (2 threads) |" in md
+    assert tool.device_label("cpu: x86_64 (2 threads) + cuda: NVIDIA H100") == "CPU (2 threads) + GPU (H100)"
+    (tmp_path / "bare.json").write_text(json.dumps({"kind": "ensemble", "members": []}))
+    import pytest
+
+    with pytest.raises(SystemExit, match="--data"):
+        tool.main(["add", "bare", "no numbers", str(tmp_path / "bare.json")])

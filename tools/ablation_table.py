@@ -19,6 +19,22 @@ TABLE = Path(__file__).resolve().parent.parent / "weights" / "ablation.json"
 
 def row_from_card(name: str, what: str, card: dict, command: str | None) -> dict:
     tta = card.get("validation_tta") or {}
+    if card.get("kind") == "ensemble":  # written by `python -m core ensemble --data VAL`
+        if not card.get("validation"):
+            raise SystemExit(f"{name}: the ensemble's card has no validation numbers; build it with --data VAL")
+        members = card["members"]
+        return {
+            "name": name, "what": what,
+            "val_roc_auc": round(card["validation"]["roc_auc"], 4),
+            "val_accuracy": round(card["validation"]["accuracy"], 4),
+            "val_roc_auc_flip_tta": round(tta["roc_auc"], 4) if tta else None,
+            "val_accuracy_flip_tta": round(tta["accuracy"], 4) if tta else None,
+            "best_epoch": None, "epochs_run": None,
+            "training_time_s": sum(_total_time(m) for m in members),
+            "device": " + ".join(dict.fromkeys(m.get("device") or "unknown" for m in members)),
+            "precision": "float32 (evaluate)",
+            **({"command": command} if command else {}),
+        }
     return {
         "name": name,
         "what": what,
@@ -35,9 +51,17 @@ def row_from_card(name: str, what: str, card: dict, command: str | None) -> dict
     }
 
 
+def _total_time(record: dict) -> float:
+    """Training time of a model and of the models it was started from (``--init``)."""
+    t = record.get("training_time_s") or 0.0
+    return t + (_total_time(record["init_from"]) if record.get("init_from") else 0.0)
+
+
 def device_label(device: str) -> str:
     """A model card's device ("cuda: NVIDIA H100 80GB HBM3", "cpu: x86_64 (2 threads)") as a
     short table cell: "GPU (H100)", "CPU (2 threads)"."""
+    if " + " in device:  # an ensemble's members
+        return " + ".join(dict.fromkeys(device_label(d) for d in device.split(" + ")))
     kind, _, name = device.partition(": ")
     if kind == "cuda":
         words = [w for w in name.split() if w not in ("NVIDIA", "Tesla", "GeForce")]
@@ -55,9 +79,10 @@ def markdown(table: dict, shipped: str | None = None) -> str:
         tta = "n/a" if r.get("val_roc_auc_flip_tta") is None else f"{r['val_roc_auc_flip_tta']:.4f}"
         device = device_label(r["device"])
         name = f"{r['name']} (**shipped**)" if r["name"] == (shipped or table.get("shipped")) else r["name"]
+        epochs = "members" if r.get("best_epoch") is None else f"{r['best_epoch']} / {r['epochs_run']}"
         lines.append(
             f"| {name} | {r['what']} | {r['val_roc_auc']:.4f} | {r['val_accuracy']:.4f} | {tta} | "
-            f"{r['best_epoch']} / {r['epochs_run']} | {r['training_time_s'] / 60:.1f} min | {device} |"
+            f"{epochs} | {r['training_time_s'] / 60:.1f} min | {device} |"
         )
     return "\n".join(lines)
 
