@@ -176,7 +176,7 @@ class _Decoded(Dataset):
         return self.transform(image), y, mask.float(), torch.tensor(known)
 
 
-def _decode_all(paths: list[str], size: int, workers: int) -> np.ndarray:
+def decode_all(paths: list[str], size: int, workers: int) -> np.ndarray:
     from PIL import Image
 
     def one(path):
@@ -280,7 +280,7 @@ def run_train(args: argparse.Namespace) -> int:
     val_tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize(pre.mean, pre.std)])
     t0 = time.perf_counter()
     print(f"decoding {len(train_df)} train + {len(val_df)} val images ({split_how})", file=sys.stderr)
-    train_arrays = _decode_all(train_df["path"].tolist(), base, max(workers, 2))
+    train_arrays = decode_all(train_df["path"].tolist(), base, max(workers, 2))
     if args.region_loss > 0:
         parts, known = part_masks(train_df["path"].tolist(), train_df["label"].to_numpy())
         geometric = v2.Compose([v2.RandomResizedCrop(args.image_size, scale=scale), v2.RandomHorizontalFlip()])
@@ -294,7 +294,7 @@ def run_train(args: argparse.Namespace) -> int:
             [transforms.RandomResizedCrop(args.image_size, scale=scale), transforms.RandomHorizontalFlip()] + colour
         )
         train_ds = _Decoded(train_arrays, train_df["label"].to_numpy(), train_tf, synthetic=args.synthetic_fakes)
-    val_ds = _Decoded(_decode_all(val_df["path"].tolist(), args.image_size, max(workers, 2)), val_df["label"].to_numpy(), val_tf)
+    val_ds = _Decoded(decode_all(val_df["path"].tolist(), args.image_size, max(workers, 2)), val_df["label"].to_numpy(), val_tf)
     print(f"decoded in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
 
     _freeze(model, args.freeze)

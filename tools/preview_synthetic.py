@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.blend import synthetic_fake  # noqa: E402
 from core.data import DatasetError, scan_test_set  # noqa: E402
-from core.train import _decode_all  # noqa: E402
+from core.train import decode_all  # noqa: E402
 
 
 def contact_sheet(arrays: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(reals) < 2:
         print(f"error: {root} has {len(reals)} real face(s); a part swap needs at least 2", file=sys.stderr)
         return 2
-    Image.fromarray(contact_sheet(_decode_all(reals, args.size, 2), args.seed)).save(args.out)
+    Image.fromarray(contact_sheet(decode_all(reals, args.size, 2), args.seed)).save(args.out)
     print(f"{len(reals)} real faces -> {args.out}")
     return 0
 
