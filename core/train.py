@@ -177,6 +177,8 @@ class _Decoded(Dataset):
 
 
 def decode_all(paths: list[str], size: int, workers: int) -> np.ndarray:
+    """Every image decoded once and squashed to (size, size): (N, size, size, 3) uint8,
+    on ``workers`` threads. Training keeps these in memory and augments from them."""
     from PIL import Image
 
     def one(path):
