@@ -40,7 +40,7 @@ from .api_schemas import (
 )
 from .checkpoint import Detector, load_detector, resolve_device
 from .face import crop_face as find_face
-from .inference import score_images
+from .inference import member_names, score_images, score_members
 from .preprocess import ImageError, open_photo
 
 log = logging.getLogger("core.api")
@@ -111,7 +111,7 @@ def _decode(data: bytes, name: str, crop: bool):
     return image, info, face
 
 
-def _prediction(name: str, p_real: float, threshold: float, detector: Detector, info: dict, face) -> dict:
+def _prediction(name: str, p_real: float, threshold: float, detector: Detector, info: dict, face, members=None) -> dict:
     return {
         "filename": name,
         "real_prob": p_real,
@@ -123,6 +123,7 @@ def _prediction(name: str, p_real: float, threshold: float, detector: Detector, 
         "height": info["height"],
         "format": info["format"],
         "face": face,
+        "members": members,
     }
 
 
@@ -135,13 +136,17 @@ def _score_uploads(detector: Detector, uploads: list[tuple[str, bytes | UploadRe
         except UploadRejected as exc:
             decoded.append((name, exc))
     good = [d for _, d in decoded if not isinstance(d, UploadRejected)]
-    p_real = iter(score_images(detector, [image for image, _, _ in good]).tolist())
+    images = [image for image, _, _ in good]
+    p_real = iter(score_images(detector, images).tolist())
+    names = member_names(detector)
+    per_member = iter(score_members(detector, images).tolist()) if names else None
     results = []
     for name, d in decoded:
         if isinstance(d, UploadRejected):
             results.append({"filename": name, "error": d.detail, "status": d.status})
         else:
-            results.append(_prediction(name, float(next(p_real)), threshold, detector, d[1], d[2]))
+            members = dict(zip(names, next(per_member))) if per_member is not None else None
+            results.append(_prediction(name, float(next(p_real)), threshold, detector, d[1], d[2], members))
     return results
 
 
@@ -250,6 +255,8 @@ def _model_card(d: Detector) -> dict:
         "classes": meta.get("classes", {}),
         "output": meta.get("output"),
         "validation": validation if isinstance(validation, dict) else None,
+        "members": [{k: m.get(k) for k in ("file", "sha256", "backbone", "input_size", "attention", "validation_roc_auc")}
+                    for m in training.get("members") or []] or None,
         "weights_sha256": d.sha256,
         "device": str(d.device),
     }

@@ -105,6 +105,8 @@ class Prediction(BaseModel):
     height: int
     format: str
     face: FaceInfo | None = Field(None, description="present when crop_face=true")
+    members: dict[str, float] | None = Field(
+        None, description="an ensemble checkpoint's members: file name -> P(real); real_prob is the sigmoid of their mean logit")
 
 
 class FileError(BaseModel):
@@ -138,6 +140,7 @@ class ModelCard(BaseModel):
     classes: dict
     output: str | None
     validation: dict | None = Field(None, description="validation metrics saved with the checkpoint, if any")
+    members: list[dict] | None = Field(None, description="an ensemble's members (file, sha256, backbone, input size, own validation ROC-AUC)")
     weights_sha256: str
     device: str
 

@@ -148,3 +148,24 @@ def test_dashboard_runs_an_ensemble_like_any_checkpoint(ensemble, tiny_set, monk
     assert any("ensemble(" in c.value for c in at.caption)
     for page in ("pages/3_Single_image_tester.py", "pages/8_Explanations.py"):
         assert not open_page(page).exception, page
+
+
+def test_api_returns_members_and_the_card_lists_them(ensemble, members):
+    from fastapi.testclient import TestClient
+
+    from core.api import create_app
+    from core.api_schemas import ApiConfig
+
+    from .test_api import _image_bytes
+
+    with TestClient(create_app(ApiConfig(weights=ensemble, device="cpu"), background_load=False)) as c:
+        card = c.get("/model").json()
+        assert [m["file"].rsplit("/", 1)[-1] for m in card["members"]] == ["a64.pth", "b96.pth"]
+        r = c.post("/predict", files={"file": ("x.jpg", _image_bytes(3), "image/jpeg")}).json()
+        assert set(r["members"]) == {"a64.pth", "b96.pth"}
+        logit = np.mean([np.log(p / (1 - p)) for p in r["members"].values()])
+        assert r["real_prob"] == pytest.approx(1 / (1 + np.exp(-logit)), abs=1e-5)
+    with TestClient(create_app(ApiConfig(weights=members[0], device="cpu"), background_load=False)) as c:
+        assert c.get("/model").json()["members"] is None
+        r = c.post("/predict", files={"file": ("x.jpg", _image_bytes(3), "image/jpeg")}).json()
+        assert r["members"] is None
