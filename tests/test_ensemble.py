@@ -169,3 +169,13 @@ def test_api_returns_members_and_the_card_lists_them(ensemble, members):
         assert c.get("/model").json()["members"] is None
         r = c.post("/predict", files={"file": ("x.jpg", _image_bytes(3), "image/jpeg")}).json()
         assert r["members"] is None
+
+
+def test_cli_predict_prints_members(ensemble, tiny_set, tmp_path, capsys):
+    image = sorted((tiny_set / "real").glob("*.jpg"))[0]
+    out = tmp_path / "p.json"
+    assert main(["predict", str(image), "--weights", str(ensemble), "--device", "cpu", "--json", str(out)]) == 0
+    assert "members: a64.pth" in capsys.readouterr().out
+    (row,) = json.loads(out.read_text())
+    logit = np.mean([np.log(p / (1 - p)) for p in row["members"].values()])
+    assert row["p_real"] == pytest.approx(1 / (1 + np.exp(-logit)), abs=1e-5)
