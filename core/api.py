@@ -40,7 +40,7 @@ from .api_schemas import (
 )
 from .checkpoint import Detector, load_detector, resolve_device
 from .face import crop_face as find_face
-from .inference import member_names, score_images, score_members
+from .inference import member_scores, score_images
 from .preprocess import ImageError, open_photo
 
 log = logging.getLogger("core.api")
@@ -138,15 +138,13 @@ def _score_uploads(detector: Detector, uploads: list[tuple[str, bytes | UploadRe
     good = [d for _, d in decoded if not isinstance(d, UploadRejected)]
     images = [image for image, _, _ in good]
     p_real = iter(score_images(detector, images).tolist())
-    names = member_names(detector)
-    per_member = iter(score_members(detector, images).tolist()) if names else None
+    members = iter(member_scores(detector, images) or [None] * len(images))
     results = []
     for name, d in decoded:
         if isinstance(d, UploadRejected):
             results.append({"filename": name, "error": d.detail, "status": d.status})
         else:
-            members = dict(zip(names, next(per_member))) if per_member is not None else None
-            results.append(_prediction(name, float(next(p_real)), threshold, detector, d[1], d[2], members))
+            results.append(_prediction(name, float(next(p_real)), threshold, detector, d[1], d[2], next(members)))
     return results
 
 

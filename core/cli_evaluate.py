@@ -94,12 +94,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from .inference import member_names, score_images, score_members
+    from .inference import member_scores, score_images
     from .preprocess import ImageError, open_photo
 
     _check_threshold(args.threshold)
     detector = _load(args)
-    names = member_names(detector)
     threshold = detector.threshold if args.threshold is None else args.threshold
     results, failed = [], 0
     for path in args.images:
@@ -114,9 +113,10 @@ def run_predict(args: argparse.Namespace) -> int:
         verdict = "REAL" if p_real >= threshold else "FAKE"
         results.append({"path": path, "p_real": p_real, "p_fake": 1 - p_real, "verdict": verdict})
         print(f"{path}: {verdict}  P(real)={p_real:.4f}  P(fake)={1 - p_real:.4f}  (threshold {threshold:.3f})")
-        if names:  # an ensemble: each member's own P(real)
-            results[-1]["members"] = dict(zip(names, score_members(detector, [image])[0].tolist()))
-            print("    members: " + "  ".join(f"{n} {p:.4f}" for n, p in results[-1]["members"].items()))
+        members = member_scores(detector, [image])
+        if members:  # an ensemble: each member's own P(real)
+            results[-1]["members"] = members[0]
+            print("    members: " + "  ".join(f"{n} {p:.4f}" for n, p in members[0].items()))
     write_json(results, args.json_out)
     return 1 if failed else 0
 

@@ -152,6 +152,14 @@ def member_names(detector: Detector) -> list[str] | None:
     return names
 
 
+def member_scores(detector: Detector, images: list, settings: InferenceSettings = InferenceSettings()) -> list[dict[str, float]] | None:
+    """Per image, an ensemble's members' P(real) by member name; None for a single model."""
+    names = member_names(detector)
+    if not names:
+        return None
+    return [dict(zip(names, row)) for row in score_members(detector, images, settings).tolist()]
+
+
 def prepare_model(detector: Detector, settings: InferenceSettings = InferenceSettings()) -> torch.nn.Module:
     """The model inference runs: a cached channels_last copy of ``detector.model`` with
     BatchNorm folded into the convolutions (same function, float32 rounding only; see

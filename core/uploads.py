@@ -21,7 +21,7 @@ from PIL import Image
 from .checkpoint import Detector
 from .data import DatasetError, LAYOUT_HELP, is_image_name, scan_test_set
 from .face import FaceCrop, crop_face
-from .inference import InferenceSettings, member_names, score_images, score_members
+from .inference import InferenceSettings, member_scores, score_images
 from .preprocess import ImageError, open_photo
 
 UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp")
@@ -80,12 +80,10 @@ def judge_uploads(detector: Detector, files, *, face_crop: bool = False,
                                      width=info["width"], height=info["height"]))
     good = [i for i, r in enumerate(results) if r.ok]
     scores = score_images(detector, [results[i].scored for i in good], settings)
-    names = member_names(detector)
-    per_member = score_members(detector, [results[i].scored for i in good], settings) if names else None
-    for j, (i, p) in enumerate(zip(good, np.asarray(scores, dtype=float))):
+    members = member_scores(detector, [results[i].scored for i in good], settings) or [None] * len(good)
+    for i, p, m in zip(good, np.asarray(scores, dtype=float), members):
         r = results[i]
-        members = dict(zip(names, map(float, per_member[j]))) if per_member is not None else None
-        results[i] = UploadVerdict(r.name, None, r.image, r.scored, r.face, float(p), r.width, r.height, members)
+        results[i] = UploadVerdict(r.name, None, r.image, r.scored, r.face, float(p), r.width, r.height, m)
     return results
 
 
