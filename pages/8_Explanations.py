@@ -4,7 +4,7 @@ from pathlib import Path
 import streamlit as st
 
 from core import ui
-from core.explain import NO_ATTENTION_NOTE, TARGET_NOTE, explain_file, explain_image
+from core.explain import ENSEMBLE_NOTE, NO_ATTENTION_NOTE, TARGET_NOTE, explain_file, explain_image
 from core.figures_explain import region_figure
 from core.preprocess import ImageError, open_photo
 from core.regions import LAYOUT_NOTE, region_study, replaced_regions
@@ -15,6 +15,8 @@ detector = ui.guard_detector(ctx)
 ss = st.session_state
 if not detector.model.use_attention:
     st.info(NO_ATTENTION_NOTE, icon=":material/info:")
+if hasattr(detector.model, "members"):
+    st.caption(ENSEMBLE_NOTE)
 
 left, right = st.columns([3, 1])
 target = right.radio("Grad-CAM explains", ["fake", "real"], horizontal=True, key="explain_target",
