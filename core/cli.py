@@ -16,7 +16,7 @@ COMMAND_MODULES = ["core.cli_evaluate", "core.train", "core.cli_ensemble", "core
 # cached `evaluate` never pays for importing PyTorch. `--help` imports them all.
 COMMANDS = {
     "evaluate": "core.cli_evaluate", "predict": "core.cli_evaluate", "split": "core.cli_evaluate",
-    "train": "core.train", "ensemble": "core.cli_ensemble", "compare": "core.cli_compare", "explain": "core.cli_explain", "regions": "core.cli_explain",
+    "train": "core.train", "ensemble": "core.cli_ensemble", "unpack": "core.cli_ensemble", "compare": "core.cli_compare", "explain": "core.cli_explain", "regions": "core.cli_explain",
     "robustness": "core.cli_explain", "report": "core.cli_report",
 }
 

@@ -1,6 +1,7 @@
 """``ensemble``: combine trained checkpoints into one self-describing ensemble checkpoint.
 
     python -m core ensemble A.pth B.pth [C.pth ...] --out FILE [--data VAL] [--half]
+    python -m core unpack FILE --out DIR     # the members back as single checkpoints
 
 Writes ``FILE`` (loads like any checkpoint: ``evaluate``, the dashboard, the API) and a
 model card ``FILE.md``/``.json`` beside it: each member's file, sha256, recipe, device and
@@ -23,6 +24,11 @@ def add_parser(sub) -> None:
     p.add_argument("--half", action="store_true", help="store weights as float16 (about half the size)")
     p.add_argument("--note", default="", help="free text recorded in the model card")
     p.set_defaults(func=run_ensemble)
+
+    u = sub.add_parser("unpack", help="write each member of an ensemble checkpoint as its own checkpoint (to compare them)")
+    u.add_argument("ensemble", help="an ensemble checkpoint written by `ensemble`")
+    u.add_argument("--out", required=True, help="folder for the member checkpoints")
+    u.set_defaults(func=run_unpack)
 
 
 def combine(detectors: list) -> tuple:
@@ -145,3 +151,26 @@ def write_ensemble_card(out: Path, card: dict) -> None:
     if card.get("note"):
         lines += ["", f"Note: {card['note']}"]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+
+
+def run_unpack(args: argparse.Namespace) -> int:
+    """Each member as a checkpoint of its own, named after its original file, with the
+    training record the ensemble's card kept; its outputs equal the member inside the
+    ensemble fed at its own input size."""
+    from .checkpoint import load_detector, save_checkpoint
+
+    det = load_detector(args.ensemble)
+    if not hasattr(det.model, "members"):
+        raise CheckpointError(f"{Path(args.ensemble).name} is a single model ({det.backbone}), not an ensemble")
+    records = (det.meta.get("training") or {}).get("members") or [{}] * len(det.model.members)
+    half = det.meta.get("storage_dtype") == "float16"
+    out = Path(args.out)
+    for i, (member, size, record) in enumerate(zip(det.model.members, det.model.input_sizes, records), 1):
+        name = Path(record.get("file") or f"member{i}.pth").name
+        path = out / f"{i}_{name}"
+        pre = type(det.preprocessing)(input_size=size, mean=det.preprocessing.mean, std=det.preprocessing.std,
+                                      resize=det.preprocessing.resize)
+        save_checkpoint(path, member, pre, threshold=0.5, threshold_source="default 0.5",
+                        training={**record, "unpacked_from": {"file": str(det.path), "sha256": det.sha256}}, half=half)
+        print(f"{path}: {member.backbone} {size} px (sha256 of the original member {str(record.get('sha256'))[:12]})")
+    return 0

@@ -181,3 +181,20 @@ def test_cli_predict_prints_members(ensemble, tiny_set, tmp_path, capsys):
     (row,) = json.loads(out.read_text())
     logit = np.mean([np.log(p / (1 - p)) for p in row["members"].values()])
     assert row["p_real"] == pytest.approx(1 / (1 + np.exp(-logit)), abs=1e-5)
+
+
+def test_unpack_gives_back_each_member(ensemble, members, tmp_path, capsys):
+    out = tmp_path / "unpacked"
+    assert main(["unpack", str(ensemble), "--out", str(out)]) == 0
+    got = sorted(out.glob("*.pth"))
+    assert [p.name for p in got] == ["1_a64.pth", "2_b96.pth"]
+    x = torch.randn(2, 3, 96, 96)
+    for path, original in zip(got, members):
+        a, b = load_detector(path), load_detector(original)
+        assert a.preprocessing == b.preprocessing
+        assert a.meta["training"]["sha256"] == b.sha256
+        with torch.no_grad():
+            xs = F.interpolate(x, size=(b.preprocessing.input_size,) * 2, mode="bilinear", antialias=True, align_corners=False)
+            torch.testing.assert_close(a.model(xs), b.model(xs), rtol=0, atol=1e-6)
+    assert main(["unpack", str(members[0]), "--out", str(out)]) == 2
+    assert "not an ensemble" in capsys.readouterr().err
