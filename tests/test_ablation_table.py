@@ -53,8 +53,10 @@ def test_an_ensemble_card_becomes_a_row_with_its_members_time_and_devices(tmp_pa
     row = json.loads(table.read_text())["rows"][0]
     assert row["training_time_s"] == 1400.0 + 90.0 + 1770.0  # a member's --init parent counts too
     md = tool.markdown(json.loads(table.read_text()))
-    assert "| ens | two members | 0.8700 | 0.7900 | 0.8600 | members | 54.3 min | CPU (2 threads) |" in md
+    # the GPU that trained a member's parent counts among the devices
+    assert "| ens | two members | 0.8700 | 0.7900 | 0.8600 | members | 54.3 min | CPU (2 threads) + GPU (H100) |" in md
     assert tool.device_label("cpu: x86_64 (2 threads) + cuda: NVIDIA H100") == "CPU (2 threads) + GPU (H100)"
+    assert tool.device_label("cpu: x86_64 (2 threads) + cpu: x86_64") == "CPU (2 threads)"
     (tmp_path / "bare.json").write_text(json.dumps({"kind": "ensemble", "members": []}))
     import pytest
 

@@ -31,7 +31,7 @@ def row_from_card(name: str, what: str, card: dict, command: str | None) -> dict
             "val_accuracy_flip_tta": round(tta["accuracy"], 4) if tta else None,
             "best_epoch": None, "epochs_run": None,
             "training_time_s": sum(_total_time(m) for m in members),
-            "device": " + ".join(dict.fromkeys(m.get("device") or "unknown" for m in members)),
+            "device": " + ".join(dict.fromkeys(d for m in members for d in _devices(m))),
             "precision": "float32 (evaluate)",
             **({"command": command} if command else {}),
         }
@@ -57,11 +57,19 @@ def _total_time(record: dict) -> float:
     return t + (_total_time(record["init_from"]) if record.get("init_from") else 0.0)
 
 
+def _devices(record: dict) -> list[str]:
+    """Devices of a model and of the models it was started from."""
+    own = [record["device"]] if record.get("device") else []
+    return own + (_devices(record["init_from"]) if record.get("init_from") else [])
+
+
 def device_label(device: str) -> str:
     """A model card's device ("cuda: NVIDIA H100 80GB HBM3", "cpu: x86_64 (2 threads)") as a
     short table cell: "GPU (H100)", "CPU (2 threads)"."""
-    if " + " in device:  # an ensemble's members
-        return " + ".join(dict.fromkeys(device_label(d) for d in device.split(" + ")))
+    if " + " in device:  # an ensemble's members: one label per kind, the most specific one
+        labels = list(dict.fromkeys(device_label(d) for d in device.split(" + ")))
+        labels = [x for x in labels if not (x in ("CPU", "GPU") and any(y.startswith(x + " (") for y in labels))]
+        return " + ".join(labels)
     kind, _, name = device.partition(": ")
     if kind == "cuda":
         words = [w for w in name.split() if w not in ("NVIDIA", "Tesla", "GeForce")]
