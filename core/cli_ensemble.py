@@ -124,6 +124,8 @@ def write_ensemble_card(out: Path, card: dict) -> None:
     import json
     import math
 
+    from .train import _lineage_lines
+
     out.with_suffix(".json").write_text(json.dumps(card, indent=2, default=float) + "\n")
 
     def f(x):
@@ -138,6 +140,14 @@ def write_ensemble_card(out: Path, card: dict) -> None:
     for i, m in enumerate(card["members"], 1):
         lines.append(f"| {i} | {Path(m['file']).name} | {m['sha256'][:12]} | {m['backbone']} | {m['input_size']} px | "
                      f"{m['attention']} | {f(m['validation_roc_auc'])} | {m['device'] or 'n/a'} | {m.get('note') or ''} |")
+    lines += ["", "## How each member was trained", ""]
+    for i, m in enumerate(card["members"], 1):
+        r = m.get("recipe") or {}
+        what = (f"{r.get('backbone')} {r.get('image_size')} px, attention {r.get('attention')}, {r.get('epochs')} epochs max "
+                f"(best {m.get('best_epoch')}), lr {r.get('lr')}, synthetic fakes {r.get('synthetic_fakes') or 0}, seed {r.get('seed')}, "
+                f"{r.get('precision')}; {m.get('training_time_s') or 0:.0f} s on {m.get('device')}" if r else "no training record")
+        lines.append(f"{i}. {Path(m['file']).name}: {what}")
+        lines += ["   " + line for line in _lineage_lines(m.get("init_from"))]
     if card.get("validation"):
         v, ci = card["validation"], card.get("validation_ci") or {}
         lines += ["", f"## Validation ({card['data']['source']}: {card['data']['val']}, threshold 0.5)", "",
