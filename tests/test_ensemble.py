@@ -198,3 +198,16 @@ def test_unpack_gives_back_each_member(ensemble, members, tmp_path, capsys):
             torch.testing.assert_close(a.model(xs), b.model(xs), rtol=0, atol=1e-6)
     assert main(["unpack", str(members[0]), "--out", str(out)]) == 2
     assert "not an ensemble" in capsys.readouterr().err
+
+
+def test_shipped_default_fits_25_mb_and_its_card_matches_the_checkpoint():
+    from .conftest import REPO
+
+    path = REPO / "weights" / "default.pth"
+    assert path.stat().st_size <= 25_000_000  # the limit; a third Lite0 member would break it
+    det = load_detector(path)
+    card = json.loads(path.with_suffix(".json").read_text())
+    assert det.meta["training"]["validation"]["roc_auc"] == pytest.approx(card["validation"]["roc_auc"])
+    if card.get("kind") == "ensemble":
+        assert len(card["members"]) == len(det.model.members)
+        assert all(len(m["sha256"]) == 64 and m["validation_roc_auc"] for m in card["members"])
