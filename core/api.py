@@ -7,7 +7,7 @@ DEVICE, API_MAX_UPLOAD_MB, API_MAX_BATCH_FILES, API_CORS_ORIGINS, API_INFERENCE_
 The model is loaded once, in a background thread at start-up (``/health`` says 503 until
 it is ready), and shared by all requests. Decoding and inference run in worker threads,
 so the event loop keeps answering ``/health`` while a batch is scored. Images go through
-``open_photo`` and ``score_images``, the same path as ``python -m core predict``, so the
+``open_photo`` and ``score_images_and_members``, the same path as ``python -m core predict``, so the
 numbers are the same. Errors are JSON ``{"detail", "filename"}``, never a traceback.
 """
 from __future__ import annotations
@@ -40,7 +40,7 @@ from .api_schemas import (
 )
 from .checkpoint import Detector, load_detector, resolve_device
 from .face import crop_face as find_face
-from .inference import member_scores, score_images
+from .inference import score_images_and_members
 from .preprocess import ImageError, open_photo
 
 log = logging.getLogger("core.api")
@@ -136,9 +136,8 @@ def _score_uploads(detector: Detector, uploads: list[tuple[str, bytes | UploadRe
         except UploadRejected as exc:
             decoded.append((name, exc))
     good = [d for _, d in decoded if not isinstance(d, UploadRejected)]
-    images = [image for image, _, _ in good]
-    p_real = iter(score_images(detector, images).tolist())
-    members = iter(member_scores(detector, images) or [None] * len(images))
+    scores, members = score_images_and_members(detector, [image for image, _, _ in good])
+    p_real, members = iter(scores.tolist()), iter(members or [None] * len(good))
     results = []
     for name, d in decoded:
         if isinstance(d, UploadRejected):

@@ -94,7 +94,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from .inference import member_scores, score_images
+    from .inference import score_images_and_members
     from .preprocess import ImageError, open_photo
 
     _check_threshold(args.threshold)
@@ -109,11 +109,11 @@ def run_predict(args: argparse.Namespace) -> int:
             results.append({"path": path, "error": str(exc)})
             print(f"{path}: ERROR {exc}")
             continue
-        p_real = float(score_images(detector, [image])[0])
+        scores, members = score_images_and_members(detector, [image])
+        p_real = float(scores[0])
         verdict = "REAL" if p_real >= threshold else "FAKE"
         results.append({"path": path, "p_real": p_real, "p_fake": 1 - p_real, "verdict": verdict})
         print(f"{path}: {verdict}  P(real)={p_real:.4f}  P(fake)={1 - p_real:.4f}  (threshold {threshold:.3f})")
-        members = member_scores(detector, [image])
         if members:  # an ensemble: each member's own P(real)
             results[-1]["members"] = members[0]
             print("    members: " + "  ".join(f"{n} {p:.4f}" for n, p in members[0].items()))

@@ -96,48 +96,52 @@ def _backend_flags(device: torch.device, fast: bool):
 
 
 @torch.inference_mode()
-def score_batch(detector: Detector, batch: torch.Tensor, settings: InferenceSettings = InferenceSettings()) -> np.ndarray:
-    """P(real) for a (N, 3, S, S) batch of preprocessed images."""
+def _probabilities(detector: Detector, batch: torch.Tensor, settings: InferenceSettings) -> tuple[np.ndarray, np.ndarray | None]:
+    """P(real) of a preprocessed batch, and for an ensemble each member's P(real),
+    (N, members), from the same forward pass (flip TTA averages each over both views)."""
     device = detector.device
     model = prepare_model(detector, settings)
+    per_member = hasattr(model, "member_logits")  # core.ensemble.EnsembleClassifier
     # non_blocking: a pinned batch (the DataLoader pins on CUDA) copies while the GPU works.
     batch = batch.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+    views = [batch, torch.flip(batch, dims=[3])] if settings.tta else [batch]
+    p = members = 0
     with _autocast(device, settings.fast), _backend_flags(device, settings.fast):
-        p = torch.sigmoid(model(batch).float())
-        if settings.tta:
-            p = (p + torch.sigmoid(model(torch.flip(batch, dims=[3])).float())) / 2
-    return p.squeeze(1).cpu().numpy().astype(np.float64)
+        for x in views:
+            if per_member:  # the ensemble's forward is the mean of these logits, computed here once
+                logits = model.member_logits(x)
+                p = p + torch.sigmoid(logits.mean(1, keepdim=True).float())
+                members = members + torch.sigmoid(logits.float())
+            else:
+                p = p + torch.sigmoid(model(x).float())
+    p = (p / len(views)).squeeze(1).cpu().numpy().astype(np.float64)
+    return p, (members / len(views)).cpu().numpy().astype(np.float64) if per_member else None
+
+
+def score_batch(detector: Detector, batch: torch.Tensor, settings: InferenceSettings = InferenceSettings()) -> np.ndarray:
+    """P(real) for a (N, 3, S, S) batch of preprocessed images."""
+    return _probabilities(detector, batch, settings)[0]
 
 
 def score_images(detector: Detector, images: Iterable, settings: InferenceSettings = InferenceSettings()) -> np.ndarray:
     """P(real) for PIL images (already RGB), e.g. uploads in the single-image tester."""
-    transform = detector.preprocessing.eval_transform()
-    tensors = [transform(im) for im in images]
-    if not tensors:
-        return np.zeros(0)
-    return np.concatenate([score_batch(detector, torch.stack(tensors[i : i + 32]), settings) for i in range(0, len(tensors), 32)])
+    return score_images_and_members(detector, images, settings)[0]
 
 
-@torch.inference_mode()
-def score_members(detector: Detector, images: Iterable, settings: InferenceSettings = InferenceSettings()) -> np.ndarray | None:
-    """Each ensemble member's P(real) for PIL images, (N, members); None for a single
-    model. The ensemble's own P(real) is the sigmoid of the mean of these logits."""
-    model = prepare_model(detector, settings)
-    if not hasattr(model, "member_logits"):
-        return None
+def score_images_and_members(detector: Detector, images: Iterable, settings: InferenceSettings = InferenceSettings()
+                             ) -> tuple[np.ndarray, list[dict[str, float]] | None]:
+    """P(real) for PIL images and, for an ensemble, per image its members' P(real) by
+    member name (None for a single model). One forward pass gives both."""
     transform = detector.preprocessing.eval_transform()
     tensors = [transform(im) for im in images]
+    names = member_names(detector)
     if not tensors:
-        return np.zeros((0, len(model.members)))
-    out = []
-    for i in range(0, len(tensors), 32):
-        batch = torch.stack(tensors[i : i + 32]).to(detector.device).contiguous(memory_format=torch.channels_last)
-        with _autocast(detector.device, settings.fast), _backend_flags(detector.device, settings.fast):
-            p = torch.sigmoid(model.member_logits(batch).float())
-            if settings.tta:
-                p = (p + torch.sigmoid(model.member_logits(torch.flip(batch, dims=[3])).float())) / 2
-        out.append(p.cpu().numpy().astype(np.float64))
-    return np.concatenate(out)
+        return np.zeros(0), ([] if names else None)
+    parts = [_probabilities(detector, torch.stack(tensors[i : i + 32]), settings) for i in range(0, len(tensors), 32)]
+    p = np.concatenate([part[0] for part in parts])
+    if not names:
+        return p, None
+    return p, [dict(zip(names, row)) for row in np.concatenate([part[1] for part in parts]).tolist()]
 
 
 def member_names(detector: Detector) -> list[str] | None:
@@ -150,14 +154,6 @@ def member_names(detector: Detector) -> list[str] | None:
     if len(set(names)) < n or not all(names):  # unnamed or the same file name twice: number them
         names = [f"{i + 1}: {name or 'member'}" for i, name in enumerate(names)]
     return names
-
-
-def member_scores(detector: Detector, images: list, settings: InferenceSettings = InferenceSettings()) -> list[dict[str, float]] | None:
-    """Per image, an ensemble's members' P(real) by member name; None for a single model."""
-    names = member_names(detector)
-    if not names:
-        return None
-    return [dict(zip(names, row)) for row in score_members(detector, images, settings).tolist()]
 
 
 def prepare_model(detector: Detector, settings: InferenceSettings = InferenceSettings()) -> torch.nn.Module:

@@ -21,7 +21,7 @@ from PIL import Image
 from .checkpoint import Detector
 from .data import DatasetError, LAYOUT_HELP, is_image_name, scan_test_set
 from .face import FaceCrop, crop_face
-from .inference import InferenceSettings, member_scores, score_images
+from .inference import InferenceSettings, score_images_and_members
 from .preprocess import ImageError, open_photo
 
 UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp")
@@ -79,8 +79,8 @@ def judge_uploads(detector: Detector, files, *, face_crop: bool = False,
         results.append(UploadVerdict(name, image=image, scored=face.image if face else image, face=face,
                                      width=info["width"], height=info["height"]))
     good = [i for i, r in enumerate(results) if r.ok]
-    scores = score_images(detector, [results[i].scored for i in good], settings)
-    members = member_scores(detector, [results[i].scored for i in good], settings) or [None] * len(good)
+    scores, members = score_images_and_members(detector, [results[i].scored for i in good], settings)
+    members = members or [None] * len(good)
     for i, p, m in zip(good, np.asarray(scores, dtype=float), members):
         r = results[i]
         results[i] = UploadVerdict(r.name, None, r.image, r.scored, r.face, float(p), r.width, r.height, m)

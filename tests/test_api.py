@@ -193,14 +193,14 @@ def test_batch_over_the_file_count_is_422(client):
 
 def test_health_answers_while_a_batch_is_scored(client, monkeypatch):
     started, release, replies = threading.Event(), threading.Event(), []
-    real_score = core.api.score_images
+    real_score = core.api.score_images_and_members
 
     def slow_score(*args, **kwargs):
         started.set()
         release.wait(20)
         return real_score(*args, **kwargs)
 
-    monkeypatch.setattr(core.api, "score_images", slow_score)
+    monkeypatch.setattr(core.api, "score_images_and_members", slow_score)
     files = [("files", (f"{i}.jpg", _image_bytes(seed=i))) for i in range(3)]
     batch = threading.Thread(target=lambda: replies.append(client.post("/predict/batch", files=files)))
     batch.start()
@@ -244,7 +244,7 @@ def test_unexpected_errors_are_a_generic_500(tiny_ckpt, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("secret detail at /srv/internal/model.py")
 
-    monkeypatch.setattr(core.api, "score_images", broken)
+    monkeypatch.setattr(core.api, "score_images_and_members", broken)
     with TestClient(_app(tiny_ckpt), raise_server_exceptions=False) as c:
         r = c.post("/predict", files={"file": ("a.jpg", _image_bytes())})
     body = _assert_clean_error(r, 500)
