@@ -56,8 +56,16 @@ def roc_curves(runs: list[Run]) -> dict[str, RocCurve]:
     return out
 
 
-def _paired_frames(a: Run, b: Run) -> pd.DataFrame:
-    m = a.frame[["relpath", "label", "p_real"]].merge(b.frame[["relpath", "label", "p_real"]], on="relpath", suffixes=("_a", "_b"))
+def lower_is_better(metric: str) -> bool:
+    """``*_error`` metrics and the EER fall as a model gets better; the rest rise."""
+    return metric.endswith(("_error", "eer"))
+
+
+def _paired_frames(a: Run, b: Run, extra_a: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The images both runs scored, matched by relpath: label_a/label_b, p_real_a/p_real_b
+    (plus ``extra_a`` columns of run A)."""
+    cols = ["relpath", *extra_a, "label", "p_real"]
+    m = a.frame[cols].merge(b.frame[["relpath", "label", "p_real"]], on="relpath", suffixes=("_a", "_b"))
     if (m["label_a"] != m["label_b"]).any():
         raise ValueError("the two runs label some images differently; are they the same test set?")
     return m
@@ -87,7 +95,7 @@ def paired_difference(a: Run, b: Run, metrics=PAIRED_METRICS, *, n_resamples: in
         diff = diff[np.isfinite(diff)]
         if len(diff) == 0:
             continue
-        better = diff < 0 if name.endswith(("_error", "eer")) else diff > 0
+        better = diff < 0 if lower_is_better(name) else diff > 0
         lo, hi = np.quantile(diff, [q, 1 - q])
         rows.append({"metric": name, "a": point_a[name], "b": point_b[name], "difference": point_b[name] - point_a[name],
                      "low": float(lo), "high": float(hi), "b_better": float(better.mean()), "n": len(m)})
@@ -99,10 +107,7 @@ def disagreements(a: Run, b: Run) -> pd.DataFrame:
 
     Columns: relpath, path, label, p_real_a, p_real_b, right (which run is right: the
     model name of a or b). Sorted by how far apart the two scores are."""
-    cols = ["relpath", "path", "label", "p_real"]
-    m = a.frame[cols].merge(b.frame[["relpath", "label", "p_real"]], on="relpath", suffixes=("_a", "_b"))
-    if (m["label_a"] != m["label_b"]).any():
-        raise ValueError("the two runs label some images differently; are they the same test set?")
+    m = _paired_frames(a, b, extra_a=("path",))
     right_a = (m["p_real_a"] >= a.threshold) == (m["label_a"] == 1)
     right_b = (m["p_real_b"] >= b.threshold) == (m["label_b"] == 1)
     out = m[right_a != right_b].copy()

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 
 from .bootstrap import CurveBand
 from .calibration import Reliability
+from .compare import lower_is_better
 from .metrics import RocCurve
 from .operating_points import CostCurve, OperatingPoint
 
@@ -96,7 +97,7 @@ def paired_difference_figure(table: pd.DataFrame, a: str = "A", b: str = "B") ->
     is better, red where it says A is, grey where it spans zero."""
     fig = go.Figure()
     for _, r in table.iterrows():
-        lower_better = r["metric"] == "eer"
+        lower_better = lower_is_better(r["metric"])
         b_wins = r["high"] < 0 if lower_better else r["low"] > 0
         a_wins = r["low"] > 0 if lower_better else r["high"] < 0
         colour = "#2ca02c" if b_wins else "#d62728" if a_wins else "#7f7f7f"
