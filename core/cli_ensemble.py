@@ -10,6 +10,7 @@ its own validation ROC-AUC; with ``--data``, the ensemble's metrics there at 0.5
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
@@ -38,6 +39,9 @@ def combine(detectors: list) -> tuple:
 
     if len(detectors) < 2:
         raise CheckpointError(f"an ensemble needs at least 2 checkpoints, got {len(detectors)}")
+    for d in detectors:
+        if hasattr(d.model, "members"):
+            raise CheckpointError(f"{d.name} is already an ensemble: list its member checkpoints instead")
     first = detectors[0].preprocessing
     for d in detectors[1:]:
         pre = d.preprocessing
@@ -47,13 +51,8 @@ def combine(detectors: list) -> tuple:
                 f"{pre.mean}/{pre.std}/{pre.resize} against {first.mean}/{first.std}/{first.resize}); "
                 "ensemble members must share their normalisation"
             )
-        if hasattr(d.model, "members"):
-            raise CheckpointError(f"{d.name} is already an ensemble: list its member checkpoints instead")
-    if hasattr(detectors[0].model, "members"):
-        raise CheckpointError(f"{detectors[0].name} is already an ensemble: list its member checkpoints instead")
     model = EnsembleClassifier([d.model for d in detectors], [d.preprocessing.input_size for d in detectors]).eval()
-    size = max(d.preprocessing.input_size for d in detectors)
-    return model, type(first)(input_size=size, mean=first.mean, std=first.std, resize=first.resize)
+    return model, dataclasses.replace(first, input_size=model.input_size)
 
 
 def member_record(d) -> dict:
@@ -178,8 +177,7 @@ def run_unpack(args: argparse.Namespace) -> int:
     for i, (member, size, record) in enumerate(zip(det.model.members, det.model.input_sizes, records), 1):
         name = Path(record.get("file") or f"member{i}.pth").name
         path = out / f"{i}_{name}"
-        pre = type(det.preprocessing)(input_size=size, mean=det.preprocessing.mean, std=det.preprocessing.std,
-                                      resize=det.preprocessing.resize)
+        pre = dataclasses.replace(det.preprocessing, input_size=size)
         save_checkpoint(path, member, pre, threshold=0.5, threshold_source="default 0.5",
                         training={**record, "unpacked_from": {"file": str(det.path), "sha256": det.sha256}}, half=half)
         print(f"{path}: {member.backbone} {size} px (sha256 of the original member {str(record.get('sha256'))[:12]})")
