@@ -28,6 +28,7 @@ def add_parser(sub) -> None:
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    import pandas as pd
     from tqdm import tqdm
 
     from .checkpoint import load_detector, resolve_device
@@ -37,20 +38,28 @@ def run_compare(args: argparse.Namespace) -> int:
 
     test_set = scan_test_set(args.data)
     device = resolve_device(args.device)
-    runs = []
+    runs, skipped = [], []
     for label, path in (("A", args.a), ("B", args.b)):
         det = load_detector(path, device)
         with tqdm(total=len(test_set.images), desc=f"{label}: {Path(path).name}", unit="img") as bar:
             ev = evaluate(det, test_set, progress=lambda p: bar.update(p.done - bar.n))
+        skipped = skipped or list(ev.predictions.skipped)
         runs.append(Run(model=f"{label}: {Path(path).name} ({det.sha256[:12]})", test_set=str(test_set.root),
                         frame=ev.predictions.frame, threshold=det.threshold))
     table = compare_table(runs, n_resamples=args.bootstrap, seed=args.seed)
     paired = paired_difference(runs[0], runs[1], n_resamples=args.bootstrap, seed=args.seed)
     d = disagreements(runs[0], runs[1])
     print(f"Test set: {test_set.root} ({test_set.n_real} real, {test_set.n_fake} fake); each model at its own threshold")
+    if skipped:
+        print(f"  skipped {len(skipped)} unreadable file(s): " + "; ".join(f"{p}: {why}" for p, why in skipped[:5]))
+    if not runs[0].sweep.has_both_classes:
+        print("  one class only: ROC-AUC, average precision and EER need real and fake images; accuracy is compared alone")
+
+    def cell(r, m):
+        return "n/a" if pd.isna(r[m]) else f"{r[m]:.4f} [{r[m + '_low']:.4f}, {r[m + '_high']:.4f}]"
+
     for _, r in table.iterrows():
-        print(f"  {r['model']} @ {r['threshold']:.3f}: " + "  ".join(
-            f"{m} {r[m]:.4f} [{r[m + '_low']:.4f}, {r[m + '_high']:.4f}]" for m in ("roc_auc", "accuracy")))
+        print(f"  {r['model']} @ {r['threshold']:.3f}: " + "  ".join(f"{m} {cell(r, m)}" for m in ("roc_auc", "accuracy")))
     print(f"B − A, paired stratified bootstrap ({args.bootstrap} resamples, seed {args.seed}; the same images for both):")
     for _, r in paired.iterrows():
         print(f"  {r['metric']:<18} {r['a']:.4f} → {r['b']:.4f}  difference {r['difference']:+.4f}  "

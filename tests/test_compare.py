@@ -105,3 +105,16 @@ def test_cli_compare_prints_and_writes_the_paired_difference(tiny_set, tmp_path,
     assert roc["difference"] == pytest.approx(models["B"]["roc_auc"] - models["A"]["roc_auc"])
     assert roc["low"] <= roc["difference"] <= roc["high"]
     assert main(["compare", str(a), str(tmp_path / "missing.pth"), "--data", str(tiny_set)]) == 2
+
+
+def test_cli_compare_on_a_one_class_set_says_so_instead_of_nan(tmp_path, cache_dir, capsys):
+    from core.cli import main
+
+    from .conftest import make_checkpoint, make_test_set
+
+    root = make_test_set(tmp_path / "set", n_real=4, n_fake=0, corrupt=True)
+    a, b = make_checkpoint(tmp_path / "a.pth", seed=1), make_checkpoint(tmp_path / "b.pth", seed=2)
+    assert main(["compare", str(a), str(b), "--data", str(root), "--bootstrap", "100"]) == 0
+    out = capsys.readouterr().out
+    assert "nan" not in out.lower()
+    assert "one class only" in out and "roc_auc n/a" in out and "skipped 2 unreadable" in out
