@@ -80,10 +80,9 @@ def run_ensemble(args: argparse.Namespace) -> int:
         "input_size": pre.input_size, "torch": str(torch.__version__), "note": args.note,
     }
     out = Path(args.out)
-    save_checkpoint(out, model, pre, threshold=0.5, threshold_source="default 0.5", training=card, half=args.half)
     if args.data:
-        card.update(_validate(out, args.data))
-        save_checkpoint(out, model, pre, threshold=0.5, threshold_source="default 0.5", training=card, half=args.half)
+        card.update(_validate(model, pre, args.half, args.data))
+    save_checkpoint(out, model, pre, threshold=0.5, threshold_source="default 0.5", training=card, half=args.half)
     card["build_time_s"] = round(time.perf_counter() - start, 1)
     write_ensemble_card(out, card)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): {model.backbone}"
@@ -91,22 +90,32 @@ def run_ensemble(args: argparse.Namespace) -> int:
     return 0
 
 
-def _validate(path: Path, data: str) -> dict:
-    """The written checkpoint (as stored, float16 included) on ``data`` at threshold 0.5."""
+def _validate(model, pre, half: bool, data: str) -> dict:
+    """The ensemble as it will be stored (float16 included) on ``data`` at threshold 0.5.
+
+    It is saved to a scratch folder and scored with a scratch prediction cache: the
+    validation goes into the card, so the final file's hash differs and cached scores of
+    the scratch file would only be litter in the user's cache."""
+    import tempfile
+
     from tqdm import tqdm
 
     from .bootstrap import bootstrap
-    from .checkpoint import load_detector
+    from .checkpoint import load_detector, save_checkpoint
     from .data import scan_test_set
     from .evaluation import evaluate
     from .prediction_cache import InferenceSettings
 
     test_set = scan_test_set(data)
-    det = load_detector(path)
-    with tqdm(total=len(test_set.images), desc="validation", unit="img") as bar:
-        ev = evaluate(det, test_set, progress=lambda p: bar.update(p.done - bar.n))
-    with tqdm(total=len(test_set.images), desc="validation, flip TTA", unit="img") as bar:
-        tta = evaluate(det, test_set, InferenceSettings(tta=True), progress=lambda p: bar.update(p.done - bar.n))
+    with tempfile.TemporaryDirectory(prefix="ensemble-validation-") as scratch:
+        path = Path(scratch) / "ensemble.pth"
+        save_checkpoint(path, model, pre, threshold=0.5, threshold_source="default 0.5", training={}, half=half)
+        det = load_detector(path)
+        with tqdm(total=len(test_set.images), desc="validation", unit="img") as bar:
+            ev = evaluate(det, test_set, cache_dir=Path(scratch), progress=lambda p: bar.update(p.done - bar.n))
+        with tqdm(total=len(test_set.images), desc="validation, flip TTA", unit="img") as bar:
+            tta = evaluate(det, test_set, InferenceSettings(tta=True), cache_dir=Path(scratch),
+                           progress=lambda p: bar.update(p.done - bar.n))
     summary = {k: v for k, v in ev.summary(0.5).items() if k != "unavailable"}
     tta_summary = tta.summary(0.5)
     ci = bootstrap(ev.sweep, 0.5, bands=False).ci()

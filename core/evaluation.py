@@ -17,10 +17,11 @@ class Evaluation:
         return self.sweep.summary(threshold, positive)
 
 
-def evaluate(detector, test_set: TestSet, settings: InferenceSettings = InferenceSettings(), *, use_cache=True, progress=None) -> Evaluation:
+def evaluate(detector, test_set: TestSet, settings: InferenceSettings = InferenceSettings(), *, use_cache=True, cache_dir=None,
+             progress=None) -> Evaluation:
     from .inference import predict_test_set  # imports PyTorch
 
-    preds = predict_test_set(detector, test_set, settings, use_cache=use_cache, progress=progress)
+    preds = predict_test_set(detector, test_set, settings, use_cache=use_cache, cache_dir=cache_dir, progress=progress)
     return Evaluation(predictions=preds, sweep=ThresholdSweep(preds.frame["label"], preds.frame["p_real"]))
 
 

@@ -82,6 +82,9 @@ def test_card_measures_on_data_and_evaluate_runs(members, tiny_set, tmp_path, ca
     assert card["data"]["val"] == {"real": 6, "fake": 6}
     assert 0.0 <= card["validation"]["roc_auc"] <= 1.0 and len(card["validation_ci"]["roc_auc"]) == 2
     assert "95 % bootstrap CI" in out.with_suffix(".md").read_text()
+    # validating before the one save leaves nothing in the user's cache and no scratch file
+    assert not list(cache_dir.rglob("*.csv")) and sorted(p.name for p in tmp_path.glob("ens_val*")) == [
+        "ens_val.json", "ens_val.md", "ens_val.pth"]
     capsys.readouterr()
     report = tmp_path / "eval.json"
     assert main(["evaluate", "--data", str(tiny_set), "--weights", str(out), "--json", str(report)]) == 0
