@@ -91,6 +91,15 @@ def overlaid_roc_figure(curves: dict[str, RocCurve]) -> go.Figure:
     return fig
 
 
+def _middle_cut(name: str, limit: int = 36) -> str:
+    """``name`` if it fits ``limit`` characters, else its start and end around an ellipsis
+    (model files differ at the end: ``…_synthetic.pth`` vs ``…_scratch.pth``)."""
+    if len(name) <= limit:
+        return name
+    tail = limit // 2
+    return name[: limit - tail - 1] + "…" + name[-tail:]
+
+
 def paired_difference_figure(table: pd.DataFrame, a: str = "A", b: str = "B") -> go.Figure:
     """B − A per metric with its paired 95% interval (``core.compare.paired_difference``):
     a point and a bar per metric, and the zero line; green where the whole interval says B
@@ -105,9 +114,11 @@ def paired_difference_figure(table: pd.DataFrame, a: str = "A", b: str = "B") ->
             x=[r["difference"]], y=[r["metric"]], mode="markers", marker=dict(size=11, color=colour), showlegend=False,
             error_x=dict(type="data", symmetric=False, array=[r["high"] - r["difference"]],
                          arrayminus=[r["difference"] - r["low"]], color=colour, thickness=2),
-            hovertemplate=(f"{r['metric']}: B − A = %{{x:+.4f}}<br>95% paired CI {r['low']:+.4f} to {r['high']:+.4f}<br>"
+            hovertemplate=(f"B: {b}<br>A: {a}<br>{r['metric']}: B − A = %{{x:+.4f}}<br>95% paired CI {r['low']:+.4f} to {r['high']:+.4f}<br>"
                            f"B better in {r['b_better']:.0%} of resamples<extra></extra>")))
     fig.add_vline(x=0, line=dict(dash="dot", color="grey"))
-    fig.update_layout(title=f"B − A with paired 95% intervals (B: {b}; A: {a})", xaxis_title="difference (B − A)",
+    # names go on a smaller second line, shortened in the middle so both fit; hover shows them whole
+    fig.update_layout(title=dict(text=f"B − A with paired 95% intervals<br><sup>B: {_middle_cut(b)}  ·  A: {_middle_cut(a)}</sup>"),
+                      xaxis_title="difference (B − A)",
                       yaxis=dict(autorange="reversed"), **{**_LAYOUT, "height": 120 + 50 * max(len(table), 1)})
     return fig

@@ -118,3 +118,21 @@ def test_cli_compare_on_a_one_class_set_says_so_instead_of_nan(tmp_path, cache_d
     out = capsys.readouterr().out
     assert "nan" not in out.lower()
     assert "one class only" in out and "roc_auc n/a" in out and "skipped 2 unreadable" in out
+
+
+def test_paired_figure_shortens_long_names_in_the_title_and_keeps_them_whole_on_hover():
+    from core.compare import paired_difference
+    from core.figures_analysis import paired_difference_figure
+
+    rng = np.random.default_rng(1)
+    y = np.r_[np.ones(20, int), np.zeros(20, int)]
+    a = Run("A", "s", _frame(rng.uniform(size=40), y), 0.5)
+    b = Run("B", "s", _frame(np.clip(0.2 + 0.6 * y + rng.normal(0, 0.1, 40), 0, 1), y), 0.5)
+    long_a = "artifacts/members/lite0_384_noatt_synthetic_from_imagenet_seed3.pth"
+    long_b = "artifacts/members/lite0_384_noatt_synthetic_from_imagenet_seed4.pth"
+    fig = paired_difference_figure(paired_difference(a, b, n_resamples=50), long_a, long_b)
+    title = fig.layout.title.text
+    assert long_a not in title and "…" in title and "seed3.pth" in title and "seed4.pth" in title
+    assert all(long_a in t.hovertemplate and long_b in t.hovertemplate for t in fig.data)
+    short = paired_difference_figure(paired_difference(a, b, n_resamples=50), "a.pth", "b.pth")
+    assert "B: b.pth" in short.layout.title.text and "…" not in short.layout.title.text
