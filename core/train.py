@@ -44,6 +44,7 @@ from .model import build_model
 from .preprocess import Preprocessing, open_image
 from .regions import region_mask, replaced_regions
 
+JPEG_QUALITY = (60, 95)  # --jpeg-augment's range (torchvision.transforms.v2.JPEG draws uniformly)
 AUGMENTATIONS = {
     # name: (RandomResizedCrop scale, ColorJitter args)
     "report": ((0.8, 1.0), (0.2, 0.2, 0.1, 0.1)),
@@ -93,7 +94,22 @@ def add_parser(sub) -> None:
                    help="turn this share of real-face draws into synthetic part-swap fakes (core.blend); the sampler "
                         "keeps real and fake labels 50/50, so Q=1/3 gives 1/2 real, 1/4 synthetic, 1/4 data-set fakes "
                         "(0: off, the report's recipe; below 0.5)")
+    p.add_argument("--jpeg-augment", type=_probability, default=0.0, metavar="P",
+                   help="re-encode this share of training images as JPEG at a random quality in "
+                        f"{JPEG_QUALITY[0]}-{JPEG_QUALITY[1]} (0: off, the report's recipe), so that no class is "
+                        "recognised by its compression (CIPLab's reals are all quality 95, a quarter of its fakes are not)")
     p.set_defaults(func=run_train)
+
+
+def _probability(text: str) -> float:
+    """argparse type of a probability in [0, 1]."""
+    try:
+        q = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= q <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {q}")
+    return q
 
 
 def _share_below_half(text: str) -> float:
@@ -279,6 +295,8 @@ def run_train(args: argparse.Namespace) -> int:
     base = round(args.image_size * 256 / 224)  # the report's 256 for 224
     scale, jitter = AUGMENTATIONS[args.augment]
     colour = ([transforms.ColorJitter(*jitter)] if jitter else []) + [transforms.ToTensor(), transforms.Normalize(pre.mean, pre.std)]
+    if args.jpeg_augment > 0:  # on the cropped image, before colour: both the region-loss and the plain path get it
+        colour.insert(0, v2.RandomApply([v2.JPEG(JPEG_QUALITY)], p=args.jpeg_augment))
     val_tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize(pre.mean, pre.std)])
     t0 = time.perf_counter()
     print(f"decoding {len(train_df)} train + {len(val_df)} val images ({split_how})", file=sys.stderr)
@@ -460,6 +478,7 @@ def _model_card(args, device, amp_dtype, train_df, val_df, split_how, history, b
             "batch_size": args.batch_size, "epochs": args.epochs, "schedule": args.schedule, "patience": args.patience,
             "sampler": "WeightedRandomSampler (class-balanced)", "seed": args.seed, "precision": str(amp_dtype or "float32"),
             "region_loss": args.region_loss, "init": args.init, "synthetic_fakes": args.synthetic_fakes,
+            "jpeg_augment": args.jpeg_augment,
         },
         "history": history,
         "best_epoch": best["epoch"],
@@ -501,7 +520,9 @@ def write_model_card(out: Path, card: dict) -> None:
         f"batch {r['batch_size']}, {r['schedule']} schedule, {r['epochs']} epochs max (patience {r['patience']}), augment '{r['augment']}', "
         f"{r['sampler']}, seed {r['seed']}, {r['precision']}"
         + (f", region loss weight {r['region_loss']} (training-only head on the replaced parts named in CIPLab file names)" if r.get("region_loss") else "")
-        + (f", {r['synthetic_fakes']:.2f} of real draws made into synthetic part-swap fakes" if r.get("synthetic_fakes") else ""),
+        + (f", {r['synthetic_fakes']:.2f} of real draws made into synthetic part-swap fakes" if r.get("synthetic_fakes") else "")
+        + (f", {r['jpeg_augment']:.2f} of training images re-encoded as JPEG (quality {JPEG_QUALITY[0]}-{JPEG_QUALITY[1]})"
+           if r.get("jpeg_augment") else ""),
         f"- Trained on {card['device']} in {card['training_time_s']:.0f} s (torch {card['torch']}); best epoch {card['best_epoch']}",
         *_lineage_lines(card.get("init_from")),
         "",

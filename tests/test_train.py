@@ -163,3 +163,24 @@ def test_synthetic_share_out_of_range_is_refused(tmp_path, train_set, capsys, ba
     with pytest.raises(SystemExit):
         main(["train", "--data", str(train_set), "--out", str(tmp_path / "m.pth"), "--synthetic-fakes", bad])
     assert "--synthetic-fakes" in capsys.readouterr().err
+
+
+def test_jpeg_augment_is_recorded_changes_training_and_repeats_exactly(tmp_path, train_set):
+    def history(name, *extra):
+        out = tmp_path / f"{name}.pth"
+        assert main(["train", "--data", str(train_set), "--out", str(out), *ARGS, *extra]) == 0
+        return json.loads(out.with_suffix(".json").read_text())
+
+    a, b, plain = history("a", "--jpeg-augment", "1"), history("b", "--jpeg-augment", "1"), history("plain")
+    assert a["recipe"]["jpeg_augment"] == 1.0 and plain["recipe"]["jpeg_augment"] == 0.0
+    assert "re-encoded as JPEG (quality 60-95)" in (tmp_path / "a.md").read_text()
+    losses = [[round(h["train_loss"], 6) for h in c["history"]] for c in (a, b, plain)]
+    assert losses[0] == losses[1]  # same seed, same re-encodings: deterministic on the CPU
+    assert losses[0] != losses[2]  # the re-encoding reaches the model
+
+
+@pytest.mark.parametrize("bad", ["1.5", "-0.1", "some"])
+def test_jpeg_augment_out_of_range_is_refused(tmp_path, train_set, capsys, bad):
+    with pytest.raises(SystemExit):
+        main(["train", "--data", str(train_set), "--out", str(tmp_path / "m.pth"), "--jpeg-augment", bad])
+    assert "--jpeg-augment" in capsys.readouterr().err
