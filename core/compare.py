@@ -56,6 +56,15 @@ def roc_curves(runs: list[Run]) -> dict[str, RocCurve]:
     return out
 
 
+def short_names(names: list[str]) -> list[str]:
+    """Each checkpoint's file name where those differ, else the names as given (two
+    ``default.pth`` in different folders): what a figure title has room for."""
+    from pathlib import PurePath
+
+    files = [PurePath(n).name for n in names]
+    return files if len(set(files)) == len(files) else list(names)
+
+
 def lower_is_better(metric: str) -> bool:
     """``*_error`` metrics and the EER fall as a model gets better; the rest rise."""
     return metric.endswith(("_error", "eer"))

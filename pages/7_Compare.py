@@ -55,7 +55,8 @@ except ValueError as exc:
     st.warning(str(exc))
     st.stop()
 if ia != ib and len(paired):
-    st.plotly_chart(figures_analysis.paired_difference_figure(paired, names[ia], names[ib]), width="stretch")
+    label_a, label_b = compare.short_names([runs[ia].model, runs[ib].model])  # one test set: the selectors name it
+    st.plotly_chart(figures_analysis.paired_difference_figure(paired, label_a, label_b), width="stretch")
     st.caption("Paired bootstrap: each resample draws the same images for both models, so the interval is that of "
                "the difference itself, narrower than comparing the two rows' intervals above. b_better: the share "
                "of resamples in which B is better.")

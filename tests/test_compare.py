@@ -136,3 +136,10 @@ def test_paired_figure_shortens_long_names_in_the_title_and_keeps_them_whole_on_
     assert all(long_a in t.hovertemplate and long_b in t.hovertemplate for t in fig.data)
     short = paired_difference_figure(paired_difference(a, b, n_resamples=50), "a.pth", "b.pth")
     assert "B: b.pth" in short.layout.title.text and "…" not in short.layout.title.text
+
+
+def test_short_names_are_file_names_unless_two_share_one():
+    from core.compare import short_names
+
+    assert short_names(["weights/default.pth", "/w/artifacts/members/lite0_384.pth"]) == ["default.pth", "lite0_384.pth"]
+    assert short_names(["a/default.pth", "b/default.pth"]) == ["a/default.pth", "b/default.pth"]
