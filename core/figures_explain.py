@@ -84,6 +84,10 @@ def feature_scatter(frame: pd.DataFrame, colour_by: str = "outcome", method: str
             hovertemplate="%{customdata[0]}<br>P(real) %{customdata[1]:.3f}<br>true %{customdata[2]}, "
                           "predicted %{customdata[3]}<extra></extra>",
         )
+    # the colour traces' legend shows one symbol each; these point-less entries say what the symbols mean
+    for value in [v for v in symbols if v in set(frame[other])]:
+        fig.add_scatter(x=[None], y=[None], mode="markers", name=value, legendgroup="symbols", legendgrouptitle_text=other,
+                        marker={"color": "#868e96", "size": 9, "symbol": symbols[value]}, hoverinfo="skip")
     axis = "PC" if method == "pca" else "t-SNE "
     fig.update_layout(title=f"Test set in the model's penultimate features ({'PCA' if method == 'pca' else 't-SNE'}), "
                             f"coloured by {'right/wrong' if colour_by == 'outcome' else 'true class'}",

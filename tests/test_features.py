@@ -53,3 +53,21 @@ def test_feature_map_frame_marks_right_and_wrong(tiny_ckpt, tiny_set, cache_dir)
     assert set(f["outcome"]) <= {"right", "wrong"}
     assert ((f["outcome"] == "right") == ((f["p_real"] >= 0.5) == (f["label"] == 1))).all()
     assert f["thumbnail"].str.startswith("data:image/jpeg;base64,").all()
+
+
+def test_feature_scatter_legend_says_what_the_symbols_mean():
+    import pandas as pd
+
+    from core.figures_explain import feature_scatter
+
+    frame = pd.DataFrame({"x": [0.0, 1.0, 2.0], "y": [0.0, 1.0, 0.5], "relpath": ["real/a.jpg", "fake/b.jpg", "fake/c.jpg"],
+                          "p_real": [0.9, 0.2, 0.7], "truth": ["real", "fake", "fake"], "verdict": ["real", "fake", "real"],
+                          "outcome": ["right", "right", "wrong"]})
+    fig = feature_scatter(frame, colour_by="outcome")
+    points = [t for t in fig.data if t.legendgroup != "symbols"]
+    keys = [t for t in fig.data if t.legendgroup == "symbols"]
+    assert [t.name for t in points] == ["right (2)", "wrong (1)"]
+    assert {t.name: t.marker.symbol for t in keys} == {"real": "circle", "fake": "diamond"}
+    assert all(t.x == (None,) for t in keys)  # legend only: nothing to select
+    by_truth = feature_scatter(frame, colour_by="truth")
+    assert {t.name: t.marker.symbol for t in by_truth.data if t.legendgroup == "symbols"} == {"right": "circle", "wrong": "x"}
