@@ -85,7 +85,8 @@ def feature_scatter(frame: pd.DataFrame, colour_by: str = "outcome", method: str
                           "predicted %{customdata[3]}<extra></extra>",
         )
     # the colour traces' legend shows one symbol each; these point-less entries say what the symbols mean
-    for value in [v for v in symbols if v in set(frame[other])]:
+    present = set(frame[other])
+    for value in [v for v in symbols if v in present]:
         fig.add_scatter(x=[None], y=[None], mode="markers", name=value, legendgroup="symbols", legendgrouptitle_text=other,
                         marker={"color": "#868e96", "size": 9, "symbol": symbols[value]}, hoverinfo="skip")
     axis = "PC" if method == "pca" else "t-SNE "

@@ -101,12 +101,16 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run_train)
 
 
-def _probability(text: str) -> float:
-    """argparse type of a probability in [0, 1]."""
+def _number(text: str) -> float:
     try:
-        q = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _probability(text: str) -> float:
+    """argparse type of a probability in [0, 1]."""
+    q = _number(text)
     if not 0.0 <= q <= 1.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {q}")
     return q
@@ -114,10 +118,7 @@ def _probability(text: str) -> float:
 
 def _share_below_half(text: str) -> float:
     """argparse type of ``--synthetic-fakes``: at 0.5 every fake would be synthetic."""
-    try:
-        q = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    q = _number(text)
     if not 0.0 <= q < 0.5:
         raise argparse.ArgumentTypeError(f"must be at least 0 and below 0.5 (at 0.5 no data-set fake is drawn), got {q}")
     return q
