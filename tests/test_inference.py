@@ -4,6 +4,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 from core.checkpoint import load_detector
 from core.data import scan_test_set
@@ -85,3 +86,20 @@ def test_huge_image_refused_before_decode(tmp_path):
     Image.new("L", (8000, 7000)).save(path)  # 56 megapixels, tiny file
     with pytest.raises(ImageError, match="56 megapixels, over the 50 megapixel limit"):
         open_image(path)
+
+
+def test_float32_on_cuda_turns_tf32_off_and_fast_turns_it_on():
+    """PyTorch lets cuDNN convolutions run in TF32 by default; the float32 setting must not."""
+    from core.inference import _backend_flags
+
+    cuda = torch.device("cuda")  # only the flags are set: no GPU is needed to check them
+    before = torch.backends.cudnn.allow_tf32
+    with _backend_flags(cuda, fast=False):
+        assert torch.backends.cudnn.allow_tf32 is False
+        assert torch.backends.cudnn.benchmark is False
+    with _backend_flags(cuda, fast=True):
+        assert torch.backends.cudnn.allow_tf32 is True
+        assert torch.backends.cudnn.benchmark is True
+    with _backend_flags(torch.device("cpu"), fast=False):
+        assert torch.backends.cudnn.allow_tf32 == before
+    assert torch.backends.cudnn.allow_tf32 == before
