@@ -5,6 +5,15 @@
 # val.json, the validation file list of data/ciplab_split). This script rebuilds that exact
 # split as symlinks, then runs tools/gpu_ablation.py with GRID within BUDGET seconds.
 #   bash tools/gpu_session.sh GRID BUDGET OUT PART...
+#
+# Getting the 182 MB of images there (a call carries at most 64 MiB with the tree, 15 min of
+# device time a session), as done in session 6:
+# - pack images + weights + wheel into three ~63.7 MB git-ignored folders (.gpu2/a, b, c);
+# - move the two tracked checkpoints out of the tree that travels (a throwaway branch that
+#   deletes weights/*.pth; `git checkout main` brings them back afterwards);
+# - one call per part, each copying its part to /tmp/parts at once: a carried folder is gone
+#   from the repo copy at the next call, /tmp stays while the machine is warm (30 s idle);
+# - the last call carries the last part and runs this script on /tmp/parts/a /tmp/parts/b .gpu2/c.
 set -euo pipefail
 grid=$1 budget=$2 out=$3; shift 3
 export PYTHONUNBUFFERED=1
