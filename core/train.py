@@ -35,6 +35,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 from torchvision import transforms, tv_tensors
 from torchvision.transforms import v2
+from PIL import Image
 
 from .blend import synthetic_fake
 from .checkpoint import CheckpointError, load_detector, resolve_device, save_checkpoint
@@ -45,6 +46,8 @@ from .preprocess import Preprocessing, open_image
 from .regions import region_mask, replaced_regions
 
 JPEG_QUALITY = (60, 95)  # --jpeg-augment's range (torchvision.transforms.v2.JPEG draws uniformly)
+BLUR_SIGMA = (0.5, 2.0)  # --degrade-augment: Gaussian blur sigma (pixels of the crop), drawn uniformly
+DOWNSCALE = (0.25, 0.75)  # --degrade-augment: downscale factor before scaling back, drawn uniformly
 AUGMENTATIONS = {
     # name: (RandomResizedCrop scale, ColorJitter args)
     "report": ((0.8, 1.0), (0.2, 0.2, 0.1, 0.1)),
@@ -98,7 +101,29 @@ def add_parser(sub) -> None:
                    help="re-encode this share of training images as JPEG at a random quality in "
                         f"{JPEG_QUALITY[0]}-{JPEG_QUALITY[1]} (0: off, the report's recipe), so that no class is "
                         "recognised by its compression (CIPLab's reals are all quality 95, a quarter of its fakes are not)")
+    p.add_argument("--degrade-augment", type=_probability, default=0.0, metavar="P",
+                   help=f"blur (sigma {BLUR_SIGMA[0]}-{BLUR_SIGMA[1]}) or downscale and rescale (x{DOWNSCALE[0]}-{DOWNSCALE[1]}) "
+                        "this share of training images, one of the two at random (0: off, the report's recipe), so that "
+                        "a fake does not pass as real once its fine detail is gone")
     p.set_defaults(func=run_train)
+
+
+class _Downscale:
+    """Resize a PIL image down by a factor drawn from ``factors`` (torch's RNG, so runs repeat)
+    and back up: the detail a low-resolution copy of the image has lost."""
+
+    def __init__(self, factors: tuple[float, float]):
+        self.factors = factors
+
+    def __call__(self, image):
+        lo, hi = self.factors
+        f = lo + (hi - lo) * float(torch.rand(()))
+        w, h = image.size
+        small = image.resize((max(1, round(w * f)), max(1, round(h * f))), Image.BILINEAR, reducing_gap=None)
+        return small.resize((w, h), Image.BILINEAR)
+
+    def __repr__(self):
+        return f"_Downscale(factors={self.factors})"
 
 
 def _number(text: str) -> float:
@@ -298,6 +323,9 @@ def run_train(args: argparse.Namespace) -> int:
     colour = ([transforms.ColorJitter(*jitter)] if jitter else []) + [transforms.ToTensor(), transforms.Normalize(pre.mean, pre.std)]
     if args.jpeg_augment > 0:  # on the cropped image, before colour: both the region-loss and the plain path get it
         colour.insert(0, v2.RandomApply([v2.JPEG(JPEG_QUALITY)], p=args.jpeg_augment))
+    if args.degrade_augment > 0:  # before the JPEG re-encoding: a degraded copy is then saved again, as in the wild
+        blur = v2.GaussianBlur(kernel_size=2 * math.ceil(3 * BLUR_SIGMA[1]) + 1, sigma=BLUR_SIGMA)
+        colour.insert(0, v2.RandomApply([v2.RandomChoice([blur, _Downscale(DOWNSCALE)])], p=args.degrade_augment))
     val_tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize(pre.mean, pre.std)])
     t0 = time.perf_counter()
     print(f"decoding {len(train_df)} train + {len(val_df)} val images ({split_how})", file=sys.stderr)
@@ -480,6 +508,7 @@ def _model_card(args, device, amp_dtype, train_df, val_df, split_how, history, b
             "sampler": "WeightedRandomSampler (class-balanced)", "seed": args.seed, "precision": str(amp_dtype or "float32"),
             "region_loss": args.region_loss, "init": args.init, "synthetic_fakes": args.synthetic_fakes,
             "jpeg_augment": args.jpeg_augment,
+            "degrade_augment": args.degrade_augment,
         },
         "history": history,
         "best_epoch": best["epoch"],
@@ -523,7 +552,9 @@ def write_model_card(out: Path, card: dict) -> None:
         + (f", region loss weight {r['region_loss']} (training-only head on the replaced parts named in CIPLab file names)" if r.get("region_loss") else "")
         + (f", {r['synthetic_fakes']:.2f} of real draws made into synthetic part-swap fakes" if r.get("synthetic_fakes") else "")
         + (f", {r['jpeg_augment']:.2f} of training images re-encoded as JPEG (quality {JPEG_QUALITY[0]}-{JPEG_QUALITY[1]})"
-           if r.get("jpeg_augment") else ""),
+           if r.get("jpeg_augment") else "")
+        + (f", {r['degrade_augment']:.2f} of training images blurred (sigma {BLUR_SIGMA[0]}-{BLUR_SIGMA[1]}) or downscaled "
+           f"(x{DOWNSCALE[0]}-{DOWNSCALE[1]}) and rescaled" if r.get("degrade_augment") else ""),
         f"- Trained on {card['device']} in {card['training_time_s']:.0f} s (torch {card['torch']}); best epoch {card['best_epoch']}",
         *_lineage_lines(card.get("init_from")),
         "",

@@ -2,6 +2,7 @@
 uninterrupted run on the CPU; focal loss is the report's."""
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -184,3 +185,39 @@ def test_jpeg_augment_out_of_range_is_refused(tmp_path, train_set, capsys, bad):
     with pytest.raises(SystemExit):
         main(["train", "--data", str(train_set), "--out", str(tmp_path / "m.pth"), "--jpeg-augment", bad])
     assert "--jpeg-augment" in capsys.readouterr().err
+
+
+def test_degrade_augment_is_recorded_changes_training_and_repeats_exactly(tmp_path, train_set):
+    def history(name, *extra):
+        out = tmp_path / f"{name}.pth"
+        assert main(["train", "--data", str(train_set), "--out", str(out), *ARGS, *extra]) == 0
+        return json.loads(out.with_suffix(".json").read_text())
+
+    a, b, plain = history("a", "--degrade-augment", "1"), history("b", "--degrade-augment", "1"), history("plain")
+    assert a["recipe"]["degrade_augment"] == 1.0 and plain["recipe"]["degrade_augment"] == 0.0
+    assert "blurred (sigma 0.5-2.0) or downscaled (x0.25-0.75)" in (tmp_path / "a.md").read_text()
+    losses = [[round(h["train_loss"], 6) for h in c["history"]] for c in (a, b, plain)]
+    assert losses[0] == losses[1]  # the blur and the scale factor come from torch's seeded RNG
+    assert losses[0] != losses[2]
+
+
+def test_downscale_loses_detail_and_keeps_the_size():
+    from PIL import Image
+
+    from core.train import _Downscale
+
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 256, (64, 48, 3), dtype=np.uint8))
+    torch.manual_seed(0)
+    out = _Downscale((0.25, 0.25))(image)
+    assert out.size == image.size
+    # a quarter-size copy cannot hold pixel noise: the rescaled image is far smoother
+    diff = lambda a: np.abs(np.diff(np.asarray(a, dtype=float), axis=1)).mean()  # noqa: E731
+    assert diff(out) < 0.3 * diff(image)
+
+
+@pytest.mark.parametrize("bad", ["2", "-0.5", "half"])
+def test_degrade_augment_out_of_range_is_refused(tmp_path, train_set, capsys, bad):
+    with pytest.raises(SystemExit):
+        main(["train", "--data", str(train_set), "--out", str(tmp_path / "m.pth"), "--degrade-augment", bad])
+    assert "--degrade-augment" in capsys.readouterr().err
