@@ -31,11 +31,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 from torchvision import transforms, tv_tensors
 from torchvision.transforms import v2
-from PIL import Image
 
 from .blend import synthetic_fake
 from .checkpoint import CheckpointError, load_detector, resolve_device, save_checkpoint
@@ -203,8 +203,6 @@ class _Decoded(Dataset):
         return composite, 0, soft >= 0.5
 
     def __getitem__(self, i):
-        from PIL import Image
-
         array, label, pasted = self._maybe_synthetic(i)
         image, y = Image.fromarray(array), torch.tensor([float(label)])
         if self.parts is None:
@@ -221,8 +219,6 @@ class _Decoded(Dataset):
 def decode_all(paths: list[str], size: int, workers: int) -> np.ndarray:
     """Every image decoded once and squashed to (size, size): (N, size, size, 3) uint8,
     on ``workers`` threads. Training keeps these in memory and augments from them."""
-    from PIL import Image
-
     def one(path):
         image, _ = open_image(path)
         # PIL bilinear, exactly what transforms.Resize((size, size)) does to a PIL image
