@@ -21,7 +21,7 @@ find_one() { find "${@:2}" -maxdepth 1 -name "$1" | head -1; }
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$(find_one 'efficientnet_lite_pytorch*.whl' "$@")"
 export PYTHONPATH=/tmp/site
 python3 - "$@" <<'PY'
-import json, os, sys
+import json, sys
 from pathlib import Path
 parts = [Path(p).resolve() for p in sys.argv[1:]]
 val = set(json.loads(next(p / "val.json" for p in parts if (p / "val.json").exists()).read_text()))
@@ -29,10 +29,11 @@ n = {"train": 0, "val": 0}
 for part in parts:
     for f in part.glob("*/*.jpg"):
         rel = f"{f.parent.name}/{f.name}"
-        for root in (Path("/tmp/all"), Path("/tmp/split") / ("val" if rel in val else "train")):
+        split = "val" if rel in val else "train"
+        for root in (Path("/tmp/all"), Path("/tmp/split") / split):
             (root / f.parent.name).mkdir(parents=True, exist_ok=True)
             (root / rel).symlink_to(f)
-        n["val" if rel in val else "train"] += 1
+        n[split] += 1
 assert n["val"] == len(val), (n, len(val))
 print("split rebuilt:", n, flush=True)
 PY
