@@ -128,6 +128,17 @@ def _validate(model, pre, half: bool, data: str) -> dict:
     }
 
 
+def _extras(recipe: dict) -> str:
+    """The recipe's departures from the report that the member line would otherwise hide."""
+    parts = [f"{label} {recipe[key]}" for key, label in (("region_loss", "region loss"), ("jpeg_augment", "JPEG augment"),
+                                                        ("degrade_augment", "degrade augment")) if recipe.get(key)]
+    if recipe.get("freeze") not in (None, "none"):
+        parts.append(f"frozen: {recipe['freeze']}")
+    if recipe.get("augment") not in (None, "report"):
+        parts.append(f"augmentation {recipe['augment']}")
+    return "".join(", " + p for p in parts)
+
+
 def write_ensemble_card(out: Path, card: dict) -> None:
     import json
     import math
@@ -153,7 +164,7 @@ def write_ensemble_card(out: Path, card: dict) -> None:
         r = m.get("recipe") or {}
         what = (f"{r.get('backbone')} {r.get('image_size')} px, attention {r.get('attention')}, {r.get('epochs')} epochs max "
                 f"(best {m.get('best_epoch')}), lr {r.get('lr')}, synthetic fakes {r.get('synthetic_fakes') or 0}, seed {r.get('seed')}, "
-                f"{r.get('precision')}; {m.get('training_time_s') or 0:.0f} s on {m.get('device')}" if r else "no training record")
+                f"{r.get('precision')}{_extras(r)}; {m.get('training_time_s') or 0:.0f} s on {m.get('device')}" if r else "no training record")
         lines.append(f"{i}. {Path(m['file']).name}: {what}")
         lines += ["   " + line for line in _lineage_lines(m.get("init_from"))]
     if card.get("validation"):

@@ -214,3 +214,24 @@ def test_shipped_default_fits_25_mb_and_its_card_matches_the_checkpoint():
     if card.get("kind") == "ensemble":
         assert len(card["members"]) == len(det.model.members)
         assert all(len(m["sha256"]) == 64 and m["validation_roc_auc"] for m in card["members"])
+
+
+def test_the_card_names_each_members_departures_from_the_report(tmp_path):
+    from core.cli_ensemble import write_ensemble_card
+
+    recipe = {"backbone": "efficientnet_lite0", "image_size": 384, "attention": False, "epochs": 4, "lr": 5e-5,
+              "synthetic_fakes": 0.33, "seed": 0, "precision": "torch.bfloat16", "freeze": "none", "augment": "report"}
+    members = [
+        {"file": "plain.pth", "sha256": "a" * 64, "backbone": "efficientnet_lite0", "input_size": 384, "attention": False,
+         "recipe": {**recipe, "region_loss": 0.0, "jpeg_augment": 0.0}, "device": "cpu", "best_epoch": 4,
+         "training_time_s": 10.0, "validation_roc_auc": 0.8},
+        {"file": "region.pth", "sha256": "b" * 64, "backbone": "efficientnet_lite0", "input_size": 224, "attention": True,
+         "recipe": {**recipe, "region_loss": 1.0, "degrade_augment": 0.3, "freeze": "half"}, "device": "cpu",
+         "best_epoch": 1, "training_time_s": 10.0, "validation_roc_auc": 0.8},
+    ]
+    out = tmp_path / "ens.pth"
+    write_ensemble_card(out, {"members": members, "combine": "mean of member logits", "input_size": 384})
+    lines = {line.split(":")[0]: line for line in out.with_suffix(".md").read_text().splitlines() if line[:3] in ("1. ", "2. ")}
+    assert "region loss" not in lines["1. plain.pth"] and "augment" not in lines["1. plain.pth"]
+    assert "region loss 1.0" in lines["2. region.pth"] and "degrade augment 0.3" in lines["2. region.pth"]
+    assert "frozen: half" in lines["2. region.pth"]
