@@ -96,6 +96,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def run_predict(args: argparse.Namespace) -> int:
     from .inference import score_images_and_members
     from .preprocess import ImageError, open_photo
+    from .quality import detail_share, low_detail_warning
 
     _check_threshold(args.threshold)
     detector = _load(args)
@@ -112,8 +113,13 @@ def run_predict(args: argparse.Namespace) -> int:
         scores, members = score_images_and_members(detector, [image])
         p_real = float(scores[0])
         verdict = "REAL" if p_real >= threshold else "FAKE"
-        results.append({"path": path, "p_real": p_real, "p_fake": 1 - p_real, "verdict": verdict})
+        detail = detail_share(image)
+        warning = low_detail_warning(detail)
+        results.append({"path": path, "p_real": p_real, "p_fake": 1 - p_real, "verdict": verdict,
+                        "detail_share": detail, "warnings": [warning] if warning else []})
         print(f"{path}: {verdict}  P(real)={p_real:.4f}  P(fake)={1 - p_real:.4f}  (threshold {threshold:.3f})")
+        if warning:
+            print(f"    warning: {warning}")
         if members:  # an ensemble: each member's own P(real)
             results[-1]["members"] = members[0]
             print("    members: " + "  ".join(f"{n} {p:.4f}" for n, p in members[0].items()))

@@ -23,6 +23,7 @@ from .data import DatasetError, LAYOUT_HELP, is_image_name, scan_test_set
 from .face import FaceCrop, crop_face
 from .inference import InferenceSettings, score_images_and_members
 from .preprocess import ImageError, open_photo
+from .quality import detail_share, low_detail_warning
 
 UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp")
 MAX_ZIP_BYTES = 2 * 1024**3  # uncompressed total
@@ -42,10 +43,16 @@ class UploadVerdict:
     width: int | None = None
     height: int | None = None
     members: dict[str, float] | None = None  # an ensemble's members: file name -> P(real)
+    detail: float | None = None  # core.quality.detail_share of what the model saw
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def warning(self) -> str | None:
+        """Why this verdict deserves less trust than usual (little fine detail), or None."""
+        return None if self.detail is None else low_detail_warning(self.detail)
 
     @property
     def p_fake(self) -> float | None:
@@ -83,17 +90,19 @@ def judge_uploads(detector: Detector, files, *, face_crop: bool = False,
     members = members or [None] * len(good)
     for i, p, m in zip(good, np.asarray(scores, dtype=float), members):
         r = results[i]
-        results[i] = UploadVerdict(r.name, None, r.image, r.scored, r.face, float(p), r.width, r.height, m)
+        results[i] = UploadVerdict(r.name, None, r.image, r.scored, r.face, float(p), r.width, r.height, m,
+                                   detail_share(r.scored))
     return results
 
 
 def verdict_table(results: list[UploadVerdict], threshold: float) -> pd.DataFrame:
-    """One row per upload: file, P(real), P(fake), verdict, face, message."""
+    """One row per upload: file, P(real), P(fake), verdict, face, message (the error, or a warning)."""
     rows = []
     for r in results:
         face = "" if r.face is None else ("found" if r.face.found else "none found (whole image)")
+        message = r.error or ("little fine detail: fakes pass as real more often" if r.warning else "")
         rows.append({"file": r.name, "P(real)": r.p_real, "P(fake)": r.p_fake,
-                     "verdict": r.verdict(threshold) or "not scored", "face crop": face, "message": r.error or ""})
+                     "verdict": r.verdict(threshold) or "not scored", "face crop": face, "message": message})
     return pd.DataFrame(rows, columns=["file", "P(real)", "P(fake)", "verdict", "face crop", "message"])
 
 

@@ -40,6 +40,8 @@ for r in results:
         verdict = r.verdict(t)
         out = cols[-1]
         (out.success if verdict == "REAL" else out.error)(f"Verdict: **{verdict}** at threshold {t:.3f}")
+        if r.warning:
+            out.warning(r.warning, icon=":material/blur_on:")
         out.metric("P(real)", f"{r.p_real:.4f}")
         out.metric("P(fake)", f"{r.p_fake:.4f}")
         if r.members:

@@ -33,6 +33,18 @@ def make_face_like(rng: np.random.Generator, size: int, fake: bool) -> Image.Ima
     return Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8))
 
 
+def photo_like(size: int = 600, seed: int = 0) -> Image.Image:
+    """An image with a photograph's spectrum (amplitude falling as 1/f), so fine detail is
+    a small share of it, as in a face; white noise would not lose its share to blur."""
+    rng = np.random.default_rng(seed)
+    f = np.fft.fftfreq(size)
+    radius = np.hypot(*np.meshgrid(f, f, indexing="ij"))
+    radius[0, 0] = 1.0
+    channels = [np.real(np.fft.ifft2(np.fft.fft2(rng.normal(size=(size, size))) / radius)) for _ in range(3)]
+    a = np.stack([(c - c.mean()) / c.std() for c in channels], axis=-1)
+    return Image.fromarray((128 + 40 * a).clip(0, 255).astype(np.uint8))
+
+
 def make_test_set(root: Path, n_real: int = 6, n_fake: int = 6, *, size: int = 72, seed: int = 0,
                   corrupt: bool = False, groups: bool = False) -> Path:
     """Write a tiny test set in the report's layout; returns its root.

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
-from tests.conftest import make_checkpoint, make_test_set
+from tests.conftest import make_checkpoint, make_test_set, photo_like
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -97,6 +97,8 @@ def test_every_page_in_a_real_browser(server):
     shots = REPO / os.environ.get("E2E_SHOTS", "artifacts/screenshots")
     shots.mkdir(parents=True, exist_ok=True)
     good, bad = face_jpeg(tmp / "face.jpg"), tmp / "broken.jpg"
+    blurred = tmp / "blurred.jpg"  # little fine detail: its verdict comes with a warning
+    photo_like(seed=2).filter(ImageFilter.GaussianBlur(2.5)).save(blurred, quality=95)
     bad.write_bytes(b"this is not a jpeg")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -135,8 +137,9 @@ def test_every_page_in_a_real_browser(server):
 
         page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Single-image tester").click()
         settle("Single-image tester")
-        page.locator('[data-testid="stMainBlockContainer"] [data-testid="stFileUploader"] input[type="file"]').set_input_files([str(good), str(bad)])
+        page.locator('[data-testid="stMainBlockContainer"] [data-testid="stFileUploader"] input[type="file"]').set_input_files([str(good), str(blurred), str(bad)])
         expect(page.get_by_text("Verdict:").first).to_be_visible()
+        expect(page.get_by_text("Little fine detail").first).to_be_visible()
         expect(page.get_by_text("broken.jpg: not a readable image").first).to_be_visible()
         settle("Single-image tester", "P(fake)")
         page.screenshot(path=str(shots / "4_single_image_tester.png"), full_page=True)

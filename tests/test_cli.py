@@ -55,7 +55,7 @@ def test_predict_lists_errors_and_exits_nonzero(tmp_path, tiny_ckpt, capsys):
     rc = main(["predict", str(good), str(bad), "--weights", str(tiny_ckpt), "--threshold", "0.5", "--json", str(out)])
     assert rc == 1
     res = json.loads(out.read_text())
-    assert set(res[0]) == {"path", "p_real", "p_fake", "verdict"} and res[0]["verdict"] in ("REAL", "FAKE")
+    assert set(res[0]) == {"path", "p_real", "p_fake", "verdict", "detail_share", "warnings"} and res[0]["verdict"] in ("REAL", "FAKE")
     assert res[0]["p_real"] + res[0]["p_fake"] == pytest.approx(1)
     assert set(res[1]) == {"path", "error"} and "not a readable image" in res[1]["error"]
 

@@ -1,0 +1,72 @@
+"""core.quality: the fine-detail measure behind the low-detail warning, and its wiring into every single-image verdict."""
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+
+from core.quality import LOW_DETAIL, detail_share, low_detail_warning
+from tests.conftest import photo_like as sharp_face
+
+
+def jpeg_bytes(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="JPEG", quality=95)
+    return buf.getvalue()
+
+
+def test_blur_and_upscaling_lower_the_share_and_trip_the_warning():
+    sharp = sharp_face()
+    blurred = sharp.filter(ImageFilter.GaussianBlur(2))
+    upscaled = sharp.resize((150, 150), Image.BILINEAR).resize((600, 600), Image.BILINEAR)
+    s, b, u = detail_share(sharp), detail_share(blurred), detail_share(upscaled)
+    assert s > LOW_DETAIL > max(b, u)
+    assert low_detail_warning(s) is None
+    assert "Little fine detail" in low_detail_warning(b) and f"{b:.3f}" in low_detail_warning(b)
+
+
+def test_brightness_and_contrast_do_not_move_it_and_a_flat_image_has_none():
+    sharp = np.asarray(sharp_face(), dtype=np.float32)
+    darker = Image.fromarray((sharp * 0.6 + 20).clip(0, 255).astype(np.uint8))
+    assert detail_share(darker) == pytest.approx(detail_share(sharp_face()), abs=0.01)
+    assert detail_share(Image.new("RGB", (300, 300), (120, 90, 80))) == 0.0
+    assert 0.0 <= detail_share(Image.new("L", (5, 7), 3)) <= 1.0  # tiny and grey: still a number
+
+
+def test_the_reference_level_is_reproduced_from_the_training_faces(ciplab_dir):
+    """LOW_DETAIL sits at the 2.5th percentile of the CIPLab faces (every 4th image, to keep CI short)."""
+    from core.data import scan_test_set
+
+    paths = scan_test_set(ciplab_dir).images["path"][::4]
+    shares = np.array([detail_share(Image.open(p).convert("RGB")) for p in paths])
+    assert np.percentile(shares, 1) < LOW_DETAIL < np.percentile(shares, 5)
+    assert 0.01 < np.mean(shares < LOW_DETAIL) < 0.05
+
+
+def test_the_tester_the_cli_and_the_api_all_warn_on_a_blurred_upload(tiny_ckpt, tmp_path, capsys):
+    from fastapi.testclient import TestClient
+
+    from core.api import create_app
+    from core.api_schemas import ApiConfig
+    from core.checkpoint import load_detector
+    from core.cli import main
+    from core.uploads import judge_uploads, verdict_table
+
+    sharp, blurred = jpeg_bytes(sharp_face()), jpeg_bytes(sharp_face().filter(ImageFilter.GaussianBlur(2.5)))
+    got = judge_uploads(load_detector(tiny_ckpt), [("sharp.jpg", sharp), ("blurred.jpg", blurred)])
+    assert got[0].warning is None and got[1].warning and got[1].p_real is not None  # warned, still scored
+    assert list(verdict_table(got, 0.5)["message"]) == ["", "little fine detail: fakes pass as real more often"]
+
+    (tmp_path / "b.jpg").write_bytes(blurred)
+    out = tmp_path / "p.json"
+    assert main(["predict", str(tmp_path / "b.jpg"), "--weights", str(tiny_ckpt), "--json", str(out)]) == 0
+    assert "warning: Little fine detail" in capsys.readouterr().out
+    (cli,) = json.loads(out.read_text())
+    assert cli["detail_share"] == pytest.approx(got[1].detail) and cli["warnings"] == [got[1].warning]
+
+    with TestClient(create_app(ApiConfig(weights=tiny_ckpt, device="cpu"), background_load=False)) as client:
+        body = client.post("/predict", files={"file": ("b.jpg", blurred, "image/jpeg")}).json()
+        assert body["warnings"] == [got[1].warning] and body["detail_share"] == pytest.approx(got[1].detail)
+        body = client.post("/predict", files={"file": ("s.jpg", sharp, "image/jpeg")}).json()
+        assert body["warnings"] == [] and body["detail_share"] > LOW_DETAIL
