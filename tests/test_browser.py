@@ -139,7 +139,7 @@ def test_every_page_in_a_real_browser(server):
         settle("Single-image tester")
         page.locator('[data-testid="stMainBlockContainer"] [data-testid="stFileUploader"] input[type="file"]').set_input_files([str(good), str(blurred), str(bad)])
         expect(page.get_by_text("Verdict:").first).to_be_visible()
-        expect(page.get_by_text("Little fine detail").first).to_be_visible()
+        expect(page.get_by_role("alert").filter(has_text="Little fine detail (detail share")).to_be_visible()  # not the table cell
         expect(page.get_by_text("broken.jpg: not a readable image").first).to_be_visible()
         settle("Single-image tester", "P(fake)")
         page.screenshot(path=str(shots / "4_single_image_tester.png"), full_page=True)
