@@ -7,6 +7,7 @@ from core import ui
 from core.explain import ENSEMBLE_NOTE, NO_ATTENTION_NOTE, TARGET_NOTE, explain_file, explain_image
 from core.figures_explain import region_figure
 from core.preprocess import ImageError, open_photo
+from core.quality import detail_share, low_detail_warning
 from core.regions import LAYOUT_NOTE, region_study, replaced_regions
 
 ctx = ui.sidebar("Explanations")
@@ -43,6 +44,9 @@ except ImageError as exc:
 verdict = "REAL" if ex.p_real >= ctx.threshold else "FAKE"
 st.markdown(f"**{name}** · P(real) {ex.p_real:.3f} → **{verdict}** at threshold {ctx.threshold:.3f}"
             + (f" · replaced: {', '.join(replaced_regions(name)) or 'nothing'}" if replaced_regions(name) is not None else ""))
+warning = low_detail_warning(detail_share(ex.image))
+if warning:
+    st.warning(warning, icon=":material/blur_on:")
 att, cam = ex.overlays()
 cols = st.columns(3)
 cols[0].image(ex.image, caption="image", width="stretch")

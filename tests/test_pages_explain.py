@@ -47,3 +47,24 @@ def test_feature_map_page_runs_both_projections(env):
     assert not at.exception, at.exception
     at.radio(key="features_colour").set_value("truth").run()
     assert not at.exception, at.exception
+
+
+def test_explanations_warn_on_an_image_with_little_fine_detail(tmp_path, cache_dir, monkeypatch):
+    from PIL import ImageFilter
+
+    from tests.conftest import photo_like
+
+    data = tmp_path / "set"
+    (data / "real").mkdir(parents=True)
+    (data / "fake").mkdir()
+    photo_like(seed=1).save(data / "real" / "sharp.jpg", quality=95)
+    photo_like(seed=2).filter(ImageFilter.GaussianBlur(2.5)).save(data / "fake" / "blurred.jpg", quality=95)
+    point_app_at(monkeypatch, data, make_checkpoint(tmp_path / "w" / "random.pth"))
+    at = start("pages/8_Explanations.py")
+    seen = {}
+    for relpath in ("real/sharp.jpg", "fake/blurred.jpg"):
+        at.selectbox(key="explain_relpath").set_value(relpath).run()
+        assert not at.exception, at.exception
+        seen[relpath] = [w.value for w in at.warning]
+    assert not any("Little fine detail" in w for w in seen["real/sharp.jpg"])
+    assert any("Little fine detail" in w for w in seen["fake/blurred.jpg"])
