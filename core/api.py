@@ -42,7 +42,7 @@ from .checkpoint import Detector, load_detector, resolve_device
 from .face import crop_face as find_face
 from .inference import score_images_and_members
 from .preprocess import ImageError, open_photo
-from .quality import detail_share, low_detail_warning
+from .quality import detail_report
 
 log = logging.getLogger("core.api")
 CHUNK = 1 << 20
@@ -112,9 +112,8 @@ def _decode(data: bytes, name: str, crop: bool):
     return image, info, face
 
 
-def _prediction(name: str, p_real: float, threshold: float, detector: Detector, info: dict, face, members=None,
-                detail: float = 1.0) -> dict:
-    warning = low_detail_warning(detail)
+def _prediction(name: str, p_real: float, threshold: float, detector: Detector, info: dict, face, members,
+                quality: dict) -> dict:
     return {
         "filename": name,
         "real_prob": p_real,
@@ -127,8 +126,7 @@ def _prediction(name: str, p_real: float, threshold: float, detector: Detector, 
         "format": info["format"],
         "face": face,
         "members": members,
-        "detail_share": detail,
-        "warnings": [warning] if warning else [],
+        **quality,  # detail_share, warnings
     }
 
 
@@ -149,7 +147,7 @@ def _score_uploads(detector: Detector, uploads: list[tuple[str, bytes | UploadRe
             results.append({"filename": name, "error": d.detail, "status": d.status})
         else:
             results.append(_prediction(name, float(next(p_real)), threshold, detector, d[1], d[2], next(members),
-                                       detail_share(d[0])))
+                                       detail_report(d[0])))
     return results
 
 

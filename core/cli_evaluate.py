@@ -96,7 +96,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def run_predict(args: argparse.Namespace) -> int:
     from .inference import score_images_and_members
     from .preprocess import ImageError, open_photo
-    from .quality import detail_share, low_detail_warning
+    from .quality import detail_report
 
     _check_threshold(args.threshold)
     detector = _load(args)
@@ -113,12 +113,10 @@ def run_predict(args: argparse.Namespace) -> int:
         scores, members = score_images_and_members(detector, [image])
         p_real = float(scores[0])
         verdict = "REAL" if p_real >= threshold else "FAKE"
-        detail = detail_share(image)
-        warning = low_detail_warning(detail)
-        results.append({"path": path, "p_real": p_real, "p_fake": 1 - p_real, "verdict": verdict,
-                        "detail_share": detail, "warnings": [warning] if warning else []})
+        quality = detail_report(image)
+        results.append({"path": path, "p_real": p_real, "p_fake": 1 - p_real, "verdict": verdict, **quality})
         print(f"{path}: {verdict}  P(real)={p_real:.4f}  P(fake)={1 - p_real:.4f}  (threshold {threshold:.3f})")
-        if warning:
+        for warning in quality["warnings"]:
             print(f"    warning: {warning}")
         if members:  # an ensemble: each member's own P(real)
             results[-1]["members"] = members[0]

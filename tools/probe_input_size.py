@@ -15,13 +15,13 @@ checkpoint was trained at is marked. Ensembles are refused: probe their members.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from torchvision import transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -46,7 +46,7 @@ def probe(weights: str, data: str, sizes: list[int], batch_size: int = 16) -> li
     label = np.array(label)
     pp, rows = det.preprocessing, []
     for size in sizes:
-        tf = transforms.Compose([transforms.Resize((size, size)), transforms.ToTensor(), transforms.Normalize(pp.mean, pp.std)])
+        tf = dataclasses.replace(pp, input_size=size).eval_transform()  # the checkpoint's own rule at this size
         t0, logits = time.perf_counter(), []
         with torch.inference_mode():
             for i in range(0, len(images), batch_size):
