@@ -5,13 +5,14 @@ out, and then it passes fakes as real: at threshold 0.5 the default catches 25 %
 validation fakes blurred with sigma 2 and 27 % of those at half resolution, against 79 %
 clean (``python -m core robustness --data data/ciplab_split/val``). So every single-image
 verdict (the tester page, ``predict``, the API) says when an image has less fine detail than
-nearly all training faces.
+nearly all the labelled faces.
 
 ``detail_share`` is the share of the image's Fourier magnitude above half the Nyquist
 frequency, on the grey image squashed to ``ANALYSIS_SIZE`` px (the shipped default's input
-size): a ratio, so brightness and contrast do not move it. Over the 1,632 CIPLab training
-faces, real and fake alike (`python tools/detail_reference.py --data
-../shared/datasets/ciplab_train`), its 2.5th percentile is 0.158 and its median 0.283;
+size): a ratio, so brightness and contrast do not move it. Over the 1,632 faces of
+ciplab_train, real and fake alike, the validation split among them (`python
+tools/detail_reference.py --data ../shared/datasets/ciplab_train`), its 2.5th percentile is
+0.158 and its median 0.283;
 ``LOW_DETAIL`` is 0.16, which 2.8 % of them fall below. On the validation split
 (``--perturbed``) it fires on 4.9 % of the clean images, 2.5 % of those re-encoded at JPEG
 quality 30, 20 % of those blurred with sigma 1 or shrunk to three quarters, and 97.5 % of
@@ -25,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 ANALYSIS_SIZE = 384
-LOW_DETAIL = 0.16  # near the 2.5th percentile of the CIPLab training faces (0.158); see the module docstring
+LOW_DETAIL = 0.16  # near the 2.5th percentile of the 1,632 labelled CIPLab faces (0.158); see the module docstring
 
 
 def _radius_mask(size: int) -> np.ndarray:
@@ -48,8 +49,8 @@ def low_detail_warning(share: float) -> str | None:
     """A sentence for a verdict on an image with little fine detail, or None."""
     if share >= LOW_DETAIL:
         return None
-    return (f"Little fine detail (detail share {share:.3f}, below {LOW_DETAIL:.3f}, the level of 97 % of the training "
-            "faces): the image looks blurred, upscaled or heavily smoothed. The seams of pasted parts are lost in such "
+    return (f"Little fine detail (detail share {share:.3f}, below {LOW_DETAIL:.3f}, the level of 97 % of the labelled "
+            "CIPLab faces): the image looks blurred, upscaled or heavily smoothed. The seams of pasted parts are lost in such "
             "images and fakes pass as real far more often; on the validation split the shipped default caught 25 % of fakes "
             "blurred with sigma 2 at threshold 0.5. Use a sharper, larger copy if there is one.")
 
