@@ -35,7 +35,7 @@ def fill_cache(weights: Path, root: Path, cache_dir: Path) -> int:
     ts = scan_test_set(root)
     rows = ts.images[["relpath", "size_bytes", "mtime_ns"]].copy()
     rows["p_real"] = np.random.default_rng(0).uniform(0, 1, len(rows))
-    rows["width"], rows["height"], rows["format"], rows["error"] = 48, 48, "JPEG", ""
+    rows["width"], rows["height"], rows["format"], rows["detail_share"], rows["error"] = 48, 48, "JPEG", 0.28, ""
     path = cache_file(det, ts, InferenceSettings(), cache_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     rows[CACHE_COLUMNS].to_csv(path, index=False, float_format="%.17g")

@@ -91,7 +91,7 @@ def fill_cache_except(weights: Path, root: Path, cache_dir: Path, leave_out: int
     rows = ts.images[["relpath", "size_bytes", "mtime_ns"]].copy()
     rows = rows.drop(index=rng.choice(rows.index, size=min(leave_out, len(rows)), replace=False))
     rows["p_real"] = rng.uniform(0, 1, len(rows))
-    rows["width"], rows["height"], rows["format"], rows["error"] = 48, 48, "JPEG", ""
+    rows["width"], rows["height"], rows["format"], rows["detail_share"], rows["error"] = 48, 48, "JPEG", 0.28, ""
     path = cache_file(load_detector(weights, "cpu"), ts, InferenceSettings(), cache_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     rows[CACHE_COLUMNS].to_csv(path, index=False, float_format="%.17g")

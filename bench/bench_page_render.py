@@ -42,7 +42,8 @@ def fake_predictions(root: Path, weights: Path, cache: Path, seed: int = 0) -> i
     images = test_set.images
     real = images["label"].to_numpy() == 1
     p = np.where(real, rng.beta(5, 2, len(images)), rng.beta(2, 5, len(images)))
-    rows = images[["relpath", "size_bytes", "mtime_ns"]].assign(p_real=p, width=48, height=48, format="JPEG", error="")
+    rows = images[["relpath", "size_bytes", "mtime_ns"]].assign(p_real=p, width=48, height=48, format="JPEG",
+                                                                detail_share=rng.uniform(0.1, 0.4, len(images)), error="")
     path = cache_file(load_detector(weights), test_set, InferenceSettings(), cache)
     path.parent.mkdir(parents=True, exist_ok=True)
     rows[CACHE_COLUMNS].to_csv(path, index=False, float_format="%.17g")

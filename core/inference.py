@@ -36,11 +36,13 @@ from .prediction_cache import (  # noqa: F401  (re-exported: the cache's names a
 )
 from .identity import write_record
 from .preprocess import ImageError, open_image
+from .quality import ANALYSIS_SIZE, detail_share
 
 class _ImageFolder(Dataset):
     def __init__(self, paths: list[str], detector_pre, draft: bool):
         self.paths, self.transform = paths, detector_pre.eval_transform()
-        self.draft_size = detector_pre.input_size if draft else None
+        # never below the detail measure's size: a 224 px model's draft (300 px from 600) would read as blur
+        self.draft_size = max(detector_pre.input_size, ANALYSIS_SIZE) if draft else None
         self.size = detector_pre.input_size
 
     def __len__(self):
@@ -49,9 +51,10 @@ class _ImageFolder(Dataset):
     def __getitem__(self, i):
         try:
             image, info = open_image(self.paths[i], name=os.path.basename(self.paths[i]), draft_size=self.draft_size)
-            return self.transform(image), i, info["width"], info["height"], info["format"], ""
+            # measured here, where the image is decoded anyway: the Slices page's "fine detail" rows
+            return self.transform(image), i, info["width"], info["height"], info["format"], detail_share(image), ""
         except ImageError as exc:
-            return torch.zeros(3, self.size, self.size), i, 0, 0, "", str(exc)
+            return torch.zeros(3, self.size, self.size), i, 0, 0, "", float("nan"), str(exc)
 
     def __getitems__(self, indices: list[int]) -> list:
         """A whole batch at once (the DataLoader asks for it this way). In the main
@@ -213,7 +216,7 @@ def _score_and_append(detector, merged, todo, settings, path: Path, progress) ->
     write_header = not path.exists() or path.stat().st_size == 0
     start, done = time.perf_counter(), 0
     with open(path, "a", newline="") as f:
-        for batch, idx, width, height, fmt, error in loader:
+        for batch, idx, width, height, fmt, detail, error in loader:
             idx = idx.numpy()
             failed = np.array([bool(e) for e in error])
             p = np.full(len(idx), np.nan)
@@ -221,7 +224,7 @@ def _score_and_append(detector, merged, todo, settings, path: Path, progress) ->
                 p[~failed] = score_batch(detector, batch[torch.from_numpy(~failed)], settings)
             rows = merged.loc[[todo[i] for i in idx], ["relpath", "size_bytes", "mtime_ns"]].copy()
             rows["p_real"], rows["width"], rows["height"] = p, width.numpy(), height.numpy()
-            rows["format"], rows["error"] = list(fmt), list(error)
+            rows["format"], rows["detail_share"], rows["error"] = list(fmt), detail.numpy(), list(error)
             rows[CACHE_COLUMNS].to_csv(f, header=write_header, index=False, float_format="%.17g")
             write_header = False
             f.flush()  # each batch is on disk before the next starts: resumable

@@ -3,7 +3,9 @@
 One CSV per (weights hash, inference settings, test-set folder); one row per image
 keyed by relative path, size and modification time. Rows are appended per batch, and
 later rows win. The weights hash covers the preprocessing, which the checkpoint holds;
-``CACHE_VERSION`` covers the code's defaults (a bare report state dict's preprocessing).
+``CACHE_VERSION`` covers the code's defaults (a bare report state dict's preprocessing) and
+the columns: version 3 added ``detail_share`` (``core.quality``), measured on each image as
+it is decoded for scoring; older caches are left on disk, unread.
 """
 from __future__ import annotations
 
@@ -17,10 +19,11 @@ import pandas as pd
 
 from .data import TestSet
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 DEFAULT_CACHE_DIR = Path(os.environ.get("DEEPFAKE_CACHE_DIR", Path(__file__).resolve().parent.parent / ".cache"))
-CACHE_COLUMNS = ["relpath", "size_bytes", "mtime_ns", "p_real", "width", "height", "format", "error"]
-PREDICTION_COLUMNS = ["path", "relpath", "label", "group", "p_real", "width", "height", "format", "size_bytes"]
+CACHE_COLUMNS = ["relpath", "size_bytes", "mtime_ns", "p_real", "width", "height", "format", "detail_share", "error"]
+PREDICTION_COLUMNS = ["path", "relpath", "label", "group", "p_real", "width", "height", "format", "size_bytes",
+                      "detail_share"]
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,7 @@ def assemble(merged: pd.DataFrame, from_cache: int, scored: int, precision: str)
     ok = err == ""
     frame = merged.loc[ok, PREDICTION_COLUMNS].reset_index(drop=True)
     frame["p_real"] = frame["p_real"].astype(float)
+    frame["detail_share"] = pd.to_numeric(frame["detail_share"], errors="coerce")
     frame[["width", "height"]] = frame[["width", "height"]].astype(int)
     skipped = list(zip(merged.loc[~ok, "relpath"], err[~ok]))
     return Predictions(frame=frame, skipped=skipped, from_cache=from_cache, scored=scored, precision=precision)

@@ -3,8 +3,10 @@
 Slices come from the predictions frame (``core.inference.PREDICTION_COLUMNS``) plus a
 few derived columns: the difficulty and replaced regions this data set encodes in fake
 file names (``{easy|mid|hard}_{N}_{mask}.jpg``, mask bits = left eye, right eye, nose,
-mouth), the image size, the file format and the JPEG quality estimated from the
-quantization tables. A slice may hold one class only (real files have no difficulty):
+mouth), the image size, the file format, the JPEG quality estimated from the
+quantization tables, and how much fine detail the image holds (``detail_share``, measured
+in the inference pass; ``core.quality``): blurred or upscaled images are where the seams
+the detector reads are gone. A slice may hold one class only (real files have no difficulty):
 then only what that class defines is filled (catch rate for fakes, pass rate for reals).
 """
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pandas as pd
 
 from .bootstrap import bootstrap
 from .metrics import ThresholdSweep
+from .quality import LOW_DETAIL
 
 REGIONS = ("left eye", "right eye", "nose", "mouth")
 FAKE_NAME = re.compile(r"^(easy|mid|hard)_\d+_([01]{4})$", re.IGNORECASE)
@@ -66,9 +69,23 @@ def quality_bucket(q) -> str:
     return "96–100"
 
 
+DETAIL_TYPICAL = 0.28  # near the median detail share of the labelled CIPLab faces (0.283; core.quality)
+
+
+def detail_bucket(share) -> str:
+    """Fine-detail band of an image's ``detail_share``: below ``LOW_DETAIL`` (less than 97 %
+    of the labelled faces), up to their median, or above it."""
+    if share is None or not np.isfinite(share):
+        return "unknown"
+    if share < LOW_DETAIL:
+        return f"low (< {LOW_DETAIL:.2f})"
+    return f"{LOW_DETAIL:.2f}–{DETAIL_TYPICAL:.2f}" if share < DETAIL_TYPICAL else f"≥ {DETAIL_TYPICAL:.2f}"
+
+
 def add_slice_columns(frame: pd.DataFrame, jpeg_quality: bool = True) -> pd.DataFrame:
     """A copy of the predictions frame with ``difficulty``, ``mask``, one boolean column
-    per replaced region, ``image_size``, ``file_format``, ``jpeg_quality`` (estimated)."""
+    per replaced region, ``image_size``, ``file_format``, ``jpeg_quality`` (estimated) and
+    ``detail_bucket`` ("unknown" where the frame has no ``detail_share``)."""
     out = frame.copy()
     stems = out["relpath"].map(lambda r: Path(str(r)).stem)
     m = stems.str.extract(FAKE_NAME)
@@ -84,20 +101,30 @@ def add_slice_columns(frame: pd.DataFrame, jpeg_quality: bool = True) -> pd.Data
     elif "jpeg_quality" not in out:
         out["jpeg_quality"] = None
     out["jpeg_quality_bucket"] = out["jpeg_quality"].map(quality_bucket)
+    share = pd.to_numeric(out["detail_share"], errors="coerce") if "detail_share" in out else pd.Series(np.nan, out.index)
+    out["detail_bucket"] = share.map(detail_bucket)
     return out
+
+
+def _slice_order(value: str) -> tuple:
+    """Bands in their natural order (low to high, easy to hard), anything else by name after them."""
+    order = ["easy", "mid", "hard", "≤70", "71–80", "81–90", "91–95", "96–100", "not JPEG",
+             detail_bucket(0.0), detail_bucket(LOW_DETAIL), detail_bucket(DETAIL_TYPICAL), "unknown"]
+    return (order.index(value), "") if value in order else (len(order), value)
 
 
 def slice_masks(frame: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
     """(dimension, value, boolean mask) for every slice of a frame from add_slice_columns."""
     out = [("all", "all images", np.ones(len(frame), dtype=bool))]
     for dim, col in (("group", "group"), ("difficulty", "difficulty"), ("image size", "image_size"),
-                     ("file format", "file_format"), ("JPEG quality", "jpeg_quality_bucket")):
+                     ("file format", "file_format"), ("JPEG quality", "jpeg_quality_bucket"),
+                     ("fine detail", "detail_bucket")):
         values = frame[col].fillna("").astype(str)
         if col == "difficulty":
             values = values.where(frame["label"] == 0, "")
         elif values.nunique() < 2:  # one value: the same as "all images" (the shortcut check says so)
             continue
-        for v in sorted(values.unique()):
+        for v in sorted(values.unique(), key=_slice_order):
             if dim == "difficulty" and not v:
                 continue
             out.append((dim, v or "(top level)", (values == v).to_numpy()))

@@ -1,8 +1,9 @@
 """Slices: where the model fails (group, difficulty, replaced regions, size, format, JPEG
-quality), each number with its CI, and the shortcut check."""
+quality, fine detail), each number with its CI, and the shortcut check."""
 import streamlit as st
 
 from core import figures_analysis, ui
+from core.quality import LOW_DETAIL
 from core.report import NAMES
 
 ctx = ui.sidebar("Slices")
@@ -25,7 +26,9 @@ with st.expander("Shortcut check details"):
 
 st.caption(f"At threshold {ctx.threshold:.4f}. 95% stratified bootstrap CIs. A slice of one class shows only what "
            "that class defines: fake catch rate for fakes (difficulty and replaced regions exist only for fakes), "
-           "real pass rate for reals.")
+           "real pass rate for reals. Fine detail: the share of the image's spectrum above half the Nyquist frequency; "
+           f"below {LOW_DETAIL:.2f} an image holds less fine detail than 97 % of the labelled CIPLab faces (blurred, "
+           "upscaled or smoothed), where pasted parts' seams are lost.")
 metric = st.radio("Metric", ["accuracy", "fake_catch_rate", "real_pass_rate", "roc_auc"], horizontal=True,
                   format_func=NAMES.get)
 dims = ["all"] + [d for d in a.slices["dimension"].unique() if d != "all"]

@@ -10,8 +10,9 @@ from core.checkpoint import load_detector
 from core.data import scan_test_set
 from core.inference import InferenceSettings, predict_test_set, score_images
 from core.preprocess import open_image
+from core.quality import detail_share
 
-from .conftest import make_test_set
+from .conftest import make_test_set, photo_like
 
 SETTINGS = InferenceSettings(batch_size=4, workers=0)
 
@@ -21,8 +22,11 @@ def test_predictions_frame_and_skipped_corrupt_files(tmp_path, tiny_ckpt, cache_
     det = load_detector(tiny_ckpt)
     preds = predict_test_set(det, scan_test_set(root), SETTINGS)
     f = preds.frame
-    assert list(f.columns) == ["path", "relpath", "label", "group", "p_real", "width", "height", "format", "size_bytes"]
+    assert list(f.columns) == ["path", "relpath", "label", "group", "p_real", "width", "height", "format", "size_bytes",
+                               "detail_share"]
     assert len(f) == 8 and f["p_real"].between(0, 1).all()
+    # the detail measure of each decoded image, the same as measuring the file alone
+    np.testing.assert_allclose(f["detail_share"], [detail_share(open_image(p)[0]) for p in f["path"]], rtol=1e-6)
     assert set(f["format"]) == {"JPEG", "PNG"} and (f["width"] == 72).all()
     skipped = dict(preds.skipped)
     assert set(skipped) == {"real/truncated.jpg", "real/not_an_image.png"}
@@ -54,6 +58,41 @@ def test_cache_reuses_and_notices_changes(tmp_path, tiny_ckpt, cache_dir):
     assert "real/real_00000.jpg" not in row.index
     # --no-cache runs the model again
     assert predict_test_set(det, scan_test_set(root), SETTINGS, use_cache=False).scored == 8
+
+
+def test_detail_share_is_cached_and_tells_blur_apart(tmp_path, tiny_ckpt, cache_dir):
+    """The inference pass records each image's fine detail beside its score (the Slices
+    page's "fine detail" rows), and the cache gives it back without decoding again."""
+    from PIL import ImageFilter
+
+    root = tmp_path / "s"
+    for label in ("real", "fake"):
+        (root / label).mkdir(parents=True)
+        for i in range(2):
+            image = photo_like(400, seed=i + (label == "fake") * 2)
+            image.save(root / label / f"sharp_{i}.png")
+            image.filter(ImageFilter.GaussianBlur(2)).save(root / label / f"blurred_{i}.png")
+    det = load_detector(tiny_ckpt)
+    first = predict_test_set(det, scan_test_set(root), SETTINGS).frame.set_index("relpath")
+    share = first["detail_share"]
+    for label in ("real", "fake"):
+        for i in range(2):
+            assert share[f"{label}/blurred_{i}.png"] < 0.16 <= share[f"{label}/sharp_{i}.png"]
+    again = predict_test_set(det, scan_test_set(root), SETTINGS)
+    assert again.from_cache == 8
+    np.testing.assert_allclose(again.frame.set_index("relpath")["detail_share"].loc[share.index], share)
+
+
+def test_fast_draft_keeps_the_detail_measure_size(tiny_ckpt):
+    """A 224 px model's fast path must not decode a JPEG below the detail measure's 384 px:
+    a 600 px face drafted to 300 px would read as blurred."""
+    from core.inference import _ImageFolder
+    from core.quality import ANALYSIS_SIZE
+
+    det = load_detector(tiny_ckpt)
+    assert det.preprocessing.input_size < ANALYSIS_SIZE
+    assert _ImageFolder([], det.preprocessing, draft=True).draft_size == ANALYSIS_SIZE
+    assert _ImageFolder([], det.preprocessing, draft=False).draft_size is None
 
 
 def test_interrupted_run_resumes(tmp_path, tiny_ckpt, cache_dir):

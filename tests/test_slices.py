@@ -72,3 +72,15 @@ def test_shortcut_notes_values_only_one_class_has(tmp_path):
     q = next(s for s in shortcut_check(f) if s.property == "JPEG quality")
     assert not q.fires and q.pure_share == pytest.approx(6 / 36)
     assert "80: fake only" in q.message
+
+
+def test_fine_detail_slices_in_order_and_absent_without_the_measure(tmp_path):
+    f = _frame(tmp_path, 12, 12, real_q=[90], fake_q=[90])
+    assert "fine detail" not in set(slice_table(f, 0.5, n_resamples=50)["dimension"])  # no measure: no rows
+    raw = f.drop(columns=["detail_bucket"]).assign(detail_share=np.tile([0.10, 0.20, 0.40], 8))
+    t = slice_table(add_slice_columns(raw, jpeg_quality=False), 0.5, n_resamples=50)
+    rows = t[t["dimension"] == "fine detail"]
+    assert list(rows["slice"]) == ["low (< 0.16)", "0.16–0.28", "≥ 0.28"]
+    assert list(rows["n"]) == [8, 8, 8]
+    one_nan = raw.assign(detail_share=[np.nan] + [0.3] * 23)  # an unmeasured image is its own band, not "low"
+    assert add_slice_columns(one_nan, jpeg_quality=False)["detail_bucket"].iloc[0] == "unknown"
