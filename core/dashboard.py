@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from .inference import Progress
+from .quality import LOW_DETAIL
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA, DEFAULT_WEIGHTS = "data/test_images", "weights/default.pth"
@@ -94,7 +95,17 @@ def image_details(item: pd.Series, frame: pd.DataFrame, threshold: float) -> pd.
              ("predicted", item["predicted"]), ("P(real)", f"{item['p_real']:.4f}"),
              ("distance to threshold", f"{abs(item['p_real'] - threshold):.4f}"),
              ("size", f"{full['width']}x{full['height']} {full['format']}, {full['size_bytes'] / 1024:.0f} KiB")]
+    share = pd.to_numeric(full.get("detail_share"), errors="coerce")
+    if pd.notna(share):
+        pairs.append(("fine detail", detail_words(float(share))))
     return pd.DataFrame(pairs, columns=["", "value"])
+
+
+def detail_words(share: float) -> str:
+    """An image's detail share in words, against the level the low-detail warning uses."""
+    if share < LOW_DETAIL:
+        return f"{share:.3f}, low (below {LOW_DETAIL:.2f}: blurred, upscaled or smoothed; seams are lost)"
+    return f"{share:.3f} (at least {LOW_DETAIL:.2f}, like the labelled faces)"
 
 
 def uploads_digest(files) -> str:

@@ -22,7 +22,7 @@ from .preprocess import ImageError, open_image
 
 FAKE_MISSED, REAL_FLAGGED, BORDERLINE = "fake missed (predicted real)", "real flagged as fake", "borderline"
 KINDS = (FAKE_MISSED, REAL_FLAGGED, BORDERLINE)
-GALLERY_COLUMNS = ["kind", "relpath", "group", "true", "predicted", "p_real", "distance", "path"]
+GALLERY_COLUMNS = ["kind", "relpath", "group", "true", "predicted", "p_real", "distance", "detail_share", "path"]
 THUMB_SIZE = 192
 
 
@@ -62,6 +62,8 @@ def select_errors(frame: pd.DataFrame, threshold: float, kinds=(FAKE_MISSED, REA
         if kind not in kinds:
             continue
         part = frame.loc[masks[kind], ["relpath", "group", "label", "p_real", "path"]].copy()
+        # NaN for a frame without the measure (core.quality; the inference pass records it)
+        part["detail_share"] = frame.loc[masks[kind], "detail_share"].astype(float) if "detail_share" in frame else np.nan
         part["distance"] = distance[masks[kind]]
         part = part.sort_values(["distance", "relpath"], ascending=[kind == BORDERLINE, True], kind="mergesort")
         part.insert(0, "kind", kind)

@@ -4,6 +4,7 @@ from pathlib import Path
 import streamlit as st
 
 from core import gallery, ui
+from core.quality import LOW_DETAIL
 
 ctx = ui.sidebar("Error gallery")
 st.title("Error gallery")
@@ -53,7 +54,7 @@ for start in range(0, len(page_rows), 4):
         else:
             col.warning("no preview")
         col.caption(f"**{Path(item['relpath']).name}** · P(real) {item['p_real']:.3f} · "
-                    f"{item['group'] or 'no group'}  \n{item['kind']}")
+                    f"{item['group'] or 'no group'}  \n{item['kind']}" + (" · low detail" if item["detail_share"] < LOW_DETAIL else ""))
         col.button("Open", key=f"open_{item['relpath']}", on_click=ss.update, args=({"gallery_open": item["relpath"]},))
 st.number_input(f"Page (of {n_pages})", 1, n_pages, key="gallery_page")
 

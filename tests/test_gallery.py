@@ -93,3 +93,20 @@ def test_extreme_thresholds(t):
     rows = gallery.select_errors(f, t)
     wrong = (f["p_real"] >= t) != (f["label"] == 1)
     assert len(rows) == int(wrong.sum())
+
+
+def test_gallery_rows_carry_each_image_detail_share_and_the_details_say_low():
+    from core.dashboard import image_details
+
+    f = frame([0.9, 0.8, 0.2], [0, 0, 1]).assign(detail_share=[0.10, 0.30, 0.25], width=600, height=600,
+                                                 format="JPEG", size_bytes=50_000)
+    rows = gallery.select_errors(f, 0.5).set_index("relpath")
+    assert rows.loc["fake/0.jpg", "detail_share"] == 0.10 and rows.loc["real/2.jpg", "detail_share"] == 0.25
+    low = image_details(rows.reset_index().iloc[0], f, 0.5).set_index("")["value"]
+    assert low["fine detail"].startswith("0.100, low")
+    sharp = image_details(rows.reset_index().iloc[1], f, 0.5).set_index("")["value"]
+    assert "low" not in sharp["fine detail"]
+    # a frame without the measure (an older caller) still works, with no fine-detail row
+    bare = gallery.select_errors(f.drop(columns="detail_share"), 0.5)
+    assert bare["detail_share"].isna().all()
+    assert "fine detail" not in set(image_details(bare.iloc[0], f.drop(columns="detail_share"), 0.5)[""])
