@@ -8,6 +8,7 @@ alike, no cache; medians of the rounds. Also the measure alone, per image.
 
     .venv/bin/python bench/bench_detail.py                 # default weights, 64 images, 3 rounds
     .venv/bin/python bench/bench_detail.py --fast          # the bfloat16 path, where it weighs more
+    .venv/bin/python bench/bench_detail.py --quick         # 16 images, 1 round
 """
 from __future__ import annotations
 
@@ -27,7 +28,10 @@ def main() -> int:
     ap.add_argument("--images", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--fast", action="store_true", help="time the --fast (bfloat16, draft decode) path")
+    ap.add_argument("--quick", action="store_true", help="16 images, 1 round")
     args = ap.parse_args()
+    if args.quick:
+        args.images, args.rounds = 16, 1
 
     import core.inference as inference
     from core.checkpoint import load_detector
