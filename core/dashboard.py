@@ -102,10 +102,11 @@ def image_details(item: pd.Series, frame: pd.DataFrame, threshold: float) -> pd.
 
 
 def detail_words(share: float) -> str:
-    """An image's detail share in words, against the level the low-detail warning uses."""
+    """An image's detail share in a few words (the details table is narrow), against the level
+    the low-detail warning uses: below it an image looks blurred, upscaled or smoothed."""
     if share < LOW_DETAIL:
-        return f"{share:.3f}, low (below {LOW_DETAIL:.2f}: blurred, upscaled or smoothed; seams are lost)"
-    return f"{share:.3f} (at least {LOW_DETAIL:.2f}, like the labelled faces)"
+        return f"{share:.3f} · low (< {LOW_DETAIL:.2f})"
+    return f"{share:.3f} · normal"
 
 
 def uploads_digest(files) -> str:

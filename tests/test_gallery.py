@@ -103,7 +103,7 @@ def test_gallery_rows_carry_each_image_detail_share_and_the_details_say_low():
     rows = gallery.select_errors(f, 0.5).set_index("relpath")
     assert rows.loc["fake/0.jpg", "detail_share"] == 0.10 and rows.loc["real/2.jpg", "detail_share"] == 0.25
     low = image_details(rows.reset_index().iloc[0], f, 0.5).set_index("")["value"]
-    assert low["fine detail"].startswith("0.100, low")
+    assert low["fine detail"] == "0.100 · low (< 0.16)"
     sharp = image_details(rows.reset_index().iloc[1], f, 0.5).set_index("")["value"]
     assert "low" not in sharp["fine detail"]
     # a frame without the measure (an older caller) still works, with no fine-detail row
