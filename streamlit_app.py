@@ -3,6 +3,7 @@ import streamlit as st
 
 from core import figures, ui
 from core.gallery import composition
+from core.quality import low_detail_set_note
 
 ctx = ui.sidebar("Overview")
 st.title("Deepfake detector: overview")
@@ -20,6 +21,9 @@ cols[0].metric("Real images", sweep.n_real)
 cols[1].metric("Fake images", sweep.n_fake)
 cols[2].metric("Groups", frame["group"].nunique())
 cols[3].metric("Unreadable files", len(preds.skipped))
+note = low_detail_set_note(frame["detail_share"])
+if note:
+    st.warning(note, icon=":material/blur_on:")
 comp = composition(frame)
 if comp["group"].nunique() > 1:
     st.plotly_chart(figures.composition_figure(comp), width="stretch")

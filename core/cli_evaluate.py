@@ -58,6 +58,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from .data import scan_test_set
     from .evaluation import evaluate, evaluate_cached, format_report, summary_json
     from .prediction_cache import InferenceSettings
+    from .quality import low_detail_set_note
 
     _check_threshold(args.threshold)
     if args.bootstrap < 1:
@@ -83,6 +84,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     p = ev.predictions
     print(f"Model: {detector.name} ({detector.backbone}, sha256 {detector.sha256[:12]}) on {detector.device}, "
           f"{p.precision}; {p.scored} images scored, {p.from_cache} from cache", file=sys.stderr)
+    note = low_detail_set_note(p.frame["detail_share"]) if "detail_share" in p.frame else None
+    if note:
+        print(f"warning: {note}", file=sys.stderr)
     out = summary_json(ev, detector, test_set, threshold, args.positive)
     if args.json_out and len(p.frame):
         from .analysis import extra_json

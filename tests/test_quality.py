@@ -70,3 +70,33 @@ def test_the_tester_the_cli_and_the_api_all_warn_on_a_blurred_upload(tiny_ckpt, 
         assert body["warnings"] == [got[1].warning] and body["detail_share"] == pytest.approx(got[1].detail)
         body = client.post("/predict", files={"file": ("s.jpg", sharp, "image/jpeg")}).json()
         assert body["warnings"] == [] and body["detail_share"] > LOW_DETAIL
+
+
+def test_a_test_set_is_flagged_only_when_many_of_its_images_are_low_detail():
+    from core.quality import LOW_DETAIL_SET_SHARE, low_detail_set_note
+
+    assert low_detail_set_note([0.3] * 95 + [0.1] * 5) is None  # 5 %: like the clean validation split
+    note = low_detail_set_note([0.3] * 8 + [0.1] * 2 + [np.nan] * 5)  # unmeasured images do not count
+    assert note.startswith("2 of 10 images (20%) hold little fine detail")
+    assert low_detail_set_note([np.nan, np.nan]) is None and low_detail_set_note([]) is None
+    assert 0.028 < LOW_DETAIL_SET_SHARE  # above the labelled faces' own share, or it would fire on them
+
+
+def test_evaluate_and_the_overview_flag_a_blurred_test_set(tiny_ckpt, tmp_path, capsys, cache_dir, monkeypatch):
+    from core.cli import main
+    from tests.conftest import open_page, point_app_at
+
+    root = tmp_path / "set"
+    for label in ("real", "fake"):
+        (root / label).mkdir(parents=True)
+        for i in range(3):
+            face = sharp_face(400, seed=i + 3 * (label == "fake"))
+            (root / label / f"s{i}.jpg").write_bytes(jpeg_bytes(face))
+            (root / label / f"b{i}.jpg").write_bytes(jpeg_bytes(face.filter(ImageFilter.GaussianBlur(2))))
+    assert main(["evaluate", "--data", str(root), "--weights", str(tiny_ckpt)]) == 0
+    assert "warning: 6 of 12 images (50%) hold little fine detail" in capsys.readouterr().err
+
+    point_app_at(monkeypatch, root, tiny_ckpt)
+    at = open_page()
+    assert not at.exception
+    assert any("6 of 12 images (50%) hold little fine detail" in w.value for w in at.warning)
