@@ -35,6 +35,7 @@ from .evaluation import evaluate
 from .inference import InferenceSettings, Progress, score_batch
 from .metrics import MetricUnavailable, ThresholdSweep
 from .preprocess import ImageError, open_image
+from .quality import LOW_DETAIL, detail_share
 
 KINDS = ("identity", "jpeg", "downscale", "blur", "noise")
 
@@ -95,15 +96,17 @@ class _PerturbedFolder(Dataset):
         try:
             image, _ = open_image(self.paths[i], name=os.path.basename(self.paths[i]))
             seed = int.from_bytes(hashlib.sha256(self.relpaths[i].encode()).digest()[:4], "little")
-            return self.transform(self.perturbation.apply(image, self.size, seed)), i, ""
+            perturbed = self.perturbation.apply(image, self.size, seed)
+            # the perturbed copy's fine detail: does the low-detail warning see what the perturbation did?
+            return self.transform(perturbed), i, detail_share(perturbed), ""
         except ImageError as exc:
-            return torch.zeros(3, self.size, self.size), i, str(exc)
+            return torch.zeros(3, self.size, self.size), i, float("nan"), str(exc)
 
 
 def _cache_path(detector, test_set, settings, perturbation, cache_dir) -> Path:
     files = test_set.images[["relpath", "size_bytes", "mtime_ns"]].astype(str).to_numpy().tolist()
     key = json.dumps(
-        {"weights": detector.sha256, "pre": detector.preprocessing.to_dict(), "settings": settings.key(),
+        {"v": 2, "weights": detector.sha256, "pre": detector.preprocessing.to_dict(), "settings": settings.key(),
          "root": str(test_set.root), "perturbation": [perturbation.kind, perturbation.level], "files": files},
         sort_keys=True,
     )
@@ -114,7 +117,8 @@ def _cache_path(detector, test_set, settings, perturbation, cache_dir) -> Path:
 def predict_perturbed(detector: Detector, test_set: TestSet, perturbation: Perturbation,
                       settings: InferenceSettings = InferenceSettings(), *, use_cache: bool = True,
                       cache_dir: Path | None = None, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
-    """P(real) of every readable image after ``perturbation``: DataFrame[relpath, label, p_real].
+    """P(real) of every readable image after ``perturbation``, and the perturbed copy's
+    ``detail_share``: DataFrame[relpath, label, p_real, detail_share].
     Cached per model, preprocessing, settings, test set (its files' size/mtime) and perturbation.
     ``progress(n)`` is called with the number of images just scored."""
     path = _cache_path(detector, test_set, settings, perturbation, cache_dir)
@@ -130,14 +134,16 @@ def predict_perturbed(detector: Detector, test_set: TestSet, perturbation: Pertu
     workers = settings.workers if settings.workers is not None else min(4, os.cpu_count() or 1)
     loader = DataLoader(_PerturbedFolder(images["path"].tolist(), images["relpath"].tolist(), detector.preprocessing, perturbation),
                         batch_size=settings.batch_size, num_workers=workers)
-    p = np.full(len(images), np.nan)
-    for batch, idx, error in loader:
+    p, detail = np.full(len(images), np.nan), np.full(len(images), np.nan)
+    for batch, idx, share, error in loader:
         ok = np.array([not e for e in error])
+        detail[idx.numpy()] = share.numpy()
         if ok.any():
             p[idx.numpy()[ok]] = score_batch(detector, batch[torch.from_numpy(ok)], settings)
         if progress:
             progress(len(idx))
-    out = images.loc[np.isfinite(p), ["relpath", "label"]].assign(p_real=p[np.isfinite(p)]).reset_index(drop=True)
+    kept = np.isfinite(p)
+    out = images.loc[kept, ["relpath", "label"]].assign(p_real=p[kept], detail_share=detail[kept]).reset_index(drop=True)
     if use_cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         out.to_csv(path.with_suffix(".tmp"), index=False, float_format="%.17g")
@@ -162,10 +168,20 @@ def row_metrics(label, p_real, threshold: float) -> dict:
     }
 
 
+def low_detail_share(shares) -> float | None:
+    """Share of the measured images whose detail share is below ``LOW_DETAIL`` (the level of
+    the low-detail warning), or None when none was measured."""
+    if shares is None:
+        return None
+    values = pd.to_numeric(pd.Series(shares), errors="coerce").dropna().to_numpy()
+    return float((values < LOW_DETAIL).mean()) if len(values) else None
+
+
 @dataclass(frozen=True)
 class RobustnessSweep:
     """``table``: one row per condition (clean, flip TTA, each perturbation) with the metrics of
-    ``row_metrics`` and their change from clean (``d_*``). ``scores``: relpath, label,
+    ``row_metrics``, their change from clean (``d_*``) and ``low_detail``, the share of images
+    the low-detail warning would flag (``core.quality``). ``scores``: relpath, label,
     p_clean and one P(real) column per condition name. ``threshold``: the verdict rule used."""
 
     table: pd.DataFrame
@@ -203,21 +219,25 @@ def robustness_sweep(detector: Detector, test_set: TestSet, *, threshold: float 
     tick(len(test_set))
     scores = clean[["path", "relpath", "label", "p_real"]].rename(columns={"p_real": "p_clean"})
     conditions = [("clean", "clean", 0.0)]
+    low = {"clean": low_detail_share(clean.get("detail_share"))}
     if tta:
         flipped = evaluate(detector, test_set, InferenceSettings(settings.fast, True, settings.batch_size, settings.workers),
                            use_cache=use_cache).predictions.frame
         scores = scores.merge(flipped[["relpath", "p_real"]].rename(columns={"p_real": "flip TTA"}), on="relpath", how="left")
         conditions.append(("flip TTA", "tta", 1.0))
+        low["flip TTA"] = low["clean"]  # the same images, mirrored
         tick(len(test_set))
     for pert in perturbations:
         got = predict_perturbed(detector, test_set, pert, settings, use_cache=use_cache, cache_dir=cache_dir, progress=tick)
         scores = scores.merge(got[["relpath", "p_real"]].rename(columns={"p_real": pert.name}), on="relpath", how="left")
         conditions.append((pert.name, pert.kind, pert.level))
+        low[pert.name] = low_detail_share(got.get("detail_share"))
     rows = []
     for name, kind, level in conditions:
         col = "p_clean" if name == "clean" else name
         s = scores.dropna(subset=[col])
-        rows.append({"condition": name, "kind": kind, "level": level, **row_metrics(s["label"], s[col], threshold)})
+        rows.append({"condition": name, "kind": kind, "level": level, **row_metrics(s["label"], s[col], threshold),
+                     "low_detail": low.get(name)})
     table = pd.DataFrame(rows)
     for m in METRICS:
         base = table.loc[0, m]
@@ -234,12 +254,13 @@ def format_table(sweep: RobustnessSweep) -> str:
             return "n/a"
         return f"{x:+.4f}" if signed else f"{x:.4f}"
 
-    head = f"{'condition':<28}{'ROC-AUC':>9}{'ΔAUC':>9}{'acc':>9}{'Δacc':>9}{'fake caught':>13}{'Δ':>9}{'real passed':>13}{'Δ':>9}{'flips':>7}"
+    head = (f"{'condition':<28}{'ROC-AUC':>9}{'ΔAUC':>9}{'acc':>9}{'Δacc':>9}{'fake caught':>13}{'Δ':>9}{'real passed':>13}"
+            f"{'Δ':>9}{'flips':>7}{'low detail':>12}")
     lines = [f"Threshold {sweep.threshold:.4f} (REAL when P(real) >= threshold)", head, "-" * len(head)]
     for r in sweep.table.to_dict("records"):
         lines.append(
             f"{r['condition']:<28}{f(r['roc_auc']):>9}{f(r['d_roc_auc'], True):>9}{f(r['accuracy']):>9}{f(r['d_accuracy'], True):>9}"
             f"{f(r['fake_catch_rate']):>13}{f(r['d_fake_catch_rate'], True):>9}{f(r['real_pass_rate']):>13}"
-            f"{f(r['d_real_pass_rate'], True):>9}{r['flips']:>7}"
+            f"{f(r['d_real_pass_rate'], True):>9}{r['flips']:>7}{f(r['low_detail']):>12}"
         )
     return "\n".join(lines)

@@ -32,7 +32,8 @@ shown = result.table.drop(columns=["kind", "level"]).rename(columns={"n_images":
 st.dataframe(shown, hide_index=True, width="stretch", height=35 * (len(shown) + 1) + 3,
              column_config={c: st.column_config.NumberColumn(format="%.3f") for c in shown.columns if c not in ("condition", "flips", "images")})
 st.caption(f"Threshold {result.threshold:.3f} (REAL when P(real) ≥ threshold). Rates: fake catch = fakes called FAKE / fakes; "
-           "real pass = reals called REAL / reals. d_* = change from the clean row.")
+           "real pass = reals called REAL / reals. d_* = change from the clean row. low_detail = share of the (perturbed) "
+           "images that the tester's low-detail warning would flag.")
 
 st.subheader("Images whose verdict flips")
 conditions = [c for c in result.table["condition"][1:] if result.table.set_index("condition").loc[c, "flips"] > 0]

@@ -106,6 +106,7 @@ def test_destroying_perturbation_drives_auc_to_half(detail_detector, tmp_path, c
     assert table.loc["clean", "roc_auc"] == pytest.approx(1.0)
     assert table.loc["downscale x1e-06", "roc_auc"] == pytest.approx(0.5, abs=0.05)  # a 1x1 image: no signal left
     assert table.loc["downscale x1e-06", "d_roc_auc"] == pytest.approx(-0.5, abs=0.05)
+    assert table.loc["downscale x1e-06", "low_detail"] == 1.0  # the low-detail warning flags every 1x1-and-back copy
     assert progress[-1].done == progress[-1].total == 3 * len(test_set)
     flips = sweep.flips("downscale x1e-06")
     assert len(flips) == table.loc["downscale x1e-06", "flips"] > 0
@@ -134,3 +135,22 @@ def test_cli_robustness_json(tiny_ckpt, tmp_path, cache_dir, capsys):
     assert len(report["table"]) == 2 + len(DEFAULT_PERTURBATIONS)
     assert "ROC-AUC" in capsys.readouterr().out
     assert main(["robustness", "--data", str(tmp_path / "missing"), "--weights", str(tiny_ckpt)]) == 2
+
+
+def test_each_condition_says_how_many_images_the_low_detail_warning_would_flag(detail_detector, tmp_path, cache_dir):
+    """Photo-like faces are sharp when clean; blurred with sigma 2 every one falls below the
+    warning's level, and the table and the CLI text say so."""
+    from core.robustness import format_table
+
+    from .conftest import photo_like
+
+    root = tmp_path / "photos"
+    for label in ("real", "fake"):
+        (root / label).mkdir(parents=True)
+        for i in range(2):
+            photo_like(400, seed=i + 2 * (label == "fake")).save(root / label / f"{i}.png")
+    sweep = robustness_sweep(detail_detector, scan_test_set(root), tta=True, settings=ONE_WORKER,
+                             perturbations=(Perturbation("blur", 2), Perturbation("noise", 5)))
+    low = sweep.table.set_index("condition")["low_detail"]
+    assert low["clean"] == 0.0 and low["flip TTA"] == 0.0 and low["blur σ2"] == 1.0 and low["noise σ5"] == 0.0
+    assert "low detail" in format_table(sweep).splitlines()[1]
