@@ -59,10 +59,11 @@ def embed_test_set(detector: Detector, test_set: TestSet, *, batch_size: int = 3
             return Embeddings(images.loc[keep, ["path", "relpath", "label"]].assign(p_real=p).reset_index(drop=True), feats)
         except (OSError, ValueError, KeyError):
             pass  # rebuilt below
-    data = _PerturbedFolder(images["path"].tolist(), images["relpath"].tolist(), detector.preprocessing, Perturbation("identity"))
+    data = _PerturbedFolder(images["path"].tolist(), images["relpath"].tolist(), detector.preprocessing, Perturbation("identity"),
+                            measure_detail=False)
     workers = workers if workers is not None else min(4, os.cpu_count() or 1)
     model, feats, probs, keep, done = detector.model, [], [], [], 0
-    for batch, idx, error in DataLoader(data, batch_size=batch_size, num_workers=workers):
+    for batch, idx, _, error in DataLoader(data, batch_size=batch_size, num_workers=workers):
         ok = np.array([not e for e in error])
         if ok.any():
             x = batch[torch.from_numpy(ok)].to(detector.device)

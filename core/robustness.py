@@ -85,8 +85,9 @@ DEFAULT_PERTURBATIONS = (
 class _PerturbedFolder(Dataset):
     """Decode → perturb → the model's own eval transform (same decode as inference)."""
 
-    def __init__(self, paths, relpaths, preprocessing, perturbation: Perturbation):
+    def __init__(self, paths, relpaths, preprocessing, perturbation: Perturbation, measure_detail: bool = True):
         self.paths, self.relpaths, self.perturbation = paths, relpaths, perturbation
+        self.measure_detail = measure_detail  # items are (tensor, index, detail share or NaN, error)
         self.transform, self.size = preprocessing.eval_transform(), preprocessing.input_size
 
     def __len__(self):
@@ -98,7 +99,7 @@ class _PerturbedFolder(Dataset):
             seed = int.from_bytes(hashlib.sha256(self.relpaths[i].encode()).digest()[:4], "little")
             perturbed = self.perturbation.apply(image, self.size, seed)
             # the perturbed copy's fine detail: does the low-detail warning see what the perturbation did?
-            return self.transform(perturbed), i, detail_share(perturbed), ""
+            return self.transform(perturbed), i, detail_share(perturbed) if self.measure_detail else float("nan"), ""
         except ImageError as exc:
             return torch.zeros(3, self.size, self.size), i, float("nan"), str(exc)
 
