@@ -22,6 +22,7 @@ from .bootstrap import HEADLINE
 from .figures import confusion_figure, pr_figure, roc_figure
 from .figures_analysis import reliability_figure, slice_figure, with_band
 from .calibration import reliability
+from .quality import low_detail_set_note
 
 NAMES = {"accuracy": "Accuracy", "precision": "Precision", "recall": "Recall", "f1": "F1",
          "specificity": "Specificity", "balanced_accuracy": "Balanced accuracy", "mcc": "MCC",
@@ -115,6 +116,9 @@ def build_html(a: Analysis, ident: Identity) -> str:
                              "value": f"{p.value:.4f}", "false alarms": f"{p.false_alarm_rate:.1%}",
                              "fakes caught": f"{p.catch_rate:.1%}"} for p in a.presets])
     warn = "".join(f'<div class="warn">⚠ {e(s.message)}</div>' for s in a.shortcuts if s.fires)
+    detail_note = low_detail_set_note(a.frame["detail_share"]) if "detail_share" in a.frame else None
+    if detail_note:  # the same note as the Overview page and `evaluate`
+        warn += f'<div class="warn">⚠ {e(detail_note)}</div>'
     thumbs = []
     for _, r in top_errors(a.frame, a.threshold).iterrows():
         uri = thumbnail_uri(r["path"])

@@ -30,7 +30,26 @@ def test_report_is_self_contained(tiny_set, tiny_ckpt, cache_dir, tmp_path):
     assert "<script src=" not in text and "plotly" in text.lower()
     assert "95% CI" in text and "sha256" in text
     csv = pd.read_csv(out.with_suffix(".csv"))
-    assert len(csv) == 12 and {"p_real", "verdict", "correct", "jpeg_quality"} <= set(csv.columns)
+    assert len(csv) == 12 and {"p_real", "verdict", "correct", "jpeg_quality", "detail_share"} <= set(csv.columns)
+    assert "hold little fine detail" not in text  # 1 of these 12 is below 0.16: under the 10 % that warns
+
+
+def test_report_warns_when_much_of_the_set_is_blurred(tiny_ckpt, cache_dir, tmp_path):
+    from PIL import ImageFilter
+
+    from .conftest import photo_like
+
+    root = tmp_path / "set"
+    for label in ("real", "fake"):
+        (root / label).mkdir(parents=True)
+        for i in range(2):
+            face = photo_like(400, seed=i + 2 * (label == "fake"))
+            face.save(root / label / f"sharp_{i}.png")
+            face.filter(ImageFilter.GaussianBlur(2)).save(root / label / f"blurred_{i}.png")
+    out = tmp_path / "report.html"
+    assert main(["report", "--data", str(root), "--weights", str(tiny_ckpt), "--device", "cpu",
+                 "--bootstrap", "50", "--out", str(out)]) == 0
+    assert "4 of 8 images (50%) hold little fine detail" in out.read_text()
 
 
 def test_report_bad_out_is_a_clear_error(tiny_set, tiny_ckpt, tmp_path, capsys):
