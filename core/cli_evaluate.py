@@ -84,7 +84,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     p = ev.predictions
     print(f"Model: {detector.name} ({detector.backbone}, sha256 {detector.sha256[:12]}) on {detector.device}, "
           f"{p.precision}; {p.scored} images scored, {p.from_cache} from cache", file=sys.stderr)
-    note = low_detail_set_note(p.frame["detail_share"]) if "detail_share" in p.frame else None
+    note = low_detail_set_note(p.frame["detail_share"])
     if note:
         print(f"warning: {note}", file=sys.stderr)
     out = summary_json(ev, detector, test_set, threshold, args.positive)

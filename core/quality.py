@@ -66,16 +66,25 @@ def detail_report(image: Image.Image) -> dict:
     return {"detail_share": share, "warnings": [warning] if warning else []}
 
 
+def _measured(shares) -> np.ndarray:
+    """The finite values of ``shares`` (images' ``detail_share``; NaN for one not measured)."""
+    values = np.asarray(shares, dtype=float)
+    return values[np.isfinite(values)]
+
+
+def low_detail_share(shares) -> float | None:
+    """Share of the measured images that the low-detail warning would flag, or None when
+    none was measured."""
+    values = _measured(shares)
+    return float((values < LOW_DETAIL).mean()) if len(values) else None
+
+
 def low_detail_set_note(shares) -> str | None:
     """A sentence for a whole test set when at least ``LOW_DETAIL_SET_SHARE`` of its measured
-    images hold little fine detail, or None. ``shares``: the images' ``detail_share`` (NaN
-    for an image not measured)."""
-    values = np.asarray(shares, dtype=float)
-    values = values[np.isfinite(values)]
-    if not len(values):
-        return None
+    images hold little fine detail, or None."""
+    values = _measured(shares)
     low = int((values < LOW_DETAIL).sum())
-    if low / len(values) < LOW_DETAIL_SET_SHARE:
+    if not len(values) or low / len(values) < LOW_DETAIL_SET_SHARE:
         return None
     return (f"{low} of {len(values)} images ({low / len(values):.0%}) hold little fine detail (detail share below "
             f"{LOW_DETAIL:.2f}; 2.8 % of the labelled CIPLab faces do): blurred, upscaled or smoothed. The detector "

@@ -35,7 +35,7 @@ from .evaluation import evaluate
 from .inference import InferenceSettings, Progress, score_batch
 from .metrics import MetricUnavailable, ThresholdSweep
 from .preprocess import ImageError, open_image
-from .quality import LOW_DETAIL, detail_share
+from .quality import detail_share, low_detail_share
 
 KINDS = ("identity", "jpeg", "downscale", "blur", "noise")
 
@@ -169,15 +169,6 @@ def row_metrics(label, p_real, threshold: float) -> dict:
     }
 
 
-def low_detail_share(shares) -> float | None:
-    """Share of the measured images whose detail share is below ``LOW_DETAIL`` (the level of
-    the low-detail warning), or None when none was measured."""
-    if shares is None:
-        return None
-    values = pd.to_numeric(pd.Series(shares), errors="coerce").dropna().to_numpy()
-    return float((values < LOW_DETAIL).mean()) if len(values) else None
-
-
 @dataclass(frozen=True)
 class RobustnessSweep:
     """``table``: one row per condition (clean, flip TTA, each perturbation) with the metrics of
@@ -220,7 +211,7 @@ def robustness_sweep(detector: Detector, test_set: TestSet, *, threshold: float 
     tick(len(test_set))
     scores = clean[["path", "relpath", "label", "p_real"]].rename(columns={"p_real": "p_clean"})
     conditions = [("clean", "clean", 0.0)]
-    low = {"clean": low_detail_share(clean.get("detail_share"))}
+    low = {"clean": low_detail_share(clean["detail_share"])}
     if tta:
         flipped = evaluate(detector, test_set, InferenceSettings(settings.fast, True, settings.batch_size, settings.workers),
                            use_cache=use_cache).predictions.frame
@@ -232,7 +223,7 @@ def robustness_sweep(detector: Detector, test_set: TestSet, *, threshold: float 
         got = predict_perturbed(detector, test_set, pert, settings, use_cache=use_cache, cache_dir=cache_dir, progress=tick)
         scores = scores.merge(got[["relpath", "p_real"]].rename(columns={"p_real": pert.name}), on="relpath", how="left")
         conditions.append((pert.name, pert.kind, pert.level))
-        low[pert.name] = low_detail_share(got.get("detail_share"))
+        low[pert.name] = low_detail_share(got["detail_share"])
     rows = []
     for name, kind, level in conditions:
         col = "p_clean" if name == "clean" else name
