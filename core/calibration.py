@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import binomtest
 
 EPS = 1e-7
 
@@ -16,13 +17,17 @@ EPS = 1e-7
 @dataclass(frozen=True)
 class Reliability:
     """Equal-width bins of P(real): per bin the mean score (``confidence``), the share
-    of real images (``observed``) and the ``count``; empty bins are dropped."""
+    of real images (``observed``), its 95 % Wilson interval (``low``, ``high``) and the
+    ``count``; empty bins are dropped. A bin of three images can sit far from the diagonal
+    by chance alone: the interval says how far."""
 
     edges: np.ndarray
     confidence: np.ndarray
     observed: np.ndarray
     count: np.ndarray
     ece: float
+    low: np.ndarray
+    high: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,17 @@ def reliability(y_true, score, n_bins: int = 10) -> Reliability:
     keep = count > 0
     conf, obs = conf_sum[keep] / count[keep], obs_sum[keep] / count[keep]
     ece = float(np.sum(count[keep] * np.abs(obs - conf)) / len(p))
-    return Reliability(edges=edges, confidence=conf, observed=obs, count=count[keep], ece=ece)
+    low, high = wilson_interval(obs_sum[keep], count[keep])
+    return Reliability(edges=edges, confidence=conf, observed=obs, count=count[keep], ece=ece, low=low, high=high)
+
+
+def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Per-entry Wilson score interval of successes / trials (scipy's binomtest); it stays
+    inside [0, 1] and is sound for the few-image bins of a small test set, where the normal
+    approximation is not."""
+    k, n = np.rint(np.asarray(successes, dtype=float)).astype(int), np.asarray(trials, dtype=int)
+    cis = [binomtest(int(ki), int(ni)).proportion_ci(confidence_level=confidence, method="wilson") for ki, ni in zip(k, n)]
+    return np.array([c.low for c in cis], dtype=float), np.array([c.high for c in cis], dtype=float)
 
 
 def brier_score(y_true, score) -> float:

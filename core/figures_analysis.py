@@ -28,17 +28,21 @@ def with_band(fig: go.Figure, band: CurveBand | None, name: str = "95% CI band")
 
 def reliability_figure(curves: dict[str, Reliability]) -> go.Figure:
     """Reliability diagram: share of real images against mean P(real) per bin, one
-    line per named curve (e.g. before / after temperature scaling)."""
+    line per named curve (e.g. before / after temperature scaling), each bin with its 95 %
+    Wilson interval as an error bar."""
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration",
                              line=dict(dash="dot", color="grey"), hoverinfo="skip"))
     for name, r in curves.items():
         fig.add_trace(go.Scatter(x=r.confidence, y=r.observed, mode="lines+markers", name=f"{name} (ECE {r.ece:.3f})",
                                  marker=dict(size=np.clip(4 + np.sqrt(r.count) * 1.5, 4, 18)),
-                                 customdata=r.count,
-                                 hovertemplate="mean P(real) %{x:.3f}<br>share real %{y:.3f}<br>%{customdata} images"
-                                               "<extra></extra>"))
-    fig.update_layout(title="Reliability (marker size = images in the bin)", xaxis_title="mean P(real) in bin",
+                                 error_y=dict(type="data", symmetric=False, array=r.high - r.observed,
+                                              arrayminus=r.observed - r.low, thickness=1.2, width=4),
+                                 customdata=np.column_stack([r.count, r.low, r.high]),
+                                 hovertemplate="mean P(real) %{x:.3f}<br>share real %{y:.3f} "
+                                               "(95% CI %{customdata[1]:.2f}–%{customdata[2]:.2f})"
+                                               "<br>%{customdata[0]} images<extra></extra>"))
+    fig.update_layout(title="Reliability (marker size = images in the bin; bars = 95% CI)", xaxis_title="mean P(real) in bin",
                       yaxis_title="share of real images", legend=dict(orientation="h", y=-0.25), **_LAYOUT)
     fig.update_xaxes(range=[-0.01, 1.01])
     fig.update_yaxes(range=[-0.01, 1.01])

@@ -12,7 +12,8 @@ frame = preds.frame
 
 bins = st.slider("Bins", 5, 20, 10)
 st.caption("A calibrated detector's P(real) = 0.8 bin holds 80% real images. ECE is the count-weighted gap "
-           "between the two; Brier score and log loss judge every score (lower is better).")
+           "between the two; Brier score and log loss judge every score (lower is better). Each bin's bar is the 95% "
+           "Wilson interval of its share of real images: a bin of a few images can miss the diagonal by chance alone.")
 
 st.subheader("Temperature scaling")
 HALVES = "halves of this test set (fit on one half, judge on the other)"

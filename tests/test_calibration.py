@@ -32,6 +32,25 @@ def test_reliability_matches_sklearn_calibration_curve():
     assert r.ece == pytest.approx(np.sum(r.count * np.abs(obs - conf)) / len(p))
 
 
+def test_reliability_bins_carry_wilson_intervals():
+    # one bin of 1 fake (0 of 1 real), one of 10 images with 8 real: textbook Wilson bounds
+    y = np.r_[0, np.ones(8), np.zeros(2)]
+    p = np.r_[0.05, np.full(10, 0.85)]
+    r = cal.reliability(y, p, n_bins=10)
+    np.testing.assert_allclose(r.count, [1, 10])
+    np.testing.assert_allclose(r.low, [0.0, 0.4902], atol=1e-4)
+    np.testing.assert_allclose(r.high, [0.7935, 0.9433], atol=1e-4)
+
+
+def test_reliability_interval_brackets_the_share_and_narrows_with_images():
+    y, p = _data(4000)
+    r = cal.reliability(y, p, n_bins=10)
+    assert np.all(r.low <= r.observed) and np.all(r.observed <= r.high)
+    assert np.all((r.low >= 0) & (r.high <= 1))
+    small = cal.reliability(y[:200], p[:200], n_bins=10)
+    assert np.median(small.high - small.low) > 2 * np.median(r.high - r.low)
+
+
 def test_temperature_undoes_overconfidence():
     y, p = _data(2000, sharpen=3.0)
     t = cal.fit_temperature(y, p, fitted_on="a")

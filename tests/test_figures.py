@@ -83,3 +83,14 @@ def test_large_curves_are_thinned_for_drawing_only():
     assert (fig.data[0].x[0], fig.data[0].x[-1]) == (roc.fpr[0], roc.fpr[-1])  # ends kept
     assert f"{roc.auc:.3f}" in fig.data[0].name  # the number comes from the full curve
     np.testing.assert_array_equal(figures.thin(5), np.arange(5))
+
+
+def test_reliability_figure_draws_each_bins_interval():
+    from core import calibration, figures_analysis
+
+    r = calibration.reliability([0, 1, 1, 1, 0, 1], [0.05, 0.85, 0.9, 0.8, 0.82, 0.55], n_bins=10)
+    fig = figures_analysis.reliability_figure({"before": r})
+    trace = next(t for t in fig.data if t.name.startswith("before"))
+    np.testing.assert_allclose(np.asarray(trace.error_y.array) + r.observed, r.high)
+    np.testing.assert_allclose(r.observed - np.asarray(trace.error_y.arrayminus), r.low)
+    assert "95% CI" in fig.layout.title.text
