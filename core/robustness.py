@@ -192,6 +192,26 @@ class RobustnessSweep:
 METRICS = ("roc_auc", "accuracy", "fake_catch_rate", "real_pass_rate")
 
 
+def _tta(settings: InferenceSettings) -> InferenceSettings:
+    return InferenceSettings(settings.fast, True, settings.batch_size, settings.workers)
+
+
+def images_to_score(detector: Detector, test_set: TestSet, *, perturbations=DEFAULT_PERTURBATIONS,
+                    settings: InferenceSettings = InferenceSettings(), tta: bool = True,
+                    cache_dir: Path | None = None) -> tuple[int, int]:
+    """(images a ``robustness_sweep`` with these arguments would still score, images it
+    covers in all), from the caches alone: nothing is decoded or scored. 0 to score means the
+    sweep only reads its caches (a second or so), so a page can run it without asking."""
+    def uncached(s: InferenceSettings) -> int:
+        return len(prediction_cache.merge_with_cache(test_set, prediction_cache.cache_path(
+            detector.sha256, test_set, s, cache_dir))[1])
+
+    todo = uncached(settings) + (uncached(_tta(settings)) if tta else 0)
+    todo += sum(len(test_set) for pert in perturbations
+                if not _cache_path(detector, test_set, settings, pert, cache_dir).exists())
+    return todo, len(test_set) * (1 + int(tta) + len(perturbations))
+
+
 def robustness_sweep(detector: Detector, test_set: TestSet, *, threshold: float | None = None,
                      perturbations=DEFAULT_PERTURBATIONS, settings: InferenceSettings = InferenceSettings(),
                      tta: bool = True, use_cache: bool = True, cache_dir: Path | None = None,
@@ -207,14 +227,13 @@ def robustness_sweep(detector: Detector, test_set: TestSet, *, threshold: float 
         if progress:
             progress(Progress(min(done, total), total, time.perf_counter() - start))
 
-    clean = evaluate(detector, test_set, settings, use_cache=use_cache).predictions.frame
+    clean = evaluate(detector, test_set, settings, use_cache=use_cache, cache_dir=cache_dir).predictions.frame
     tick(len(test_set))
     scores = clean[["path", "relpath", "label", "p_real"]].rename(columns={"p_real": "p_clean"})
     conditions = [("clean", "clean", 0.0)]
     low = {"clean": low_detail_share(clean["detail_share"])}
     if tta:
-        flipped = evaluate(detector, test_set, InferenceSettings(settings.fast, True, settings.batch_size, settings.workers),
-                           use_cache=use_cache).predictions.frame
+        flipped = evaluate(detector, test_set, _tta(settings), use_cache=use_cache, cache_dir=cache_dir).predictions.frame
         scores = scores.merge(flipped[["relpath", "p_real"]].rename(columns={"p_real": "flip TTA"}), on="relpath", how="left")
         conditions.append(("flip TTA", "tta", 1.0))
         low["flip TTA"] = low["clean"]  # the same images, mirrored

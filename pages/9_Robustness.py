@@ -5,7 +5,7 @@ import streamlit as st
 
 from core import ui
 from core.figures_explain import robustness_figure
-from core.robustness import robustness_sweep
+from core.robustness import images_to_score, robustness_sweep
 
 ctx = ui.sidebar("Robustness")
 st.title("Robustness")
@@ -17,8 +17,10 @@ st.markdown("Perturbed copies are made in memory (the files are never changed) a
 
 key = (ctx.detector.sha256, ctx.set_signature, ctx.fast, round(ctx.threshold, 6))
 if ss.get("robustness_key") != key:
-    n = len(ctx.test_set) * 13
-    if not st.button(f"Run the sweep ({n} images to score; cached on disk after the first run)", icon=":material/play_arrow:"):
+    todo, total = images_to_score(ctx.detector, ctx.test_set, settings=ctx.settings)
+    # a sweep already on disk (an earlier visit, another threshold, `python -m core robustness`) opens without a click
+    if todo and not st.button(f"Run the sweep ({todo} of {total} images still to score; cached on disk after)",
+                              icon=":material/play_arrow:"):
         st.stop()
     bar = st.progress(0.0, text="Perturbing and scoring…")
     result = robustness_sweep(ctx.detector, ctx.test_set, threshold=ctx.threshold, settings=ctx.settings,

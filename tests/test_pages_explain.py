@@ -37,6 +37,11 @@ def test_robustness_page_runs_the_sweep(env):
     assert at.get("plotly_chart")
     table = at.dataframe[0].value
     assert list(table["condition"][:2]) == ["clean", "flip TTA"]
+    # the sweep is on disk now: a fresh visit at another threshold opens it without a click
+    again = open_page("pages/9_Robustness.py", timeout=300, threshold="0.3")
+    assert not again.exception, again.exception
+    assert not [b for b in again.button if b.label.startswith("Run the sweep")]
+    assert "0.300" in again.caption[0].value and again.get("plotly_chart")
 
 
 def test_feature_map_page_runs_both_projections(env):

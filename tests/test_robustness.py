@@ -16,7 +16,7 @@ from core.data import scan_test_set
 from core.evaluation import evaluate
 from core.inference import InferenceSettings
 from core.preprocess import Preprocessing
-from core.robustness import DEFAULT_PERTURBATIONS, Perturbation, predict_perturbed, robustness_sweep
+from core.robustness import DEFAULT_PERTURBATIONS, Perturbation, images_to_score, predict_perturbed, robustness_sweep
 
 from .conftest import make_test_set
 
@@ -122,6 +122,20 @@ def test_sweep_is_cached_per_perturbation(tiny_ckpt, tmp_path, cache_dir):
     np.testing.assert_array_equal(first["p_real"], predict_perturbed(det, test_set, pert, ONE_WORKER)["p_real"])
     predict_perturbed(det, test_set, Perturbation("noise", 5), ONE_WORKER)
     assert len(list((cache_dir / "robustness").glob("*.csv"))) == 2
+
+
+def test_images_to_score_counts_down_to_zero_as_the_caches_fill(tiny_ckpt, tmp_path, cache_dir):
+    det = load_detector(tiny_ckpt)
+    test_set = scan_test_set(make_test_set(tmp_path / "set", n_real=2, n_fake=3, size=48))
+    perts = (Perturbation("noise", 5), Perturbation("blur", 1))
+    assert images_to_score(det, test_set, perturbations=perts, settings=ONE_WORKER) == (20, 20)  # clean, TTA, 2 perturbations
+    evaluate(det, test_set, ONE_WORKER)  # the clean pass (what the Overview page runs) fills one of the four
+    assert images_to_score(det, test_set, perturbations=perts, settings=ONE_WORKER) == (15, 20)
+    assert images_to_score(det, test_set, perturbations=perts, settings=ONE_WORKER, tta=False) == (10, 15)
+    robustness_sweep(det, test_set, perturbations=perts, settings=ONE_WORKER)
+    assert images_to_score(det, test_set, perturbations=perts, settings=ONE_WORKER) == (0, 20)
+    # another precision has its own caches
+    assert images_to_score(det, test_set, perturbations=perts, settings=InferenceSettings(fast=True, workers=0))[0] == 20
 
 
 def test_cli_robustness_json(tiny_ckpt, tmp_path, cache_dir, capsys):
