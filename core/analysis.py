@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from . import calibration
@@ -89,3 +90,36 @@ def analyse(frame: pd.DataFrame, threshold: float, positive: str = "real", *,
 def extra_json(frame: pd.DataFrame, threshold: float, positive: str = "real", n_resamples: int = DEFAULT_RESAMPLES) -> dict:
     """Shortcut for ``evaluate --json``: ``analyse(...).extra_json()``."""
     return analyse(frame, threshold, positive, n_resamples=n_resamples).extra_json()
+
+
+@dataclass(frozen=True)
+class ScoreContext:
+    """Where one score falls among a labelled test set's scores.
+
+    ``fakes_at_or_above`` / ``reals_at_or_above``: share of the set's fakes / reals scoring
+    P(real) >= ``p_real`` (read off the set's one ThresholdSweep). ``near``: how many of the
+    set's images score closest to ``p_real``, ``near_real`` of them real, their scores spanning
+    ``near_low``..``near_high``: the images a verdict at this score most resembles."""
+
+    p_real: float
+    n_real: int
+    n_fake: int
+    fakes_at_or_above: float
+    reals_at_or_above: float
+    near: int
+    near_real: int
+    near_low: float
+    near_high: float
+
+
+def score_context(sweep: ThresholdSweep, p_real: float, k: int = 20) -> ScoreContext:
+    """The test-set context of one image's P(real): the tail shares at that score and the
+    class mix of the ``k`` set images scoring closest to it (ties broken by score order)."""
+    sweep._require_both("placing a score in a test set")
+    real_ge, fake_ge = sweep.counts_at(float(p_real))
+    k = max(1, min(int(k), len(sweep)))
+    nearest = np.argsort(np.abs(sweep.score - float(p_real)), kind="mergesort")[:k]
+    return ScoreContext(p_real=float(p_real), n_real=sweep.n_real, n_fake=sweep.n_fake,
+                        fakes_at_or_above=fake_ge / sweep.n_fake, reals_at_or_above=real_ge / sweep.n_real,
+                        near=k, near_real=int(sweep.label[nearest].sum()),
+                        near_low=float(sweep.score[nearest].min()), near_high=float(sweep.score[nearest].max()))

@@ -114,3 +114,10 @@ def uploads_digest(files) -> str:
     for name, data in files:
         h.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
     return h.hexdigest()
+
+
+def score_context_words(c, set_name: str) -> str:
+    """A ``core.analysis.ScoreContext`` in two sentences for the single-image tester."""
+    return (f"On `{set_name}` ({c.n_real} real, {c.n_fake} fake), {c.fakes_at_or_above:.0%} of the fakes and "
+            f"{c.reals_at_or_above:.0%} of the reals score P(real) ≥ {c.p_real:.3f}. The {c.near} images scoring "
+            f"closest to it ({c.near_low:.3f}–{c.near_high:.3f}) are {c.near_real} real and {c.near - c.near_real} fake.")

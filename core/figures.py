@@ -89,9 +89,10 @@ def confusion_figure(confusion: Confusion, normalize: bool = False) -> go.Figure
     return go.Figure(heatmap, layout=_layout(title, height=320, yaxis=dict(autorange="reversed")))
 
 
-def score_histogram(label, p_real, threshold: float, bins: int = 40) -> go.Figure:
+def score_histogram(label, p_real, threshold: float, bins: int = 40, marks: dict[str, float] | None = None) -> go.Figure:
     """Distribution of P(real) for each true class, with the threshold drawn. Binned
-    here (``bins`` equal bins over [0, 1]) so the figure stays small for large sets."""
+    here (``bins`` equal bins over [0, 1]) so the figure stays small for large sets.
+    ``marks`` (name -> P(real)) draws one more line per entry, e.g. an uploaded image's score."""
     label, p_real = np.asarray(label), np.asarray(p_real, dtype=float)
     edges = np.linspace(0.0, 1.0, bins + 1)
     centers, width = (edges[:-1] + edges[1:]) / 2, 1.0 / bins
@@ -106,9 +107,14 @@ def score_histogram(label, p_real, threshold: float, bins: int = 40) -> go.Figur
                 hovertemplate="P(real) %{customdata[0]:.3f}–%{customdata[1]:.3f}<br>%{y} images<extra>" + name + "</extra>",
             )
         )
-    return go.Figure(traces, layout=_layout(
+    layout = _layout(
         "Score distribution per class", vline=threshold, vline_text=f"threshold {threshold:.3f}", barmode="overlay",
-        xaxis=dict(title="P(real)", range=[0, 1]), yaxis=dict(title="images"), legend=dict(orientation="h", y=-0.2)))
+        xaxis=dict(title="P(real)", range=[0, 1]), yaxis=dict(title="images"), legend=dict(orientation="h", y=-0.2))
+    for name, x in (marks or {}).items():
+        layout["shapes"].append(dict(type="line", x0=x, x1=x, y0=0, y1=1, yref="paper", line=dict(color=COLORS["point"], width=3)))
+        layout["annotations"].append(dict(x=x, y=0.92, yref="paper", text=f"{name} {x:.3f}", showarrow=False,
+                                          xanchor="left", font=dict(color=COLORS["point"])))
+    return go.Figure(traces, layout=layout)
 
 
 def thin(n: int, max_points: int = MAX_POINTS) -> np.ndarray:

@@ -23,11 +23,12 @@ from . import uploads
 from .checkpoint import CheckpointError, Detector, load_detector, resolve_device
 from .data import DatasetError, LAYOUT_HELP, TestSet, scan_test_set
 from .inference import InferenceSettings, Predictions, Progress, predict_test_set
+from .prediction_cache import cached_predictions
 from .metrics import ThresholdSweep
 
 from .dashboard import (  # noqa: F401  (re-exported: pages and tests use ui.<name>)
     DEFAULT_DATA, DEFAULT_WEIGHTS, REPO, _display, fmt, image_details, initial_sources, known_test_sets,
-    known_weights, progress_text, resolve_path, skipped_table, uploads_digest,
+    known_weights, progress_text, resolve_path, score_context_words, skipped_table, uploads_digest,
 )
 
 
@@ -141,6 +142,21 @@ def predictions(ctx: Context) -> Predictions:
 def sweep(ctx: Context, preds: Predictions) -> ThresholdSweep:
     """The one ThresholdSweep of these predictions, built once and cached."""
     return _cached_sweep(ctx.detector.sha256, ctx.set_signature, tuple(sorted(ctx.settings.key().items())), preds.frame)
+
+
+def scored_sweep(ctx: Context) -> tuple[ThresholdSweep | None, str]:
+    """The sweep of the sidebar's test set when the model's predictions on it are already on
+    disk, else None and why; it never runs the model (a page that only needs the context of
+    one score must not start a whole test-set pass)."""
+    if ctx.detector is None or ctx.test_set is None:
+        return None, f"no test set loaded ({ctx.test_set_error or ctx.data_dir})"
+    preds = cached_predictions(ctx.detector.sha256, ctx.test_set, ctx.settings)
+    if preds is None:
+        return None, f"`{ctx.data_dir}` is not scored by this model yet: open the Overview once"
+    sw = sweep(ctx, preds)
+    if not sw.has_both_classes:
+        return None, f"`{ctx.data_dir}` has readable images of one class only"
+    return sw, ""
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

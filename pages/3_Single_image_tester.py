@@ -1,7 +1,8 @@
 """Single-image tester: upload face photos, optionally crop the face, get P(real), P(fake) and the verdict."""
 import streamlit as st
 
-from core import ui
+from core import figures, ui
+from core.analysis import score_context
 from core.uploads import UPLOAD_TYPES, verdict_table
 
 ctx = ui.sidebar("Single-image tester")
@@ -28,7 +29,8 @@ if len(results) > 1:
     st.dataframe(verdict_table(results, t), hide_index=True, width="stretch",
                  column_config={"P(real)": st.column_config.NumberColumn(format="%.4f"),
                                 "P(fake)": st.column_config.NumberColumn(format="%.4f")})
-for r in results:
+set_sweep, why = ui.scored_sweep(ctx)  # the sidebar's test set, when already scored (never runs it here)
+for i, r in enumerate(results):
     if not r.ok:
         continue
     with st.container(border=True):
@@ -47,7 +49,14 @@ for r in results:
         if r.members:
             out.caption("Ensemble members' P(real) (the verdict uses their mean logit): "
                         + " · ".join(f"{name} {p:.3f}" for name, p in r.members.items()))
-        if out.toggle("Explain (attention map + Grad-CAM)", key=f"tester_explain_{r.name}"):
+        if set_sweep is not None:
+            out.caption(ui.score_context_words(score_context(set_sweep, r.p_real), ctx.data_dir))
+            with st.expander(f"Where {r.name} falls among the test set's scores", expanded=len(results) == 1):
+                st.plotly_chart(figures.score_histogram(set_sweep.label, set_sweep.score, t, marks={"this image": r.p_real}),
+                                width="stretch", key=f"tester_context_{i}")
+        else:
+            out.caption(f"No test-set context: {why}; then each verdict here shows where its score falls among that set's.")
+        if out.toggle("Explain (attention map + Grad-CAM)", key=f"tester_explain_{i}"):
             from core.explain import NO_ATTENTION_NOTE, TARGET_NOTE, explain_image
 
             ex = explain_image(detector, r.scored)

@@ -1,0 +1,56 @@
+"""Where one image's score falls in a scored test set: core.analysis.score_context, its words,
+the marked histogram and ui.scored_sweep (never runs the model)."""
+import numpy as np
+import pytest
+
+from core import figures, ui
+from core.analysis import score_context
+from core.checkpoint import load_detector
+from core.data import scan_test_set
+from core.evaluation import evaluate
+from core.inference import InferenceSettings
+from core.metrics import MetricUnavailable, ThresholdSweep
+
+# 4 fakes, 4 reals; sorted scores: .10f .20f .30f .40r .55f .60r .70r .90r
+LABEL = np.array([0, 0, 0, 1, 0, 1, 1, 1])
+SCORE = np.array([0.10, 0.20, 0.30, 0.40, 0.55, 0.60, 0.70, 0.90])
+
+
+def test_tail_shares_and_nearest_images_by_hand():
+    c = score_context(ThresholdSweep(LABEL, SCORE), 0.58, k=3)
+    assert (c.n_real, c.n_fake) == (4, 4)
+    assert c.fakes_at_or_above == 0.0  # no fake scores >= 0.58
+    assert c.reals_at_or_above == 0.75  # .60 .70 .90
+    # nearest three to 0.58: .60 (0.02), .55 (0.03), .70 (0.12)
+    assert (c.near, c.near_real, c.near_low, c.near_high) == (3, 2, 0.55, 0.70)
+    low = score_context(ThresholdSweep(LABEL, SCORE), 0.25, k=2)
+    assert low.fakes_at_or_above == 0.5 and low.reals_at_or_above == 1.0 and low.near_real == 0
+
+
+def test_k_is_capped_by_the_set_and_one_class_sets_say_why():
+    assert score_context(ThresholdSweep(LABEL, SCORE), 0.5, k=100).near == 8
+    with pytest.raises(MetricUnavailable, match="only real"):
+        score_context(ThresholdSweep([1, 1], [0.2, 0.8]), 0.5)
+
+
+def test_words_and_the_marked_histogram():
+    c = score_context(ThresholdSweep(LABEL, SCORE), 0.58, k=3)
+    words = ui.score_context_words(c, "data/x")
+    assert "0% of the fakes and 75% of the reals score P(real) ≥ 0.580" in words
+    assert "The 3 images scoring closest to it (0.550–0.700) are 2 real and 1 fake." in words
+    fig = figures.score_histogram(LABEL, SCORE, 0.5, marks={"this image": 0.58})
+    assert [s.x0 for s in fig.layout.shapes] == [0.5, 0.58]
+    assert any(a.text == "this image 0.580" for a in fig.layout.annotations)
+
+
+def test_scored_sweep_reads_the_cache_and_never_scores(tiny_ckpt, tiny_set, cache_dir):
+    det, test_set = load_detector(tiny_ckpt), scan_test_set(tiny_set)
+    ctx = ui.Context(data_dir=str(tiny_set), weights=str(tiny_ckpt), device="cpu", positive="real", threshold=0.5,
+                     fast=False, detector=det, test_set=test_set, set_signature="tiny")
+    sw, why = ui.scored_sweep(ctx)
+    assert sw is None and "open the Overview once" in why
+    assert not (cache_dir / "predictions").exists()  # asking did not score anything
+    frame = evaluate(det, test_set, InferenceSettings(workers=0)).predictions.frame
+    sw, why = ui.scored_sweep(ctx)
+    assert why == "" and len(sw) == len(frame)
+    np.testing.assert_allclose(np.sort(sw.score), np.sort(frame["p_real"]))
