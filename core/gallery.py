@@ -8,13 +8,14 @@ page never decodes full-size images on a rerun.
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from . import prediction_cache
 from .data import LABEL_NAMES
@@ -114,3 +115,46 @@ def thumbnail(path: str | os.PathLike, size: int = THUMB_SIZE, cache_dir: Path |
     image.save(tmp, format="JPEG", quality=85)
     os.replace(tmp, out)  # atomic: a concurrent reader never sees half a file
     return out
+
+
+SHEET_COLUMNS, SHEET_TILE, SHEET_MAX = 6, 200, 48
+KIND_COLOURS = {FAKE_MISSED: (198, 40, 40), REAL_FLAGGED: (239, 108, 0), BORDERLINE: (31, 78, 156)}
+KIND_COLOUR_NAMES = {FAKE_MISSED: "red", REAL_FLAGGED: "orange", BORDERLINE: "blue"}
+
+
+def contact_sheet(rows: pd.DataFrame, title: str, *, columns: int = SHEET_COLUMNS, tile: int = SHEET_TILE,
+                  limit: int = SHEET_MAX, cache_dir: Path | None = None) -> bytes:
+    """The first ``limit`` gallery rows as one PNG for a slide: a title line, then a grid of
+    thumbnails, each framed in its kind's colour and captioned with file name and P(real).
+    An unreadable image gets a grey tile that says so; it never stops the sheet."""
+    shown = rows.head(limit)
+    n_rows = max(1, math.ceil(len(shown) / columns))
+    pad, caption_h, head_h = 8, 38, 64
+    width = columns * (tile + pad) + pad
+    sheet = Image.new("RGB", (width, head_h + n_rows * (tile + caption_h + pad) + pad), "white")
+    draw = ImageDraw.Draw(sheet)
+    big, small = ImageFont.load_default(size=20), ImageFont.load_default(size=13)
+    draw.text((pad, 10), title, fill=(30, 30, 30), font=big)
+    more = f" (first {limit} of {len(rows)})" if len(rows) > limit else ""
+    legend = " · ".join(f"{k}: {int((rows['kind'] == k).sum())} ({KIND_COLOUR_NAMES[k]} frame)"
+                        for k in KINDS if (rows["kind"] == k).any())
+    draw.text((pad, 38), legend + more, fill=(90, 90, 90), font=small)
+    for i, (_, item) in enumerate(shown.iterrows()):
+        x = pad + (i % columns) * (tile + pad)
+        y = head_h + (i // columns) * (tile + caption_h + pad)
+        thumb = thumbnail(item["path"], size=tile, cache_dir=cache_dir)
+        if thumb is None:
+            draw.rectangle((x, y, x + tile - 1, y + tile - 1), fill=(220, 220, 220))
+            draw.text((x + 10, y + tile // 2 - 8), "unreadable image", fill=(80, 80, 80), font=small)
+        else:
+            with Image.open(thumb) as im:
+                im = im.convert("RGB")
+                sheet.paste(im, (x + (tile - im.width) // 2, y + (tile - im.height) // 2))
+        draw.rectangle((x, y, x + tile - 1, y + tile - 1), outline=KIND_COLOURS.get(item["kind"], (0, 0, 0)), width=4)
+        name = Path(str(item["relpath"])).name
+        name = name if len(name) <= 26 else name[:12] + "…" + name[-12:]
+        draw.text((x, y + tile + 3), name, fill=(30, 30, 30), font=small)
+        draw.text((x, y + tile + 19), f"P(real) {item['p_real']:.3f} · true {item['true']}", fill=(90, 90, 90), font=small)
+    out = io.BytesIO()
+    sheet.save(out, format="PNG", optimize=True)
+    return out.getvalue()

@@ -20,8 +20,13 @@ per_page = top[2].selectbox("Per page", [12, 24, 48], index=1, key="gallery_per_
 rows = gallery.select_errors(preds.frame, ctx.threshold, kinds, distance)
 counts = rows["kind"].value_counts()
 st.caption(" · ".join(f"{kind}: {counts.get(kind, 0)}" for kind in kinds) or "Choose what to show.")
-st.download_button("Download the list (CSV)", gallery.gallery_csv(rows), file_name="error_gallery.csv",
+dl = st.container(horizontal=True)
+dl.download_button("Download the list (CSV)", gallery.gallery_csv(rows), file_name="error_gallery.csv",
                    mime="text/csv", icon=":material/download:")
+if not rows.empty:  # a slide: the selection's first images as one PNG, built only when asked for
+    dl.download_button(
+        "Download as one picture (PNG)", mime="image/png", icon=":material/photo_library:", file_name="error_gallery.png",
+        data=lambda: gallery.contact_sheet(rows, f"{ctx.detector.name} at threshold {ctx.threshold:.3f} on {ctx.data_dir}"))
 if rows.empty:
     st.success(f"No image in this selection at threshold {ctx.threshold:.3f}.")
     st.stop()

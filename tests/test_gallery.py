@@ -110,3 +110,32 @@ def test_gallery_rows_carry_each_image_detail_share_and_the_details_say_low():
     bare = gallery.select_errors(f.drop(columns="detail_share"), 0.5)
     assert bare["detail_share"].isna().all()
     assert "fine detail" not in set(image_details(bare.iloc[0], f.drop(columns="detail_share"), 0.5)[""])
+
+
+def test_contact_sheet_is_one_png_with_a_framed_tile_per_image(tmp_path):
+    import io
+
+    paths = []
+    for i, colour in enumerate([(0, 200, 0), (0, 0, 200), (200, 200, 0)]):
+        paths.append(tmp_path / f"img{i}.png")
+        Image.new("RGB", (300, 300), colour).save(paths[-1])
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not an image")
+    rows = pd.DataFrame({"kind": [gallery.FAKE_MISSED, gallery.FAKE_MISSED, gallery.REAL_FLAGGED, gallery.BORDERLINE],
+                         "relpath": ["fake/a.png", "fake/b.png", "real/c.png", "real/broken.jpg"],
+                         "true": ["fake", "fake", "real", "real"], "p_real": [0.9, 0.7, 0.2, 0.51],
+                         "path": [str(p) for p in paths] + [str(broken)]})
+    sheet = Image.open(io.BytesIO(gallery.contact_sheet(rows, "title", columns=3, tile=100, cache_dir=tmp_path / "c")))
+    assert sheet.format == "PNG"
+    assert sheet.size == (3 * 108 + 8, 64 + 2 * (100 + 38 + 8) + 8)  # 3 columns, 2 rows of tiles
+    px = sheet.convert("RGB")
+    tile_centre = lambda i: (8 + (i % 3) * 108 + 50, 64 + (i // 3) * 146 + 50)
+    assert px.getpixel(tile_centre(0))[1] > 150  # the first image's green
+    assert px.getpixel(tile_centre(1))[2] > 150  # the second's blue
+    assert px.getpixel((8 + 6, 64 + 146 + 6)) == (220, 220, 220)  # the unreadable one: a grey tile, the sheet goes on
+    assert px.getpixel((8 + 1, 64 + 1)) == gallery.KIND_COLOURS[gallery.FAKE_MISSED]  # framed in its kind's colour
+    assert px.getpixel((8 + 2 * 108 + 1, 64 + 1)) == gallery.KIND_COLOURS[gallery.REAL_FLAGGED]
+    # a long selection is cut at the limit
+    many = pd.concat([rows.head(1)] * 10, ignore_index=True)
+    small = Image.open(io.BytesIO(gallery.contact_sheet(many, "t", columns=3, tile=100, limit=4, cache_dir=tmp_path / "c")))
+    assert small.size[1] == 64 + 2 * 146 + 8
