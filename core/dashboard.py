@@ -121,3 +121,24 @@ def score_context_words(c, set_name: str) -> str:
     return (f"On `{set_name}` ({c.n_real} real, {c.n_fake} fake), {c.fakes_at_or_above:.0%} of the fakes and "
             f"{c.reals_at_or_above:.0%} of the reals score P(real) ≥ {c.p_real:.3f}. The {c.near} images scoring "
             f"closest to it ({c.near_low:.3f}–{c.near_high:.3f}) are {c.near_real} real and {c.near - c.near_real} fake.")
+
+
+def _count(n: int, what: str) -> str:
+    return f"{abs(n)} {'more' if n > 0 else 'fewer'} {what}{'' if abs(n) == 1 else 's'}"
+
+
+def threshold_change_words(sweep, reference: float, threshold: float) -> str | None:
+    """What moving from the model's own threshold ``reference`` to ``threshold`` changes on this
+    set, in images (from the set's one ThresholdSweep), or None when they are the same."""
+    if abs(reference - threshold) < 1e-9:
+        return None
+    real_ref, fake_ref = sweep.counts_at(reference)
+    real_now, fake_now = sweep.counts_at(threshold)
+    caught, flagged = fake_ref - fake_now, real_ref - real_now  # fewer called REAL: more caught / flagged
+    if not caught and not flagged:
+        return f"Against the model's own threshold {reference:.3f}: no image changes verdict on this set."
+    parts = [_count(caught, "fake") + " caught" if caught else "", _count(flagged, "real") + " flagged as fake" if flagged else ""]
+    net = caught - flagged
+    total = ("the same number right in all" if net == 0 else
+             f"{abs(net)} {'more' if net > 0 else 'fewer'} image{'' if abs(net) == 1 else 's'} right in all")
+    return f"Against the model's own threshold {reference:.3f}: " + ", ".join(p for p in parts if p) + f"; {total}."

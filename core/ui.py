@@ -28,7 +28,8 @@ from .metrics import ThresholdSweep
 
 from .dashboard import (  # noqa: F401  (re-exported: pages and tests use ui.<name>)
     DEFAULT_DATA, DEFAULT_WEIGHTS, REPO, _display, fmt, image_details, initial_sources, known_test_sets,
-    known_weights, progress_text, resolve_path, score_context_words, skipped_table, uploads_digest,
+    known_weights, progress_text, resolve_path, score_context_words, skipped_table,
+    threshold_change_words, uploads_digest,
 )
 
 

@@ -9,8 +9,19 @@ preds, sweep = ui.guard_evaluation(ctx)
 t, positive = ctx.threshold, ctx.positive
 
 c = sweep.confusion(t, positive)
+reference = ctx.detector.threshold  # the checkpoint's own (or its saved) threshold: what deltas are against
+base = sweep.confusion(reference, positive)
 for col, (key, label) in zip(st.columns(5), figures.METRIC_NAMES.items()):
-    col.metric(label, ui.fmt(getattr(c, key)), help=None if getattr(c, key) is not None else "0/0 at this threshold")
+    now, before = getattr(c, key), getattr(base, key)
+    delta = None if now is None or before is None or abs(t - reference) < 1e-9 else now - before
+    col.metric(label, ui.fmt(now), delta=None if delta is None else f"{delta:+.3f}",
+               delta_color="off" if delta is not None and abs(delta) < 5e-4 else "normal",
+               delta_arrow="off" if delta is not None and abs(delta) < 5e-4 else "auto",
+               delta_description=None if delta is None else f"vs {reference:.3f}",
+               help=None if now is not None else "0/0 at this threshold")
+change = ui.threshold_change_words(sweep, reference, t)
+if change:
+    st.caption(change)
 eer = sweep.eer()
 st.caption(f"Equal error rate {eer.eer:.1%} at threshold {eer.threshold:.4f}.")
 st.button("Use the EER threshold", on_click=ui.set_threshold, args=(eer.threshold,))

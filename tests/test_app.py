@@ -125,6 +125,11 @@ def test_threshold_explorer_uses_the_eer_button(env, core_frame):
     at.button[0].click().run()
     assert not at.exception
     assert at.session_state["threshold"] == pytest.approx(eer.threshold, abs=1e-6)
+    # away from the model's own 0.5, the metrics carry deltas and a caption counts the images that changed
+    sw = ThresholdSweep(core_frame["label"], core_frame["p_real"])
+    assert [m.delta for m in at.metric] == [f"{getattr(sw.confusion(eer.threshold), k) - getattr(sw.confusion(0.5), k):+.3f}"
+                                            for k in ("accuracy", "precision", "recall", "f1", "specificity")]
+    assert any(c.value == ui.threshold_change_words(sw, 0.5, at.session_state["threshold"]) for c in at.caption)
 
 
 @pytest.mark.parametrize("make,expect", [
