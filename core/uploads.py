@@ -106,6 +106,15 @@ def verdict_table(results: list[UploadVerdict], threshold: float) -> pd.DataFram
     return pd.DataFrame(rows, columns=["file", "P(real)", "P(fake)", "verdict", "face crop", "message"])
 
 
+def verdict_csv(results: list[UploadVerdict], threshold: float, model: str) -> bytes:
+    """``verdict_table`` as CSV bytes, each row also naming the model and the threshold, so a
+    downloaded file still says where its verdicts came from."""
+    table = verdict_table(results, threshold)
+    table.insert(4, "threshold", threshold)
+    table.insert(5, "model", model)
+    return table.to_csv(index=False, float_format="%.6f").encode()
+
+
 def safe_name(name: str) -> str:
     """A folder name made of letters, digits, '-', '_' and '.' (never '..' or empty)."""
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name).stem).strip("._")

@@ -3,7 +3,7 @@ import streamlit as st
 
 from core import figures, ui
 from core.analysis import score_context
-from core.uploads import UPLOAD_TYPES, verdict_table
+from core.uploads import UPLOAD_TYPES, verdict_csv, verdict_table
 
 ctx = ui.sidebar("Single-image tester")
 st.title("Single-image tester")
@@ -29,6 +29,8 @@ if len(results) > 1:
     st.dataframe(verdict_table(results, t), hide_index=True, width="stretch",
                  column_config={"P(real)": st.column_config.NumberColumn(format="%.4f"),
                                 "P(fake)": st.column_config.NumberColumn(format="%.4f")})
+st.download_button("Download the verdicts (CSV)", verdict_csv(results, t, detector.name), file_name="verdicts.csv",
+                   mime="text/csv", icon=":material/download:")
 set_sweep, why = ui.scored_sweep(ctx)  # the sidebar's test set, when already scored (never runs it here)
 for i, r in enumerate(results):
     if not r.ok:

@@ -5,13 +5,14 @@ import zipfile
 import zlib
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
 from core.checkpoint import load_detector
 from core.data import DatasetError
 from core.inference import score_images
-from core.uploads import extract_test_set_zip, judge_uploads, safe_name, verdict_table
+from core.uploads import extract_test_set_zip, judge_uploads, safe_name, verdict_csv, verdict_table
 
 
 def image_bytes(fmt: str, size=(96, 96), color=(180, 120, 90)) -> bytes:
@@ -64,6 +65,11 @@ def test_bad_uploads_get_a_message_and_the_good_ones_a_verdict(detector):
     table = verdict_table(results, 0.5)
     assert table["verdict"].tolist().count("not scored") == 4
     assert table.loc[1, "message"] == results[1].error
+    csv = pd.read_csv(io.BytesIO(verdict_csv(results, 0.5, "m.pth")), keep_default_na=False)
+    assert list(csv.columns) == ["file", "P(real)", "P(fake)", "verdict", "threshold", "model", "face crop", "message"]
+    assert (csv["threshold"] == 0.5).all() and (csv["model"] == "m.pth").all() and len(csv) == len(results)
+    assert float(csv["P(real)"].iloc[0]) == pytest.approx(results[0].p_real, abs=1e-6)
+    assert csv.loc[1, "message"] == results[1].error  # failed uploads are listed, not dropped
 
 
 def test_face_crop_falls_back_to_the_whole_image_with_a_message(detector):
