@@ -80,6 +80,18 @@ def _paired_frames(a: Run, b: Run, extra_a: tuple[str, ...] = ()) -> pd.DataFram
     return m
 
 
+def paired_scores(a: Run, b: Run, extra_a: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Every image both runs scored: relpath (``extra_a`` columns of run A), label, p_real_a,
+    p_real_b and ``outcome``, one of "both right", "both wrong", "only A right", "only B right"
+    (each run at its own threshold)."""
+    m = _paired_frames(a, b, extra_a).rename(columns={"label_a": "label"}).drop(columns=["label_b"])
+    right_a = (m["p_real_a"] >= a.threshold) == (m["label"] == 1)
+    right_b = (m["p_real_b"] >= b.threshold) == (m["label"] == 1)
+    m["outcome"] = np.select([right_a & right_b, right_a, right_b], ["both right", "only A right", "only B right"],
+                             default="both wrong")
+    return m
+
+
 def paired_difference(a: Run, b: Run, metrics=PAIRED_METRICS, *, n_resamples: int = DEFAULT_RESAMPLES,
                       seed: int = DEFAULT_SEED, level: float = 0.95) -> pd.DataFrame:
     """B minus A on the images both scored, with a paired stratified bootstrap: each
@@ -116,11 +128,9 @@ def disagreements(a: Run, b: Run) -> pd.DataFrame:
 
     Columns: relpath, path, label, p_real_a, p_real_b, right (which run is right: the
     model name of a or b). Sorted by how far apart the two scores are."""
-    m = _paired_frames(a, b, extra_a=("path",))
-    right_a = (m["p_real_a"] >= a.threshold) == (m["label_a"] == 1)
-    right_b = (m["p_real_b"] >= b.threshold) == (m["label_b"] == 1)
-    out = m[right_a != right_b].copy()
-    out["right"] = np.where(right_a[right_a != right_b], a.model, b.model)
-    out = out.rename(columns={"label_a": "label"}).drop(columns=["label_b"])
+    m = paired_scores(a, b, extra_a=("path",))
+    out = m[m["outcome"].isin(["only A right", "only B right"])].copy()
+    out["right"] = np.where(out["outcome"] == "only A right", a.model, b.model)
+    out = out.drop(columns=["outcome"])
     out["gap"] = (out["p_real_a"] - out["p_real_b"]).abs()
     return out.sort_values("gap", ascending=False).reset_index(drop=True)

@@ -126,3 +126,33 @@ def paired_difference_figure(table: pd.DataFrame, a: str = "A", b: str = "B") ->
                       xaxis_title="difference (B − A)",
                       yaxis=dict(autorange="reversed"), **{**_LAYOUT, "height": 120 + 50 * max(len(table), 1)})
     return fig
+
+
+OUTCOME_STYLE = {"both right": ("#9e9e9e", 6), "both wrong": ("#212121", 7), "only A right": ("#1f4e9c", 10),
+                 "only B right": ("#ff8f00", 10)}
+
+
+def paired_scores_figure(m: pd.DataFrame, threshold_a: float, threshold_b: float, a: str = "A", b: str = "B") -> go.Figure:
+    """P(real) of model B against model A per image (``core.compare.paired_scores``): circles
+    for real images, diamonds for fakes, coloured by which model is right, with each model's
+    threshold drawn. The images off the diagonal's quadrants are where the two disagree."""
+    fig = go.Figure()
+    for outcome, (colour, size) in OUTCOME_STYLE.items():
+        part = m[m["outcome"] == outcome]
+        if part.empty:
+            continue
+        fig.add_trace(go.Scatter(
+            x=part["p_real_a"], y=part["p_real_b"], mode="markers", name=f"{outcome} ({len(part)})",
+            marker=dict(color=colour, size=size, symbol=np.where(part["label"] == 1, "circle", "diamond"),
+                        line=dict(width=0.5, color="white")),
+            customdata=np.column_stack([part["relpath"], np.where(part["label"] == 1, "real", "fake")]),
+            hovertemplate="%{customdata[0]} (%{customdata[1]})<br>A %{x:.3f} · B %{y:.3f}<extra></extra>"))
+    fig.add_vline(x=threshold_a, line=dict(dash="dash", color="#1f4e9c"), annotation_text=f"A threshold {threshold_a:.3f}")
+    fig.add_hline(y=threshold_b, line=dict(dash="dash", color="#ff8f00"), annotation_text=f"B threshold {threshold_b:.3f}")
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="lightgrey"),
+                             hoverinfo="skip", showlegend=False))
+    fig.update_layout(title=dict(text=f"P(real) per image: B against A (circle = real, diamond = fake)"
+                                      f"<br><sup>B: {_middle_cut(b)}  ·  A: {_middle_cut(a)}</sup>"),
+                      xaxis=dict(title="A: P(real)", range=[-0.02, 1.02]), yaxis=dict(title="B: P(real)", range=[-0.02, 1.02]),
+                      **{**_LAYOUT, "height": 520})
+    return fig

@@ -1,8 +1,10 @@
 """Compare: several checkpoints on several test sets, with CIs, overlaid ROC curves and
 the images where two models disagree."""
+from pathlib import Path
+
 import streamlit as st
 
-from core import compare, figures_analysis, ui
+from core import compare, figures_analysis, gallery, ui
 
 ctx = ui.sidebar("Compare")
 st.title("Compare models and test sets")
@@ -62,7 +64,20 @@ if ia != ib and len(paired):
                "of resamples in which B is better.")
     st.dataframe(paired, hide_index=True, column_config={
         c: st.column_config.NumberColumn(format="%.4f") for c in ("a", "b", "difference", "low", "high")})
+if ia != ib:
+    label_a, label_b = compare.short_names([runs[ia].model, runs[ib].model])
+    st.plotly_chart(figures_analysis.paired_scores_figure(compare.paired_scores(runs[ia], runs[ib]), runs[ia].threshold,
+                                                          runs[ib].threshold, label_a, label_b), width="stretch")
 wins = d["right"].value_counts()
 st.write(f"{len(d)} images where exactly one is right: A right on {wins.get(runs[ia].model, 0)}, "
          f"B right on {wins.get(runs[ib].model, 0)}.")
+for start in range(0, min(len(d), 12), 6):  # the widest gaps first
+    for col, row in zip(st.columns(6), d.iloc[start : start + 6].itertuples()):
+        thumb = gallery.thumbnail(row.path)
+        if thumb:
+            col.image(str(thumb), width="stretch")
+        else:
+            col.warning("no preview")
+        col.caption(f"**{Path(row.relpath).name}** ({'real' if row.label == 1 else 'fake'})  \n"
+                    f"A {row.p_real_a:.2f} · B {row.p_real_b:.2f} · {'A' if row.right == runs[ia].model else 'B'} right")
 st.dataframe(d.drop(columns=["path"]), hide_index=True)

@@ -70,3 +70,26 @@ def test_compare_two_checkpoints(env, tmp_path):
     assert list(paired["metric"]) == ["roc_auc", "average_precision", "accuracy", "eer"]
     assert (paired["low"] <= paired["difference"] + 1e-12).all() and (paired["difference"] <= paired["high"] + 1e-12).all()
     assert any("Paired bootstrap" in c.value for c in at.caption)
+    # the per-image scatter: every image of the set once, split by outcome; the disagreements as pictures
+    charts = at.get("plotly_chart")
+    scatter = next(json.loads(c.proto.spec) for c in charts if "B against A" in c.proto.spec)
+    counts = {t["name"].split(" (")[0]: int(t["name"].split("(")[1].rstrip(")")) for t in scatter["data"] if t.get("name")}
+    assert sum(counts.values()) == 16 and set(counts) <= {"both right", "both wrong", "only A right", "only B right"}
+    n_disagree = len(at.dataframe[2].value)
+    assert n_disagree == counts.get("only A right", 0) + counts.get("only B right", 0)
+    assert len(at.get("image")) == min(n_disagree, 12)
+
+
+def test_paired_scores_outcomes_by_hand():
+    import numpy as np
+    import pandas as pd
+
+    from core import compare
+
+    frame = lambda p: pd.DataFrame({"relpath": list("abcd"), "label": [1, 1, 0, 0], "p_real": p})
+    a = compare.Run("A", "s", frame([0.9, 0.2, 0.1, 0.8]), 0.5)  # right, wrong, right, wrong
+    b = compare.Run("B", "s", frame([0.6, 0.7, 0.7, 0.9]), 0.65)  # wrong (0.6 < .65), right, wrong, wrong
+    m = compare.paired_scores(a, b)
+    assert list(m["outcome"]) == ["only A right", "only B right", "only A right", "both wrong"]
+    d = compare.disagreements(a.__class__(a.model, a.test_set, a.frame.assign(path="x"), a.threshold), b)
+    assert sorted(d["relpath"]) == ["a", "b", "c"] and np.all(d["gap"].diff().dropna() <= 0)
