@@ -53,7 +53,7 @@ def robustness_figure(table: pd.DataFrame) -> go.Figure:
         rows = table[table["kind"] == kind].sort_values("level", ascending=kind not in ("jpeg", "downscale"))
         for metric, label in METRIC_LABELS.items():
             y = pd.to_numeric(rows[f"d_{metric}"], errors="coerce")
-            fig.add_scatter(x=rows["level"].astype(str), y=y, mode="lines+markers", name=label, legendgroup=metric,
+            fig.add_scatter(x=rows["level"].map("{:g}".format), y=y, mode="lines+markers", name=label, legendgroup=metric,
                             showlegend=col == 1, line={"color": colours[metric]},
                             customdata=np.c_[rows["condition"], pd.to_numeric(rows[metric], errors="coerce")],
                             hovertemplate="%{customdata[0]}<br>" + label + " %{customdata[1]:.3f} (Δ %{y:+.3f})<extra></extra>",
