@@ -12,7 +12,9 @@ import plotly.graph_objects as go
 
 from .metrics import Confusion, PrCurve, RocCurve
 
-COLORS = {"real": "#2e7d32", "fake": "#c62828", "threshold": "#1f4e9c", "point": "#ff8f00"}
+# Okabe-Ito bluish green and vermillion: real stays green and fake red-ish, and the two stay apart for
+# red-green colour-blind readers (the old #2e7d32 / #c62828 pair did not, nor did their overlap in histograms)
+COLORS = {"real": "#009E73", "fake": "#D55E00", "threshold": "#1f4e9c", "point": "#111111"}
 METRIC_NAMES = {
     "accuracy": "Accuracy",
     "precision": "Precision",
@@ -91,7 +93,9 @@ def confusion_figure(confusion: Confusion, normalize: bool = False) -> go.Figure
 
 def score_histogram(label, p_real, threshold: float, bins: int = 40, marks: dict[str, float] | None = None) -> go.Figure:
     """Distribution of P(real) for each true class, with the threshold drawn. Binned
-    here (``bins`` equal bins over [0, 1]) so the figure stays small for large sets.
+    here (``bins`` equal bins over [0, 1]) so the figure stays small for large sets. The two
+    classes stand side by side in each bin (fake left, real right), never on top of each
+    other: overlaid translucent bars mixed into a third colour where the classes overlap.
     ``marks`` (name -> P(real)) draws one more line per entry, e.g. an uploaded image's score."""
     label, p_real = np.asarray(label), np.asarray(p_real, dtype=float)
     edges = np.linspace(0.0, 1.0, bins + 1)
@@ -102,8 +106,8 @@ def score_histogram(label, p_real, threshold: float, bins: int = 40, marks: dict
         counts, _ = np.histogram(np.clip(scores, 0.0, 1.0), bins=edges)
         traces.append(
             go.Bar(
-                x=centers, y=counts, width=width, name=f"true {name} ({len(scores)})",
-                marker_color=COLORS[name], opacity=0.6, customdata=np.c_[edges[:-1], edges[1:]],
+                x=centers, y=counts, width=width / 2, offset=-width / 2 if value == 0 else 0.0, name=f"true {name} ({len(scores)})",
+                marker_color=COLORS[name], opacity=0.9, customdata=np.c_[edges[:-1], edges[1:]],
                 hovertemplate="P(real) %{customdata[0]:.3f}–%{customdata[1]:.3f}<br>%{y} images<extra>" + name + "</extra>",
             )
         )

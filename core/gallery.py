@@ -118,8 +118,9 @@ def thumbnail(path: str | os.PathLike, size: int = THUMB_SIZE, cache_dir: Path |
 
 
 SHEET_COLUMNS, SHEET_TILE, SHEET_MAX = 6, 200, 48
-KIND_COLOURS = {FAKE_MISSED: (198, 40, 40), REAL_FLAGGED: (239, 108, 0), BORDERLINE: (31, 78, 156)}
-KIND_COLOUR_NAMES = {FAKE_MISSED: "red", REAL_FLAGGED: "orange", BORDERLINE: "blue"}
+# Okabe-Ito vermillion, blue and yellow: told apart by red-green colour-blind readers too
+KIND_COLOURS = {FAKE_MISSED: (213, 94, 0), REAL_FLAGGED: (0, 114, 178), BORDERLINE: (240, 228, 66)}
+KIND_COLOUR_NAMES = {FAKE_MISSED: "red", REAL_FLAGGED: "blue", BORDERLINE: "yellow"}
 
 
 def contact_sheet(rows: pd.DataFrame, title: str, *, columns: int = SHEET_COLUMNS, tile: int = SHEET_TILE,
