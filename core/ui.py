@@ -150,10 +150,11 @@ def scored_sweep(ctx: Context) -> tuple[ThresholdSweep | None, str]:
     disk, else None and why; it never runs the model (a page that only needs the context of
     one score must not start a whole test-set pass)."""
     if ctx.detector is None or ctx.test_set is None:
-        return None, f"no test set loaded ({ctx.test_set_error or ctx.data_dir})"
+        return None, "no test set is loaded (choose one under *Test set and model* in the sidebar)"
     preds = cached_predictions(ctx.detector.sha256, ctx.test_set, ctx.settings)
     if preds is None:
-        return None, f"`{ctx.data_dir}` is not scored by this model yet: open the Overview once"
+        return None, (f"`{ctx.data_dir}` is not scored by this model yet; open the Overview once and each verdict "
+                      "here will show where its score falls in that set")
     sw = sweep(ctx, preds)
     if not sw.has_both_classes:
         return None, f"`{ctx.data_dir}` has readable images of one class only"

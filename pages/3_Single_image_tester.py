@@ -57,7 +57,7 @@ for i, r in enumerate(results):
                 st.plotly_chart(figures.score_histogram(set_sweep.label, set_sweep.score, t, marks={"this image": r.p_real}),
                                 width="stretch", key=f"tester_context_{i}")
         else:
-            out.caption(f"No test-set context: {why}; then each verdict here shows where its score falls among that set's.")
+            out.caption(f"No test-set context: {why}.")
         if out.toggle("Explain (attention map + Grad-CAM)", key=f"tester_explain_{i}"):
             from core.explain import NO_ATTENTION_NOTE, TARGET_NOTE, explain_image
 

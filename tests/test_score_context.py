@@ -49,6 +49,7 @@ def test_scored_sweep_reads_the_cache_and_never_scores(tiny_ckpt, tiny_set, cach
                      fast=False, detector=det, test_set=test_set, set_signature="tiny")
     sw, why = ui.scored_sweep(ctx)
     assert sw is None and "open the Overview once" in why
+    assert ui.scored_sweep(ui.Context("x", "w", "cpu", "real", 0.5, False, detector=det))[1].startswith("no test set is loaded")
     assert not (cache_dir / "predictions").exists()  # asking did not score anything
     frame = evaluate(det, test_set, InferenceSettings(workers=0)).predictions.frame
     sw, why = ui.scored_sweep(ctx)
