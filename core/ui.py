@@ -23,7 +23,7 @@ from . import uploads
 from .checkpoint import CheckpointError, Detector, load_detector, resolve_device
 from .data import DatasetError, LAYOUT_HELP, TestSet, scan_test_set
 from .inference import InferenceSettings, Predictions, Progress, predict_test_set
-from .prediction_cache import cached_predictions
+from .prediction_cache import cache_path, cached_predictions
 from .metrics import ThresholdSweep
 
 from .dashboard import (  # noqa: F401  (re-exported: pages and tests use ui.<name>)
@@ -145,13 +145,24 @@ def sweep(ctx: Context, preds: Predictions) -> ThresholdSweep:
     return _cached_sweep(ctx.detector.sha256, ctx.set_signature, tuple(sorted(ctx.settings.key().items())), preds.frame)
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _if_scored(weights_sha: str, set_signature: str, settings: tuple, stamp: tuple, _test_set) -> Predictions | None:
+    """``cached_predictions``, read once per state of the cache file (``stamp``), not on every rerun."""
+    return cached_predictions(weights_sha, _test_set, InferenceSettings(**dict(settings)))
+
+
 def scored_sweep(ctx: Context) -> tuple[ThresholdSweep | None, str]:
     """The sweep of the sidebar's test set when the model's predictions on it are already on
     disk, else None and why; it never runs the model (a page that only needs the context of
     one score must not start a whole test-set pass)."""
     if ctx.detector is None or ctx.test_set is None:
         return None, "no test set is loaded (choose one under *Test set and model* in the sidebar)"
-    preds = cached_predictions(ctx.detector.sha256, ctx.test_set, ctx.settings)
+    settings = tuple(sorted(ctx.settings.key().items()))
+    try:
+        info = cache_path(ctx.detector.sha256, ctx.test_set, ctx.settings).stat()
+        preds = _if_scored(ctx.detector.sha256, ctx.set_signature, settings, (info.st_mtime_ns, info.st_size), ctx.test_set)
+    except FileNotFoundError:
+        preds = None
     if preds is None:
         return None, (f"`{ctx.data_dir}` is not scored by this model yet; open the Overview once and each verdict "
                       "here will show where its score falls in that set")
