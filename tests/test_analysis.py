@@ -1,4 +1,4 @@
-"""Where one image's score falls in a scored test set: core.analysis.score_context, its words,
+"""core/analysis.py: where one image's score falls in a scored test set (score_context), its words,
 the marked histogram and ui.scored_sweep (never runs the model)."""
 import numpy as np
 import pytest
