@@ -1,5 +1,5 @@
 """core/analysis.py: where one image's score falls in a scored test set (score_context), its words,
-the marked histogram and ui.scored_sweep (never runs the model)."""
+the marked histogram and ui.scored_sweep (never runs the model); what moving the threshold changes, in images."""
 import numpy as np
 import pytest
 
