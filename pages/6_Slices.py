@@ -35,5 +35,9 @@ dims = ["all"] + [d for d in a.slices["dimension"].unique() if d != "all"]
 dim = st.selectbox("Slice by", dims, format_func=lambda d: "every dimension" if d == "all" else d)
 st.plotly_chart(figures_analysis.slice_figure(a.slices, metric, None if dim == "all" else dim), width="stretch")
 table = a.slices if dim == "all" else a.slices[a.slices["dimension"] == dim]
+first = ["dimension", "slice", "n", "n_real", "n_fake", metric, f"{metric}_low", f"{metric}_high"]  # the chart's metric leads
+table = table[[c for c in first if c in table] + [c for c in table if c not in first]]
+labels = {f"{m}{end}": f"{NAMES.get(m, m)}{label}" for m in ("accuracy", "fake_catch_rate", "real_pass_rate", "roc_auc")
+          for end, label in (("", ""), ("_low", ": CI low"), ("_high", ": CI high"))}
 st.dataframe(table, hide_index=True, column_config={
-    c: st.column_config.NumberColumn(format="%.3f") for c in table.columns if table[c].dtype.kind == "f"})
+    c: st.column_config.NumberColumn(labels.get(c, c), format="%.3f") for c in table.columns if table[c].dtype.kind == "f"})
