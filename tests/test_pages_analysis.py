@@ -93,3 +93,17 @@ def test_paired_scores_outcomes_by_hand():
     assert list(m["outcome"]) == ["only A right", "only B right", "only A right", "both wrong"]
     d = compare.disagreements(a.__class__(a.model, a.test_set, a.frame.assign(path="x"), a.threshold), b)
     assert sorted(d["relpath"]) == ["a", "b", "c"] and np.all(d["gap"].diff().dropna() <= 0)
+
+
+def test_slices_table_leads_with_the_charted_metric(env):
+    at = start(PAGES[2])
+    assert not at.exception, at.exception
+    def slice_table():
+        return next(d.value for d in at.dataframe if "dimension" in d.value.columns)
+
+    assert list(slice_table().columns[5:8]) == ["accuracy", "accuracy_low", "accuracy_high"]
+    at.radio[0].set_value("roc_auc").run()
+    assert not at.exception, at.exception
+    table = slice_table()
+    assert list(table.columns[5:8]) == ["roc_auc", "roc_auc_low", "roc_auc_high"]
+    assert {"accuracy", "fake_catch_rate", "real_pass_rate"} <= set(table.columns)  # nothing dropped
