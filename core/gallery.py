@@ -85,6 +85,16 @@ def paginate(rows: pd.DataFrame, page: int, per_page: int) -> tuple[pd.DataFrame
     return rows.iloc[(page - 1) * per_page : page * per_page], n_pages
 
 
+def slice_label(dimension: str, value: str) -> str:
+    """How a slice of ``core.slices.slice_masks`` is named in a menu: "difficulty: hard"."""
+    return value if dimension == "all" else f"{dimension}: {value}"
+
+
+def within(rows: pd.DataFrame, relpaths) -> pd.DataFrame:
+    """The gallery rows whose image is among ``relpaths`` (e.g. one slice's), order kept."""
+    return rows[rows["relpath"].isin(set(relpaths))].reset_index(drop=True)
+
+
 def gallery_csv(rows: pd.DataFrame) -> bytes:
     """The gallery list as CSV bytes (for the download button)."""
     return rows.drop(columns=["path"], errors="ignore").to_csv(index=False, float_format="%.6f").encode()

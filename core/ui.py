@@ -25,6 +25,7 @@ from .data import DatasetError, LAYOUT_HELP, TestSet, scan_test_set
 from .inference import InferenceSettings, Predictions, Progress, predict_test_set
 from .prediction_cache import cache_path, cached_predictions
 from .metrics import ThresholdSweep
+from .slices import add_slice_columns
 
 from .dashboard import (  # noqa: F401  (re-exported: pages and tests use ui.<name>)
     DEFAULT_DATA, DEFAULT_WEIGHTS, REPO, _display, fmt, image_details, initial_sources, known_test_sets,
@@ -149,6 +150,17 @@ def sweep(ctx: Context, preds: Predictions) -> ThresholdSweep:
 def _if_scored(weights_sha: str, set_signature: str, settings: tuple, stamp: tuple, _test_set) -> Predictions | None:
     """``cached_predictions``, read once per state of the cache file (``stamp``), not on every rerun."""
     return cached_predictions(weights_sha, _test_set, InferenceSettings(**dict(settings)))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _slice_frame(weights_sha: str, set_signature: str, settings: tuple, _frame: pd.DataFrame) -> pd.DataFrame:
+    return add_slice_columns(_frame)
+
+
+def slice_frame(ctx: Context, preds: Predictions) -> pd.DataFrame:
+    """The predictions with the slice columns (``core.slices.add_slice_columns``), built once per
+    model, test set and precision: it does not depend on the threshold."""
+    return _slice_frame(ctx.detector.sha256, ctx.set_signature, tuple(sorted(ctx.settings.key().items())), preds.frame)
 
 
 def scored_sweep(ctx: Context) -> tuple[ThresholdSweep | None, str]:

@@ -5,19 +5,26 @@ import streamlit as st
 
 from core import gallery, ui
 from core.quality import LOW_DETAIL
+from core.slices import slice_masks
 
 ctx = ui.sidebar("Error gallery")
 st.title("Error gallery")
 preds, sweep = ui.guard_evaluation(ctx)
 ss = st.session_state
 
-top = st.columns([3, 2, 1])
+top, second = st.columns([3, 2]), st.columns([3, 2])
 kinds = top[0].multiselect("Show", gallery.KINDS, default=[gallery.FAKE_MISSED, gallery.REAL_FLAGGED],
                            key="gallery_kinds")
-distance = top[1].slider("Borderline: within this distance of the threshold", 0.0, 0.5, 0.05, 0.005,
-                         key="gallery_distance")
-per_page = top[2].selectbox("Per page", [12, 24, 48], index=1, key="gallery_per_page")
+framed = ui.slice_frame(ctx, preds)
+choices = slice_masks(framed)  # the Slices page's slices: difficulty, JPEG quality, fine detail, replaced region, ...
+pick = top[1].selectbox("Only the images of", range(len(choices)),  # no key: a new set brings new options
+                        format_func=lambda i: gallery.slice_label(*choices[i][:2]))
+distance = second[0].slider("Borderline: within this distance of the threshold", 0.0, 0.5, 0.05, 0.005,
+                            key="gallery_distance")
+per_page = second[1].selectbox("Per page", [12, 24, 48], index=1, key="gallery_per_page")
 rows = gallery.select_errors(preds.frame, ctx.threshold, kinds, distance)
+rows = gallery.within(rows, framed["relpath"][choices[pick][2]])
+scope = "" if pick == 0 else f" ({gallery.slice_label(*choices[pick][:2])})"
 counts = rows["kind"].value_counts()
 st.caption(" · ".join(f"{kind}: {counts.get(kind, 0)}" for kind in kinds) or "Choose what to show.")
 dl = st.container(horizontal=True)
@@ -26,7 +33,7 @@ dl.download_button("Download the list (CSV)", gallery.gallery_csv(rows), file_na
 if not rows.empty:  # a slide: the selection's first images as one PNG, built only when asked for
     dl.download_button(
         "Download as one picture (PNG)", mime="image/png", icon=":material/photo_library:", file_name="error_gallery.png",
-        data=lambda: gallery.contact_sheet(rows, f"{ctx.detector.name} at threshold {ctx.threshold:.3f} on {ctx.data_dir}"))
+        data=lambda: gallery.contact_sheet(rows, f"{ctx.detector.name} at threshold {ctx.threshold:.3f} on {ctx.data_dir}{scope}"))
 if rows.empty:
     st.success(f"No image in this selection at threshold {ctx.threshold:.3f}.")
     st.stop()

@@ -106,6 +106,14 @@ def test_the_gallery_holds_exactly_the_misclassified_images(env, core_frame):
     assert len(wrong) > 0
     assert sorted(table["relpath"]) == sorted(wrong["relpath"])
     assert table["relpath"].tolist() == select_errors(core_frame, t)["relpath"].tolist()
+    # one slice only (the Slices page's slices): the JPEG files' errors, in the same order
+    box = next(b for b in at.selectbox if b.label == "Only the images of")
+    assert box.options[0] == "all images" and "file format: JPEG" in box.options
+    box.set_value(box.options.index("file format: JPEG")).run()
+    assert not at.exception, at.exception
+    sliced = at.dataframe[-1].value
+    want = [r for r in table["relpath"] if r.endswith(".jpg")]
+    assert 0 < len(want) < len(table) and sliced["relpath"].tolist() == want
     # opening one shows its full image and details
     at.button(key=f"open_{table['relpath'].iloc[0]}").click().run()
     assert not at.exception
