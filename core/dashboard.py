@@ -139,6 +139,5 @@ def threshold_change_words(sweep, reference: float, threshold: float) -> str | N
         return f"Against the model's own threshold {reference:.3f}: no image changes verdict on this set."
     parts = [_count(caught, "fake") + " caught" if caught else "", _count(flagged, "real") + " flagged as fake" if flagged else ""]
     net = caught - flagged
-    total = ("the same number right in all" if net == 0 else
-             f"{abs(net)} {'more' if net > 0 else 'fewer'} image{'' if abs(net) == 1 else 's'} right in all")
+    total = "the same number right in all" if net == 0 else _count(net, "image") + " right in all"
     return f"Against the model's own threshold {reference:.3f}: " + ", ".join(p for p in parts if p) + f"; {total}."

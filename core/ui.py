@@ -79,6 +79,11 @@ class Context:
     def settings(self) -> InferenceSettings:
         return InferenceSettings(fast=self.fast)
 
+    @property
+    def settings_key(self) -> tuple:
+        """``settings`` as a hashable cache key (what the prediction cache keys on)."""
+        return tuple(sorted(self.settings.key().items()))
+
 
 # --- small helpers (the pure ones live in core.dashboard) ---------------------------
 def set_threshold(value: float) -> None:
@@ -127,8 +132,7 @@ _WARM: set[tuple] = set()  # prediction keys whose disk cache this process has f
 def predictions(ctx: Context) -> Predictions:
     """Predictions of ``ctx.detector`` on ``ctx.test_set``. The first time, the model runs
     with a progress bar (filling the disk cache); after that the cached result is used."""
-    settings = tuple(sorted(ctx.settings.key().items()))
-    key = (ctx.detector.sha256, ctx.set_signature, settings)
+    key = (ctx.detector.sha256, ctx.set_signature, ctx.settings_key)
     if key not in _WARM:
         bar = st.progress(0.0, text="Scoring the test set…")
 
@@ -143,7 +147,7 @@ def predictions(ctx: Context) -> Predictions:
 
 def sweep(ctx: Context, preds: Predictions) -> ThresholdSweep:
     """The one ThresholdSweep of these predictions, built once and cached."""
-    return _cached_sweep(ctx.detector.sha256, ctx.set_signature, tuple(sorted(ctx.settings.key().items())), preds.frame)
+    return _cached_sweep(ctx.detector.sha256, ctx.set_signature, ctx.settings_key, preds.frame)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -160,7 +164,7 @@ def _slice_frame(weights_sha: str, set_signature: str, settings: tuple, _frame: 
 def slice_frame(ctx: Context, preds: Predictions) -> pd.DataFrame:
     """The predictions with the slice columns (``core.slices.add_slice_columns``), built once per
     model, test set and precision: it does not depend on the threshold."""
-    return _slice_frame(ctx.detector.sha256, ctx.set_signature, tuple(sorted(ctx.settings.key().items())), preds.frame)
+    return _slice_frame(ctx.detector.sha256, ctx.set_signature, ctx.settings_key, preds.frame)
 
 
 def scored_sweep(ctx: Context) -> tuple[ThresholdSweep | None, str]:
@@ -169,10 +173,10 @@ def scored_sweep(ctx: Context) -> tuple[ThresholdSweep | None, str]:
     one score must not start a whole test-set pass)."""
     if ctx.detector is None or ctx.test_set is None:
         return None, "no test set is loaded (choose one under *Test set and model* in the sidebar)"
-    settings = tuple(sorted(ctx.settings.key().items()))
     try:
         info = cache_path(ctx.detector.sha256, ctx.test_set, ctx.settings).stat()
-        preds = _if_scored(ctx.detector.sha256, ctx.set_signature, settings, (info.st_mtime_ns, info.st_size), ctx.test_set)
+        preds = _if_scored(ctx.detector.sha256, ctx.set_signature, ctx.settings_key, (info.st_mtime_ns, info.st_size),
+                           ctx.test_set)
     except FileNotFoundError:
         preds = None
     if preds is None:
@@ -201,7 +205,7 @@ def _cached_analysis(weights_sha: str, set_signature: str, settings: tuple, thre
 
 def analysis(ctx: Context, preds: Predictions, n_resamples: int = 1000):
     """``core.analysis.analyse`` of these predictions at the current threshold, cached."""
-    return _cached_analysis(ctx.detector.sha256, ctx.set_signature, tuple(sorted(ctx.settings.key().items())),
+    return _cached_analysis(ctx.detector.sha256, ctx.set_signature, ctx.settings_key,
                             float(ctx.threshold), ctx.positive, n_resamples, preds.frame)
 
 

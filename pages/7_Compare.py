@@ -56,8 +56,8 @@ try:
 except ValueError as exc:
     st.warning(str(exc))
     st.stop()
+label_a, label_b = compare.short_names([runs[ia].model, runs[ib].model])  # one test set: the selectors name it
 if ia != ib and len(paired):
-    label_a, label_b = compare.short_names([runs[ia].model, runs[ib].model])  # one test set: the selectors name it
     st.plotly_chart(figures_analysis.paired_difference_figure(paired, label_a, label_b), width="stretch")
     st.caption("Paired bootstrap: each resample draws the same images for both models, so the interval is that of "
                "the difference itself, narrower than comparing the two rows' intervals above. b_better: the share "
@@ -65,7 +65,6 @@ if ia != ib and len(paired):
     st.dataframe(paired, hide_index=True, column_config={
         c: st.column_config.NumberColumn(format="%.4f") for c in ("a", "b", "difference", "low", "high")})
 if ia != ib:
-    label_a, label_b = compare.short_names([runs[ia].model, runs[ib].model])
     st.plotly_chart(figures_analysis.paired_scores_figure(compare.paired_scores(runs[ia], runs[ib]), runs[ia].threshold,
                                                           runs[ib].threshold, label_a, label_b), width="stretch")
 wins = d["right"].value_counts()
