@@ -71,7 +71,9 @@ def analyse(frame: pd.DataFrame, threshold: float, positive: str = "real", *,
             n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED, jpeg_quality: bool = True,
             **preset_options) -> Analysis:
     """Analyse a predictions frame (``core.inference.PREDICTION_COLUMNS``) at ``threshold``.
-    ``preset_options`` go to ``operating_points.all_presets`` (false_alarm_rate, ...)."""
+    ``preset_options`` go to ``operating_points.all_presets`` (false_alarm_rate, ...).
+    ``jpeg_quality=False`` skips reading the files' JPEG tables and keeps a ``jpeg_quality``
+    column the frame already has (one from ``add_slice_columns``)."""
     if len(frame) == 0:
         raise ValueError("no predictions to analyse: the test set has no readable images")
     sweep = ThresholdSweep(frame["label"], frame["p_real"])

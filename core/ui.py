@@ -25,6 +25,7 @@ from .data import DatasetError, LAYOUT_HELP, TestSet, scan_test_set
 from .inference import InferenceSettings, Predictions, Progress, predict_test_set
 from .prediction_cache import cache_path, cached_predictions
 from .metrics import ThresholdSweep
+from .bootstrap import DEFAULT_RESAMPLES
 from .slices import add_slice_columns
 
 from .dashboard import (  # noqa: F401  (re-exported: pages and tests use ui.<name>)
@@ -200,13 +201,15 @@ def _cached_analysis(weights_sha: str, set_signature: str, settings: tuple, thre
                      n_resamples: int, _frame: pd.DataFrame):
     from .analysis import analyse
 
-    return analyse(_frame, threshold, positive, n_resamples=n_resamples)
+    return analyse(_frame, threshold, positive, n_resamples=n_resamples, jpeg_quality=False)
 
 
-def analysis(ctx: Context, preds: Predictions, n_resamples: int = 1000):
-    """``core.analysis.analyse`` of these predictions at the current threshold, cached."""
+def analysis(ctx: Context, preds: Predictions, n_resamples: int = DEFAULT_RESAMPLES):
+    """``core.analysis.analyse`` of these predictions at the current threshold, cached. It
+    starts from ``slice_frame``, so a set's JPEG headers are read once per model and set,
+    not again for every threshold."""
     return _cached_analysis(ctx.detector.sha256, ctx.set_signature, ctx.settings_key,
-                            float(ctx.threshold), ctx.positive, n_resamples, preds.frame)
+                            float(ctx.threshold), ctx.positive, n_resamples, slice_frame(ctx, preds))
 
 
 def context_for(ctx: Context, weights: str | None = None, data_dir: str | None = None) -> tuple[Context | None, str]:

@@ -72,3 +72,26 @@ def test_threshold_change_in_images():
     assert "no image changes" in ui.threshold_change_words(sw, 0.5, 0.52)
     # 0.35 -> 0.58: the real at .40 is flagged and the fake at .55 caught
     assert ui.threshold_change_words(sw, 0.35, 0.58).endswith("1 more real flagged as fake; the same number right in all.")
+
+
+def test_analyse_keeps_slice_columns_it_is_given_without_reading_the_files_again(monkeypatch):
+    """ui.analysis hands ``analyse`` the once-built slice frame: the JPEG tables are not read per threshold."""
+    import pandas as pd
+
+    from core import slices
+    from core.analysis import analyse
+
+    frame = pd.DataFrame({"relpath": [f"real/r{i}.jpg" if y else f"fake/easy_{i}_1100.jpg" for i, y in enumerate(LABEL)],
+                          "path": [f"/nowhere/{i}.jpg" for i in range(8)], "label": LABEL, "p_real": SCORE,
+                          "group": "", "width": 600, "height": 600, "format": "JPEG", "size_bytes": 1000,
+                          "detail_share": 0.3})
+    framed = slices.add_slice_columns(frame, jpeg_quality=False).assign(jpeg_quality=[90, 75] * 4)
+
+    def no_reads(path):
+        raise AssertionError(f"read {path} again")
+
+    monkeypatch.setattr(slices, "estimate_jpeg_quality", no_reads)
+    a = analyse(framed, 0.5, n_resamples=20, jpeg_quality=False)
+    assert a.frame["jpeg_quality"].tolist() == [90, 75] * 4
+    assert set(a.frame["jpeg_quality_bucket"]) == {"81–90", "71–80"}
+    assert a.frame["replaced_left eye"].sum() == 4 and a.frame["replaced_mouth"].sum() == 0

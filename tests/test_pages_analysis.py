@@ -107,3 +107,20 @@ def test_slices_table_leads_with_the_charted_metric(env):
     table = slice_table()
     assert list(table.columns[5:8]) == ["roc_auc", "roc_auc_low", "roc_auc_high"]
     assert {"accuracy", "fake_catch_rate", "real_pass_rate"} <= set(table.columns)  # nothing dropped
+
+
+def test_moving_the_threshold_does_not_read_the_jpeg_tables_again(env, monkeypatch):
+    """The slice columns (JPEG quality from each file's tables) are built once per model and set."""
+    from core import slices
+
+    reads = []
+    real = slices.estimate_jpeg_quality
+    monkeypatch.setattr(slices, "estimate_jpeg_quality", lambda p: reads.append(p) or real(p))
+    at = start(PAGES[2])
+    assert not at.exception
+    first = len(reads)
+    assert first <= 16  # at most once per image (none when an earlier test already built this frame)
+    for t in (0.3, 0.7):
+        at.sidebar.slider(key="w_threshold_slider").set_value(t).run()
+        assert not at.exception
+    assert len(reads) == first
