@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .bootstrap import DEFAULT_RESAMPLES
 from .cli import DEFAULT_DATA, write_json
 
 
@@ -21,7 +22,8 @@ def add_parser(sub) -> None:
     p.add_argument("b", help="checkpoint B (the candidate)")
     p.add_argument("--data", default=str(DEFAULT_DATA), help="test set folder (default: data/test_images)")
     p.add_argument("--device", default="auto", help="auto|cpu|cuda")
-    p.add_argument("--bootstrap", type=int, default=2000, metavar="N", help="resamples (default 2000)")
+    p.add_argument("--bootstrap", type=int, default=DEFAULT_RESAMPLES, metavar="N",
+                   help=f"resamples (default {DEFAULT_RESAMPLES}, as the Compare page)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", dest="json_out", default=None, help="write both tables as JSON here")
     p.set_defaults(func=run_compare)

@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .bootstrap import DEFAULT_RESAMPLES
 from .cli import DEFAULT_DATA, default_weights, write_json
 
 
@@ -21,8 +22,8 @@ def add_parser(sub) -> None:
     ev.add_argument("--tta", action="store_true", help="average P(real) over the image and its mirror")
     ev.add_argument("--batch-size", type=int, default=32)
     ev.add_argument("--workers", type=int, default=None)
-    ev.add_argument("--bootstrap", type=int, default=1000, metavar="N",
-                    help="bootstrap resamples for the confidence intervals in --json (default 1000)")
+    ev.add_argument("--bootstrap", type=int, default=DEFAULT_RESAMPLES, metavar="N",
+                    help=f"bootstrap resamples for the confidence intervals in --json (default {DEFAULT_RESAMPLES})")
     ev.set_defaults(func=run_evaluate)
 
     pr = sub.add_parser("predict", help="P(real), P(fake) and the verdict for single images")

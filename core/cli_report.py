@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .bootstrap import DEFAULT_RESAMPLES
 from .cli import DEFAULT_DATA, default_weights
 
 
@@ -13,7 +14,7 @@ def add_parser(sub) -> None:
     rp.add_argument("--weights", default=None, help="checkpoint (default: weights/default.pth)")
     rp.add_argument("--threshold", type=float, default=None, help="REAL when P(real) >= T (default: the checkpoint's)")
     rp.add_argument("--positive", choices=["real", "fake"], default="real")
-    rp.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples (default 1000)")
+    rp.add_argument("--bootstrap", type=int, default=DEFAULT_RESAMPLES, metavar="N", help=f"bootstrap resamples (default {DEFAULT_RESAMPLES})")
     rp.add_argument("--device", default="auto", help="auto|cpu|cuda")
     rp.add_argument("--no-cache", action="store_true", help="run the model even when predictions are cached")
     rp.add_argument("--out", required=True, help="the HTML file to write; the CSV goes next to it")

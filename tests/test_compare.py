@@ -143,3 +143,17 @@ def test_short_names_are_file_names_unless_two_share_one():
 
     assert short_names(["weights/default.pth", "/w/artifacts/members/lite0_384.pth"]) == ["default.pth", "lite0_384.pth"]
     assert short_names(["a/default.pth", "b/default.pth"]) == ["a/default.pth", "b/default.pth"]
+
+
+@pytest.mark.parametrize("command", ["evaluate", "report", "compare"])
+def test_every_command_bootstraps_as_many_resamples_as_the_dashboard(command):
+    """The Compare page and ``compare`` must print the same intervals for the same seed."""
+    import inspect
+
+    from core import ui
+    from core.bootstrap import DEFAULT_RESAMPLES
+    from core.cli import build_parser
+
+    args = {"compare": ["a.pth", "b.pth"], "report": ["--out", "r.html"]}.get(command, [])
+    assert build_parser(command).parse_args([command, *args]).bootstrap == DEFAULT_RESAMPLES
+    assert inspect.signature(ui.analysis).parameters["n_resamples"].default == DEFAULT_RESAMPLES
