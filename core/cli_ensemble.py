@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import time
 from pathlib import Path
 
+from . import provenance
 from .identity import CheckpointError
 
 
@@ -66,6 +68,22 @@ def member_record(d) -> dict:
     }
 
 
+def seen_record(detectors: list, data: str | None) -> dict | None:
+    """The images the ensemble has seen: every member's training files, and as validation
+    files the members' and those of ``data`` (the set the ensemble is judged on). None when a
+    member does not record its own."""
+    from .data import scan_test_set
+
+    seen = [provenance.model_seen(d) for d in detectors]
+    if not all(seen):
+        return None
+    train = set().union(*(s.train for s in seen))
+    val = set().union(*(s.val for s in seen))
+    if data:
+        val.update(d for d in provenance.digests(scan_test_set(data).images["path"]) if d)
+    return {"digest": provenance.DIGEST, "train": sorted(train), "val": sorted(val - train)}
+
+
 def run_ensemble(args: argparse.Namespace) -> int:
     import torch
 
@@ -82,6 +100,12 @@ def run_ensemble(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.data:
         card.update(_validate(model, pre, args.half, args.data))
+    seen = seen_record(detectors, args.data)
+    if seen:
+        card.setdefault("data", {})["digests"] = seen
+    else:
+        print("note: not every member records its training images, so the ensemble records none "
+              "(`python -m core fingerprint MEMBER --train DIR` adds them to a member)", file=sys.stderr)
     save_checkpoint(out, model, pre, threshold=0.5, threshold_source="default 0.5", training=card, half=args.half)
     card["build_time_s"] = round(time.perf_counter() - start, 1)
     write_ensemble_card(out, card)

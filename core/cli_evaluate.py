@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from .bootstrap import DEFAULT_RESAMPLES
+from . import provenance
 from .cli import DEFAULT_DATA, default_weights, write_json
 
 
@@ -88,7 +89,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     note = low_detail_set_note(p.frame["detail_share"])
     if note:
         print(f"warning: {note}", file=sys.stderr)
+    seen = provenance.model_seen(detector)
+    shared = provenance.overlap(p.frame, seen.test_digests(p.frame), seen) if seen and len(p.frame) else None
+    for level, text in provenance.overlap_words(shared) if len(p.frame) else []:
+        print(f"{'warning' if level in ('error', 'warning') else 'note'}: {text}", file=sys.stderr)
     out = summary_json(ev, detector, test_set, threshold, args.positive)
+    out["seen_images"] = provenance.overlap_json(shared)
     if args.json_out and len(p.frame):
         from .analysis import extra_json
 

@@ -49,6 +49,7 @@ class ModelIdentity:
     backbone: str
     threshold: float
     device: str = "not run (all predictions cached)"
+    digests: dict | None = None  # the checkpoint's training.data.digests (core.provenance)
 
     @property
     def name(self) -> str:
@@ -59,15 +60,16 @@ def _record_path(sha256: str, cache_dir: Path) -> Path:
     return Path(cache_dir) / "models" / f"{sha256}.json"
 
 
-def write_record(sha256: str, backbone: str, checkpoint_threshold: float, cache_dir: Path) -> None:
+def write_record(sha256: str, backbone: str, checkpoint_threshold: float, cache_dir: Path,
+                 digests: dict | None = None) -> None:
     """Remember what loading the weights with this hash told us (content-addressed, so
-    it never goes stale)."""
+    it never goes stale), the digests of the images it has seen included."""
     path = _record_path(sha256, cache_dir)
     if path.exists():
         return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"backbone": backbone, "threshold": checkpoint_threshold}))
+        path.write_text(json.dumps({"backbone": backbone, "threshold": checkpoint_threshold, "digests": digests}))
     except OSError:
         pass  # a read-only cache only costs speed
 
@@ -85,4 +87,4 @@ def identify(weights: str | os.PathLike, cache_dir: Path) -> ModelIdentity | Non
     info = json.loads(record.read_text())
     saved = saved_threshold(weights)
     return ModelIdentity(path=weights, sha256=sha, backbone=info["backbone"],
-                         threshold=saved[0] if saved else float(info["threshold"]))
+                         threshold=saved[0] if saved else float(info["threshold"]), digests=info.get("digests"))

@@ -35,6 +35,7 @@ from .prediction_cache import (  # noqa: F401  (re-exported: the cache's names a
     read_cache,
 )
 from .identity import write_record
+from .provenance import checkpoint_record
 from .preprocess import ImageError, open_image
 from .quality import ANALYSIS_SIZE, detail_share
 
@@ -192,7 +193,8 @@ def predict_test_set(
     # lets a later fully cached `evaluate` describe this model without loading it
     backbone = getattr(detector.model, "backbone", None)  # None: a stand-in model, nothing to record
     if backbone:
-        write_record(detector.sha256, backbone, detector.meta.get("checkpoint_threshold", detector.threshold), path.parent.parent)
+        write_record(detector.sha256, backbone, detector.meta.get("checkpoint_threshold", detector.threshold), path.parent.parent,
+                     checkpoint_record(detector.meta))
     if todo:
         _score_and_append(detector, merged, todo, settings, path, progress)
         merged, _ = merge_with_cache(test_set, path)

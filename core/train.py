@@ -37,6 +37,7 @@ from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 from torchvision import transforms, tv_tensors
 from torchvision.transforms import v2
 
+from . import provenance
 from .blend import synthetic_fake
 from .checkpoint import CheckpointError, load_detector, resolve_device, save_checkpoint
 from .data import scan_test_set, stratified_split
@@ -495,7 +496,8 @@ def _model_card(args, device, amp_dtype, train_df, val_df, split_how, history, b
                    else f"{platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)")
     return {
         "data": {"source": str(Path(args.data).resolve()), "split": split_how, "train": counts(train_df), "val": counts(val_df),
-                 "val_files": sorted(val_df["relpath"].tolist())},
+                 "val_files": sorted(val_df["relpath"].tolist()),
+                 "digests": provenance.record(train_df["path"], val_df["path"])},
         "recipe": {
             "backbone": args.backbone, "pretrained": args.pretrained, "attention": not args.no_attention, "freeze": args.freeze,
             "image_size": args.image_size, "augment": args.augment, "loss": args.loss, "focal_alpha": args.focal_alpha,
@@ -515,6 +517,13 @@ def _model_card(args, device, amp_dtype, train_df, val_df, split_how, history, b
         "torch": str(torch.__version__),
         "note": args.note,
     }
+
+
+def _digest_lines(rec: dict | None) -> list[str]:
+    if not rec:
+        return []
+    return [f"- Seen images: content digests of the {len(rec['train'])} training and {len(rec['val'])} validation files "
+            "(the dashboard and `evaluate` warn when a test set contains them)"]
 
 
 def _lineage_lines(init: dict | None) -> list[str]:
@@ -542,6 +551,7 @@ def write_model_card(out: Path, card: dict) -> None:
         f"- Backbone: {r['backbone']} (pretrained: {r['pretrained']}), attention: {r['attention']}, freeze: {r['freeze']}",
         f"- Input: {r['image_size']}x{r['image_size']}, squash resize, ImageNet mean/std; output sigmoid = P(real); REAL when P(real) >= 0.5",
         f"- Data: {card['data']['source']} — {card['data']['split']}; train {card['data']['train']}, validation {card['data']['val']}",
+        *_digest_lines(card["data"].get("digests")),
         f"- Recipe: {r['loss']} loss (alpha {r['focal_alpha']}, gamma {r['focal_gamma']}), {r['optimizer']} lr {r['lr']} wd {r['weight_decay']}, "
         f"batch {r['batch_size']}, {r['schedule']} schedule, {r['epochs']} epochs max (patience {r['patience']}), augment '{r['augment']}', "
         f"{r['sampler']}, seed {r['seed']}, {r['precision']}"

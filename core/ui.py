@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from . import uploads
+from . import provenance, uploads
 from .checkpoint import CheckpointError, Detector, load_detector, resolve_device
 from .data import DatasetError, LAYOUT_HELP, TestSet, scan_test_set
 from .inference import InferenceSettings, Predictions, Progress, predict_test_set
@@ -194,6 +194,46 @@ def judge_uploads(weights_sha: str, digest: str, face_crop: bool, fast: bool, _d
     """``core.uploads.judge_uploads``, cached by the uploads' content."""
     return uploads.judge_uploads(_detector, _files, face_crop=face_crop, settings=InferenceSettings(fast=fast))
 
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _seen(weights_sha: str, sidecar: tuple, _detector) -> provenance.Seen | None:
+    return provenance.model_seen(_detector)
+
+
+def model_seen(ctx: Context) -> provenance.Seen | None:
+    """The digests of the images the sidebar's model was trained and chosen on (``core.provenance``),
+    re-read when its ``.seen.json`` sidecar changes."""
+    path = ctx.detector.path
+    return _seen(ctx.detector.sha256, _stamp(provenance.sidecar_path(path)) if path else (), ctx.detector)
+
+
+@st.cache_data(show_spinner="Checking the test set against the images the model has seen…", max_entries=8)
+def _overlap(weights_sha: str, set_signature: str, sidecar: tuple, _seen: provenance.Seen | None,
+             _frame: pd.DataFrame) -> provenance.Overlap | None:
+    return provenance.overlap(_frame, _seen.test_digests(_frame), _seen) if _seen else None
+
+
+def seen_overlap(ctx: Context, preds: Predictions) -> provenance.Overlap | None:
+    """Which of the test set's images the model was trained or chosen on; None when it does not say."""
+    path = ctx.detector.path
+    stamp = _stamp(provenance.sidecar_path(path)) if path else ()
+    return _overlap(ctx.detector.sha256, ctx.set_signature, stamp, model_seen(ctx), preds.frame)
+
+
+def show_overlap(o: provenance.Overlap | None) -> None:
+    """The overlap in words: an error or warning box when the model trained on test images (with
+    the list), an info box when it was chosen on them, a caption otherwise."""
+    for level, text in provenance.overlap_words(o):
+        if level in ("error", "warning"):
+            getattr(st, level)(text, icon=":material/school:")
+            with st.expander(f"The {len(o.train)} test images it was trained on"):
+                st.dataframe(o.train.assign(label=o.train["label"].map({1: "real", 0: "fake"})), hide_index=True,
+                             width="stretch")
+        elif level == "info":
+            st.info(text, icon=":material/rule:")
+        else:
+            st.caption(text)
 
 
 @st.cache_data(show_spinner="Bootstrapping intervals, slices and presets…", max_entries=16)

@@ -7,6 +7,7 @@ safely (no paths outside the target, no links, bounded size).
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import stat
@@ -23,6 +24,7 @@ from .data import DatasetError, LAYOUT_HELP, is_image_name, scan_test_set
 from .face import FaceCrop, crop_face
 from .inference import InferenceSettings, score_images_and_members
 from .preprocess import ImageError, open_photo
+from .provenance import Seen, bytes_digest
 from .quality import detail_share, low_detail_warning
 
 UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp")
@@ -44,6 +46,7 @@ class UploadVerdict:
     height: int | None = None
     members: dict[str, float] | None = None  # an ensemble's members: file name -> P(real)
     detail: float | None = None  # core.quality.detail_share of what the model saw
+    digest: str | None = None  # core.provenance.bytes_digest of the uploaded bytes
 
     @property
     def ok(self) -> bool:
@@ -57,6 +60,12 @@ class UploadVerdict:
     @property
     def p_fake(self) -> float | None:
         return None if self.p_real is None else 1.0 - self.p_real
+
+    def seen_as(self, seen: Seen | None) -> str:
+        """"training image" or "validation image" when the model has seen this exact file, else ""."""
+        if seen is None or self.digest is None:
+            return ""
+        return "training image" if self.digest in seen.train else "validation image" if self.digest in seen.val else ""
 
     def verdict(self, threshold: float) -> str | None:
         """REAL when P(real) >= threshold, else FAKE (None for a failed upload)."""
@@ -84,32 +93,34 @@ def judge_uploads(detector: Detector, files, *, face_crop: bool = False,
             continue
         face = crop_face(image) if face_crop else None
         results.append(UploadVerdict(name, image=image, scored=face.image if face else image, face=face,
-                                     width=info["width"], height=info["height"]))
+                                     width=info["width"], height=info["height"], digest=bytes_digest(bytes(data))))
     good = [i for i, r in enumerate(results) if r.ok]
     scores, members = score_images_and_members(detector, [results[i].scored for i in good], settings)
     members = members or [None] * len(good)
     for i, p, m in zip(good, np.asarray(scores, dtype=float), members):
         r = results[i]
-        results[i] = UploadVerdict(r.name, None, r.image, r.scored, r.face, float(p), r.width, r.height, m,
-                                   detail_share(r.scored))
+        results[i] = dataclasses.replace(r, p_real=float(p), members=m, detail=detail_share(r.scored))
     return results
 
 
-def verdict_table(results: list[UploadVerdict], threshold: float) -> pd.DataFrame:
-    """One row per upload: file, P(real), P(fake), verdict, face, message (the error, or a warning)."""
+def verdict_table(results: list[UploadVerdict], threshold: float, seen: Seen | None = None) -> pd.DataFrame:
+    """One row per upload: file, P(real), P(fake), verdict, face, message (the error, or a warning);
+    with ``seen`` (``core.provenance``), also whether the model was trained or chosen on the file."""
     rows = []
     for r in results:
         face = "" if r.face is None else ("found" if r.face.found else "none found (whole image)")
         message = r.error or ("little fine detail: fakes pass as real more often" if r.warning else "")
         rows.append({"file": r.name, "P(real)": r.p_real, "P(fake)": r.p_fake,
-                     "verdict": r.verdict(threshold) or "not scored", "face crop": face, "message": message})
-    return pd.DataFrame(rows, columns=["file", "P(real)", "P(fake)", "verdict", "face crop", "message"])
+                     "verdict": r.verdict(threshold) or "not scored", "face crop": face, "message": message,
+                     "seen by the model": r.seen_as(seen)})
+    columns = ["file", "P(real)", "P(fake)", "verdict", "face crop", "message"]
+    return pd.DataFrame(rows, columns=columns + (["seen by the model"] if seen is not None else []))
 
 
-def verdict_csv(results: list[UploadVerdict], threshold: float, model: str) -> bytes:
+def verdict_csv(results: list[UploadVerdict], threshold: float, model: str, seen: Seen | None = None) -> bytes:
     """``verdict_table`` as CSV bytes, each row also naming the model and the threshold, so a
     downloaded file still says where its verdicts came from."""
-    table = verdict_table(results, threshold)
+    table = verdict_table(results, threshold, seen)
     table.insert(4, "threshold", threshold)
     table.insert(5, "model", model)
     return table.to_csv(index=False, float_format="%.6f").encode()

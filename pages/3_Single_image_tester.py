@@ -3,6 +3,7 @@ import streamlit as st
 
 from core import figures, ui
 from core.analysis import score_context
+from core.provenance import upload_words
 from core.uploads import UPLOAD_TYPES, verdict_csv, verdict_table
 
 ctx = ui.sidebar("Single-image tester")
@@ -25,11 +26,12 @@ with st.spinner(f"Scoring {len(pairs)} image(s)…"):
 for r in results:
     if not r.ok:
         st.error(r.error, icon=":material/broken_image:")
+seen = ui.model_seen(ctx)
 if len(results) > 1:
-    st.dataframe(verdict_table(results, t), hide_index=True, width="stretch",
+    st.dataframe(verdict_table(results, t, seen), hide_index=True, width="stretch",
                  column_config={"P(real)": st.column_config.NumberColumn(format="%.4f"),
                                 "P(fake)": st.column_config.NumberColumn(format="%.4f")})
-st.download_button("Download the verdicts (CSV)", verdict_csv(results, t, detector.name), file_name="verdicts.csv",
+st.download_button("Download the verdicts (CSV)", verdict_csv(results, t, detector.name, seen), file_name="verdicts.csv",
                    mime="text/csv", icon=":material/download:")
 set_sweep, why = ui.scored_sweep(ctx)  # the sidebar's test set, when already scored (never runs it here)
 for i, r in enumerate(results):
@@ -46,6 +48,9 @@ for i, r in enumerate(results):
         (out.success if verdict == "REAL" else out.error)(f"Verdict: **{verdict}** at threshold {t:.3f}")
         if r.warning:
             out.warning(r.warning, icon=":material/blur_on:")
+        seen_note = upload_words(r.seen_as(seen))
+        if seen_note:
+            (out.warning if r.seen_as(seen) == "training image" else out.info)(seen_note, icon=":material/school:")
         out.metric("P(real)", f"{r.p_real:.4f}")
         out.metric("P(fake)", f"{r.p_fake:.4f}")
         if r.members:

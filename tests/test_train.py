@@ -33,6 +33,14 @@ def test_train_writes_checkpoint_and_card(tmp_path, train_set):
     assert card["device"].startswith("cpu: ") and card["device"].endswith(f"({torch.get_num_threads()} threads)")
     assert det.meta["training"]["best_epoch"] == card["best_epoch"]
     assert "## Validation" in out.with_suffix(".md").read_text()
+    # the checkpoint knows its training and validation files by content, so a test set holding them is flagged
+    from core.provenance import file_digest, model_seen
+
+    seen = model_seen(det)
+    assert seen.where == "the checkpoint" and (len(seen.train), len(seen.val)) == (12, 4)
+    val = {file_digest(train_set / f) for f in card["data"]["val_files"]}
+    assert seen.val == val and not seen.train & val
+    assert "Seen images: content digests of the 12 training and 4 validation files" in out.with_suffix(".md").read_text()
 
 
 def test_resume_equals_uninterrupted_run(tmp_path, train_set):

@@ -1,0 +1,205 @@
+"""Has the model already seen these test images? Content digests of its training and
+validation images, checked against a test set or an upload.
+
+``train`` records the digests in the checkpoint (``training.data.digests``) and ``ensemble``
+carries the union of its members'. A checkpoint from before that gets them from a sidecar,
+``FILE.seen.json``, written by ``python -m core fingerprint`` and tied to the weights' sha256:
+the weights file stays untouched, so its hash and every cache keyed by it stay valid.
+
+A digest is the file's size and a 64-bit BLAKE2b of its bytes ("48213-9f3a..."), so a renamed
+or copied image is found and a re-encoded or resized one is not. The size part lets a check
+read only the test files whose size matches a seen file's: a test set of 100,000 other images
+costs a directory listing, not 100,000 reads. Streamlit-free and torch-free.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+DIGEST = "file size in bytes, '-', blake2b-64 of the file bytes"
+DIGEST_SIZE = 8  # bytes; a chance collision among a million files has odds of about 3e-8
+
+
+def file_digest(path: str | os.PathLike) -> str | None:
+    """The digest of one file, None when it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            h = hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=DIGEST_SIZE)).hexdigest()
+            return f"{f.tell()}-{h}"
+    except OSError:
+        return None
+
+
+def bytes_digest(data: bytes) -> str:
+    """The digest of an upload's bytes (equal to ``file_digest`` of the same file)."""
+    return f"{len(data)}-{hashlib.blake2b(data, digest_size=DIGEST_SIZE).hexdigest()}"
+
+
+def _size(digest: str) -> int:
+    return int(digest.split("-", 1)[0])
+
+
+def digests(paths: Iterable, progress: Callable[[int, int], None] | None = None) -> list[str | None]:
+    """``file_digest`` of each path, in order; ``progress(done, total)`` every 256 files."""
+    paths = list(paths)
+    out = []
+    for i, p in enumerate(paths):
+        out.append(file_digest(p))
+        if progress and (i % 256 == 255 or i == len(paths) - 1):
+            progress(i + 1, len(paths))
+    return out
+
+
+def record(train_paths: Iterable, val_paths: Iterable = ()) -> dict:
+    """What a checkpoint stores under ``training.data.digests``: sorted, unique digests."""
+    return {"digest": DIGEST,
+            "train": sorted({d for d in digests(train_paths) if d}),
+            "val": sorted({d for d in digests(val_paths) if d})}
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The digests of the images a model was trained on (``train``) and chosen on (``val``),
+    and where they were read from (``where``: "the checkpoint" or a sidecar's name)."""
+
+    train: frozenset[str]
+    val: frozenset[str]
+    where: str
+
+    @property
+    def sizes(self) -> frozenset[int]:
+        return frozenset(_size(d) for d in self.train | self.val)
+
+    def test_digests(self, images: pd.DataFrame, progress: Callable[[int, int], None] | None = None) -> list[str | None]:
+        """Digests of a test set's files (``path``, ``size_bytes``), read only where the size
+        matches a seen file's; None for the rest (they cannot be seen files)."""
+        sizes = self.sizes
+        maybe = images["size_bytes"].isin(sizes).to_numpy() if "size_bytes" in images else [True] * len(images)
+        out: list[str | None] = [None] * len(images)
+        idx = [i for i, m in enumerate(maybe) if m]
+        for i, d in zip(idx, digests(images["path"].iloc[idx], progress)):
+            out[i] = d
+        return out
+
+
+def sidecar_path(weights: str | os.PathLike) -> Path:
+    weights = Path(weights)
+    return weights.with_name(weights.name + ".seen.json")
+
+
+def write_sidecar(weights: str | os.PathLike, sha256: str, rec: dict, source: dict) -> Path:
+    """Write ``FILE.seen.json`` beside the weights: the digests, the folders they came from."""
+    path = sidecar_path(weights)
+    path.write_text(json.dumps({"weights_sha256": sha256, "source": source, **rec}, indent=0) + "\n")
+    return path
+
+
+def seen_from(digest_record: dict | None, weights: str | os.PathLike | None, sha256: str) -> Seen | None:
+    """The model's seen images: from its own record (``training.data.digests``), else from a
+    sidecar beside ``weights`` that names this sha256; None when neither has them."""
+    if digest_record and digest_record.get("train"):
+        return Seen(frozenset(digest_record["train"]), frozenset(digest_record.get("val", ())), "the checkpoint")
+    if weights is None:
+        return None
+    side = sidecar_path(weights)
+    try:
+        saved = json.loads(side.read_text())
+    except (OSError, ValueError):
+        return None
+    if saved.get("weights_sha256") != sha256 or not saved.get("train"):
+        return None  # written for other weights: ignored rather than trusted
+    return Seen(frozenset(saved["train"]), frozenset(saved.get("val", ())), side.name)
+
+
+def checkpoint_record(meta: dict) -> dict | None:
+    """``training.data.digests`` of a checkpoint's metadata, if it has them."""
+    return ((meta.get("training") or {}).get("data") or {}).get("digests")
+
+
+def model_seen(model) -> Seen | None:
+    """``seen_from`` for a ``Detector`` (its metadata) or a ``ModelIdentity`` (its cached record)."""
+    rec = checkpoint_record(model.meta) if hasattr(model, "meta") else getattr(model, "digests", None)
+    return seen_from(rec, model.path, model.sha256)
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """Which test images the model has seen, by relpath: ``train`` (it learned from them) and
+    ``val`` (it was chosen on them, and did not learn from them)."""
+
+    n_images: int
+    n_real: int
+    n_fake: int
+    train: pd.DataFrame  # relpath, label of test images that are training files
+    val: pd.DataFrame  # ... that are validation files
+    where: str
+
+    @property
+    def unseen(self) -> int:
+        return self.n_images - len(self.train) - len(self.val)
+
+
+def overlap(frame: pd.DataFrame, test_digests: list[str | None], seen: Seen) -> Overlap:
+    """``frame``: the test images (``relpath``, ``label``), ``test_digests`` in the same order."""
+    d = pd.Series(test_digests, index=frame.index, dtype=object)
+    in_train = d.isin(seen.train)
+    in_val = d.isin(seen.val) & ~in_train
+    cols = ["relpath", "label"]
+    return Overlap(n_images=len(frame), n_real=int((frame["label"] == 1).sum()), n_fake=int((frame["label"] == 0).sum()),
+                   train=frame.loc[in_train, cols].reset_index(drop=True),
+                   val=frame.loc[in_val, cols].reset_index(drop=True), where=seen.where)
+
+
+def overlap_json(o: Overlap | None) -> dict:
+    """The overlap for ``evaluate --json``: which test files the model was trained / chosen on."""
+    if o is None:
+        return {"checked": False}
+    return {"checked": True, "from": o.where, "n_images": o.n_images,
+            "trained_on": o.train["relpath"].tolist(), "chosen_on": o.val["relpath"].tolist()}
+
+
+def upload_words(seen_as: str) -> str | None:
+    """The tester's note for an upload the model has seen (``UploadVerdict.seen_as``)."""
+    if seen_as == "training image":
+        return ("This exact file is one of the model's training images: its verdict shows what the model learned, "
+                "not how it judges a face it has never seen.")
+    if seen_as == "validation image":
+        return ("This exact file is one of the model's validation images: it was not trained on it, but it was "
+                "chosen by its score on such images.")
+    return None
+
+
+def _classes(part: pd.DataFrame) -> str:
+    real = int((part["label"] == 1).sum())
+    return f"{real} real, {len(part) - real} fake"
+
+
+def overlap_words(o: Overlap | None) -> list[tuple[str, str]]:
+    """(level, sentence) pairs for a page or the CLI; level is "error" (most of the set was
+    trained on), "warning", "info" (chosen on), "ok" (none seen) or "unknown" (no record)."""
+    if o is None:
+        return [("unknown", "This checkpoint does not record which images it was trained on, so whether the test set "
+                         "overlaps its training data cannot be checked (`python -m core fingerprint` records it for "
+                         "a checkpoint trained before that).")]
+    out = []
+    n = o.n_images
+    if len(o.train):
+        share = len(o.train) / n
+        out.append(("error" if share > 0.5 else "warning",
+                    f"{len(o.train)} of the {n} test images ({share:.0%}; {_classes(o.train)}) are files this model "
+                    "was trained on: on them the numbers measure memory, not detection. Evaluate on images it has "
+                    "not seen."))
+    if len(o.val):
+        out.append(("info", f"{len(o.val)} of the {n} test images ({_classes(o.val)}) are this model's validation "
+                            "images: it was not trained on them, but it was chosen (best epoch, members, settings) "
+                            "by its score on them, so expect somewhat lower numbers on new images."))
+    if not out:
+        out.append(("ok", f"None of the {n} test images is a file this model was trained or chosen on "
+                          f"(content digests, from {o.where})."))
+    return out

@@ -1,0 +1,173 @@
+"""core/provenance.py: which test images a model was trained or chosen on, by content digest; the
+`fingerprint` command, `evaluate`'s warning, ensembles, the tester and the Overview page."""
+import json
+import shutil
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from core import provenance
+from core.checkpoint import load_detector, save_checkpoint
+from core.cli import main
+from core.data import scan_test_set
+from core.identity import file_sha256
+from core.provenance import Seen, bytes_digest, file_digest, overlap, overlap_words, seen_from
+
+from .conftest import make_checkpoint, make_test_set
+
+
+@pytest.fixture(scope="module")
+def sets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("prov")
+    return make_test_set(root / "train", n_real=6, n_fake=6), make_test_set(root / "val", n_real=3, n_fake=3, seed=5)
+
+
+def _fingerprint(ckpt, train, val=None):
+    return main(["fingerprint", str(ckpt), "--train", str(train), *(["--val", str(val)] if val else [])])
+
+
+def test_digest_follows_the_bytes_not_the_name(tmp_path, sets):
+    train, _ = sets
+    src = next((train / "real").iterdir())
+    copy = tmp_path / "renamed.bin"
+    shutil.copy(src, copy)
+    assert file_digest(copy) == file_digest(src) == bytes_digest(src.read_bytes())
+    assert file_digest(src).startswith(f"{src.stat().st_size}-")
+    Image.open(src).convert("RGB").save(tmp_path / "again.jpg", quality=70)  # re-encoded: another file
+    assert file_digest(tmp_path / "again.jpg") != file_digest(src)
+    assert file_digest(tmp_path / "missing.jpg") is None
+
+
+def test_only_files_of_a_seen_size_are_read(sets, monkeypatch):
+    train, val = sets
+    seen = Seen(frozenset(provenance.record(scan_test_set(train).images["path"])["train"]), frozenset(), "x")
+    images = pd.concat([scan_test_set(train).images, scan_test_set(val).images], ignore_index=True)
+    sizes = seen.sizes
+    reads = []
+    real = provenance.file_digest
+    monkeypatch.setattr(provenance, "file_digest", lambda p: reads.append(p) or real(p))
+    got = seen.test_digests(images)
+    assert len(reads) == int(images["size_bytes"].isin(sizes).sum()) < len(images)
+    assert sum(d in seen.train for d in got if d) == 12
+
+
+def test_the_checkpoint_record_comes_first_and_a_sidecar_for_other_weights_is_ignored(tmp_path, sets):
+    train, val = sets
+    ckpt = make_checkpoint(tmp_path / "m.pth")
+    sha = file_sha256(ckpt)
+    assert seen_from(None, ckpt, sha) is None
+    assert _fingerprint(ckpt, train, val) == 0
+    seen = seen_from(None, ckpt, sha)
+    assert (len(seen.train), len(seen.val), seen.where) == (12, 6, "m.pth.seen.json")
+    assert seen_from({"train": ["1-aa"], "val": []}, ckpt, sha).where == "the checkpoint"
+    assert seen_from(None, ckpt, "0" * 64) is None  # sidecar names other weights
+    assert file_sha256(ckpt) == sha  # the weights file itself is untouched
+    assert _fingerprint(ckpt, train) == 0  # written again without a validation folder
+    assert json.loads(provenance.sidecar_path(ckpt).read_text())["val"] == []
+
+
+def test_fingerprint_refuses_folders_the_checkpoint_was_not_trained_on(tmp_path, sets, capsys):
+    train, val = sets
+    model = load_detector(make_checkpoint(tmp_path / "a.pth"))
+    val_files = sorted(scan_test_set(val).images["relpath"])
+    ckpt = save_checkpoint(tmp_path / "b.pth", model.model, model.preprocessing, threshold=0.5,
+                           training={"data": {"train": {"real": 6, "fake": 6}, "val": {"real": 3, "fake": 3},
+                                              "val_files": val_files}})
+    assert _fingerprint(ckpt, val, train) == 2
+    err = capsys.readouterr().err
+    assert "trained on {'real': 6, 'fake': 6}" in err and "is not the checkpoint's validation set" in err
+    assert not provenance.sidecar_path(ckpt).exists()
+    assert main(["fingerprint", str(ckpt), "--train", str(val), "--force"]) == 0
+    assert _fingerprint(ckpt, train, val) == 0 and provenance.sidecar_path(ckpt).exists()
+
+
+def _frame(labels):
+    return pd.DataFrame({"relpath": [f"f{i}" for i in range(len(labels))], "label": labels})
+
+
+def test_overlap_in_words_by_level():
+    seen = Seen(frozenset({"1-a", "2-b", "3-c"}), frozenset({"4-d"}), "the checkpoint")
+    most = overlap(_frame([1, 0, 1, 0]), ["1-a", "2-b", "3-c", "9-z"], seen)
+    assert list(most.train["relpath"]) == ["f0", "f1", "f2"] and most.unseen == 1
+    [(level, text)] = overlap_words(most)
+    assert level == "error" and text.startswith("3 of the 4 test images (75%; 2 real, 1 fake) are files this model was trained on")
+    some = overlap(_frame([1, 0, 1, 0]), ["1-a", None, "4-d", "9-z"], seen)
+    assert [lvl for lvl, _ in overlap_words(some)] == ["warning", "info"]
+    assert "1 of the 4 test images (1 real, 0 fake) are this model's validation images" in overlap_words(some)[1][1]
+    [(level, text)] = overlap_words(overlap(_frame([1, 0]), [None, "8-q"], seen))
+    assert level == "ok" and "None of the 2 test images" in text
+    assert overlap_words(None)[0][0] == "unknown"
+    assert provenance.overlap_json(some) == {"checked": True, "from": "the checkpoint", "n_images": 4,
+                                             "trained_on": ["f0"], "chosen_on": ["f2"]}
+
+
+def test_evaluate_warns_when_the_test_set_is_training_data(tmp_path, sets, cache_dir, capsys):
+    train, val = sets
+    ckpt = make_checkpoint(tmp_path / "m.pth")
+    out = tmp_path / "e.json"
+    assert main(["evaluate", "--data", str(train), "--weights", str(ckpt), "--json", str(out)]) == 0
+    assert "cannot be checked" in capsys.readouterr().err
+    assert json.loads(out.read_text())["seen_images"] == {"checked": False}
+    assert _fingerprint(ckpt, train, val) == 0
+    for _ in range(2):  # scored, then answered from the cache without loading the model
+        assert main(["evaluate", "--data", str(train), "--weights", str(ckpt), "--json", str(out)]) == 0
+        assert "warning: 12 of the 12 test images (100%; 6 real, 6 fake) are files this model was trained on" in \
+            capsys.readouterr().err
+        assert len(json.loads(out.read_text())["seen_images"]["trained_on"]) == 12
+    assert main(["evaluate", "--data", str(val), "--weights", str(ckpt)]) == 0
+    assert "note: 6 of the 6 test images (3 real, 3 fake) are this model's validation images" in capsys.readouterr().err
+
+
+def test_an_ensemble_carries_the_union_of_its_members_seen_images(tmp_path, sets, capsys):
+    train, val = sets
+    a, b = make_checkpoint(tmp_path / "a.pth", seed=1), make_checkpoint(tmp_path / "b.pth", seed=2)
+    assert main(["ensemble", str(a), str(b), "--out", str(tmp_path / "none.pth")]) == 0
+    assert "the ensemble records none" in capsys.readouterr().err
+    assert provenance.model_seen(load_detector(tmp_path / "none.pth")) is None
+    half = make_test_set(tmp_path / "half", n_real=2, n_fake=2, seed=9)
+    assert _fingerprint(a, train) == 0 and _fingerprint(b, half) == 0
+    assert main(["ensemble", str(a), str(b), "--out", str(tmp_path / "e.pth"), "--data", str(val)]) == 0
+    seen = provenance.model_seen(load_detector(tmp_path / "e.pth"))
+    assert seen.where == "the checkpoint" and len(seen.train) == 16 and len(seen.val) == 6
+
+
+def test_uploads_say_when_the_model_has_seen_the_file(tmp_path, sets):
+    from core.uploads import judge_uploads, verdict_table
+
+    train, val = sets
+    ckpt = make_checkpoint(tmp_path / "m.pth")
+    assert _fingerprint(ckpt, train, val) == 0
+    det = load_detector(ckpt)
+    seen = provenance.model_seen(det)
+    files = [(p.name, p.read_bytes()) for p in [next((train / "fake").iterdir()), next((val / "real").iterdir())]]
+    fresh = tmp_path / "new.png"
+    Image.new("RGB", (64, 64), (120, 90, 80)).save(fresh)
+    files.append(("new.png", fresh.read_bytes()))
+    results = judge_uploads(det, files)
+    assert [r.seen_as(seen) for r in results] == ["training image", "validation image", ""]
+    assert provenance.upload_words("training image").startswith("This exact file is one of the model's training images")
+    assert list(verdict_table(results, 0.5, seen)["seen by the model"]) == ["training image", "validation image", ""]
+    assert "seen by the model" not in verdict_table(results, 0.5).columns
+
+
+def test_overview_page_flags_training_images_and_lists_them(tmp_path, sets, cache_dir, monkeypatch):
+    from .conftest import open_page, point_app_at
+
+    train, val = sets
+    ckpt = make_checkpoint(tmp_path / "w" / "m.pth", spread=60.0)
+    point_app_at(monkeypatch, train, ckpt)
+    at = open_page("streamlit_app.py")
+    assert not at.exception
+    assert any("cannot be checked" in c.value for c in at.caption)
+    assert _fingerprint(ckpt, train, val) == 0  # the page re-reads the new sidecar on the next run
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error][0].startswith("12 of the 12 test images (100%; 6 real, 6 fake) are files this "
+                                                     "model was trained on")
+    listed = next(df.value for df in at.dataframe if "relpath" in df.value.columns)
+    assert sorted(listed["relpath"]) == sorted(scan_test_set(train).images["relpath"])
+    point_app_at(monkeypatch, val, ckpt)
+    at = open_page("streamlit_app.py")
+    assert not at.exception and not at.error
+    assert at.info[0].value.startswith("6 of the 6 test images (3 real, 3 fake) are this model's validation images")
