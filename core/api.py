@@ -25,6 +25,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from . import provenance
 from .api_schemas import (
     ERROR_RESPONSES,
     MB,
@@ -113,7 +114,10 @@ def _decode(data: bytes, name: str, crop: bool):
 
 
 def _prediction(name: str, p_real: float, threshold: float, detector: Detector, info: dict, face, members,
-                quality: dict) -> dict:
+                quality: dict, seen: str = "") -> dict:
+    note = provenance.upload_words(seen)
+    if note:
+        quality = {**quality, "warnings": [*quality.get("warnings", []), note]}
     return {
         "filename": name,
         "real_prob": p_real,
@@ -126,6 +130,7 @@ def _prediction(name: str, p_real: float, threshold: float, detector: Detector, 
         "format": info["format"],
         "face": face,
         "members": members,
+        "seen_by_model": seen or None,
         **quality,  # detail_share, warnings
     }
 
@@ -141,13 +146,14 @@ def _score_uploads(detector: Detector, uploads: list[tuple[str, bytes | UploadRe
     good = [d for _, d in decoded if not isinstance(d, UploadRejected)]
     scores, members = score_images_and_members(detector, [image for image, _, _ in good])
     p_real, members = iter(scores.tolist()), iter(members or [None] * len(good))
+    seen = provenance.model_seen(detector)
     results = []
-    for name, d in decoded:
+    for (name, d), (_, data) in zip(decoded, uploads):
         if isinstance(d, UploadRejected):
             results.append({"filename": name, "error": d.detail, "status": d.status})
         else:
             results.append(_prediction(name, float(next(p_real)), threshold, detector, d[1], d[2], next(members),
-                                       detail_report(d[0])))
+                                       detail_report(d[0]), provenance.seen_as(seen, provenance.bytes_digest(data))))
     return results
 
 

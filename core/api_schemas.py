@@ -111,6 +111,9 @@ class Prediction(BaseModel):
                                 "Nyquist frequency (core.quality); below 0.16 the image has less fine detail than 97 % of "
                                 "the labelled CIPLab faces")
     warnings: list[str] = Field(default_factory=list, description="why this verdict deserves less trust than usual")
+    seen_by_model: Literal["training image", "validation image"] | None = Field(
+        None, description="this exact file (by content digest, core.provenance) is one the model was trained or "
+                          "chosen on; null when it is not, or when the checkpoint does not record its images")
 
 
 class FileError(BaseModel):

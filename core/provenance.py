@@ -164,6 +164,13 @@ def overlap_json(o: Overlap | None) -> dict:
             "trained_on": o.train["relpath"].tolist(), "chosen_on": o.val["relpath"].tolist()}
 
 
+def seen_as(seen: Seen | None, digest: str | None) -> str:
+    """"training image" or "validation image" when the model has seen the file with this digest, else ""."""
+    if seen is None or digest is None:
+        return ""
+    return "training image" if digest in seen.train else "validation image" if digest in seen.val else ""
+
+
 def upload_words(seen_as: str) -> str | None:
     """The tester's note for an upload the model has seen (``UploadVerdict.seen_as``)."""
     if seen_as == "training image":

@@ -24,7 +24,7 @@ from .data import DatasetError, LAYOUT_HELP, is_image_name, scan_test_set
 from .face import FaceCrop, crop_face
 from .inference import InferenceSettings, score_images_and_members
 from .preprocess import ImageError, open_photo
-from .provenance import Seen, bytes_digest
+from .provenance import Seen, bytes_digest, seen_as
 from .quality import detail_share, low_detail_warning
 
 UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp")
@@ -63,9 +63,7 @@ class UploadVerdict:
 
     def seen_as(self, seen: Seen | None) -> str:
         """"training image" or "validation image" when the model has seen this exact file, else ""."""
-        if seen is None or self.digest is None:
-            return ""
-        return "training image" if self.digest in seen.train else "validation image" if self.digest in seen.val else ""
+        return seen_as(seen, self.digest)
 
     def verdict(self, threshold: float) -> str | None:
         """REAL when P(real) >= threshold, else FAKE (None for a failed upload)."""

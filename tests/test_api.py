@@ -332,3 +332,23 @@ def test_schemathesis_finds_no_server_error(api_schema, method, path, mode):
     run()
     print(f"schemathesis {method} {path} ({mode}): {sum(statuses.values())} requests, statuses {dict(sorted(statuses.items()))}")
     assert statuses and not any(s >= 500 for s in statuses)
+
+
+def test_an_upload_the_model_was_trained_on_is_marked(tmp_path, tiny_ckpt):
+    """seen_by_model and a warning, from the checkpoint's .seen.json (core.provenance)."""
+    import shutil
+
+    from core.cli import main
+
+    from .conftest import make_test_set
+
+    weights = shutil.copy(tiny_ckpt, tmp_path / "m.pth")
+    train = make_test_set(tmp_path / "train", n_real=2, n_fake=2)
+    assert main(["fingerprint", str(weights), "--train", str(train)]) == 0
+    seen_file = next((train / "fake").iterdir())
+    with TestClient(_app(weights, max_upload_mb=1, max_batch_files=4)) as c:
+        files = [("files", ("mine.jpg", seen_file.read_bytes())), ("files", ("new.jpg", _image_bytes(seed=3)))]
+        mine, new = c.post("/predict/batch", files=files).json()["results"]
+    assert mine["seen_by_model"] == "training image"
+    assert any(w.startswith("This exact file is one of the model's training images") for w in mine["warnings"])
+    assert new["seen_by_model"] is None and not any("training images" in w for w in new["warnings"])
