@@ -21,7 +21,7 @@ cols[0].metric("Real images", sweep.n_real)
 cols[1].metric("Fake images", sweep.n_fake)
 cols[2].metric("Groups", frame["group"].nunique())
 cols[3].metric("Unreadable files", len(preds.skipped))
-ui.show_overlap(ui.seen_overlap(ctx, preds))
+ui.show_overlap(ui.seen_overlap(ctx, preds), frame, t, positive)
 note = low_detail_set_note(frame["detail_share"])
 if note:
     st.warning(note, icon=":material/blur_on:")

@@ -31,7 +31,7 @@ from .slices import add_slice_columns
 from .dashboard import (  # noqa: F401  (re-exported: pages and tests use ui.<name>)
     DEFAULT_DATA, DEFAULT_WEIGHTS, REPO, _display, fmt, image_details, initial_sources, known_test_sets,
     known_weights, progress_text, resolve_path, score_context_words, skipped_table,
-    threshold_change_words, uploads_digest,
+    threshold_change_words, unseen_words, uploads_digest,
 )
 
 
@@ -221,12 +221,13 @@ def seen_overlap(ctx: Context, preds: Predictions) -> provenance.Overlap | None:
     return _overlap(ctx.detector.sha256, ctx.set_signature, stamp, model_seen(ctx), preds.frame)
 
 
-def show_overlap(o: provenance.Overlap | None) -> None:
+def show_overlap(o: provenance.Overlap | None, frame: pd.DataFrame, threshold: float, positive: str) -> None:
     """The overlap in words: an error or warning box when the model trained on test images (with
-    the list), an info box when it was chosen on them, a caption otherwise."""
+    the list, and the numbers on the rest), an info box when it was chosen on them, a caption otherwise."""
     for level, text in provenance.overlap_words(o):
         if level in ("error", "warning"):
-            getattr(st, level)(text, icon=":material/school:")
+            rest = unseen_words(frame, o, threshold, positive)
+            getattr(st, level)(text + (f" {rest}" if rest else ""), icon=":material/school:")
             with st.expander(f"The {len(o.train)} test images it was trained on"):
                 st.dataframe(o.train.assign(label=o.train["label"].map({1: "real", 0: "fake"})), hide_index=True,
                              width="stretch")

@@ -171,3 +171,35 @@ def test_overview_page_flags_training_images_and_lists_them(tmp_path, sets, cach
     at = open_page("streamlit_app.py")
     assert not at.exception and not at.error
     assert at.info[0].value.startswith("6 of the 6 test images (3 real, 3 fake) are this model's validation images")
+
+
+def test_a_partly_seen_set_gets_a_warning_and_the_numbers_on_the_rest(tmp_path, sets, cache_dir, monkeypatch):
+    from core.checkpoint import load_detector as load
+    from core.dashboard import unseen_words
+    from core.inference import predict_test_set
+    from core.metrics import ThresholdSweep
+
+    from .conftest import open_page, point_app_at
+
+    train, val = sets
+    mixed = tmp_path / "mixed"
+    for cls in ("real", "fake"):
+        (mixed / cls).mkdir(parents=True)
+        for src in sorted((train / cls).iterdir())[:3] + sorted((val / cls).iterdir()):
+            shutil.copy(src, mixed / cls / f"{src.parent.parent.name}_{src.name}")  # renamed copies
+    ckpt = make_checkpoint(tmp_path / "w" / "m.pth", spread=60.0)
+    assert _fingerprint(ckpt, train) == 0
+    frame = predict_test_set(load(ckpt), scan_test_set(mixed)).frame
+    rest = frame[frame["relpath"].str.contains("/val_")]
+    want = ThresholdSweep(rest["label"], rest["p_real"]).summary(0.5)
+    point_app_at(monkeypatch, mixed, ckpt)
+    at = open_page("streamlit_app.py")
+    assert not at.exception and not at.error
+    [warning] = [w.value for w in at.warning if "trained on" in w.value]
+    assert warning.startswith("6 of the 12 test images (50%; 3 real, 3 fake) are files this model was trained on")
+    assert (f"On the 6 test images it was not trained on (3 real, 3 fake): accuracy {want['accuracy']:.3f}, "
+            f"ROC-AUC {want['roc_auc']:.3f} at threshold 0.500.") in warning
+    seen = provenance.model_seen(load(ckpt))
+    o = overlap(frame, seen.test_digests(frame), seen)
+    assert unseen_words(frame, o, 0.5) in warning
+    assert unseen_words(frame.iloc[:0], None, 0.5) is None
