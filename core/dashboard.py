@@ -142,16 +142,3 @@ def threshold_change_words(sweep, reference: float, threshold: float) -> str | N
     total = "the same number right in all" if net == 0 else _count(net, "image") + " right in all"
     return f"Against the model's own threshold {reference:.3f}: " + ", ".join(p for p in parts if p) + f"; {total}."
 
-
-def unseen_words(frame: pd.DataFrame, o, threshold: float, positive: str = "real") -> str | None:
-    """When only part of a test set trained the model (``core.provenance.Overlap``): the
-    headline numbers on the rest, the part that is a test. None otherwise."""
-    from .metrics import ThresholdSweep
-
-    if o is None or not len(o.train) or len(o.train) >= len(frame):
-        return None
-    rest = frame[~frame["relpath"].isin(set(o.train["relpath"]))]
-    sweep = ThresholdSweep(rest["label"], rest["p_real"])
-    s = sweep.summary(threshold, positive)
-    head = f"On the {len(rest)} test images it was not trained on ({sweep.n_real} real, {sweep.n_fake} fake)"
-    return f"{head}: accuracy {fmt(s['accuracy'])}, ROC-AUC {fmt(s['roc_auc'])} at threshold {threshold:.3f}."

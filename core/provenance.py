@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .metrics import ThresholdSweep
+
 DIGEST = "file size in bytes, '-', blake2b-64 of the file bytes"
 DIGEST_SIZE = 8  # bytes; a chance collision among a million files has odds of about 3e-8
 
@@ -210,3 +212,19 @@ def overlap_words(o: Overlap | None) -> list[tuple[str, str]]:
         out.append(("ok", f"None of the {n} test images is a file this model was trained or chosen on "
                           f"(content digests, from {o.where})."))
     return out
+
+
+def _fmt(x) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def unseen_words(frame: pd.DataFrame, o, threshold: float, positive: str = "real") -> str | None:
+    """When only part of a test set trained the model (``core.provenance.Overlap``): the
+    headline numbers on the rest, the part that is a test. None otherwise."""
+    if o is None or not len(o.train) or len(o.train) >= len(frame):
+        return None
+    rest = frame[~frame["relpath"].isin(set(o.train["relpath"]))]
+    sweep = ThresholdSweep(rest["label"], rest["p_real"])
+    s = sweep.summary(threshold, positive)
+    head = f"On the {len(rest)} test images it was not trained on ({sweep.n_real} real, {sweep.n_fake} fake)"
+    return f"{head}: accuracy {_fmt(s['accuracy'])}, ROC-AUC {_fmt(s['roc_auc'])} at threshold {threshold:.3f}."

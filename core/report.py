@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from . import provenance
 from .analysis import Analysis
 from .bootstrap import HEADLINE
 from .figures import confusion_figure, pr_figure, roc_figure
@@ -46,13 +47,24 @@ class Identity:
     test_set_sha256: str
     n_images: int
     threshold_source: str
+    overlap: provenance.Overlap | None = None  # which test images the model was trained / chosen on; None: unknown
 
 
 def identity(detector, test_set, frame: pd.DataFrame, threshold_source: str) -> Identity:
-    """The report's identity block for a ``core.checkpoint.Detector`` on a ``TestSet``."""
+    """The report's identity block for a ``core.checkpoint.Detector`` on a ``TestSet``, with
+    whether the model was trained or chosen on any of its images (``core.provenance``)."""
+    seen = provenance.model_seen(detector)
     return Identity(weights=str(detector.path), weights_sha256=detector.sha256, backbone=detector.backbone,
                     data=str(test_set.root), test_set_sha256=test_set_fingerprint(frame), n_images=len(frame),
-                    threshold_source=str(threshold_source))
+                    threshold_source=str(threshold_source),
+                    overlap=provenance.overlap(frame, seen.test_digests(frame), seen) if seen else None)
+
+
+def seen_words(a: Analysis, ident: Identity) -> list[tuple[str, str]]:
+    """``core.provenance.overlap_words`` for the report, a training overlap with the numbers on the rest."""
+    rest = provenance.unseen_words(a.frame, ident.overlap, a.threshold, a.positive)
+    return [(level, f"{text} {rest}" if rest and level in ("error", "warning") else text)
+            for level, text in provenance.overlap_words(ident.overlap)]
 
 
 def test_set_fingerprint(frame: pd.DataFrame) -> str:
@@ -115,7 +127,9 @@ def build_html(a: Analysis, ident: Identity) -> str:
     presets = pd.DataFrame([{"preset": p.label, "threshold": f"{p.threshold:.4f}", "optimises": p.optimises,
                              "value": f"{p.value:.4f}", "false alarms": f"{p.false_alarm_rate:.1%}",
                              "fakes caught": f"{p.catch_rate:.1%}"} for p in a.presets])
-    warn = "".join(f'<div class="warn">⚠ {e(s.message)}</div>' for s in a.shortcuts if s.fires)
+    seen = seen_words(a, ident)
+    warn = "".join(f'<div class="warn">⚠ {e(text)}</div>' for level, text in seen if level in ("error", "warning"))
+    warn += "".join(f'<div class="warn">⚠ {e(s.message)}</div>' for s in a.shortcuts if s.fires)
     detail_note = low_detail_set_note(a.frame["detail_share"]) if "detail_share" in a.frame else None
     if detail_note:  # the same note as the Overview page and `evaluate`
         warn += f'<div class="warn">⚠ {e(detail_note)}</div>'
@@ -133,7 +147,8 @@ def build_html(a: Analysis, ident: Identity) -> str:
         _table(pd.DataFrame([
             ["weights", ident.weights], ["weights sha256", ident.weights_sha256], ["backbone", ident.backbone],
             ["test set", ident.data], ["test set sha256 (relpath, size, label list)", ident.test_set_sha256],
-            ["images", f"{ident.n_images} ({a.sweep.n_real} real, {a.sweep.n_fake} fake)"]], columns=["", "value"])),
+            ["images", f"{ident.n_images} ({a.sweep.n_real} real, {a.sweep.n_fake} fake)"],
+            *[["seen by the model", text] for _, text in seen]], columns=["", "value"])),
         f"<h2>Threshold</h2><p>REAL when P(real) ≥ <b>{a.threshold:.4f}</b> — {e(ident.threshold_source)}. "
         f"Positive class: {e(a.positive)}.</p>",
         warn,

@@ -31,7 +31,7 @@ from .slices import add_slice_columns
 from .dashboard import (  # noqa: F401  (re-exported: pages and tests use ui.<name>)
     DEFAULT_DATA, DEFAULT_WEIGHTS, REPO, _display, fmt, image_details, initial_sources, known_test_sets,
     known_weights, progress_text, resolve_path, score_context_words, skipped_table,
-    threshold_change_words, unseen_words, uploads_digest,
+    threshold_change_words, uploads_digest,
 )
 
 
@@ -226,7 +226,7 @@ def show_overlap(o: provenance.Overlap | None, frame: pd.DataFrame, threshold: f
     the list, and the numbers on the rest), an info box when it was chosen on them, a caption otherwise."""
     for level, text in provenance.overlap_words(o):
         if level in ("error", "warning"):
-            rest = unseen_words(frame, o, threshold, positive)
+            rest = provenance.unseen_words(frame, o, threshold, positive)
             getattr(st, level)(text + (f" {rest}" if rest else ""), icon=":material/school:")
             with st.expander(f"The {len(o.train)} test images it was trained on"):
                 st.dataframe(o.train.assign(label=o.train["label"].map({1: "real", 0: "fake"})), hide_index=True,

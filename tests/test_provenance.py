@@ -175,7 +175,7 @@ def test_overview_page_flags_training_images_and_lists_them(tmp_path, sets, cach
 
 def test_a_partly_seen_set_gets_a_warning_and_the_numbers_on_the_rest(tmp_path, sets, cache_dir, monkeypatch):
     from core.checkpoint import load_detector as load
-    from core.dashboard import unseen_words
+    from core.provenance import unseen_words
     from core.inference import predict_test_set
     from core.metrics import ThresholdSweep
 
@@ -203,3 +203,18 @@ def test_a_partly_seen_set_gets_a_warning_and_the_numbers_on_the_rest(tmp_path, 
     o = overlap(frame, seen.test_digests(frame), seen)
     assert unseen_words(frame, o, 0.5) in warning
     assert unseen_words(frame.iloc[:0], None, 0.5) is None
+
+
+def test_the_html_report_says_what_the_model_has_seen(tmp_path, sets, cache_dir):
+    train, val = sets
+    ckpt = make_checkpoint(tmp_path / "m.pth")
+    out = tmp_path / "r.html"
+    args = ["report", "--data", str(train), "--weights", str(ckpt), "--bootstrap", "50", "--out", str(out)]
+    assert main(args) == 0
+    assert "seen by the model" in out.read_text() and "cannot be checked" in out.read_text()
+    assert _fingerprint(ckpt, train, val) == 0
+    assert main(args) == 0
+    text = out.read_text()
+    assert '<div class="warn">⚠ 12 of the 12 test images (100%; 6 real, 6 fake) are files this model was trained on' in text
+    assert main([*args[:2], str(val), *args[3:]]) == 0
+    assert "6 of the 6 test images (3 real, 3 fake) are this model's validation images" in out.read_text()
