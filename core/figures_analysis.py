@@ -156,3 +156,25 @@ def paired_scores_figure(m: pd.DataFrame, threshold_a: float, threshold_b: float
                       xaxis=dict(title="A: P(real)", range=[-0.02, 1.02]), yaxis=dict(title="B: P(real)", range=[-0.02, 1.02]),
                       **{**_LAYOUT, "height": 520})
     return fig
+
+
+def training_curves_figure(history: pd.DataFrame, best_epoch: int | None = None) -> go.Figure:
+    """Per-epoch training record (``core.model_card.history_frame``): losses on the left axis,
+    validation ROC-AUC and accuracy on the right, the kept (best) epoch marked."""
+    from plotly.subplots import make_subplots
+
+    kept = f" (kept: epoch {best_epoch}, dotted)" if best_epoch is not None else ""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(f"loss{kept}", f"validation{kept}"), horizontal_spacing=0.1)
+    styles = {"train_loss": ("train loss", "#0072B2", "solid", 1), "val_loss": ("validation loss", "#D55E00", "solid", 1),
+              "val_roc_auc": ("ROC-AUC", "#0072B2", "solid", 2), "val_accuracy": ("accuracy", "#009E73", "dash", 2)}
+    for key, (name, colour, dash, col) in styles.items():
+        if key in history:
+            fig.add_trace(go.Scatter(x=history["epoch"], y=history[key], mode="lines+markers", name=name,
+                                     line=dict(color=colour, dash=dash)), row=1, col=col)
+    if best_epoch is not None:
+        for col in (1, 2):
+            fig.add_vline(x=best_epoch, line=dict(color="#111111", dash="dot", width=1), row=1, col=col)
+    fig.update_xaxes(title_text="epoch", dtick=1 if len(history) <= 20 else None)
+    fig.update_layout(**_LAYOUT, title="Training curves")
+    fig.update_layout(legend=dict(orientation="h", y=-0.25))
+    return fig

@@ -55,6 +55,7 @@ PAGES: list[Page] = [
     Page("pages/8_Explanations.py", "Explanations", ":material/visibility:"),
     Page("pages/9_Robustness.py", "Robustness", ":material/shield:"),
     Page("pages/10_Feature_map.py", "Feature map", ":material/scatter_plot:"),
+    Page("pages/11_Model_card.py", "Model card", ":material/badge:"),
 ]
 TESTER = "pages/3_Single_image_tester.py"
 DEVICES = {"auto": "auto", "cpu": "CPU", "cuda": "GPU"}
@@ -168,10 +169,10 @@ def slice_frame(ctx: Context, preds: Predictions) -> pd.DataFrame:
     return _slice_frame(ctx.detector.sha256, ctx.set_signature, ctx.settings_key, preds.frame)
 
 
-def scored_sweep(ctx: Context) -> tuple[ThresholdSweep | None, str]:
-    """The sweep of the sidebar's test set when the model's predictions on it are already on
-    disk, else None and why; it never runs the model (a page that only needs the context of
-    one score must not start a whole test-set pass)."""
+def scored_predictions(ctx: Context) -> tuple[Predictions | None, str]:
+    """The model's predictions on the sidebar's test set when they are all on disk already,
+    else None and why; it never runs the model (a page that only needs them for context must
+    not start a whole test-set pass)."""
     if ctx.detector is None or ctx.test_set is None:
         return None, "no test set is loaded (choose one under *Test set and model* in the sidebar)"
     try:
@@ -181,8 +182,15 @@ def scored_sweep(ctx: Context) -> tuple[ThresholdSweep | None, str]:
     except FileNotFoundError:
         preds = None
     if preds is None:
-        return None, (f"`{ctx.data_dir}` is not scored by this model yet; open the Overview once and each verdict "
-                      "here will show where its score falls in that set")
+        return None, f"`{ctx.data_dir}` is not scored by this model yet; open the Overview once to score it"
+    return preds, ""
+
+
+def scored_sweep(ctx: Context) -> tuple[ThresholdSweep | None, str]:
+    """``scored_predictions`` as the set's one sweep, or None and why (one class only included)."""
+    preds, why = scored_predictions(ctx)
+    if preds is None:
+        return None, why
     sw = sweep(ctx, preds)
     if not sw.has_both_classes:
         return None, f"`{ctx.data_dir}` has readable images of one class only"

@@ -1,0 +1,251 @@
+"""What a checkpoint says about itself, laid out for the Model card page: where it came from
+(each fine-tuning step back to its pretrained start), how it was trained and how that
+departs from the report's recipe, its training curves, and the validation numbers it
+recorded next to those the same images give now. Pure and torch-free: it reads the
+checkpoint's metadata (``Detector.meta``), nothing else.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+# `python -m core train`'s defaults, which are the report's recipe (core/train.py);
+# kept here as data so this module needs no torch. tests/test_model_card.py checks them.
+REPORT_RECIPE = {
+    "backbone": "efficientnet_lite0", "attention": True, "freeze": "none", "image_size": 224, "augment": "report",
+    "loss": "focal", "focal_alpha": 0.25, "focal_gamma": 2.0, "lr": 2e-4, "weight_decay": 1e-5, "batch_size": 24,
+    "epochs": 20, "schedule": "cosine", "patience": 6, "seed": 0, "region_loss": 0.0, "synthetic_fakes": 0.0,
+    "jpeg_augment": 0.0, "degrade_augment": 0.0,
+}
+RECIPE_NAMES = {
+    "backbone": "backbone", "attention": "spatial-attention block", "freeze": "frozen layers", "image_size": "input size (px)",
+    "augment": "augmentation", "loss": "loss", "focal_alpha": "focal alpha", "focal_gamma": "focal gamma",
+    "lr": "learning rate", "weight_decay": "weight decay", "batch_size": "batch size", "epochs": "epochs (at most)",
+    "schedule": "learning-rate schedule", "patience": "early-stopping patience", "seed": "seed",
+    "region_loss": "region-loss weight", "synthetic_fakes": "share of synthetic part-swap fakes",
+    "jpeg_augment": "share re-encoded as JPEG", "degrade_augment": "share blurred / downscaled",
+}
+CURVES = ("train_loss", "val_loss", "val_roc_auc", "val_accuracy")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One training run in a model's history: ``file`` (as it was recorded), what it ran on, how
+    long, its best epoch and validation ROC-AUC, its recipe, and ``start``: what it started from
+    when that was no earlier run ("ImageNet weights", "random weights", a file)."""
+
+    file: str
+    sha256: str | None
+    device: str | None
+    training_time_s: float | None
+    best_epoch: int | None
+    roc_auc: float | None
+    recipe: dict
+    start: str | None = None
+
+    @property
+    def name(self) -> str:
+        return Path(self.file).name if self.file else "this checkpoint"
+
+    def what(self) -> str:
+        """A short line: "8 epochs at 384 px, lr 5e-05 on cpu (2 threads), 45 min"."""
+        r = self.recipe
+        parts = [f"{r['epochs']} epochs at {r['image_size']} px" if r.get("epochs") and r.get("image_size") else "",
+                 f"lr {r['lr']:g}" if r.get("lr") else ""]
+        if self.device:
+            parts.append(f"on {self.device.split(':')[0]}")
+        if self.training_time_s:
+            parts.append(_duration(self.training_time_s))
+        return ", ".join(p for p in parts if p)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.{1 if seconds < 600 else 0}f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def _start(recipe: dict) -> str:
+    pre = recipe.get("pretrained")
+    if pre in (None, "none"):
+        return "random weights"
+    return "ImageNet weights" if pre == "auto" or "imagenet" in str(pre).lower() else f"weights from {Path(str(pre)).name}"
+
+
+def _step(rec: dict, file: str = "") -> Step:
+    recipe = rec.get("recipe") or {}
+    auc = rec.get("validation_roc_auc", (rec.get("validation") or {}).get("roc_auc"))
+    return Step(file=rec.get("file", file), sha256=rec.get("sha256"), device=rec.get("device"),
+                training_time_s=rec.get("training_time_s"), best_epoch=rec.get("best_epoch"), roc_auc=auc, recipe=recipe,
+                start=None if rec.get("init_from") else _start(recipe))
+
+
+def lineage(record: dict, file: str = "") -> list[Step]:
+    """The runs behind one trained model, newest first: ``record`` is a checkpoint's
+    ``training`` metadata or an ensemble member's record, each run's ``init_from`` the one
+    before it."""
+    steps, rec = [], record
+    while rec:
+        steps.append(_step(rec, file if not steps else ""))
+        rec = rec.get("init_from")
+    return steps
+
+
+def lineages(meta: dict, file: str) -> dict[str, list[Step]]:
+    """Member file name -> its lineage for an ensemble; {file name: lineage} for one model;
+    {} when the checkpoint records no training (a bare state dict)."""
+    training = meta.get("training") or {}
+    if training.get("members"):
+        return {Path(m.get("file", f"member {i + 1}")).name: lineage(m) for i, m in enumerate(training["members"])}
+    if training.get("recipe"):
+        return {Path(file).name: lineage(training, file)}
+    return {}
+
+
+def lineage_dot(meta: dict, file: str) -> str | None:
+    """The lineage as a Graphviz DOT graph, oldest on the left: start -> run -> run -> the
+    checkpoint (members joining into the ensemble). None when nothing is recorded."""
+    chains = lineages(meta, file)
+    if not chains:
+        return None
+    out = ['digraph { rankdir=LR; ranksep=0.9; nodesep=0.35; node [shape=box, style="rounded,filled", fillcolor="#f3f3f3", fontname="sans-serif", '
+           'fontsize=11]; edge [fontname="sans-serif", fontsize=9, color="#555555"];']
+    final = Path(file).name
+    out.append(f'"{final}" [fillcolor="#cfe3f6"];')
+    for chain in chains.values():
+        older = list(reversed(chain))
+        start = older[0].start or "unknown start"
+        out.append(f'"{start}" [fillcolor="#ffffff"];')
+        prev = start
+        for i, step in enumerate(older):
+            is_last = i == len(older) - 1
+            node = final if is_last and len(chains) == 1 else step.name
+            auc = f"\\nval ROC-AUC {step.roc_auc:.3f}" if step.roc_auc is not None else ""
+            if node != final:
+                out.append(f'"{node}" [label="{node}{auc}"];')
+            out.append(f'"{prev}" -> "{node}" [label="{step.what()}"];')
+            prev = node
+        if len(chains) > 1:
+            out.append(f'"{prev}" -> "{final}" [label="member"];')
+    out.append("}")
+    return "\n".join(out)
+
+
+def recipe_table(recipe: dict) -> pd.DataFrame:
+    """setting, value, report's value, departs (bool) for every recipe setting both know."""
+    rows = []
+    for key, name in RECIPE_NAMES.items():
+        if key not in recipe:
+            continue
+        value, base = recipe[key], REPORT_RECIPE[key]
+        departs = (not math.isclose(float(value), float(base))) if isinstance(base, (int, float)) and not isinstance(base, bool) \
+            and isinstance(value, (int, float)) else value != base
+        rows.append({"setting": name, "value": _show(value), "report's recipe": _show(base), "departs": bool(departs)})
+    return pd.DataFrame(rows, columns=["setting", "value", "report's recipe", "departs"])
+
+
+def _show(v) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def history_frame(meta: dict) -> pd.DataFrame | None:
+    """One row per epoch (``epoch`` and whichever of ``CURVES`` were recorded), or None when the
+    checkpoint keeps no history (ensembles keep their members' summaries only)."""
+    history = (meta.get("training") or {}).get("history")
+    if not history:
+        return None
+    frame = pd.DataFrame(history)
+    return frame[["epoch", *[c for c in CURVES if c in frame]]]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The validation numbers a checkpoint recorded at threshold 0.5 next to those measured now."""
+
+    table: pd.DataFrame  # metric, recorded, now, difference
+    same_images: bool  # the test set is exactly the recorded validation set (by content digest)
+
+    @property
+    def agrees(self) -> bool:
+        """Every metric within 5e-4, or undefined both then and now (e.g. precision with nothing called real)."""
+        both_undefined = self.table["recorded"].map(_number).isna() & self.table["now"].map(_number).isna()
+        return bool(((self.table["difference"].abs() < 5e-4) | both_undefined).all())
+
+
+def _number(x) -> float:
+    return math.nan if x is None else float(x)
+
+
+def recorded_vs_now(meta: dict, summary_now: dict, same_images: bool) -> Recorded | None:
+    """``summary_now``: ``ThresholdSweep.summary(0.5)`` of the current test set. None when the
+    checkpoint recorded no validation numbers."""
+    recorded = (meta.get("training") or {}).get("validation")
+    if not recorded:
+        return None
+    rows = [{"metric": name, "recorded": recorded[key], "now": summary_now.get(key),
+             "difference": _number(summary_now.get(key)) - _number(recorded[key])}
+            for key, name in (("roc_auc", "ROC-AUC"), ("accuracy", "accuracy"), ("precision", "precision"),
+                              ("recall", "recall"), ("f1", "F1"), ("specificity", "specificity"))
+            if key in recorded]
+    return Recorded(pd.DataFrame(rows, columns=["metric", "recorded", "now", "difference"]), same_images)
+
+
+def is_validation_set(meta: dict, frame: pd.DataFrame, overlap) -> bool:
+    """Whether the test set is exactly the validation set the checkpoint recorded its numbers
+    on: every image one of its validation files (``core.provenance.Overlap``), as many real and
+    fake as it recorded. Then those numbers must come back."""
+    recorded = (meta.get("training") or {}).get("validation") or {}
+    n_real, n_fake = int((frame["label"] == 1).sum()), int((frame["label"] == 0).sum())
+    return (overlap is not None and len(overlap.val) == len(frame) > 0
+            and (recorded.get("n_real"), recorded.get("n_fake")) == (n_real, n_fake))
+
+
+def short_name(backbone: str, n_members: int = 0) -> str:
+    """"Lite0", "ResNet50", "ensemble of 2": what fits a metric card."""
+    if n_members:
+        return f"ensemble of {n_members}"
+    return {"resnet50": "ResNet50"}.get(backbone, backbone.replace("efficientnet_lite", "Lite"))
+
+
+def devices(chains: dict[str, list[Step]]) -> dict[str, str]:
+    """"CPU" / "GPU" -> the devices the runs of ``chains`` recorded, e.g. {"GPU": "cuda: NVIDIA H100 80GB HBM3"}."""
+    out: dict[str, set] = {}
+    for chain in chains.values():
+        for step in chain:
+            if step.device:
+                out.setdefault("GPU" if step.device.startswith("cuda") else "CPU", set()).add(step.device)
+    return {k: ", ".join(sorted(out[k])) for k in sorted(out)}
+
+
+def lineage_table(chains: dict[str, list[Step]]) -> pd.DataFrame:
+    """One row per run, each chain newest first: model, run (file), started from, what, best
+    epoch, validation ROC-AUC, device."""
+    rows = [{"model": model, "run": step.name, "started from": step.start or chain[i + 1].name, "what": step.what(),
+             "best epoch": step.best_epoch, "val ROC-AUC": step.roc_auc, "device": step.device}
+            for model, chain in chains.items() for i, step in enumerate(chain)]
+    return pd.DataFrame(rows, columns=["model", "run", "started from", "what", "best epoch", "val ROC-AUC", "device"])
+
+
+def recorded_words(rec: Recorded, data_dir: str, precision: str, validated_with: str | None = None) -> str:
+    """One sentence on whether the recorded validation numbers came back on ``data_dir``, scored
+    now with ``precision``; ``validated_with``: the precision of the run that recorded them
+    (its recipe's ``precision``, e.g. "torch.bfloat16")."""
+    if not rec.same_images:
+        return (f"`{data_dir}` is not the validation set these numbers were recorded on, so *now* is that set's own "
+                "numbers at threshold 0.5, for reference, not a check.")
+    if rec.agrees:
+        return (f"`{data_dir}` is the validation set they were recorded on, and they come back to within 0.0005 "
+                f"({precision} inference): the checkpoint is the one its card describes.")
+    gaps = rec.table["difference"].abs().fillna(float("inf"))
+    worst = rec.table.loc[gaps.idxmax()]
+    then = str(validated_with or "").replace("torch.", "")
+    why = (f"It was validated with {then} autocast during training and is scored with {precision} now, which can move "
+           "an image across the threshold" if then and then not in ("float32", "None") and then != precision
+           else "Inference settings (`--fast`, float16 storage) or files changed since can do that")
+    return (f"`{data_dir}` is the validation set they were recorded on, but they do not all come back: {worst['metric']} "
+            f"differs by {worst['difference']:+.4f}. {why}.")

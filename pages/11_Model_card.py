@@ -1,0 +1,67 @@
+"""Model card: what the checkpoint says about itself: where it came from, how it was trained and
+how that departs from the report's recipe, its training curves, and whether the validation
+numbers it recorded come back."""
+import streamlit as st
+
+from core import figures_analysis, model_card, ui
+
+ctx = ui.sidebar("Model card")
+st.title("Model card")
+detector = ui.guard_detector(ctx)
+meta, training = detector.meta, detector.meta.get("training") or {}
+size_mb = detector.path.stat().st_size / 1e6 if detector.path and detector.path.exists() else None
+st.caption(f"`{detector.name}` · sha256 `{detector.sha256[:12]}`"
+           + (f" · {size_mb:.1f} MB, stored as {meta.get('storage_dtype', 'float32')}" if size_mb else "")
+           + f" · output: {meta.get('output', 'P(real)')}")
+cols = st.columns(4)
+cols[0].metric("Model", model_card.short_name(detector.backbone, len(training.get("members") or [])), help=detector.backbone)
+cols[1].metric("Input size", f"{detector.preprocessing.input_size} px")
+cols[2].metric("Threshold", f"{detector.threshold:.3f}", help=meta.get("threshold_source"))
+chains = model_card.lineages(meta, detector.name)
+devices = model_card.devices(chains)
+cols[3].metric("Trained on", " + ".join(devices) or "not recorded", help="; ".join(devices.values()) or None)
+if training.get("note"):
+    with st.expander("The note it was saved with"):
+        st.write(training["note"])
+
+st.subheader("Where it came from")
+if not chains:
+    st.info("This checkpoint records no training (a bare state dict, as the report's code saved it): nothing to show "
+            "here beyond its hash.")
+    st.stop()
+st.graphviz_chart(model_card.lineage_dot(meta, detector.name), width="stretch" if sum(map(len, chains.values())) > 2 else "content")
+st.dataframe(model_card.lineage_table(chains), hide_index=True, width="stretch",
+             column_config={"val ROC-AUC": st.column_config.NumberColumn(format="%.4f")})
+
+st.subheader("Recipe")
+name = st.selectbox("Member", list(chains), key="card_member") if len(chains) > 1 else next(iter(chains))
+recipe = chains[name][0].recipe
+table = model_card.recipe_table(recipe)
+departs = table[table["departs"]]
+st.caption(f"{len(departs)} of {len(table)} settings of `{name}`'s last run depart from the report's recipe "
+           "(the defaults of `python -m core train`)" + (": " + ", ".join(departs["setting"]) if len(departs) else "."))
+st.dataframe(table.style.apply(lambda row: ["font-weight: bold" if row["departs"] else ""] * len(row), axis=1),
+             hide_index=True, width="stretch", height=36 * (len(table) + 1) + 3)
+
+st.subheader("Training curves")
+history = model_card.history_frame(meta)
+if history is None:
+    st.caption("An ensemble keeps each member's summary (best epoch, validation ROC-AUC, time), not its per-epoch "
+               "history; open a member checkpoint for its curves.")
+else:
+    st.plotly_chart(figures_analysis.training_curves_figure(history, training.get("best_epoch")), width="stretch")
+
+st.subheader("Recorded validation numbers, measured again")
+preds, why = ui.scored_predictions(ctx)
+if preds is None:
+    st.caption(f"Nothing measured yet: {why}.")
+    st.stop()
+sweep = ui.sweep(ctx, preds)
+same = model_card.is_validation_set(meta, preds.frame, ui.seen_overlap(ctx, preds))
+rec = model_card.recorded_vs_now(meta, sweep.summary(0.5), same)
+if rec is None:
+    st.caption("The checkpoint recorded no validation numbers.")
+    st.stop()
+st.markdown(model_card.recorded_words(rec, ctx.data_dir, preds.precision, training.get("recipe", {}).get("precision")))
+st.dataframe(rec.table, hide_index=True, width="stretch",
+             column_config={c: st.column_config.NumberColumn(format="%.4f") for c in ("recorded", "now", "difference")})
