@@ -65,6 +65,7 @@ def member_record(d) -> dict:
         "attention": bool(d.model.use_attention), "recipe": t.get("recipe"), "device": t.get("device"),
         "best_epoch": t.get("best_epoch"), "training_time_s": t.get("training_time_s"),
         "validation_roc_auc": (t.get("validation") or {}).get("roc_auc"), "init_from": t.get("init_from"), "note": t.get("note"),
+        "history": t.get("history"),  # per-epoch curves, for the Model card page
     }
 
 

@@ -99,7 +99,11 @@ def lineages(meta: dict, file: str) -> dict[str, list[Step]]:
     {} when the checkpoint records no training (a bare state dict)."""
     training = meta.get("training") or {}
     if training.get("members"):
-        return {Path(m.get("file", f"member {i + 1}")).name: lineage(m) for i, m in enumerate(training["members"])}
+        out = {}
+        for i, m in enumerate(training["members"]):
+            name = Path(m.get("file") or f"member {i + 1}").name
+            out[f"{name} (member {i + 1})" if name in out else name] = lineage(m)  # one entry per member, in order
+        return out
     if training.get("recipe"):
         return {Path(file).name: lineage(training, file)}
     return {}
@@ -153,10 +157,15 @@ def _show(v) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
-def history_frame(meta: dict) -> pd.DataFrame | None:
-    """One row per epoch (``epoch`` and whichever of ``CURVES`` were recorded), or None when the
-    checkpoint keeps no history (ensembles keep their members' summaries only)."""
-    history = (meta.get("training") or {}).get("history")
+def history_frame(meta: dict, member: int | None = None) -> pd.DataFrame | None:
+    """One row per epoch (``epoch`` and whichever of ``CURVES`` were recorded) of the checkpoint,
+    or of its ``member``-th member for an ensemble; None when none was kept (ensembles built
+    before members carried their history keep only their summaries)."""
+    training = meta.get("training") or {}
+    if member is not None:
+        members = training.get("members") or []
+        training = members[member] if member < len(members) else {}
+    history = training.get("history")
     if not history:
         return None
     frame = pd.DataFrame(history)

@@ -127,3 +127,16 @@ def test_the_shipped_checkpoints_describe_their_lineage():
     assert len(chains) == 2 and all(chain[-1].start == "ImageNet weights" for chain in chains.values())
     assert set(mc.devices(chains)) == {"CPU", "GPU"}
     assert isinstance(mc.recipe_table(next(iter(chains.values()))[0].recipe), pd.DataFrame)
+
+
+def test_an_ensemble_keeps_each_members_curves(trained, tmp_path, cache_dir, monkeypatch):
+    split, ckpt = trained
+    out = tmp_path / "ens.pth"
+    assert main(["ensemble", str(ckpt), str(ckpt), "--out", str(out)]) == 0
+    meta = load_detector(out).meta
+    own = mc.history_frame(load_detector(ckpt).meta)
+    pd.testing.assert_frame_equal(mc.history_frame(meta, 1), own)
+    assert mc.history_frame(meta) is None and mc.history_frame(meta, 5) is None
+    point_app_at(monkeypatch, split / "val", out)
+    at = open_page("pages/11_Model_card.py")
+    assert not at.exception and len(at.get("plotly_chart")) == 1
