@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import provenance
 from .bootstrap import DEFAULT_RESAMPLES
 from .cli import DEFAULT_DATA, default_weights
 
@@ -47,8 +48,10 @@ def run_report(args: argparse.Namespace) -> int:
         threshold, why = detector.threshold, detector.meta.get("threshold_source", "the checkpoint's threshold")
     else:
         threshold, why = args.threshold, "set on the command line (--threshold)"
-    a = analyse(frame, threshold, args.positive, n_resamples=args.bootstrap)
     ident = identity(detector, test_set, frame, why)
+    if ident.overlap is not None:  # a slice of its own, and a CSV column
+        frame = frame.assign(seen_by_model=provenance.seen_column(frame, ident.overlap))
+    a = analyse(frame, threshold, args.positive, n_resamples=args.bootstrap)
     html_path, csv_path = write_report(a, ident, args.out)
     size_kb = html_path.stat().st_size / 1024
     print(f"wrote {html_path} ({size_kb:.0f} KiB) and {csv_path}", file=sys.stderr)

@@ -158,6 +158,18 @@ def overlap(frame: pd.DataFrame, test_digests: list[str | None], seen: Seen) -> 
                    val=frame.loc[in_val, cols].reset_index(drop=True), where=seen.where)
 
 
+SEEN_VALUES = ("training image", "validation image", "unseen")
+
+
+def seen_column(frame: pd.DataFrame, o: Overlap) -> pd.Series:
+    """Per test image: "training image", "validation image" or "unseen" (the ``seen_by_model``
+    slice column of the Slices page, the Error gallery's filter and the report's CSV)."""
+    out = pd.Series("unseen", index=frame.index, dtype=object)
+    out[frame["relpath"].isin(set(o.val["relpath"]))] = "validation image"
+    out[frame["relpath"].isin(set(o.train["relpath"]))] = "training image"
+    return out
+
+
 def overlap_json(o: Overlap | None) -> dict:
     """The overlap for ``evaluate --json``: which test files the model was trained / chosen on."""
     if o is None:

@@ -169,7 +169,7 @@ def build_html(a: Analysis, ident: Identity) -> str:
 
 def predictions_csv(a: Analysis) -> str:
     cols = ["relpath", "label", "group", "p_real", "width", "height", "format", "size_bytes", "detail_share", "jpeg_quality",
-            "difficulty", "mask"]
+            "difficulty", "mask", "seen_by_model"]
     out = a.frame[[c for c in cols if c in a.frame]].copy()
     out["verdict"] = np.where(out["p_real"] >= a.threshold, "REAL", "FAKE")
     out["correct"] = (out["verdict"] == "REAL") == (out["label"] == 1)

@@ -109,7 +109,8 @@ def add_slice_columns(frame: pd.DataFrame, jpeg_quality: bool = True) -> pd.Data
 def _slice_order(value: str) -> tuple:
     """Bands in their natural order (low to high, easy to hard), anything else by name after them."""
     order = ["easy", "mid", "hard", "≤70", "71–80", "81–90", "91–95", "96–100", "not JPEG",
-             detail_bucket(0.0), detail_bucket(LOW_DETAIL), detail_bucket(DETAIL_TYPICAL), "unknown"]
+             detail_bucket(0.0), detail_bucket(LOW_DETAIL), detail_bucket(DETAIL_TYPICAL), "unknown",
+             "training image", "validation image", "unseen"]
     return (order.index(value), "") if value in order else (len(order), value)
 
 
@@ -118,7 +119,9 @@ def slice_masks(frame: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
     out = [("all", "all images", np.ones(len(frame), dtype=bool))]
     for dim, col in (("group", "group"), ("difficulty", "difficulty"), ("image size", "image_size"),
                      ("file format", "file_format"), ("JPEG quality", "jpeg_quality_bucket"),
-                     ("fine detail", "detail_bucket")):
+                     ("fine detail", "detail_bucket"), ("seen by the model", "seen_by_model")):
+        if col not in frame:  # seen_by_model: only where the model records the images it has seen
+            continue
         values = frame[col].fillna("").astype(str)
         if col == "difficulty":
             values = values.where(frame["label"] == 0, "")

@@ -159,14 +159,22 @@ def _if_scored(weights_sha: str, set_signature: str, settings: tuple, stamp: tup
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _slice_frame(weights_sha: str, set_signature: str, settings: tuple, _frame: pd.DataFrame) -> pd.DataFrame:
-    return add_slice_columns(_frame)
+def _slice_frame(weights_sha: str, set_signature: str, settings: tuple, sidecar: tuple, _frame: pd.DataFrame,
+                 _overlap: provenance.Overlap | None) -> pd.DataFrame:
+    framed = add_slice_columns(_frame)
+    if _overlap is not None:
+        framed["seen_by_model"] = provenance.seen_column(framed, _overlap)
+    return framed
 
 
 def slice_frame(ctx: Context, preds: Predictions) -> pd.DataFrame:
-    """The predictions with the slice columns (``core.slices.add_slice_columns``), built once per
-    model, test set and precision: it does not depend on the threshold."""
-    return _slice_frame(ctx.detector.sha256, ctx.set_signature, ctx.settings_key, preds.frame)
+    """The predictions with the slice columns (``core.slices.add_slice_columns``, and
+    ``seen_by_model`` when the model records what it has seen), built once per model, test set
+    and precision: it does not depend on the threshold."""
+    path = ctx.detector.path
+    stamp = _stamp(provenance.sidecar_path(path)) if path else ()
+    return _slice_frame(ctx.detector.sha256, ctx.set_signature, ctx.settings_key, stamp, preds.frame,
+                        seen_overlap(ctx, preds))
 
 
 def scored_predictions(ctx: Context) -> tuple[Predictions | None, str]:

@@ -218,3 +218,40 @@ def test_the_html_report_says_what_the_model_has_seen(tmp_path, sets, cache_dir)
     assert '<div class="warn">⚠ 12 of the 12 test images (100%; 6 real, 6 fake) are files this model was trained on' in text
     assert main([*args[:2], str(val), *args[3:]]) == 0
     assert "6 of the 6 test images (3 real, 3 fake) are this model's validation images" in out.read_text()
+
+
+def test_seen_by_model_is_a_slice_in_the_dashboard_and_the_report(tmp_path, sets, cache_dir, monkeypatch):
+    from core.slices import add_slice_columns, slice_masks
+
+    from .conftest import open_page, point_app_at
+
+    train, val = sets
+    mixed = tmp_path / "mixed"
+    for cls in ("real", "fake"):
+        (mixed / cls).mkdir(parents=True)
+        for src in sorted((train / cls).iterdir())[:2] + sorted((val / cls).iterdir())[:1]:
+            shutil.copy(src, mixed / cls / f"{src.parent.parent.name}_{src.name}")
+    Image.new("RGB", (72, 72), (10, 20, 30)).save(mixed / "real" / "new.png")
+    ckpt = make_checkpoint(tmp_path / "w" / "m.pth", spread=60.0)
+    assert _fingerprint(ckpt, train, val) == 0
+    det = load_detector(ckpt)
+    from core.inference import predict_test_set
+
+    frame = predict_test_set(det, scan_test_set(mixed)).frame
+    seen = provenance.model_seen(det)
+    col = provenance.seen_column(frame, overlap(frame, seen.test_digests(frame), seen))
+    assert col.value_counts().to_dict() == {"training image": 4, "validation image": 2, "unseen": 1}
+    masks = {(d, v): m.sum() for d, v, m in slice_masks(add_slice_columns(frame.assign(seen_by_model=col),
+                                                                          jpeg_quality=False))}
+    assert [masks[("seen by the model", v)] for v in provenance.SEEN_VALUES] == [4, 2, 1]
+    assert not any(d == "seen by the model" for d, _, _ in slice_masks(add_slice_columns(frame, jpeg_quality=False)))
+
+    point_app_at(monkeypatch, mixed, ckpt)
+    at = open_page("pages/6_Slices.py")
+    assert not at.exception
+    assert any("seen by the model" in str(df.value.values) for df in at.dataframe)
+    out = tmp_path / "r.html"
+    assert main(["report", "--data", str(mixed), "--weights", str(ckpt), "--bootstrap", "50", "--out", str(out)]) == 0
+    csv = pd.read_csv(out.with_suffix(".csv"))
+    assert csv.set_index("relpath").loc["real/train_real_00000.jpg", "seen_by_model"] == "training image"
+    assert "seen by the model" in out.read_text()
