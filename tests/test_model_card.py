@@ -140,3 +140,20 @@ def test_an_ensemble_keeps_each_members_curves(trained, tmp_path, cache_dir, mon
     point_app_at(monkeypatch, split / "val", out)
     at = open_page("pages/11_Model_card.py")
     assert not at.exception and len(at.get("plotly_chart")) == 1
+
+
+def test_card_command_prints_lineage_departures_and_the_check(trained, tmp_path, cache_dir, capsys):
+    import json
+
+    split, ckpt = trained
+    out = tmp_path / "card.json"
+    assert main(["card", str(ckpt), "--data", str(split / "val"), "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "<- random weights: 2 epochs at 64 px, lr 0.0002, on cpu" in text
+    assert "input size (px) 64 (report: 224)" in text and "epochs (at most) 2 (report: 20)" in text
+    assert "Seen images: 14 training and 6 validation digests (the checkpoint)" in text
+    assert "is the validation set they were recorded on, and they come back" in text
+    got = json.loads(out.read_text())
+    assert got["lineage"][0]["started from"] == "random weights" and len(got["recorded_vs_now"]) == 6
+    assert main(["card", str(make_checkpoint(tmp_path / "r.pth"))]) == 0
+    assert "No training recorded" in capsys.readouterr().out
