@@ -171,9 +171,7 @@ def slice_frame(ctx: Context, preds: Predictions) -> pd.DataFrame:
     """The predictions with the slice columns (``core.slices.add_slice_columns``, and
     ``seen_by_model`` when the model records what it has seen), built once per model, test set
     and precision: it does not depend on the threshold."""
-    path = ctx.detector.path
-    stamp = _stamp(provenance.sidecar_path(path)) if path else ()
-    return _slice_frame(ctx.detector.sha256, ctx.set_signature, ctx.settings_key, stamp, preds.frame,
+    return _slice_frame(ctx.detector.sha256, ctx.set_signature, ctx.settings_key, _seen_stamp(ctx), preds.frame,
                         seen_overlap(ctx, preds))
 
 
@@ -212,6 +210,12 @@ def judge_uploads(weights_sha: str, digest: str, face_crop: bool, fast: bool, _d
 
 
 
+def _seen_stamp(ctx: Context) -> tuple:
+    """The state of the model's ``.seen.json`` sidecar: caches that depend on it key on this."""
+    path = ctx.detector.path
+    return _stamp(provenance.sidecar_path(path)) if path else ()
+
+
 @st.cache_data(show_spinner=False, max_entries=8)
 def _seen(weights_sha: str, sidecar: tuple, _detector) -> provenance.Seen | None:
     return provenance.model_seen(_detector)
@@ -220,8 +224,7 @@ def _seen(weights_sha: str, sidecar: tuple, _detector) -> provenance.Seen | None
 def model_seen(ctx: Context) -> provenance.Seen | None:
     """The digests of the images the sidebar's model was trained and chosen on (``core.provenance``),
     re-read when its ``.seen.json`` sidecar changes."""
-    path = ctx.detector.path
-    return _seen(ctx.detector.sha256, _stamp(provenance.sidecar_path(path)) if path else (), ctx.detector)
+    return _seen(ctx.detector.sha256, _seen_stamp(ctx), ctx.detector)
 
 
 @st.cache_data(show_spinner="Checking the test set against the images the model has seen…", max_entries=8)
@@ -232,9 +235,7 @@ def _overlap(weights_sha: str, set_signature: str, sidecar: tuple, _seen: proven
 
 def seen_overlap(ctx: Context, preds: Predictions) -> provenance.Overlap | None:
     """Which of the test set's images the model was trained or chosen on; None when it does not say."""
-    path = ctx.detector.path
-    stamp = _stamp(provenance.sidecar_path(path)) if path else ()
-    return _overlap(ctx.detector.sha256, ctx.set_signature, stamp, model_seen(ctx), preds.frame)
+    return _overlap(ctx.detector.sha256, ctx.set_signature, _seen_stamp(ctx), model_seen(ctx), preds.frame)
 
 
 def show_overlap(o: provenance.Overlap | None, frame: pd.DataFrame, threshold: float, positive: str) -> None:
@@ -254,8 +255,8 @@ def show_overlap(o: provenance.Overlap | None, frame: pd.DataFrame, threshold: f
 
 
 @st.cache_data(show_spinner="Bootstrapping intervals, slices and presets…", max_entries=16)
-def _cached_analysis(weights_sha: str, set_signature: str, settings: tuple, threshold: float, positive: str,
-                     n_resamples: int, _frame: pd.DataFrame):
+def _cached_analysis(weights_sha: str, set_signature: str, settings: tuple, sidecar: tuple, threshold: float,
+                     positive: str, n_resamples: int, _frame: pd.DataFrame):
     from .analysis import analyse
 
     return analyse(_frame, threshold, positive, n_resamples=n_resamples, jpeg_quality=False)
@@ -265,7 +266,7 @@ def analysis(ctx: Context, preds: Predictions, n_resamples: int = DEFAULT_RESAMP
     """``core.analysis.analyse`` of these predictions at the current threshold, cached. It
     starts from ``slice_frame``, so a set's JPEG headers are read once per model and set,
     not again for every threshold."""
-    return _cached_analysis(ctx.detector.sha256, ctx.set_signature, ctx.settings_key,
+    return _cached_analysis(ctx.detector.sha256, ctx.set_signature, ctx.settings_key, _seen_stamp(ctx),
                             float(ctx.threshold), ctx.positive, n_resamples, slice_frame(ctx, preds))
 
 
