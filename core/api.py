@@ -25,7 +25,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from . import provenance
+from . import model_card, provenance
 from .api_schemas import (
     ERROR_RESPONSES,
     MB,
@@ -249,7 +249,7 @@ def create_app(config: ApiConfig | None = None, *, background_load: bool = True)
 
 
 def _model_card(d: Detector) -> dict:
-    meta = d.meta
+    meta, seen = d.meta, provenance.model_seen(d)
     training = meta.get("training") if isinstance(meta.get("training"), dict) else {}
     validation = training.get("validation")
     return {
@@ -266,6 +266,8 @@ def _model_card(d: Detector) -> dict:
                     for m in training.get("members") or []] or None,
         "weights_sha256": d.sha256,
         "device": str(d.device),
+        "lineage": model_card.lineage_table(model_card.lineages(meta, d.name)).to_dict(orient="records"),
+        "seen_images": {"train": len(seen.train), "val": len(seen.val), "from": seen.where} if seen else None,
     }
 
 

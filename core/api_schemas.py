@@ -150,6 +150,10 @@ class ModelCard(BaseModel):
     members: list[dict] | None = Field(None, description="an ensemble's members (file, sha256, backbone, input size, own validation ROC-AUC)")
     weights_sha256: str
     device: str
+    lineage: list[dict] = Field(default_factory=list, description="each training run behind the model, newest first per "
+                                "member (core.model_card.lineage_table): run, started from, what, best epoch, val ROC-AUC")
+    seen_images: dict | None = Field(None, description="how many training / validation file digests the model records "
+                                     "(core.provenance) and where from; null when it records none")
 
 
 ERROR_RESPONSES = {

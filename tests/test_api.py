@@ -257,6 +257,7 @@ def test_model_card(client, tiny_ckpt):
     assert card["preprocessing"]["input_size"] == 64 and card["threshold"] == 0.5
     assert card["weights_sha256"] == file_sha256(tiny_ckpt) and card["validation"] is None
     assert card["classes"] == {"0": "fake", "1": "real"} and card["name"] == tiny_ckpt.name
+    assert card["lineage"] == [] and card["seen_images"] is None  # random weights: nothing recorded
 
 
 def test_model_card_carries_saved_validation_metrics(tmp_path):
@@ -349,6 +350,7 @@ def test_an_upload_the_model_was_trained_on_is_marked(tmp_path, tiny_ckpt):
     with TestClient(_app(weights, max_upload_mb=1, max_batch_files=4)) as c:
         files = [("files", ("mine.jpg", seen_file.read_bytes())), ("files", ("new.jpg", _image_bytes(seed=3)))]
         mine, new = c.post("/predict/batch", files=files).json()["results"]
+        assert c.get("/model").json()["seen_images"] == {"train": 4, "val": 0, "from": "m.pth.seen.json"}
     assert mine["seen_by_model"] == "training image"
     assert any(w.startswith("This exact file is one of the model's training images") for w in mine["warnings"])
     assert new["seen_by_model"] is None and not any("training images" in w for w in new["warnings"])
