@@ -64,6 +64,10 @@ def card_lines(detector, chains: dict, seen) -> list[str]:
 def run_card(args: argparse.Namespace) -> int:
     from .checkpoint import load_detector, resolve_device
 
+    if args.data:
+        from .data import scan_test_set
+
+        scan_test_set(args.data)  # a bad folder is said before the card, not after it
     detector = load_detector(args.weights or default_weights(), resolve_device(args.device))
     chains = model_card.lineages(detector.meta, detector.name)
     seen = provenance.model_seen(detector)

@@ -114,9 +114,14 @@ def seen_from(digest_record: dict | None, weights: str | os.PathLike | None, sha
         saved = json.loads(side.read_text())
     except (OSError, ValueError):
         return None
-    if saved.get("weights_sha256") != sha256 or not saved.get("train"):
-        return None  # written for other weights: ignored rather than trusted
+    if not isinstance(saved, dict) or saved.get("weights_sha256") != sha256 or not _digest_list(saved.get("train")) \
+            or not _digest_list(saved.get("val", [])):
+        return None  # written for other weights, or not by `fingerprint`: ignored rather than trusted
     return Seen(frozenset(saved["train"]), frozenset(saved.get("val", ())), side.name)
+
+
+def _digest_list(x) -> bool:
+    return isinstance(x, list) and all(isinstance(d, str) and "-" in d for d in x)
 
 
 def checkpoint_record(meta: dict) -> dict | None:

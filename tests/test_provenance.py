@@ -62,6 +62,13 @@ def test_the_checkpoint_record_comes_first_and_a_sidecar_for_other_weights_is_ig
     assert (len(seen.train), len(seen.val), seen.where) == (12, 6, "m.pth.seen.json")
     assert seen_from({"train": ["1-aa"], "val": []}, ckpt, sha).where == "the checkpoint"
     assert seen_from(None, ckpt, "0" * 64) is None  # sidecar names other weights
+    side = provenance.sidecar_path(ckpt)
+    good = side.read_text()
+    for bad in ("{not json", "[1, 2]", json.dumps({"weights_sha256": sha, "train": 5}),
+                json.dumps({"weights_sha256": sha, "train": ["1-a"], "val": [3]})):
+        side.write_text(bad)  # hand-edited or truncated: ignored, never a crash
+        assert seen_from(None, ckpt, sha) is None
+    side.write_text(good)
     assert file_sha256(ckpt) == sha  # the weights file itself is untouched
     assert _fingerprint(ckpt, train) == 0  # written again without a validation folder
     assert json.loads(provenance.sidecar_path(ckpt).read_text())["val"] == []
