@@ -60,12 +60,14 @@ def combine(detectors: list) -> tuple:
 def member_record(d) -> dict:
     """What the card keeps of a member, so it stays described after the file is gone."""
     t = d.meta.get("training") or {}
+    seen = provenance.model_seen(d)  # its own, so that `unpack` gives each member back what it has seen
     return {
         "file": str(d.path), "sha256": d.sha256, "backbone": d.backbone, "input_size": d.preprocessing.input_size,
         "attention": bool(d.model.use_attention), "recipe": t.get("recipe"), "device": t.get("device"),
         "best_epoch": t.get("best_epoch"), "training_time_s": t.get("training_time_s"),
         "validation_roc_auc": (t.get("validation") or {}).get("roc_auc"), "init_from": t.get("init_from"), "note": t.get("note"),
         "history": t.get("history"),  # per-epoch curves, for the Model card page
+        "data": {"digests": {"digest": provenance.DIGEST, "train": sorted(seen.train), "val": sorted(seen.val)}} if seen else None,
     }
 
 
@@ -168,7 +170,7 @@ def write_ensemble_card(out: Path, card: dict) -> None:
     import json
     import math
 
-    from .train import _lineage_lines
+    from .train import _digest_lines, _lineage_lines
 
     out.with_suffix(".json").write_text(json.dumps(card, indent=2, default=float) + "\n")
 
@@ -179,6 +181,7 @@ def write_ensemble_card(out: Path, card: dict) -> None:
              f"- {len(card['members'])} members; output: {card['combine']}, sigmoid = P(real); REAL when P(real) >= 0.5",
              f"- Input: {card['input_size']}x{card['input_size']}, squash resize, ImageNet mean/std; each member sees it "
              "resized (bilinear, antialiased) to its own input size",
+             *_digest_lines((card.get("data") or {}).get("digests")),
              "", "## Members", "", "| # | file | sha256 | backbone | input | attention | own val ROC-AUC | trained on | note |",
              "|---|---|---|---|---|---|---|---|---|"]
     for i, m in enumerate(card["members"], 1):

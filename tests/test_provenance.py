@@ -137,6 +137,10 @@ def test_an_ensemble_carries_the_union_of_its_members_seen_images(tmp_path, sets
     assert main(["ensemble", str(a), str(b), "--out", str(tmp_path / "e.pth"), "--data", str(val)]) == 0
     seen = provenance.model_seen(load_detector(tmp_path / "e.pth"))
     assert seen.where == "the checkpoint" and len(seen.train) == 16 and len(seen.val) == 6
+    assert main(["unpack", str(tmp_path / "e.pth"), "--out", str(tmp_path / "back")]) == 0
+    for i, member in ((1, a), (2, b)):  # each member gets back what it had seen itself, not the union
+        got = provenance.model_seen(load_detector(tmp_path / "back" / f"{i}_{member.name}"))
+        assert got.where == "the checkpoint" and got.train == provenance.model_seen(load_detector(member)).train
 
 
 def test_uploads_say_when_the_model_has_seen_the_file(tmp_path, sets):
