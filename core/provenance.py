@@ -175,6 +175,14 @@ def seen_column(frame: pd.DataFrame, o: Overlap) -> pd.Series:
     return out
 
 
+def overlap_short(o: Overlap | None) -> str:
+    """A table cell: "trained on 60 · chosen on 163", "none", or "not recorded"."""
+    if o is None:
+        return "not recorded"
+    parts = [f"trained on {len(o.train)}" if len(o.train) else "", f"chosen on {len(o.val)}" if len(o.val) else ""]
+    return " · ".join(p for p in parts if p) or "none"
+
+
 def overlap_json(o: Overlap | None) -> dict:
     """The overlap for ``evaluate --json``: which test files the model was trained / chosen on."""
     if o is None:

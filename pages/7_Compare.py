@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from core import compare, figures_analysis, gallery, ui
+from core.provenance import overlap_short
 
 ctx = ui.sidebar("Compare")
 st.title("Compare models and test sets")
@@ -19,7 +20,7 @@ if not weights or not sets:
 st.caption("Each model at its own threshold (the sidebar's for the sidebar's model). Models not yet run on a set "
            "are scored once (then cached).")
 
-runs = []
+runs, seen = [], []
 for w in weights:
     for d in sets:
         c, problem = ui.context_for(ctx, weights=w, data_dir=d)
@@ -32,10 +33,12 @@ for w in weights:
             continue
         t = ctx.threshold if w == ctx.weights else c.detector.threshold
         runs.append(compare.Run(model=w, test_set=d, frame=frame, threshold=t))
+        seen.append(overlap_short(ui.seen_overlap(c, ui.predictions(c))))
 if not runs:
     st.stop()
 
 table = compare.compare_table(runs)
+table.insert(3, "test images seen", seen)  # a model trained on a set cannot be compared on it fairly
 st.dataframe(table, hide_index=True, column_config={
     c: st.column_config.NumberColumn(format="%.3f") for c in table.columns if table[c].dtype.kind == "f"})
 curves = compare.roc_curves(runs)

@@ -64,6 +64,7 @@ def test_compare_two_checkpoints(env, tmp_path):
     assert not at.exception
     table = at.dataframe[0].value
     assert len(table) == 2 and {"roc_auc", "roc_auc_low", "roc_auc_high"} <= set(table.columns)
+    assert list(table["test images seen"]) == ["not recorded", "not recorded"]  # random weights record nothing
     assert any("exactly one is right" in m.value for m in at.markdown)
     # the paired B − A table: one row per metric the set defines, its interval around the difference
     paired = at.dataframe[1].value

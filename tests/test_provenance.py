@@ -105,6 +105,9 @@ def test_overlap_in_words_by_level():
     [(level, text)] = overlap_words(overlap(_frame([1, 0]), [None, "8-q"], seen))
     assert level == "ok" and "None of the 2 test images" in text
     assert overlap_words(None)[0][0] == "unknown"
+    assert [provenance.overlap_short(x) for x in (most, some, None)] == ["trained on 3", "trained on 1 · chosen on 1",
+                                                                        "not recorded"]
+    assert provenance.overlap_short(overlap(_frame([1]), ["8-q"], seen)) == "none"
     assert provenance.overlap_json(some) == {"checked": True, "from": "the checkpoint", "n_images": 4,
                                              "trained_on": ["f0"], "chosen_on": ["f2"]}
 
@@ -178,6 +181,8 @@ def test_overview_page_flags_training_images_and_lists_them(tmp_path, sets, cach
                                                      "model was trained on")
     listed = next(df.value for df in at.dataframe if "relpath" in df.value.columns)
     assert sorted(listed["relpath"]) == sorted(scan_test_set(train).images["relpath"])
+    at.switch_page("pages/7_Compare.py").run()
+    assert not at.exception and list(at.dataframe[0].value["test images seen"]) == ["trained on 12"]
     point_app_at(monkeypatch, val, ckpt)
     at = open_page("streamlit_app.py")
     assert not at.exception and not at.error
