@@ -25,11 +25,13 @@ def resolve_path(path: str) -> Path:
 def initial_sources(query: dict, environ: dict) -> dict:
     """Start values: query parameters ``data``, ``weights``, ``threshold`` win over the
     environment (``DATA_DIR``, ``WEIGHTS``), which wins over the defaults. ``threshold``
-    is None unless the URL holds a valid one (the weights' own threshold is used then)."""
+    is None unless the URL holds a valid one (the weights' own threshold is used then).
+    ``unseen=1`` leaves out the test images the model was trained on."""
     out = {
         "data_dir": query.get("data") or environ.get("DATA_DIR") or DEFAULT_DATA,
         "weights": query.get("weights") or environ.get("WEIGHTS") or DEFAULT_WEIGHTS,
         "threshold": None,
+        "unseen_only": query.get("unseen") == "1",
     }
     try:
         t = float(query.get("threshold", ""))

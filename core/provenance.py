@@ -175,6 +175,12 @@ def seen_column(frame: pd.DataFrame, o: Overlap) -> pd.Series:
     return out
 
 
+def trained_relpaths(images: pd.DataFrame, seen: Seen) -> frozenset[str]:
+    """The relpaths of a test set's files (``TestSet.images``: path, relpath, size_bytes) that the
+    model was trained on."""
+    return frozenset(r for r, d in zip(images["relpath"], seen.test_digests(images)) if d in seen.train)
+
+
 def overlap_short(o: Overlap | None) -> str:
     """A table cell: "trained on 60 · chosen on 163", "none", or "not recorded"."""
     if o is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +77,8 @@ class Context:
     test_set: TestSet | None = None
     set_signature: str = ""
     test_set_error: str | None = None
+    left_out: int = 0  # test images the model was trained on, left out by the sidebar's toggle
+    n_trained: int = 0  # test images the model was trained on (left out or not)
 
     @property
     def settings(self) -> InferenceSettings:
@@ -295,9 +298,11 @@ def _init_state() -> None:
         ss.setdefault("weights", start["weights"])
         if start["threshold"] is not None:
             ss.setdefault("threshold", start["threshold"])
+        ss.setdefault("unseen_only", start["unseen_only"])
     ss.setdefault("device", "auto")
     ss.setdefault("positive", "real")
     ss.setdefault("fast", False)
+    ss.setdefault("unseen_only", False)
 
 
 def _bind(key: str, widget: str | None = None) -> dict:
@@ -362,7 +367,27 @@ def _load(ss) -> dict:
         out["test_set"], out["set_signature"] = _scan(str(data), _stamp(data))
     except DatasetError as exc:
         out["test_set_error"] = str(exc)
+    if "detector" in out and "test_set" in out:
+        out.update(_leave_out_trained(out["detector"], out["test_set"], out["set_signature"], bool(ss["unseen_only"])))
     return out
+
+
+@st.cache_data(show_spinner="Checking the test set against the images the model has seen…", max_entries=8)
+def _trained(weights_sha: str, set_signature: str, sidecar: tuple, _detector, _images: pd.DataFrame) -> frozenset[str]:
+    seen = provenance.model_seen(_detector)
+    return provenance.trained_relpaths(_images, seen) if seen else frozenset()
+
+
+def _leave_out_trained(det: Detector, test_set: TestSet, signature: str, leave_out: bool) -> dict:
+    """How many test images the model was trained on, and with ``leave_out`` the test set
+    without them (its own signature, so every cache keeps the two apart)."""
+    stamp = _stamp(provenance.sidecar_path(det.path)) if det.path else ()
+    trained = _trained(det.sha256, signature, stamp, det, test_set.images)
+    if not (leave_out and trained):
+        return {"n_trained": len(trained)}
+    images = test_set.images[~test_set.images["relpath"].isin(trained)].reset_index(drop=True)
+    return {"n_trained": len(trained), "left_out": len(trained),
+            "test_set": dataclasses.replace(test_set, images=images), "set_signature": f"{signature}-unseen"}
 
 
 def sidebar(title: str) -> Context:
@@ -386,6 +411,10 @@ def sidebar(title: str) -> Context:
                         **_bind_threshold("w_threshold_box"))
         st.radio("Positive class", ["real", "fake"], horizontal=True,
                  help="real: the report's table; fake: the usual detection convention", **_bind("positive"))
+        if loaded.get("n_trained"):  # only when the set holds files the model learned from
+            st.toggle(f"Leave out the {loaded['n_trained']} test images it was trained on",
+                      help="Every page then measures detection on images the model has not learned from",
+                      **_bind("unseen_only"))
         with st.expander("Test set and model", expanded=False):
             st.text_input("Test set folder", help="A folder with real/ and fake/ inside", **_bind("data_dir"))
             sets = known_test_sets()
@@ -413,6 +442,10 @@ def _sync_url(ss) -> None:
     for key, value in want.items():
         if st.query_params.get(key) != value:
             st.query_params[key] = value
+    if ss["unseen_only"]:
+        st.query_params["unseen"] = "1"
+    elif "unseen" in st.query_params:
+        del st.query_params["unseen"]
 
 
 # --- guards and empty states --------------------------------------------------------

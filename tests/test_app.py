@@ -187,10 +187,11 @@ def test_tester_page_without_uploads_invites_an_upload(env):
 
 def test_initial_sources_order():
     env = {"DATA_DIR": "env_data", "WEIGHTS": "env.pth"}
-    assert ui.initial_sources({}, {}) == {"data_dir": ui.DEFAULT_DATA, "weights": ui.DEFAULT_WEIGHTS, "threshold": None}
+    assert ui.initial_sources({}, {}) == {"data_dir": ui.DEFAULT_DATA, "weights": ui.DEFAULT_WEIGHTS, "threshold": None,
+                                          "unseen_only": False}
     assert ui.initial_sources({}, env)["data_dir"] == "env_data"
     q = {"data": "q_data", "weights": "q.pth", "threshold": "0.7"}
-    assert ui.initial_sources(q, env) == {"data_dir": "q_data", "weights": "q.pth", "threshold": 0.7}
+    assert ui.initial_sources(q, env) == {"data_dir": "q_data", "weights": "q.pth", "threshold": 0.7, "unseen_only": False}
     assert ui.initial_sources({"threshold": "1.5"}, env)["threshold"] is None
     assert ui.initial_sources({"threshold": "abc"}, env)["threshold"] is None
 

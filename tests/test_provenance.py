@@ -271,3 +271,45 @@ def test_seen_by_model_is_a_slice_in_the_dashboard_and_the_report(tmp_path, sets
     csv = pd.read_csv(out.with_suffix(".csv"))
     assert csv.set_index("relpath").loc["real/train_real_00000.jpg", "seen_by_model"] == "training image"
     assert "seen by the model" in out.read_text()
+
+
+def test_the_sidebar_can_leave_out_the_training_images_for_every_page(tmp_path, sets, cache_dir, monkeypatch):
+    from core.inference import predict_test_set
+    from core.metrics import ThresholdSweep
+
+    from .conftest import open_page, point_app_at
+
+    train, val = sets
+    mixed = tmp_path / "mixed"
+    for cls in ("real", "fake"):
+        (mixed / cls).mkdir(parents=True)
+        for src in sorted((train / cls).iterdir())[:2] + sorted((val / cls).iterdir()):
+            shutil.copy(src, mixed / cls / f"{src.parent.parent.name}_{src.name}")
+    ckpt = make_checkpoint(tmp_path / "w" / "m.pth", spread=60.0)
+    point_app_at(monkeypatch, mixed, ckpt)
+    at = open_page("streamlit_app.py")
+    assert not at.exception and "w_unseen_only" not in [t.key for t in at.sidebar.toggle]  # nothing recorded: no toggle
+    assert _fingerprint(ckpt, train) == 0
+    at = open_page("streamlit_app.py")
+    toggle = at.sidebar.toggle(key="w_unseen_only")
+    assert toggle.label == "Leave out the 4 test images it was trained on" and not toggle.value
+    assert {m.label: m.value for m in at.metric}["Real images"] == "5"
+    toggle.set_value(True).run()
+    assert not at.exception
+    shown = {m.label: m.value for m in at.metric}
+    assert (shown["Real images"], shown["Fake images"]) == ("3", "3")
+    assert at.info[0].value.startswith("4 images of") and not at.error and not at.warning
+    frame = predict_test_set(load_detector(ckpt), scan_test_set(mixed)).frame
+    rest = frame[frame["relpath"].str.contains("/val_")]
+    assert shown["Accuracy"] == f"{ThresholdSweep(rest['label'], rest['p_real']).summary(0.5)['accuracy']:.3f}"
+    assert at.query_params["unseen"] in ("1", ["1"])  # a copied link keeps the choice
+    at.switch_page("pages/6_Slices.py").run()  # every page sees the same smaller set
+    assert not at.exception
+    table = next(df.value for df in at.dataframe if "slice" in df.value.columns)
+    assert int(table.loc[table["slice"] == "all images", "n"].iloc[0]) == 6
+    at.switch_page("streamlit_app.py").run()
+    at.sidebar.toggle(key="w_unseen_only").set_value(False).run()  # back to the whole set
+    assert {m.label: m.value for m in at.metric}["Real images"] == "5" and "unseen" not in at.query_params
+    from core.dashboard import initial_sources
+
+    assert initial_sources({"unseen": "1"}, {})["unseen_only"] and not initial_sources({}, {})["unseen_only"]
