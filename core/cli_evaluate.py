@@ -23,6 +23,8 @@ def add_parser(sub) -> None:
     ev.add_argument("--tta", action="store_true", help="average P(real) over the image and its mirror")
     ev.add_argument("--batch-size", type=int, default=32)
     ev.add_argument("--workers", type=int, default=None)
+    ev.add_argument("--unseen-only", action="store_true",
+                    help="leave out the test images the model was trained on (when it records them)")
     ev.add_argument("--bootstrap", type=int, default=DEFAULT_RESAMPLES, metavar="N",
                     help=f"bootstrap resamples for the confidence intervals in --json (default {DEFAULT_RESAMPLES})")
     ev.set_defaults(func=run_evaluate)
@@ -66,6 +68,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.bootstrap < 1:
         raise SystemExit(f"error: --bootstrap must be at least 1, got {args.bootstrap}")
     test_set = scan_test_set(args.data)
+    if args.unseen_only:
+        test_set = _without_trained(test_set, args.weights or default_weights())
     settings = InferenceSettings(fast=args.fast, tta=args.tta, batch_size=args.batch_size, workers=args.workers)
     # Everything cached: answer from the cache alone, without loading PyTorch or the model.
     hit = None if args.no_cache else evaluate_cached(args.weights or default_weights(), test_set, settings)
@@ -102,6 +106,28 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(format_report(out))
     write_json(out, args.json_out)
     return 0
+
+
+def _without_trained(test_set, weights):
+    """``test_set`` without the files the model was trained on (``--unseen-only``)."""
+    import dataclasses
+
+    from .checkpoint import read_checkpoint
+    from .identity import file_sha256
+
+    weights = Path(weights)
+    seen = provenance.seen_from(provenance.checkpoint_record(read_checkpoint(weights)), weights, file_sha256(weights))
+    if seen is None:
+        raise SystemExit(f"error: --unseen-only: {weights.name} does not record the images it was trained on "
+                         "(`python -m core fingerprint` adds them)")
+    trained = provenance.trained_relpaths(test_set.images, seen)
+    if len(trained) == len(test_set.images):
+        raise SystemExit(f"error: --unseen-only: all {len(trained)} test images are files this model was trained on; "
+                         "nothing is left to evaluate")
+    print(f"note: --unseen-only: {len(trained)} of {len(test_set.images)} test images are files this model was trained "
+          "on and are left out", file=sys.stderr)
+    return dataclasses.replace(test_set, images=test_set.images[~test_set.images["relpath"].isin(trained)]
+                               .reset_index(drop=True))
 
 
 def run_predict(args: argparse.Namespace) -> int:

@@ -383,6 +383,8 @@ def _leave_out_trained(det: Detector, test_set: TestSet, signature: str, leave_o
     without them (its own signature, so every cache keeps the two apart)."""
     stamp = _stamp(provenance.sidecar_path(det.path)) if det.path else ()
     trained = _trained(det.sha256, signature, stamp, det, test_set.images)
+    if len(trained) == len(test_set.images):  # nothing would be left: the Overview's red box says why
+        return {}
     if not (leave_out and trained):
         return {"n_trained": len(trained)}
     images = test_set.images[~test_set.images["relpath"].isin(trained)].reset_index(drop=True)

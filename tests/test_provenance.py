@@ -127,6 +127,16 @@ def test_evaluate_warns_when_the_test_set_is_training_data(tmp_path, sets, cache
         assert len(json.loads(out.read_text())["seen_images"]["trained_on"]) == 12
     assert main(["evaluate", "--data", str(val), "--weights", str(ckpt)]) == 0
     assert "note: 6 of the 6 test images (3 real, 3 fake) are this model's validation images" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="all 12 test images are files this model was trained on"):
+        main(["evaluate", "--data", str(train), "--weights", str(ckpt), "--unseen-only"])
+    mixed = tmp_path / "mixed"
+    shutil.copytree(val, mixed)
+    shutil.copy(next((train / "real").iterdir()), mixed / "real" / "from_train.jpg")
+    assert main(["evaluate", "--data", str(mixed), "--weights", str(ckpt), "--unseen-only", "--json", str(out)]) == 0
+    assert "1 of 7 test images are files this model was trained on and are left out" in capsys.readouterr().err
+    assert json.loads(out.read_text())["n_images"] == 6
+    with pytest.raises(SystemExit, match="does not record the images"):
+        main(["evaluate", "--data", str(mixed), "--weights", str(make_checkpoint(tmp_path / "r.pth")), "--unseen-only"])
 
 
 def test_an_ensemble_carries_the_union_of_its_members_seen_images(tmp_path, sets, capsys):
@@ -181,6 +191,7 @@ def test_overview_page_flags_training_images_and_lists_them(tmp_path, sets, cach
                                                      "model was trained on")
     listed = next(df.value for df in at.dataframe if "relpath" in df.value.columns)
     assert sorted(listed["relpath"]) == sorted(scan_test_set(train).images["relpath"])
+    assert "w_unseen_only" not in [t.key for t in at.sidebar.toggle]  # leaving all out would leave nothing
     at.switch_page("pages/7_Compare.py").run()
     assert not at.exception and list(at.dataframe[0].value["test images seen"]) == ["trained on 12"]
     point_app_at(monkeypatch, val, ckpt)
