@@ -110,8 +110,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def _without_trained(test_set, weights):
     """``test_set`` without the files the model was trained on (``--unseen-only``)."""
-    import dataclasses
-
     from .checkpoint import read_checkpoint
     from .identity import file_sha256
 
@@ -126,8 +124,7 @@ def _without_trained(test_set, weights):
                          "nothing is left to evaluate")
     print(f"note: --unseen-only: {len(trained)} of {len(test_set.images)} test images are files this model was trained "
           "on and are left out", file=sys.stderr)
-    return dataclasses.replace(test_set, images=test_set.images[~test_set.images["relpath"].isin(trained)]
-                               .reset_index(drop=True))
+    return provenance.without(test_set, trained)
 
 
 def run_predict(args: argparse.Namespace) -> int:

@@ -181,6 +181,14 @@ def trained_relpaths(images: pd.DataFrame, seen: Seen) -> frozenset[str]:
     return frozenset(r for r, d in zip(images["relpath"], seen.test_digests(images)) if d in seen.train)
 
 
+def without(test_set, relpaths: frozenset[str]):
+    """A copy of a ``core.data.TestSet`` without the images at ``relpaths``."""
+    import dataclasses
+
+    images = test_set.images
+    return dataclasses.replace(test_set, images=images[~images["relpath"].isin(relpaths)].reset_index(drop=True))
+
+
 def overlap_short(o: Overlap | None) -> str:
     """A table cell: "trained on 60 · chosen on 163", "none", or "not recorded"."""
     if o is None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -387,9 +386,8 @@ def _leave_out_trained(det: Detector, test_set: TestSet, signature: str, leave_o
         return {}
     if not (leave_out and trained):
         return {"n_trained": len(trained)}
-    images = test_set.images[~test_set.images["relpath"].isin(trained)].reset_index(drop=True)
     return {"n_trained": len(trained), "left_out": len(trained),
-            "test_set": dataclasses.replace(test_set, images=images), "set_signature": f"{signature}-unseen"}
+            "test_set": provenance.without(test_set, trained), "set_signature": f"{signature}-unseen"}
 
 
 def sidebar(title: str) -> Context:

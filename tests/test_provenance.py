@@ -27,6 +27,16 @@ def _fingerprint(ckpt, train, val=None):
     return main(["fingerprint", str(ckpt), "--train", str(train), *(["--val", str(val)] if val else [])])
 
 
+def _mixed(root, train, val, n_train: int, n_val: int | None = None):
+    """A test set of renamed copies: the first ``n_train`` training and ``n_val`` (default all)
+    validation images of each class, named ``train_...`` / ``val_...``."""
+    for cls in ("real", "fake"):
+        (root / cls).mkdir(parents=True)
+        for src in sorted((train / cls).iterdir())[:n_train] + sorted((val / cls).iterdir())[:n_val]:
+            shutil.copy(src, root / cls / f"{src.parent.parent.name}_{src.name}")
+    return root
+
+
 def test_digest_follows_the_bytes_not_the_name(tmp_path, sets):
     train, _ = sets
     src = next((train / "real").iterdir())
@@ -209,11 +219,7 @@ def test_a_partly_seen_set_gets_a_warning_and_the_numbers_on_the_rest(tmp_path, 
     from .conftest import open_page, point_app_at
 
     train, val = sets
-    mixed = tmp_path / "mixed"
-    for cls in ("real", "fake"):
-        (mixed / cls).mkdir(parents=True)
-        for src in sorted((train / cls).iterdir())[:3] + sorted((val / cls).iterdir()):
-            shutil.copy(src, mixed / cls / f"{src.parent.parent.name}_{src.name}")  # renamed copies
+    mixed = _mixed(tmp_path / "mixed", train, val, 3)
     ckpt = make_checkpoint(tmp_path / "w" / "m.pth", spread=60.0)
     assert _fingerprint(ckpt, train) == 0
     frame = predict_test_set(load(ckpt), scan_test_set(mixed)).frame
@@ -253,11 +259,7 @@ def test_seen_by_model_is_a_slice_in_the_dashboard_and_the_report(tmp_path, sets
     from .conftest import open_page, point_app_at
 
     train, val = sets
-    mixed = tmp_path / "mixed"
-    for cls in ("real", "fake"):
-        (mixed / cls).mkdir(parents=True)
-        for src in sorted((train / cls).iterdir())[:2] + sorted((val / cls).iterdir())[:1]:
-            shutil.copy(src, mixed / cls / f"{src.parent.parent.name}_{src.name}")
+    mixed = _mixed(tmp_path / "mixed", train, val, 2, 1)
     Image.new("RGB", (72, 72), (10, 20, 30)).save(mixed / "real" / "new.png")
     ckpt = make_checkpoint(tmp_path / "w" / "m.pth", spread=60.0)
     assert _fingerprint(ckpt, train, val) == 0
@@ -291,11 +293,7 @@ def test_the_sidebar_can_leave_out_the_training_images_for_every_page(tmp_path, 
     from .conftest import open_page, point_app_at
 
     train, val = sets
-    mixed = tmp_path / "mixed"
-    for cls in ("real", "fake"):
-        (mixed / cls).mkdir(parents=True)
-        for src in sorted((train / cls).iterdir())[:2] + sorted((val / cls).iterdir()):
-            shutil.copy(src, mixed / cls / f"{src.parent.parent.name}_{src.name}")
+    mixed = _mixed(tmp_path / "mixed", train, val, 2)
     ckpt = make_checkpoint(tmp_path / "w" / "m.pth", spread=60.0)
     point_app_at(monkeypatch, mixed, ckpt)
     at = open_page("streamlit_app.py")
