@@ -95,7 +95,7 @@ def _check(detector, data: str, seen):
     with tqdm(total=len(test_set), unit="img", desc="scoring", file=sys.stderr, leave=False) as bar:
         ev = evaluate(detector, test_set, progress=lambda p: bar.update(p.done - bar.n))
     frame = ev.predictions.frame
-    o = provenance.overlap(frame, seen.test_digests(frame), seen) if seen else None
+    o = provenance.check(frame, seen)
     rec = model_card.recorded_vs_now(detector.meta, ev.sweep.summary(0.5),
                                      model_card.is_validation_set(detector.meta, frame, o))
     if rec is None:

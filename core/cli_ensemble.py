@@ -67,7 +67,7 @@ def member_record(d) -> dict:
         "best_epoch": t.get("best_epoch"), "training_time_s": t.get("training_time_s"),
         "validation_roc_auc": (t.get("validation") or {}).get("roc_auc"), "init_from": t.get("init_from"), "note": t.get("note"),
         "history": t.get("history"),  # per-epoch curves, for the Model card page
-        "data": {"digests": {"digest": provenance.DIGEST, "train": sorted(seen.train), "val": sorted(seen.val)}} if seen else None,
+        "data": {"digests": provenance.as_record(seen.train, seen.val)} if seen else None,
     }
 
 
@@ -84,7 +84,7 @@ def seen_record(detectors: list, data: str | None) -> dict | None:
     val = set().union(*(s.val for s in seen))
     if data:
         val.update(d for d in provenance.digests(scan_test_set(data).images["path"]) if d)
-    return {"digest": provenance.DIGEST, "train": sorted(train), "val": sorted(val - train)}
+    return provenance.as_record(train, val - train)
 
 
 def run_ensemble(args: argparse.Namespace) -> int:

@@ -68,8 +68,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.bootstrap < 1:
         raise SystemExit(f"error: --bootstrap must be at least 1, got {args.bootstrap}")
     test_set = scan_test_set(args.data)
+    digest_map = None  # the test files' digests, once read for --unseen-only, not read again below
     if args.unseen_only:
-        test_set = _without_trained(test_set, args.weights or default_weights())
+        test_set, digest_map = _without_trained(test_set, args.weights or default_weights())
     settings = InferenceSettings(fast=args.fast, tta=args.tta, batch_size=args.batch_size, workers=args.workers)
     # Everything cached: answer from the cache alone, without loading PyTorch or the model.
     hit = None if args.no_cache else evaluate_cached(args.weights or default_weights(), test_set, settings)
@@ -93,8 +94,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     note = low_detail_set_note(p.frame["detail_share"])
     if note:
         print(f"warning: {note}", file=sys.stderr)
-    seen = provenance.model_seen(detector)
-    shared = provenance.overlap(p.frame, seen.test_digests(p.frame), seen) if seen and len(p.frame) else None
+    shared = provenance.check(p.frame, provenance.model_seen(detector), digest_map) if len(p.frame) else None
     for level, text in provenance.overlap_words(shared) if len(p.frame) else []:
         print(f"{'warning' if level in ('error', 'warning') else 'note'}: {text}", file=sys.stderr)
     out = summary_json(ev, detector, test_set, threshold, args.positive)
@@ -109,7 +109,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def _without_trained(test_set, weights):
-    """``test_set`` without the files the model was trained on (``--unseen-only``)."""
+    """``test_set`` without the files the model was trained on (``--unseen-only``), and the
+    digests read to find them (``Seen.digest_map``)."""
     from .checkpoint import read_checkpoint
     from .identity import file_sha256
 
@@ -118,13 +119,14 @@ def _without_trained(test_set, weights):
     if seen is None:
         raise SystemExit(f"error: --unseen-only: {weights.name} does not record the images it was trained on "
                          "(`python -m core fingerprint` adds them)")
-    trained = provenance.trained_relpaths(test_set.images, seen)
+    digest_map = seen.digest_map(test_set.images)
+    trained = seen.trained_in(digest_map)
     if len(trained) == len(test_set.images):
         raise SystemExit(f"error: --unseen-only: all {len(trained)} test images are files this model was trained on; "
                          "nothing is left to evaluate")
     print(f"note: --unseen-only: {len(trained)} of {len(test_set.images)} test images are files this model was trained "
           "on and are left out", file=sys.stderr)
-    return provenance.without(test_set, trained)
+    return provenance.without(test_set, trained), digest_map
 
 
 def run_predict(args: argparse.Namespace) -> int:

@@ -58,11 +58,14 @@ def digests(paths: Iterable, progress: Callable[[int, int], None] | None = None)
     return out
 
 
-def record(train_paths: Iterable, val_paths: Iterable = ()) -> dict:
+def as_record(train: Iterable[str], val: Iterable[str] = ()) -> dict:
     """What a checkpoint stores under ``training.data.digests``: sorted, unique digests."""
-    return {"digest": DIGEST,
-            "train": sorted({d for d in digests(train_paths) if d}),
-            "val": sorted({d for d in digests(val_paths) if d})}
+    return {"digest": DIGEST, "train": sorted(set(train)), "val": sorted(set(val))}
+
+
+def record(train_paths: Iterable, val_paths: Iterable = ()) -> dict:
+    """``as_record`` of the files at these paths (unreadable ones left out)."""
+    return as_record((d for d in digests(train_paths) if d), (d for d in digests(val_paths) if d))
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,15 @@ class Seen:
         for i, d in zip(idx, digests(images["path"].iloc[idx], progress)):
             out[i] = d
         return out
+
+    def digest_map(self, images: pd.DataFrame) -> dict[str, str]:
+        """relpath -> digest of the test files that may be seen ones (``test_digests``, read once),
+        for ``check`` and ``trained_in`` to share."""
+        return {r: d for r, d in zip(images["relpath"], self.test_digests(images)) if d}
+
+    def trained_in(self, digest_map: dict[str, str]) -> frozenset[str]:
+        """The relpaths of ``digest_map`` that are files the model was trained on."""
+        return frozenset(r for r, d in digest_map.items() if d in self.train)
 
 
 def sidecar_path(weights: str | os.PathLike) -> Path:
@@ -141,8 +153,6 @@ class Overlap:
     ``val`` (it was chosen on them, and did not learn from them)."""
 
     n_images: int
-    n_real: int
-    n_fake: int
     train: pd.DataFrame  # relpath, label of test images that are training files
     val: pd.DataFrame  # ... that are validation files
     where: str
@@ -158,9 +168,17 @@ def overlap(frame: pd.DataFrame, test_digests: list[str | None], seen: Seen) -> 
     in_train = d.isin(seen.train)
     in_val = d.isin(seen.val) & ~in_train
     cols = ["relpath", "label"]
-    return Overlap(n_images=len(frame), n_real=int((frame["label"] == 1).sum()), n_fake=int((frame["label"] == 0).sum()),
-                   train=frame.loc[in_train, cols].reset_index(drop=True),
+    return Overlap(n_images=len(frame), train=frame.loc[in_train, cols].reset_index(drop=True),
                    val=frame.loc[in_val, cols].reset_index(drop=True), where=seen.where)
+
+
+def check(frame: pd.DataFrame, seen: Seen | None, digest_map: dict[str, str] | None = None) -> Overlap | None:
+    """``overlap`` of a test frame with what the model has seen (None when it records nothing);
+    ``digest_map`` (``Seen.digest_map``) spares reading the files again."""
+    if seen is None:
+        return None
+    found = seen.test_digests(frame) if digest_map is None else [digest_map.get(r) for r in frame["relpath"]]
+    return overlap(frame, found, seen)
 
 
 SEEN_VALUES = ("training image", "validation image", "unseen")
@@ -173,12 +191,6 @@ def seen_column(frame: pd.DataFrame, o: Overlap) -> pd.Series:
     out[frame["relpath"].isin(set(o.val["relpath"]))] = "validation image"
     out[frame["relpath"].isin(set(o.train["relpath"]))] = "training image"
     return out
-
-
-def trained_relpaths(images: pd.DataFrame, seen: Seen) -> frozenset[str]:
-    """The relpaths of a test set's files (``TestSet.images``: path, relpath, size_bytes) that the
-    model was trained on."""
-    return frozenset(r for r, d in zip(images["relpath"], seen.test_digests(images)) if d in seen.train)
 
 
 def without(test_set, relpaths: frozenset[str]):

@@ -57,7 +57,7 @@ def identity(detector, test_set, frame: pd.DataFrame, threshold_source: str) -> 
     return Identity(weights=str(detector.path), weights_sha256=detector.sha256, backbone=detector.backbone,
                     data=str(test_set.root), test_set_sha256=test_set_fingerprint(frame), n_images=len(frame),
                     threshold_source=str(threshold_source),
-                    overlap=provenance.overlap(frame, seen.test_digests(frame), seen) if seen else None)
+                    overlap=provenance.check(frame, seen))
 
 
 def seen_words(a: Analysis, ident: Identity) -> list[tuple[str, str]]:

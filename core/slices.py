@@ -20,6 +20,7 @@ import pandas as pd
 
 from .bootstrap import bootstrap
 from .metrics import ThresholdSweep
+from .provenance import SEEN_VALUES
 from .quality import LOW_DETAIL
 
 REGIONS = ("left eye", "right eye", "nose", "mouth")
@@ -110,7 +111,7 @@ def _slice_order(value: str) -> tuple:
     """Bands in their natural order (low to high, easy to hard), anything else by name after them."""
     order = ["easy", "mid", "hard", "≤70", "71–80", "81–90", "91–95", "96–100", "not JPEG",
              detail_bucket(0.0), detail_bucket(LOW_DETAIL), detail_bucket(DETAIL_TYPICAL), "unknown",
-             "training image", "validation image", "unseen"]
+             *SEEN_VALUES]
     return (order.index(value), "") if value in order else (len(order), value)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -78,6 +78,8 @@ class Context:
     test_set_error: str | None = None
     left_out: int = 0  # test images the model was trained on, left out by the sidebar's toggle
     n_trained: int = 0  # test images the model was trained on (left out or not)
+    seen: provenance.Seen | None = None  # what the model was trained and chosen on, if it records it
+    seen_digests: dict = field(default_factory=dict)  # relpath -> digest of the set's possibly seen files
 
     @property
     def settings(self) -> InferenceSettings:
@@ -212,32 +214,57 @@ def judge_uploads(weights_sha: str, digest: str, face_crop: bool, fast: bool, _d
 
 
 
-def _seen_stamp(ctx: Context) -> tuple:
+def _sidecar_stamp(det: Detector) -> tuple:
     """The state of the model's ``.seen.json`` sidecar: caches that depend on it key on this."""
-    path = ctx.detector.path
-    return _stamp(provenance.sidecar_path(path)) if path else ()
+    return _stamp(provenance.sidecar_path(det.path)) if det.path else ()
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def _seen(weights_sha: str, sidecar: tuple, _detector) -> provenance.Seen | None:
-    return provenance.model_seen(_detector)
-
-
-def model_seen(ctx: Context) -> provenance.Seen | None:
-    """The digests of the images the sidebar's model was trained and chosen on (``core.provenance``),
-    re-read when its ``.seen.json`` sidecar changes."""
-    return _seen(ctx.detector.sha256, _seen_stamp(ctx), ctx.detector)
+def _seen_stamp(ctx: Context) -> tuple:
+    return _sidecar_stamp(ctx.detector)
 
 
 @st.cache_data(show_spinner="Checking the test set against the images the model has seen…", max_entries=8)
-def _overlap(weights_sha: str, set_signature: str, sidecar: tuple, _seen: provenance.Seen | None,
+def _seen_files(weights_sha: str, set_signature: str, sidecar: tuple, _detector,
+                _images: pd.DataFrame) -> tuple[provenance.Seen | None, dict]:
+    """What the model has seen and the digests of the set's files that may be among it: each
+    such file is read once per model, set and sidecar state, for every page."""
+    seen = provenance.model_seen(_detector)
+    return seen, (seen.digest_map(_images) if seen else {})
+
+
+def _with_seen(det: Detector, test_set: TestSet | None, signature: str, leave_out: bool) -> dict:
+    """Context fields for a model on a test set: ``seen``, ``seen_digests``, ``n_trained`` (when
+    some but not all images trained the model) and, with ``leave_out``, the set without them
+    under its own signature, so that every cache keeps the two apart. Without a test set only
+    ``seen`` (the single-image tester needs no set)."""
+    images = test_set.images if test_set is not None else pd.DataFrame(columns=["path", "relpath", "size_bytes"])
+    seen, digests = _seen_files(det.sha256, signature, _sidecar_stamp(det), det, images)
+    out = {"seen": seen, "seen_digests": digests, "n_trained": 0, "left_out": 0}
+    trained = seen.trained_in(digests) if seen else frozenset()
+    if not trained or len(trained) == len(test_set.images):  # all: nothing would be left; the Overview says why
+        return out
+    out["n_trained"] = len(trained)
+    if leave_out:
+        out.update(left_out=len(trained), test_set=provenance.without(test_set, trained),
+                   set_signature=f"{signature}-unseen")
+    return out
+
+
+def model_seen(ctx: Context) -> provenance.Seen | None:
+    """What the sidebar's model was trained and chosen on (``core.provenance``), as loaded with
+    the context (re-read when its ``.seen.json`` sidecar changes)."""
+    return ctx.seen
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _overlap(weights_sha: str, set_signature: str, sidecar: tuple, _seen: provenance.Seen | None, _digests: dict,
              _frame: pd.DataFrame) -> provenance.Overlap | None:
-    return provenance.overlap(_frame, _seen.test_digests(_frame), _seen) if _seen else None
+    return provenance.check(_frame, _seen, _digests)
 
 
 def seen_overlap(ctx: Context, preds: Predictions) -> provenance.Overlap | None:
     """Which of the test set's images the model was trained or chosen on; None when it does not say."""
-    return _overlap(ctx.detector.sha256, ctx.set_signature, _seen_stamp(ctx), model_seen(ctx), preds.frame)
+    return _overlap(ctx.detector.sha256, ctx.set_signature, _seen_stamp(ctx), ctx.seen, ctx.seen_digests, preds.frame)
 
 
 def show_overlap(o: provenance.Overlap | None, frame: pd.DataFrame, threshold: float, positive: str) -> None:
@@ -284,8 +311,11 @@ def context_for(ctx: Context, weights: str | None = None, data_dir: str | None =
         test_set, signature = _scan(str(dpath), _stamp(dpath))
     except (CheckpointError, DatasetError, RuntimeError, OSError) as exc:
         return None, f"{weights} on {data_dir}: {str(exc).splitlines()[0]}"
+    # the sidebar's leave-out toggle holds here too: every page measures the same images
+    fields = {"test_set": test_set, "set_signature": signature,
+              **_with_seen(det, test_set, signature, bool(st.session_state.get("unseen_only")))}
     return dataclasses.replace(ctx, weights=weights, data_dir=data_dir, detector=det, detector_error=None,
-                               test_set=test_set, set_signature=signature, test_set_error=None), ""
+                               test_set_error=None, **fields), ""
 
 
 # --- the sidebar --------------------------------------------------------------------
@@ -366,28 +396,9 @@ def _load(ss) -> dict:
         out["test_set"], out["set_signature"] = _scan(str(data), _stamp(data))
     except DatasetError as exc:
         out["test_set_error"] = str(exc)
-    if "detector" in out and "test_set" in out:
-        out.update(_leave_out_trained(out["detector"], out["test_set"], out["set_signature"], bool(ss["unseen_only"])))
+    if "detector" in out:
+        out.update(_with_seen(out["detector"], out.get("test_set"), out.get("set_signature", ""), bool(ss["unseen_only"])))
     return out
-
-
-@st.cache_data(show_spinner="Checking the test set against the images the model has seen…", max_entries=8)
-def _trained(weights_sha: str, set_signature: str, sidecar: tuple, _detector, _images: pd.DataFrame) -> frozenset[str]:
-    seen = provenance.model_seen(_detector)
-    return provenance.trained_relpaths(_images, seen) if seen else frozenset()
-
-
-def _leave_out_trained(det: Detector, test_set: TestSet, signature: str, leave_out: bool) -> dict:
-    """How many test images the model was trained on, and with ``leave_out`` the test set
-    without them (its own signature, so every cache keeps the two apart)."""
-    stamp = _stamp(provenance.sidecar_path(det.path)) if det.path else ()
-    trained = _trained(det.sha256, signature, stamp, det, test_set.images)
-    if len(trained) == len(test_set.images):  # nothing would be left: the Overview's red box says why
-        return {}
-    if not (leave_out and trained):
-        return {"n_trained": len(trained)}
-    return {"n_trained": len(trained), "left_out": len(trained),
-            "test_set": provenance.without(test_set, trained), "set_signature": f"{signature}-unseen"}
 
 
 def sidebar(title: str) -> Context:

@@ -312,6 +312,8 @@ def test_the_sidebar_can_leave_out_the_training_images_for_every_page(tmp_path, 
     rest = frame[frame["relpath"].str.contains("/val_")]
     assert shown["Accuracy"] == f"{ThresholdSweep(rest['label'], rest['p_real']).summary(0.5)['accuracy']:.3f}"
     assert at.query_params["unseen"] in ("1", ["1"])  # a copied link keeps the choice
+    at.switch_page("pages/7_Compare.py").run()  # the Compare page's own contexts too
+    assert not at.exception and list(at.dataframe[0].value["n"]) == [6]
     at.switch_page("pages/6_Slices.py").run()  # every page sees the same smaller set
     assert not at.exception
     table = next(df.value for df in at.dataframe if "slice" in df.value.columns)
@@ -322,3 +324,14 @@ def test_the_sidebar_can_leave_out_the_training_images_for_every_page(tmp_path, 
     from core.dashboard import initial_sources
 
     assert initial_sources({"unseen": "1"}, {})["unseen_only"] and not initial_sources({}, {})["unseen_only"]
+
+
+def test_without_a_test_set_the_context_still_knows_what_the_model_has_seen(tmp_path, sets):
+    """The single-image tester needs no test set, but still marks uploads the model trained on."""
+    from core import ui
+
+    train, _ = sets
+    ckpt = make_checkpoint(tmp_path / "m.pth")
+    assert _fingerprint(ckpt, train) == 0
+    fields = ui._with_seen(load_detector(ckpt), None, "", leave_out=True)
+    assert len(fields["seen"].train) == 12 and fields["seen_digests"] == {} and fields["n_trained"] == 0
