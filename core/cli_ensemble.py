@@ -170,7 +170,7 @@ def write_ensemble_card(out: Path, card: dict) -> None:
     import json
     import math
 
-    from .train import _digest_lines, _lineage_lines
+    from .train_card import digest_lines, lineage_lines
 
     out.with_suffix(".json").write_text(json.dumps(card, indent=2, default=float) + "\n")
 
@@ -181,7 +181,7 @@ def write_ensemble_card(out: Path, card: dict) -> None:
              f"- {len(card['members'])} members; output: {card['combine']}, sigmoid = P(real); REAL when P(real) >= 0.5",
              f"- Input: {card['input_size']}x{card['input_size']}, squash resize, ImageNet mean/std; each member sees it "
              "resized (bilinear, antialiased) to its own input size",
-             *_digest_lines((card.get("data") or {}).get("digests")),
+             *digest_lines((card.get("data") or {}).get("digests")),
              "", "## Members", "", "| # | file | sha256 | backbone | input | attention | own val ROC-AUC | trained on | note |",
              "|---|---|---|---|---|---|---|---|---|"]
     for i, m in enumerate(card["members"], 1):
@@ -194,7 +194,7 @@ def write_ensemble_card(out: Path, card: dict) -> None:
                 f"(best {m.get('best_epoch')}), lr {r.get('lr')}, synthetic fakes {r.get('synthetic_fakes') or 0}, seed {r.get('seed')}, "
                 f"{r.get('precision')}{_extras(r)}; {m.get('training_time_s') or 0:.0f} s on {m.get('device')}" if r else "no training record")
         lines.append(f"{i}. {Path(m['file']).name}: {what}")
-        lines += ["   " + line for line in _lineage_lines(m.get("init_from"))]
+        lines += ["   " + line for line in lineage_lines(m.get("init_from"))]
     if card.get("validation"):
         v, ci = card["validation"], card.get("validation_ci") or {}
         lines += ["", f"## Validation ({card['data']['source']}: {card['data']['val']}, threshold 0.5)", "",

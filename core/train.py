@@ -20,42 +20,22 @@ smaller input size first, then a larger one).
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import platform
 import random
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
-from torchvision import transforms, tv_tensors
-from torchvision.transforms import v2
+from torch.utils.data import DataLoader, WeightedRandomSampler
 
-from . import provenance
-from .blend import synthetic_fake
 from .checkpoint import CheckpointError, load_detector, resolve_device, save_checkpoint
-from .data import scan_test_set, stratified_split
 from .metrics import MetricUnavailable, ThresholdSweep
 from .model import build_model
-from .preprocess import Preprocessing, open_image
-from .regions import region_mask, replaced_regions
-
-JPEG_QUALITY = (60, 95)  # --jpeg-augment's range (torchvision.transforms.v2.JPEG draws uniformly)
-BLUR_SIGMA = (0.5, 2.0)  # --degrade-augment: Gaussian blur sigma (pixels of the crop), drawn uniformly
-DOWNSCALE = (0.25, 0.75)  # --degrade-augment: downscale factor before scaling back, drawn uniformly
-AUGMENTATIONS = {
-    # name: (RandomResizedCrop scale, ColorJitter args)
-    "report": ((0.8, 1.0), (0.2, 0.2, 0.1, 0.1)),
-    "light": ((0.9, 1.0), (0.1, 0.1, 0.05, 0.02)),
-    "strong": ((0.5, 1.0), (0.3, 0.3, 0.2, 0.1)),
-    "none": ((1.0, 1.0), None),
-}
+from .preprocess import Preprocessing
+from .train_card import build_card, init_lineage, write_model_card
+from .train_data import AUGMENTATIONS, BLUR_SIGMA, DOWNSCALE, JPEG_QUALITY, seed_worker, split_frames, train_dataset, val_dataset
 
 
 def add_parser(sub) -> None:
@@ -109,24 +89,6 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run_train)
 
 
-class _Downscale:
-    """Resize a PIL image down by a factor drawn from ``factors`` (torch's RNG, so runs repeat)
-    and back up: the detail a low-resolution copy of the image has lost."""
-
-    def __init__(self, factors: tuple[float, float]):
-        self.factors = factors
-
-    def __call__(self, image):
-        lo, hi = self.factors
-        f = lo + (hi - lo) * float(torch.rand(()))
-        w, h = image.size
-        small = image.resize((max(1, round(w * f)), max(1, round(h * f))), Image.BILINEAR, reducing_gap=None)
-        return small.resize((w, h), Image.BILINEAR)
-
-    def __repr__(self):
-        return f"_Downscale(factors={self.factors})"
-
-
 def _number(text: str) -> float:
     try:
         return float(text)
@@ -168,79 +130,6 @@ def region_loss(logits: torch.Tensor, masks: torch.Tensor, known: torch.Tensor) 
     return (per_image * weight).sum() / weight.sum().clamp(min=1.0)
 
 
-def part_masks(paths: list[str], labels: np.ndarray) -> tuple[list, np.ndarray]:
-    """For each image: the replaced parts (an empty tuple for a real face, the parts named
-    in a CIPLab fake's file name) and whether they are known at all."""
-    parts = [() if label == 1 else replaced_regions(path) for path, label in zip(paths, labels)]
-    return [p or () for p in parts], np.array([p is not None for p in parts])
-
-
-class _Decoded(Dataset):
-    """Images decoded once and squashed to a fixed size (the deterministic first step of
-    both transforms), then augmented per item. Equivalent to decoding every epoch.
-    With ``parts`` each item also carries its replaced-part mask, cropped and flipped
-    with the image (``geometric``) before ``transform`` (colour, tensor, normalise).
-    With ``synthetic`` > 0 a real face is turned, with that probability, into a synthetic
-    part-swap fake (``core.blend``): label fake, mask where it was pasted."""
-
-    def __init__(self, arrays: np.ndarray, labels: np.ndarray, transform, parts=None, known=None, geometric=None,
-                 synthetic: float = 0.0):
-        self.arrays, self.labels, self.transform = arrays, labels, transform
-        self.parts, self.known, self.geometric = parts, known, geometric
-        self.synthetic, self.real_rows = synthetic, np.flatnonzero(np.asarray(labels) == 1)
-
-    def __len__(self):
-        return len(self.labels)
-
-    def _maybe_synthetic(self, i):
-        """(array, label, pasted mask or None) of item ``i``."""
-        array, label = self.arrays[i], int(self.labels[i])
-        if not (self.synthetic and label == 1 and float(torch.rand(())) < self.synthetic):
-            return array, label, None
-        donor = None  # half part swaps from another real face, half self-blends
-        if float(torch.rand(())) < 0.5:
-            donor = self.arrays[self.real_rows[int(torch.randint(0, len(self.real_rows), ()))]]
-        composite, soft = synthetic_fake(array, donor)
-        return composite, 0, soft >= 0.5
-
-    def __getitem__(self, i):
-        array, label, pasted = self._maybe_synthetic(i)
-        image, y = Image.fromarray(array), torch.tensor([float(label)])
-        if self.parts is None:
-            return self.transform(image), y
-        if pasted is None:
-            pasted, known = region_mask(self.parts[i], *array.shape[:2]), bool(self.known[i])
-        else:
-            known = True
-        mask = tv_tensors.Mask(torch.from_numpy(pasted.astype(np.uint8))[None])
-        image, mask = self.geometric(image, mask)
-        return self.transform(image), y, mask.float(), torch.tensor(known)
-
-
-def decode_all(paths: list[str], size: int, workers: int) -> np.ndarray:
-    """Every image decoded once and squashed to (size, size): (N, size, size, 3) uint8,
-    on ``workers`` threads. Training keeps these in memory and augments from them."""
-    def one(path):
-        image, _ = open_image(path)
-        # PIL bilinear, exactly what transforms.Resize((size, size)) does to a PIL image
-        return np.asarray(image.resize((size, size), resample=Image.BILINEAR))
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return np.stack(list(pool.map(one, paths)))
-
-
-def _split(args) -> tuple:
-    root = Path(args.data)
-    if (root / "train").is_dir() and (root / "val").is_dir():
-        train, val = scan_test_set(root / "train", require_both=True).images, scan_test_set(root / "val", require_both=True).images
-        how = f"existing split folders {root / 'train'} and {root / 'val'}"
-    else:
-        images = scan_test_set(root, require_both=True).images
-        train, val = stratified_split(images, args.val_fraction, args.seed)
-        how = f"stratified split of {root}, val_fraction {args.val_fraction}, seed {args.seed}"
-    return train, val, how
-
-
 def _freeze(model, mode: str) -> None:
     if mode == "none":
         return
@@ -280,6 +169,63 @@ def _evaluate(model, loader, device, amp_dtype, tta: bool) -> dict:
     }
 
 
+def _start_model(args: argparse.Namespace):
+    """(model, lineage): the model to train, from ``--init``'s weights when given (then
+    lineage records the parent), else from ``--pretrained``."""
+    model = build_model(args.backbone, pretrained=None if args.pretrained == "none" else args.pretrained, attention=not args.no_attention)
+    if not args.init:
+        return model, None
+    parent = load_detector(args.init, "cpu")
+    start = parent.model
+    if hasattr(start, "members"):
+        raise CheckpointError(
+            f"--init {args.init} is an ensemble ({start.backbone}); training starts from one model: "
+            "pass one of its member checkpoints (listed in its model card)"
+        )
+    if (start.backbone, start.use_attention) != (args.backbone, not args.no_attention):
+        raise CheckpointError(
+            f"--init {args.init} is a {start.backbone} with attention {start.use_attention}; this run trains a "
+            f"{args.backbone} with attention {not args.no_attention}: pass the same --backbone / --no-attention"
+        )
+    model.load_state_dict(start.state_dict())
+    return model, init_lineage(parent)
+
+
+def _class_balanced_weights(labels: np.ndarray, synthetic_fakes: float) -> torch.Tensor:
+    """Per-image draw weights that keep real and fake labels 50/50: a share q of real draws
+    becomes synthetic fakes, so reals weigh 1 and data-set fakes 1 - 2q per class (with
+    q = 0 this is the report's class-balanced sampler)."""
+    class_weight = {0: (1.0 - 2 * synthetic_fakes) / max(1, (labels == 0).sum()), 1: 1.0 / max(1, (labels == 1).sum())}
+    return torch.tensor([class_weight[c] for c in labels], dtype=torch.double)
+
+
+def _train_epoch(model, head, loader, optimizer, loss_fn, args, device, amp_dtype, bar) -> dict:
+    """One pass over ``loader``; returns the mean train loss (and region loss) and the images seen."""
+    model.train()
+    e0, seen, total_loss, total_region = time.perf_counter(), 0, 0.0, 0.0
+    for batch in bar:
+        x, y = batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
+        x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            features = model.feature_map(x)  # model(x), in its steps: the region head reads the features too
+            logits = model.classifier(model.pooled(features))
+            region_logits = head(features) if head is not None else None
+        loss = loss_fn(logits.float(), y)
+        if head is not None:
+            aux = region_loss(region_logits.float(), batch[2].to(device), batch[3].to(device))
+            loss = loss + args.region_loss * aux
+            total_region += aux.item() * len(y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        seen += len(y)
+        total_loss += loss.item() * len(y)
+        bar.set_postfix(loss=f"{total_loss / seen:.4f}", img_s=f"{seen / (time.perf_counter() - e0):.1f}")
+    bar.close()
+    return {"train_loss": total_loss / max(1, seen), "train_region_loss": total_region / max(1, seen),
+            "seen": seen}
+
+
 def run_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -295,52 +241,16 @@ def run_train(args: argparse.Namespace) -> int:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
 
-    train_df, val_df, split_how = _split(args)
+    train_df, val_df, split_how = split_frames(args.data, args.val_fraction, args.seed)
     # Build the model first: a missing pretrained file stops here, before minutes of decoding.
-    model = build_model(args.backbone, pretrained=None if args.pretrained == "none" else args.pretrained, attention=not args.no_attention)
-    lineage = None
-    if args.init:
-        parent = load_detector(args.init, "cpu")
-        start = parent.model
-        if hasattr(start, "members"):
-            raise CheckpointError(
-                f"--init {args.init} is an ensemble ({start.backbone}); training starts from one model: "
-                "pass one of its member checkpoints (listed in its model card)"
-            )
-        if (start.backbone, start.use_attention) != (args.backbone, not args.no_attention):
-            raise CheckpointError(
-                f"--init {args.init} is a {start.backbone} with attention {start.use_attention}; this run trains a "
-                f"{args.backbone} with attention {not args.no_attention}: pass the same --backbone / --no-attention"
-            )
-        model.load_state_dict(start.state_dict())
-        lineage = init_lineage(parent)
+    model, lineage = _start_model(args)
     pre = Preprocessing(input_size=args.image_size)
-    base = round(args.image_size * 256 / 224)  # the report's 256 for 224
-    scale, jitter = AUGMENTATIONS[args.augment]
-    colour = ([transforms.ColorJitter(*jitter)] if jitter else []) + [transforms.ToTensor(), transforms.Normalize(pre.mean, pre.std)]
-    if args.jpeg_augment > 0:  # on the cropped image, before colour: both the region-loss and the plain path get it
-        colour.insert(0, v2.RandomApply([v2.JPEG(JPEG_QUALITY)], p=args.jpeg_augment))
-    if args.degrade_augment > 0:  # before the JPEG re-encoding: a degraded copy is then saved again, as in the wild
-        blur = v2.GaussianBlur(kernel_size=2 * math.ceil(3 * BLUR_SIGMA[1]) + 1, sigma=BLUR_SIGMA)
-        colour.insert(0, v2.RandomApply([v2.RandomChoice([blur, _Downscale(DOWNSCALE)])], p=args.degrade_augment))
-    val_tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize(pre.mean, pre.std)])
     t0 = time.perf_counter()
     print(f"decoding {len(train_df)} train + {len(val_df)} val images ({split_how})", file=sys.stderr)
-    train_arrays = decode_all(train_df["path"].tolist(), base, max(workers, 2))
-    if args.region_loss > 0:
-        parts, known = part_masks(train_df["path"].tolist(), train_df["label"].to_numpy())
-        geometric = v2.Compose([v2.RandomResizedCrop(args.image_size, scale=scale), v2.RandomHorizontalFlip()])
-        train_ds = _Decoded(train_arrays, train_df["label"].to_numpy(), transforms.Compose(colour), parts, known, geometric,
-                            synthetic=args.synthetic_fakes)
-        n_fake = int((train_df["label"] == 0).sum())
-        print(f"region loss {args.region_loss}: replaced parts known for {int(known.sum()) - (len(known) - n_fake)} of {n_fake} "
-              "train fakes (from their file names)", file=sys.stderr)
-    else:
-        train_tf = transforms.Compose(
-            [transforms.RandomResizedCrop(args.image_size, scale=scale), transforms.RandomHorizontalFlip()] + colour
-        )
-        train_ds = _Decoded(train_arrays, train_df["label"].to_numpy(), train_tf, synthetic=args.synthetic_fakes)
-    val_ds = _Decoded(decode_all(val_df["path"].tolist(), args.image_size, max(workers, 2)), val_df["label"].to_numpy(), val_tf)
+    train_ds, note = train_dataset(args, train_df, pre, max(workers, 2))
+    if note:
+        print(note, file=sys.stderr)
+    val_ds = val_dataset(val_df, pre, max(workers, 2))
     print(f"decoded in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
 
     _freeze(model, args.freeze)
@@ -357,10 +267,7 @@ def run_train(args: argparse.Namespace) -> int:
         else torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: 1.0)
     )
     labels = train_df["label"].to_numpy()
-    # Labels stay 50/50: a share q of real draws becomes synthetic fakes, so real images are
-    # drawn with weight 1 and data-set fakes with 1 - 2q (with q = 0 this is the report's sampler).
-    class_weight = {0: (1.0 - 2 * args.synthetic_fakes) / max(1, (labels == 0).sum()), 1: 1.0 / max(1, (labels == 1).sum())}
-    sample_weights = torch.tensor([class_weight[c] for c in labels], dtype=torch.double)
+    sample_weights = _class_balanced_weights(labels, args.synthetic_fakes)
     val_loader = DataLoader(val_ds, batch_size=64, num_workers=0)
 
     history, best, start_epoch, best_state, train_seconds = [], {"roc_auc": -1.0, "epoch": 0}, 1, None, 0.0
@@ -391,44 +298,26 @@ def run_train(args: argparse.Namespace) -> int:
                                         generator=torch.Generator().manual_seed(args.seed + epoch))
         loader = DataLoader(train_ds, batch_size=args.batch_size, sampler=sampler, num_workers=workers,
                             pin_memory=device.type == "cuda", drop_last=len(labels) > args.batch_size,
-                            worker_init_fn=_seed_worker, generator=torch.Generator().manual_seed(args.seed + epoch),
+                            worker_init_fn=seed_worker, generator=torch.Generator().manual_seed(args.seed + epoch),
                             persistent_workers=False)
-        model.train()
-        e0, seen, total_loss, total_region = time.perf_counter(), 0, 0.0, 0.0
+        e0 = time.perf_counter()
         bar = tqdm(loader, desc=f"epoch {epoch}/{args.epochs}", unit="batch", file=sys.stderr, leave=False)
-        for batch in bar:
-            x, y = batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
-            x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-                features = model.feature_map(x)  # model(x), in its steps: the region head reads the features too
-                logits = model.classifier(model.pooled(features))
-                region_logits = head(features) if head is not None else None
-            loss = loss_fn(logits.float(), y)
-            if head is not None:
-                aux = region_loss(region_logits.float(), batch[2].to(device), batch[3].to(device))
-                loss = loss + args.region_loss * aux
-                total_region += aux.item() * len(y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            seen += len(y)
-            total_loss += loss.item() * len(y)
-            bar.set_postfix(loss=f"{total_loss / seen:.4f}", img_s=f"{seen / (time.perf_counter() - e0):.1f}")
-        bar.close()
+        done = _train_epoch(model, head, loader, optimizer, loss_fn, args, device, amp_dtype, bar)
         scheduler.step()
         val = _evaluate(model, val_loader, device, amp_dtype, tta=False)
+        seconds = time.perf_counter() - e0  # with the validation pass, as every card so far
         row = {
             "epoch": epoch,
-            "train_loss": total_loss / max(1, seen),
+            "train_loss": done["train_loss"],
             "val_loss": val["loss"],
             "val_accuracy": val["accuracy"],
             "val_roc_auc": val["roc_auc"],
             "lr": optimizer.param_groups[0]["lr"],
-            "seconds": time.perf_counter() - e0,
-            "images_per_s": seen / (time.perf_counter() - e0),
+            "seconds": seconds,
+            "images_per_s": done["seen"] / seconds,
         }
         if head is not None:
-            row["train_region_loss"] = total_region / max(1, seen)
+            row["train_region_loss"] = done["train_region_loss"]
         train_seconds += row["seconds"]
         history.append(row)
         improved = val["roc_auc"] > best["roc_auc"]
@@ -455,7 +344,7 @@ def run_train(args: argparse.Namespace) -> int:
     model.load_state_dict(best_state)
     final = _evaluate(model, val_loader, device, amp_dtype, tta=False)
     final_tta = _evaluate(model, val_loader, device, amp_dtype, tta=True) if args.tta else None
-    card = _model_card(args, device, amp_dtype, train_df, val_df, split_how, history, best, final, final_tta, train_seconds)
+    card = build_card(args, device, amp_dtype, train_df, val_df, split_how, history, best, final, final_tta, train_seconds)
     card["init_from"] = lineage
     model = model.cpu().to(memory_format=torch.contiguous_format)
     save_checkpoint(out, model, pre, threshold=0.5, threshold_source="0.5: the report's rule (model trained class-balanced)",
@@ -465,118 +354,3 @@ def run_train(args: argparse.Namespace) -> int:
           + (f"; with flip TTA ROC-AUC {final_tta['roc_auc']:.4f}, accuracy {final_tta['accuracy']:.4f}" if final_tta else "")
           + f"  -> {out}")
     return 0
-
-
-def _seed_worker(worker_id: int) -> None:
-    seed = torch.initial_seed() % 2**32
-    np.random.seed(seed)
-    random.seed(seed)
-
-
-def init_lineage(parent) -> dict:
-    """What a run started from (``--init``): the parent checkpoint's file, hash and the
-    summary of its own training, so a fine-tuned model's card says where it came from even
-    after the parent file is replaced."""
-    t = parent.meta.get("training") or {}
-    return {
-        "file": str(parent.path), "sha256": parent.sha256,
-        "recipe": t.get("recipe"), "best_epoch": t.get("best_epoch"), "device": t.get("device"),
-        "training_time_s": t.get("training_time_s"),
-        "validation_roc_auc": (t.get("validation") or {}).get("roc_auc"), "init_from": t.get("init_from"),
-    }
-
-
-def _model_card(args, device, amp_dtype, train_df, val_df, split_how, history, best, final, final_tta, train_seconds) -> dict:
-    def counts(df):
-        return {"real": int((df["label"] == 1).sum()), "fake": int((df["label"] == 0).sum())}
-
-    sweep = ThresholdSweep(final["label"], final["p_real"])
-    val_metrics = {k: v for k, v in sweep.summary(0.5).items() if k not in ("unavailable",)}
-    device_name = (torch.cuda.get_device_name(device) if device.type == "cuda"
-                   else f"{platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)")
-    return {
-        "data": {"source": str(Path(args.data).resolve()), "split": split_how, "train": counts(train_df), "val": counts(val_df),
-                 "val_files": sorted(val_df["relpath"].tolist()),
-                 "digests": provenance.record(train_df["path"], val_df["path"])},
-        "recipe": {
-            "backbone": args.backbone, "pretrained": args.pretrained, "attention": not args.no_attention, "freeze": args.freeze,
-            "image_size": args.image_size, "augment": args.augment, "loss": args.loss, "focal_alpha": args.focal_alpha,
-            "focal_gamma": args.focal_gamma, "optimizer": "AdamW", "lr": args.lr, "weight_decay": args.weight_decay,
-            "batch_size": args.batch_size, "epochs": args.epochs, "schedule": args.schedule, "patience": args.patience,
-            "sampler": "WeightedRandomSampler (class-balanced)", "seed": args.seed, "precision": str(amp_dtype or "float32"),
-            "region_loss": args.region_loss, "init": args.init, "synthetic_fakes": args.synthetic_fakes,
-            "jpeg_augment": args.jpeg_augment,
-            "degrade_augment": args.degrade_augment,
-        },
-        "history": history,
-        "best_epoch": best["epoch"],
-        "validation": {"threshold": 0.5, **val_metrics},
-        "validation_tta": None if final_tta is None else {"roc_auc": final_tta["roc_auc"], "accuracy": final_tta["accuracy"]},
-        "training_time_s": round(train_seconds, 1),
-        "device": f"{device.type}: {device_name}",
-        "torch": str(torch.__version__),
-        "note": args.note,
-    }
-
-
-def _digest_lines(rec: dict | None) -> list[str]:
-    if not rec:
-        return []
-    return [f"- Seen images: content digests of the {len(rec['train'])} training and {len(rec['val'])} validation files "
-            "(the dashboard and `evaluate` warn when a test set contains them)"]
-
-
-def _lineage_lines(init: dict | None) -> list[str]:
-    lines = []
-    while init:  # a chain of --init runs, newest first
-        r, auc = init.get("recipe") or {}, init.get("validation_roc_auc")
-        what = (f"{r.get('backbone')} {r.get('image_size')} px, {r.get('epochs')} epochs max, lr {r.get('lr')}" if r else "no training record")
-        lines.append(f"- Started from {Path(init['file']).name} (sha256 {init['sha256'][:12]}): {what}; trained on {init.get('device')}"
-                     + (f", validation ROC-AUC {auc:.4f}" if auc is not None else ""))
-        init = init.get("init_from")
-    return lines
-
-
-def write_model_card(out: Path, card: dict) -> None:
-    """``FILE.json`` and a readable ``FILE.md`` beside the checkpoint."""
-    out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
-    v, r = card["validation"], card["recipe"]
-
-    def f(x):
-        return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"
-
-    lines = [
-        f"# Model card: {out.name}",
-        "",
-        f"- Backbone: {r['backbone']} (pretrained: {r['pretrained']}), attention: {r['attention']}, freeze: {r['freeze']}",
-        f"- Input: {r['image_size']}x{r['image_size']}, squash resize, ImageNet mean/std; output sigmoid = P(real); REAL when P(real) >= 0.5",
-        f"- Data: {card['data']['source']} — {card['data']['split']}; train {card['data']['train']}, validation {card['data']['val']}",
-        *_digest_lines(card["data"].get("digests")),
-        f"- Recipe: {r['loss']} loss (alpha {r['focal_alpha']}, gamma {r['focal_gamma']}), {r['optimizer']} lr {r['lr']} wd {r['weight_decay']}, "
-        f"batch {r['batch_size']}, {r['schedule']} schedule, {r['epochs']} epochs max (patience {r['patience']}), augment '{r['augment']}', "
-        f"{r['sampler']}, seed {r['seed']}, {r['precision']}"
-        + (f", region loss weight {r['region_loss']} (training-only head on the replaced parts named in CIPLab file names)" if r.get("region_loss") else "")
-        + (f", {r['synthetic_fakes']:.2f} of real draws made into synthetic part-swap fakes" if r.get("synthetic_fakes") else "")
-        + (f", {r['jpeg_augment']:.2f} of training images re-encoded as JPEG (quality {JPEG_QUALITY[0]}-{JPEG_QUALITY[1]})"
-           if r.get("jpeg_augment") else "")
-        + (f", {r['degrade_augment']:.2f} of training images blurred (sigma {BLUR_SIGMA[0]}-{BLUR_SIGMA[1]}) or downscaled "
-           f"(x{DOWNSCALE[0]}-{DOWNSCALE[1]}) and rescaled" if r.get("degrade_augment") else ""),
-        f"- Trained on {card['device']} in {card['training_time_s']:.0f} s (torch {card['torch']}); best epoch {card['best_epoch']}",
-        *_lineage_lines(card.get("init_from")),
-        "",
-        "## Validation (best epoch, threshold 0.5)",
-        "",
-        "| metric | value |",
-        "|---|---|",
-    ]
-    for key in ("roc_auc", "accuracy", "precision", "recall", "specificity", "f1", "average_precision", "eer"):
-        lines.append(f"| {key} | {f(v.get(key))} |")
-    if card.get("validation_tta"):
-        lines.append(f"| roc_auc with flip TTA | {f(card['validation_tta']['roc_auc'])} |")
-        lines.append(f"| accuracy with flip TTA | {f(card['validation_tta']['accuracy'])} |")
-    lines += ["", "## History", "", "| epoch | train loss | val loss | val acc | val ROC-AUC | img/s |", "|---|---|---|---|---|---|"]
-    for h in card["history"]:
-        lines.append(f"| {h['epoch']} | {h['train_loss']:.4f} | {h['val_loss']:.4f} | {f(h['val_accuracy'])} | {f(h['val_roc_auc'])} | {h['images_per_s']:.0f} |")
-    if card.get("note"):
-        lines += ["", f"Note: {card['note']}"]
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")

@@ -49,7 +49,7 @@ def test_synthetic_fake_is_reproducible_and_marks_what_changed():
 def test_dataset_turns_real_faces_into_labelled_fakes_with_their_mask():
     from torchvision.transforms import v2
 
-    from core.train import _Decoded
+    from core.train_data import DecodedImages as _Decoded
 
     target, donor = _faces(100, 100)
     arrays, labels = np.stack([target, donor]), np.array([1, 1])

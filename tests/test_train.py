@@ -2,7 +2,6 @@
 uninterrupted run on the CPU; focal loss is the report's."""
 import json
 
-import numpy as np
 import pytest
 import torch
 
@@ -88,38 +87,6 @@ def test_region_loss_targets_the_pasted_fraction_of_each_cell():
     assert torch.isclose(region_loss(wild, masks, torch.tensor([True, False])), region_loss(good, masks, known) * 2)
 
 
-def test_part_masks_from_ciplab_names():
-    import numpy as np
-
-    from core.train import part_masks
-
-    parts, known = part_masks(["real/a.jpg", "fake/mid_3_1001.jpg", "fake/swap_7.jpg"], np.array([1, 0, 0]))
-    assert parts == [(), ("left eye", "mouth"), ()]
-    assert known.tolist() == [True, True, False]
-
-
-def test_mask_is_cropped_and_flipped_with_the_image():
-    import numpy as np
-    from torchvision.transforms import v2
-
-    from core.regions import region_mask
-    from core.train import _Decoded
-
-    array = np.zeros((100, 100, 3), dtype=np.uint8)
-    array[region_mask(("left eye",), 100, 100)] = 255  # the pasted part is what is white
-    geometric = v2.Compose([v2.RandomResizedCrop(64, scale=(0.5, 1.0)), v2.RandomHorizontalFlip(p=1.0)])
-    ds = _Decoded(array[None], np.array([0]), v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]),
-                  [("left eye",)], np.array([True]), geometric)
-    torch.manual_seed(0)
-    for _ in range(5):
-        image, label, mask, known = ds[0]
-        assert mask.shape == (1, 64, 64) and bool(known) and label.item() == 0.0
-        white = image[0] > 0.5
-        agree = (white == (mask[0] > 0.5)).float().mean()
-        assert agree > 0.97, agree  # same crop, same flip (edges differ by interpolation only)
-        assert mask[0, :, 32:].sum() > mask[0, :, :32].sum()  # flipped: the left eye is now on the right
-
-
 def test_region_loss_run_ships_a_plain_classifier_and_resumes(tmp_path, train_set):
     full, part = tmp_path / "full.pth", tmp_path / "part.pth"
     args = [*ARGS, "--region-loss", "1.0"]
@@ -198,18 +165,3 @@ def test_augment_share_out_of_range_is_refused(tmp_path, train_set, capsys, flag
     with pytest.raises(SystemExit):
         main(["train", "--data", str(train_set), "--out", str(tmp_path / "m.pth"), flag, bad])
     assert flag in capsys.readouterr().err
-
-
-def test_downscale_loses_detail_and_keeps_the_size():
-    from PIL import Image
-
-    from core.train import _Downscale
-
-    rng = np.random.default_rng(0)
-    image = Image.fromarray(rng.integers(0, 256, (64, 48, 3), dtype=np.uint8))
-    torch.manual_seed(0)
-    out = _Downscale((0.25, 0.25))(image)
-    assert out.size == image.size
-    # a quarter-size copy cannot hold pixel noise: the rescaled image is far smoother
-    diff = lambda a: np.abs(np.diff(np.asarray(a, dtype=float), axis=1)).mean()  # noqa: E731
-    assert diff(out) < 0.3 * diff(image)

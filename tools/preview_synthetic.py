@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.blend import synthetic_fake  # noqa: E402
 from core.data import DatasetError, scan_test_set  # noqa: E402
-from core.train import decode_all  # noqa: E402
+from core.train_data import decode_all  # noqa: E402
 
 
 def contact_sheet(arrays: np.ndarray, seed: int = 0) -> np.ndarray:

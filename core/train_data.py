@@ -1,0 +1,181 @@
+"""Training data for ``python -m core train``: decoding once, augmentation, masks, splits.
+
+Every training image is decoded once and squashed to the report's pre-crop size, then
+augmented per draw from memory (``DecodedImages``); the validation images are decoded at
+the input size. With ``--region-loss`` an item also carries its replaced-part mask,
+cropped and flipped with the image; with ``--synthetic-fakes`` a real face may become a
+part-swap fake (``core.blend``) on the fly.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import random
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+from torchvision import transforms, tv_tensors
+from torchvision.transforms import v2
+
+from .blend import synthetic_fake
+from .data import scan_test_set, stratified_split
+from .preprocess import Preprocessing, open_image
+from .regions import region_mask, replaced_regions
+
+JPEG_QUALITY = (60, 95)  # --jpeg-augment's range (torchvision.transforms.v2.JPEG draws uniformly)
+BLUR_SIGMA = (0.5, 2.0)  # --degrade-augment: Gaussian blur sigma (pixels of the crop), drawn uniformly
+DOWNSCALE = (0.25, 0.75)  # --degrade-augment: downscale factor before scaling back, drawn uniformly
+AUGMENTATIONS = {
+    # name: (RandomResizedCrop scale, ColorJitter args)
+    "report": ((0.8, 1.0), (0.2, 0.2, 0.1, 0.1)),
+    "light": ((0.9, 1.0), (0.1, 0.1, 0.05, 0.02)),
+    "strong": ((0.5, 1.0), (0.3, 0.3, 0.2, 0.1)),
+    "none": ((1.0, 1.0), None),
+}
+
+
+class Downscale:
+    """Resize a PIL image down by a factor drawn from ``factors`` (torch's RNG, so runs repeat)
+    and back up: the detail a low-resolution copy of the image has lost."""
+
+    def __init__(self, factors: tuple[float, float]):
+        self.factors = factors
+
+    def __call__(self, image):
+        lo, hi = self.factors
+        f = lo + (hi - lo) * float(torch.rand(()))
+        w, h = image.size
+        small = image.resize((max(1, round(w * f)), max(1, round(h * f))), Image.BILINEAR, reducing_gap=None)
+        return small.resize((w, h), Image.BILINEAR)
+
+    def __repr__(self):
+        return f"Downscale(factors={self.factors})"
+
+
+
+def part_masks(paths: list[str], labels: np.ndarray) -> tuple[list, np.ndarray]:
+    """For each image: the replaced parts (an empty tuple for a real face, the parts named
+    in a CIPLab fake's file name) and whether they are known at all."""
+    parts = [() if label == 1 else replaced_regions(path) for path, label in zip(paths, labels)]
+    return [p or () for p in parts], np.array([p is not None for p in parts])
+
+
+class DecodedImages(Dataset):
+    """Images decoded once and squashed to a fixed size (the deterministic first step of
+    both transforms), then augmented per item. Equivalent to decoding every epoch.
+    With ``parts`` each item also carries its replaced-part mask, cropped and flipped
+    with the image (``geometric``) before ``transform`` (colour, tensor, normalise).
+    With ``synthetic`` > 0 a real face is turned, with that probability, into a synthetic
+    part-swap fake (``core.blend``): label fake, mask where it was pasted."""
+
+    def __init__(self, arrays: np.ndarray, labels: np.ndarray, transform, parts=None, known=None, geometric=None,
+                 synthetic: float = 0.0):
+        self.arrays, self.labels, self.transform = arrays, labels, transform
+        self.parts, self.known, self.geometric = parts, known, geometric
+        self.synthetic, self.real_rows = synthetic, np.flatnonzero(np.asarray(labels) == 1)
+
+    def __len__(self):
+        return len(self.labels)
+
+    def _maybe_synthetic(self, i):
+        """(array, label, pasted mask or None) of item ``i``."""
+        array, label = self.arrays[i], int(self.labels[i])
+        if not (self.synthetic and label == 1 and float(torch.rand(())) < self.synthetic):
+            return array, label, None
+        donor = None  # half part swaps from another real face, half self-blends
+        if float(torch.rand(())) < 0.5:
+            donor = self.arrays[self.real_rows[int(torch.randint(0, len(self.real_rows), ()))]]
+        composite, soft = synthetic_fake(array, donor)
+        return composite, 0, soft >= 0.5
+
+    def __getitem__(self, i):
+        array, label, pasted = self._maybe_synthetic(i)
+        image, y = Image.fromarray(array), torch.tensor([float(label)])
+        if self.parts is None:
+            return self.transform(image), y
+        if pasted is None:
+            pasted, known = region_mask(self.parts[i], *array.shape[:2]), bool(self.known[i])
+        else:
+            known = True
+        mask = tv_tensors.Mask(torch.from_numpy(pasted.astype(np.uint8))[None])
+        image, mask = self.geometric(image, mask)
+        return self.transform(image), y, mask.float(), torch.tensor(known)
+
+
+def decode_all(paths: list[str], size: int, workers: int) -> np.ndarray:
+    """Every image decoded once and squashed to (size, size): (N, size, size, 3) uint8,
+    on ``workers`` threads. Training keeps these in memory and augments from them."""
+    def one(path):
+        image, _ = open_image(path)
+        # PIL bilinear, exactly what transforms.Resize((size, size)) does to a PIL image
+        return np.asarray(image.resize((size, size), resample=Image.BILINEAR))
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return np.stack(list(pool.map(one, paths)))
+
+
+def split_frames(data: str | Path, val_fraction: float, seed: int) -> tuple:
+    """(train, val, how): a folder's ``train/`` and ``val/`` when it has both, else a stratified split of it."""
+    root = Path(data)
+    if (root / "train").is_dir() and (root / "val").is_dir():
+        train, val = scan_test_set(root / "train", require_both=True).images, scan_test_set(root / "val", require_both=True).images
+        how = f"existing split folders {root / 'train'} and {root / 'val'}"
+    else:
+        images = scan_test_set(root, require_both=True).images
+        train, val = stratified_split(images, val_fraction, seed)
+        how = f"stratified split of {root}, val_fraction {val_fraction}, seed {seed}"
+    return train, val, how
+
+
+
+
+def pre_crop_size(image_size: int) -> int:
+    """The side images are squashed to before RandomResizedCrop: the report's 256 for 224."""
+    return round(image_size * 256 / 224)
+
+
+def colour_transform(args: argparse.Namespace, pre: Preprocessing) -> transforms.Compose:
+    """Per-draw photometric steps after the geometric crop: degradation, JPEG re-encoding,
+    colour jitter, then tensor and normalisation."""
+    _, jitter = AUGMENTATIONS[args.augment]
+    colour = ([transforms.ColorJitter(*jitter)] if jitter else []) + [transforms.ToTensor(), transforms.Normalize(pre.mean, pre.std)]
+    if args.jpeg_augment > 0:  # on the cropped image, before colour: both the region-loss and the plain path get it
+        colour.insert(0, v2.RandomApply([v2.JPEG(JPEG_QUALITY)], p=args.jpeg_augment))
+    if args.degrade_augment > 0:  # before the JPEG re-encoding: a degraded copy is then saved again, as in the wild
+        blur = v2.GaussianBlur(kernel_size=2 * math.ceil(3 * BLUR_SIGMA[1]) + 1, sigma=BLUR_SIGMA)
+        colour.insert(0, v2.RandomApply([v2.RandomChoice([blur, Downscale(DOWNSCALE)])], p=args.degrade_augment))
+    return transforms.Compose(colour)
+
+
+def train_dataset(args: argparse.Namespace, frame, pre: Preprocessing, workers: int) -> tuple[DecodedImages, str | None]:
+    """The augmented training set of ``frame`` (path, label) and, with ``--region-loss``, a
+    line saying for how many fakes the replaced parts are known."""
+    arrays, labels = decode_all(frame["path"].tolist(), pre_crop_size(args.image_size), workers), frame["label"].to_numpy()
+    scale, _ = AUGMENTATIONS[args.augment]
+    colour = colour_transform(args, pre)
+    if args.region_loss <= 0:
+        geometric = [transforms.RandomResizedCrop(args.image_size, scale=scale), transforms.RandomHorizontalFlip()]
+        return DecodedImages(arrays, labels, transforms.Compose(geometric + list(colour.transforms)), synthetic=args.synthetic_fakes), None
+    parts, known = part_masks(frame["path"].tolist(), labels)
+    geometric = v2.Compose([v2.RandomResizedCrop(args.image_size, scale=scale), v2.RandomHorizontalFlip()])
+    n_fake = int((labels == 0).sum())
+    note = (f"region loss {args.region_loss}: replaced parts known for {int(known.sum()) - (len(known) - n_fake)} of {n_fake} "
+            "train fakes (from their file names)")
+    return DecodedImages(arrays, labels, colour, parts, known, geometric, synthetic=args.synthetic_fakes), note
+
+
+def val_dataset(frame, pre: Preprocessing, workers: int) -> DecodedImages:
+    """The validation set of ``frame``: squashed to the input size, normalised, no augmentation."""
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize(pre.mean, pre.std)])
+    return DecodedImages(decode_all(frame["path"].tolist(), pre.input_size, workers), frame["label"].to_numpy(), tf)
+
+
+def seed_worker(worker_id: int) -> None:
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
