@@ -87,7 +87,9 @@ def embed_split(net, folder: str, crop: int, batch: int = 32) -> dict[str, np.nd
 
 
 def probe(train: dict, val: dict) -> dict[str, float]:
-    """Validation ROC-AUCs: per part (on part labels), parts combined and whole face (on image labels)."""
+    """Validation ROC-AUCs: per part (on part labels), parts combined and whole face (on image labels).
+    A part never replaced in the training split (or never in the validation split) gets NaN and
+    adds nothing to the combination."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
@@ -95,10 +97,14 @@ def probe(train: dict, val: dict) -> dict[str, float]:
     p_fake = np.zeros((len(val["label"]), len(REGION_NAMES)))
     for i, name in enumerate(REGION_NAMES):
         known = train["part"][:, i] >= 0
+        if len(np.unique(train["part"][known, i])) < 2:  # never (or always) replaced in training: nothing to learn
+            out[f"part {name}"] = float("nan")
+            continue
         clf = LogisticRegression(C=0.1, max_iter=3000).fit(train["parts"][known, i], train["part"][known, i])
         p_fake[:, i] = clf.predict_proba(val["parts"][:, i])[:, 1]
         known_v = val["part"][:, i] >= 0
-        out[f"part {name}"] = roc_auc_score(val["part"][known_v, i], p_fake[known_v, i])
+        both = len(np.unique(val["part"][known_v, i])) == 2
+        out[f"part {name}"] = roc_auc_score(val["part"][known_v, i], p_fake[known_v, i]) if both else float("nan")
     out["parts combined (noisy-or)"] = roc_auc_score(val["label"], np.log1p(-p_fake).sum(1))
     whole = LogisticRegression(C=0.1, max_iter=3000).fit(train["whole"], train["label"])
     out["whole face 224 px"] = roc_auc_score(val["label"], whole.predict_proba(val["whole"])[:, 1])
