@@ -1,5 +1,6 @@
-"""Pure helpers of the dashboard (no streamlit): where the settings come from, which
-test sets and weights exist, and how numbers and details are put into words.
+"""Pure helpers of the dashboard (no streamlit): the page list, the context a page gets,
+the cache keys, where the settings come from, which test sets and weights exist, and how
+numbers and details are put into words.
 ``core.ui`` re-exports them; tests and scripts can use them without a running app."""
 from __future__ import annotations
 
@@ -9,11 +10,92 @@ from pathlib import Path
 
 import pandas as pd
 
-from .inference import Progress
+from dataclasses import dataclass, field
+
+from . import provenance
+from .checkpoint import Detector
+from .data import TestSet
+from .inference import InferenceSettings, Progress
 from .quality import LOW_DETAIL
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA, DEFAULT_WEIGHTS = "data/test_images", "weights/default.pth"
+
+
+
+@dataclass(frozen=True)
+class Page:
+    path: str  # relative to the repository root: streamlit_app.py or pages/<n>_<Name>.py
+    label: str  # what a person reads in the sidebar
+    icon: str  # a material icon, ":material/<name>:"
+
+
+# The sidebar navigation, in order. Append one entry per new page file.
+PAGES: list[Page] = [
+    Page("streamlit_app.py", "Overview", ":material/dashboard:"),
+    Page("pages/1_Threshold_explorer.py", "Threshold explorer", ":material/tune:"),
+    Page("pages/2_Error_gallery.py", "Error gallery", ":material/photo_library:"),
+    Page("pages/3_Single_image_tester.py", "Single-image tester", ":material/add_photo_alternate:"),
+    Page("pages/4_Operating_points.py", "Operating points & CIs", ":material/target:"),
+    Page("pages/5_Calibration.py", "Calibration", ":material/balance:"),
+    Page("pages/6_Slices.py", "Slices", ":material/pie_chart:"),
+    Page("pages/7_Compare.py", "Compare", ":material/compare:"),
+    Page("pages/8_Explanations.py", "Explanations", ":material/visibility:"),
+    Page("pages/9_Robustness.py", "Robustness", ":material/shield:"),
+    Page("pages/10_Feature_map.py", "Feature map", ":material/scatter_plot:"),
+    Page("pages/11_Model_card.py", "Model card", ":material/badge:"),
+]
+TESTER = "pages/3_Single_image_tester.py"
+DEVICES = {"auto": "auto", "cpu": "CPU", "cuda": "GPU"}
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the sidebar chose, and what could (or could not) be loaded from it."""
+
+    data_dir: str
+    weights: str
+    device: str
+    positive: str
+    threshold: float
+    fast: bool
+    detector: Detector | None = None
+    detector_error: str | None = None
+    test_set: TestSet | None = None
+    set_signature: str = ""
+    test_set_error: str | None = None
+    left_out: int = 0  # test images the model was trained on, left out by the sidebar's toggle
+    n_trained: int = 0  # test images the model was trained on (left out or not)
+    seen: provenance.Seen | None = None  # what the model was trained and chosen on, if it records it
+    seen_digests: dict = field(default_factory=dict)  # relpath -> digest of the set's possibly seen files
+
+    @property
+    def settings(self) -> InferenceSettings:
+        return InferenceSettings(fast=self.fast)
+
+    @property
+    def settings_key(self) -> tuple:
+        """``settings`` as a hashable cache key (what the prediction cache keys on)."""
+        return tuple(sorted(self.settings.key().items()))
+
+
+def file_stamp(path: Path) -> tuple:
+    """Modification times of a file or of a folder and its direct subfolders: the cache key
+    that makes the app notice an edited weights file or a changed test set."""
+    try:
+        if path.is_dir():
+            return tuple((p.name, p.stat().st_mtime_ns) for p in [path, *sorted(path.iterdir())] if p.is_dir())
+        st_ = path.stat()
+        return (st_.st_size, st_.st_mtime_ns)
+    except OSError:
+        return ()
+
+
+def files_signature(test_set) -> str:
+    """A digest of a test set's file list (relative path, size, modification time): the
+    cache key of everything computed from the set."""
+    keys = test_set.images[["relpath", "size_bytes", "mtime_ns"]]
+    return hashlib.sha256(pd.util.hash_pandas_object(keys, index=False).to_numpy().tobytes()).hexdigest()
 
 
 def resolve_path(path: str) -> Path:

@@ -1,4 +1,4 @@
-"""The one streamlit module of ``core``: the shared sidebar, the page list and the cache wrappers.
+"""The one streamlit module of ``core``: the shared sidebar, the guards and the cache wrappers.
 
 Every page starts with ``ctx = sidebar("Page title")``. Cross-page values live under
 plain session-state keys (``SETTINGS``), set once with ``setdefault`` from the URL
@@ -6,14 +6,13 @@ query parameters, then the environment, then the defaults, and handed back to ea
 page's widgets. The URL is kept in step so a copied link reopens the same view.
 
 Adding a page: one file in ``pages/`` (starting with ``ctx = ui.sidebar(...)``) and one
-``Page`` entry in ``PAGES`` below. Streamlit's own file-named navigation is hidden
-(``.streamlit/config.toml``); the sidebar lists ``PAGES`` with ``st.page_link``.
+``Page`` entry in ``core.dashboard.PAGES``. Streamlit's own file-named navigation is hidden
+(``.streamlit/config.toml``); the sidebar lists ``PAGES`` with ``st.page_link``. What needs no
+streamlit (the page list, ``Context``, cache keys, words) lives in ``core.dashboard``.
 """
 from __future__ import annotations
 
-import hashlib
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -29,66 +28,10 @@ from .bootstrap import DEFAULT_RESAMPLES
 from .slices import add_slice_columns
 
 from .dashboard import (  # noqa: F401  (re-exported: pages and tests use ui.<name>)
-    DEFAULT_DATA, DEFAULT_WEIGHTS, REPO, _display, fmt, image_details, initial_sources, known_test_sets,
-    known_weights, progress_text, resolve_path, score_context_words, skipped_table,
-    threshold_change_words, uploads_digest,
+    DEFAULT_DATA, DEFAULT_WEIGHTS, DEVICES, PAGES, REPO, TESTER, Context, Page, _display, file_stamp, fmt,
+    image_details, initial_sources, known_test_sets, known_weights, progress_text, resolve_path,
+    score_context_words, skipped_table, files_signature, threshold_change_words, uploads_digest,
 )
-
-
-@dataclass(frozen=True)
-class Page:
-    path: str  # relative to the repository root: streamlit_app.py or pages/<n>_<Name>.py
-    label: str  # what a person reads in the sidebar
-    icon: str  # a material icon, ":material/<name>:"
-
-
-# The sidebar navigation, in order. Append one entry per new page file.
-PAGES: list[Page] = [
-    Page("streamlit_app.py", "Overview", ":material/dashboard:"),
-    Page("pages/1_Threshold_explorer.py", "Threshold explorer", ":material/tune:"),
-    Page("pages/2_Error_gallery.py", "Error gallery", ":material/photo_library:"),
-    Page("pages/3_Single_image_tester.py", "Single-image tester", ":material/add_photo_alternate:"),
-    Page("pages/4_Operating_points.py", "Operating points & CIs", ":material/target:"),
-    Page("pages/5_Calibration.py", "Calibration", ":material/balance:"),
-    Page("pages/6_Slices.py", "Slices", ":material/pie_chart:"),
-    Page("pages/7_Compare.py", "Compare", ":material/compare:"),
-    Page("pages/8_Explanations.py", "Explanations", ":material/visibility:"),
-    Page("pages/9_Robustness.py", "Robustness", ":material/shield:"),
-    Page("pages/10_Feature_map.py", "Feature map", ":material/scatter_plot:"),
-    Page("pages/11_Model_card.py", "Model card", ":material/badge:"),
-]
-TESTER = "pages/3_Single_image_tester.py"
-DEVICES = {"auto": "auto", "cpu": "CPU", "cuda": "GPU"}
-
-
-@dataclass(frozen=True)
-class Context:
-    """What the sidebar chose, and what could (or could not) be loaded from it."""
-
-    data_dir: str
-    weights: str
-    device: str
-    positive: str
-    threshold: float
-    fast: bool
-    detector: Detector | None = None
-    detector_error: str | None = None
-    test_set: TestSet | None = None
-    set_signature: str = ""
-    test_set_error: str | None = None
-    left_out: int = 0  # test images the model was trained on, left out by the sidebar's toggle
-    n_trained: int = 0  # test images the model was trained on (left out or not)
-    seen: provenance.Seen | None = None  # what the model was trained and chosen on, if it records it
-    seen_digests: dict = field(default_factory=dict)  # relpath -> digest of the set's possibly seen files
-
-    @property
-    def settings(self) -> InferenceSettings:
-        return InferenceSettings(fast=self.fast)
-
-    @property
-    def settings_key(self) -> tuple:
-        """``settings`` as a hashable cache key (what the prediction cache keys on)."""
-        return tuple(sorted(self.settings.key().items()))
 
 
 # --- small helpers (the pure ones live in core.dashboard) ---------------------------
@@ -98,17 +41,6 @@ def set_threshold(value: float) -> None:
 
 
 # --- cache wrappers -----------------------------------------------------------------
-def _stamp(path: Path) -> tuple:
-    """Modification times of a file or of a folder and its direct subfolders."""
-    try:
-        if path.is_dir():
-            return tuple((p.name, p.stat().st_mtime_ns) for p in [path, *sorted(path.iterdir())] if p.is_dir())
-        st_ = path.stat()
-        return (st_.st_size, st_.st_mtime_ns)
-    except OSError:
-        return ()
-
-
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
 def _load_detector(path: str, stamp: tuple, device: str) -> Detector:
     return load_detector(path, device)
@@ -117,9 +49,7 @@ def _load_detector(path: str, stamp: tuple, device: str) -> Detector:
 @st.cache_data(show_spinner="Listing the test set…", ttl=60, max_entries=8)
 def _scan(path: str, stamp: tuple) -> tuple[TestSet, str]:
     test_set = scan_test_set(path)
-    keys = test_set.images[["relpath", "size_bytes", "mtime_ns"]]
-    signature = hashlib.sha256(pd.util.hash_pandas_object(keys, index=False).to_numpy().tobytes()).hexdigest()
-    return test_set, signature
+    return test_set, files_signature(test_set)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -216,7 +146,7 @@ def judge_uploads(weights_sha: str, digest: str, face_crop: bool, fast: bool, _d
 
 def _sidecar_stamp(det: Detector) -> tuple:
     """The state of the model's ``.seen.json`` sidecar: caches that depend on it key on this."""
-    return _stamp(provenance.sidecar_path(det.path)) if det.path else ()
+    return file_stamp(provenance.sidecar_path(det.path)) if det.path else ()
 
 
 def _seen_stamp(ctx: Context) -> tuple:
@@ -307,8 +237,8 @@ def context_for(ctx: Context, weights: str | None = None, data_dir: str | None =
     weights, data_dir = weights or ctx.weights, data_dir or ctx.data_dir
     try:
         wpath, dpath = resolve_path(weights), resolve_path(data_dir)
-        det = _load_detector(str(wpath), _stamp(wpath), str(resolve_device(ctx.device)))
-        test_set, signature = _scan(str(dpath), _stamp(dpath))
+        det = _load_detector(str(wpath), file_stamp(wpath), str(resolve_device(ctx.device)))
+        test_set, signature = _scan(str(dpath), file_stamp(dpath))
     except (CheckpointError, DatasetError, RuntimeError, OSError) as exc:
         return None, f"{weights} on {data_dir}: {str(exc).splitlines()[0]}"
     # the sidebar's leave-out toggle holds here too: every page measures the same images
@@ -388,12 +318,12 @@ def _load(ss) -> dict:
                                "under Test set and model.") from None
         if not weights.is_file():
             raise CheckpointError(f"No weights file at {ss['weights']}. Choose one in the sidebar or upload a .pth file.")
-        out["detector"] = _load_detector(str(weights), _stamp(weights), device)
+        out["detector"] = _load_detector(str(weights), file_stamp(weights), device)
     except (CheckpointError, RuntimeError, OSError) as exc:
         out["detector_error"] = str(exc)
     data = resolve_path(ss["data_dir"])
     try:
-        out["test_set"], out["set_signature"] = _scan(str(data), _stamp(data))
+        out["test_set"], out["set_signature"] = _scan(str(data), file_stamp(data))
     except DatasetError as exc:
         out["test_set_error"] = str(exc)
     if "detector" in out:
