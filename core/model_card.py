@@ -18,7 +18,7 @@ REPORT_RECIPE = {
     "backbone": "efficientnet_lite0", "attention": True, "freeze": "none", "image_size": 224, "augment": "report",
     "loss": "focal", "focal_alpha": 0.25, "focal_gamma": 2.0, "lr": 2e-4, "weight_decay": 1e-5, "batch_size": 24,
     "epochs": 20, "schedule": "cosine", "patience": 6, "seed": 0, "region_loss": 0.0, "synthetic_fakes": 0.0,
-    "jpeg_augment": 0.0, "degrade_augment": 0.0,
+    "jpeg_augment": 0.0, "degrade_augment": 0.0, "ema": 0.0,
 }
 RECIPE_NAMES = {
     "backbone": "backbone", "attention": "spatial-attention block", "freeze": "frozen layers", "image_size": "input size (px)",
@@ -27,6 +27,7 @@ RECIPE_NAMES = {
     "schedule": "learning-rate schedule", "patience": "early-stopping patience", "seed": "seed",
     "region_loss": "region-loss weight", "synthetic_fakes": "share of synthetic part-swap fakes",
     "jpeg_augment": "share re-encoded as JPEG", "degrade_augment": "share blurred / downscaled",
+    "ema": "weight averaging (EMA decay per step)",
 }
 CURVES = ("train_loss", "val_loss", "val_roc_auc", "val_accuracy")
 

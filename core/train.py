@@ -86,6 +86,9 @@ def add_parser(sub) -> None:
                    help=f"blur (sigma {BLUR_SIGMA[0]}-{BLUR_SIGMA[1]}) or downscale and rescale (x{DOWNSCALE[0]}-{DOWNSCALE[1]}) "
                         "this share of training images, one of the two at random (0: off, the report's recipe), so that "
                         "a fake does not pass as real once its fine detail is gone")
+    p.add_argument("--ema", type=_ema_decay, default=0.0, metavar="DECAY",
+                   help="keep an exponential moving average of the weights (decay per step, e.g. 0.995) and "
+                        "validate and ship the average instead of the last step's weights (0: off, the report's recipe)")
     p.set_defaults(func=run_train)
 
 
@@ -109,6 +112,14 @@ def _share_below_half(text: str) -> float:
     q = _number(text)
     if not 0.0 <= q < 0.5:
         raise argparse.ArgumentTypeError(f"must be at least 0 and below 0.5 (at 0.5 no data-set fake is drawn), got {q}")
+    return q
+
+
+def _ema_decay(text: str) -> float:
+    """argparse type of ``--ema``: 0 (off) or a decay in (0, 1)."""
+    q = _number(text)
+    if not 0.0 <= q < 1.0:
+        raise argparse.ArgumentTypeError(f"must be 0 (off) or a decay below 1, e.g. 0.995; got {q}")
     return q
 
 
@@ -199,8 +210,9 @@ def _class_balanced_weights(labels: np.ndarray, synthetic_fakes: float) -> torch
     return torch.tensor([class_weight[c] for c in labels], dtype=torch.double)
 
 
-def _train_epoch(model, head, loader, optimizer, loss_fn, args, device, amp_dtype, bar) -> dict:
-    """One pass over ``loader``; returns the mean train loss (and region loss) and the images seen."""
+def _train_epoch(model, head, loader, optimizer, loss_fn, args, device, amp_dtype, bar, ema=None) -> dict:
+    """One pass over ``loader``; returns the mean train loss (and region loss) and the images seen.
+    ``ema`` (a ``torch.optim.swa_utils.AveragedModel``) is updated after every step."""
     model.train()
     e0, seen, total_loss, total_region = time.perf_counter(), 0, 0.0, 0.0
     for batch in bar:
@@ -218,6 +230,8 @@ def _train_epoch(model, head, loader, optimizer, loss_fn, args, device, amp_dtyp
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if ema is not None:
+            ema.update_parameters(model)
         seen += len(y)
         total_loss += loss.item() * len(y)
         bar.set_postfix(loss=f"{total_loss / seen:.4f}", img_s=f"{seen / (time.perf_counter() - e0):.1f}")
@@ -266,6 +280,12 @@ def run_train(args: argparse.Namespace) -> int:
         if args.schedule == "cosine"
         else torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: 1.0)
     )
+    ema = None
+    if args.ema:  # weights and BatchNorm statistics averaged: the average is what is validated and shipped
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=True)
+    shipped = ema.module if ema is not None else model  # the weights validated, kept as best and saved
     labels = train_df["label"].to_numpy()
     sample_weights = _class_balanced_weights(labels, args.synthetic_fakes)
     val_loader = DataLoader(val_ds, batch_size=64, num_workers=0)
@@ -276,6 +296,8 @@ def run_train(args: argparse.Namespace) -> int:
         model.load_state_dict(state["model"])
         if head is not None:
             head.load_state_dict(state["region_head"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         history, best, best_state = state["history"], state["best"], state["best_state"]
@@ -302,9 +324,9 @@ def run_train(args: argparse.Namespace) -> int:
                             persistent_workers=False)
         e0 = time.perf_counter()
         bar = tqdm(loader, desc=f"epoch {epoch}/{args.epochs}", unit="batch", file=sys.stderr, leave=False)
-        done = _train_epoch(model, head, loader, optimizer, loss_fn, args, device, amp_dtype, bar)
+        done = _train_epoch(model, head, loader, optimizer, loss_fn, args, device, amp_dtype, bar, ema)
         scheduler.step()
-        val = _evaluate(model, val_loader, device, amp_dtype, tta=False)
+        val = _evaluate(shipped, val_loader, device, amp_dtype, tta=False)
         seconds = time.perf_counter() - e0  # with the validation pass, as every card so far
         row = {
             "epoch": epoch,
@@ -323,7 +345,7 @@ def run_train(args: argparse.Namespace) -> int:
         improved = val["roc_auc"] > best["roc_auc"]
         if improved:
             best = {"roc_auc": val["roc_auc"], "epoch": epoch}
-            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            best_state = {k: v.detach().cpu().clone() for k, v in shipped.state_dict().items()}
         epochs_without_gain = epoch - best["epoch"]
         print(
             f"epoch {epoch:>2}  train loss {row['train_loss']:.4f}  val loss {row['val_loss']:.4f}  "
@@ -333,6 +355,7 @@ def run_train(args: argparse.Namespace) -> int:
         )
         tmp = last_path.with_suffix(".tmp")
         torch.save({"model": model.state_dict(), "region_head": head.state_dict() if head is not None else None,
+                    "ema": ema.state_dict() if ema is not None else None,
                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                     "history": history, "best": best, "best_state": best_state, "epoch": epoch,
                     "train_seconds": train_seconds, "args": vars(args) | {"func": None}}, tmp)

@@ -56,6 +56,7 @@ def build_card(args, device, amp_dtype, train_df, val_df, split_how, history, be
             "region_loss": args.region_loss, "init": args.init, "synthetic_fakes": args.synthetic_fakes,
             "jpeg_augment": args.jpeg_augment,
             "degrade_augment": args.degrade_augment,
+            "ema": getattr(args, "ema", 0.0),
         },
         "history": history,
         "best_epoch": best["epoch"],
@@ -109,7 +110,8 @@ def write_model_card(out: Path, card: dict) -> None:
         + (f", {r['jpeg_augment']:.2f} of training images re-encoded as JPEG (quality {JPEG_QUALITY[0]}-{JPEG_QUALITY[1]})"
            if r.get("jpeg_augment") else "")
         + (f", {r['degrade_augment']:.2f} of training images blurred (sigma {BLUR_SIGMA[0]}-{BLUR_SIGMA[1]}) or downscaled "
-           f"(x{DOWNSCALE[0]}-{DOWNSCALE[1]}) and rescaled" if r.get("degrade_augment") else ""),
+           f"(x{DOWNSCALE[0]}-{DOWNSCALE[1]}) and rescaled" if r.get("degrade_augment") else "")
+        + (f", weights averaged (EMA, decay {r['ema']} per step): the average is validated and shipped" if r.get("ema") else ""),
         f"- Trained on {card['device']} in {card['training_time_s']:.0f} s (torch {card['torch']}); best epoch {card['best_epoch']}",
         *lineage_lines(card.get("init_from")),
         "",

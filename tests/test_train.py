@@ -165,3 +165,33 @@ def test_augment_share_out_of_range_is_refused(tmp_path, train_set, capsys, flag
     with pytest.raises(SystemExit):
         main(["train", "--data", str(train_set), "--out", str(tmp_path / "m.pth"), flag, bad])
     assert flag in capsys.readouterr().err
+
+
+def test_ema_ships_the_average_without_changing_the_training_path(tmp_path, train_set):
+    plain, ema, part = tmp_path / "plain.pth", tmp_path / "ema.pth", tmp_path / "part.pth"
+    args = [*ARGS, "--ema", "0.9"]
+    assert main(["train", "--data", str(train_set), "--out", str(plain), *ARGS]) == 0
+    assert main(["train", "--data", str(train_set), "--out", str(ema), *args]) == 0
+    card = json.loads(ema.with_suffix(".json").read_text())
+    assert card["recipe"]["ema"] == 0.9 and "weights averaged (EMA, decay 0.9" in ema.with_suffix(".md").read_text()
+    # the average rides along: the trained weights (and so the training losses) are the plain run's
+    raw = lambda p: torch.load(p.with_name(p.name + ".last.pt"), weights_only=False)["model"]  # noqa: E731
+    r_plain, r_ema = raw(plain), raw(ema)
+    assert all(torch.equal(r_plain[k], r_ema[k]) for k in r_plain)
+    h_plain = json.loads(plain.with_suffix(".json").read_text())["history"]
+    assert [h["train_loss"] for h in h_plain] == [h["train_loss"] for h in card["history"]]
+    # ...while what is validated and shipped is the average, not the last step's weights
+    a, b = load_detector(plain).model.state_dict(), load_detector(ema).model.state_dict()
+    assert any(not torch.allclose(a[k].float(), b[k].float()) for k in a if a[k].is_floating_point())
+    # and an interrupted EMA run resumes to the same average
+    assert main(["train", "--data", str(train_set), "--out", str(part), "--stop-after", "1", *args]) == 0
+    assert main(["train", "--data", str(train_set), "--out", str(part), "--resume", *args]) == 0
+    c = load_detector(part).model.state_dict()
+    assert all(torch.allclose(b[k].float(), c[k].float(), atol=1e-6) for k in b)
+
+
+@pytest.mark.parametrize("bad", ["1", "1.5", "-0.1"])
+def test_ema_decay_out_of_range_is_refused(tmp_path, train_set, capsys, bad):
+    with pytest.raises(SystemExit):
+        main(["train", "--data", str(train_set), "--out", str(tmp_path / "m.pth"), *ARGS, "--ema", bad])
+    assert "--ema" in capsys.readouterr().err
