@@ -1,0 +1,68 @@
+"""``near-copies``: find the same picture saved twice in a test set, or in a test set and
+another folder (e.g. the training data), by perceptual hash (``core.near_copies``).
+
+    python -m core near-copies --data TEST [--other DIR] [--max-distance 12] [--show 10] [--json OUT]
+
+Exit status 0 when nothing is found, 1 when near copies are found, 2 on bad input, so a
+script that assembles a test set can refuse one that leaks.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import near_copies
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("near-copies", help="find re-saved / resized / re-encoded copies of the same picture (pHash)")
+    p.add_argument("--data", required=True, help="the test set (real/ and fake/)")
+    p.add_argument("--other", default=None, help="another folder in the same layout, e.g. the training data")
+    p.add_argument("--max-distance", type=int, default=near_copies.MAX_DISTANCE,
+                   help=f"most differing bits of 256 that still count as a copy (default {near_copies.MAX_DISTANCE})")
+    p.add_argument("--show", type=int, default=10, help="pairs listed per kind (all go to --json)")
+    p.add_argument("--json", default=None, help="write every pair here")
+    p.set_defaults(func=run_near_copies)
+
+
+def _progress(what: str):
+    from tqdm import tqdm
+
+    bar = tqdm(desc=what, unit="img", file=sys.stderr, leave=False)
+
+    def report(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    return bar, report
+
+
+def run_near_copies(args: argparse.Namespace) -> int:
+    from .cli import write_json
+    from .data import DatasetError, scan_test_set
+
+    if not 0 <= args.max_distance < 256:
+        print(f"--max-distance must be between 0 and 255 bits, got {args.max_distance}", file=sys.stderr)
+        return 2
+    try:
+        test = scan_test_set(args.data)
+        other = scan_test_set(args.other) if args.other else None
+    except DatasetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    bar, report = _progress("hashing")
+    found = near_copies.check(test.images, None if other is None else other.images, args.max_distance, report)
+    bar.close()
+    print(f"Test set: {test.root} ({len(test.images)} images)" + (f"; other: {other.root} ({len(other.images)} images)" if other else ""))
+    for level, text in near_copies.words(found, f"{other.root}" if other else "the other folder"):
+        print(f"{level}: {text}")
+    for title, frame in (("across the two folders", found.across), ("within the test set", found.within)):
+        if len(frame):
+            print(f"\nNear copies {title} (distance in bits of 256; {min(args.show, len(frame))} of {len(frame)}):")
+            print(frame.head(args.show).drop(columns=[c for c in frame if c.endswith("_path")]).to_string(index=False))
+    if found.unreadable:
+        print(f"\n{found.unreadable} files could not be read as images and were not compared.")
+    write_json({"max_distance": found.max_distance, "n_test": found.n_test, "n_other": found.n_other,
+                "unreadable": found.unreadable, "across": found.across.to_dict("records"),
+                "within": found.within.to_dict("records")}, args.json)
+    return 1 if len(found.across) or len(found.within) else 0

@@ -1,0 +1,185 @@
+"""Near copies: the same picture re-saved, resized or re-encoded, found by perceptual hash.
+
+``core.provenance`` finds a test file that *is* a training file (same bytes). A test set
+assembled from the same sources often holds the same picture saved again instead: another
+JPEG quality, half the size, a PNG. Those leak just as much and no byte digest sees them.
+Within one test set, near copies count one picture twice, and a fake that is near a real
+face of the set was made from that face (CIPLab's composites paste parts onto real faces).
+
+The hash is the 256-bit DCT perceptual hash (pHash; bit for bit ``imagehash.phash(hash_size=16)``,
+checked on 60 CIPLab faces):
+grayscale, 64x64, the 16x16 lowest DCT frequencies, one bit per coefficient above their
+median. Measured on the 1,632 CIPLab faces (100 faces per kind of copy):
+re-encoding at JPEG quality 60, halving the size, or a PNG copy moves a hash by at most 4 of
+256 bits; the nearest two *different* faces are 28 bits apart (a fake and the real face it
+was built on), the median nearest pair 90. The default ``MAX_DISTANCE`` of 12 sits between.
+Crops, flips and strong edits are not found: this is a copy detector, not a face matcher.
+Streamlit-free and torch-free.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+HASH_SIZE = 16  # bits per side: 256-bit hashes
+HASH_BYTES = HASH_SIZE * HASH_SIZE // 8
+MAX_DISTANCE = 12  # bits of 256: copies measured <= 4 apart, different CIPLab faces >= 28
+_SIDE = 4 * HASH_SIZE  # the grayscale image the DCT runs on (imagehash's highfreq_factor 4)
+
+
+def _dct_matrix(n: int) -> np.ndarray:
+    """The DCT-II matrix, unnormalised as ``scipy.fftpack.dct`` (which imagehash uses) up to one
+    factor for every coefficient: ``C @ x`` is the DCT of a length-n signal."""
+    k, i = np.arange(n)[:, None], np.arange(n)[None, :]
+    return np.cos(np.pi * (2 * i + 1) * k / (2 * n))
+
+
+_DCT = _dct_matrix(_SIDE)[:HASH_SIZE]  # only the low frequencies are kept
+
+
+def image_hash(image: Image.Image) -> bytes:
+    """The 256-bit perceptual hash of a PIL image, as 32 bytes."""
+    gray = np.asarray(image.convert("L").resize((_SIDE, _SIDE), Image.Resampling.LANCZOS), dtype=np.float64)
+    low = _DCT @ gray @ _DCT.T  # (HASH_SIZE, HASH_SIZE)
+    return np.packbits(low.ravel() > np.median(low)).tobytes()
+
+
+def file_hash(path) -> bytes | None:
+    """``image_hash`` of an image file (decoded near the hash's size: JPEG draft mode), None
+    when it cannot be read as an image."""
+    try:
+        with Image.open(path) as im:
+            im.draft("RGB", (2 * _SIDE, 2 * _SIDE))
+            return image_hash(im)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+
+
+def hash_files(paths: Iterable, progress: Callable[[int, int], None] | None = None) -> list[bytes | None]:
+    """``file_hash`` of each path, in order; ``progress(done, total)`` every 64 files."""
+    paths = list(paths)
+    out = []
+    for i, p in enumerate(paths):
+        out.append(file_hash(p))
+        if progress and (i % 64 == 63 or i == len(paths) - 1):
+            progress(i + 1, len(paths))
+    return out
+
+
+def _as_words(hashes: list[bytes | None]) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, words): the indices of the readable hashes and those hashes as (n, 4) uint64."""
+    rows = np.array([i for i, h in enumerate(hashes) if h is not None], dtype=np.int64)
+    buf = b"".join(hashes[i] for i in rows)
+    return rows, np.frombuffer(buf, dtype=np.uint64).reshape(len(rows), HASH_BYTES // 8)
+
+
+def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamming distances between every hash of ``a`` (n, 4) and of ``b`` (m, 4) uint64: (n, m)."""
+    return np.bitwise_count(a[:, None, :] ^ b[None, :, :]).sum(axis=2, dtype=np.int32)
+
+
+def near_pairs(query: list[bytes | None], reference: list[bytes | None] | None = None,
+               max_distance: int = MAX_DISTANCE, chunk: int = 512) -> pd.DataFrame:
+    """Pairs of near copies: columns ``i`` (index into ``query``), ``j`` (into ``reference``)
+    and ``distance`` (bits), sorted by distance. Without ``reference`` the pairs within
+    ``query`` (i < j). Unreadable entries (None) match nothing. Memory is bounded by
+    ``chunk`` query rows at a time."""
+    q_rows, q = _as_words(query)
+    r_rows, r = _as_words(query if reference is None else reference)
+    found = []
+    for start in range(0, len(q), chunk):
+        d = distances(q[start:start + chunk], r)
+        ii, jj = np.nonzero(d <= max_distance)
+        gi, gj = q_rows[start + ii], r_rows[jj]
+        keep = gi < gj if reference is None else np.ones(len(gi), dtype=bool)
+        found.append(pd.DataFrame({"i": gi[keep], "j": gj[keep], "distance": d[ii, jj][keep]}))
+    out = pd.concat(found, ignore_index=True) if found else pd.DataFrame({"i": [], "j": [], "distance": []})
+    return out.astype({"i": np.int64, "j": np.int64, "distance": np.int64}).sort_values(
+        ["distance", "i", "j"], kind="stable").reset_index(drop=True)
+
+
+_LABEL = {1: "real", 0: "fake"}
+
+
+@dataclass(frozen=True)
+class NearCopies:
+    """What a near-copy check found in a test set: ``across`` (test image, other-set image,
+    distance: a picture the model may have learned from), ``within`` (two test images that
+    are one picture), ``unreadable`` (files that could not be hashed), ``max_distance``."""
+
+    across: pd.DataFrame  # test_relpath, test_label, other_relpath, other_label, distance, test_path, other_path
+    within: pd.DataFrame  # a_relpath, a_label, b_relpath, b_label, distance, a_path, b_path
+    n_test: int
+    n_other: int
+    max_distance: int
+    unreadable: int = 0
+
+    @property
+    def derived_fakes(self) -> pd.DataFrame:
+        """Pairs within the test set of one real and one fake image: a fake that barely changes a
+        real picture of the set, or a mislabelled file."""
+        w = self.within
+        return w[w["a_label"] != w["b_label"]]
+
+
+def _frame_pairs(pairs: pd.DataFrame, left: pd.DataFrame, right: pd.DataFrame, names: tuple[str, str]) -> pd.DataFrame:
+    a, b = names
+    i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
+    return pd.DataFrame({
+        f"{a}_relpath": left["relpath"].to_numpy()[i], f"{a}_label": left["label"].map(_LABEL).to_numpy()[i],
+        f"{b}_relpath": right["relpath"].to_numpy()[j], f"{b}_label": right["label"].map(_LABEL).to_numpy()[j],
+        "distance": pairs["distance"].to_numpy(),
+        f"{a}_path": left["path"].astype(str).to_numpy()[i], f"{b}_path": right["path"].astype(str).to_numpy()[j],
+    })
+
+
+def check(test: pd.DataFrame, other: pd.DataFrame | None = None, max_distance: int = MAX_DISTANCE,
+          progress: Callable[[int, int], None] | None = None) -> NearCopies:
+    """Near copies in a test set (``path``, ``relpath``, ``label`` as ``core.data`` lists
+    them), within it and, with ``other`` (e.g. the training folder), across the two."""
+    total = len(test) + (0 if other is None else len(other))
+    report = (lambda done, _: progress(done, total)) if progress else None
+    test_hashes = hash_files(test["path"], report)
+    other_hashes = []
+    if other is not None:
+        offset = (lambda done, _: progress(len(test) + done, total)) if progress else None
+        other_hashes = hash_files(other["path"], offset)
+    within = _frame_pairs(near_pairs(test_hashes, None, max_distance), test, test, ("a", "b"))
+    if other is None:
+        across = _frame_pairs(near_pairs([], [], max_distance), test, test, ("test", "other"))
+    else:
+        across = _frame_pairs(near_pairs(test_hashes, other_hashes, max_distance), test, other, ("test", "other"))
+    unreadable = sum(h is None for h in test_hashes) + sum(h is None for h in other_hashes)
+    return NearCopies(across=across, within=within, n_test=len(test), n_other=0 if other is None else len(other),
+                      max_distance=max_distance, unreadable=unreadable)
+
+
+def words(nc: NearCopies, other: str = "the other folder") -> list[tuple[str, str]]:
+    """(level, sentence) pairs for the CLI and a page: "warning" for copies across the sets and
+    for real/fake pairs, "info" for copies within the test set, "ok" when there are none."""
+    out = []
+    if len(nc.across):
+        n = nc.across["test_relpath"].nunique()
+        are = "is a near copy" if n == 1 else "are near copies"
+        out.append(("warning", f"{n} of the {nc.n_test} test images {are} (re-saved, resized or re-encoded; pHash "
+                               f"within {nc.max_distance} of 256 bits) of images in {other}: if a model was "
+                               "trained there, its numbers on them measure memory, not detection."))
+    dup = nc.within[nc.within["a_label"] == nc.within["b_label"]]
+    if len(dup):
+        pairs = "1 pair of test images is a near copy" if len(dup) == 1 else f"{len(dup)} pairs of test images are near copies"
+        out.append(("info", f"{pairs} of each other: the set counts those pictures twice."))
+    if len(nc.derived_fakes):
+        n = len(nc.derived_fakes)
+        pairs = "1 pair of a real and a fake test image is a near copy" if n == 1 else \
+            f"{n} pairs of a real and a fake test image are near copies"
+        out.append(("warning", f"{pairs}: the fake changes almost nothing of that real picture, or one of the two is "
+                               "mislabelled."))
+    if not out:
+        what = f" or between it and the {nc.n_other} other images" if nc.n_other else ""
+        out.append(("ok", f"No near copies within the {nc.n_test} test images{what} (pHash within {nc.max_distance} "
+                          "of 256 bits; crops and flips are not looked for)."))
+    return out

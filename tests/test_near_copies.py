@@ -1,0 +1,104 @@
+"""core/near_copies.py and `near-copies`: the same picture saved again is found, other pictures are not."""
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from core import near_copies as nc
+from core.cli import main
+
+from .conftest import photo_like
+
+
+def _reencoded(image: Image.Image, how: str) -> Image.Image:
+    if how == "png":
+        buf = io.BytesIO(); image.save(buf, "PNG")  # noqa: E702
+    elif how == "jpeg60":
+        buf = io.BytesIO(); image.save(buf, "JPEG", quality=60)  # noqa: E702
+    elif how == "half":
+        return image.resize((image.width // 2, image.height // 2), Image.BILINEAR)
+    elif how == "flip":
+        return image.transpose(Image.FLIP_LEFT_RIGHT)
+    return Image.open(buf)
+
+
+def _bits(a: bytes, b: bytes) -> int:
+    return int((np.unpackbits(np.frombuffer(a, np.uint8)) != np.unpackbits(np.frombuffer(b, np.uint8))).sum())
+
+
+@pytest.mark.parametrize("how", ["png", "jpeg60", "half"])
+def test_a_resaved_copy_is_within_the_threshold(how):
+    image = photo_like(300, seed=1)
+    assert _bits(nc.image_hash(image), nc.image_hash(_reencoded(image, how))) <= nc.MAX_DISTANCE
+
+
+def test_other_pictures_and_flips_are_far():
+    a, b = photo_like(300, seed=1), photo_like(300, seed=2)
+    assert _bits(nc.image_hash(a), nc.image_hash(b)) > 3 * nc.MAX_DISTANCE
+    assert _bits(nc.image_hash(a), nc.image_hash(_reencoded(a, "flip"))) > 3 * nc.MAX_DISTANCE  # not a copy detector's job
+
+
+def test_hash_is_256_bits_and_unreadable_files_give_none(tmp_path):
+    (tmp_path / "x.jpg").write_text("not an image")
+    photo_like(64, seed=0).save(tmp_path / "y.jpg")
+    h = nc.hash_files([tmp_path / "x.jpg", tmp_path / "y.jpg", tmp_path / "missing.jpg"])
+    assert h[0] is None and h[2] is None and len(h[1]) == 32
+
+
+def test_near_pairs_equal_brute_force_in_any_chunking():
+    rng = np.random.default_rng(0)
+    base = [rng.bytes(32) for _ in range(30)]
+    flip = lambda h, k: bytes(np.packbits(np.unpackbits(np.frombuffer(h, np.uint8)) ^ (np.arange(256) < k)))  # noqa: E731
+    query = [flip(base[i], i % 20) for i in range(30)] + [None]
+    brute = [(i, j, _bits(query[i], base[j])) for i in range(30) for j in range(30) if _bits(query[i], base[j]) <= 12]
+    for chunk in (1, 7, 4096):
+        got = nc.near_pairs(query, base, 12, chunk=chunk)
+        assert sorted(map(tuple, got[["i", "j", "distance"]].to_numpy().tolist())) == sorted(brute)
+    within = nc.near_pairs([base[0], flip(base[0], 3), None, base[1]])
+    assert within[["i", "j", "distance"]].to_numpy().tolist() == [[0, 1, 3]]  # i < j, None skipped
+
+
+def _set(root, pictures):
+    """pictures: (relpath, label, PIL image) -> a frame as core.data lists it."""
+    rows = []
+    for rel, label, image in pictures:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        image.save(root / rel)
+        rows.append({"path": str(root / rel), "relpath": rel, "label": label})
+    return pd.DataFrame(rows)
+
+
+def test_check_finds_copies_across_and_within_and_mislabelled_pairs(tmp_path):
+    p = [photo_like(200, seed=s) for s in range(6)]
+    train = _set(tmp_path / "train", [("real/a.jpg", 1, p[0]), ("fake/b.jpg", 0, p[1]), ("real/c.jpg", 1, p[2])])
+    test = _set(tmp_path / "test", [("real/a_small.png", 1, _reencoded(p[0], "half")), ("real/d.jpg", 1, p[3]),
+                                    ("real/d_again.jpg", 1, _reencoded(p[3], "jpeg60")), ("fake/e.jpg", 0, p[4]),
+                                    ("real/e_real.jpg", 1, p[4]), ("fake/f.jpg", 0, p[5])])
+    found = nc.check(test, train)
+    assert found.across[["test_relpath", "other_relpath"]].to_numpy().tolist() == [["real/a_small.png", "real/a.jpg"]]
+    pairs = {tuple(sorted(r)) for r in found.within[["a_relpath", "b_relpath"]].to_numpy().tolist()}
+    assert pairs == {("real/d.jpg", "real/d_again.jpg"), ("fake/e.jpg", "real/e_real.jpg")}
+    assert len(found.derived_fakes) == 1
+    levels = [level for level, _ in nc.words(found)]
+    assert levels == ["warning", "info", "warning"]
+    clean = nc.check(test.iloc[[1, 3, 5]].reset_index(drop=True))
+    assert nc.words(clean)[0][0] == "ok" and clean.n_other == 0
+
+
+def test_cli_exit_status_says_whether_copies_were_found(tmp_path, capsys):
+    p = [photo_like(160, seed=s) for s in range(4)]
+    _set(tmp_path / "train", [("real/a.jpg", 1, p[0]), ("fake/b.jpg", 0, p[1])])
+    _set(tmp_path / "test", [("real/a.png", 1, p[0]), ("fake/c.jpg", 0, p[2]), ("real/d.jpg", 1, p[3])])
+    out = tmp_path / "pairs.json"
+    assert main(["near-copies", "--data", str(tmp_path / "test"), "--other", str(tmp_path / "train"), "--json", str(out)]) == 1
+    text = capsys.readouterr().out
+    assert "1 of the 3 test images is a near copy" in text and "real/a.png" in text
+    saved = json.loads(out.read_text())
+    assert saved["across"][0]["other_relpath"] == "real/a.jpg" and saved["within"] == []
+    assert main(["near-copies", "--data", str(tmp_path / "test")]) == 0
+    assert "No near copies within the 3 test images" in capsys.readouterr().out
+    assert main(["near-copies", "--data", str(tmp_path / "nowhere")]) == 2
+    assert main(["near-copies", "--data", str(tmp_path / "test"), "--max-distance", "300"]) == 2
