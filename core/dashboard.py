@@ -28,6 +28,7 @@ class Page:
     path: str  # relative to the repository root: streamlit_app.py or pages/<n>_<Name>.py
     label: str  # what a person reads in the sidebar
     icon: str  # a material icon, ":material/<name>:"
+    needs_model: bool = True  # False: the page works without loadable weights (and says nothing of them)
 
 
 # The sidebar navigation, in order. Append one entry per new page file.
@@ -44,6 +45,7 @@ PAGES: list[Page] = [
     Page("pages/9_Robustness.py", "Robustness", ":material/shield:"),
     Page("pages/10_Feature_map.py", "Feature map", ":material/scatter_plot:"),
     Page("pages/11_Model_card.py", "Model card", ":material/badge:"),
+    Page("pages/12_Data_check.py", "Data check", ":material/content_copy:", needs_model=False),
 ]
 TESTER = "pages/3_Single_image_tester.py"
 DEVICES = {"auto": "auto", "cpu": "CPU", "cuda": "GPU"}

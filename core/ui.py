@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from . import near_copies as nc
 from . import provenance, uploads
 from .checkpoint import CheckpointError, Detector, load_detector, resolve_device
 from .data import DatasetError, LAYOUT_HELP, TestSet, scan_test_set
@@ -246,6 +247,30 @@ def context_for(ctx: Context, weights: str | None = None, data_dir: str | None =
               **_with_seen(det, test_set, signature, bool(st.session_state.get("unseen_only")))}
     return dataclasses.replace(ctx, weights=weights, data_dir=data_dir, detector=det, detector_error=None,
                                test_set_error=None, **fields), ""
+
+
+def near_copies(ctx: Context, other: str | None, max_distance: int, run: bool) -> nc.NearCopies | None:
+    """``core.near_copies.check`` of the sidebar's test set (and of ``other``, a folder), kept for
+    the session by both sets' signatures and the distance. It reads every image, so it runs only
+    when ``run`` (a button), with a progress bar; otherwise the kept result or None. Raises
+    ``DatasetError`` for an ``other`` that is not a test-set folder."""
+    other_set, other_sig = None, ""
+    if other:
+        path = resolve_path(other)
+        other_set, other_sig = _scan(str(path), file_stamp(path))
+    key = (ctx.set_signature, other_sig, int(max_distance))
+    kept = st.session_state.setdefault("near_copies_result", {})
+    if run and key not in kept:
+        bar = st.progress(0.0, text="Hashing the images…")
+
+        def report(done: int, total: int) -> None:
+            bar.progress(done / max(1, total), text=f"Hashing the images… {done:,} of {total:,}")
+
+        result = nc.check(ctx.test_set.images, None if other_set is None else other_set.images, max_distance, report)
+        bar.empty()
+        kept.clear()  # one result per session: a new check replaces the last
+        kept[key] = result
+    return kept.get(key)
 
 
 # --- the sidebar --------------------------------------------------------------------

@@ -175,7 +175,10 @@ def test_missing_or_mismatched_weights_say_so(env, tmp_path, monkeypatch, conten
     for page in ui.PAGES:
         at = start(page.path)
         assert not at.exception
-        assert any(expect in w.value for w in at.warning), [w.value for w in at.warning]
+        if page.needs_model:
+            assert any(expect in w.value for w in at.warning), [w.value for w in at.warning]
+        else:  # works without weights: it still runs and offers its check
+            assert at.button and any("Press **Check**" in i.value for i in at.info)
 
 
 def test_tester_page_without_uploads_invites_an_upload(env):
