@@ -261,7 +261,8 @@ def overlap_words(o: Overlap | None) -> list[tuple[str, str]]:
                             "by its score on them, so expect somewhat lower numbers on new images."))
     if not out:
         out.append(("ok", f"None of the {n} test images is a file this model was trained or chosen on "
-                          f"(content digests, from {o.where})."))
+                          f"(content digests, from {o.where}); re-saved or resized copies are another matter: "
+                          "`python -m core near-copies` or the Data check page looks for those."))
     return out
 
 

@@ -113,7 +113,7 @@ def test_overlap_in_words_by_level():
     assert [lvl for lvl, _ in overlap_words(some)] == ["warning", "info"]
     assert "1 of the 4 test images (1 real, 0 fake) are this model's validation images" in overlap_words(some)[1][1]
     [(level, text)] = overlap_words(overlap(_frame([1, 0]), [None, "8-q"], seen))
-    assert level == "ok" and "None of the 2 test images" in text
+    assert level == "ok" and "None of the 2 test images" in text and "near-copies" in text  # points at the copy check
     assert overlap_words(None)[0][0] == "unknown"
     assert [provenance.overlap_short(x) for x in (most, some, None)] == ["trained on 3", "trained on 1 · chosen on 1",
                                                                         "not recorded"]
