@@ -60,7 +60,10 @@ def show_pairs(frame, a: str, b: str, title: str) -> None:
             box.caption(f"{row['distance']} of 256 bits apart")
     if len(frame) > len(shown):
         st.caption(f"The first {len(shown)} pairs, closest first; all {len(frame)} in the table.")
-    st.dataframe(frame.drop(columns=[c for c in frame if c.endswith("_path")]), hide_index=True, width="stretch")
+    table = frame.drop(columns=[c for c in frame if c.endswith("_path")])
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.download_button("Download these pairs (CSV)", table.to_csv(index=False).encode(), f"near_copies_{a}_{b}.csv",
+                       "text/csv", key=f"csv_{a}_{b}")
 
 
 if len(found.across):

@@ -77,7 +77,10 @@ def test_check_finds_copies_across_and_within_and_mislabelled_pairs(tmp_path):
     test = _set(tmp_path / "test", [("real/a_small.png", 1, _reencoded(p[0], "half")), ("real/d.jpg", 1, p[3]),
                                     ("real/d_again.jpg", 1, _reencoded(p[3], "jpeg60")), ("fake/e.jpg", 0, p[4]),
                                     ("real/e_real.jpg", 1, p[4]), ("fake/f.jpg", 0, p[5])])
-    found = nc.check(test, train)
+    (tmp_path / "test" / "real" / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    found = nc.check(pd.concat([test, pd.DataFrame([{"path": str(tmp_path / "test" / "real" / "broken.jpg"),
+                                                     "relpath": "real/broken.jpg", "label": 1}])], ignore_index=True), train)
+    assert found.unreadable == 1 and found.n_test == 7  # counted, compared with nothing, no crash
     assert found.across[["test_relpath", "other_relpath"]].to_numpy().tolist() == [["real/a_small.png", "real/a.jpg"]]
     pairs = {tuple(sorted(r)) for r in found.within[["a_relpath", "b_relpath"]].to_numpy().tolist()}
     assert pairs == {("real/d.jpg", "real/d_again.jpg"), ("fake/e.jpg", "real/e_real.jpg")}

@@ -33,6 +33,7 @@ def test_nothing_is_read_until_asked_then_copies_are_shown(env):
     assert "1 of the 5 test images is a near copy" in at.warning[0].value
     assert any("1 pair of test images is a near copy of each other" in i.value for i in at.info)
     assert len(at.dataframe) == 2  # across, within
+    assert [b.label for b in at.get("download_button")] == ["Download these pairs (CSV)"] * 2
     across = at.dataframe[0].value
     assert across[["test_relpath", "other_relpath"]].values.tolist() == [["fake/copy_of_t0.png", "fake/t0.jpg"]]
     # kept for the session: a threshold change elsewhere does not lose it or hash again
