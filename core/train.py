@@ -210,8 +210,9 @@ def _class_balanced_weights(labels: np.ndarray, synthetic_fakes: float) -> torch
     return torch.tensor([class_weight[c] for c in labels], dtype=torch.double)
 
 
-def _train_epoch(model, head, loader, optimizer, loss_fn, args, device, amp_dtype, bar, ema=None) -> dict:
-    """One pass over ``loader``; returns the mean train loss (and region loss) and the images seen.
+def _train_epoch(model, head, bar, optimizer, loss_fn, args, device, amp_dtype, ema=None) -> dict:
+    """One pass over ``bar`` (the epoch's loader in its progress bar); returns the mean train loss (and
+    region loss) and the images seen.
     ``ema`` (a ``torch.optim.swa_utils.AveragedModel``) is updated after every step."""
     model.train()
     e0, seen, total_loss, total_region = time.perf_counter(), 0, 0.0, 0.0
@@ -324,7 +325,7 @@ def run_train(args: argparse.Namespace) -> int:
                             persistent_workers=False)
         e0 = time.perf_counter()
         bar = tqdm(loader, desc=f"epoch {epoch}/{args.epochs}", unit="batch", file=sys.stderr, leave=False)
-        done = _train_epoch(model, head, loader, optimizer, loss_fn, args, device, amp_dtype, bar, ema)
+        done = _train_epoch(model, head, bar, optimizer, loss_fn, args, device, amp_dtype, ema)
         scheduler.step()
         val = _evaluate(shipped, val_loader, device, amp_dtype, tta=False)
         seconds = time.perf_counter() - e0  # with the validation pass, as every card so far
