@@ -11,13 +11,13 @@ import json
 import sys
 from pathlib import Path
 
-COMMAND_MODULES = ["core.cli_evaluate", "core.train", "core.cli_ensemble", "core.cli_compare", "core.cli_explain", "core.cli_report",
+COMMAND_MODULES = ["core.cli_evaluate", "core.cli_train", "core.cli_ensemble", "core.cli_compare", "core.cli_explain", "core.cli_report",
                    "core.cli_fingerprint", "core.cli_card", "core.cli_near_copies"]
 # Which module defines each subcommand: a run imports only that one, so that e.g. a fully
 # cached `evaluate` never pays for importing PyTorch. `--help` imports them all.
 COMMANDS = {
     "evaluate": "core.cli_evaluate", "predict": "core.cli_evaluate", "split": "core.cli_evaluate",
-    "train": "core.train", "ensemble": "core.cli_ensemble", "unpack": "core.cli_ensemble", "compare": "core.cli_compare", "explain": "core.cli_explain", "regions": "core.cli_explain",
+    "train": "core.cli_train", "ensemble": "core.cli_ensemble", "unpack": "core.cli_ensemble", "compare": "core.cli_compare", "explain": "core.cli_explain", "regions": "core.cli_explain",
     "robustness": "core.cli_explain", "report": "core.cli_report", "fingerprint": "core.cli_fingerprint",
     "card": "core.cli_card", "near-copies": "core.cli_near_copies",
 }
