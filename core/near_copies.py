@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from .provenance import each_with_progress
+
 HASH_SIZE = 16  # bits per side: 256-bit hashes
 HASH_BYTES = HASH_SIZE * HASH_SIZE // 8
 MAX_DISTANCE = 12  # bits of 256: copies measured <= 4 apart, different CIPLab faces >= 28
@@ -61,13 +63,7 @@ def file_hash(path) -> bytes | None:
 
 def hash_files(paths: Iterable, progress: Callable[[int, int], None] | None = None) -> list[bytes | None]:
     """``file_hash`` of each path, in order; ``progress(done, total)`` every 64 files."""
-    paths = list(paths)
-    out = []
-    for i, p in enumerate(paths):
-        out.append(file_hash(p))
-        if progress and (i % 64 == 63 or i == len(paths) - 1):
-            progress(i + 1, len(paths))
-    return out
+    return each_with_progress(file_hash, paths, progress, 64)
 
 
 def _as_words(hashes: list[bytes | None]) -> tuple[np.ndarray, np.ndarray]:

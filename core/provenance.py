@@ -47,15 +47,21 @@ def _size(digest: str) -> int:
     return int(digest.split("-", 1)[0])
 
 
+def each_with_progress(fn: Callable, items: Iterable, progress: Callable[[int, int], None] | None = None,
+                       every: int = 256) -> list:
+    """``[fn(x) for x in items]``, calling ``progress(done, total)`` every ``every`` items and at the end."""
+    items = list(items)
+    out = []
+    for i, x in enumerate(items):
+        out.append(fn(x))
+        if progress and (i % every == every - 1 or i == len(items) - 1):
+            progress(i + 1, len(items))
+    return out
+
+
 def digests(paths: Iterable, progress: Callable[[int, int], None] | None = None) -> list[str | None]:
     """``file_digest`` of each path, in order; ``progress(done, total)`` every 256 files."""
-    paths = list(paths)
-    out = []
-    for i, p in enumerate(paths):
-        out.append(file_digest(p))
-        if progress and (i % 256 == 255 or i == len(paths) - 1):
-            progress(i + 1, len(paths))
-    return out
+    return each_with_progress(file_digest, paths, progress, 256)
 
 
 def as_record(train: Iterable[str], val: Iterable[str] = ()) -> dict:

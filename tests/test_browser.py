@@ -10,6 +10,7 @@ E2E_SHOTS names the screenshot folder (e.g. data/test_images, weights/default.pt
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -145,6 +146,14 @@ def test_every_page_in_a_real_browser(server):
         expect(page.get_by_text("of the fakes and").first).to_be_visible()
         settle("Single-image tester", "P(fake)")
         page.screenshot(path=str(shots / "4_single_image_tester.png"), full_page=True)
+
+        page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Data check").click()
+        settle("Data check", "Press Check")
+        page.get_by_role("button", name="Check").click()
+        settle("Data check")
+        # the synthetic set's faces share one gradient, so it finds copies; either way it says what it found
+        expect(page.get_by_role("alert").filter(has_text=re.compile("near cop|No near copies")).first).to_be_visible()
+        page.screenshot(path=str(shots / "5_data_check.png"), full_page=True)
         browser.close()
     assert {"1_overview.png", "2_threshold_explorer.png", "3_error_gallery.png",
-            "4_single_image_tester.png"} <= {p.name for p in shots.glob("*.png")}
+            "4_single_image_tester.png", "5_data_check.png"} <= {p.name for p in shots.glob("*.png")}

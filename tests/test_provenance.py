@@ -335,3 +335,10 @@ def test_without_a_test_set_the_context_still_knows_what_the_model_has_seen(tmp_
     assert _fingerprint(ckpt, train) == 0
     fields = ui._with_seen(load_detector(ckpt), None, "", leave_out=True)
     assert len(fields["seen"].train) == 12 and fields["seen_digests"] == {} and fields["n_trained"] == 0
+
+
+def test_each_with_progress_reports_every_n_and_at_the_end():
+    calls = []
+    out = provenance.each_with_progress(lambda x: x * 2, range(7), lambda done, total: calls.append((done, total)), every=3)
+    assert out == [0, 2, 4, 6, 8, 10, 12] and calls == [(3, 7), (6, 7), (7, 7)]
+    assert provenance.each_with_progress(str, []) == []
