@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-
-from dataclasses import dataclass, field
 
 from . import provenance
 from .checkpoint import Detector
@@ -20,7 +19,6 @@ from .quality import LOW_DETAIL
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA, DEFAULT_WEIGHTS = "data/test_images", "weights/default.pth"
-
 
 
 @dataclass(frozen=True)
