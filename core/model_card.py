@@ -110,13 +110,25 @@ def lineages(meta: dict, file: str) -> dict[str, list[Step]]:
     return {}
 
 
+LONG_CHAIN = 3  # runs; a longer chain is drawn top to bottom
+
+
+def lineage_direction(chains: dict) -> str:
+    """Graphviz ``rankdir`` of the lineage: "TB" when a chain has more than ``LONG_CHAIN`` runs, else "LR"."""
+    return "TB" if max((len(c) for c in chains.values()), default=0) > LONG_CHAIN else "LR"
+
+
 def lineage_dot(meta: dict, file: str) -> str | None:
     """The lineage as a Graphviz DOT graph, oldest on the left: start -> run -> run -> the
-    checkpoint (members joining into the ensemble). None when nothing is recorded."""
+    checkpoint (members joining into the ensemble). A chain of more than ``LONG_CHAIN`` runs is
+    drawn top to bottom instead: side by side it would shrink to an unreadable strip on the
+    page. None when nothing is recorded."""
     chains = lineages(meta, file)
     if not chains:
         return None
-    out = ['digraph { rankdir=LR; ranksep=0.9; nodesep=0.35; node [shape=box, style="rounded,filled", fillcolor="#f3f3f3", fontname="sans-serif", '
+    direction = lineage_direction(chains)
+    out = [f'digraph {{ rankdir={direction}; ranksep={0.5 if direction == "TB" else 0.9}; nodesep=0.35; pad=0.25; '
+           'node [shape=box, style="rounded,filled", fillcolor="#f3f3f3", fontname="sans-serif", '
            'fontsize=11]; edge [fontname="sans-serif", fontsize=9, color="#555555"];']
     final = Path(file).name
     out.append(f'"{final}" [fillcolor="#cfe3f6"];')

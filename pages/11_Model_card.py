@@ -29,7 +29,8 @@ if not chains:
     st.info("This checkpoint records no training (a bare state dict, as the report's code saved it): nothing to show "
             "here beyond its hash.")
     st.stop()
-st.graphviz_chart(model_card.lineage_dot(meta, detector.name), width="stretch" if sum(map(len, chains.values())) > 2 else "content")
+wide = model_card.lineage_direction(chains) == "LR" and sum(map(len, chains.values())) > 2  # a tall graph stays at its own size
+st.graphviz_chart(model_card.lineage_dot(meta, detector.name), width="stretch" if wide else "content")
 st.dataframe(model_card.lineage_table(chains), hide_index=True, width="stretch",
              column_config={"val ROC-AUC": st.column_config.NumberColumn(format="%.4f")})
 

@@ -50,6 +50,17 @@ def test_ensemble_lineage_graph_and_table():
     assert mc.short_name("ensemble(...)", 2) == "ensemble of 2" and mc.short_name("efficientnet_lite2") == "Lite2"
     assert mc.lineages({"training": {"note": "random weights for tests"}}, "x.pth") == {}
     assert mc.lineage_dot({}, "x.pth") is None
+    assert "rankdir=LR" in dot  # two short chains: side by side
+
+
+def test_a_long_chain_is_drawn_top_to_bottom():
+    step, parent = dict(CPU_CHILD), GPU_PARENT
+    for i in range(mc.LONG_CHAIN):  # LONG_CHAIN + 1 runs in all
+        step = {**CPU_CHILD, "file": f"run{i}.pth", "init_from": parent}
+        parent = step
+    dot = mc.lineage_dot({"training": step}, "r.pth")
+    assert "rankdir=TB" in dot and '"ImageNet weights" -> "p384.pth"' in dot and '"run0.pth" -> "run1.pth"' in dot
+    assert "rankdir=LR" in mc.lineage_dot({"training": CPU_CHILD}, "m.pth")
 
 
 def test_recipe_table_marks_departures_only():
