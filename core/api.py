@@ -25,7 +25,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from . import model_card, provenance
+from . import model_card, near_copies, provenance
 from .api_schemas import (
     ERROR_RESPONSES,
     MB,
@@ -105,6 +105,7 @@ def _decode(data: bytes, name: str, crop: bool):
         image, info = open_photo(data, name=name)
     except ImageError as exc:
         raise UploadRejected(_image_error_status(exc), str(exc), name) from None
+    info = {**info, "phash": near_copies.image_hash(image)}  # of the whole picture, before any face crop
     face = None
     if crop:
         found = find_face(image)
@@ -153,7 +154,8 @@ def _score_uploads(detector: Detector, uploads: list[tuple[str, bytes | UploadRe
             results.append({"filename": name, "error": d.detail, "status": d.status})
         else:
             results.append(_prediction(name, float(next(p_real)), threshold, detector, d[1], d[2], next(members),
-                                       detail_report(d[0]), provenance.seen_as(seen, provenance.bytes_digest(data))))
+                                       detail_report(d[0]),
+                                       provenance.seen_as(seen, provenance.bytes_digest(data), d[1]["phash"])))
     return results
 
 

@@ -111,9 +111,11 @@ class Prediction(BaseModel):
                                 "Nyquist frequency (core.quality); below 0.16 the image has less fine detail than 97 % of "
                                 "the labelled CIPLab faces")
     warnings: list[str] = Field(default_factory=list, description="why this verdict deserves less trust than usual")
-    seen_by_model: Literal["training image", "validation image"] | None = Field(
+    seen_by_model: Literal["training image", "validation image", "near copy of a training image",
+                           "near copy of a validation image"] | None = Field(
         None, description="this exact file (by content digest, core.provenance) is one the model was trained or "
-                          "chosen on; null when it is not, or when the checkpoint does not record its images")
+                          "chosen on, or a re-saved copy of one (by perceptual hash, core.near_copies, when the model "
+                          "records those); null when it is neither, or when the checkpoint does not record its images")
 
 
 class FileError(BaseModel):

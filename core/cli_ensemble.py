@@ -67,7 +67,7 @@ def member_record(d) -> dict:
         "best_epoch": t.get("best_epoch"), "training_time_s": t.get("training_time_s"),
         "validation_roc_auc": (t.get("validation") or {}).get("roc_auc"), "init_from": t.get("init_from"), "note": t.get("note"),
         "history": t.get("history"),  # per-epoch curves, for the Model card page
-        "data": {"digests": provenance.as_record(seen.train, seen.val)} if seen else None,
+        "data": {"digests": provenance.as_record(seen.train, seen.val, _hashes(seen))} if seen else None,
     }
 
 
@@ -82,9 +82,21 @@ def seen_record(detectors: list, data: str | None) -> dict | None:
         return None
     train = set().union(*(s.train for s in seen))
     val = set().union(*(s.val for s in seen))
+    train_h, val_h = set().union(*(s.train_hashes for s in seen)), set().union(*(s.val_hashes for s in seen))
     if data:
-        val.update(d for d in provenance.digests(scan_test_set(data).images["path"]) if d)
-    return provenance.as_record(train, val - train)
+        paths = scan_test_set(data).images["path"]
+        val.update(d for d in provenance.digests(paths) if d)
+        if train_h:  # the members record hashes: the judging set's go with them
+            from .near_copies import hash_files
+
+            val_h.update(h for h in hash_files(paths) if h)
+    hashes = (train_h, val_h - train_h) if train_h else None
+    return provenance.as_record(train, val - train, hashes)
+
+
+def _hashes(seen) -> tuple | None:
+    """A ``Seen``'s perceptual hashes for ``as_record``; None when it records none."""
+    return (seen.train_hashes, seen.val_hashes) if seen.train_hashes else None
 
 
 def run_ensemble(args: argparse.Namespace) -> int:

@@ -70,5 +70,5 @@ def run_fingerprint(args: argparse.Namespace) -> int:
               "val_counts": _counts(val.images) if val is not None else None,
               "written": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
     path = provenance.write_sidecar(weights, file_sha256(weights), rec, source)
-    print(f"wrote {path}: digests of {len(rec['train'])} training and {len(rec['val'])} validation files")
+    print(f"wrote {path}: digests and perceptual hashes of {len(rec['train'])} training and {len(rec['val'])} validation files")
     return 0

@@ -64,14 +64,38 @@ def digests(paths: Iterable, progress: Callable[[int, int], None] | None = None)
     return each_with_progress(file_digest, paths, progress, 256)
 
 
-def as_record(train: Iterable[str], val: Iterable[str] = ()) -> dict:
-    """What a checkpoint stores under ``training.data.digests``: sorted, unique digests."""
-    return {"digest": DIGEST, "train": sorted(set(train)), "val": sorted(set(val))}
+PHASH = "256-bit DCT perceptual hash, hex (core.near_copies)"
+
+
+def as_record(train: Iterable[str], val: Iterable[str] = (), hashes: tuple[Iterable[bytes], Iterable[bytes]] | None = None) -> dict:
+    """What a checkpoint stores under ``training.data.digests``: sorted, unique digests and,
+    with ``hashes`` (train, val), the images' perceptual hashes under ``phash``, so that a
+    re-saved copy of a training image is found too."""
+    rec = {"digest": DIGEST, "train": sorted(set(train)), "val": sorted(set(val))}
+    if hashes is not None:
+        rec["phash"] = {"hash": PHASH, "train": sorted({h.hex() for h in hashes[0]}),
+                        "val": sorted({h.hex() for h in hashes[1]})}
+    return rec
 
 
 def record(train_paths: Iterable, val_paths: Iterable = ()) -> dict:
-    """``as_record`` of the files at these paths (unreadable ones left out)."""
-    return as_record((d for d in digests(train_paths) if d), (d for d in digests(val_paths) if d))
+    """``as_record`` of the files at these paths (unreadable ones left out), with their perceptual hashes."""
+    from .near_copies import hash_files
+
+    train_paths, val_paths = list(train_paths), list(val_paths)
+    hashes = tuple([h for h in hash_files(paths) if h] for paths in (train_paths, val_paths))
+    return as_record((d for d in digests(train_paths) if d), (d for d in digests(val_paths) if d), hashes)
+
+
+def _hash_set(rec: dict, part: str) -> frozenset[bytes]:
+    """The ``phash`` hashes of a record's ``part`` ("train" / "val"); empty when absent or malformed."""
+    values = (rec.get("phash") or {}).get(part) if isinstance(rec.get("phash"), dict) else None
+    if not isinstance(values, list) or not all(isinstance(v, str) and len(v) == 64 for v in values):
+        return frozenset()
+    try:
+        return frozenset(bytes.fromhex(v) for v in values)
+    except ValueError:
+        return frozenset()
 
 
 @dataclass(frozen=True)
@@ -82,6 +106,20 @@ class Seen:
     train: frozenset[str]
     val: frozenset[str]
     where: str
+    train_hashes: frozenset[bytes] = frozenset()  # perceptual hashes (core.near_copies), when recorded
+    val_hashes: frozenset[bytes] = frozenset()
+
+    def near(self, image_hash: bytes | None) -> str:
+        """"training image" / "validation image" when a perceptual hash of those images lies within
+        ``core.near_copies.MAX_DISTANCE`` of ``image_hash`` (a re-saved copy), else ""."""
+        if image_hash is None:
+            return ""
+        from .near_copies import near_pairs
+
+        for kind, hashes in (("training image", self.train_hashes), ("validation image", self.val_hashes)):
+            if hashes and len(near_pairs([image_hash], list(hashes))):
+                return kind
+        return ""
 
     @property
     def sizes(self) -> frozenset[int]:
@@ -124,7 +162,8 @@ def seen_from(digest_record: dict | None, weights: str | os.PathLike | None, sha
     """The model's seen images: from its own record (``training.data.digests``), else from a
     sidecar beside ``weights`` that names this sha256; None when neither has them."""
     if digest_record and digest_record.get("train"):
-        return Seen(frozenset(digest_record["train"]), frozenset(digest_record.get("val", ())), "the checkpoint")
+        return Seen(frozenset(digest_record["train"]), frozenset(digest_record.get("val", ())), "the checkpoint",
+                    _hash_set(digest_record, "train"), _hash_set(digest_record, "val"))
     if weights is None:
         return None
     side = sidecar_path(weights)
@@ -135,7 +174,8 @@ def seen_from(digest_record: dict | None, weights: str | os.PathLike | None, sha
     if not isinstance(saved, dict) or saved.get("weights_sha256") != sha256 or not _digest_list(saved.get("train")) \
             or not _digest_list(saved.get("val", [])):
         return None  # written for other weights, or not by `fingerprint`: ignored rather than trusted
-    return Seen(frozenset(saved["train"]), frozenset(saved.get("val", ())), side.name)
+    return Seen(frozenset(saved["train"]), frozenset(saved.get("val", ())), side.name, _hash_set(saved, "train"),
+                _hash_set(saved, "val"))
 
 
 def _digest_list(x) -> bool:
@@ -223,11 +263,16 @@ def overlap_json(o: Overlap | None) -> dict:
             "trained_on": o.train["relpath"].tolist(), "chosen_on": o.val["relpath"].tolist()}
 
 
-def seen_as(seen: Seen | None, digest: str | None) -> str:
-    """"training image" or "validation image" when the model has seen the file with this digest, else ""."""
-    if seen is None or digest is None:
+def seen_as(seen: Seen | None, digest: str | None, image_hash: bytes | None = None) -> str:
+    """"training image" or "validation image" when the model has seen the file with this digest;
+    "near copy of a training image" (or validation) when, with ``image_hash``, the picture is a
+    re-saved copy of one (the model records perceptual hashes); else ""."""
+    if seen is None:
         return ""
-    return "training image" if digest in seen.train else "validation image" if digest in seen.val else ""
+    if digest is not None and (digest in seen.train or digest in seen.val):
+        return "training image" if digest in seen.train else "validation image"
+    near = seen.near(image_hash)
+    return f"near copy of a {near}" if near else ""
 
 
 def upload_words(seen_as: str) -> str | None:
@@ -238,6 +283,12 @@ def upload_words(seen_as: str) -> str | None:
     if seen_as == "validation image":
         return ("This exact file is one of the model's validation images: it was not trained on it, but it was "
                 "chosen by its score on such images.")
+    if seen_as == "near copy of a training image":
+        return ("This picture is a re-saved copy (another size, quality or format) of one of the model's training "
+                "images: its verdict shows what the model learned, not how it judges a face it has never seen.")
+    if seen_as == "near copy of a validation image":
+        return ("This picture is a re-saved copy of one of the model's validation images: it was not trained on it, "
+                "but it was chosen by its score on such images.")
     return None
 
 

@@ -72,7 +72,8 @@ def build_card(args, device, amp_dtype, train_df, val_df, split_how, history, be
 def digest_lines(rec: dict | None) -> list[str]:
     if not rec:
         return []
-    return [f"- Seen images: content digests of the {len(rec['train'])} training and {len(rec['val'])} validation files "
+    hashes = " and their perceptual hashes (re-saved copies of them are known too)" if rec.get("phash") else ""
+    return [f"- Seen images: content digests of the {len(rec['train'])} training and {len(rec['val'])} validation files{hashes} "
             "(the dashboard and `evaluate` warn when a test set contains them)"]
 
 

@@ -23,6 +23,7 @@ from .checkpoint import Detector
 from .data import DatasetError, LAYOUT_HELP, is_image_name, scan_test_set
 from .face import FaceCrop, crop_face
 from .inference import InferenceSettings, score_images_and_members
+from .near_copies import image_hash
 from .preprocess import ImageError, open_photo
 from .provenance import Seen, bytes_digest, seen_as
 from .quality import detail_share, low_detail_warning
@@ -47,6 +48,7 @@ class UploadVerdict:
     members: dict[str, float] | None = None  # an ensemble's members: file name -> P(real)
     detail: float | None = None  # core.quality.detail_share of what the model saw
     digest: str | None = None  # core.provenance.bytes_digest of the uploaded bytes
+    image_hash: bytes | None = None  # core.near_copies.image_hash of the whole upload, upright
 
     @property
     def ok(self) -> bool:
@@ -62,8 +64,9 @@ class UploadVerdict:
         return None if self.p_real is None else 1.0 - self.p_real
 
     def seen_as(self, seen: Seen | None) -> str:
-        """"training image" or "validation image" when the model has seen this exact file, else ""."""
-        return seen_as(seen, self.digest)
+        """"training image" or "validation image" when the model has seen this exact file, "near copy
+        of a training image" (or validation) when it is a re-saved copy of one, else ""."""
+        return seen_as(seen, self.digest, self.image_hash)
 
     def verdict(self, threshold: float) -> str | None:
         """REAL when P(real) >= threshold, else FAKE (None for a failed upload)."""
@@ -91,7 +94,8 @@ def judge_uploads(detector: Detector, files, *, face_crop: bool = False,
             continue
         face = crop_face(image) if face_crop else None
         results.append(UploadVerdict(name, image=image, scored=face.image if face else image, face=face,
-                                     width=info["width"], height=info["height"], digest=bytes_digest(bytes(data))))
+                                     width=info["width"], height=info["height"], digest=bytes_digest(bytes(data)),
+                                     image_hash=image_hash(image)))
     good = [i for i, r in enumerate(results) if r.ok]
     scores, members = score_images_and_members(detector, [results[i].scored for i in good], settings)
     members = members or [None] * len(good)

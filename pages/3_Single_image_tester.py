@@ -50,7 +50,7 @@ for i, r in enumerate(results):
             out.warning(r.warning, icon=":material/blur_on:")
         seen_note = upload_words(r.seen_as(seen))
         if seen_note:
-            (out.warning if r.seen_as(seen) == "training image" else out.info)(seen_note, icon=":material/school:")
+            (out.warning if "training image" in r.seen_as(seen) else out.info)(seen_note, icon=":material/school:")
         out.metric("P(real)", f"{r.p_real:.4f}")
         out.metric("P(fake)", f"{r.p_fake:.4f}")
         if r.members:

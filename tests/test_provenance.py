@@ -160,6 +160,7 @@ def test_an_ensemble_carries_the_union_of_its_members_seen_images(tmp_path, sets
     assert main(["ensemble", str(a), str(b), "--out", str(tmp_path / "e.pth"), "--data", str(val)]) == 0
     seen = provenance.model_seen(load_detector(tmp_path / "e.pth"))
     assert seen.where == "the checkpoint" and len(seen.train) == 16 and len(seen.val) == 6
+    assert len(seen.train_hashes) == 16 and len(seen.val_hashes) == 6  # the perceptual hashes travel with them
     assert main(["unpack", str(tmp_path / "e.pth"), "--out", str(tmp_path / "back")]) == 0
     for i, member in ((1, a), (2, b)):  # each member gets back what it had seen itself, not the union
         got = provenance.model_seen(load_detector(tmp_path / "back" / f"{i}_{member.name}"))
@@ -178,10 +179,18 @@ def test_uploads_say_when_the_model_has_seen_the_file(tmp_path, sets):
     fresh = tmp_path / "new.png"
     Image.new("RGB", (64, 64), (120, 90, 80)).save(fresh)
     files.append(("new.png", fresh.read_bytes()))
+    resaved = tmp_path / "resaved.png"  # a training picture at another size and format: other bytes, same picture
+    Image.open(next((train / "real").iterdir())).resize((144, 144)).save(resaved)
+    files.append(("resaved.png", resaved.read_bytes()))
     results = judge_uploads(det, files)
-    assert [r.seen_as(seen) for r in results] == ["training image", "validation image", ""]
+    kinds = ["training image", "validation image", "", "near copy of a training image"]
+    assert [r.seen_as(seen) for r in results] == kinds
     assert provenance.upload_words("training image").startswith("This exact file is one of the model's training images")
-    assert list(verdict_table(results, 0.5, seen)["seen by the model"]) == ["training image", "validation image", ""]
+    assert provenance.upload_words(kinds[3]).startswith("This picture is a re-saved copy")
+    assert list(verdict_table(results, 0.5, seen)["seen by the model"]) == kinds
+    # without recorded hashes only the exact files are known
+    bare = Seen(seen.train, seen.val, seen.where)
+    assert [r.seen_as(bare) for r in results] == kinds[:3] + [""]
     assert "seen by the model" not in verdict_table(results, 0.5).columns
 
 
@@ -342,3 +351,39 @@ def test_each_with_progress_reports_every_n_and_at_the_end():
     out = provenance.each_with_progress(lambda x: x * 2, range(7), lambda done, total: calls.append((done, total)), every=3)
     assert out == [0, 2, 4, 6, 8, 10, 12] and calls == [(3, 7), (6, 7), (7, 7)]
     assert provenance.each_with_progress(str, []) == []
+
+
+def test_malformed_perceptual_hashes_in_a_sidecar_are_ignored_not_trusted(tmp_path, sets):
+    train, val = sets
+    ckpt = make_checkpoint(tmp_path / "m.pth")
+    assert _fingerprint(ckpt, train, val) == 0
+    side = provenance.sidecar_path(ckpt)
+    saved = json.loads(side.read_text())
+    assert len(saved["phash"]["train"]) == 12 and saved["phash"]["hash"] == provenance.PHASH
+    for bad in (["zz" * 32], ["ab"], "not a list", None):
+        side.write_text(json.dumps({**saved, "phash": {**saved["phash"], "train": bad}}))
+        seen = seen_from(None, ckpt, file_sha256(ckpt))
+        assert len(seen.train) == 12 and seen.train_hashes == frozenset()  # digests still used
+
+
+def test_the_shipped_default_knows_a_resaved_copy_of_its_training_images(ciplab_dir):
+    import io
+
+    from core.near_copies import image_hash
+    from core.cli import WEIGHTS_DIR
+
+    weights = WEIGHTS_DIR / "default.pth"
+    seen = seen_from(None, weights, file_sha256(weights))
+    assert len(seen.train_hashes) == 1469 and len(seen.val_hashes) == 163
+    found = {}
+    for path in sorted((ciplab_dir / "real").iterdir())[:40]:
+        kind = provenance.seen_as(seen, file_digest(path))
+        if kind and kind not in found:
+            found[kind] = path
+    assert set(found) == {"training image", "validation image"}  # 40 reals hold both at a 10 % split
+    for kind, path in found.items():
+        buf = io.BytesIO()
+        Image.open(path).resize((300, 300)).save(buf, "PNG")
+        data = buf.getvalue()
+        assert provenance.seen_as(seen, bytes_digest(data)) == ""  # other bytes: the digest alone misses it
+        assert provenance.seen_as(seen, bytes_digest(data), image_hash(Image.open(io.BytesIO(data)))) == f"near copy of a {kind}"
