@@ -99,13 +99,15 @@ async def _read_upload(upload: UploadFile, name: str, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _decode(data: bytes, name: str, crop: bool):
-    """(RGB image to score, info dict, face dict or None); raises UploadRejected."""
+def _decode(data: bytes, name: str, crop: bool, want_hash: bool = False):
+    """(RGB image to score, info dict (with the whole picture's ``phash`` when ``want_hash``), face dict
+    or None); raises UploadRejected."""
     try:
         image, info = open_photo(data, name=name)
     except ImageError as exc:
         raise UploadRejected(_image_error_status(exc), str(exc), name) from None
-    info = {**info, "phash": near_copies.image_hash(image)}  # of the whole picture, before any face crop
+    if want_hash:  # of the whole picture, before any face crop
+        info = {**info, "phash": near_copies.image_hash(image)}
     face = None
     if crop:
         found = find_face(image)
@@ -138,16 +140,17 @@ def _prediction(name: str, p_real: float, threshold: float, detector: Detector, 
 
 def _score_uploads(detector: Detector, uploads: list[tuple[str, bytes | UploadRejected]], crop: bool, threshold: float) -> list[dict]:
     """Decode every upload, score the readable ones in one batch, keep upload order."""
+    seen = provenance.model_seen(detector)
+    want_hash = seen is not None and seen.has_hashes  # a re-saved copy can be recognised only then
     decoded: list[tuple[str, tuple | UploadRejected]] = []
     for name, data in uploads:
         try:
-            decoded.append((name, data if isinstance(data, UploadRejected) else _decode(data, name, crop)))
+            decoded.append((name, data if isinstance(data, UploadRejected) else _decode(data, name, crop, want_hash)))
         except UploadRejected as exc:
             decoded.append((name, exc))
     good = [d for _, d in decoded if not isinstance(d, UploadRejected)]
     scores, members = score_images_and_members(detector, [image for image, _, _ in good])
     p_real, members = iter(scores.tolist()), iter(members or [None] * len(good))
-    seen = provenance.model_seen(detector)
     results = []
     for (name, d), (_, data) in zip(decoded, uploads):
         if isinstance(d, UploadRejected):
@@ -155,7 +158,7 @@ def _score_uploads(detector: Detector, uploads: list[tuple[str, bytes | UploadRe
         else:
             results.append(_prediction(name, float(next(p_real)), threshold, detector, d[1], d[2], next(members),
                                        detail_report(d[0]),
-                                       provenance.seen_as(seen, provenance.bytes_digest(data), d[1]["phash"])))
+                                       provenance.seen_as(seen, provenance.bytes_digest(data), d[1].get("phash"))))
     return results
 
 

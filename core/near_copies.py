@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from .data import LABEL_NAMES
 from .provenance import each_with_progress
 
 HASH_SIZE = 16  # bits per side: 256-bit hashes
@@ -98,9 +99,6 @@ def near_pairs(query: list[bytes | None], reference: list[bytes | None] | None =
         ["distance", "i", "j"], kind="stable").reset_index(drop=True)
 
 
-_LABEL = {1: "real", 0: "fake"}
-
-
 @dataclass(frozen=True)
 class NearCopies:
     """What a near-copy check found in a test set: ``across`` (test image, other-set image,
@@ -126,8 +124,8 @@ def _frame_pairs(pairs: pd.DataFrame, left: pd.DataFrame, right: pd.DataFrame, n
     a, b = names
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
     return pd.DataFrame({
-        f"{a}_relpath": left["relpath"].to_numpy()[i], f"{a}_label": left["label"].map(_LABEL).to_numpy()[i],
-        f"{b}_relpath": right["relpath"].to_numpy()[j], f"{b}_label": right["label"].map(_LABEL).to_numpy()[j],
+        f"{a}_relpath": left["relpath"].to_numpy()[i], f"{a}_label": left["label"].map(LABEL_NAMES).to_numpy()[i],
+        f"{b}_relpath": right["relpath"].to_numpy()[j], f"{b}_label": right["label"].map(LABEL_NAMES).to_numpy()[j],
         "distance": pairs["distance"].to_numpy(),
         f"{a}_path": left["path"].astype(str).to_numpy()[i], f"{b}_path": right["path"].astype(str).to_numpy()[j],
     })
@@ -145,10 +143,9 @@ def check(test: pd.DataFrame, other: pd.DataFrame | None = None, max_distance: i
         offset = (lambda done, _: progress(len(test) + done, total)) if progress else None
         other_hashes = hash_files(other["path"], offset)
     within = _frame_pairs(near_pairs(test_hashes, None, max_distance), test, test, ("a", "b"))
-    if other is None:
-        across = _frame_pairs(near_pairs([], [], max_distance), test, test, ("test", "other"))
-    else:
-        across = _frame_pairs(near_pairs(test_hashes, other_hashes, max_distance), test, other, ("test", "other"))
+    # without another folder the reference is empty: no pairs, the same columns
+    across = _frame_pairs(near_pairs(test_hashes, other_hashes, max_distance), test, test if other is None else other,
+                          ("test", "other"))
     unreadable = sum(h is None for h in test_hashes) + sum(h is None for h in other_hashes)
     return NearCopies(across=across, within=within, n_test=len(test), n_other=0 if other is None else len(other),
                       max_distance=max_distance, unreadable=unreadable)

@@ -89,7 +89,8 @@ def record(train_paths: Iterable, val_paths: Iterable = ()) -> dict:
 
 def _hash_set(rec: dict, part: str) -> frozenset[bytes]:
     """The ``phash`` hashes of a record's ``part`` ("train" / "val"); empty when absent or malformed."""
-    values = (rec.get("phash") or {}).get(part) if isinstance(rec.get("phash"), dict) else None
+    phash = rec.get("phash")
+    values = phash.get(part) if isinstance(phash, dict) else None
     if not isinstance(values, list) or not all(isinstance(v, str) and len(v) == 64 for v in values):
         return frozenset()
     try:
@@ -108,6 +109,11 @@ class Seen:
     where: str
     train_hashes: frozenset[bytes] = frozenset()  # perceptual hashes (core.near_copies), when recorded
     val_hashes: frozenset[bytes] = frozenset()
+
+    @property
+    def has_hashes(self) -> bool:
+        """Whether re-saved copies can be recognised (perceptual hashes were recorded)."""
+        return bool(self.train_hashes or self.val_hashes)
 
     def near(self, image_hash: bytes | None) -> str:
         """"training image" / "validation image" when a perceptual hash of those images lies within

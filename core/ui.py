@@ -21,7 +21,7 @@ import streamlit as st
 from . import near_copies as nc
 from . import provenance, uploads
 from .checkpoint import CheckpointError, Detector, load_detector, resolve_device
-from .data import DatasetError, LAYOUT_HELP, TestSet, scan_test_set
+from .data import LABEL_NAMES, DatasetError, LAYOUT_HELP, TestSet, scan_test_set
 from .inference import InferenceSettings, Predictions, Progress, predict_test_set
 from .prediction_cache import cache_path, cached_predictions
 from .metrics import ThresholdSweep
@@ -206,7 +206,7 @@ def show_overlap(o: provenance.Overlap | None, frame: pd.DataFrame, threshold: f
             rest = provenance.unseen_words(frame, o, threshold, positive)
             getattr(st, level)(text + (f" {rest}" if rest else ""), icon=":material/school:")
             with st.expander(f"The {len(o.train)} test images it was trained on"):
-                st.dataframe(o.train.assign(label=o.train["label"].map({1: "real", 0: "fake"})), hide_index=True,
+                st.dataframe(o.train.assign(label=o.train["label"].map(LABEL_NAMES)), hide_index=True,
                              width="stretch")
         elif level == "info":
             st.info(text, icon=":material/rule:")

@@ -8,6 +8,7 @@ safely (no paths outside the target, no links, bounded size).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import shutil
 import stat
@@ -48,7 +49,6 @@ class UploadVerdict:
     members: dict[str, float] | None = None  # an ensemble's members: file name -> P(real)
     detail: float | None = None  # core.quality.detail_share of what the model saw
     digest: str | None = None  # core.provenance.bytes_digest of the uploaded bytes
-    image_hash: bytes | None = None  # core.near_copies.image_hash of the whole upload, upright
 
     @property
     def ok(self) -> bool:
@@ -63,10 +63,16 @@ class UploadVerdict:
     def p_fake(self) -> float | None:
         return None if self.p_real is None else 1.0 - self.p_real
 
+    @functools.cached_property
+    def image_hash(self) -> bytes | None:
+        """``core.near_copies.image_hash`` of the whole upload, upright; made only when a model
+        that records perceptual hashes asks (``seen_as``), then kept."""
+        return None if self.image is None else image_hash(self.image)
+
     def seen_as(self, seen: Seen | None) -> str:
         """"training image" or "validation image" when the model has seen this exact file, "near copy
         of a training image" (or validation) when it is a re-saved copy of one, else ""."""
-        return seen_as(seen, self.digest, self.image_hash)
+        return seen_as(seen, self.digest, self.image_hash if seen is not None and seen.has_hashes else None)
 
     def verdict(self, threshold: float) -> str | None:
         """REAL when P(real) >= threshold, else FAKE (None for a failed upload)."""
@@ -94,8 +100,7 @@ def judge_uploads(detector: Detector, files, *, face_crop: bool = False,
             continue
         face = crop_face(image) if face_crop else None
         results.append(UploadVerdict(name, image=image, scored=face.image if face else image, face=face,
-                                     width=info["width"], height=info["height"], digest=bytes_digest(bytes(data)),
-                                     image_hash=image_hash(image)))
+                                     width=info["width"], height=info["height"], digest=bytes_digest(bytes(data))))
     good = [i for i, r in enumerate(results) if r.ok]
     scores, members = score_images_and_members(detector, [results[i].scored for i in good], settings)
     members = members or [None] * len(good)

@@ -347,10 +347,15 @@ def test_an_upload_the_model_was_trained_on_is_marked(tmp_path, tiny_ckpt):
     train = make_test_set(tmp_path / "train", n_real=2, n_fake=2)
     assert main(["fingerprint", str(weights), "--train", str(train)]) == 0
     seen_file = next((train / "fake").iterdir())
+    resaved = io.BytesIO()  # the same picture at another size and format: other bytes
+    Image.open(seen_file).resize((144, 144)).save(resaved, "PNG")
     with TestClient(_app(weights, max_upload_mb=1, max_batch_files=4)) as c:
-        files = [("files", ("mine.jpg", seen_file.read_bytes())), ("files", ("new.jpg", _image_bytes(seed=3)))]
-        mine, new = c.post("/predict/batch", files=files).json()["results"]
+        files = [("files", ("mine.jpg", seen_file.read_bytes())), ("files", ("new.jpg", _image_bytes(seed=3))),
+                 ("files", ("resaved.png", resaved.getvalue()))]
+        mine, new, copy = c.post("/predict/batch", files=files).json()["results"]
         assert c.get("/model").json()["seen_images"] == {"train": 4, "val": 0, "from": "m.pth.seen.json"}
     assert mine["seen_by_model"] == "training image"
     assert any(w.startswith("This exact file is one of the model's training images") for w in mine["warnings"])
     assert new["seen_by_model"] is None and not any("training images" in w for w in new["warnings"])
+    assert copy["seen_by_model"] == "near copy of a training image"
+    assert any(w.startswith("This picture is a re-saved copy") for w in copy["warnings"])

@@ -133,3 +133,17 @@ def test_safe_name():
     assert safe_name("../../etc/passwd.zip") == "passwd"
     assert safe_name("..zip") == "upload"
     assert safe_name("a b/c.zip") == "c"
+
+
+def test_the_perceptual_hash_is_made_only_when_the_model_records_hashes_and_once(detector, monkeypatch):
+    import core.uploads as uploads
+    from core.provenance import Seen
+
+    calls = []
+    real = uploads.image_hash
+    monkeypatch.setattr(uploads, "image_hash", lambda image: calls.append(1) or real(image))
+    [r] = judge_uploads(detector, [("a.jpg", image_bytes("JPEG"))])
+    assert calls == []  # scoring alone never hashes
+    assert r.seen_as(None) == "" and r.seen_as(Seen(frozenset({"1-a"}), frozenset(), "x")) == "" and calls == []
+    with_hashes = Seen(frozenset({"1-a"}), frozenset(), "x", train_hashes=frozenset({bytes(32)}))
+    assert r.seen_as(with_hashes) == r.seen_as(with_hashes) == "" and calls == [1]  # made once, then kept
