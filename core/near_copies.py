@@ -9,9 +9,9 @@ face of the set was made from that face (CIPLab's composites paste parts onto re
 The hash is the 256-bit DCT perceptual hash (pHash; bit for bit ``imagehash.phash(hash_size=16)``,
 checked on 60 CIPLab faces):
 grayscale, 64x64, the 16x16 lowest DCT frequencies, one bit per coefficient above their
-median. Measured on the 1,632 CIPLab faces (100 faces per kind of copy):
-re-encoding at JPEG quality 60, halving the size, or a PNG copy moves a hash by at most 4 of
-256 bits; the nearest two *different* faces are 28 bits apart (a fake and the real face it
+median. Measured on the 1,632 CIPLab faces (``tools/near_copy_margins.py``, 100 faces per kind
+of copy): re-encoding at JPEG quality 60, halving the size, a PNG copy or a 300 px JPEG copy moves
+a hash by at most 4 of 256 bits; the nearest two *different* faces are 28 bits apart (a fake and the real face it
 was built on), the median nearest pair 90. The default ``MAX_DISTANCE`` of 12 sits between.
 Crops, flips and strong edits are not found: this is a copy detector, not a face matcher.
 Streamlit-free and torch-free.

@@ -41,7 +41,8 @@ def _split(rng, n, informative_part):
 
 def test_probe_finds_the_part_that_carries_the_signal():
     rng = np.random.default_rng(0)
-    out = tool.probe(_split(rng, 60, 3), _split(rng, 40, 3))
+    out, score = tool.probe(_split(rng, 60, 3), _split(rng, 40, 3))
+    assert score.shape == (80,)
     assert out["parts combined (noisy-or)"] > 0.9
     assert out["whole face 224 px"] == pytest.approx(0.5, abs=0.15)
     assert out["part mouth"] > 0.9

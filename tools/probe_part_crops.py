@@ -7,7 +7,7 @@ Before anyone builds and trains such a model, this probe asks the cheap question
 frozen backbone:
 
     python tools/probe_part_crops.py --train data/ciplab_split/train --val data/ciplab_split/val \
-        [--weights CHECKPOINT] [--crop 160]
+        [--weights CHECKPOINT] [--crop 160] [--blend WEIGHTS [--blend-share 0.25]]
 
 For each image it crops the four canonical part boxes (squared around their centres, at the
 file's own resolution), resizes each to ``--crop`` px, and embeds it with the frozen backbone
@@ -86,8 +86,9 @@ def embed_split(net, folder: str, crop: int, batch: int = 32) -> dict[str, np.nd
             "part": np.array([part_labels(p, y) for p, y in zip(frame["path"], frame["label"])])}
 
 
-def probe(train: dict, val: dict) -> dict[str, float]:
-    """Validation ROC-AUCs: per part (on part labels), parts combined and whole face (on image labels).
+def probe(train: dict, val: dict) -> tuple[dict[str, float], np.ndarray]:
+    """Validation ROC-AUCs: per part (on part labels), parts combined and whole face (on image
+    labels); and the parts' combined score of each validation image (higher = more likely real).
     A part never replaced in the training split (or never in the validation split) gets NaN and
     adds nothing to the combination."""
     from sklearn.linear_model import LogisticRegression
@@ -105,10 +106,28 @@ def probe(train: dict, val: dict) -> dict[str, float]:
         known_v = val["part"][:, i] >= 0
         both = len(np.unique(val["part"][known_v, i])) == 2
         out[f"part {name}"] = roc_auc_score(val["part"][known_v, i], p_fake[known_v, i]) if both else float("nan")
-    out["parts combined (noisy-or)"] = roc_auc_score(val["label"], np.log1p(-p_fake).sum(1))
+    parts_score = np.log1p(-p_fake).sum(1)  # log P(no part replaced)
+    out["parts combined (noisy-or)"] = roc_auc_score(val["label"], parts_score)
     whole = LogisticRegression(C=0.1, max_iter=3000).fit(train["whole"], train["label"])
     out["whole face 224 px"] = roc_auc_score(val["label"], whole.predict_proba(val["whole"])[:, 1])
-    return out
+    return out, parts_score
+
+
+def blend(val_dir: str, weights: str, parts_score: np.ndarray, share: float) -> tuple[float, float]:
+    """ROC-AUC of ``weights`` on ``val_dir`` alone and with the parts' score rank-averaged in at
+    ``share`` (float32 predictions, from the prediction cache when present)."""
+    from scipy.stats import rankdata
+    from sklearn.metrics import roc_auc_score
+
+    from core.checkpoint import load_detector
+    from core.inference import predict_test_set
+
+    frame = predict_test_set(load_detector(weights), scan_test_set(val_dir, require_both=True)).frame
+    order = scan_test_set(val_dir, require_both=True).images["relpath"]  # the order embed_split used
+    p_real = frame.set_index("relpath").loc[order, "p_real"].to_numpy()
+    label = frame.set_index("relpath").loc[order, "label"].to_numpy()
+    mixed = (1 - share) * rankdata(p_real) + share * rankdata(parts_score)
+    return roc_auc_score(label, p_real), roc_auc_score(label, mixed)
 
 
 def main(argv=None) -> None:
@@ -117,6 +136,8 @@ def main(argv=None) -> None:
     p.add_argument("--val", required=True)
     p.add_argument("--weights", help="a trained checkpoint whose backbone to use (default: ImageNet Lite0)")
     p.add_argument("--crop", type=int, default=160, help="side of each resized part crop, px")
+    p.add_argument("--blend", metavar="WEIGHTS", help="also: does the parts' score add to this model's? (rank average)")
+    p.add_argument("--blend-share", type=float, default=0.25, help="the parts' share in that rank average")
     args = p.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     if args.weights:
@@ -132,8 +153,13 @@ def main(argv=None) -> None:
     t0 = time.perf_counter()
     train, val = embed_split(net, args.train, args.crop), embed_split(net, args.val, args.crop)
     print(f"embedded {len(train['label'])} + {len(val['label'])} images in {time.perf_counter() - t0:.0f} s")
-    for name, auc in probe(train, val).items():
+    aucs, parts_score = probe(train, val)
+    for name, auc in aucs.items():
         print(f"{name:28s} val ROC-AUC {auc:.4f}")
+    if args.blend:
+        alone, mixed = blend(args.val, args.blend, parts_score, args.blend_share)
+        print(f"{Path(args.blend).name}: val ROC-AUC {alone:.4f} alone, {mixed:.4f} with the parts' score at rank share "
+              f"{args.blend_share}")
 
 
 if __name__ == "__main__":
