@@ -180,14 +180,14 @@ def _extras(recipe: dict) -> str:
 
 def write_ensemble_card(out: Path, card: dict) -> None:
     import json
-    import math
 
+    from .metrics import fmt
     from .train_card import digest_lines, lineage_lines
 
     out.with_suffix(".json").write_text(json.dumps(card, indent=2, default=float) + "\n")
 
     def f(x):
-        return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"
+        return fmt(x, 4)
 
     lines = [f"# Model card: {out.name} (ensemble)", "",
              f"- {len(card['members'])} members; output: {card['combine']}, sigmoid = P(real); REAL when P(real) >= 0.5",

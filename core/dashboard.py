@@ -15,6 +15,7 @@ from . import provenance
 from .checkpoint import Detector
 from .data import TestSet
 from .inference import InferenceSettings, Progress
+from .metrics import fmt  # noqa: F401  (pages format cards with ui.fmt)
 from .quality import LOW_DETAIL
 
 REPO = Path(__file__).resolve().parent.parent
@@ -161,11 +162,6 @@ def progress_text(p: Progress) -> str:
     """'120/500 images · 35.2 images/s · 11 s left'."""
     eta = "" if p.eta_s is None else f" · {p.eta_s:.0f} s left"
     return f"Scoring the test set: {p.done}/{p.total} images · {p.images_per_s:.1f} images/s{eta}"
-
-
-def fmt(value: float | None, digits: int = 3) -> str:
-    """A metric for a card: 'n/a' when undefined."""
-    return "n/a" if value is None else f"{value:.{digits}f}"
 
 
 def skipped_table(skipped: list[tuple[str, str]]) -> pd.DataFrame:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .data import TestSet
-from .metrics import ThresholdSweep
+from .metrics import ThresholdSweep, fmt
 from .prediction_cache import InferenceSettings, Predictions, cached_predictions
 
 
@@ -61,7 +61,7 @@ def format_report(summary: dict) -> str:
     """The text the report's ``test.py`` printed, plus ROC-AUC, AP, EER and skipped files."""
 
     def pct(x):
-        return "n/a" if x is None else f"{x:.4f}"
+        return fmt(x, 4)
 
     c = summary["confusion"]
     pos = summary["positive"]

@@ -17,6 +17,14 @@ import numpy as np
 POSITIVES = ("real", "fake")
 
 
+def fmt(value: float | None, digits: int = 3, signed: bool = False) -> str:
+    """A metric as text: ``digits`` decimals (a sign with ``signed``), "n/a" when it is
+    undefined (None or NaN: one class only, no predictions of a kind)."""
+    if value is None or value != value:  # NaN is the one value unequal to itself
+        return "n/a"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
 class MetricUnavailable(ValueError):
     """A metric that this data cannot define (e.g. ROC-AUC with one class only)."""
 

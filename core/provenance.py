@@ -14,6 +14,7 @@ costs a directory listing, not 100,000 reads. Streamlit-free and torch-free.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from collections.abc import Callable, Iterable
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .metrics import ThresholdSweep
+from .metrics import ThresholdSweep, fmt
 
 DIGEST = "file size in bytes, '-', blake2b-64 of the file bytes"
 DIGEST_SIZE = 8  # bytes; a chance collision among a million files has odds of about 3e-8
@@ -78,13 +79,24 @@ def as_record(train: Iterable[str], val: Iterable[str] = (), hashes: tuple[Itera
     return rec
 
 
-def record(train_paths: Iterable, val_paths: Iterable = ()) -> dict:
-    """``as_record`` of the files at these paths (unreadable ones left out), with their perceptual hashes."""
-    from .near_copies import hash_files
+def digest_and_hash(path: str | os.PathLike) -> tuple[str | None, bytes | None]:
+    """``file_digest`` and the perceptual hash (``core.near_copies.file_hash``) of one file from
+    a single read; None for what cannot be made (an unreadable file, or bytes that are no image)."""
+    from .near_copies import file_hash
 
-    train_paths, val_paths = list(train_paths), list(val_paths)
-    hashes = tuple([h for h in hash_files(paths) if h] for paths in (train_paths, val_paths))
-    return as_record((d for d in digests(train_paths) if d), (d for d in digests(val_paths) if d), hashes)
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None, None
+    return bytes_digest(data), file_hash(io.BytesIO(data))
+
+
+def record(train_paths: Iterable, val_paths: Iterable = ()) -> dict:
+    """``as_record`` of the files at these paths (unreadable ones left out), with their
+    perceptual hashes; each file is read once for both."""
+    parts = [[digest_and_hash(p) for p in paths] for paths in (train_paths, val_paths)]
+    found = [([d for d, _ in part if d], [h for _, h in part if h]) for part in parts]
+    return as_record(found[0][0], found[1][0], (found[0][1], found[1][1]))
 
 
 def _hash_set(rec: dict, part: str) -> frozenset[bytes]:
@@ -329,10 +341,6 @@ def overlap_words(o: Overlap | None) -> list[tuple[str, str]]:
     return out
 
 
-def _fmt(x) -> str:
-    return "n/a" if x is None else f"{x:.3f}"
-
-
 def unseen_words(frame: pd.DataFrame, o, threshold: float, positive: str = "real") -> str | None:
     """When only part of a test set trained the model (``core.provenance.Overlap``): the
     headline numbers on the rest, the part that is a test. None otherwise."""
@@ -342,4 +350,4 @@ def unseen_words(frame: pd.DataFrame, o, threshold: float, positive: str = "real
     sweep = ThresholdSweep(rest["label"], rest["p_real"])
     s = sweep.summary(threshold, positive)
     head = f"On the {len(rest)} test images it was not trained on ({sweep.n_real} real, {sweep.n_fake} fake)"
-    return f"{head}: accuracy {_fmt(s['accuracy'])}, ROC-AUC {_fmt(s['roc_auc'])} at threshold {threshold:.3f}."
+    return f"{head}: accuracy {fmt(s['accuracy'])}, ROC-AUC {fmt(s['roc_auc'])} at threshold {threshold:.3f}."

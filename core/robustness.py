@@ -33,7 +33,7 @@ from .checkpoint import Detector
 from .data import TestSet
 from .evaluation import evaluate
 from .inference import InferenceSettings, Progress, score_batch
-from .metrics import MetricUnavailable, ThresholdSweep
+from .metrics import MetricUnavailable, ThresholdSweep, fmt
 from .preprocess import ImageError, open_image
 from .quality import detail_share, low_detail_share
 
@@ -261,9 +261,7 @@ def format_table(sweep: RobustnessSweep) -> str:
     """The sweep as a fixed-width text table (for the CLI)."""
 
     def f(x, signed=False):
-        if x is None or (isinstance(x, float) and np.isnan(x)):
-            return "n/a"
-        return f"{x:+.4f}" if signed else f"{x:.4f}"
+        return fmt(x, 4, signed)
 
     head = (f"{'condition':<28}{'ROC-AUC':>9}{'ΔAUC':>9}{'acc':>9}{'Δacc':>9}{'fake caught':>13}{'Δ':>9}{'real passed':>13}"
             f"{'Δ':>9}{'flips':>7}{'low detail':>12}")

@@ -9,14 +9,13 @@ model says where it came from after its parent file is gone.
 from __future__ import annotations
 
 import json
-import math
 import platform
 from pathlib import Path
 
 import torch
 
 from . import provenance
-from .metrics import ThresholdSweep
+from .metrics import ThresholdSweep, fmt
 from .train_data import BLUR_SIGMA, DOWNSCALE, JPEG_QUALITY
 
 
@@ -94,7 +93,7 @@ def write_model_card(out: Path, card: dict) -> None:
     v, r = card["validation"], card["recipe"]
 
     def f(x):
-        return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"
+        return fmt(x, 4)
 
     lines = [
         f"# Model card: {out.name}",

@@ -137,3 +137,13 @@ def test_rejects_bad_input():
         ThresholdSweep([0, 1], [0.5])
     with pytest.raises(ValueError):
         ThresholdSweep([0, 1], [0.5, np.nan])
+
+
+def test_fmt_says_na_for_undefined_metrics_and_keeps_digits():
+    from core.metrics import fmt
+
+    assert fmt(None) == "n/a" and fmt(float("nan"), 4) == "n/a" and fmt(np.float64("nan")) == "n/a"
+    assert fmt(0.82822) == "0.828" and fmt(0.82822, 4) == "0.8282" and fmt(np.float32(0.5), 2) == "0.50"
+    assert fmt(0.0123, 4, signed=True) == "+0.0123" and fmt(-0.0123, 4, signed=True) == "-0.0123"
+    one_class = ThresholdSweep(np.ones(4, dtype=int), np.linspace(0.2, 0.8, 4)).summary(0.5, "real")
+    assert fmt(one_class["roc_auc"]) == "n/a"  # what a one-class set gives is printed, never 'nan'

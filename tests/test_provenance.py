@@ -387,3 +387,20 @@ def test_the_shipped_default_knows_a_resaved_copy_of_its_training_images(ciplab_
         data = buf.getvalue()
         assert provenance.seen_as(seen, bytes_digest(data)) == ""  # other bytes: the digest alone misses it
         assert provenance.seen_as(seen, bytes_digest(data), image_hash(Image.open(io.BytesIO(data)))) == f"near copy of a {kind}"
+
+
+def test_record_reads_each_file_once_and_matches_the_separate_digest_and_hash(tmp_path, sets, monkeypatch):
+    from core import near_copies
+
+    train = scan_test_set(sets[0]).images["path"].tolist()
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not an image")  # a digest but no hash
+    missing = tmp_path / "gone.jpg"  # neither
+    reads = []
+    real_read = provenance.Path.read_bytes
+    monkeypatch.setattr(provenance.Path, "read_bytes", lambda self: reads.append(self) or real_read(self))
+    rec = provenance.record([*train, broken, missing], train[:2])
+    assert len(reads) == len(train) + 2 + 2  # one read per readable-or-not path, none again for the hash
+    assert rec["train"] == sorted({file_digest(p) for p in [*train, broken]})
+    assert rec["val"] == sorted({file_digest(p) for p in train[:2]})
+    assert rec["phash"]["train"] == sorted({near_copies.file_hash(p).hex() for p in train})  # the broken file has none
