@@ -31,6 +31,7 @@ from .provenance import each_with_progress
 HASH_SIZE = 16  # bits per side: 256-bit hashes
 HASH_BYTES = HASH_SIZE * HASH_SIZE // 8
 MAX_DISTANCE = 12  # bits of 256: copies measured <= 4 apart, different CIPLab faces >= 28
+RECORD_COLUMNS = ["test_relpath", "test_label", "seen_as", "distance", "test_path"]
 _SIDE = 4 * HASH_SIZE  # the grayscale image the DCT runs on (imagehash's highfreq_factor 4)
 
 
@@ -111,6 +112,18 @@ class NearCopies:
     n_other: int
     max_distance: int
     unreadable: int = 0
+    # near copies of the images a model records (core.provenance.Seen hashes), RECORD_COLUMNS;
+    # None when no record was checked
+    recorded: pd.DataFrame | None = None
+    n_recorded: int = 0  # training + validation images in that record
+    record_where: str = ""  # where the record was read from ("the checkpoint", a sidecar's name)
+
+    def recorded_as(self, kind: str) -> pd.DataFrame:
+        """The rows of ``recorded`` that are copies of the model's ``kind`` ("training" / "validation")
+        images; empty when no record was checked."""
+        if self.recorded is None:
+            return pd.DataFrame(columns=RECORD_COLUMNS)
+        return self.recorded[self.recorded["seen_as"] == kind]
 
     @property
     def derived_fakes(self) -> pd.DataFrame:
@@ -131,10 +144,32 @@ def _frame_pairs(pairs: pd.DataFrame, left: pd.DataFrame, right: pd.DataFrame, n
     })
 
 
+def against_record(test: pd.DataFrame, test_hashes: list[bytes | None], seen, max_distance: int = MAX_DISTANCE) -> pd.DataFrame:
+    """The test images (``relpath``, ``label``, ``path``) whose hash lies within ``max_distance`` of
+    a perceptual hash a model records (``seen``: a ``core.provenance.Seen``): one row per such image,
+    ``seen_as`` "training" when it is a copy of a training image (the stronger leak), else
+    "validation", with the distance to the closest one of that kind. Closest first."""
+    found = []
+    for kind, hashes in (("training", seen.train_hashes), ("validation", seen.val_hashes)):
+        pairs = near_pairs(test_hashes, sorted(hashes), max_distance)
+        closest = pairs.groupby("i", sort=True)["distance"].min()
+        found.append(pd.DataFrame({"i": closest.index.to_numpy(np.int64), "seen_as": kind,
+                                   "distance": closest.to_numpy(np.int64)}))
+    rows = pd.concat(found, ignore_index=True).drop_duplicates("i", keep="first")  # training before validation
+    rows = rows.sort_values(["distance", "i"], kind="stable")
+    i = rows["i"].to_numpy()
+    return pd.DataFrame({
+        "test_relpath": test["relpath"].to_numpy()[i], "test_label": test["label"].map(LABEL_NAMES).to_numpy()[i],
+        "seen_as": rows["seen_as"].to_numpy(), "distance": rows["distance"].to_numpy(),
+        "test_path": test["path"].astype(str).to_numpy()[i]})
+
+
 def check(test: pd.DataFrame, other: pd.DataFrame | None = None, max_distance: int = MAX_DISTANCE,
-          progress: Callable[[int, int], None] | None = None) -> NearCopies:
+          progress: Callable[[int, int], None] | None = None, seen=None) -> NearCopies:
     """Near copies in a test set (``path``, ``relpath``, ``label`` as ``core.data`` lists
-    them), within it and, with ``other`` (e.g. the training folder), across the two."""
+    them), within it and, with ``other`` (e.g. the training folder), across the two. With
+    ``seen`` (a ``core.provenance.Seen`` that records perceptual hashes) also against the
+    images a model says it was trained and chosen on: no training folder needed."""
     total = len(test) + (0 if other is None else len(other))
     report = (lambda done, _: progress(done, total)) if progress else None
     test_hashes = hash_files(test["path"], report)
@@ -147,8 +182,12 @@ def check(test: pd.DataFrame, other: pd.DataFrame | None = None, max_distance: i
     across = _frame_pairs(near_pairs(test_hashes, other_hashes, max_distance), test, test if other is None else other,
                           ("test", "other"))
     unreadable = sum(h is None for h in test_hashes) + sum(h is None for h in other_hashes)
+    record = {}
+    if seen is not None and seen.has_hashes:
+        record = {"recorded": against_record(test, test_hashes, seen, max_distance),
+                  "n_recorded": len(seen.train_hashes) + len(seen.val_hashes), "record_where": seen.where}
     return NearCopies(across=across, within=within, n_test=len(test), n_other=0 if other is None else len(other),
-                      max_distance=max_distance, unreadable=unreadable)
+                      max_distance=max_distance, unreadable=unreadable, **record)
 
 
 def words(nc: NearCopies, other: str = "the other folder") -> list[tuple[str, str]]:
@@ -171,8 +210,21 @@ def words(nc: NearCopies, other: str = "the other folder") -> list[tuple[str, st
             f"{n} pairs of a real and a fake test image are near copies"
         out.append(("warning", f"{pairs}: the fake changes almost nothing of that real picture, or one of the two is "
                                "mislabelled."))
+    trained, chosen = (len(nc.recorded_as(kind)) for kind in ("training", "validation"))
+    if trained:
+        are = "is a copy" if trained == 1 else "are copies"
+        out.append(("warning", f"{trained} of the {nc.n_test} test images {are} (the same picture, perhaps re-saved; "
+                               f"pHash within {nc.max_distance} of 256 bits) of images this model was trained on "
+                               f"(its record in {nc.record_where}): its numbers on them measure memory, not detection."))
+    if chosen:
+        are = "is a copy" if chosen == 1 else "are copies"
+        out.append(("info", f"{chosen} of the {nc.n_test} test images {are} of this model's validation images (its "
+                            f"record in {nc.record_where}): it was not trained on them, but it was chosen by its "
+                            "score on them, so expect somewhat lower numbers on new images."))
     if not out:
         what = f" or between it and the {nc.n_other} other images" if nc.n_other else ""
+        if nc.recorded is not None:
+            what += f", nor copies of the {nc.n_recorded:,} images the model records ({nc.record_where})"
         out.append(("ok", f"No near copies within the {nc.n_test} test images{what} (pHash within {nc.max_distance} "
                           "of 256 bits; crops and flips are not looked for)."))
     return out

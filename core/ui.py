@@ -250,15 +250,18 @@ def context_for(ctx: Context, weights: str | None = None, data_dir: str | None =
 
 
 def near_copies(ctx: Context, other: str | None, max_distance: int, run: bool) -> nc.NearCopies | None:
-    """``core.near_copies.check`` of the sidebar's test set (and of ``other``, a folder), kept for
-    the session by both sets' signatures and the distance. It reads every image, so it runs only
-    when ``run`` (a button), with a progress bar; otherwise the kept result or None. Raises
+    """``core.near_copies.check`` of the sidebar's test set (and of ``other``, a folder, and of the
+    sidebar model's record when it holds perceptual hashes), kept for the session by the sets'
+    signatures, the model's record and the distance. It reads every image, so it runs only when
+    ``run`` (a button), with a progress bar; otherwise the kept result or None. Raises
     ``DatasetError`` for an ``other`` that is not a test-set folder."""
     other_set, other_sig = None, ""
     if other:
         path = resolve_path(other)
         other_set, other_sig = _scan(str(path), file_stamp(path))
-    key = (ctx.set_signature, other_sig, int(max_distance))
+    seen = ctx.seen if ctx.seen is not None and ctx.seen.has_hashes else None
+    record = (ctx.detector.sha256, _seen_stamp(ctx)) if seen is not None else ()
+    key = (ctx.set_signature, other_sig, record, int(max_distance))
     kept = st.session_state.setdefault("near_copies_result", {})
     if run and key not in kept:
         bar = st.progress(0.0, text="Hashing the images…")
@@ -266,7 +269,8 @@ def near_copies(ctx: Context, other: str | None, max_distance: int, run: bool) -
         def report(done: int, total: int) -> None:
             bar.progress(done / max(1, total), text=f"Hashing the images… {done:,} of {total:,}")
 
-        result = nc.check(ctx.test_set.images, None if other_set is None else other_set.images, max_distance, report)
+        result = nc.check(ctx.test_set.images, None if other_set is None else other_set.images, max_distance, report,
+                          seen)
         bar.empty()
         kept.clear()  # one result per session: a new check replaces the last
         kept[key] = result

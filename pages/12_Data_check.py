@@ -10,7 +10,9 @@ st.title("Data check")
 st.caption("Finds the same picture saved again: another JPEG quality, another size, a PNG copy (a 256-bit perceptual "
            "hash, pHash; two copies differ by at most a few bits, two different CIPLab faces by 28 or more). Copies "
            "of training images make the numbers measure memory; copies within the test set count one picture "
-           "twice. Crops and flips are not looked for. It needs no model.")
+           "twice. Crops and flips are not looked for. It needs no model; when the sidebar's model records the "
+           "perceptual hashes of its training and validation images, the test set is checked against those too, "
+           "without their folder.")
 if ctx.test_set is None:
     ui.test_set_help(ctx.test_set_error or "No test set.")
     st.stop()
@@ -34,9 +36,15 @@ try:
 except DatasetError as exc:
     st.warning(f"{other}: {str(exc).splitlines()[0]}", icon=":material/folder_off:")
     st.stop()
+record = ctx.seen if ctx.seen is not None and ctx.seen.has_hashes else None
 if found is None:
     st.info(f"Press **Check** to hash the {len(ctx.test_set.images):,} test images"
-            + (f" and the images of `{other}`" if other else "") + ".", icon=":material/search:")
+            + (f" and the images of `{other}`" if other else "")
+            + (f", and to compare them with the {len(record.train_hashes) + len(record.val_hashes):,} training and "
+               f"validation images `{ctx.detector.name}` records" if record else "") + ".", icon=":material/search:")
+    if ctx.detector is not None and record is None:
+        st.caption(f"`{ctx.detector.name}` records no perceptual hashes of its training images, so copies of them "
+                   "are found only with their folder above (`python -m core fingerprint` records them).")
     st.stop()
 
 for level, text in near_copies.words(found, f"`{other}`"):
@@ -66,6 +74,28 @@ def show_pairs(frame, a: str, b: str, title: str) -> None:
                        "text/csv", key=f"csv_{a}_{b}")
 
 
+def show_recorded(frame) -> None:
+    """Test images that are copies of images the model records: only their hashes are known, so
+    each shows the test image and what it is a copy of."""
+    st.subheader(f"Test images that are copies of images `{ctx.detector.name}` was trained or chosen on ({len(frame)})")
+    shown = frame.head(12)
+    for start in range(0, len(shown), 4):
+        for col, (_, row) in zip(st.columns(4), shown.iloc[start : start + 4].iterrows()):
+            thumb = gallery.thumbnail(row["test_path"])
+            if thumb:
+                col.image(str(thumb), width="stretch")
+            col.caption(f"`{row['test_relpath']}` · {row['test_label']} · copy of a {row['seen_as']} image, "
+                        f"{row['distance']} of 256 bits apart")
+    if len(frame) > len(shown):
+        st.caption(f"The first {len(shown)}, training copies and closest first; all {len(frame)} in the table.")
+    table = frame.drop(columns=["test_path"])
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.download_button("Download these copies (CSV)", table.to_csv(index=False).encode(), "near_copies_model_record.csv",
+                       "text/csv", key="csv_record")
+
+
+if found.recorded is not None and len(found.recorded):
+    show_recorded(found.recorded.sort_values(["seen_as", "distance"], kind="stable"))
 if len(found.across):
     show_pairs(found.across, "test", "other", f"Test images that are copies of images in `{other}`")
 if len(found.within):

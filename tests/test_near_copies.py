@@ -8,9 +8,11 @@ import pytest
 from PIL import Image
 
 from core import near_copies as nc
+from core import provenance
 from core.cli import main
+from core.identity import file_sha256
 
-from .conftest import photo_like
+from .conftest import make_checkpoint, photo_like
 
 
 def _reencoded(image: Image.Image, how: str) -> Image.Image:
@@ -105,3 +107,33 @@ def test_cli_exit_status_says_whether_copies_were_found(tmp_path, capsys):
     assert "No near copies within the 3 test images" in capsys.readouterr().out
     assert main(["near-copies", "--data", str(tmp_path / "nowhere")]) == 2
     assert main(["near-copies", "--data", str(tmp_path / "test"), "--max-distance", "300"]) == 2
+
+
+def test_copies_of_the_images_a_model_records_are_found_without_their_folder(tmp_path, capsys):
+    p = [photo_like(160, seed=s) for s in range(6)]
+    _set(tmp_path / "train", [("real/a.jpg", 1, p[0]), ("fake/b.jpg", 0, p[1])])
+    _set(tmp_path / "val", [("real/c.jpg", 1, p[2]), ("fake/d.jpg", 0, p[3])])
+    ckpt = make_checkpoint(tmp_path / "m.pth")
+    assert main(["near-copies", "--data", str(tmp_path / "val"), "--weights", str(ckpt)]) == 0
+    assert "records no training images" in capsys.readouterr().out  # said, and the check still runs
+    assert main(["fingerprint", str(ckpt), "--train", str(tmp_path / "train"), "--val", str(tmp_path / "val")]) == 0
+    # a test set of re-saved copies (half size, PNG) of one training and one validation image, and a new face
+    test = _set(tmp_path / "test", [("real/a_small.jpg", 1, _reencoded(p[0], "half")), ("fake/d.png", 0, _reencoded(p[3], "png")),
+                                    ("real/e.jpg", 1, p[4])])
+    capsys.readouterr()
+    out = tmp_path / "found.json"
+    assert main(["near-copies", "--data", str(tmp_path / "test"), "--weights", str(ckpt), "--json", str(out)]) == 1
+    text = capsys.readouterr().out
+    assert "1 of the 3 test images is a copy" in text and "trained on" in text and "validation images" in text
+    recorded = {r["test_relpath"]: r["seen_as"] for r in json.loads(out.read_text())["recorded"]}
+    assert recorded == {"real/a_small.jpg": "training", "fake/d.png": "validation"}
+
+    seen = provenance.seen_from(None, ckpt, file_sha256(ckpt))
+    found = nc.check(test, seen=seen)
+    assert found.n_recorded == 4 and found.record_where.endswith(".seen.json")
+    assert len(found.recorded_as("training")) == 1 and found.recorded_as("training")["distance"].iloc[0] <= nc.MAX_DISTANCE
+    assert [level for level, _ in nc.words(found)] == ["warning", "info"]
+    clean = nc.check(test.iloc[[2]].reset_index(drop=True), seen=seen)
+    assert nc.words(clean)[0][0] == "ok" and "nor copies of the 4 images the model records" in nc.words(clean)[0][1]
+    assert nc.check(test).recorded is None and nc.check(test).recorded_as("training").empty  # no record given
+    assert main(["near-copies", "--data", str(tmp_path / "test"), "--weights", str(tmp_path / "none.pth")]) == 2

@@ -47,3 +47,22 @@ def test_a_folder_that_is_not_a_test_set_is_said(env, tmp_path):
     next(b for b in at.button if b.label == "Check").click().run()
     assert not at.exception, at.exception
     assert at.warning and "nowhere" in at.warning[0].value
+
+
+def test_a_model_that_records_hashes_is_checked_against_its_own_images(env, tmp_path):
+    from core.cli import main
+
+    train, test = env
+    weights = tmp_path / "w" / "random.pth"
+    at = open_page("pages/12_Data_check.py")
+    assert any("records no perceptual hashes" in c.value for c in at.caption)  # said before the check
+    assert main(["fingerprint", str(weights), "--train", str(train)]) == 0  # now it records its training images
+    at = open_page("pages/12_Data_check.py")  # no other folder: the model's record alone finds the copy
+    assert "compare them with the 3 training and validation images `random.pth` records" in at.info[0].value
+    next(b for b in at.button if b.label == "Check").click().run()
+    assert not at.exception, at.exception
+    assert "1 of the 5 test images is a copy" in at.warning[0].value and "trained on" in at.warning[0].value
+    assert any("copies of images `random.pth` was trained or chosen on" in s.value for s in at.subheader)
+    recorded = at.dataframe[0].value
+    assert recorded[["test_relpath", "seen_as"]].values.tolist() == [["fake/copy_of_t0.png", "training"]]
+    assert "Download these copies (CSV)" in [b.label for b in at.get("download_button")]
