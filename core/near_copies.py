@@ -191,8 +191,9 @@ def check(test: pd.DataFrame, other: pd.DataFrame | None = None, max_distance: i
 
 
 def words(nc: NearCopies, other: str = "the other folder") -> list[tuple[str, str]]:
-    """(level, sentence) pairs for the CLI and a page: "warning" for copies across the sets and
-    for real/fake pairs, "info" for copies within the test set, "ok" when there are none."""
+    """(level, sentence) pairs for the CLI and a page: "warning" for copies across the sets, of the
+    model's training images and for real/fake pairs, "info" for copies of its validation images
+    and within the test set, "ok" when there are none."""
     out = []
     if len(nc.across):
         n = nc.across["test_relpath"].nunique()
@@ -200,16 +201,6 @@ def words(nc: NearCopies, other: str = "the other folder") -> list[tuple[str, st
         out.append(("warning", f"{n} of the {nc.n_test} test images {are} (re-saved, resized or re-encoded; pHash "
                                f"within {nc.max_distance} of 256 bits) of images in {other}: if a model was "
                                "trained there, its numbers on them measure memory, not detection."))
-    dup = nc.within[nc.within["a_label"] == nc.within["b_label"]]
-    if len(dup):
-        pairs = "1 pair of test images is a near copy" if len(dup) == 1 else f"{len(dup)} pairs of test images are near copies"
-        out.append(("info", f"{pairs} of each other: the set counts those pictures twice."))
-    if len(nc.derived_fakes):
-        n = len(nc.derived_fakes)
-        pairs = "1 pair of a real and a fake test image is a near copy" if n == 1 else \
-            f"{n} pairs of a real and a fake test image are near copies"
-        out.append(("warning", f"{pairs}: the fake changes almost nothing of that real picture, or one of the two is "
-                               "mislabelled."))
     trained, chosen = (len(nc.recorded_as(kind)) for kind in ("training", "validation"))
     if trained:
         are = "is a copy" if trained == 1 else "are copies"
@@ -221,6 +212,16 @@ def words(nc: NearCopies, other: str = "the other folder") -> list[tuple[str, st
         out.append(("info", f"{chosen} of the {nc.n_test} test images {are} of this model's validation images (its "
                             f"record in {nc.record_where}): it was not trained on them, but it was chosen by its "
                             "score on them, so expect somewhat lower numbers on new images."))
+    dup = nc.within[nc.within["a_label"] == nc.within["b_label"]]
+    if len(dup):
+        pairs = "1 pair of test images is a near copy" if len(dup) == 1 else f"{len(dup)} pairs of test images are near copies"
+        out.append(("info", f"{pairs} of each other: the set counts those pictures twice."))
+    if len(nc.derived_fakes):
+        n = len(nc.derived_fakes)
+        pairs = "1 pair of a real and a fake test image is a near copy" if n == 1 else \
+            f"{n} pairs of a real and a fake test image are near copies"
+        out.append(("warning", f"{pairs}: the fake changes almost nothing of that real picture, or one of the two is "
+                               "mislabelled."))
     if not out:
         what = f" or between it and the {nc.n_other} other images" if nc.n_other else ""
         if nc.recorded is not None:
