@@ -203,6 +203,24 @@ def score_context_words(c, set_name: str) -> str:
             f"closest to it ({c.near_low:.3f}–{c.near_high:.3f}) are {c.near_real} real and {c.near - c.near_real} fake.")
 
 
+def seen_fields(seen: provenance.Seen | None, digests: dict, test_set: TestSet | None, signature: str,
+                leave_out: bool) -> dict:
+    """The ``Context`` fields for what a model has seen of a test set: ``seen``, ``seen_digests``
+    (``Seen.digest_map`` of the set), ``n_trained`` (when some but not all of its images trained
+    the model) and, with ``leave_out``, the set without them under its own signature, so that
+    every cache keeps the two apart. When all of them trained it nothing is left out: the
+    Overview says why."""
+    out = {"seen": seen, "seen_digests": digests, "n_trained": 0, "left_out": 0}
+    trained = seen.trained_in(digests) if seen else frozenset()
+    if not trained or test_set is None or len(trained) == len(test_set.images):
+        return out
+    out["n_trained"] = len(trained)
+    if leave_out:
+        out.update(left_out=len(trained), test_set=provenance.without(test_set, trained),
+                   set_signature=f"{signature}-unseen")
+    return out
+
+
 def _count(n: int, what: str) -> str:
     return f"{abs(n)} {'more' if n > 0 else 'fewer'} {what}{'' if abs(n) == 1 else 's'}"
 

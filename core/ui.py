@@ -13,7 +13,6 @@ streamlit (the page list, ``Context``, cache keys, words) lives in ``core.dashbo
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -31,7 +30,7 @@ from .slices import add_slice_columns
 from .dashboard import (  # noqa: F401  (re-exported: pages and tests use ui.<name>)
     DEFAULT_DATA, DEFAULT_WEIGHTS, DEVICES, PAGES, REPO, TESTER, Context, Page, _display, file_stamp, fmt,
     image_details, initial_sources, known_test_sets, known_weights, progress_text, resolve_path,
-    score_context_words, skipped_table, files_signature, threshold_change_words, uploads_digest,
+    score_context_words, seen_fields, skipped_table, files_signature, threshold_change_words, uploads_digest,
 )
 
 
@@ -106,7 +105,7 @@ def slice_frame(ctx: Context, preds: Predictions) -> pd.DataFrame:
     """The predictions with the slice columns (``core.slices.add_slice_columns``, and
     ``seen_by_model`` when the model records what it has seen), built once per model, test set
     and precision: it does not depend on the threshold."""
-    return _slice_frame(ctx.detector.sha256, ctx.set_signature, ctx.settings_key, _seen_stamp(ctx), preds.frame,
+    return _slice_frame(ctx.detector.sha256, ctx.set_signature, ctx.settings_key, _sidecar_stamp(ctx.detector), preds.frame,
                         seen_overlap(ctx, preds))
 
 
@@ -150,10 +149,6 @@ def _sidecar_stamp(det: Detector) -> tuple:
     return file_stamp(provenance.sidecar_path(det.path)) if det.path else ()
 
 
-def _seen_stamp(ctx: Context) -> tuple:
-    return _sidecar_stamp(ctx.detector)
-
-
 @st.cache_data(show_spinner="Checking the test set against the images the model has seen…", max_entries=8)
 def _seen_files(weights_sha: str, set_signature: str, sidecar: tuple, _detector,
                 _images: pd.DataFrame) -> tuple[provenance.Seen | None, dict]:
@@ -170,21 +165,7 @@ def _with_seen(det: Detector, test_set: TestSet | None, signature: str, leave_ou
     ``seen`` (the single-image tester needs no set)."""
     images = test_set.images if test_set is not None else pd.DataFrame(columns=["path", "relpath", "size_bytes"])
     seen, digests = _seen_files(det.sha256, signature, _sidecar_stamp(det), det, images)
-    out = {"seen": seen, "seen_digests": digests, "n_trained": 0, "left_out": 0}
-    trained = seen.trained_in(digests) if seen else frozenset()
-    if not trained or len(trained) == len(test_set.images):  # all: nothing would be left; the Overview says why
-        return out
-    out["n_trained"] = len(trained)
-    if leave_out:
-        out.update(left_out=len(trained), test_set=provenance.without(test_set, trained),
-                   set_signature=f"{signature}-unseen")
-    return out
-
-
-def model_seen(ctx: Context) -> provenance.Seen | None:
-    """What the sidebar's model was trained and chosen on (``core.provenance``), as loaded with
-    the context (re-read when its ``.seen.json`` sidecar changes)."""
-    return ctx.seen
+    return seen_fields(seen, digests, test_set, signature, leave_out)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -195,7 +176,7 @@ def _overlap(weights_sha: str, set_signature: str, sidecar: tuple, _seen: proven
 
 def seen_overlap(ctx: Context, preds: Predictions) -> provenance.Overlap | None:
     """Which of the test set's images the model was trained or chosen on; None when it does not say."""
-    return _overlap(ctx.detector.sha256, ctx.set_signature, _seen_stamp(ctx), ctx.seen, ctx.seen_digests, preds.frame)
+    return _overlap(ctx.detector.sha256, ctx.set_signature, _sidecar_stamp(ctx.detector), ctx.seen, ctx.seen_digests, preds.frame)
 
 
 def show_overlap(o: provenance.Overlap | None, frame: pd.DataFrame, threshold: float, positive: str) -> None:
@@ -226,7 +207,7 @@ def analysis(ctx: Context, preds: Predictions, n_resamples: int = DEFAULT_RESAMP
     """``core.analysis.analyse`` of these predictions at the current threshold, cached. It
     starts from ``slice_frame``, so a set's JPEG headers are read once per model and set,
     not again for every threshold."""
-    return _cached_analysis(ctx.detector.sha256, ctx.set_signature, ctx.settings_key, _seen_stamp(ctx),
+    return _cached_analysis(ctx.detector.sha256, ctx.set_signature, ctx.settings_key, _sidecar_stamp(ctx.detector),
                             float(ctx.threshold), ctx.positive, n_resamples, slice_frame(ctx, preds))
 
 
@@ -260,7 +241,7 @@ def near_copies(ctx: Context, other: str | None, max_distance: int, run: bool) -
         path = resolve_path(other)
         other_set, other_sig = _scan(str(path), file_stamp(path))
     seen = ctx.seen if ctx.seen is not None and ctx.seen.has_hashes else None
-    record = (ctx.detector.sha256, _seen_stamp(ctx)) if seen is not None else ()
+    record = (ctx.detector.sha256, _sidecar_stamp(ctx.detector)) if seen is not None else ()
     key = (ctx.set_signature, other_sig, record, int(max_distance))
     kept = st.session_state.setdefault("near_copies_result", {})
     if run and key not in kept:
@@ -315,12 +296,8 @@ def _bind_threshold(widget: str) -> dict:
 
 def _save_weights_upload() -> None:
     up = st.session_state.get("w_weights_upload")
-    if up is None:
-        return
-    out = REPO / "weights" / "uploads" / (uploads.safe_name(up.name) + Path(up.name).suffix.lower())
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(up.getvalue())
-    st.session_state["weights"] = _display(out)
+    if up is not None:
+        st.session_state["weights"] = _display(uploads.save_weights(up.name, up.getvalue(), REPO / "weights" / "uploads"))
 
 
 def _save_zip_upload(widget: str) -> None:

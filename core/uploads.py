@@ -148,6 +148,15 @@ def _member_path(info: zipfile.ZipInfo) -> PurePosixPath | None:
     return p
 
 
+def save_weights(name: str, data: bytes, folder: str | Path) -> Path:
+    """Write an uploaded weights file as ``folder/<safe name><suffix>`` (the folder made if
+    needed) and return its path; a later upload of the same name replaces it."""
+    out = Path(folder) / (safe_name(name) + Path(name).suffix.lower())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    return out
+
+
 def extract_test_set_zip(source, dest_root: str | Path, name: str) -> Path:
     """Unpack a zipped test set into ``dest_root/<safe name>`` and return the folder
     holding ``real/`` and ``fake/`` (the zip may wrap them in one top folder).

@@ -26,7 +26,7 @@ with st.spinner(f"Scoring {len(pairs)} image(s)…"):
 for r in results:
     if not r.ok:
         st.error(r.error, icon=":material/broken_image:")
-seen = ui.model_seen(ctx)
+seen = ctx.seen  # what the model was trained and chosen on, re-read when its sidecar changes
 if len(results) > 1:
     st.dataframe(verdict_table(results, t, seen), hide_index=True, width="stretch",
                  column_config={"P(real)": st.column_config.NumberColumn(format="%.4f"),

@@ -29,3 +29,29 @@ def test_files_signature_follows_the_file_list(tmp_path):
     victim = next((root / "real").iterdir())
     victim.rename(victim.with_name("renamed" + victim.suffix))
     assert files_signature(scan_test_set(root)) != before
+
+
+def test_seen_fields_leave_out_only_a_part_that_trained_the_model(tmp_path):
+    from core.dashboard import seen_fields
+    from core.provenance import Seen
+
+    test_set = scan_test_set(make_test_set(tmp_path / "set", n_real=4, n_fake=4))
+    digests = {r: f"digest{i}" for i, r in enumerate(test_set.images["relpath"])}  # relpath -> content digest
+    some = Seen(frozenset(list(digests.values())[:3]), frozenset(), "x")
+    kept = seen_fields(some, digests, test_set, "sig", leave_out=False)
+    assert kept["n_trained"] == 3 and kept["left_out"] == 0 and "test_set" not in kept  # counted, not removed
+    left = seen_fields(some, digests, test_set, "sig", leave_out=True)
+    assert left["left_out"] == 3 and len(left["test_set"].images) == len(test_set.images) - 3
+    assert left["set_signature"] == "sig-unseen"  # its own cache key
+    everything = seen_fields(Seen(frozenset(digests.values()), frozenset(), "x"), digests, test_set, "sig", True)
+    assert everything["n_trained"] == 0 and "test_set" not in everything  # nothing would be left: not removed
+    assert seen_fields(None, {}, test_set, "sig", True) == {"seen": None, "seen_digests": {}, "n_trained": 0, "left_out": 0}
+    assert seen_fields(some, digests, None, "", True)["n_trained"] == 0  # the tester has no test set
+
+
+def test_an_uploaded_weights_file_is_saved_under_a_safe_name(tmp_path):
+    from core.uploads import save_weights
+
+    out = save_weights("../../my model (v2).PTH", b"abc", tmp_path / "uploads")
+    assert out == tmp_path / "uploads" / "my_model_v2.pth" and out.read_bytes() == b"abc"
+    assert save_weights("../../my model (v2).PTH", b"new", tmp_path / "uploads").read_bytes() == b"new"
