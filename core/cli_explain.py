@@ -70,9 +70,15 @@ def run_regions(args: argparse.Namespace) -> int:
 
     from .data import scan_test_set
     from .explain import NO_ATTENTION_NOTE
-    from .regions import LAYOUT_NOTE, region_study
+    from .regions import LAYOUT_NOTE, region_study, replaced_regions
 
     test_set = scan_test_set(args.data)
+    fakes = test_set.images.loc[test_set.images["label"] == 0, "path"]
+    if not any(replaced_regions(p) for p in fakes):  # before loading the model: nothing to study
+        print(f"error: {args.data} has {len(fakes)} fake images and none is named as CIPLab's fakes are "
+              "(fake/easy_12_1010.jpg: the four digits mark the replaced left eye, right eye, nose, mouth), "
+              "so no replaced region is known to measure the maps against.", file=sys.stderr)
+        return 2
     detector = _load(args)
     bar = tqdm(unit="img", desc="explaining fakes", file=sys.stderr, leave=False)
 

@@ -129,3 +129,22 @@ def test_shuffled_masks_baseline_catches_centre_bias():
     assert shuffled_hit_rate(mouth * 4, [("mouth",)] * 4) == 1.0  # peaks always mid-mouth: baseline is high too
     assert shuffled_hit_rate(mouth * 2, [("mouth",), ("left eye",)]) == 0.5
     assert shuffled_hit_rate(mouth, [("mouth",)]) is None
+
+
+def test_regions_cli_measures_named_fakes_and_refuses_a_set_without_them(tmp_path, capsys):
+    import json
+    import shutil
+
+    from .conftest import make_checkpoint
+
+    ckpt = make_checkpoint(tmp_path / "m.pth")
+    data = make_test_set(tmp_path / "set", n_real=2, n_fake=6, size=64)  # fakes named {level}_{i}_{mask}
+    out = tmp_path / "regions.json"
+    assert main(["regions", "--data", str(data), "--weights", str(ckpt), "--device", "cpu", "--json", str(out)]) == 0
+    saved = json.loads(out.read_text())
+    named = sum(bool(replaced_regions(p)) for p in (data / "fake").iterdir())
+    assert len(saved["images"]) == named > 0 and {r["map"] for r in saved["summary"]} == {"attention", "gradcam"}
+    shutil.rmtree(data / "fake")
+    capsys.readouterr()
+    assert main(["regions", "--data", str(data), "--weights", str(ckpt), "--device", "cpu"]) == 2
+    assert "none is named as CIPLab's fakes are" in capsys.readouterr().err  # said, not 'no fakes scored (flat map)'
