@@ -1,7 +1,7 @@
 """Overview: test-set composition, metric cards, confusion matrix and score distributions."""
 import streamlit as st
 
-from core import figures, ui
+from core import figures, near_copies, ui
 from core.gallery import composition
 from core.quality import low_detail_set_note
 
@@ -25,6 +25,12 @@ if ctx.left_out:
     st.info(f"{ctx.left_out} images of `{ctx.data_dir}` are files this model was trained on; they are left out of "
             "every page (sidebar toggle), so these numbers measure detection only.", icon=":material/school:")
 ui.show_overlap(ui.seen_overlap(ctx, preds), frame, t, positive)
+copies = ui.resaved_copies(ctx, preds)  # the same pictures saved again: no byte digest finds them
+if copies is not None and len(copies):
+    for level, text in near_copies.resaved_words(copies, len(frame), ctx.seen.where):
+        getattr(st, level)(text, icon=":material/content_copy:")
+    with st.expander(f"The {len(copies)} re-saved copies"):
+        st.dataframe(copies.drop(columns=["test_path"]), hide_index=True, width="stretch")
 note = low_detail_set_note(frame["detail_share"])
 if note:
     st.warning(note, icon=":material/blur_on:")

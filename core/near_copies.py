@@ -18,8 +18,11 @@ Streamlit-free and torch-free.
 """
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -66,6 +69,58 @@ def file_hash(path) -> bytes | None:
 def hash_files(paths: Iterable, progress: Callable[[int, int], None] | None = None) -> list[bytes | None]:
     """``file_hash`` of each path, in order; ``progress(done, total)`` every 64 files."""
     return each_with_progress(file_hash, paths, progress, 64)
+
+
+def cached_hashes(paths: Iterable, cache_dir: str | os.PathLike | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> list[bytes | None]:
+    """``hash_files`` through a disk cache, ``cache_dir/phash/hashes.csv``: one row per file (its
+    resolved path, size and modification time, the hash in hex or empty when unreadable), shared by
+    every test set and model, so a folder is hashed once, not on every check. A changed file is
+    hashed again; without ``cache_dir`` nothing is cached. ``progress(done, total)`` counts cached
+    files as done."""
+    paths = list(paths)
+    if cache_dir is None:
+        return hash_files(paths, progress)
+    keys = []
+    for p in paths:
+        try:
+            st = os.stat(p)
+            keys.append((str(Path(p).resolve()), st.st_size, st.st_mtime_ns))
+        except OSError:
+            keys.append(None)  # gone or unreadable: no hash, and nothing to cache
+    store = Path(cache_dir) / "phash" / "hashes.csv"
+    known = _read_store(store)
+    todo = [i for i, k in enumerate(keys) if k is not None and k not in known]
+    ready = len(paths) - len(todo)
+    made = hash_files([paths[i] for i in todo], progress and (lambda done, _: progress(ready + done, len(paths))))
+    if todo:
+        store.parent.mkdir(parents=True, exist_ok=True)
+        lines = "".join(f"{json.dumps(keys[i][0])}\t{keys[i][1]}\t{keys[i][2]}\t{h.hex() if h else ''}\n" for i, h in zip(todo, made))
+        with open(store, "a") as f:  # one write: rows appended by another process are not cut
+            f.write(lines)
+        known.update({keys[i]: h for i, h in zip(todo, made)})
+    return [known.get(k) if k is not None else None for k in keys]
+
+
+def _read_store(store: Path) -> dict:
+    """The hash cache as {(path, size, mtime_ns): hash or None}; later rows win; torn or foreign lines are skipped."""
+    known = {}
+    try:
+        text = store.read_text()
+    except OSError:
+        return known
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) != 4:
+            continue
+        try:
+            key = (json.loads(parts[0]), int(parts[1]), int(parts[2]))
+            value = bytes.fromhex(parts[3]) if parts[3] else None
+        except ValueError:  # json's errors are ValueErrors too
+            continue
+        if value is None or len(value) == HASH_BYTES:
+            known[key] = value
+    return known
 
 
 def _as_words(hashes: list[bytes | None]) -> tuple[np.ndarray, np.ndarray]:
@@ -164,19 +219,47 @@ def against_record(test: pd.DataFrame, test_hashes: list[bytes | None], seen, ma
         "test_path": test["path"].astype(str).to_numpy()[i]})
 
 
+def resaved_copies(test: pd.DataFrame, test_hashes: list[bytes | None], seen, exact: Iterable[str] = ()) -> pd.DataFrame:
+    """The test images that are copies of images the model records without being the same files
+    (another size, quality or format: no byte digest finds them): ``against_record`` less the
+    relpaths in ``exact``, those the digests found already."""
+    rows = against_record(test, test_hashes, seen)
+    return rows[~rows["test_relpath"].isin(set(exact))].reset_index(drop=True)
+
+
+def resaved_words(copies: pd.DataFrame, n_images: int, where: str) -> list[tuple[str, str]]:
+    """(level, sentence) for ``resaved_copies``: "warning" for copies of training images, "info"
+    for copies of validation images; nothing when there are none."""
+    out = []
+    for kind, level, meaning in (
+            ("training", "warning", "its numbers on them measure memory, not detection. They count in every "
+                                    "page's numbers (only identical files can be left out); the Data check page "
+                                    "shows them"),
+            ("validation", "info", "it was chosen by its score on them, so expect somewhat lower numbers on new "
+                                   "images")):
+        n = int((copies["seen_as"] == kind).sum())
+        if n:
+            are = "is a re-saved copy" if n == 1 else "are re-saved copies"
+            out.append((level, f"{n} of the {n_images} test images {are} (the same picture at another size, quality "
+                               f"or format; perceptual hash, from {where}) of the model's {kind} images: {meaning}."))
+    return out
+
+
 def check(test: pd.DataFrame, other: pd.DataFrame | None = None, max_distance: int = MAX_DISTANCE,
-          progress: Callable[[int, int], None] | None = None, seen=None) -> NearCopies:
+          progress: Callable[[int, int], None] | None = None, seen=None,
+          cache_dir: str | os.PathLike | None = None) -> NearCopies:
     """Near copies in a test set (``path``, ``relpath``, ``label`` as ``core.data`` lists
     them), within it and, with ``other`` (e.g. the training folder), across the two. With
     ``seen`` (a ``core.provenance.Seen`` that records perceptual hashes) also against the
-    images a model says it was trained and chosen on: no training folder needed."""
+    images a model says it was trained and chosen on: no training folder needed. With
+    ``cache_dir`` the hashes go through ``cached_hashes``."""
     total = len(test) + (0 if other is None else len(other))
     report = (lambda done, _: progress(done, total)) if progress else None
-    test_hashes = hash_files(test["path"], report)
+    test_hashes = cached_hashes(test["path"], cache_dir, report)
     other_hashes = []
     if other is not None:
         offset = (lambda done, _: progress(len(test) + done, total)) if progress else None
-        other_hashes = hash_files(other["path"], offset)
+        other_hashes = cached_hashes(other["path"], cache_dir, offset)
     within = _frame_pairs(near_pairs(test_hashes, None, max_distance), test, test, ("a", "b"))
     # without another folder the reference is empty: no pairs, the same columns
     across = _frame_pairs(near_pairs(test_hashes, other_hashes, max_distance), test, test if other is None else other,

@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from . import near_copies as nc
-from . import provenance, uploads
+from . import prediction_cache, provenance, uploads
 from .checkpoint import CheckpointError, Detector, load_detector, resolve_device
 from .data import LABEL_NAMES, DatasetError, LAYOUT_HELP, TestSet, scan_test_set
 from .inference import InferenceSettings, Predictions, Progress, predict_test_set
@@ -179,6 +179,33 @@ def seen_overlap(ctx: Context, preds: Predictions) -> provenance.Overlap | None:
     return _overlap(ctx.detector.sha256, ctx.set_signature, _sidecar_stamp(ctx.detector), ctx.seen, ctx.seen_digests, preds.frame)
 
 
+_HASHED: set[tuple] = set()  # test sets whose hashes this process has put in the disk cache
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _resaved(weights_sha: str, set_signature: str, sidecar: tuple, _seen: provenance.Seen, _frame: pd.DataFrame,
+             _exact: frozenset) -> pd.DataFrame:
+    return nc.resaved_copies(_frame, nc.cached_hashes(_frame["path"], prediction_cache.DEFAULT_CACHE_DIR), _seen, _exact)
+
+
+def resaved_copies(ctx: Context, preds: Predictions) -> pd.DataFrame | None:
+    """``core.near_copies.resaved_copies`` of the scored images when the model records perceptual
+    hashes (None otherwise): test images that are its training or validation pictures saved again.
+    The first time a set is hashed (into the disk cache) with a progress bar."""
+    if ctx.seen is None or not ctx.seen.has_hashes:
+        return None
+    key = (ctx.set_signature, prediction_cache.DEFAULT_CACHE_DIR)
+    if key not in _HASHED:
+        bar = st.progress(0.0, text="Looking for re-saved copies of the model's training images…")
+        nc.cached_hashes(preds.frame["path"], prediction_cache.DEFAULT_CACHE_DIR,
+                         lambda done, total: bar.progress(done / max(1, total), text=f"Hashing the images… {done:,} of {total:,}"))
+        bar.empty()
+        _HASHED.add(key)
+    o = seen_overlap(ctx, preds)
+    exact = frozenset(o.train["relpath"]) | frozenset(o.val["relpath"]) if o is not None else frozenset()
+    return _resaved(ctx.detector.sha256, ctx.set_signature, _sidecar_stamp(ctx.detector), ctx.seen, preds.frame, exact)
+
+
 def show_overlap(o: provenance.Overlap | None, frame: pd.DataFrame, threshold: float, positive: str) -> None:
     """The overlap in words: an error or warning box when the model trained on test images (with
     the list, and the numbers on the rest), an info box when it was chosen on them, a caption otherwise."""
@@ -251,7 +278,7 @@ def near_copies(ctx: Context, other: str | None, max_distance: int, run: bool) -
             bar.progress(done / max(1, total), text=f"Hashing the images… {done:,} of {total:,}")
 
         result = nc.check(ctx.test_set.images, None if other_set is None else other_set.images, max_distance, report,
-                          seen)
+                          seen, prediction_cache.DEFAULT_CACHE_DIR)
         bar.empty()
         kept.clear()  # one result per session: a new check replaces the last
         kept[key] = result

@@ -137,3 +137,30 @@ def test_copies_of_the_images_a_model_records_are_found_without_their_folder(tmp
     assert nc.words(clean)[0][0] == "ok" and "nor copies of the 4 images the model records" in nc.words(clean)[0][1]
     assert nc.check(test).recorded is None and nc.check(test).recorded_as("training").empty  # no record given
     assert main(["near-copies", "--data", str(tmp_path / "test"), "--weights", str(tmp_path / "none.pth")]) == 2
+
+
+def test_the_hash_cache_hashes_a_file_once_and_again_when_it_changes(tmp_path, monkeypatch):
+    import os
+
+    pics = _set(tmp_path / "set", [(f"real/{i}.jpg", 1, photo_like(96, seed=i)) for i in range(4)])
+    (tmp_path / "set" / "real" / "bad.jpg").write_bytes(b"no image")
+    paths = [*pics["path"], str(tmp_path / "set" / "real" / "bad.jpg"), str(tmp_path / "gone.jpg")]
+    cache = tmp_path / "cache"
+    first = nc.cached_hashes(paths, cache)
+    assert first == nc.hash_files(paths) and first[4] is None and first[5] is None
+    made = []
+    real = nc.file_hash
+    monkeypatch.setattr(nc, "file_hash", lambda p: made.append(p) or real(p))
+    calls = []
+    assert nc.cached_hashes(paths, cache, lambda d, t: calls.append((d, t))) == first
+    assert made == []  # all cached; a missing file is neither cached nor hashed
+    photo_like(96, seed=9).save(paths[1])  # changed: its size or time moves, so it is hashed again
+    os.utime(paths[1], ns=(1, 1))
+    again = nc.cached_hashes(paths, cache, lambda d, t: calls.append((d, t)))
+    assert again[1] == real(paths[1]) != first[1] and again[0] == first[0] and made[-1] == paths[1]
+    assert calls[-1] == (6, 6)  # cached files count as done: the bar ends full
+    with open(cache / "phash" / "hashes.csv", "a") as f:
+        f.write("torn line\n\"x\"\t1\t2\tzz\n")  # a torn or foreign line is skipped, not trusted
+    assert nc.cached_hashes(paths, cache) == again
+    found = nc.check(pics, pics.iloc[:1], cache_dir=cache)  # check() takes the cache too
+    assert len(found.across) == 1 and found.across["distance"].iloc[0] == 0

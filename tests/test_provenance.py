@@ -404,3 +404,33 @@ def test_record_reads_each_file_once_and_matches_the_separate_digest_and_hash(tm
     assert rec["train"] == sorted({file_digest(p) for p in [*train, broken]})
     assert rec["val"] == sorted({file_digest(p) for p in train[:2]})
     assert rec["phash"]["train"] == sorted({near_copies.file_hash(p).hex() for p in train})  # the broken file has none
+
+
+def test_overview_says_which_test_images_are_training_pictures_saved_again(tmp_path, cache_dir, monkeypatch):
+    from .conftest import open_page, photo_like, point_app_at
+
+    train, test = tmp_path / "train", tmp_path / "test"
+    pictures = [photo_like(160, seed=s) for s in range(8)]
+    for root in (train, test):
+        for cls in ("real", "fake"):
+            (root / cls).mkdir(parents=True)
+    for i, p in enumerate(pictures[:4]):
+        p.save(train / ("real" if i % 2 else "fake") / f"t{i}.jpg", quality=95)
+    shutil.copy(train / "fake" / "t0.jpg", test / "fake" / "same_file.jpg")  # the exact file: the digest check's
+    pictures[1].resize((80, 80)).save(test / "real" / "t1_small.jpg", quality=70)  # re-saved: only a hash finds it
+    pictures[2].save(test / "fake" / "t2.png")
+    for i, p in enumerate(pictures[4:]):
+        p.save(test / ("real" if i % 2 else "fake") / f"new{i}.jpg", quality=95)
+    ckpt = make_checkpoint(tmp_path / "w" / "m.pth", spread=60.0)
+    assert _fingerprint(ckpt, train) == 0
+    point_app_at(monkeypatch, test, ckpt)
+    at = open_page("streamlit_app.py")
+    assert not at.exception, at.exception
+    assert any(w.value.startswith("1 of the 7 test images (14%") for w in at.warning)  # the exact file, as before
+    resaved = [w.value for w in at.warning if "re-saved copies" in w.value]
+    assert resaved and resaved[0].startswith("2 of the 7 test images are re-saved copies") and "training images" in resaved[0]
+    listed = next(df.value for df in at.dataframe if "seen_as" in df.value.columns)
+    assert sorted(listed["test_relpath"]) == ["fake/t2.png", "real/t1_small.jpg"]  # not the exact file again
+    assert (cache_dir / "phash" / "hashes.csv").is_file()  # hashed once, into the disk cache
+    at.run()
+    assert not at.exception and any("re-saved copies" in w.value for w in at.warning)
