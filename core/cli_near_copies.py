@@ -4,7 +4,9 @@ another folder (e.g. the training data), by perceptual hash (``core.near_copies`
 trained and chosen on (its perceptual hashes, in the checkpoint or its ``.seen.json``): no
 training folder is needed.
 
-    python -m core near-copies --data TEST [--other DIR] [--weights FILE] [--max-distance 12] [--show 10] [--json OUT]
+    python -m core near-copies --data TEST [--other DIR] [--weights FILE] [--max-distance 12] [--show 10] [--json OUT] [--no-cache]
+
+Hashes are kept in the disk cache (``core.near_copies.cached_hashes``), so a folder is hashed once.
 
 Exit status 0 when nothing is found, 1 when near copies are found, 2 on bad input, so a
 script that assembles a test set can refuse one that leaks.
@@ -25,6 +27,8 @@ def add_parser(sub) -> None:
                    help="a checkpoint: also look for copies of the images it records it was trained and chosen on")
     p.add_argument("--max-distance", type=int, default=near_copies.MAX_DISTANCE,
                    help=f"most differing bits of 256 that still count as a copy (default {near_copies.MAX_DISTANCE})")
+    p.add_argument("--no-cache", action="store_true",
+                   help="hash every image again instead of reading the hashes kept in .cache/phash")
     p.add_argument("--show", type=int, default=10, help="pairs listed per kind (all go to --json)")
     p.add_argument("--json", default=None, help="write every pair here")
     p.set_defaults(func=run_near_copies)
@@ -60,7 +64,10 @@ def run_near_copies(args: argparse.Namespace) -> int:
         print(no_record, file=sys.stderr)
         return 2
     bar, report = _progress("hashing")
-    found = near_copies.check(test.images, None if other is None else other.images, args.max_distance, report, seen)
+    from .prediction_cache import DEFAULT_CACHE_DIR
+
+    found = near_copies.check(test.images, None if other is None else other.images, args.max_distance, report, seen,
+                              None if args.no_cache else DEFAULT_CACHE_DIR)
     bar.close()
     print(f"Test set: {test.root} ({len(test.images)} images)" + (f"; other: {other.root} ({len(other.images)} images)" if other else ""))
     if no_record:

@@ -93,7 +93,7 @@ def test_check_finds_copies_across_and_within_and_mislabelled_pairs(tmp_path):
     assert nc.words(clean)[0][0] == "ok" and clean.n_other == 0
 
 
-def test_cli_exit_status_says_whether_copies_were_found(tmp_path, capsys):
+def test_cli_exit_status_says_whether_copies_were_found(tmp_path, capsys, cache_dir):
     p = [photo_like(160, seed=s) for s in range(4)]
     _set(tmp_path / "train", [("real/a.jpg", 1, p[0]), ("fake/b.jpg", 0, p[1])])
     _set(tmp_path / "test", [("real/a.png", 1, p[0]), ("fake/c.jpg", 0, p[2]), ("real/d.jpg", 1, p[3])])
@@ -105,11 +105,15 @@ def test_cli_exit_status_says_whether_copies_were_found(tmp_path, capsys):
     assert saved["across"][0]["other_relpath"] == "real/a.jpg" and saved["within"] == []
     assert main(["near-copies", "--data", str(tmp_path / "test")]) == 0
     assert "No near copies within the 3 test images" in capsys.readouterr().out
+    stored = (cache_dir / "phash" / "hashes.csv").read_text()
+    assert stored.count("\n") == 5  # every file hashed once, into the cache, though the test set was checked twice
+    assert main(["near-copies", "--data", str(tmp_path / "test"), "--no-cache"]) == 0
+    assert (cache_dir / "phash" / "hashes.csv").read_text() == stored
     assert main(["near-copies", "--data", str(tmp_path / "nowhere")]) == 2
     assert main(["near-copies", "--data", str(tmp_path / "test"), "--max-distance", "300"]) == 2
 
 
-def test_copies_of_the_images_a_model_records_are_found_without_their_folder(tmp_path, capsys):
+def test_copies_of_the_images_a_model_records_are_found_without_their_folder(tmp_path, capsys, cache_dir):
     p = [photo_like(160, seed=s) for s in range(6)]
     _set(tmp_path / "train", [("real/a.jpg", 1, p[0]), ("fake/b.jpg", 0, p[1])])
     _set(tmp_path / "val", [("real/c.jpg", 1, p[2]), ("fake/d.jpg", 0, p[3])])
