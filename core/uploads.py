@@ -110,9 +110,12 @@ def judge_uploads(detector: Detector, files, *, face_crop: bool = False,
     return results
 
 
-def verdict_table(results: list[UploadVerdict], threshold: float, seen: Seen | None = None) -> pd.DataFrame:
+def verdict_table(results: list[UploadVerdict], threshold: float, seen: Seen | None = None,
+                  labels: dict[str, int] | None = None) -> pd.DataFrame:
     """One row per upload: file, P(real), P(fake), verdict, face, message (the error, or a warning);
-    with ``seen`` (``core.provenance``), also whether the model was trained or chosen on the file."""
+    with ``seen`` (``core.provenance``), also whether the model was trained or chosen on the file;
+    with ``labels`` (name -> 1 real / 0 fake: test-set images, ``read_picks``), their true class and
+    whether the verdict is right (empty for uploads of unknown class)."""
     rows = []
     for r in results:
         face = "" if r.face is None else ("found" if r.face.found else "none found (whole image)")
@@ -121,16 +124,61 @@ def verdict_table(results: list[UploadVerdict], threshold: float, seen: Seen | N
                      "verdict": r.verdict(threshold) or "not scored", "face crop": face, "message": message,
                      "seen by the model": r.seen_as(seen)})
     columns = ["file", "P(real)", "P(fake)", "verdict", "face crop", "message"]
-    return pd.DataFrame(rows, columns=columns + (["seen by the model"] if seen is not None else []))
+    table = pd.DataFrame(rows, columns=columns + (["seen by the model"] if seen is not None else []))
+    if labels:
+        truth = [("REAL" if labels[r.name] == 1 else "FAKE") if r.name in labels else "" for r in results]
+        table.insert(4, "true class", [t.lower() for t in truth])
+        table.insert(5, "right", ["" if not t or v == "not scored" else ("yes" if v == t else "no")
+                                  for t, v in zip(truth, table["verdict"])])
+    return table
 
 
-def verdict_csv(results: list[UploadVerdict], threshold: float, model: str, seen: Seen | None = None) -> bytes:
+def verdict_csv(results: list[UploadVerdict], threshold: float, model: str, seen: Seen | None = None,
+                labels: dict[str, int] | None = None) -> bytes:
     """``verdict_table`` as CSV bytes, each row also naming the model and the threshold, so a
     downloaded file still says where its verdicts came from."""
-    table = verdict_table(results, threshold, seen)
+    table = verdict_table(results, threshold, seen, labels)
     table.insert(4, "threshold", threshold)
     table.insert(5, "model", model)
     return table.to_csv(index=False, float_format="%.6f").encode()
+
+
+MAX_PICKS = 12  # test-set images taken into the tester at once
+
+
+def read_picks(images: pd.DataFrame, relpaths: list[str]) -> tuple[list[tuple[str, bytes]], dict[str, int], list[str]]:
+    """Test-set images (``relpath`` of ``images``, as ``core.data`` lists them) taken into the
+    single-image tester: (name, bytes) pairs as uploads are, named by relpath; their true labels
+    by that name; and a message for each that could not be read (gone since the set was listed)."""
+    rows = images.set_index("relpath")
+    pairs, labels, problems = [], {}, []
+    for rel in relpaths:
+        if rel not in rows.index:
+            problems.append(f"{rel}: not in the test set any more")
+            continue
+        try:
+            pairs.append((rel, Path(rows.at[rel, "path"]).read_bytes()))
+        except OSError as exc:
+            problems.append(f"{rel}: could not be read ({type(exc).__name__})")
+            continue
+        labels[rel] = int(rows.at[rel, "label"])
+    return pairs, labels, problems
+
+
+def random_pick(images: pd.DataFrame, label: int, taken, rng=None) -> str | None:
+    """The relpath of a random test-set image of class ``label`` (1 real, 0 fake) not in ``taken``;
+    None when there is none left."""
+    import random
+
+    free = sorted(set(images.loc[images["label"] == label, "relpath"]) - set(taken))
+    return (rng or random).choice(free) if free else None
+
+
+def pick_words(label: int, verdict: str, threshold: float) -> str:
+    """The tester's line for a test-set image: its true class and whether the verdict is right."""
+    truth = "REAL" if label == 1 else "FAKE"
+    right = "right" if verdict == truth else "wrong"
+    return f"From the test set: truly **{truth.lower()}**, so this verdict is **{right}** at threshold {threshold:.3f}."
 
 
 def safe_name(name: str) -> str:

@@ -4,7 +4,7 @@ import streamlit as st
 from core import figures, ui
 from core.analysis import score_context
 from core.provenance import upload_words
-from core.uploads import UPLOAD_TYPES, verdict_csv, verdict_table
+from core.uploads import MAX_PICKS, UPLOAD_TYPES, pick_words, random_pick, read_picks, verdict_csv, verdict_table
 
 ctx = ui.sidebar("Single-image tester")
 st.title("Single-image tester")
@@ -13,13 +13,34 @@ t = ctx.threshold
 
 files = st.file_uploader("Face images (jpg, png, webp)", type=list(UPLOAD_TYPES), accept_multiple_files=True,
                          key="tester_files")
+picks = st.session_state.setdefault("tester_picks", [])
+if ctx.test_set is not None:  # for a class demo: faces of the sidebar's test set, with their true class
+    images = ctx.test_set.images
+    listed = set(images["relpath"])
+    st.session_state["tester_picks"] = [p for p in picks if p in listed]  # another test set drops the old picks
+
+    def add_random(label: int) -> None:
+        rel = random_pick(images, label, st.session_state["tester_picks"])
+        if rel and len(st.session_state["tester_picks"]) < MAX_PICKS:
+            st.session_state["tester_picks"] = [*st.session_state["tester_picks"], rel]
+
+    with st.expander(f"…or take faces from the test set `{ctx.data_dir}`", expanded=bool(picks)):
+        left, real, fake = st.columns([4, 1, 1], vertical_alignment="bottom")
+        picks = left.multiselect("Test-set images", images["relpath"].tolist(), key="tester_picks",
+                                 max_selections=MAX_PICKS, placeholder="type part of a file name")
+        real.button("Random real", on_click=add_random, args=(1,), width="stretch")
+        fake.button("Random fake", on_click=add_random, args=(0,), width="stretch")
 crop = st.toggle("Crop the face automatically (OpenCV Haar cascade)", key="tester_crop")
-if not files:
-    st.info(f"Upload one or more face photos: each gets P(real), P(fake) and the verdict at threshold {t:.3f} "
-            f"from `{detector.name}`.")
+picks = picks if ctx.test_set is not None else []
+picked, labels, problems = read_picks(ctx.test_set.images, picks) if picks else ([], {}, [])
+for problem in problems:
+    st.warning(problem, icon=":material/folder_off:")
+pairs = [(f.name, f.getvalue()) for f in files or []] + picked
+if not pairs:
+    st.info(f"Upload one or more face photos, or take some from the test set: each gets P(real), P(fake) and the "
+            f"verdict at threshold {t:.3f} from `{detector.name}`.")
     st.stop()
 
-pairs = [(f.name, f.getvalue()) for f in files]
 with st.spinner(f"Scoring {len(pairs)} image(s)…"):
     results = ui.judge_uploads(detector.sha256, ui.uploads_digest(pairs), crop, ctx.fast, detector, pairs)
 
@@ -28,10 +49,10 @@ for r in results:
         st.error(r.error, icon=":material/broken_image:")
 seen = ctx.seen  # what the model was trained and chosen on, re-read when its sidecar changes
 if len(results) > 1:
-    st.dataframe(verdict_table(results, t, seen), hide_index=True, width="stretch",
+    st.dataframe(verdict_table(results, t, seen, labels), hide_index=True, width="stretch",
                  column_config={"P(real)": st.column_config.NumberColumn(format="%.4f"),
                                 "P(fake)": st.column_config.NumberColumn(format="%.4f")})
-st.download_button("Download the verdicts (CSV)", verdict_csv(results, t, detector.name, seen), file_name="verdicts.csv",
+st.download_button("Download the verdicts (CSV)", verdict_csv(results, t, detector.name, seen, labels), file_name="verdicts.csv",
                    mime="text/csv", icon=":material/download:")
 set_sweep, why = ui.scored_sweep(ctx)  # the sidebar's test set, when already scored (never runs it here)
 for i, r in enumerate(results):
@@ -46,6 +67,8 @@ for i, r in enumerate(results):
         verdict = r.verdict(t)
         out = cols[-1]
         (out.success if verdict == "REAL" else out.error)(f"Verdict: **{verdict}** at threshold {t:.3f}")
+        if r.name in labels:
+            out.markdown(pick_words(labels[r.name], verdict, t))
         if r.warning:
             out.warning(r.warning, icon=":material/blur_on:")
         seen_note = upload_words(r.seen_as(seen))

@@ -209,3 +209,29 @@ def test_fast_toggle_reports_its_precision_and_gpu_without_cuda_says_so(env):
         at.sidebar.radio(key="w_device").set_value("cuda").run()
         assert not at.exception
         assert any("sees no CUDA GPU" in w.value and "choose auto or CPU" in w.value for w in at.warning)
+
+
+def test_tester_takes_faces_from_the_test_set_and_says_if_the_verdict_is_right(env, core_frame):
+    data, _ = env
+    truth = dict(zip(scan_test_set(data).images["relpath"], scan_test_set(data).images["label"]))
+    at = start("pages/3_Single_image_tester.py")
+    next(b for b in at.button if b.label == "Random fake").click().run()
+    next(b for b in at.button if b.label == "Random real").click().run()
+    assert not at.exception, at.exception
+    assert [truth[p] for p in at.multiselect(key="tester_picks").value] == [0, 1]  # one of each, as asked
+    readable = [r for r in core_frame["relpath"] if r.startswith("fake/")][:1] + \
+        [r for r in core_frame["relpath"] if r.startswith("real/")][:2]
+    at.multiselect(key="tester_picks").set_value([*readable, "real/truncated.jpg"]).run()  # the set's broken file too
+    assert not at.exception, at.exception
+    lines = [m.value for m in at.markdown if m.value.startswith("From the test set")]
+    p_real = dict(zip(core_frame["relpath"], core_frame["p_real"]))
+    assert len(lines) == 3
+    for rel, line in zip(readable, lines):  # right or wrong at the sidebar's threshold, from the same P(real)
+        right = (p_real[rel] >= 0.5) == bool(truth[rel])
+        assert f"truly **{'real' if truth[rel] else 'fake'}**" in line and f"**{'right' if right else 'wrong'}**" in line
+    assert any("truncated.jpg" in e.value for e in at.error)  # said, and the others still judged
+    table = at.dataframe[0].value
+    assert sorted(table["file"]) == sorted([*readable, "real/truncated.jpg"])
+    assert table.set_index("file").loc["real/truncated.jpg", "right"] == ""  # not scored: neither right nor wrong
+    at.multiselect(key="tester_picks").set_value([]).run()
+    assert not at.exception and "Upload one or more face photos" in at.info[0].value

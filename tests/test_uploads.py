@@ -2,6 +2,7 @@
 import io
 import struct
 import zipfile
+from pathlib import Path
 import zlib
 
 import numpy as np
@@ -147,3 +148,32 @@ def test_the_perceptual_hash_is_made_only_when_the_model_records_hashes_and_once
     assert r.seen_as(None) == "" and r.seen_as(Seen(frozenset({"1-a"}), frozenset(), "x")) == "" and calls == []
     with_hashes = Seen(frozenset({"1-a"}), frozenset(), "x", train_hashes=frozenset({bytes(32)}))
     assert r.seen_as(with_hashes) == r.seen_as(with_hashes) == "" and calls == [1]  # made once, then kept
+
+
+def test_test_set_picks_read_their_files_and_know_their_class(detector, tmp_path):
+    import random
+
+    from core.data import scan_test_set
+    from core.uploads import pick_words, random_pick, read_picks
+
+    from .conftest import make_test_set
+
+    images = scan_test_set(make_test_set(tmp_path / "set", n_real=3, n_fake=2)).images
+    real, fake = images.loc[images["label"] == 1, "relpath"].iloc[0], images.loc[images["label"] == 0, "relpath"].iloc[0]
+    gone = images.loc[images["label"] == 1, "path"].iloc[1]
+    Path(gone).unlink()  # deleted after the set was listed
+    pairs, labels, problems = read_picks(images, [real, fake, images.loc[images["path"] == gone, "relpath"].iloc[0],
+                                                  "real/never.jpg"])
+    assert [n for n, _ in pairs] == [real, fake] and labels == {real: 1, fake: 0} and len(problems) == 2
+    assert pairs[0][1] == Path(images.loc[images["relpath"] == real, "path"].iloc[0]).read_bytes()
+    rng = random.Random(0)
+    taken = [random_pick(images, 0, [], rng)]
+    taken.append(random_pick(images, 0, taken, rng))
+    assert sorted(taken) == sorted(images.loc[images["label"] == 0, "relpath"]) and random_pick(images, 0, taken) is None
+    results = judge_uploads(detector, pairs)
+    table = verdict_table(results, 0.5, labels=labels)
+    assert table["true class"].tolist() == ["real", "fake"]
+    assert table["right"].tolist() == [("yes" if (r.verdict(0.5) == "REAL") == (n == real) else "no")
+                                       for r, n in zip(results, [real, fake])]
+    assert "true class" not in verdict_table(results, 0.5).columns  # plain uploads: no such columns
+    assert pick_words(0, "FAKE", 0.5).endswith("**right** at threshold 0.500.") and "**wrong**" in pick_words(1, "FAKE", 0.5)
