@@ -47,6 +47,9 @@ if not opened.empty:
         right.markdown(f"**{Path(item['relpath']).name}**")
         right.dataframe(ui.image_details(item, preds.frame, ctx.threshold), hide_index=True, width="stretch")
         right.button("Close", on_click=ss.pop, args=("gallery_open", None))
+        if right.button("Open in the single-image tester", icon=":material/arrow_forward:"):
+            ss["tester_picks"] = [item["relpath"]]  # the tester shows it with its true class, explanation a toggle away
+            st.switch_page(ui.TESTER)
         if right.toggle("Explain (attention map + Grad-CAM)", key="gallery_explain"):
             from core.explain import NO_ATTENTION_NOTE, TARGET_NOTE, explain_file
 

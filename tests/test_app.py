@@ -119,6 +119,12 @@ def test_the_gallery_holds_exactly_the_misclassified_images(env, core_frame):
     assert not at.exception
     details = at.dataframe[0].value
     assert table["relpath"].iloc[0] in details["value"].tolist()
+    # ... and one click takes it to the single-image tester, with its true class
+    next(b for b in at.button if b.label == "Open in the single-image tester").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Single-image tester"
+    assert at.multiselect(key="tester_picks").value == [table["relpath"].iloc[0]]
+    assert any(m.value.startswith("From the test set") and "**wrong**" in m.value for m in at.markdown)  # an error
 
 
 def test_unreadable_files_are_listed_on_the_overview(env):
