@@ -1,7 +1,8 @@
 """End-to-end: `streamlit run` on a free port, driven by headless Debian chromium via playwright.
 
 Opens every page, moves the threshold, uploads images in the tester (one good, one
-broken) and saves a screenshot of each page under artifacts/screenshots/ (git-ignored).
+broken), takes a fake from the test set there, and saves a screenshot of each page under
+artifacts/screenshots/ (git-ignored).
 In CI (CI=true) a missing chromium is a failure; elsewhere the test skips with the reason.
 
 The same run can show real data: E2E_DATA / E2E_WEIGHTS point the app elsewhere and
@@ -146,6 +147,12 @@ def test_every_page_in_a_real_browser(server):
         expect(page.get_by_text("of the fakes and").first).to_be_visible()
         settle("Single-image tester", "P(fake)")
         page.screenshot(path=str(shots / "4_single_image_tester.png"), full_page=True)
+        # a face taken from the test set says its true class (the synthetic set's fakes are all readable)
+        page.get_by_text("…or take faces from the test set").click()
+        page.get_by_role("button", name="Random fake").click()
+        expect(page.get_by_text(re.compile(r"From the test set: truly fake, so this verdict is (right|wrong)"))).to_be_visible()
+        settle("Single-image tester", "P(fake)")
+        page.screenshot(path=str(shots / "4_single_image_tester_picked.png"), full_page=True)
 
         page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Data check").click()
         settle("Data check", "Press Check")
@@ -156,4 +163,4 @@ def test_every_page_in_a_real_browser(server):
         page.screenshot(path=str(shots / "5_data_check.png"), full_page=True)
         browser.close()
     assert {"1_overview.png", "2_threshold_explorer.png", "3_error_gallery.png",
-            "4_single_image_tester.png", "5_data_check.png"} <= {p.name for p in shots.glob("*.png")}
+            "4_single_image_tester.png", "4_single_image_tester_picked.png", "5_data_check.png"} <= {p.name for p in shots.glob("*.png")}
