@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from .bootstrap import DEFAULT_RESAMPLES
-from . import provenance
+from . import near_copies, provenance
 from .cli import DEFAULT_DATA, default_weights, write_json
 
 
@@ -94,11 +94,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
     note = low_detail_set_note(p.frame["detail_share"])
     if note:
         print(f"warning: {note}", file=sys.stderr)
-    shared = provenance.check(p.frame, provenance.model_seen(detector), digest_map) if len(p.frame) else None
-    for level, text in provenance.overlap_words(shared) if len(p.frame) else []:
+    seen = provenance.model_seen(detector)
+    shared = provenance.check(p.frame, seen, digest_map) if len(p.frame) else None
+    copies = _resaved(p.frame, seen, shared, args.no_cache)
+    for level, text in (provenance.overlap_words(shared) if len(p.frame) else []) + \
+            (near_copies.resaved_words(copies, len(p.frame), seen.where) if copies is not None else []):
         print(f"{'warning' if level in ('error', 'warning') else 'note'}: {text}", file=sys.stderr)
     out = summary_json(ev, detector, test_set, threshold, args.positive)
     out["seen_images"] = provenance.overlap_json(shared)
+    if copies is not None:
+        out["seen_images"]["resaved_copies"] = copies.drop(columns=["test_path"]).to_dict("records")
     if args.json_out and len(p.frame):
         from .analysis import extra_json
 
@@ -106,6 +111,19 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(format_report(out))
     write_json(out, args.json_out)
     return 0
+
+
+def _resaved(frame, seen, shared, no_cache: bool):
+    """The test images that are the model's training or validation pictures saved again (not the
+    same files, which ``shared`` holds), when the model records perceptual hashes; else None.
+    The hashes go through the disk cache unless ``no_cache``."""
+    if seen is None or not seen.has_hashes or not len(frame):
+        return None
+    from .prediction_cache import DEFAULT_CACHE_DIR
+
+    hashes = near_copies.cached_hashes(frame["path"], None if no_cache else DEFAULT_CACHE_DIR)
+    exact = set(shared.train["relpath"]) | set(shared.val["relpath"]) if shared is not None else set()
+    return near_copies.resaved_copies(frame, hashes, seen, exact)
 
 
 def _without_trained(test_set, weights):
@@ -137,6 +155,7 @@ def run_predict(args: argparse.Namespace) -> int:
     _check_threshold(args.threshold)
     detector = _load(args)
     threshold = detector.threshold if args.threshold is None else args.threshold
+    seen = provenance.model_seen(detector)  # to say when an image is one the model was trained or chosen on
     results, failed = [], 0
     for path in args.images:
         try:
@@ -152,6 +171,11 @@ def run_predict(args: argparse.Namespace) -> int:
         quality = detail_report(image)
         results.append({"path": path, "p_real": p_real, "p_fake": 1 - p_real, "verdict": verdict, **quality})
         print(f"{path}: {verdict}  P(real)={p_real:.4f}  P(fake)={1 - p_real:.4f}  (threshold {threshold:.3f})")
+        seen_as = provenance.seen_as(seen, provenance.file_digest(path),
+                                     near_copies.file_hash(path) if seen is not None and seen.has_hashes else None)
+        if seen_as:
+            results[-1]["seen_by_model"] = seen_as
+            quality["warnings"].append(provenance.upload_words(seen_as))
         for warning in quality["warnings"]:
             print(f"    warning: {warning}")
         if members:  # an ensemble: each member's own P(real)

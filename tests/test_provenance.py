@@ -406,8 +406,10 @@ def test_record_reads_each_file_once_and_matches_the_separate_digest_and_hash(tm
     assert rec["phash"]["train"] == sorted({near_copies.file_hash(p).hex() for p in train})  # the broken file has none
 
 
-def test_overview_says_which_test_images_are_training_pictures_saved_again(tmp_path, cache_dir, monkeypatch):
-    from .conftest import open_page, photo_like, point_app_at
+def _resaved_set(tmp_path):
+    """A fingerprinted checkpoint and a test set of 7: one of its training files as it is, two of its
+    training pictures saved again (80 px JPEG 70, PNG), four new pictures."""
+    from .conftest import photo_like
 
     train, test = tmp_path / "train", tmp_path / "test"
     pictures = [photo_like(160, seed=s) for s in range(8)]
@@ -423,6 +425,13 @@ def test_overview_says_which_test_images_are_training_pictures_saved_again(tmp_p
         p.save(test / ("real" if i % 2 else "fake") / f"new{i}.jpg", quality=95)
     ckpt = make_checkpoint(tmp_path / "w" / "m.pth", spread=60.0)
     assert _fingerprint(ckpt, train) == 0
+    return train, test, ckpt
+
+
+def test_overview_says_which_test_images_are_training_pictures_saved_again(tmp_path, cache_dir, monkeypatch):
+    from .conftest import open_page, point_app_at
+
+    train, test, ckpt = _resaved_set(tmp_path)
     point_app_at(monkeypatch, test, ckpt)
     at = open_page("streamlit_app.py")
     assert not at.exception, at.exception
@@ -434,3 +443,21 @@ def test_overview_says_which_test_images_are_training_pictures_saved_again(tmp_p
     assert (cache_dir / "phash" / "hashes.csv").is_file()  # hashed once, into the disk cache
     at.run()
     assert not at.exception and any("re-saved copies" in w.value for w in at.warning)
+
+
+def test_evaluate_and_predict_say_which_images_are_training_pictures_saved_again(tmp_path, cache_dir, capsys):
+    _, test, ckpt = _resaved_set(tmp_path)
+    out = tmp_path / "ev.json"
+    assert main(["evaluate", "--data", str(test), "--weights", str(ckpt), "--json", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "1 of the 7 test images" in err and "2 of the 7 test images are re-saved copies" in err
+    seen = json.loads(out.read_text())["seen_images"]
+    assert seen["trained_on"] == ["fake/same_file.jpg"]
+    assert sorted(r["test_relpath"] for r in seen["resaved_copies"]) == ["fake/t2.png", "real/t1_small.jpg"]
+    assert {r["seen_as"] for r in seen["resaved_copies"]} == {"training"}
+    assert main(["predict", str(test / "real" / "t1_small.jpg"), str(test / "fake" / "same_file.jpg"),
+                 str(test / "real" / "new1.jpg"), "--weights", str(ckpt), "--json", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert said.count("re-saved copy") == 1 and said.count("This exact file is one of the model's training") == 1
+    assert [r.get("seen_by_model", "") for r in json.loads(out.read_text())] == [
+        "near copy of a training image", "training image", ""]
