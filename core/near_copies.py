@@ -74,7 +74,7 @@ def hash_files(paths: Iterable, progress: Callable[[int, int], None] | None = No
 def cached_hashes(paths: Iterable, cache_dir: str | os.PathLike | None = None,
                   progress: Callable[[int, int], None] | None = None) -> list[bytes | None]:
     """``hash_files`` through a disk cache, ``cache_dir/phash/hashes.csv``: one row per file (its
-    resolved path, size and modification time, the hash in hex or empty when unreadable), shared by
+    absolute path, size and modification time, the hash in hex or empty when unreadable), shared by
     every test set and model, so a folder is hashed once, not on every check. A changed file is
     hashed again; without ``cache_dir`` nothing is cached. ``progress(done, total)`` counts cached
     files as done."""
@@ -85,7 +85,7 @@ def cached_hashes(paths: Iterable, cache_dir: str | os.PathLike | None = None,
     for p in paths:
         try:
             st = os.stat(p)
-            keys.append((str(Path(p).resolve()), st.st_size, st.st_mtime_ns))
+            keys.append((os.path.abspath(p), st.st_size, st.st_mtime_ns))  # abspath: resolving links costs 3x
         except OSError:
             keys.append(None)  # gone or unreadable: no hash, and nothing to cache
     store = Path(cache_dir) / "phash" / "hashes.csv"
@@ -136,23 +136,81 @@ def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def near_pairs(query: list[bytes | None], reference: list[bytes | None] | None = None,
-               max_distance: int = MAX_DISTANCE, chunk: int = 512) -> pd.DataFrame:
+               max_distance: int = MAX_DISTANCE, chunk: int = 512, method: str = "auto") -> pd.DataFrame:
     """Pairs of near copies: columns ``i`` (index into ``query``), ``j`` (into ``reference``)
     and ``distance`` (bits), sorted by distance. Without ``reference`` the pairs within
-    ``query`` (i < j). Unreadable entries (None) match nothing. Memory is bounded by
-    ``chunk`` query rows at a time."""
+    ``query`` (i < j). Unreadable entries (None) match nothing.
+
+    ``method``: "brute" compares every pair, ``chunk`` query rows at a time (memory bounded by
+    them); "blocks" is multi-index hashing (Norouzi et al., CVPR 2012): cut the 256 bits into
+    ``max_distance + 1`` blocks; two hashes within ``max_distance`` bits agree exactly on at least
+    one block (pigeonhole), so only pairs sharing a block are compared. Both give the same pairs;
+    "auto" takes blocks for large inputs while blocks keep at least 8 bits (``max_distance`` < 32),
+    and falls back to brute when blocks would match too many pairs (``MAX_CANDIDATES``)."""
     q_rows, q = _as_words(query)
     r_rows, r = _as_words(query if reference is None else reference)
-    found = []
-    for start in range(0, len(q), chunk):
-        d = distances(q[start:start + chunk], r)
-        ii, jj = np.nonzero(d <= max_distance)
-        gi, gj = q_rows[start + ii], r_rows[jj]
+    if method == "auto":
+        method = "blocks" if max_distance < 32 and len(q) * len(r) > 2_000_000 else "brute"
+    candidates = _block_candidates(q, r, max_distance + 1) if method == "blocks" else None
+    if candidates is not None:
+        ii, jj = candidates
+        d = np.bitwise_count(q[ii] ^ r[jj]).sum(axis=1, dtype=np.int64) if len(ii) else np.zeros(0, np.int64)
+        near = d <= max_distance
+        gi, gj, d = q_rows[ii[near]], r_rows[jj[near]], d[near]
         keep = gi < gj if reference is None else np.ones(len(gi), dtype=bool)
-        found.append(pd.DataFrame({"i": gi[keep], "j": gj[keep], "distance": d[ii, jj][keep]}))
+        found = [pd.DataFrame({"i": gi[keep], "j": gj[keep], "distance": d[keep]})]
+    else:
+        found = []
+        for start in range(0, len(q), chunk):
+            d = distances(q[start:start + chunk], r)
+            ii, jj = np.nonzero(d <= max_distance)
+            gi, gj = q_rows[start + ii], r_rows[jj]
+            keep = gi < gj if reference is None else np.ones(len(gi), dtype=bool)
+            found.append(pd.DataFrame({"i": gi[keep], "j": gj[keep], "distance": d[ii, jj][keep]}))
     out = pd.concat(found, ignore_index=True) if found else pd.DataFrame({"i": [], "j": [], "distance": []})
     return out.astype({"i": np.int64, "j": np.int64, "distance": np.int64}).sort_values(
         ["distance", "i", "j"], kind="stable").reset_index(drop=True)
+
+
+def _block_keys(words: np.ndarray, n_blocks: int) -> np.ndarray:
+    """(n_blocks, n) uint64: each hash's bits cut into ``n_blocks`` contiguous blocks, each block as a number."""
+    bits = np.unpackbits(words.view(np.uint8), axis=1)  # (n, 256): any fixed bit order serves
+    edges = np.linspace(0, bits.shape[1], n_blocks + 1).astype(int)
+    keys = np.empty((n_blocks, len(words)), dtype=np.uint64)
+    for b, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+        keys[b] = bits[:, lo:hi].astype(np.uint64) @ (np.uint64(1) << np.arange(hi - lo, dtype=np.uint64))
+    return keys
+
+
+MAX_CANDIDATES = 20_000_000  # block matches beyond which the brute search (memory-bounded) is used instead
+
+
+def _block_candidates(q: np.ndarray, r: np.ndarray, n_blocks: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Row pairs (into ``q``, into ``r``) that agree exactly on at least one of ``n_blocks`` blocks,
+    each once; None when there would be over ``MAX_CANDIDATES`` (many identical pictures)."""
+    if not len(q) or not len(r):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    qk, rk = _block_keys(q, n_blocks), _block_keys(r, n_blocks)
+    runs = []
+    for b in range(n_blocks):
+        order = np.argsort(rk[b], kind="stable")
+        sorted_keys = rk[b][order]
+        lo = np.searchsorted(sorted_keys, qk[b], side="left")
+        runs.append((order, lo, np.searchsorted(sorted_keys, qk[b], side="right") - lo))
+    if sum(int(counts.sum()) for _, _, counts in runs) > MAX_CANDIDATES:
+        return None
+    pairs = []
+    for order, lo, counts in runs:
+        if not counts.any():
+            continue
+        i = np.repeat(np.arange(len(q)), counts)
+        starts = np.repeat(lo - np.cumsum(counts) + counts, counts)  # each run's offset into sorted_keys
+        j = order[starts + np.arange(len(i))]
+        pairs.append(i * len(r) + j)
+    if not pairs:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    flat = np.unique(np.concatenate(pairs))
+    return flat // len(r), flat % len(r)
 
 
 @dataclass(frozen=True)
