@@ -96,7 +96,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(f"warning: {note}", file=sys.stderr)
     seen = provenance.model_seen(detector)
     shared = provenance.check(p.frame, seen, digest_map) if len(p.frame) else None
-    copies = _resaved(p.frame, seen, shared, args.no_cache)
+    from .prediction_cache import DEFAULT_CACHE_DIR
+
+    copies = near_copies.resaved_for(p.frame, seen, shared, None if args.no_cache else DEFAULT_CACHE_DIR)
     for level, text in (provenance.overlap_words(shared) if len(p.frame) else []) + \
             (near_copies.resaved_words(copies, len(p.frame), seen.where) if copies is not None else []):
         print(f"{'warning' if level in ('error', 'warning') else 'note'}: {text}", file=sys.stderr)
@@ -111,19 +113,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(format_report(out))
     write_json(out, args.json_out)
     return 0
-
-
-def _resaved(frame, seen, shared, no_cache: bool):
-    """The test images that are the model's training or validation pictures saved again (not the
-    same files, which ``shared`` holds), when the model records perceptual hashes; else None.
-    The hashes go through the disk cache unless ``no_cache``."""
-    if seen is None or not seen.has_hashes or not len(frame):
-        return None
-    from .prediction_cache import DEFAULT_CACHE_DIR
-
-    hashes = near_copies.cached_hashes(frame["path"], None if no_cache else DEFAULT_CACHE_DIR)
-    exact = set(shared.train["relpath"]) | set(shared.val["relpath"]) if shared is not None else set()
-    return near_copies.resaved_copies(frame, hashes, seen, exact)
 
 
 def _without_trained(test_set, weights):

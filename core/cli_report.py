@@ -50,7 +50,11 @@ def run_report(args: argparse.Namespace) -> int:
         threshold, why = args.threshold, "set on the command line (--threshold)"
     ident = identity(detector, test_set, frame, why)
     if ident.overlap is not None:  # a slice of its own, and a CSV column
-        frame = frame.assign(seen_by_model=provenance.seen_column(frame, ident.overlap))
+        from .near_copies import resaved_for
+        from .prediction_cache import DEFAULT_CACHE_DIR
+
+        copies = resaved_for(frame, provenance.model_seen(detector), ident.overlap, None if args.no_cache else DEFAULT_CACHE_DIR)
+        frame = frame.assign(seen_by_model=provenance.seen_column(frame, ident.overlap, copies))
     a = analyse(frame, threshold, args.positive, n_resamples=args.bootstrap)
     html_path, csv_path = write_report(a, ident, args.out)
     size_kb = html_path.stat().st_size / 1024

@@ -285,6 +285,17 @@ def resaved_copies(test: pd.DataFrame, test_hashes: list[bytes | None], seen, ex
     return rows[~rows["test_relpath"].isin(set(exact))].reset_index(drop=True)
 
 
+def resaved_for(test: pd.DataFrame, seen, overlap=None, cache_dir: str | os.PathLike | None = None) -> pd.DataFrame | None:
+    """``resaved_copies`` of a scored test frame for a model's record (``seen``, a
+    ``core.provenance.Seen``), leaving out the files ``overlap`` (``core.provenance.Overlap``)
+    already names; None when the model records no perceptual hashes. Hashes go through
+    ``cached_hashes`` with ``cache_dir``."""
+    if seen is None or not seen.has_hashes or not len(test):
+        return None
+    exact = set(overlap.train["relpath"]) | set(overlap.val["relpath"]) if overlap is not None else set()
+    return resaved_copies(test, cached_hashes(test["path"], cache_dir), seen, exact)
+
+
 def resaved_words(copies: pd.DataFrame, n_images: int, where: str) -> list[tuple[str, str]]:
     """(level, sentence) for ``resaved_copies``: "warning" for copies of training images, "info"
     for copies of validation images; nothing when there are none."""

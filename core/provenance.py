@@ -245,13 +245,19 @@ def check(frame: pd.DataFrame, seen: Seen | None, digest_map: dict[str, str] | N
     return overlap(frame, found, seen)
 
 
-SEEN_VALUES = ("training image", "validation image", "unseen")
+SEEN_VALUES = ("training image", "near copy of a training image", "validation image",
+               "near copy of a validation image", "unseen")
 
 
-def seen_column(frame: pd.DataFrame, o: Overlap) -> pd.Series:
-    """Per test image: "training image", "validation image" or "unseen" (the ``seen_by_model``
-    slice column of the Slices page, the Error gallery's filter and the report's CSV)."""
+def seen_column(frame: pd.DataFrame, o: Overlap, copies: pd.DataFrame | None = None) -> pd.Series:
+    """Per test image, one of ``SEEN_VALUES`` (the ``seen_by_model`` slice column of the Slices
+    page, the Error gallery's filter and the report's CSV): the file is a training or validation
+    file (``o``), or, with ``copies`` (``core.near_copies.resaved_copies``), that picture saved
+    again, or "unseen"."""
     out = pd.Series("unseen", index=frame.index, dtype=object)
+    if copies is not None:
+        for kind in ("validation", "training"):
+            out[frame["relpath"].isin(set(copies.loc[copies["seen_as"] == kind, "test_relpath"]))] = f"near copy of a {kind} image"
     out[frame["relpath"].isin(set(o.val["relpath"]))] = "validation image"
     out[frame["relpath"].isin(set(o.train["relpath"]))] = "training image"
     return out

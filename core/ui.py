@@ -94,10 +94,10 @@ def _if_scored(weights_sha: str, set_signature: str, settings: tuple, stamp: tup
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _slice_frame(weights_sha: str, set_signature: str, settings: tuple, sidecar: tuple, _frame: pd.DataFrame,
-                 _overlap: provenance.Overlap | None) -> pd.DataFrame:
+                 _overlap: provenance.Overlap | None, _copies: pd.DataFrame | None) -> pd.DataFrame:
     framed = add_slice_columns(_frame)
     if _overlap is not None:
-        framed["seen_by_model"] = provenance.seen_column(framed, _overlap)
+        framed["seen_by_model"] = provenance.seen_column(framed, _overlap, _copies)
     return framed
 
 
@@ -106,7 +106,7 @@ def slice_frame(ctx: Context, preds: Predictions) -> pd.DataFrame:
     ``seen_by_model`` when the model records what it has seen), built once per model, test set
     and precision: it does not depend on the threshold."""
     return _slice_frame(ctx.detector.sha256, ctx.set_signature, ctx.settings_key, _sidecar_stamp(ctx.detector), preds.frame,
-                        seen_overlap(ctx, preds))
+                        seen_overlap(ctx, preds), resaved_copies(ctx, preds))
 
 
 def scored_predictions(ctx: Context) -> tuple[Predictions | None, str]:
@@ -184,8 +184,8 @@ _HASHED: set[tuple] = set()  # test sets whose hashes this process has put in th
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _resaved(weights_sha: str, set_signature: str, sidecar: tuple, _seen: provenance.Seen, _frame: pd.DataFrame,
-             _exact: frozenset) -> pd.DataFrame:
-    return nc.resaved_copies(_frame, nc.cached_hashes(_frame["path"], prediction_cache.DEFAULT_CACHE_DIR), _seen, _exact)
+             _overlap: provenance.Overlap | None) -> pd.DataFrame:
+    return nc.resaved_for(_frame, _seen, _overlap, prediction_cache.DEFAULT_CACHE_DIR)
 
 
 def resaved_copies(ctx: Context, preds: Predictions) -> pd.DataFrame | None:
@@ -201,9 +201,8 @@ def resaved_copies(ctx: Context, preds: Predictions) -> pd.DataFrame | None:
                          lambda done, total: bar.progress(done / max(1, total), text=f"Hashing the images… {done:,} of {total:,}"))
         bar.empty()
         _HASHED.add(key)
-    o = seen_overlap(ctx, preds)
-    exact = frozenset(o.train["relpath"]) | frozenset(o.val["relpath"]) if o is not None else frozenset()
-    return _resaved(ctx.detector.sha256, ctx.set_signature, _sidecar_stamp(ctx.detector), ctx.seen, preds.frame, exact)
+    return _resaved(ctx.detector.sha256, ctx.set_signature, _sidecar_stamp(ctx.detector), ctx.seen, preds.frame,
+                    seen_overlap(ctx, preds))
 
 
 def show_overlap(o: provenance.Overlap | None, frame: pd.DataFrame, threshold: float, positive: str) -> None:

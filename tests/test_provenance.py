@@ -281,7 +281,7 @@ def test_seen_by_model_is_a_slice_in_the_dashboard_and_the_report(tmp_path, sets
     assert col.value_counts().to_dict() == {"training image": 4, "validation image": 2, "unseen": 1}
     masks = {(d, v): m.sum() for d, v, m in slice_masks(add_slice_columns(frame.assign(seen_by_model=col),
                                                                           jpeg_quality=False))}
-    assert [masks[("seen by the model", v)] for v in provenance.SEEN_VALUES] == [4, 2, 1]
+    assert [masks.get(("seen by the model", v), 0) for v in provenance.SEEN_VALUES] == [4, 0, 2, 0, 1]  # no copies here
     assert not any(d == "seen by the model" for d, _, _ in slice_masks(add_slice_columns(frame, jpeg_quality=False)))
 
     point_app_at(monkeypatch, mixed, ckpt)
@@ -461,3 +461,21 @@ def test_evaluate_and_predict_say_which_images_are_training_pictures_saved_again
     assert said.count("re-saved copy") == 1 and said.count("This exact file is one of the model's training") == 1
     assert [r.get("seen_by_model", "") for r in json.loads(out.read_text())] == [
         "near copy of a training image", "training image", ""]
+
+
+def test_re_saved_copies_are_a_slice_of_their_own_in_the_dashboard_and_the_report(tmp_path, cache_dir, monkeypatch):
+    from .conftest import open_page, point_app_at
+
+    _, test, ckpt = _resaved_set(tmp_path)
+    point_app_at(monkeypatch, test, ckpt)
+    at = open_page("pages/6_Slices.py")
+    assert not at.exception, at.exception
+    table = next(df.value for df in at.dataframe if "slice" in df.value.columns)
+    seen = table[table["dimension"] == "seen by the model"].set_index("slice")["n"].to_dict()
+    assert seen == {"training image": 1, "near copy of a training image": 2, "unseen": 4}
+    out = tmp_path / "r.html"
+    assert main(["report", "--data", str(test), "--weights", str(ckpt), "--bootstrap", "50", "--out", str(out)]) == 0
+    seen = pd.read_csv(out.with_suffix(".csv")).set_index("relpath")["seen_by_model"]
+    assert seen["fake/same_file.jpg"] == "training image"
+    assert seen["real/t1_small.jpg"] == seen["fake/t2.png"] == "near copy of a training image"
+    assert (seen.drop(["fake/same_file.jpg", "real/t1_small.jpg", "fake/t2.png"]) == "unseen").all()
