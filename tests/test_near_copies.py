@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from core import hash_search
 from core import near_copies as nc
 from core import provenance
 from core.cli import main
@@ -187,7 +188,7 @@ def test_block_search_finds_exactly_the_pairs_the_brute_search_finds(max_distanc
         brute = nc.near_pairs(query, ref, max_distance, method="brute")
         blocks = nc.near_pairs(query, ref, max_distance, method="blocks")
         assert len(brute) > 0 and blocks.equals(brute)
-    monkeypatch.setattr(nc, "MAX_CANDIDATES", 10)  # too many block matches: the brute search answers
+    monkeypatch.setattr(hash_search, "MAX_CANDIDATES", 10)  # too many block matches: the brute search answers
     assert nc.near_pairs(query, reference, max_distance, method="blocks").equals(
         nc.near_pairs(query, reference, max_distance, method="brute"))
     assert nc.near_pairs([], reference, max_distance, method="blocks").empty
