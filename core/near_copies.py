@@ -30,7 +30,7 @@ import pandas as pd
 from PIL import Image
 
 from .data import LABEL_NAMES
-from .hash_search import distances, pairs_within  # noqa: F401  (distances: re-exported, tests and tools use it)
+from .hash_search import pairs_within
 from .provenance import each_with_progress
 
 HASH_SIZE = 16  # bits per side: 256-bit hashes

@@ -20,6 +20,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from core import hash_search  # noqa: E402
 from core import near_copies as nc  # noqa: E402
 from core.data import scan_test_set  # noqa: E402
 
@@ -46,8 +47,8 @@ KINDS = ("png", "jpeg60", "half", "300px_jpeg70")
 def margins(paths: list, copies: int, seed: int) -> dict:
     """nearest pair of different files, nearest-neighbour percentiles, and per kind of copy its distances."""
     hashes = nc.hash_files(paths)
-    rows, words = nc._as_words(hashes)
-    d = nc.distances(words, words)
+    rows, words = hash_search._as_words(hashes)
+    d = hash_search.distances(words, words)
     np.fill_diagonal(d, 10_000)
     i, j = np.unravel_index(int(np.argmin(d)), d.shape)
     out = {"closest": (int(d[i, j]), str(paths[rows[i]]), str(paths[rows[j]])),
