@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from core import hash_search
 from core import near_copies as nc
 from core import provenance
 from core.cli import main
@@ -169,26 +168,3 @@ def test_the_hash_cache_hashes_a_file_once_and_again_when_it_changes(tmp_path, m
     assert nc.cached_hashes(paths, cache) == again
     found = nc.check(pics, pics.iloc[:1], cache_dir=cache)  # check() takes the cache too
     assert len(found.across) == 1 and found.across["distance"].iloc[0] == 0
-
-
-@pytest.mark.parametrize("max_distance", [0, 3, 12, 31])
-def test_block_search_finds_exactly_the_pairs_the_brute_search_finds(max_distance, monkeypatch):
-    rng = np.random.default_rng(max_distance)
-
-    def flip(h, k):
-        bits = np.unpackbits(np.frombuffer(h, np.uint8))
-        bits[rng.choice(256, k, replace=False)] ^= 1
-        return np.packbits(bits).tobytes()
-
-    reference = [rng.bytes(32) for _ in range(300)] + [None]
-    # copies at every distance up to and past the limit, unrelated hashes, unreadable entries, exact repeats
-    query = [flip(reference[k], k % 40) for k in range(0, 300, 3)] + [rng.bytes(32) for _ in range(200)] + [None]
-    query += query[:30]
-    for ref in (reference, None):
-        brute = nc.near_pairs(query, ref, max_distance, method="brute")
-        blocks = nc.near_pairs(query, ref, max_distance, method="blocks")
-        assert len(brute) > 0 and blocks.equals(brute)
-    monkeypatch.setattr(hash_search, "MAX_CANDIDATES", 10)  # too many block matches: the brute search answers
-    assert nc.near_pairs(query, reference, max_distance, method="blocks").equals(
-        nc.near_pairs(query, reference, max_distance, method="brute"))
-    assert nc.near_pairs([], reference, max_distance, method="blocks").empty
