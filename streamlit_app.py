@@ -22,7 +22,8 @@ cols[1].metric("Fake images", sweep.n_fake)
 cols[2].metric("Groups", frame["group"].nunique())
 cols[3].metric("Unreadable files", len(preds.skipped))
 if ctx.left_out:
-    st.info(f"{ctx.left_out} images of `{ctx.data_dir}` are files this model was trained on; they are left out of "
+    st.info(f"{ctx.left_out} images of `{ctx.data_dir}` are pictures this model was trained on (the files, or the "
+            "pictures saved again); they are left out of "
             "every page (sidebar toggle), so these numbers measure detection only.", icon=":material/school:")
 ui.show_overlap(ui.seen_overlap(ctx, preds), frame, t, positive)
 copies = ui.resaved_copies(ctx, preds)  # the same pictures saved again: no byte digest finds them

@@ -70,7 +70,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     test_set = scan_test_set(args.data)
     digest_map = None  # the test files' digests, once read for --unseen-only, not read again below
     if args.unseen_only:
-        test_set, digest_map = _without_trained(test_set, args.weights or default_weights())
+        from .prediction_cache import DEFAULT_CACHE_DIR
+
+        test_set, digest_map = _without_trained(test_set, args.weights or default_weights(),
+                                                None if args.no_cache else DEFAULT_CACHE_DIR)
     settings = InferenceSettings(fast=args.fast, tta=args.tta, batch_size=args.batch_size, workers=args.workers)
     # Everything cached: answer from the cache alone, without loading PyTorch or the model.
     hit = None if args.no_cache else evaluate_cached(args.weights or default_weights(), test_set, settings)
@@ -115,9 +118,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _without_trained(test_set, weights):
-    """``test_set`` without the files the model was trained on (``--unseen-only``), and the
-    digests read to find them (``Seen.digest_map``)."""
+def _without_trained(test_set, weights, cache_dir=None):
+    """``test_set`` without the images the model was trained on (``--unseen-only``): its training
+    files and, when it records perceptual hashes, those pictures saved again (hashes through
+    ``cache_dir``); and the digests read to find them (``Seen.digest_map``)."""
     from .checkpoint import read_checkpoint
     from .identity import file_sha256
 
@@ -128,11 +132,14 @@ def _without_trained(test_set, weights):
                          "(`python -m core fingerprint` adds them)")
     digest_map = seen.digest_map(test_set.images)
     trained = seen.trained_in(digest_map)
+    copies = near_copies.resaved_for(test_set.images, seen, None, cache_dir)
+    if copies is not None:
+        trained = trained | frozenset(copies.loc[copies["seen_as"] == "training", "test_relpath"])
     if len(trained) == len(test_set.images):
-        raise SystemExit(f"error: --unseen-only: all {len(trained)} test images are files this model was trained on; "
-                         "nothing is left to evaluate")
-    print(f"note: --unseen-only: {len(trained)} of {len(test_set.images)} test images are files this model was trained "
-          "on and are left out", file=sys.stderr)
+        raise SystemExit(f"error: --unseen-only: all {len(trained)} test images are pictures this model was trained "
+                         "on; nothing is left to evaluate")
+    print(f"note: --unseen-only: {len(trained)} of {len(test_set.images)} test images are pictures this model was "
+          "trained on (the files, or the pictures saved again) and are left out", file=sys.stderr)
     return provenance.without(test_set, trained), digest_map
 
 

@@ -204,14 +204,15 @@ def score_context_words(c, set_name: str) -> str:
 
 
 def seen_fields(seen: provenance.Seen | None, digests: dict, test_set: TestSet | None, signature: str,
-                leave_out: bool) -> dict:
+                leave_out: bool, trained_copies: frozenset = frozenset()) -> dict:
     """The ``Context`` fields for what a model has seen of a test set: ``seen``, ``seen_digests``
     (``Seen.digest_map`` of the set), ``n_trained`` (when some but not all of its images trained
-    the model) and, with ``leave_out``, the set without them under its own signature, so that
+    the model: its training files, and ``trained_copies``, the relpaths of its training pictures
+    saved again) and, with ``leave_out``, the set without them under its own signature, so that
     every cache keeps the two apart. When all of them trained it nothing is left out: the
     Overview says why."""
     out = {"seen": seen, "seen_digests": digests, "n_trained": 0, "left_out": 0}
-    trained = seen.trained_in(digests) if seen else frozenset()
+    trained = (seen.trained_in(digests) | trained_copies) if seen else frozenset()
     if not trained or test_set is None or len(trained) == len(test_set.images):
         return out
     out["n_trained"] = len(trained)

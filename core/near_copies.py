@@ -222,9 +222,9 @@ def resaved_words(copies: pd.DataFrame, n_images: int, where: str) -> list[tuple
     for copies of validation images; nothing when there are none."""
     out = []
     for kind, level, meaning in (
-            ("training", "warning", "its numbers on them measure memory, not detection (only identical files "
-                                    "can be left out; the Data check page and `near-copies --weights` list "
-                                    "them)"),
+            ("training", "warning", "its numbers on them measure memory, not detection (leaving out the "
+                                    "training images, the sidebar's toggle or `evaluate --unseen-only`, leaves "
+                                    "them out too)"),
             ("validation", "info", "it was chosen by its score on them, so expect somewhat lower numbers on new "
                                    "images")):
         n = int((copies["seen_as"] == kind).sum())

@@ -151,21 +151,24 @@ def _sidecar_stamp(det: Detector) -> tuple:
 
 @st.cache_data(show_spinner="Checking the test set against the images the model has seen…", max_entries=8)
 def _seen_files(weights_sha: str, set_signature: str, sidecar: tuple, _detector,
-                _images: pd.DataFrame) -> tuple[provenance.Seen | None, dict]:
-    """What the model has seen and the digests of the set's files that may be among it: each
-    such file is read once per model, set and sidecar state, for every page."""
+                _images: pd.DataFrame) -> tuple[provenance.Seen | None, dict, frozenset]:
+    """What the model has seen, the digests of the set's files that may be among it, and the
+    relpaths of its training pictures saved again (when the model records perceptual hashes;
+    hashed once into the disk cache): worked out once per model, set and sidecar state."""
     seen = provenance.model_seen(_detector)
-    return seen, (seen.digest_map(_images) if seen else {})
+    copies = nc.resaved_for(_images, seen, None, prediction_cache.DEFAULT_CACHE_DIR) if seen and len(_images) else None
+    trained_copies = frozenset(copies.loc[copies["seen_as"] == "training", "test_relpath"]) if copies is not None else frozenset()
+    return seen, (seen.digest_map(_images) if seen else {}), trained_copies
 
 
 def _with_seen(det: Detector, test_set: TestSet | None, signature: str, leave_out: bool) -> dict:
     """Context fields for a model on a test set: ``seen``, ``seen_digests``, ``n_trained`` (when
-    some but not all images trained the model) and, with ``leave_out``, the set without them
-    under its own signature, so that every cache keeps the two apart. Without a test set only
-    ``seen`` (the single-image tester needs no set)."""
+    some but not all images trained the model: its training files or those pictures saved again)
+    and, with ``leave_out``, the set without them under its own signature, so that every cache
+    keeps the two apart. Without a test set only ``seen`` (the single-image tester needs no set)."""
     images = test_set.images if test_set is not None else pd.DataFrame(columns=["path", "relpath", "size_bytes"])
-    seen, digests = _seen_files(det.sha256, signature, _sidecar_stamp(det), det, images)
-    return seen_fields(seen, digests, test_set, signature, leave_out)
+    seen, digests, trained_copies = _seen_files(det.sha256, signature, _sidecar_stamp(det), det, images)
+    return seen_fields(seen, digests, test_set, signature, leave_out, trained_copies)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -384,7 +387,7 @@ def sidebar(title: str) -> Context:
                         **_bind_threshold("w_threshold_box"))
         st.radio("Positive class", ["real", "fake"], horizontal=True,
                  help="real: the report's table; fake: the usual detection convention", **_bind("positive"))
-        if loaded.get("n_trained"):  # only when the set holds files the model learned from
+        if loaded.get("n_trained"):  # only when the set holds pictures the model learned from
             st.toggle(f"Leave out the {loaded['n_trained']} test images it was trained on",
                       help="Every page then measures detection on images the model has not learned from",
                       **_bind("unseen_only"))

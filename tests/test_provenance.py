@@ -137,13 +137,14 @@ def test_evaluate_warns_when_the_test_set_is_training_data(tmp_path, sets, cache
         assert len(json.loads(out.read_text())["seen_images"]["trained_on"]) == 12
     assert main(["evaluate", "--data", str(val), "--weights", str(ckpt)]) == 0
     assert "note: 6 of the 6 test images (3 real, 3 fake) are this model's validation images" in capsys.readouterr().err
-    with pytest.raises(SystemExit, match="all 12 test images are files this model was trained on"):
+    with pytest.raises(SystemExit, match="all 12 test images are pictures this model was trained on"):
         main(["evaluate", "--data", str(train), "--weights", str(ckpt), "--unseen-only"])
     mixed = tmp_path / "mixed"
     shutil.copytree(val, mixed)
     shutil.copy(next((train / "real").iterdir()), mixed / "real" / "from_train.jpg")
     assert main(["evaluate", "--data", str(mixed), "--weights", str(ckpt), "--unseen-only", "--json", str(out)]) == 0
-    assert "1 of 7 test images are files this model was trained on and are left out" in capsys.readouterr().err
+    assert "1 of 7 test images are pictures this model was trained on (the files, or the pictures saved again) and are " \
+           "left out" in capsys.readouterr().err
     assert json.loads(out.read_text())["n_images"] == 6
     with pytest.raises(SystemExit, match="does not record the images"):
         main(["evaluate", "--data", str(mixed), "--weights", str(make_checkpoint(tmp_path / "r.pth")), "--unseen-only"])
@@ -479,3 +480,23 @@ def test_re_saved_copies_are_a_slice_of_their_own_in_the_dashboard_and_the_repor
     assert seen["fake/same_file.jpg"] == "training image"
     assert seen["real/t1_small.jpg"] == seen["fake/t2.png"] == "near copy of a training image"
     assert (seen.drop(["fake/same_file.jpg", "real/t1_small.jpg", "fake/t2.png"]) == "unseen").all()
+
+
+def test_leaving_out_the_training_images_leaves_out_their_re_saved_copies_too(tmp_path, cache_dir, monkeypatch, capsys):
+    from .conftest import open_page, point_app_at
+
+    _, test, ckpt = _resaved_set(tmp_path)
+    out = tmp_path / "ev.json"
+    assert main(["evaluate", "--data", str(test), "--weights", str(ckpt), "--unseen-only", "--json", str(out)]) == 0
+    assert "3 of 7 test images are pictures this model was trained on" in capsys.readouterr().err  # 1 file + 2 copies
+    saved = json.loads(out.read_text())
+    assert saved["n_images"] == 4 and saved["seen_images"]["trained_on"] == [] and saved["seen_images"]["resaved_copies"] == []
+    point_app_at(monkeypatch, test, ckpt)
+    at = open_page("streamlit_app.py")
+    toggle = at.sidebar.toggle(key="w_unseen_only")
+    assert toggle.label == "Leave out the 3 test images it was trained on"
+    toggle.set_value(True).run()
+    assert not at.exception, at.exception
+    assert at.info[0].value.startswith("3 images of") and "the pictures saved again" in at.info[0].value
+    assert {m.label: m.value for m in at.metric}["Real images"] == "2" and not any(
+        "re-saved copies" in w.value for w in at.warning)  # nothing of its training is left to warn about
