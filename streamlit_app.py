@@ -25,8 +25,8 @@ if ctx.left_out:
     st.info(f"{ctx.left_out} images of `{ctx.data_dir}` are pictures this model was trained on (the files, or the "
             "pictures saved again); they are left out of "
             "every page (sidebar toggle), so these numbers measure detection only.", icon=":material/school:")
-ui.show_overlap(ui.seen_overlap(ctx, preds), frame, t, positive)
 copies = ui.resaved_copies(ctx, preds)  # the same pictures saved again: no byte digest finds them
+ui.show_overlap(ui.seen_overlap(ctx, preds), frame, t, positive, copies)
 if copies is not None and len(copies):
     for level, text in near_copies.resaved_words(copies, len(frame), ctx.seen.where):
         getattr(st, level)(text, icon=":material/content_copy:")

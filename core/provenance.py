@@ -347,12 +347,14 @@ def overlap_words(o: Overlap | None) -> list[tuple[str, str]]:
     return out
 
 
-def unseen_words(frame: pd.DataFrame, o, threshold: float, positive: str = "real") -> str | None:
+def unseen_words(frame: pd.DataFrame, o, threshold: float, positive: str = "real",
+                 copies: Iterable[str] = ()) -> str | None:
     """When only part of a test set trained the model (``core.provenance.Overlap``): the
-    headline numbers on the rest, the part that is a test. None otherwise."""
-    if o is None or not len(o.train) or len(o.train) >= len(frame):
+    headline numbers on the rest, the part that is a test, leaving out ``copies`` too (relpaths
+    of its training pictures saved again, ``core.near_copies.resaved_copies``). None otherwise."""
+    trained = set(o.train["relpath"]) | set(copies) if o is not None else set()
+    if o is None or not len(o.train) or not len(rest := frame[~frame["relpath"].isin(trained)]):
         return None
-    rest = frame[~frame["relpath"].isin(set(o.train["relpath"]))]
     sweep = ThresholdSweep(rest["label"], rest["p_real"])
     s = sweep.summary(threshold, positive)
     head = f"On the {len(rest)} test images it was not trained on ({sweep.n_real} real, {sweep.n_fake} fake)"

@@ -62,7 +62,9 @@ def identity(detector, test_set, frame: pd.DataFrame, threshold_source: str) -> 
 
 def seen_words(a: Analysis, ident: Identity) -> list[tuple[str, str]]:
     """``core.provenance.overlap_words`` for the report, a training overlap with the numbers on the rest."""
-    rest = provenance.unseen_words(a.frame, ident.overlap, a.threshold, a.positive)
+    copies = a.frame.loc[a.frame["seen_by_model"] == "near copy of a training image", "relpath"] \
+        if "seen_by_model" in a.frame else ()
+    rest = provenance.unseen_words(a.frame, ident.overlap, a.threshold, a.positive, copies)
     return [(level, f"{text} {rest}" if rest and level in ("error", "warning") else text)
             for level, text in provenance.overlap_words(ident.overlap)]
 

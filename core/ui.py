@@ -208,12 +208,15 @@ def resaved_copies(ctx: Context, preds: Predictions) -> pd.DataFrame | None:
                     seen_overlap(ctx, preds))
 
 
-def show_overlap(o: provenance.Overlap | None, frame: pd.DataFrame, threshold: float, positive: str) -> None:
+def show_overlap(o: provenance.Overlap | None, frame: pd.DataFrame, threshold: float, positive: str,
+                 copies: pd.DataFrame | None = None) -> None:
     """The overlap in words: an error or warning box when the model trained on test images (with
-    the list, and the numbers on the rest), an info box when it was chosen on them, a caption otherwise."""
+    the list, and the numbers on the rest: without the training pictures saved again either, from
+    ``copies``, ``resaved_copies``), an info box when it was chosen on them, a caption otherwise."""
+    trained_copies = copies.loc[copies["seen_as"] == "training", "test_relpath"] if copies is not None else ()
     for level, text in provenance.overlap_words(o):
         if level in ("error", "warning"):
-            rest = provenance.unseen_words(frame, o, threshold, positive)
+            rest = provenance.unseen_words(frame, o, threshold, positive, trained_copies)
             getattr(st, level)(text + (f" {rest}" if rest else ""), icon=":material/school:")
             with st.expander(f"The {len(o.train)} test images it was trained on"):
                 st.dataframe(o.train.assign(label=o.train["label"].map(LABEL_NAMES)), hide_index=True,

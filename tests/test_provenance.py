@@ -436,7 +436,8 @@ def test_overview_says_which_test_images_are_training_pictures_saved_again(tmp_p
     point_app_at(monkeypatch, test, ckpt)
     at = open_page("streamlit_app.py")
     assert not at.exception, at.exception
-    assert any(w.value.startswith("1 of the 7 test images (14%") for w in at.warning)  # the exact file, as before
+    exact = next(w.value for w in at.warning if w.value.startswith("1 of the 7 test images (14%"))  # the file itself
+    assert "On the 4 test images it was not trained on" in exact  # the numbers on the rest leave out the copies too
     resaved = [w.value for w in at.warning if "re-saved copies" in w.value]
     assert resaved and resaved[0].startswith("2 of the 7 test images are re-saved copies") and "training images" in resaved[0]
     listed = next(df.value for df in at.dataframe if "seen_as" in df.value.columns)
@@ -480,6 +481,7 @@ def test_re_saved_copies_are_a_slice_of_their_own_in_the_dashboard_and_the_repor
     assert seen["fake/same_file.jpg"] == "training image"
     assert seen["real/t1_small.jpg"] == seen["fake/t2.png"] == "near copy of a training image"
     assert (seen.drop(["fake/same_file.jpg", "real/t1_small.jpg", "fake/t2.png"]) == "unseen").all()
+    assert "On the 4 test images it was not trained on" in out.read_text()  # the report's rest leaves out the copies
 
 
 def test_leaving_out_the_training_images_leaves_out_their_re_saved_copies_too(tmp_path, cache_dir, monkeypatch, capsys):
