@@ -61,19 +61,17 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     from .data import scan_test_set
     from .evaluation import evaluate, evaluate_cached, format_report, summary_json
-    from .prediction_cache import InferenceSettings
+    from .prediction_cache import DEFAULT_CACHE_DIR, InferenceSettings
     from .quality import low_detail_set_note
 
     _check_threshold(args.threshold)
     if args.bootstrap < 1:
         raise SystemExit(f"error: --bootstrap must be at least 1, got {args.bootstrap}")
     test_set = scan_test_set(args.data)
-    digest_map = None  # the test files' digests, once read for --unseen-only, not read again below
+    cache_dir = None if args.no_cache else DEFAULT_CACHE_DIR  # also for the perceptual hashes
+    digest_map = set_copies = None  # the test files' digests and copies, once found for --unseen-only, not again below
     if args.unseen_only:
-        from .prediction_cache import DEFAULT_CACHE_DIR
-
-        test_set, digest_map = _without_trained(test_set, args.weights or default_weights(),
-                                                None if args.no_cache else DEFAULT_CACHE_DIR)
+        test_set, digest_map, set_copies = _without_trained(test_set, args.weights or default_weights(), cache_dir)
     settings = InferenceSettings(fast=args.fast, tta=args.tta, batch_size=args.batch_size, workers=args.workers)
     # Everything cached: answer from the cache alone, without loading PyTorch or the model.
     hit = None if args.no_cache else evaluate_cached(args.weights or default_weights(), test_set, settings)
@@ -99,9 +97,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(f"warning: {note}", file=sys.stderr)
     seen = provenance.model_seen(detector)
     shared = provenance.check(p.frame, seen, digest_map) if len(p.frame) else None
-    from .prediction_cache import DEFAULT_CACHE_DIR
-
-    copies = near_copies.resaved_for(p.frame, seen, shared, None if args.no_cache else DEFAULT_CACHE_DIR)
+    copies = near_copies.resaved_for(p.frame, seen, shared, cache_dir) if set_copies is None else \
+        near_copies.copies_in(set_copies, p.frame, shared)
     for level, text in (provenance.overlap_words(shared) if len(p.frame) else []) + \
             (near_copies.resaved_words(copies, len(p.frame), seen.where) if copies is not None else []):
         print(f"{'warning' if level in ('error', 'warning') else 'note'}: {text}", file=sys.stderr)
@@ -121,12 +118,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def _without_trained(test_set, weights, cache_dir=None):
     """``test_set`` without the images the model was trained on (``--unseen-only``): its training
     files and, when it records perceptual hashes, those pictures saved again (hashes through
-    ``cache_dir``); and the digests read to find them (``Seen.digest_map``)."""
-    from .checkpoint import read_checkpoint
-    from .identity import file_sha256
-
+    ``cache_dir``); the digests read to find them (``Seen.digest_map``) and the copies found
+    (``near_copies.resaved_for`` of the whole set, None without hashes), so neither is made again."""
     weights = Path(weights)
-    seen = provenance.seen_from(provenance.checkpoint_record(read_checkpoint(weights)), weights, file_sha256(weights))
+    seen = provenance.file_seen(weights)
     if seen is None:
         raise SystemExit(f"error: --unseen-only: {weights.name} does not record the images it was trained on "
                          "(`python -m core fingerprint` adds them)")
@@ -140,7 +135,7 @@ def _without_trained(test_set, weights, cache_dir=None):
                          "on; nothing is left to evaluate")
     print(f"note: --unseen-only: {len(trained)} of {len(test_set.images)} test images are pictures this model was "
           "trained on (the files, or the pictures saved again) and are left out", file=sys.stderr)
-    return provenance.without(test_set, trained), digest_map
+    return provenance.without(test_set, trained), digest_map, copies
 
 
 def run_predict(args: argparse.Namespace) -> int:

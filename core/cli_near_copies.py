@@ -93,11 +93,10 @@ def _model_record(weights: str):
     """(the ``Seen`` record of a checkpoint with perceptual hashes, "") or (None, why not): "note: ..."
     when it records no hashes (the check goes on without it), "error: ..." when it cannot be read."""
     from . import provenance
-    from .checkpoint import CheckpointError, read_checkpoint
-    from .identity import file_sha256
+    from .checkpoint import CheckpointError
 
     try:
-        seen = provenance.seen_from(provenance.checkpoint_record(read_checkpoint(weights)), weights, file_sha256(weights))
+        seen = provenance.file_seen(weights)
     except (CheckpointError, OSError) as exc:
         return None, f"error: {weights}: {str(exc).splitlines()[0]}"
     if seen is None or not seen.has_hashes:

@@ -69,6 +69,7 @@ class Context:
     n_trained: int = 0  # test images the model was trained on (left out or not)
     seen: provenance.Seen | None = None  # what the model was trained and chosen on, if it records it
     seen_digests: dict = field(default_factory=dict)  # relpath -> digest of the set's possibly seen files
+    seen_copies: pd.DataFrame | None = None  # the set's re-saved copies of its seen pictures (near_copies.resaved_for)
 
     @property
     def settings(self) -> InferenceSettings:

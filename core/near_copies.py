@@ -198,27 +198,27 @@ def against_record(test: pd.DataFrame, test_hashes: list[bytes | None], seen, ma
         "test_path": test["path"].astype(str).to_numpy()[i]})
 
 
-def resaved_copies(test: pd.DataFrame, test_hashes: list[bytes | None], seen, exact: Iterable[str] = ()) -> pd.DataFrame:
-    """The test images that are copies of images the model records without being the same files
-    (another size, quality or format: no byte digest finds them): ``against_record`` less the
-    relpaths in ``exact``, those the digests found already."""
-    rows = against_record(test, test_hashes, seen)
-    return rows[~rows["test_relpath"].isin(set(exact))].reset_index(drop=True)
+def copies_in(copies: pd.DataFrame, test: pd.DataFrame, overlap=None) -> pd.DataFrame:
+    """The rows of ``copies`` (``against_record``) that are images of ``test`` and not files
+    ``overlap`` (``core.provenance.Overlap``) names already: the pictures saved again (another
+    size, quality or format), which no byte digest finds."""
+    exact = set(overlap.train["relpath"]) | set(overlap.val["relpath"]) if overlap is not None else set()
+    keep = copies["test_relpath"].isin(set(test["relpath"])) & ~copies["test_relpath"].isin(exact)
+    return copies[keep].reset_index(drop=True)
 
 
 def resaved_for(test: pd.DataFrame, seen, overlap=None, cache_dir: str | os.PathLike | None = None) -> pd.DataFrame | None:
-    """``resaved_copies`` of a scored test frame for a model's record (``seen``, a
-    ``core.provenance.Seen``), leaving out the files ``overlap`` (``core.provenance.Overlap``)
-    already names; None when the model records no perceptual hashes. Hashes go through
-    ``cached_hashes`` with ``cache_dir``."""
+    """The test images that are the model's training or validation pictures saved again:
+    ``copies_in`` of ``against_record`` for a model's record (``seen``, a
+    ``core.provenance.Seen``); None when the model records no perceptual hashes. Hashes go
+    through ``cached_hashes`` with ``cache_dir``."""
     if seen is None or not seen.has_hashes or not len(test):
         return None
-    exact = set(overlap.train["relpath"]) | set(overlap.val["relpath"]) if overlap is not None else set()
-    return resaved_copies(test, cached_hashes(test["path"], cache_dir), seen, exact)
+    return copies_in(against_record(test, cached_hashes(test["path"], cache_dir), seen), test, overlap)
 
 
 def resaved_words(copies: pd.DataFrame, n_images: int, where: str) -> list[tuple[str, str]]:
-    """(level, sentence) for ``resaved_copies``: "warning" for copies of training images, "info"
+    """(level, sentence) for ``resaved_for``: "warning" for copies of training images, "info"
     for copies of validation images; nothing when there are none."""
     out = []
     for kind, level, meaning in (

@@ -205,6 +205,15 @@ def checkpoint_record(meta: dict) -> dict | None:
     return ((meta.get("training") or {}).get("data") or {}).get("digests")
 
 
+def file_seen(weights: str | os.PathLike) -> Seen | None:
+    """``seen_from`` for a weights file, read without building the model; raises
+    ``core.checkpoint.CheckpointError`` when it is not a checkpoint."""
+    from .checkpoint import read_checkpoint
+    from .identity import file_sha256
+
+    return seen_from(checkpoint_record(read_checkpoint(weights)), weights, file_sha256(weights))
+
+
 def model_seen(model) -> Seen | None:
     """``seen_from`` for a ``Detector`` (its metadata) or a ``ModelIdentity`` (its cached record)."""
     rec = checkpoint_record(model.meta) if hasattr(model, "meta") else getattr(model, "digests", None)
@@ -252,7 +261,7 @@ SEEN_VALUES = ("training image", "near copy of a training image", "validation im
 def seen_column(frame: pd.DataFrame, o: Overlap, copies: pd.DataFrame | None = None) -> pd.Series:
     """Per test image, one of ``SEEN_VALUES`` (the ``seen_by_model`` slice column of the Slices
     page, the Error gallery's filter and the report's CSV): the file is a training or validation
-    file (``o``), or, with ``copies`` (``core.near_copies.resaved_copies``), that picture saved
+    file (``o``), or, with ``copies`` (``core.near_copies.resaved_for``), that picture saved
     again, or "unseen"."""
     out = pd.Series("unseen", index=frame.index, dtype=object)
     if copies is not None:
@@ -351,7 +360,7 @@ def unseen_words(frame: pd.DataFrame, o, threshold: float, positive: str = "real
                  copies: Iterable[str] = ()) -> str | None:
     """When only part of a test set trained the model (``core.provenance.Overlap``): the
     headline numbers on the rest, the part that is a test, leaving out ``copies`` too (relpaths
-    of its training pictures saved again, ``core.near_copies.resaved_copies``). None otherwise."""
+    of its training pictures saved again, ``core.near_copies.resaved_for``). None otherwise."""
     trained = set(o.train["relpath"]) | set(copies) if o is not None else set()
     if o is None or not len(o.train) or not len(rest := frame[~frame["relpath"].isin(trained)]):
         return None

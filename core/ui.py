@@ -151,24 +151,49 @@ def _sidecar_stamp(det: Detector) -> tuple:
 
 @st.cache_data(show_spinner="Checking the test set against the images the model has seen…", max_entries=8)
 def _seen_files(weights_sha: str, set_signature: str, sidecar: tuple, _detector,
-                _images: pd.DataFrame) -> tuple[provenance.Seen | None, dict, frozenset]:
-    """What the model has seen, the digests of the set's files that may be among it, and the
-    relpaths of its training pictures saved again (when the model records perceptual hashes;
-    hashed once into the disk cache): worked out once per model, set and sidecar state."""
+                _images: pd.DataFrame) -> tuple[provenance.Seen | None, dict]:
+    """What the model has seen and the digests of the set's files that may be among it: each
+    such file is read once per model, set and sidecar state, for every page."""
     seen = provenance.model_seen(_detector)
-    copies = nc.resaved_for(_images, seen, None, prediction_cache.DEFAULT_CACHE_DIR) if seen and len(_images) else None
-    trained_copies = frozenset(copies.loc[copies["seen_as"] == "training", "test_relpath"]) if copies is not None else frozenset()
-    return seen, (seen.digest_map(_images) if seen else {}), trained_copies
+    return seen, (seen.digest_map(_images) if seen else {})
+
+
+_HASHED: set[tuple] = set()  # test sets whose perceptual hashes this process has put in the disk cache
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _set_copies(weights_sha: str, set_signature: str, sidecar: tuple, _seen: provenance.Seen,
+                _images: pd.DataFrame) -> pd.DataFrame | None:
+    return nc.resaved_for(_images, _seen, None, prediction_cache.DEFAULT_CACHE_DIR)
+
+
+def _copies_of_seen(det: Detector, seen: provenance.Seen | None, images: pd.DataFrame, signature: str) -> pd.DataFrame | None:
+    """``core.near_copies.resaved_for`` of the whole set when the model records perceptual hashes
+    (None otherwise), once per model, set and sidecar state; the first time a set is hashed (into
+    the disk cache) with a progress bar."""
+    if seen is None or not seen.has_hashes or not len(images):
+        return None
+    key = (signature, prediction_cache.DEFAULT_CACHE_DIR)
+    if key not in _HASHED:
+        bar = st.progress(0.0, text="Looking for re-saved copies of the model's training images…")
+        nc.cached_hashes(images["path"], prediction_cache.DEFAULT_CACHE_DIR,
+                         lambda done, total: bar.progress(done / max(1, total), text=f"Hashing the images… {done:,} of {total:,}"))
+        bar.empty()
+        _HASHED.add(key)
+    return _set_copies(det.sha256, signature, _sidecar_stamp(det), seen, images)
 
 
 def _with_seen(det: Detector, test_set: TestSet | None, signature: str, leave_out: bool) -> dict:
-    """Context fields for a model on a test set: ``seen``, ``seen_digests``, ``n_trained`` (when
-    some but not all images trained the model: its training files or those pictures saved again)
-    and, with ``leave_out``, the set without them under its own signature, so that every cache
-    keeps the two apart. Without a test set only ``seen`` (the single-image tester needs no set)."""
+    """Context fields for a model on a test set: ``seen``, ``seen_digests``, ``seen_copies`` (the
+    set's re-saved copies of its training and validation pictures), ``n_trained`` (when some but
+    not all images trained the model: its training files or those pictures saved again) and, with
+    ``leave_out``, the set without them under its own signature, so that every cache keeps the two
+    apart. Without a test set only ``seen`` (the single-image tester needs no set)."""
     images = test_set.images if test_set is not None else pd.DataFrame(columns=["path", "relpath", "size_bytes"])
-    seen, digests, trained_copies = _seen_files(det.sha256, signature, _sidecar_stamp(det), det, images)
-    return seen_fields(seen, digests, test_set, signature, leave_out, trained_copies)
+    seen, digests = _seen_files(det.sha256, signature, _sidecar_stamp(det), det, images)
+    copies = _copies_of_seen(det, seen, images, signature)
+    trained_copies = frozenset(copies.loc[copies["seen_as"] == "training", "test_relpath"]) if copies is not None else frozenset()
+    return {**seen_fields(seen, digests, test_set, signature, leave_out, trained_copies), "seen_copies": copies}
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -182,30 +207,13 @@ def seen_overlap(ctx: Context, preds: Predictions) -> provenance.Overlap | None:
     return _overlap(ctx.detector.sha256, ctx.set_signature, _sidecar_stamp(ctx.detector), ctx.seen, ctx.seen_digests, preds.frame)
 
 
-_HASHED: set[tuple] = set()  # test sets whose hashes this process has put in the disk cache
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def _resaved(weights_sha: str, set_signature: str, sidecar: tuple, _seen: provenance.Seen, _frame: pd.DataFrame,
-             _overlap: provenance.Overlap | None) -> pd.DataFrame:
-    return nc.resaved_for(_frame, _seen, _overlap, prediction_cache.DEFAULT_CACHE_DIR)
-
-
 def resaved_copies(ctx: Context, preds: Predictions) -> pd.DataFrame | None:
-    """``core.near_copies.resaved_copies`` of the scored images when the model records perceptual
-    hashes (None otherwise): test images that are its training or validation pictures saved again.
-    The first time a set is hashed (into the disk cache) with a progress bar."""
-    if ctx.seen is None or not ctx.seen.has_hashes:
+    """The scored images that are the model's training or validation pictures saved again, not
+    the same files (``core.near_copies.copies_in`` of the sidebar's ``seen_copies``: nothing is
+    hashed or searched again); None when the model records no perceptual hashes."""
+    if ctx.seen_copies is None:
         return None
-    key = (ctx.set_signature, prediction_cache.DEFAULT_CACHE_DIR)
-    if key not in _HASHED:
-        bar = st.progress(0.0, text="Looking for re-saved copies of the model's training images…")
-        nc.cached_hashes(preds.frame["path"], prediction_cache.DEFAULT_CACHE_DIR,
-                         lambda done, total: bar.progress(done / max(1, total), text=f"Hashing the images… {done:,} of {total:,}"))
-        bar.empty()
-        _HASHED.add(key)
-    return _resaved(ctx.detector.sha256, ctx.set_signature, _sidecar_stamp(ctx.detector), ctx.seen, preds.frame,
-                    seen_overlap(ctx, preds))
+    return nc.copies_in(ctx.seen_copies, preds.frame, seen_overlap(ctx, preds))
 
 
 def show_overlap(o: provenance.Overlap | None, frame: pd.DataFrame, threshold: float, positive: str,
