@@ -10,7 +10,10 @@ come from ranks; EER and the curve bands from a bisection run on all resamples a
 
 Intervals are percentile intervals. A metric that is 0/0 in some resamples (precision
 with no predicted positives) uses the resamples where it is defined; ``n_valid`` says
-how many.
+how many. Where every image a rate counts is right (or every one wrong), no resample can
+differ and the percentile interval has zero width, which would read as certainty on a
+slice of five images: such rates get the Wilson score interval of k of n instead, and
+other metrics that cannot vary (F1, MCC, ROC-AUC at 1.0) get no interval, saying why.
 """
 from __future__ import annotations
 
@@ -18,8 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .calibration import wilson_interval
 from .metrics import ThresholdSweep
 
+RATES = ("accuracy", "precision", "recall", "specificity", "fake_catch_rate", "real_pass_rate")  # k of n
 THRESHOLD_METRICS = ("accuracy", "precision", "recall", "f1", "specificity", "balanced_accuracy", "mcc",
                      "fake_catch_rate", "real_pass_rate")
 CURVE_METRICS = ("roc_auc", "average_precision", "eer")
@@ -38,18 +43,23 @@ class Interval:
     high: float | None
     n_valid: int
     level: float = 0.95
+    method: str = "bootstrap"  # "bootstrap", "wilson" (a rate no resample can vary) or "none"
 
     def format(self, percent: bool = True, digits: int = 1) -> str:
-        """``93.6% (95% CI 88.1–97.2)``; ``n/a`` when undefined."""
+        """``93.6% (95% CI 88.1–97.2)``; ``n/a`` when undefined; ``Wilson`` marks a
+        rate whose interval could not come from resampling."""
         if self.estimate is None:
             return "n/a"
         k = 100.0 if percent else 1.0
         unit = "%" if percent else ""
         d = digits if percent else digits + 2
         head = f"{self.estimate * k:.{d}f}{unit}"
+        if self.method == "none":
+            return f"{head} (no interval: every resample gives the same value)"
         if self.low is None:
             return head
-        return f"{head} ({self.level * 100:.0f}% CI {self.low * k:.{d}f}–{self.high * k:.{d}f})"
+        name = "Wilson CI" if self.method == "wilson" else "CI"
+        return f"{head} ({self.level * 100:.0f}% {name} {self.low * k:.{d}f}–{self.high * k:.{d}f})"
 
     def as_list(self) -> list[float] | None:
         return None if self.low is None else [self.low, self.high]
@@ -79,14 +89,17 @@ class BootstrapResult:
         """metric -> [low, high] (None where undefined), as ``evaluate --json`` writes it."""
         return {name: iv.as_list() for name, iv in self.intervals.items()}
 
-    def columns(self, names) -> dict[str, float]:
-        """``name``, ``name_low``, ``name_high`` for each metric, NaN where undefined: one
-        table row's worth (slices, comparisons)."""
+    def columns(self, names, methods: bool = True) -> dict[str, float | str]:
+        """``name``, ``name_low``, ``name_high`` for each metric, NaN where undefined, and
+        with ``methods`` ``name_ci`` (the interval's method): one table row's worth
+        (slices, comparisons)."""
         row = {}
         for name in names:
             iv = self.intervals[name]
             for key, value in ((name, iv.estimate), (f"{name}_low", iv.low), (f"{name}_high", iv.high)):
                 row[key] = np.nan if value is None else value
+            if methods:
+                row[f"{name}_ci"] = iv.method if iv.estimate is not None else ""
         return row
 
 
@@ -264,6 +277,14 @@ def resample_metrics(sweep: ThresholdSweep, threshold: float, positive: str = "r
     return out, r
 
 
+def _rate_trials(c, n_real: int, n_fake: int, positive: str) -> dict[str, int]:
+    """The n of each k-of-n rate at the threshold (its denominator), where it is not 0."""
+    n_pos, n_neg = (n_real, n_fake) if positive == "real" else (n_fake, n_real)
+    n = {"accuracy": n_real + n_fake, "precision": c.tp + c.fp, "recall": n_pos, "specificity": n_neg,
+         "fake_catch_rate": n_fake, "real_pass_rate": n_real}
+    return {k: int(v) for k, v in n.items() if v > 0}
+
+
 def bootstrap(sweep: ThresholdSweep, threshold: float, positive: str = "real", *,
               n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED, level: float = 0.95,
               bands: bool = True, grid_points: int = 101) -> BootstrapResult:
@@ -282,6 +303,7 @@ def bootstrap(sweep: ThresholdSweep, threshold: float, positive: str = "real", *
         if bands:
             roc_band, pr_band = _bands(r, positive, np.linspace(0.0, 1.0, grid_points), level)
     a = (1 - level) / 2
+    trials = _rate_trials(c, sweep.n_real, sweep.n_fake, positive)
     intervals = {}
     for name in THRESHOLD_METRICS + CURVE_METRICS:
         est = point.get(name)
@@ -290,8 +312,14 @@ def bootstrap(sweep: ThresholdSweep, threshold: float, positive: str = "real", *
         vals = vals[np.isfinite(vals)] if vals is not None else np.empty(0)
         if est is None or len(vals) == 0:
             intervals[name] = Interval(est, None, None, int(len(vals)), level)
-        else:
-            lo, hi = np.quantile(vals, [a, 1 - a])
+            continue
+        lo, hi = np.quantile(vals, [a, 1 - a])
+        if lo < hi:
             intervals[name] = Interval(est, float(lo), float(hi), int(len(vals)), level)
+        elif name in trials:  # all right or all wrong: k of n still says how sure
+            (wl,), (wh,) = wilson_interval([est * trials[name]], [trials[name]], level)
+            intervals[name] = Interval(est, float(wl), float(wh), int(len(vals)), level, "wilson")
+        else:
+            intervals[name] = Interval(est, None, None, int(len(vals)), level, "none")
     return BootstrapResult(intervals=intervals, roc_band=roc_band, pr_band=pr_band, n_resamples=n_resamples,
                            seed=seed, threshold=float(threshold), positive=positive)

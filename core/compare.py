@@ -40,7 +40,7 @@ def compare_table(runs: list[Run], *, n_resamples: int = DEFAULT_RESAMPLES, seed
     for run in runs:
         b = bootstrap(run.sweep, run.threshold, n_resamples=n_resamples, seed=seed, bands=False)
         row = {"model": run.model, "test_set": run.test_set, "n": len(run.frame), "threshold": run.threshold}
-        row.update(b.columns(TABLE_METRICS))
+        row.update(b.columns(TABLE_METRICS, methods=False))
         rows.append(row)
     return pd.DataFrame(rows)
 

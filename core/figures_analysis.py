@@ -65,6 +65,15 @@ def cost_figure(curve: CostCurve, threshold: float | None = None, best: Operatin
     return fig
 
 
+def _ci_words(row: pd.Series, metric: str) -> str:
+    """The hover line for one slice's interval, saying where it is not a bootstrap one."""
+    method = row.get(f"{metric}_ci", "bootstrap")
+    if method == "none" or pd.isna(row[f"{metric}_low"]):
+        return "no interval: every resample gives the same value"
+    words = f"95% CI {row[f'{metric}_low']:.3f}–{row[f'{metric}_high']:.3f}"
+    return words + (" (Wilson: every image right or every one wrong, nothing to resample)" if method == "wilson" else "")
+
+
 def slice_figure(table: pd.DataFrame, metric: str = "accuracy", dimension: str | None = None) -> go.Figure:
     """Horizontal bars of ``metric`` per slice with its CI as error bars."""
     t = table if dimension is None else table[table["dimension"] == dimension]
@@ -74,7 +83,8 @@ def slice_figure(table: pd.DataFrame, metric: str = "accuracy", dimension: str |
         x=t[metric], y=labels, orientation="h",
         error_x=dict(type="data", symmetric=False, array=(t[f"{metric}_high"] - t[metric]).fillna(0),
                      arrayminus=(t[metric] - t[f"{metric}_low"]).fillna(0)),
-        hovertemplate="%{y}<br>%{x:.3f}<extra></extra>"))
+        customdata=[_ci_words(r, metric) for _, r in t.iterrows()],
+        hovertemplate="%{y}<br>%{x:.3f}<br>%{customdata}<extra></extra>"))
     fig.update_layout(title=f"{metric.replace('_', ' ')} by slice (95% CI)", xaxis_title=metric.replace("_", " "),
                       **{**_LAYOUT, "height": max(300, 26 * len(t) + 80)})
     fig.update_xaxes(range=[0, 1.02])

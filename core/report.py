@@ -109,8 +109,9 @@ def _slices_display(table: pd.DataFrame) -> pd.DataFrame:
     out = table[["dimension", "slice", "n", "n_real", "n_fake"]].copy()
     for m in ("accuracy", "fake_catch_rate", "real_pass_rate", "roc_auc"):
         out[NAMES[m]] = [
-            "–" if np.isnan(e) else f"{e:.1%} ({lo:.1%}–{hi:.1%})" if not np.isnan(lo) else f"{e:.1%}"
-            for e, lo, hi in zip(table[m], table[f"{m}_low"], table[f"{m}_high"])]
+            "–" if np.isnan(e) else f"{e:.1%} ({lo:.1%}–{hi:.1%}{', Wilson' if how == 'wilson' else ''})"
+            if not np.isnan(lo) else f"{e:.1%}" + (" (no interval)" if how == "none" else "")
+            for e, lo, hi, how in zip(table[m], table[f"{m}_low"], table[f"{m}_high"], table[f"{m}_ci"])]
     return out
 
 

@@ -24,7 +24,9 @@ with st.expander("Shortcut check details"):
     st.dataframe([{"property": s.property, "ROC-AUC alone": round(s.auc, 3), "direction": s.direction}
                   for s in a.shortcuts], hide_index=True)
 
-st.caption(f"At threshold {ctx.threshold:.4f}. 95% stratified bootstrap CIs. A slice of one class shows only what "
+st.caption(f"At threshold {ctx.threshold:.4f}. 95% stratified bootstrap CIs; where a slice has every image right "
+           "(or every one wrong), no resample differs, so its rate gets the Wilson interval of k of n instead "
+           "(CI method: wilson) rather than a zero-width one. A slice of one class shows only what "
            "that class defines: fake catch rate for fakes (difficulty and replaced regions exist only for fakes), "
            "real pass rate for reals. Fine detail: the share of the image's spectrum above half the Nyquist frequency; "
            f"below {LOW_DETAIL:.2f} an image holds less fine detail than 97 % of the labelled CIPLab faces (blurred, "
@@ -35,9 +37,10 @@ dims = ["all"] + [d for d in a.slices["dimension"].unique() if d != "all"]
 dim = st.selectbox("Slice by", dims, format_func=lambda d: "every dimension" if d == "all" else d)
 st.plotly_chart(figures_analysis.slice_figure(a.slices, metric, None if dim == "all" else dim), width="stretch")
 table = a.slices if dim == "all" else a.slices[a.slices["dimension"] == dim]
-first = ["dimension", "slice", "n", "n_real", "n_fake", metric, f"{metric}_low", f"{metric}_high"]  # the chart's metric leads
-table = table[[c for c in first if c in table] + [c for c in table if c not in first]]
+first = ["dimension", "slice", "n", "n_real", "n_fake", metric, f"{metric}_low", f"{metric}_high", f"{metric}_ci"]
+table = table[[c for c in first if c in table] + [c for c in table if c not in first and not c.endswith("_ci")]]
 labels = {f"{m}{end}": f"{NAMES.get(m, m)}{label}" for m in ("accuracy", "fake_catch_rate", "real_pass_rate", "roc_auc")
-          for end, label in (("", ""), ("_low", ": CI low"), ("_high", ": CI high"))}
+          for end, label in (("", ""), ("_low", ": CI low"), ("_high", ": CI high"), ("_ci", ": CI method"))}
 st.dataframe(table, hide_index=True, column_config={
-    c: st.column_config.NumberColumn(labels.get(c, c), format="%.3f") for c in table.columns if table[c].dtype.kind == "f"})
+    **{c: st.column_config.NumberColumn(labels.get(c, c), format="%.3f") for c in table.columns if table[c].dtype.kind == "f"},
+    f"{metric}_ci": st.column_config.TextColumn(labels[f"{metric}_ci"])})

@@ -76,3 +76,41 @@ def test_bands_bracket_the_curve_and_seed_is_fixed():
 def test_format():
     assert Interval(0.936, 0.881, 0.972, 1000).format() == "93.6% (95% CI 88.1–97.2)"
     assert Interval(0.5, None, None, 0).format() == "50.0%"
+
+
+def test_rate_with_nothing_to_resample_gets_wilson_interval():
+    """Five reals all passed: every resample passes them all, so the percentile interval
+    would be 100-100 %; the Wilson interval of 5 of 5 says how little five images show."""
+    from scipy.stats import binomtest
+
+    y = np.r_[np.ones(5, int), np.zeros(6, int)]
+    s = np.r_[np.full(5, 0.9), [0.1, 0.2, 0.3, 0.6, 0.7, 0.95]]
+    r = bootstrap(ThresholdSweep(y, s), 0.5, n_resamples=300)
+    iv = r.intervals["real_pass_rate"]
+    want = binomtest(5, 5).proportion_ci(method="wilson")
+    assert iv.method == "wilson" and iv.estimate == 1.0
+    np.testing.assert_allclose([iv.low, iv.high], [want.low, want.high])
+    assert iv.low < 0.6 and "Wilson CI" in iv.format()
+    assert r.intervals["fake_catch_rate"].method == "bootstrap"  # 3 of 6: resampling varies it
+    assert r.intervals["roc_auc"].low < r.intervals["roc_auc"].high
+
+
+def test_constant_metric_that_is_not_a_rate_gets_no_interval():
+    y = np.r_[np.ones(4, int), np.zeros(4, int)]
+    s = np.r_[np.full(4, 0.9), np.full(4, 0.1)]  # every image right
+    r = bootstrap(ThresholdSweep(y, s), 0.5, n_resamples=200)
+    for name in ("f1", "mcc", "roc_auc", "balanced_accuracy"):
+        iv = r.intervals[name]
+        assert iv.method == "none" and iv.low is None and iv.estimate is not None, name
+        assert "no interval" in iv.format(), name
+    assert r.ci()["f1"] is None
+    assert r.intervals["accuracy"].method == "wilson" and r.intervals["accuracy"].low < 1.0
+
+
+def test_stratified_constant_accuracy_that_is_not_0_or_1():
+    """Every real right and every fake wrong: class sizes are fixed in each resample, so
+    accuracy is 4/8 in all of them; the interval still comes from 4 of 8."""
+    y = np.r_[np.ones(4, int), np.zeros(4, int)]
+    r = bootstrap(ThresholdSweep(y, np.full(8, 0.9)), 0.5, n_resamples=200)
+    iv = r.intervals["accuracy"]
+    assert iv.estimate == 0.5 and iv.method == "wilson" and iv.low < 0.5 < iv.high

@@ -84,3 +84,22 @@ def test_fine_detail_slices_in_order_and_absent_without_the_measure(tmp_path):
     assert list(rows["n"]) == [8, 8, 8]
     one_nan = raw.assign(detail_share=[np.nan] + [0.3] * 23)  # an unmeasured image is its own band, not "low"
     assert add_slice_columns(one_nan, jpeg_quality=False)["detail_bucket"].iloc[0] == "unknown"
+
+
+def test_slice_with_every_fake_caught_has_a_wilson_interval_not_a_zero_width_one(tmp_path):
+    from core.figures_analysis import slice_figure
+    from core.report import _slices_display
+
+    f = _frame(tmp_path, 12, 12, real_q=[90], fake_q=[90])
+    f.loc[f["difficulty"] == "easy", "p_real"] = 0.01  # every easy fake caught
+    t = slice_table(f, 0.5, n_resamples=200)
+    easy = t[(t["dimension"] == "difficulty") & (t["slice"] == "easy")].iloc[0]
+    assert easy["fake_catch_rate"] == 1.0 and easy["fake_catch_rate_ci"] == "wilson"
+    assert 0.3 < easy["fake_catch_rate_low"] < 0.6 and easy["fake_catch_rate_high"] == 1.0  # 4 of 4
+    assert t[t["dimension"] == "all"].iloc[0]["accuracy_ci"] == "bootstrap"
+    fig = slice_figure(t, "fake_catch_rate", "difficulty")
+    bar = fig.data[0]
+    i = list(bar.y).index("difficulty: easy (n=4)")
+    assert bar.error_x.arrayminus[i] > 0.4 and "Wilson" in bar.customdata[i]
+    shown = _slices_display(t)
+    assert "Wilson" in shown.loc[easy.name, "Fake catch rate"]
