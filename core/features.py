@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader
 from . import prediction_cache
 from .checkpoint import Detector
 from .data import TestSet
+from .quality import to_8bit
 from .robustness import Perturbation, _PerturbedFolder
 
 METHODS = ("pca", "tsne")
@@ -112,7 +113,7 @@ def thumbnail_uri(path: str | os.PathLike, size: int = 64) -> str:
     """A small JPEG of the image as a data: URI (for hover/selection previews)."""
     try:
         with Image.open(path) as im:
-            im = im.convert("RGB")
+            im = to_8bit(im).convert("RGB")
             im.thumbnail((size, size))
             buf = io.BytesIO()
             im.save(buf, format="JPEG", quality=80)

@@ -32,6 +32,7 @@ from PIL import Image
 from .data import LABEL_NAMES
 from .hash_search import pairs_within
 from .provenance import each_with_progress
+from .quality import to_8bit
 
 HASH_SIZE = 16  # bits per side: 256-bit hashes
 HASH_BYTES = HASH_SIZE * HASH_SIZE // 8
@@ -52,7 +53,7 @@ _DCT = _dct_matrix(_SIDE)[:HASH_SIZE]  # only the low frequencies are kept
 
 def image_hash(image: Image.Image) -> bytes:
     """The 256-bit perceptual hash of a PIL image, as 32 bytes."""
-    gray = np.asarray(image.convert("L").resize((_SIDE, _SIDE), Image.Resampling.LANCZOS), dtype=np.float64)
+    gray = np.asarray(to_8bit(image).convert("L").resize((_SIDE, _SIDE), Image.Resampling.LANCZOS), dtype=np.float64)
     low = _DCT @ gray @ _DCT.T  # (HASH_SIZE, HASH_SIZE)
     return np.packbits(low.ravel() > np.median(low)).tobytes()
 

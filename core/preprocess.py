@@ -12,6 +12,8 @@ import torch
 from PIL import Image, ImageOps
 from torchvision import transforms
 
+from .quality import to_8bit
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 MAX_PIXELS = 50_000_000  # refuse decompression bombs before decoding in full
@@ -83,7 +85,7 @@ def open_image(source, *, name: str | None = None, draft_size: int | None = None
     try:
         if draft_size and fmt == "JPEG":
             image.draft("RGB", (draft_size, draft_size))
-        image = image.convert("RGB")  # forces the full decode: truncated files fail here
+        image = to_8bit(image).convert("RGB")  # forces the full decode: truncated files fail here
     except Exception as exc:
         raise ImageError(f"{label}: corrupt or truncated image data ({type(exc).__name__})") from None
     return image, {"width": width, "height": height, "format": fmt}

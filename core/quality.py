@@ -32,6 +32,19 @@ LOW_DETAIL = 0.16  # near the 2.5th percentile of the 1,632 labelled CIPLab face
 LOW_DETAIL_SET_SHARE = 0.10
 
 
+def to_8bit(image: Image.Image) -> Image.Image:
+    """The image itself, or for 16-bit and 32-bit greyscale ("I;16", "I", "F": 16-bit PNGs,
+    TIFFs) an 8-bit "L" copy. PIL's own ``convert`` clips those at 255, so a 16-bit face
+    would reach the model, the hashes and the thumbnails as a white square; they are scaled
+    (by 257 for 16-bit data, by the maximum where values exceed 16 bits)."""
+    if image.mode not in ("I", "F") and not image.mode.startswith("I;16"):
+        return image
+    a = np.asarray(image, dtype=np.float64)
+    top = a.max(initial=0.0)
+    scale = 1.0 if top <= 255 else 257.0 if top <= 65535 else top / 255.0
+    return Image.fromarray(np.clip(np.rint(a / scale), 0, 255).astype(np.uint8))
+
+
 def _radius_mask(size: int) -> np.ndarray:
     f = np.fft.fftshift(np.fft.fftfreq(size))  # cycles per pixel, -0.5 .. 0.5
     return np.hypot(*np.meshgrid(f, f, indexing="ij")) > 0.25

@@ -100,3 +100,26 @@ def test_evaluate_and_the_overview_flag_a_blurred_test_set(tiny_ckpt, tmp_path, 
     at = open_page()
     assert not at.exception
     assert any("6 of 12 images (50%) hold little fine detail" in w.value for w in at.warning)
+
+
+@pytest.mark.parametrize("depth", ["I;16", "I", "F"])
+def test_high_bit_depth_greyscale_is_scaled_not_clipped_to_white(tmp_path, depth):
+    """PIL's convert("RGB") clips 16-bit greyscale at 255: a 16-bit PNG face reached the
+    model, the hashes and the thumbnails as a white square. Now it arrives as its 8-bit self."""
+    from core import near_copies as nc
+    from core.preprocess import open_image
+    from core.quality import to_8bit
+
+    grey = np.asarray(sharp_face(96).convert("L"))
+    wide = grey.astype(np.uint16) * 257  # the full 16-bit range, as a 16-bit PNG stores it
+    image = (Image.fromarray(wide) if depth == "I;16" else
+             Image.fromarray(wide.astype(np.int32), mode="I") if depth == "I" else Image.fromarray(wide.astype(np.float32)))
+    assert image.mode == depth
+    np.testing.assert_array_equal(np.asarray(to_8bit(image)), grey)
+    if depth == "I;16":
+        image.save(tmp_path / "face16.png")
+        assert Image.open(tmp_path / "face16.png").mode.startswith("I")
+        rgb, info = open_image(tmp_path / "face16.png")
+        np.testing.assert_array_equal(np.asarray(rgb)[..., 0], grey)
+        assert nc.file_hash(tmp_path / "face16.png") == nc.image_hash(Image.fromarray(grey))
+    assert to_8bit(sharp_face(32)).mode == "RGB"  # 8-bit images pass through untouched
