@@ -13,7 +13,7 @@ import pandas as pd
 
 from . import provenance
 from .checkpoint import Detector
-from .data import TestSet
+from .data import TestSet, has_class_folders
 from .inference import InferenceSettings, Progress
 from .metrics import fmt  # noqa: F401  (pages format cards with ui.fmt)
 from .quality import LOW_DETAIL
@@ -126,7 +126,8 @@ def initial_sources(query: dict, environ: dict) -> dict:
 
 
 def known_test_sets(root: Path = REPO / "data", depth: int = 3) -> list[str]:
-    """Folders below ``root`` (to ``depth`` levels) holding real/ or fake/, as repo-relative paths."""
+    """Folders below ``root`` (to ``depth`` levels) holding real/ or fake/ (or folders read as
+    them, e.g. training_real/), as repo-relative paths."""
     found, frontier = [], [root]
     for _ in range(depth):
         nxt = []
@@ -136,8 +137,7 @@ def known_test_sets(root: Path = REPO / "data", depth: int = 3) -> list[str]:
             except OSError:
                 continue
             for sub in subs:
-                names = {p.name.lower() for p in sub.iterdir() if p.is_dir()} if os.access(sub, os.R_OK) else set()
-                if names & {"real", "fake"}:
+                if os.access(sub, os.R_OK) and has_class_folders(sub):
                     found.append(sub)
                 elif sub.name.lower() not in ("real", "fake"):
                     nxt.append(sub)

@@ -26,7 +26,9 @@ LAYOUT_HELP = """A test set is a folder with one subfolder per class:
         │   └── 0001.png
         └── easy_1_1010.jpg
 
-Images: .jpg .jpeg .png .webp .bmp (any letter case)."""
+Images: .jpg .jpeg .png .webp .bmp (any letter case). Class folders named otherwise, as
+data sets ship them (training_real/ and training_fake/, 0_real/ and 1_fake/), are read as
+real/ and fake/."""
 
 
 class DatasetError(ValueError):
@@ -83,6 +85,37 @@ def _walk_images(class_dir: Path) -> list[tuple[str, str, str]]:
     return found
 
 
+def _class_folders(subdirs: dict[str, Path]) -> tuple[dict[str, Path], list[str]]:
+    """``subdirs`` (lower-cased name -> folder) with a class folder named otherwise read as
+    ``real/`` or ``fake/``, and a note saying so. Data sets ship their classes as
+    ``training_real/`` and ``training_fake/`` (the CIPLab download) or ``0_real/`` and
+    ``1_fake/`` (CNNDetection's layout): a folder stands for a class when it is the only one
+    whose name has that class's word, and not the other's, as a part (split at ``_``, ``-``,
+    spaces and dots)."""
+    out, notes = dict(subdirs), []
+    for name in CLASS_DIRS:
+        if name in subdirs:
+            continue
+        other = next(n for n in CLASS_DIRS if n != name)
+        matches = [key for key in subdirs
+                   if name in (parts := set(key.replace("-", "_").replace(" ", "_").replace(".", "_").split("_")))
+                   and other not in parts]
+        if len(matches) == 1:
+            out[name] = subdirs[matches[0]]
+            notes.append(f"Read {subdirs[matches[0]].name}/ as the {name}/ folder.")
+    return out, notes
+
+
+def has_class_folders(folder: Path) -> bool:
+    """Whether ``folder`` holds a real/ or fake/ folder, under any of the names
+    ``scan_test_set`` reads as one (a cheap look: no image is listed)."""
+    try:
+        subdirs = {p.name.lower(): p for p in folder.iterdir() if p.is_dir()}
+    except OSError:
+        return False
+    return bool(set(_class_folders(subdirs)[0]) & set(CLASS_DIRS))
+
+
 def scan_test_set(root: str | os.PathLike, *, require_both: bool = False) -> TestSet:
     """List the images of a test set folder.
 
@@ -98,12 +131,13 @@ def scan_test_set(root: str | os.PathLike, *, require_both: bool = False) -> Tes
         raise DatasetError(f"Not a folder: {root}\n\n{LAYOUT_HELP}")
     # Accept any letter case for the class folders (Real/, FAKE/).
     subdirs = {p.name.lower(): p for p in root.iterdir() if p.is_dir()}
+    subdirs, problems = _class_folders(subdirs)
     present = [name for name in CLASS_DIRS if name in subdirs]
     if not present:
         seen = ", ".join(sorted(subdirs)) or "no subfolders"
         raise DatasetError(f"{root} has no real/ or fake/ subfolder (found: {seen}).\n\n{LAYOUT_HELP}")
 
-    rows, problems = [], []
+    rows = []
     for name, label in CLASS_DIRS.items():
         if name not in subdirs:
             problems.append(f"No {name}/ folder in {root}: metrics that need both classes are unavailable.")

@@ -21,7 +21,7 @@ import pandas as pd
 from PIL import Image
 
 from .checkpoint import Detector
-from .data import DatasetError, LAYOUT_HELP, is_image_name, scan_test_set
+from .data import DatasetError, LAYOUT_HELP, has_class_folders, is_image_name, scan_test_set
 from .face import FaceCrop, crop_face
 from .inference import InferenceSettings, score_images_and_members
 from .near_copies import image_hash
@@ -270,9 +270,9 @@ def _copy(src, dst, budget: int, name: str) -> int:
 
 
 def _find_layout(target: Path) -> Path | None:
-    """``target`` itself, or its single top folder, when it holds real/ or fake/."""
+    """``target`` itself, or its single top folder, when it holds real/ or fake/ (under any
+    name ``scan_test_set`` reads as one)."""
     for candidate in [target, *sorted(p for p in target.iterdir() if p.is_dir())]:
-        names = {p.name.lower() for p in candidate.iterdir() if p.is_dir()}
-        if names & {"real", "fake"}:
+        if has_class_folders(candidate):
             return candidate
     return None

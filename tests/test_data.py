@@ -48,6 +48,27 @@ def test_class_folders_any_case(tmp_path):
     assert scan_test_set(root).n_real == 2
 
 
+@pytest.mark.parametrize("real, fake", [("training_real", "training_fake"), ("0_real", "1_fake"), ("Real-Faces", "fake")])
+def test_class_folders_named_as_data_sets_ship_them(tmp_path, real, fake):
+    root = make_test_set(tmp_path / "s", n_real=2, n_fake=3)
+    os.rename(root / "real", root / real)
+    if fake != "fake":
+        os.rename(root / "fake", root / fake)
+    ts = scan_test_set(root, require_both=True)
+    assert (ts.n_real, ts.n_fake) == (2, 3)
+    assert f"Read {real}/ as the real/ folder." in ts.problems
+    assert all(r.startswith(f"{real}/") for r in ts.images.loc[ts.images["label"] == 1, "relpath"])
+
+
+def test_ambiguous_or_mixed_class_folder_names_are_not_guessed(tmp_path):
+    root = make_test_set(tmp_path / "s", n_real=2, n_fake=2)
+    os.rename(root / "real", root / "real_a")
+    os.rename(root / "fake", root / "real_and_fake")  # both words: neither class
+    (root / "real_b").mkdir()
+    with pytest.raises(DatasetError, match="no real/ or fake/ subfolder"):
+        scan_test_set(root)
+
+
 def test_stratified_split_is_reproducible_and_stratified(tmp_path):
     root = make_test_set(tmp_path / "s", n_real=20, n_fake=10, size=16)
     images = scan_test_set(root).images

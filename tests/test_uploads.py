@@ -107,6 +107,19 @@ def test_zip_with_a_top_folder_is_extracted_as_a_test_set(tmp_path):
     assert not (root / "readme.txt").exists()
 
 
+def test_zip_of_the_ciplab_download_layout_is_a_test_set(tmp_path):
+    from core.dashboard import known_test_sets
+    from core.data import scan_test_set
+
+    jpg = image_bytes("JPEG")
+    z = make_zip({"real_and_fake_face/training_real/r1.jpg": jpg, "real_and_fake_face/training_fake/easy_1_1000.jpg": jpg})
+    root = extract_test_set_zip(z, tmp_path, "ciplab.zip")
+    assert root == tmp_path / "ciplab" / "real_and_fake_face"
+    ts = scan_test_set(root, require_both=True)
+    assert (ts.n_real, ts.n_fake) == (1, 1)
+    assert [p.name for p in map(tmp_path.joinpath, known_test_sets(tmp_path))] == ["real_and_fake_face"]
+
+
 @pytest.mark.parametrize("entries,links,message", [
     ({"../evil.jpg": b"x", "real/a.jpg": b"x"}, (), "outside"),
     ({"/abs/real/a.jpg": b"x"}, (), "outside"),
