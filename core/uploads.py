@@ -21,7 +21,7 @@ import pandas as pd
 from PIL import Image
 
 from .checkpoint import Detector
-from .data import DatasetError, LAYOUT_HELP, has_class_folders, is_image_name, scan_test_set
+from .data import IMAGE_EXTENSIONS, DatasetError, LAYOUT_HELP, has_class_folders, is_image_name, scan_test_set
 from .face import FaceCrop, crop_face
 from .inference import InferenceSettings, score_images_and_members
 from .near_copies import image_hash
@@ -29,7 +29,7 @@ from .preprocess import ImageError, open_photo
 from .provenance import Seen, bytes_digest, seen_as
 from .quality import detail_share, low_detail_warning
 
-UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp")
+UPLOAD_TYPES = tuple(ext.lstrip(".") for ext in IMAGE_EXTENSIONS)  # what a test set may hold
 MAX_ZIP_BYTES = 2 * 1024**3  # uncompressed total
 MAX_ZIP_FILES = 50_000
 

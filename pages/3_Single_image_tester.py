@@ -11,7 +11,7 @@ st.title("Single-image tester")
 detector = ui.guard_detector(ctx)
 t = ctx.threshold
 
-files = st.file_uploader("Face images (jpg, png, webp)", type=list(UPLOAD_TYPES), accept_multiple_files=True,
+files = st.file_uploader(f"Face images ({', '.join(UPLOAD_TYPES)})", type=list(UPLOAD_TYPES), accept_multiple_files=True,
                          key="tester_files")
 picks = st.session_state.setdefault("tester_picks", [])
 if ctx.test_set is not None:  # for a class demo: faces of the sidebar's test set, with their true class
