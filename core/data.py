@@ -210,7 +210,8 @@ def write_split(src: str | os.PathLike, out: str | os.PathLike, val_fraction: fl
     counts = {}
     for split_name, frame in (("train", train), ("val", val)):
         for row in frame.itertuples():
-            dest = out / split_name / row.relpath
+            below = Path(row.relpath).relative_to(Path(row.relpath).parts[0])  # training_real/a.jpg -> real/a.jpg
+            dest = out / split_name / LABEL_NAMES[row.label] / below
             dest.parent.mkdir(parents=True, exist_ok=True)
             if dest.is_symlink():
                 dest.unlink()

@@ -58,6 +58,8 @@ def test_class_folders_named_as_data_sets_ship_them(tmp_path, real, fake):
     assert (ts.n_real, ts.n_fake) == (2, 3)
     assert f"Read {real}/ as the real/ folder." in ts.problems
     assert all(r.startswith(f"{real}/") for r in ts.images.loc[ts.images["label"] == 1, "relpath"])
+    write_split(root, tmp_path / "split", val_fraction=0.4, seed=0)  # the split is in the report's layout
+    assert sorted(p.name for p in (tmp_path / "split" / "train").iterdir()) == ["fake", "real"]
 
 
 def test_ambiguous_or_mixed_class_folder_names_are_not_guessed(tmp_path):
