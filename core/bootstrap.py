@@ -24,7 +24,6 @@ import numpy as np
 from .calibration import wilson_interval
 from .metrics import ThresholdSweep
 
-RATES = ("accuracy", "precision", "recall", "specificity", "fake_catch_rate", "real_pass_rate")  # k of n
 THRESHOLD_METRICS = ("accuracy", "precision", "recall", "f1", "specificity", "balanced_accuracy", "mcc",
                      "fake_catch_rate", "real_pass_rate")
 CURVE_METRICS = ("roc_auc", "average_precision", "eer")

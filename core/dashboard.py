@@ -5,7 +5,6 @@ numbers and details are put into words.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,7 +136,7 @@ def known_test_sets(root: Path = REPO / "data", depth: int = 3) -> list[str]:
             except OSError:
                 continue
             for sub in subs:
-                if os.access(sub, os.R_OK) and has_class_folders(sub):
+                if has_class_folders(sub):  # an unreadable folder is simply not one
                     found.append(sub)
                 elif sub.name.lower() not in ("real", "fake"):
                     nxt.append(sub)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,9 +98,7 @@ def _class_folders(subdirs: dict[str, Path]) -> tuple[dict[str, Path], list[str]
         if name in subdirs:
             continue
         other = next(n for n in CLASS_DIRS if n != name)
-        matches = [key for key in subdirs
-                   if name in (parts := set(key.replace("-", "_").replace(" ", "_").replace(".", "_").split("_")))
-                   and other not in parts]
+        matches = [key for key in subdirs if name in (parts := set(re.split(r"[_\-. ]", key))) and other not in parts]
         if len(matches) == 1:
             out[name] = subdirs[matches[0]]
             notes.append(f"Read {subdirs[matches[0]].name}/ as the {name}/ folder.")
