@@ -169,9 +169,11 @@ def load_detector(path: str | os.PathLike, device: str | torch.device = "cpu") -
     file_sha = file_sha256(path)
     threshold, meta = float(ckpt.get("threshold", 0.5)), {k: v for k, v in ckpt.items() if k != "state_dict"}
     meta["checkpoint_threshold"] = threshold
-    saved = saved_threshold(path)
-    if saved:
-        threshold, meta["threshold_source"] = saved
+    saved = saved_threshold(path, file_sha)
+    if saved and saved.value is not None:
+        threshold, meta["threshold_source"] = saved.value, saved.source
+    elif saved:  # the file beside it is broken or stale: the checkpoint's own threshold, and why
+        meta["threshold_source"] = f"{meta.get('threshold_source', 'the checkpoint')} ({saved.source})"
     meta["threshold"] = threshold
     return Detector(
         model=model,
@@ -190,7 +192,9 @@ def save_threshold(weights: str | os.PathLike, threshold: float, source: str) ->
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be within [0, 1], got {threshold}")
     sidecar = threshold_sidecar(weights)
-    sidecar.write_text(json.dumps({"threshold": float(threshold), "source": source, "weights_sha256": file_sha256(weights)}, indent=2))
+    tmp = sidecar.with_name(sidecar.name + ".tmp")
+    tmp.write_text(json.dumps({"threshold": float(threshold), "source": source, "weights_sha256": file_sha256(weights)}, indent=2))
+    os.replace(tmp, sidecar)  # never a half-written file: every page reads it
     return sidecar
 
 

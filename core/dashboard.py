@@ -13,6 +13,7 @@ import pandas as pd
 from . import provenance
 from .checkpoint import Detector
 from .data import TestSet, has_class_folders
+from .identity import threshold_sidecar
 from .inference import InferenceSettings, Progress
 from .metrics import fmt  # noqa: F401  (pages format cards with ui.fmt)
 from .quality import LOW_DETAIL
@@ -90,6 +91,12 @@ def file_stamp(path: Path) -> tuple:
         return (st_.st_size, st_.st_mtime_ns)
     except OSError:
         return ()
+
+
+def weights_stamp(path: Path) -> tuple:
+    """The model cache's key: the weights file and the threshold saved beside it, so that
+    a threshold saved on one page reaches every page and every new session."""
+    return file_stamp(path) + file_stamp(threshold_sidecar(path))
 
 
 def files_signature(test_set) -> str:

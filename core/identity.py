@@ -31,13 +31,35 @@ def threshold_sidecar(weights: str | os.PathLike) -> Path:
     return weights.with_name(weights.name + ".threshold.json")
 
 
-def saved_threshold(weights: str | os.PathLike) -> tuple[float, str] | None:
-    """(threshold, source) saved beside the weights by the dashboard, if any."""
+@dataclass(frozen=True)
+class SavedThreshold:
+    """A threshold file beside the weights: ``value`` is None when the file is there but
+    cannot be used, and ``source`` then says why (so the checkpoint's own threshold holds
+    and the user learns the saved one was ignored, rather than losing the model)."""
+
+    value: float | None
+    source: str
+
+
+def saved_threshold(weights: str | os.PathLike, sha256: str | None = None) -> SavedThreshold | None:
+    """The threshold saved beside ``weights`` by the dashboard, or None if none was saved.
+    With ``sha256`` (of the weights), a threshold saved for other weights at the same path
+    (a retrained model) is ignored: it was chosen on another model's scores."""
     sidecar = threshold_sidecar(weights)
     if not sidecar.exists():
         return None
-    saved = json.loads(sidecar.read_text())
-    return float(saved["threshold"]), saved.get("source", f"saved in {sidecar.name}")
+    try:
+        saved = json.loads(sidecar.read_text())
+        value = float(saved["threshold"])
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{value} is outside [0, 1]")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return SavedThreshold(None, f"ignored {sidecar.name}: unreadable ({str(exc).splitlines()[0] or type(exc).__name__})")
+    for_sha = saved.get("weights_sha256")
+    if sha256 and for_sha and for_sha != sha256:
+        return SavedThreshold(None, f"ignored {sidecar.name}: saved for other weights (sha256 {for_sha[:12]}, "
+                                    f"these are {sha256[:12]})")
+    return SavedThreshold(value, str(saved.get("source", f"saved in {sidecar.name}")))
 
 
 @dataclass(frozen=True)
@@ -85,6 +107,7 @@ def identify(weights: str | os.PathLike, cache_dir: Path) -> ModelIdentity | Non
     if not record.exists():
         return None
     info = json.loads(record.read_text())
-    saved = saved_threshold(weights)
-    return ModelIdentity(path=weights, sha256=sha, backbone=info["backbone"],
-                         threshold=saved[0] if saved else float(info["threshold"]), digests=info.get("digests"))
+    saved = saved_threshold(weights, sha)
+    threshold = saved.value if saved and saved.value is not None else float(info["threshold"])
+    return ModelIdentity(path=weights, sha256=sha, backbone=info["backbone"], threshold=threshold,
+                         digests=info.get("digests"))

@@ -28,8 +28,8 @@ from .bootstrap import DEFAULT_RESAMPLES
 from .slices import add_slice_columns
 
 from .dashboard import (  # noqa: F401  (re-exported: pages and tests use ui.<name>)
-    DEFAULT_DATA, DEFAULT_WEIGHTS, DEVICES, PAGES, REPO, TESTER, Context, Page, _display, file_stamp, fmt,
-    image_details, initial_sources, known_test_sets, known_weights, progress_text, resolve_path,
+    DEFAULT_DATA, DEFAULT_WEIGHTS, DEVICES, PAGES, REPO, TESTER, Context, _display, file_stamp, fmt,
+    weights_stamp, image_details, initial_sources, known_test_sets, known_weights, progress_text, resolve_path,
     score_context_words, seen_fields, skipped_table, files_signature, threshold_change_words, uploads_digest,
 )
 
@@ -259,7 +259,7 @@ def context_for(ctx: Context, weights: str | None = None, data_dir: str | None =
     weights, data_dir = weights or ctx.weights, data_dir or ctx.data_dir
     try:
         wpath, dpath = resolve_path(weights), resolve_path(data_dir)
-        det = _load_detector(str(wpath), file_stamp(wpath), str(resolve_device(ctx.device)))
+        det = _load_detector(str(wpath), weights_stamp(wpath), str(resolve_device(ctx.device)))
         test_set, signature = _scan(str(dpath), file_stamp(dpath))
     except (CheckpointError, DatasetError, RuntimeError, OSError) as exc:
         return None, f"{weights} on {data_dir}: {str(exc).splitlines()[0]}"
@@ -364,7 +364,7 @@ def _load(ss) -> dict:
                                "under Test set and model.") from None
         if not weights.is_file():
             raise CheckpointError(f"No weights file at {ss['weights']}. Choose one in the sidebar or upload a .pth file.")
-        out["detector"] = _load_detector(str(weights), file_stamp(weights), device)
+        out["detector"] = _load_detector(str(weights), weights_stamp(weights), device)
     except (CheckpointError, RuntimeError, OSError) as exc:
         out["detector_error"] = str(exc)
     data = resolve_path(ss["data_dir"])

@@ -1,7 +1,8 @@
 """core/dashboard.py: the pure side of the app (cache keys, the page list)."""
 import os
+from pathlib import Path
 
-from core.dashboard import PAGES, REPO, file_stamp, files_signature
+from core.dashboard import PAGES, REPO, file_stamp, files_signature, weights_stamp
 from core.data import scan_test_set
 
 from .conftest import make_test_set
@@ -55,3 +56,15 @@ def test_an_uploaded_weights_file_is_saved_under_a_safe_name(tmp_path):
     out = save_weights("../../my model (v2).PTH", b"abc", tmp_path / "uploads")
     assert out == tmp_path / "uploads" / "my_model_v2.pth" and out.read_bytes() == b"abc"
     assert save_weights("../../my model (v2).PTH", b"new", tmp_path / "uploads").read_bytes() == b"new"
+
+
+def test_weights_stamp_changes_when_a_threshold_is_saved(tmp_path, tiny_ckpt):
+    """The model cache is keyed by it: a threshold saved on one page must reach the others."""
+    import shutil
+
+    from core.checkpoint import save_threshold
+
+    path = Path(shutil.copy(tiny_ckpt, tmp_path / "w.pth"))
+    before = weights_stamp(path)
+    save_threshold(path, 0.42, "test")
+    assert weights_stamp(path) != before and weights_stamp(path)[:2] == file_stamp(path)

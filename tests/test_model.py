@@ -121,6 +121,26 @@ def test_threshold_sidecar_overrides(tmp_path, tiny_ckpt):
     assert det.threshold == 0.7 and det.meta["threshold_source"] == "max F1 on val"
     with pytest.raises(ValueError):
         save_threshold(path, 1.5, "bad")
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []  # written whole, then renamed
+
+
+@pytest.mark.parametrize("content, why", [
+    ("{\"thresh", "unreadable"),  # a save cut short
+    ('{"source": "no value"}', "unreadable"),
+    ('{"threshold": 7}', "unreadable"),
+    ('{"threshold": 0.7, "weights_sha256": "0123456789abcdef"}', "saved for other weights"),  # retrained in place
+])
+def test_a_broken_or_stale_saved_threshold_is_ignored_not_fatal(tmp_path, tiny_ckpt, content, why):
+    import shutil
+
+    from core.identity import threshold_sidecar
+
+    path = shutil.copy(tiny_ckpt, tmp_path / "w.pth")
+    own = load_detector(path).threshold
+    threshold_sidecar(path).write_text(content)
+    det = load_detector(path)  # the model still loads
+    assert det.threshold == own and why in det.meta["threshold_source"]
+    assert "w.pth.threshold.json" in det.meta["threshold_source"]
 
 
 def test_clear_errors_for_bad_weights(tmp_path):
