@@ -67,7 +67,7 @@ def run_compare(args: argparse.Namespace) -> int:
         print(f"  {r['metric']:<18} {r['a']:.4f} → {r['b']:.4f}  difference {r['difference']:+.4f}  "
               f"95% CI [{r['low']:+.4f}, {r['high']:+.4f}]  B better in {r['b_better']:.1%} of resamples")
     wins = d["right"].value_counts()
-    print(f"Exactly one right on {len(d)} images: A on {wins.get(runs[0].model, 0)}, B on {wins.get(runs[1].model, 0)}")
+    print(f"Exactly one right on {len(d)} images: A on {wins.get('A', 0)}, B on {wins.get('B', 0)}")
     write_json({"models": table.to_dict(orient="records"), "paired_difference": paired.to_dict(orient="records"),
                 "n_resamples": args.bootstrap, "seed": args.seed}, args.json_out)
     return 0

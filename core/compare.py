@@ -73,6 +73,10 @@ def lower_is_better(metric: str) -> bool:
 def _paired_frames(a: Run, b: Run, extra_a: tuple[str, ...] = ()) -> pd.DataFrame:
     """The images both runs scored, matched by relpath: label_a/label_b, p_real_a/p_real_b
     (plus ``extra_a`` columns of run A)."""
+    if a.test_set != b.test_set:
+        # relpaths repeat across sets (real/1.jpg in each), so pairing them would pair different pictures
+        raise ValueError(f"A is scored on {a.test_set} and B on {b.test_set}: pairing images needs one test set "
+                         "for both")
     cols = ["relpath", *extra_a, "label", "p_real"]
     m = a.frame[cols].merge(b.frame[["relpath", "label", "p_real"]], on="relpath", suffixes=("_a", "_b"))
     if (m["label_a"] != m["label_b"]).any():
@@ -126,11 +130,12 @@ def paired_difference(a: Run, b: Run, metrics=PAIRED_METRICS, *, n_resamples: in
 def disagreements(a: Run, b: Run) -> pd.DataFrame:
     """Images both runs scored where exactly one of them is right, matched by relpath.
 
-    Columns: relpath, path, label, p_real_a, p_real_b, right (which run is right: the
-    model name of a or b). Sorted by how far apart the two scores are."""
+    Columns: relpath, path, label, p_real_a, p_real_b, right ("A" or "B": which run is
+    right; not the model names, which are the same when one model is compared with
+    itself at two thresholds). Sorted by how far apart the two scores are."""
     m = paired_scores(a, b, extra_a=("path",))
     out = m[m["outcome"].isin(["only A right", "only B right"])].copy()
-    out["right"] = np.where(out["outcome"] == "only A right", a.model, b.model)
+    out["right"] = np.where(out["outcome"] == "only A right", "A", "B")
     out = out.drop(columns=["outcome"])
     out["gap"] = (out["p_real_a"] - out["p_real_b"]).abs()
     return out.sort_values("gap", ascending=False).reset_index(drop=True)

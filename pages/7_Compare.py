@@ -52,7 +52,12 @@ if len(runs) < 2:
     st.stop()
 left, right = st.columns(2)
 ia = left.selectbox("Model A", range(len(runs)), format_func=names.__getitem__, index=0)
-ib = right.selectbox("Model B", range(len(runs)), format_func=names.__getitem__, index=1)
+same_set = [i for i, r in enumerate(runs) if i != ia and r.test_set == runs[ia].test_set]  # pairs match images
+if not same_set:
+    st.info(f"Model B must be scored on the same test set as A ({runs[ia].test_set}), image for image: choose a "
+            "second checkpoint above.")
+    st.stop()
+ib = right.selectbox("Model B", same_set, format_func=names.__getitem__, index=0)
 try:
     d = compare.disagreements(runs[ia], runs[ib])
     paired = compare.paired_difference(runs[ia], runs[ib])
@@ -60,19 +65,18 @@ except ValueError as exc:
     st.warning(str(exc))
     st.stop()
 label_a, label_b = compare.short_names([runs[ia].model, runs[ib].model])  # one test set: the selectors name it
-if ia != ib and len(paired):
+if len(paired):
     st.plotly_chart(figures_analysis.paired_difference_figure(paired, label_a, label_b), width="stretch")
     st.caption("Paired bootstrap: each resample draws the same images for both models, so the interval is that of "
                "the difference itself, narrower than comparing the two rows' intervals above. b_better: the share "
                "of resamples in which B is better.")
     st.dataframe(paired, hide_index=True, column_config={
         c: st.column_config.NumberColumn(format="%.4f") for c in ("a", "b", "difference", "low", "high")})
-if ia != ib:
-    st.plotly_chart(figures_analysis.paired_scores_figure(compare.paired_scores(runs[ia], runs[ib]), runs[ia].threshold,
-                                                          runs[ib].threshold, label_a, label_b), width="stretch")
+st.plotly_chart(figures_analysis.paired_scores_figure(compare.paired_scores(runs[ia], runs[ib]), runs[ia].threshold,
+                                                      runs[ib].threshold, label_a, label_b), width="stretch")
 wins = d["right"].value_counts()
-st.write(f"{len(d)} images where exactly one is right: A right on {wins.get(runs[ia].model, 0)}, "
-         f"B right on {wins.get(runs[ib].model, 0)}.")
+st.write(f"{len(d)} images where exactly one is right: A right on {wins.get('A', 0)}, "
+         f"B right on {wins.get('B', 0)}.")
 for start in range(0, min(len(d), 12), 6):  # the widest gaps first
     for col, row in zip(st.columns(6), d.iloc[start : start + 6].itertuples()):
         thumb = gallery.thumbnail(row.path)
@@ -81,5 +85,5 @@ for start in range(0, min(len(d), 12), 6):  # the widest gaps first
         else:
             col.warning("no preview")
         col.caption(f"**{Path(row.relpath).name}** ({'real' if row.label == 1 else 'fake'})  \n"
-                    f"A {row.p_real_a:.2f} · B {row.p_real_b:.2f} · {'A' if row.right == runs[ia].model else 'B'} right")
+                    f"A {row.p_real_a:.2f} · B {row.p_real_b:.2f} · {row.right} right")
 st.dataframe(d.drop(columns=["path"]), hide_index=True)

@@ -36,6 +36,21 @@ def test_disagreements_are_the_images_one_gets_right():
     assert dict(zip(d["relpath"], d["right"])) == {"x/1.jpg": "B", "x/2.jpg": "A", "x/3.jpg": "B"}
 
 
+def test_disagreements_name_runs_a_and_b_even_for_one_model():
+    y = np.array([1, 0])
+    a = Run("w.pth", "s", _frame(np.array([0.6, 0.3]), y), 0.5)  # right, right
+    b = Run("w.pth", "s", _frame(np.array([0.6, 0.3]), y), 0.65)  # the same model at a stricter threshold
+    assert dict(zip(disagreements(a, b)["relpath"], disagreements(a, b)["right"])) == {"x/0.jpg": "A"}
+
+
+def test_runs_on_two_test_sets_are_not_paired():
+    """real/1.jpg of one set is not real/1.jpg of another: pairing them would compare different pictures."""
+    y = np.array([1, 0])
+    a, b = Run("w", "set A", _frame(np.array([0.9, 0.1]), y), 0.5), Run("w", "set B", _frame(np.array([0.1, 0.9]), y), 0.5)
+    with pytest.raises(ValueError, match="one test set"):
+        disagreements(a, b)
+
+
 def test_disagreements_refuse_different_labels():
     a = Run("A", "s", _frame(np.array([0.9]), np.array([1])), 0.5)
     b = Run("B", "s", _frame(np.array([0.9]), np.array([0])), 0.5)
