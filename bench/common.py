@@ -11,7 +11,6 @@ import platform
 import shlex
 import statistics
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -71,18 +70,6 @@ def header(title: str, device: str = "cpu") -> None:
 
 def median(xs) -> float:
     return statistics.median(xs)
-
-
-def timed(fn, repeats: int = 3, warmup: int = 0) -> list[float]:
-    """Wall seconds of ``fn()`` for each of ``repeats`` runs, after ``warmup`` untimed runs."""
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - start)
-    return out
 
 
 def table(headers: list[str], rows: list[list]) -> str:

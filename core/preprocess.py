@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 from dataclasses import asdict, dataclass
 
-import torch
 from PIL import Image, ImageOps
 from torchvision import transforms
 
@@ -75,20 +74,23 @@ def open_image(source, *, name: str | None = None, draft_size: int | None = None
         raise ImageError(f"{label}: file not found") from None
     except Exception as exc:  # PIL raises UnidentifiedImageError, OSError, SyntaxError...
         raise ImageError(f"{label}: not a readable image ({type(exc).__name__})") from None
-    width, height = image.size
-    fmt = image.format or "UNKNOWN"
-    if width * height > MAX_PIXELS:
-        raise ImageError(
-            f"{label}: {width}x{height} is {width * height / 1e6:.0f} megapixels, over the "
-            f"{MAX_PIXELS / 1e6:.0f} megapixel limit"
-        )
-    try:
-        if draft_size and fmt == "JPEG":
-            image.draft("RGB", (draft_size, draft_size))
-        image = to_8bit(image).convert("RGB")  # forces the full decode: truncated files fail here
-    except Exception as exc:
-        raise ImageError(f"{label}: corrupt or truncated image data ({type(exc).__name__})") from None
-    return image, {"width": width, "height": height, "format": fmt}
+    try:  # a refused or broken file is closed now, not whenever the garbage collector comes by
+        width, height = image.size
+        fmt = image.format or "UNKNOWN"
+        if width * height > MAX_PIXELS:
+            raise ImageError(
+                f"{label}: {width}x{height} is {width * height / 1e6:.0f} megapixels, over the "
+                f"{MAX_PIXELS / 1e6:.0f} megapixel limit"
+            )
+        try:
+            if draft_size and fmt == "JPEG":
+                image.draft("RGB", (draft_size, draft_size))
+            rgb = to_8bit(image).convert("RGB")  # forces the full decode (a copy): truncated files fail here
+        except Exception as exc:
+            raise ImageError(f"{label}: corrupt or truncated image data ({type(exc).__name__})") from None
+    finally:
+        image.close()
+    return rgb, {"width": width, "height": height, "format": fmt}
 
 
 def exif_upright(image: Image.Image) -> Image.Image:
@@ -103,8 +105,3 @@ def open_photo(source, *, name: str | None = None) -> tuple[Image.Image, dict]:
     ``test.py`` reads pixels as stored). ``info`` keeps the stored width and height."""
     image, info = open_image(source, name=name)
     return exif_upright(image), info
-
-
-def to_tensor(image: Image.Image, preprocessing: Preprocessing) -> torch.Tensor:
-    """(3, S, S) float tensor ready for the model."""
-    return preprocessing.eval_transform()(image)

@@ -16,8 +16,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # pandas is imported where a table is built, not on import
+    import pandas as pd
 
 REGION_NAMES = ("left eye", "right eye", "nose", "mouth")
 # (x0, y0, x1, y1) as fractions of width / height
@@ -104,12 +108,12 @@ class RegionStudy:
     p_real, chance, attention_peak_inside, attention_mass_inside, gradcam_peak_inside,
     gradcam_mass_inside (NaN where a map is flat). ``skipped``: (relpath, reason)."""
 
-    frame: "pd.DataFrame"
+    frame: pd.DataFrame
     skipped: tuple
     target: str
     has_attention: bool
 
-    def summary(self) -> "pd.DataFrame":
+    def summary(self) -> pd.DataFrame:
         """One row per map: fakes scored, peak-in-region rate, chance (area share), mass inside,
         and the shuffled-masks (centre-bias) baseline."""
         import pandas as pd
