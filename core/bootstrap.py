@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .calibration import wilson_interval
-from .metrics import ThresholdSweep
+from .metrics import ThresholdSweep, confusion_rates
 
 THRESHOLD_METRICS = ("accuracy", "precision", "recall", "f1", "specificity", "balanced_accuracy", "mcc",
                      "fake_catch_rate", "real_pass_rate")
@@ -184,20 +184,9 @@ def _threshold_metrics(real_ge, fake_ge, n_real, n_fake, positive):
         tp, fp, fn, tn = real_ge, fake_ge, real_flag, fake_caught
     else:
         tp, fp, fn, tn = fake_caught, real_flag, fake_ge, real_ge
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = {
-            "accuracy": (tp + tn) / (n_real + n_fake),
-            "precision": tp / (tp + fp),
-            "recall": tp / (tp + fn),
-            "specificity": tn / (tn + fp),
-            "f1": 2 * tp / (2 * tp + fp + fn),
-            "fake_catch_rate": fake_caught / n_fake,
-            "real_pass_rate": real_ge / n_real,
-        }
-        out["balanced_accuracy"] = (out["recall"] + out["specificity"]) / 2
-        den = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
-        mcc = (tp * tn - fp * fn) / den
-        out["mcc"] = np.where(den > 0, mcc, 0.0)
+    out = confusion_rates(tp, fp, fn, tn)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a one-class set: NaN, as for the other 0/0
+        out["fake_catch_rate"], out["real_pass_rate"] = fake_caught / n_fake, real_ge / n_real
     return out
 
 

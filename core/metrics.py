@@ -25,6 +25,26 @@ def fmt(value: float | None, digits: int = 3, signed: bool = False) -> str:
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
 
 
+def confusion_rates(tp, fp, fn, tn) -> dict[str, np.ndarray]:
+    """Every confusion metric from the four counts (arrays of one shape, or scalars): the
+    one place their formulas live; a ``Confusion``, the metric curves and the bootstrap
+    are views of it. NaN where a ratio is 0/0; MCC is 0 when a margin is empty
+    (scikit-learn's convention)."""
+    tp, fp, fn, tn = (np.asarray(x, dtype=float) for x in (tp, fp, fn, tn))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = {
+            "accuracy": (tp + tn) / (tp + fp + fn + tn),
+            "precision": tp / (tp + fp),
+            "recall": tp / (tp + fn),
+            "specificity": tn / (tn + fp),
+            "f1": 2 * tp / (2 * tp + fp + fn),
+        }
+        out["balanced_accuracy"] = (out["recall"] + out["specificity"]) / 2
+        den = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+        out["mcc"] = np.where(den > 0, (tp * tn - fp * fn) / np.where(den > 0, den, 1.0), 0.0)
+    return out
+
+
 class MetricUnavailable(ValueError):
     """A metric that this data cannot define (e.g. ROC-AUC with one class only)."""
 
@@ -39,45 +59,41 @@ class Confusion:
     tn: int
     positive: str = "real"
 
-    @staticmethod
-    def _ratio(num: float, den: float) -> float | None:
-        return float(num / den) if den else None
-
     @property
     def n(self) -> int:
         return self.tp + self.fp + self.fn + self.tn
 
+    def _rate(self, name: str) -> float | None:
+        value = float(confusion_rates(self.tp, self.fp, self.fn, self.tn)[name])
+        return None if np.isnan(value) else value
+
     @property
     def accuracy(self):
-        return self._ratio(self.tp + self.tn, self.n)
+        return self._rate("accuracy")
 
     @property
     def precision(self):
-        return self._ratio(self.tp, self.tp + self.fp)
+        return self._rate("precision")
 
     @property
     def recall(self):
-        return self._ratio(self.tp, self.tp + self.fn)
+        return self._rate("recall")
 
     @property
     def specificity(self):
-        return self._ratio(self.tn, self.tn + self.fp)
+        return self._rate("specificity")
 
     @property
     def f1(self):
-        return self._ratio(2 * self.tp, 2 * self.tp + self.fp + self.fn)
+        return self._rate("f1")
 
     @property
     def balanced_accuracy(self):
-        r, s = self.recall, self.specificity
-        return None if r is None or s is None else (r + s) / 2
+        return self._rate("balanced_accuracy")
 
     @property
     def mcc(self):
-        tp, fp, fn, tn = (float(x) for x in (self.tp, self.fp, self.fn, self.tn))
-        den = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
-        # scikit-learn's convention: 0 when any margin is empty
-        return float((tp * tn - fp * fn) / den) if den else 0.0
+        return self._rate("mcc")
 
     # The same cells in words, whatever the positive class.
     @property
@@ -100,8 +116,10 @@ class Confusion:
         return {"tn": self.tn, "fp": self.fp, "fn": self.fn, "tp": self.tp}
 
     def metrics(self) -> dict:
+        """The seven rates, None where undefined (0/0)."""
+        rates = confusion_rates(self.tp, self.fp, self.fn, self.tn)
         names = ("accuracy", "precision", "recall", "f1", "specificity", "balanced_accuracy", "mcc")
-        return {name: getattr(self, name) for name in names}
+        return {name: None if np.isnan(rates[name]) else float(rates[name]) for name in names}
 
 
 @dataclass(frozen=True)
@@ -248,17 +266,8 @@ class ThresholdSweep:
         Undefined values (0/0) are NaN here; the page draws them as gaps."""
         thr = self.thresholds[1:]
         c = self._confusion_from(self.real_ge[1:], self.fake_ge[1:], positive)
-        tp, fp, fn, tn = (np.asarray(x, dtype=float) for x in (c.tp, c.fp, c.fn, c.tn))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = {
-                "threshold": thr,
-                "accuracy": (tp + tn) / len(self),
-                "precision": tp / (tp + fp),
-                "recall": tp / (tp + fn),
-                "specificity": tn / (tn + fp),
-                "f1": 2 * tp / (2 * tp + fp + fn),
-            }
-        return out
+        rates = confusion_rates(c.tp, c.fp, c.fn, c.tn)
+        return {"threshold": thr, **{k: rates[k] for k in ("accuracy", "precision", "recall", "specificity", "f1")}}
 
     # --- summary -------------------------------------------------------------------
     def _threshold_free(self, positive: str) -> dict:
