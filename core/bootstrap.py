@@ -47,18 +47,31 @@ class Interval:
     def format(self, percent: bool = True, digits: int = 1) -> str:
         """``93.6% (95% CI 88.1–97.2)``; ``n/a`` when undefined; ``Wilson`` marks a
         rate whose interval could not come from resampling."""
+        head, interval = self.format_estimate(percent, digits), self.format_interval(percent, digits)
+        return f"{head} ({interval})" if self.estimate is not None and interval else head
+
+    def _scale(self, percent: bool, digits: int) -> tuple[float, str, int]:
+        return (100.0, "%", digits) if percent else (1.0, "", digits + 2)
+
+    def format_estimate(self, percent: bool = True, digits: int = 1) -> str:
+        """The point estimate alone: ``93.6%``, or ``n/a``."""
         if self.estimate is None:
             return "n/a"
-        k = 100.0 if percent else 1.0
-        unit = "%" if percent else ""
-        d = digits if percent else digits + 2
-        head = f"{self.estimate * k:.{d}f}{unit}"
+        k, unit, d = self._scale(percent, digits)
+        return f"{self.estimate * k:.{d}f}{unit}"
+
+    def format_interval(self, percent: bool = True, digits: int = 1) -> str:
+        """The interval alone: ``95% CI 88.1–97.2``, why there is none, or "" when the
+        metric is undefined or was not resampled."""
+        if self.estimate is None:
+            return ""
         if self.method == "none":
-            return f"{head} (no interval: every resample gives the same value)"
+            return "no interval: every resample gives the same value"
         if self.low is None:
-            return head
+            return ""
+        k, _, d = self._scale(percent, digits)
         name = "Wilson CI" if self.method == "wilson" else "CI"
-        return f"{head} ({self.level * 100:.0f}% {name} {self.low * k:.{d}f}–{self.high * k:.{d}f})"
+        return f"{self.level * 100:.0f}% {name} {self.low * k:.{d}f}–{self.high * k:.{d}f}"
 
     def as_list(self) -> list[float] | None:
         return None if self.low is None else [self.low, self.high]

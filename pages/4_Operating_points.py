@@ -20,9 +20,8 @@ st.caption(f"95% stratified bootstrap intervals, {a.boot.n_resamples} resamples 
 cols = st.columns(5)
 for i, name in enumerate(HEADLINE):
     iv, pct = a.boot.intervals[name], name != "mcc"
-    value = iv.format(percent=pct)
-    cols[i % 5].metric(report.NAMES[name], value.split(" (")[0], help="lower is better" if name == "eer" else None)
-    cols[i % 5].caption(value[len(value.split(" (")[0]) + 2:-1] if "(" in value else "no interval")
+    cols[i % 5].metric(report.NAMES[name], iv.format_estimate(pct), help="lower is better" if name == "eer" else None)
+    cols[i % 5].caption(iv.format_interval(pct) or "no interval")
 
 left, right = st.columns(2)
 left.plotly_chart(figures_analysis.with_band(figures.roc_figure(sweep.roc(positive), positive=positive),

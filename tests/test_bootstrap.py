@@ -76,6 +76,11 @@ def test_bands_bracket_the_curve_and_seed_is_fixed():
 def test_format():
     assert Interval(0.936, 0.881, 0.972, 1000).format() == "93.6% (95% CI 88.1–97.2)"
     assert Interval(0.5, None, None, 0).format() == "50.0%"
+    # the two halves a metric card shows apart (value, then its interval as the caption)
+    iv = Interval(0.9044, 0.86, 0.94, 1000)
+    assert (iv.format_estimate(False), iv.format_interval(False)) == ("0.904", "95% CI 0.860–0.940")
+    assert Interval(None, None, None, 0).format_interval() == "" and Interval(None, None, None, 0).format_estimate() == "n/a"
+    assert Interval(1.0, None, None, 0, method="none").format_interval().startswith("no interval")
 
 
 def test_rate_with_nothing_to_resample_gets_wilson_interval():
