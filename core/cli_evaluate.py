@@ -183,4 +183,7 @@ def run_split(args: argparse.Namespace) -> int:
     write_json(info, str(Path(args.out) / "split.json"))
     for name, counts in info["counts"].items():
         print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + f"  -> {Path(args.out) / name}")
+    if info["left_out"]:
+        print(f"left out {len(info['left_out'])} unreadable file(s): "
+              + "; ".join(f"{r}: {why}" for r, why in info["left_out"][:10]))
     return 0

@@ -197,25 +197,60 @@ def stratified_split(
     return images[~val_mask].reset_index(drop=True), images[val_mask].reset_index(drop=True)
 
 
+def _unreadable(path: str) -> str | None:
+    """Why an image file cannot be opened, from its header (cheap: no full decode), or None."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image.verify()
+    except Exception as exc:  # PIL raises UnidentifiedImageError, OSError, SyntaxError...
+        return f"not a readable image ({type(exc).__name__})"
+    return None
+
+
+def _clear_old_split(out: Path) -> None:
+    """Remove the links an earlier ``write_split`` left in ``out/train`` and ``out/val``: a
+    re-run with another seed or fraction must not leave old links behind (they would put
+    validation images in train). Real files are never touched: a folder holding one refuses."""
+    walks = [list(os.walk(out / name, topdown=False)) for name in ("train", "val")]  # deepest first, no links followed
+    for dirpath, _, files in (step for walk in walks for step in walk):
+        kept = [f for f in files if not os.path.islink(os.path.join(dirpath, f))]
+        if kept:
+            raise FileExistsError(f"{os.path.join(dirpath, kept[0])} is a file, not a link a split wrote: "
+                                  f"choose an empty --out folder (nothing was changed)")
+    for dirpath, dirs, files in (step for walk in walks for step in walk):
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(dirpath, d))]:
+            os.unlink(os.path.join(dirpath, name))
+        os.rmdir(dirpath)
+
+
 def write_split(src: str | os.PathLike, out: str | os.PathLike, val_fraction: float = 0.1, seed: int = 0) -> dict:
     """Write ``out/train`` and ``out/val`` as folders of symlinks in the report's layout.
 
-    Returns counts per split and class. Existing links in ``out`` are replaced so the
-    command can be re-run; real files there are never touched.
+    Returns counts per split and class, and ``left_out``: (relpath, reason) of the files
+    that are not readable images (they would stop training and blur the counts). The
+    links of an earlier split in ``out`` are removed first, so the command can be re-run
+    with another seed or fraction; real files there are never touched.
     """
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be between 0 and 1 (exclusive), got {val_fraction}")
     test_set = scan_test_set(src, require_both=True)
-    train, val = stratified_split(test_set.images, val_fraction, seed)
+    reasons = [_unreadable(p) for p in test_set.images["path"]]
+    left_out = [(r, why) for r, why in zip(test_set.images["relpath"], reasons) if why]
+    images = test_set.images[[why is None for why in reasons]]
+    if images["label"].nunique() < 2:
+        raise DatasetError(f"{src}: no readable images of one class; both classes are needed to split.")
+    train, val = stratified_split(images, val_fraction, seed)
     out = Path(out)
+    _clear_old_split(out)
     counts = {}
     for split_name, frame in (("train", train), ("val", val)):
         for row in frame.itertuples():
             below = Path(row.relpath).relative_to(Path(row.relpath).parts[0])  # training_real/a.jpg -> real/a.jpg
             dest = out / split_name / LABEL_NAMES[row.label] / below
             dest.parent.mkdir(parents=True, exist_ok=True)
-            if dest.is_symlink():
-                dest.unlink()
-            elif dest.exists():
-                raise FileExistsError(f"{dest} exists and is not a link; refusing to overwrite it")
             dest.symlink_to(Path(row.path).resolve())
         counts[split_name] = {LABEL_NAMES[k]: int(v) for k, v in frame["label"].value_counts().sort_index().items()}
-    return {"source": str(Path(src).resolve()), "val_fraction": val_fraction, "seed": seed, "counts": counts}
+    return {"source": str(Path(src).resolve()), "val_fraction": val_fraction, "seed": seed, "counts": counts,
+            "left_out": [list(x) for x in left_out]}
