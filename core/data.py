@@ -197,7 +197,7 @@ def stratified_split(
     return images[~val_mask].reset_index(drop=True), images[val_mask].reset_index(drop=True)
 
 
-def _unreadable(path: str) -> str | None:
+def unreadable(path: str) -> str | None:
     """Why an image file cannot be opened, from its header (cheap: no full decode), or None."""
     from PIL import Image
 
@@ -236,7 +236,7 @@ def write_split(src: str | os.PathLike, out: str | os.PathLike, val_fraction: fl
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be between 0 and 1 (exclusive), got {val_fraction}")
     test_set = scan_test_set(src, require_both=True)
-    reasons = [_unreadable(p) for p in test_set.images["path"]]
+    reasons = [unreadable(p) for p in test_set.images["path"]]
     left_out = [(r, why) for r, why in zip(test_set.images["relpath"], reasons) if why]
     images = test_set.images[[why is None for why in reasons]]
     if images["label"].nunique() < 2:

@@ -31,11 +31,12 @@ from torch import nn
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
 from .checkpoint import CheckpointError, load_detector, resolve_device, save_checkpoint
+from .data import DatasetError
 from .metrics import MetricUnavailable, ThresholdSweep
 from .model import build_model
 from .preprocess import Preprocessing
 from .train_card import build_card, init_lineage, write_model_card
-from .train_data import seed_worker, split_frames, train_dataset, val_dataset
+from .train_data import decode_frame, pre_crop_size, seed_worker, split_frames, train_dataset, val_dataset
 
 
 def focal_loss(logits: torch.Tensor, targets: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0) -> torch.Tensor:
@@ -177,10 +178,19 @@ def run_train(args: argparse.Namespace) -> int:
     pre = Preprocessing(input_size=args.image_size)
     t0 = time.perf_counter()
     print(f"decoding {len(train_df)} train + {len(val_df)} val images ({split_how})", file=sys.stderr)
-    train_ds, note = train_dataset(args, train_df, pre, max(workers, 2))
+    train_df, train_arrays, bad = decode_frame(train_df, pre_crop_size(args.image_size), max(workers, 2))
+    val_df, val_arrays, bad_val = decode_frame(val_df, pre.input_size, max(workers, 2))
+    if bad or bad_val:  # one bad file must not stop a run: named here and left out of the card's counts
+        print(f"left out {len(bad) + len(bad_val)} unreadable file(s): "
+              + "; ".join(f"{r}: {why}" for r, why in (bad + bad_val)[:10]), file=sys.stderr)
+    for name, frame in (("train", train_df), ("validation", val_df)):
+        if frame["label"].nunique() < 2:
+            raise DatasetError(f"the readable {name} images hold one class only (or none); training needs real "
+                               "and fake images in both train and validation")
+    train_ds, note = train_dataset(args, train_df, train_arrays, pre)
     if note:
         print(note, file=sys.stderr)
-    val_ds = val_dataset(val_df, pre, max(workers, 2))
+    val_ds = val_dataset(val_df, val_arrays, pre)
     print(f"decoded in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
 
     _freeze(model, args.freeze)

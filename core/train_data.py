@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
@@ -22,8 +23,8 @@ from torchvision import transforms, tv_tensors
 from torchvision.transforms import v2
 
 from .blend import synthetic_fake
-from .data import scan_test_set, stratified_split
-from .preprocess import Preprocessing, open_image
+from .data import DatasetError, scan_test_set, stratified_split
+from .preprocess import ImageError, Preprocessing, open_image
 from .regions import region_mask, replaced_regions
 
 JPEG_QUALITY = (60, 95)  # --jpeg-augment's range (torchvision.transforms.v2.JPEG draws uniformly)
@@ -106,16 +107,37 @@ class DecodedImages(Dataset):
         return self.transform(image), y, mask.float(), torch.tensor(known)
 
 
+def _decode(path: str, size: int) -> np.ndarray | str:
+    """One image squashed to (size, size, 3) uint8, or why it cannot be read."""
+    try:
+        image, _ = open_image(path)
+    except ImageError as exc:
+        return str(exc)
+    # PIL bilinear, exactly what transforms.Resize((size, size)) does to a PIL image
+    return np.asarray(image.resize((size, size), resample=Image.BILINEAR))
+
+
 def decode_all(paths: list[str], size: int, workers: int) -> np.ndarray:
     """Every image decoded once and squashed to (size, size): (N, size, size, 3) uint8,
-    on ``workers`` threads. Training keeps these in memory and augments from them."""
-    def one(path):
-        image, _ = open_image(path)
-        # PIL bilinear, exactly what transforms.Resize((size, size)) does to a PIL image
-        return np.asarray(image.resize((size, size), resample=Image.BILINEAR))
-
+    on ``workers`` threads. Raises ``DatasetError`` naming the first unreadable file."""
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return np.stack(list(pool.map(one, paths)))
+        out = list(pool.map(lambda p: _decode(p, size), paths))
+    bad = next((r for r in out if isinstance(r, str)), None)
+    if bad:
+        raise DatasetError(bad)
+    return np.stack(out)
+
+
+def decode_frame(frame: pd.DataFrame, size: int, workers: int) -> tuple[pd.DataFrame, np.ndarray, list[tuple[str, str]]]:
+    """``decode_all`` for a (path, relpath, label) frame that leaves unreadable files out
+    instead of stopping: (the rows kept, their arrays, (relpath, reason) of each left out).
+    Training keeps the arrays in memory and augments from them."""
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        out = list(pool.map(lambda p: _decode(p, size), frame["path"]))
+    ok = np.array([not isinstance(r, str) for r in out], dtype=bool)
+    skipped = [(rel, r.split(": ", 1)[-1]) for rel, r in zip(frame["relpath"], out) if isinstance(r, str)]
+    arrays = np.stack([r for r in out if not isinstance(r, str)]) if ok.any() else np.zeros((0, size, size, 3), np.uint8)
+    return frame[ok], arrays, skipped
 
 
 def split_frames(data: str | Path, val_fraction: float, seed: int) -> tuple:
@@ -151,10 +173,10 @@ def colour_transform(args: argparse.Namespace, pre: Preprocessing) -> transforms
     return transforms.Compose(colour)
 
 
-def train_dataset(args: argparse.Namespace, frame, pre: Preprocessing, workers: int) -> tuple[DecodedImages, str | None]:
+def train_dataset(args: argparse.Namespace, frame, arrays: np.ndarray, pre: Preprocessing) -> tuple[DecodedImages, str | None]:
     """The augmented training set of ``frame`` (path, label) and, with ``--region-loss``, a
     line saying for how many fakes the replaced parts are known."""
-    arrays, labels = decode_all(frame["path"].tolist(), pre_crop_size(args.image_size), workers), frame["label"].to_numpy()
+    labels = frame["label"].to_numpy()  # arrays: decode_frame(frame, pre_crop_size(args.image_size), ...)
     scale, _ = AUGMENTATIONS[args.augment]
     colour = colour_transform(args, pre)
     if args.region_loss <= 0:
@@ -168,10 +190,10 @@ def train_dataset(args: argparse.Namespace, frame, pre: Preprocessing, workers: 
     return DecodedImages(arrays, labels, colour, parts, known, geometric, synthetic=args.synthetic_fakes), note
 
 
-def val_dataset(frame, pre: Preprocessing, workers: int) -> DecodedImages:
+def val_dataset(frame, arrays: np.ndarray, pre: Preprocessing) -> DecodedImages:
     """The validation set of ``frame``: squashed to the input size, normalised, no augmentation."""
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize(pre.mean, pre.std)])
-    return DecodedImages(decode_all(frame["path"].tolist(), pre.input_size, workers), frame["label"].to_numpy(), tf)
+    return DecodedImages(arrays, frame["label"].to_numpy(), tf)  # arrays: decode_frame(frame, pre.input_size, ...)
 
 
 def seed_worker(worker_id: int) -> None:

@@ -195,3 +195,15 @@ def test_ema_decay_out_of_range_is_refused(tmp_path, train_set, capsys, bad):
     with pytest.raises(SystemExit):
         main(["train", "--data", str(train_set), "--out", str(tmp_path / "m.pth"), *ARGS, "--ema", bad])
     assert "--ema" in capsys.readouterr().err
+
+
+def test_unreadable_training_files_are_left_out_and_named(tmp_path, capsys):
+    """One text file named .png among the faces must not stop a run (the report's dataset
+    skipped bad files too); it is named on stderr and absent from the card's counts."""
+    data = make_test_set(tmp_path / "s", n_real=12, n_fake=12, size=64, corrupt=True)
+    out = tmp_path / "m.pth"
+    assert main(["train", "--data", str(data), "--out", str(out), "--epochs", "1", *ARGS[2:]]) == 0
+    err = capsys.readouterr().err
+    assert "left out 2 unreadable file(s)" in err and "not_an_image.png" in err and "truncated.jpg" in err
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert sum(card["data"]["train"].values()) + sum(card["data"]["val"].values()) == 24
