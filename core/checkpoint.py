@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from .identity import CheckpointError, file_sha256, saved_threshold, threshold_sidecar  # noqa: F401
+from .identity import CheckpointError, DeviceUnavailable, file_sha256, saved_threshold, threshold_sidecar  # noqa: F401
 from .model import BACKBONES, FaceClassifier, build_model
 from .preprocess import Preprocessing
 
@@ -202,7 +203,10 @@ def resolve_device(device: str = "auto") -> torch.device:
     """``auto`` → cuda when available, else cpu. Asking for cuda without a GPU is an error."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
+        raise DeviceUnavailable(f"--device {device}: not a device this tool runs on; use auto, cpu or cuda (cuda:N)")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for, but PyTorch sees no CUDA GPU on this machine")
+        raise DeviceUnavailable(f"--device {device} was asked for, but PyTorch sees no CUDA GPU on this machine: "
+                                "use --device cpu (or auto)")
     return torch.device(device)
 

@@ -70,13 +70,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from .data import DatasetError
-    from .identity import CheckpointError, PretrainedWeightsUnavailable
+    from .identity import CheckpointError, DeviceUnavailable, PretrainedWeightsUnavailable
 
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv[0] if argv else None).parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (DatasetError, CheckpointError, PretrainedWeightsUnavailable, FileNotFoundError) as exc:
+    except (DatasetError, CheckpointError, PretrainedWeightsUnavailable, DeviceUnavailable, FileNotFoundError,
+            FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

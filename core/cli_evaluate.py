@@ -8,6 +8,7 @@ from pathlib import Path
 from .bootstrap import DEFAULT_RESAMPLES
 from . import near_copies, provenance
 from .cli import DEFAULT_DATA, default_weights, write_json
+from .cli_types import open_fraction, positive_int
 
 
 def add_parser(sub) -> None:
@@ -21,7 +22,7 @@ def add_parser(sub) -> None:
     ev.add_argument("--no-cache", action="store_true", help="run the model even when predictions are cached")
     ev.add_argument("--fast", action="store_true", help="JPEG draft decoding + bfloat16: faster, slightly different numbers")
     ev.add_argument("--tta", action="store_true", help="average P(real) over the image and its mirror")
-    ev.add_argument("--batch-size", type=int, default=32)
+    ev.add_argument("--batch-size", type=positive_int, default=32)
     ev.add_argument("--workers", type=int, default=None)
     ev.add_argument("--unseen-only", action="store_true",
                     help="leave out the test images the model was trained on (when it records them)")
@@ -40,7 +41,7 @@ def add_parser(sub) -> None:
     sp = sub.add_parser("split", help="write a stratified train/val split as folders of symlinks")
     sp.add_argument("--data", required=True)
     sp.add_argument("--out", required=True)
-    sp.add_argument("--val-fraction", type=float, default=0.1)
+    sp.add_argument("--val-fraction", type=open_fraction, default=0.1)
     sp.add_argument("--seed", type=int, default=0)
     sp.set_defaults(func=run_split)
 

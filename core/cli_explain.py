@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from .cli import DEFAULT_DATA, default_weights, write_json
+from .cli_types import positive_int
 
 
 def add_parser(sub) -> None:
@@ -34,7 +35,7 @@ def add_parser(sub) -> None:
     rb.add_argument("--device", default="auto")
     rb.add_argument("--json", dest="json_out", default=None, help="write the table (and verdict flips) here")
     rb.add_argument("--no-cache", action="store_true")
-    rb.add_argument("--batch-size", type=int, default=32)
+    rb.add_argument("--batch-size", type=positive_int, default=32)
     rb.add_argument("--workers", type=int, default=None)
     rb.set_defaults(func=run_robustness)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 
+from .cli_types import open_fraction, positive_int
 from .train_data import AUGMENTATIONS, BLUR_SIGMA, DOWNSCALE, JPEG_QUALITY
 
 
@@ -16,16 +17,16 @@ def add_parser(sub) -> None:
     p.add_argument("--out", required=True, help="checkpoint to write (a model card .md/.json goes beside it)")
     p.add_argument("--backbone", default="efficientnet_lite0", choices=["efficientnet_lite0", "efficientnet_lite2", "resnet50"])
     p.add_argument("--pretrained", default="auto", help="auto (ImageNet weights found locally) | none | PATH")
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=24)
+    p.add_argument("--epochs", type=positive_int, default=20)
+    p.add_argument("--batch-size", type=positive_int, default=24)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--weight-decay", type=float, default=1e-5)
-    p.add_argument("--image-size", type=int, default=224)
-    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--image-size", type=positive_int, default=224)
+    p.add_argument("--val-fraction", type=open_fraction, default=0.1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--resume", action="store_true", help="continue from FILE.last.pt")
-    p.add_argument("--stop-after", type=int, default=None, metavar="N",
+    p.add_argument("--stop-after", type=positive_int, default=None, metavar="N",
                    help="stop after N epochs in this invocation (time-boxed sessions); continue later with --resume")
     p.add_argument("--freeze", choices=["none", "partial", "backbone"], default="none",
                    help="none: fine-tune everything; partial: freeze the first half of the backbone; backbone: train the head only")
@@ -35,7 +36,7 @@ def add_parser(sub) -> None:
     p.add_argument("--focal-alpha", type=float, default=0.25)
     p.add_argument("--focal-gamma", type=float, default=2.0)
     p.add_argument("--schedule", choices=["cosine", "none"], default="cosine")
-    p.add_argument("--patience", type=int, default=6, help="stop after this many epochs without a better validation ROC-AUC")
+    p.add_argument("--patience", type=positive_int, default=6, help="stop after this many epochs without a better validation ROC-AUC")
     p.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto", help="auto: bfloat16 on CUDA, float32 on CPU")
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--tta", action="store_true", help="also report validation with horizontal-flip test-time augmentation")

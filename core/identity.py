@@ -14,6 +14,10 @@ class CheckpointError(ValueError):
     """A weights file that cannot be used; the message names the file and what was expected."""
 
 
+class DeviceUnavailable(RuntimeError):
+    """A device that is not a device name, or one this machine does not have."""
+
+
 class PretrainedWeightsUnavailable(RuntimeError):
     """ImageNet weights were asked for but cannot be had on this machine."""
 

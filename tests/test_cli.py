@@ -107,3 +107,28 @@ def test_fully_cached_evaluate_needs_no_torch(tmp_path, tiny_ckpt):
     (root / "real" / "real_00000.jpg").write_bytes((root / "real" / "real_00001.jpg").read_bytes())
     third, torch_third, err = run("c.json")
     assert torch_third and "1 images scored, 5 from cache" in err
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["train", "--data", "d", "--out", "m.pth", "--epochs", "0"], "--epochs"),
+    (["train", "--data", "d", "--out", "m.pth", "--batch-size", "-4"], "--batch-size"),
+    (["train", "--data", "d", "--out", "m.pth", "--val-fraction", "0"], "--val-fraction"),
+    (["split", "--data", "d", "--out", "o", "--val-fraction", "1.5"], "--val-fraction"),
+    (["evaluate", "--batch-size", "0"], "--batch-size"),
+])
+def test_bad_numbers_are_refused_when_the_command_line_is_read(argv, option, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2 and option in capsys.readouterr().err
+
+
+def test_device_mistakes_get_one_line_not_a_traceback(tmp_path, tiny_ckpt, capsys, monkeypatch):
+    import torch
+
+    root = make_test_set(tmp_path / "s", n_real=2, n_fake=2)
+    args = ["evaluate", "--data", str(root), "--weights", str(tiny_ckpt), "--no-cache"]
+    assert main([*args, "--device", "gpu"]) == 2
+    assert "use auto, cpu or cuda" in capsys.readouterr().err
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main([*args, "--device", "cuda"]) == 2
+    assert "sees no CUDA GPU" in capsys.readouterr().err
