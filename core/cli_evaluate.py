@@ -91,7 +91,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         bar.close()
     threshold = detector.threshold if args.threshold is None else args.threshold
     p = ev.predictions
-    print(f"Model: {detector.name} ({detector.backbone}, sha256 {detector.sha256[:12]}) on {detector.device}, "
+    ran = "not run, every prediction came from the cache" if hit else f"on {detector.device}"
+    print(f"Model: {detector.name} ({detector.backbone}, sha256 {detector.sha256[:12]}) {ran}, "
           f"{p.precision}; {p.scored} images scored, {p.from_cache} from cache", file=sys.stderr)
     note = low_detail_set_note(p.frame["detail_share"])
     if note:
@@ -113,6 +114,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
         out.update(extra_json(p.frame, threshold, args.positive, n_resamples=args.bootstrap))
     print(format_report(out))
     write_json(out, args.json_out)
+    if not len(p.frame):  # every file skipped: nothing was measured, and a script should know
+        print(f"error: none of the {len(test_set)} files in {test_set.root} could be read as images (listed above)",
+              file=sys.stderr)
+        return 2
     return 0
 
 

@@ -41,7 +41,8 @@ def confusion_rates(tp, fp, fn, tn) -> dict[str, np.ndarray]:
         }
         out["balanced_accuracy"] = (out["recall"] + out["specificity"]) / 2
         den = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
-        out["mcc"] = np.where(den > 0, (tp * tn - fp * fn) / np.where(den > 0, den, 1.0), 0.0)
+        empty = np.where(tp + fp + fn + tn > 0, 0.0, np.nan)  # no images: undefined, not 0
+        out["mcc"] = np.where(den > 0, (tp * tn - fp * fn) / np.where(den > 0, den, 1.0), empty)
     return out
 
 
@@ -166,7 +167,7 @@ class ThresholdSweep:
         self._fake_sorted = np.sort(score[label == 0])
         order = np.argsort(-score, kind="mergesort")
         s_desc, is_real = score[order], label[order] == 1
-        distinct = np.r_[np.diff(s_desc) != 0, True]  # last index of each tie group
+        distinct = np.r_[np.diff(s_desc) != 0, True][: len(s_desc)]  # last index of each tie group (none if empty)
         cum_real = np.cumsum(is_real)[distinct]
         cum_fake = np.cumsum(~is_real)[distinct]
         self.thresholds = np.r_[np.inf, s_desc[distinct]]
@@ -180,10 +181,14 @@ class ThresholdSweep:
     def has_both_classes(self) -> bool:
         return self.n_real > 0 and self.n_fake > 0
 
+    def _missing_class_words(self) -> str:
+        if not self.n_real and not self.n_fake:
+            return "this set has no scored images"
+        return f"this set has only {'real' if self.n_real else 'fake'} images"
+
     def _require_both(self, what: str) -> None:
         if not self.has_both_classes:
-            only = "real" if self.n_real else "fake"
-            raise MetricUnavailable(f"{what} needs both real and fake images; this set has only {only} images")
+            raise MetricUnavailable(f"{what} needs both real and fake images; {self._missing_class_words()}")
 
     # --- one threshold -------------------------------------------------------------
     def counts_at(self, threshold: float) -> tuple[int, int]:
@@ -303,10 +308,10 @@ class ThresholdSweep:
         }
         try:
             out.update(self._threshold_free(positive))
-        except MetricUnavailable as exc:
-            for key in ("roc_auc", "average_precision", "eer"):
-                out["unavailable"][key] = str(exc)
-        for key in ("precision", "recall", "f1", "specificity", "balanced_accuracy"):
+        except MetricUnavailable:
+            for key, name in (("roc_auc", "ROC-AUC"), ("average_precision", "average precision"), ("eer", "EER")):
+                out["unavailable"][key] = f"{name} needs both real and fake images; {self._missing_class_words()}"
+        for key in ("accuracy", "precision", "recall", "f1", "specificity", "balanced_accuracy", "mcc"):
             if out[key] is None:
                 out["unavailable"][key] = f"{key} is 0/0 at this threshold for positive={positive}"
         return out

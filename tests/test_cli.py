@@ -132,3 +132,14 @@ def test_device_mistakes_get_one_line_not_a_traceback(tmp_path, tiny_ckpt, capsy
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert main([*args, "--device", "cuda"]) == 2
     assert "sees no CUDA GPU" in capsys.readouterr().err
+
+
+def test_a_set_with_no_readable_image_says_so_and_exits_2(tmp_path, tiny_ckpt, cache_dir, capsys):
+    root = tmp_path / "s"
+    for name, data in (("real/a.jpg", b"text"), ("fake/b.jpg", b"\xff\xd8\xff garbage")):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    assert main(["evaluate", "--data", str(root), "--weights", str(tiny_ckpt), "--workers", "0"]) == 2
+    out, err = capsys.readouterr()
+    assert "Skipped files: 2" in out and "MCC: n/a" in out and "this set has no scored images" in out
+    assert "none of the 2 files" in err

@@ -171,3 +171,10 @@ def test_confusion_rates_on_arrays_match_sklearn_cell_by_cell():
             assert np.isnan(got["precision"])
         if tp + fn and tn + fp:
             assert_allclose(got["balanced_accuracy"], skm.balanced_accuracy_score(y_true, y_pred))
+
+
+def test_an_empty_sweep_is_all_undefined_not_an_index_error():
+    sweep = ThresholdSweep([], [])
+    s = sweep.summary(0.5)
+    assert not sweep.has_both_classes and s["accuracy"] is None and s["mcc"] is None
+    assert "no scored images" in s["unavailable"]["roc_auc"] and s["unavailable"]["roc_auc"].startswith("ROC-AUC")
