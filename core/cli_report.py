@@ -48,7 +48,10 @@ def run_report(args: argparse.Namespace) -> int:
         threshold, why = detector.threshold, detector.meta.get("threshold_source", "the checkpoint's threshold")
     else:
         threshold, why = args.threshold, "set on the command line (--threshold)"
-    ident = identity(detector, test_set, frame, why)
+    ident = identity(detector, test_set, frame, why, ev.predictions.skipped)
+    if ident.skipped:
+        print(f"skipped {len(ident.skipped)} unreadable file(s), listed in the report: "
+              + "; ".join(f"{r}: {reason}" for r, reason in ident.skipped[:5]), file=sys.stderr)
     if ident.overlap is not None:  # a slice of its own, and a CSV column
         from .near_copies import resaved_for
         from .prediction_cache import DEFAULT_CACHE_DIR

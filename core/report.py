@@ -48,16 +48,18 @@ class Identity:
     n_images: int
     threshold_source: str
     overlap: provenance.Overlap | None = None  # which test images the model was trained / chosen on; None: unknown
+    skipped: tuple = ()  # (relpath, reason) of the files that could not be read, left out of every number
 
 
-def identity(detector, test_set, frame: pd.DataFrame, threshold_source: str) -> Identity:
+def identity(detector, test_set, frame: pd.DataFrame, threshold_source: str, skipped=()) -> Identity:
     """The report's identity block for a ``core.checkpoint.Detector`` on a ``TestSet``, with
-    whether the model was trained or chosen on any of its images (``core.provenance``)."""
+    whether the model was trained or chosen on any of its images (``core.provenance``) and
+    the unreadable files left out (``Predictions.skipped``)."""
     seen = provenance.model_seen(detector)
     return Identity(weights=str(detector.path), weights_sha256=detector.sha256, backbone=detector.backbone,
                     data=str(test_set.root), test_set_sha256=test_set_fingerprint(frame), n_images=len(frame),
                     threshold_source=str(threshold_source),
-                    overlap=provenance.check(frame, seen))
+                    overlap=provenance.check(frame, seen), skipped=tuple(tuple(s) for s in skipped))
 
 
 def seen_words(a: Analysis, ident: Identity) -> list[tuple[str, str]]:
@@ -151,6 +153,9 @@ def build_html(a: Analysis, ident: Identity) -> str:
             ["weights", ident.weights], ["weights sha256", ident.weights_sha256], ["backbone", ident.backbone],
             ["test set", ident.data], ["test set sha256 (relpath, size, label list)", ident.test_set_sha256],
             ["images", f"{ident.n_images} ({a.sweep.n_real} real, {a.sweep.n_fake} fake)"],
+            *([["left out (unreadable)", f"{len(ident.skipped)} files: " + "; ".join(
+                f"{r} ({why})" for r, why in ident.skipped[:20]) + ("; …" if len(ident.skipped) > 20 else "")]]
+              if ident.skipped else []),
             *[["seen by the model", text] for _, text in seen]], columns=["", "value"])),
         f"<h2>Threshold</h2><p>REAL when P(real) ≥ <b>{a.threshold:.4f}</b> — {e(ident.threshold_source)}. "
         f"Positive class: {e(a.positive)}.</p>",

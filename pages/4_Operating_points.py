@@ -63,7 +63,8 @@ if st.button(f"Save threshold {t:.4f} next to {ctx.weights}"):
         st.error(f"Could not save the threshold: {exc}")
 
 st.subheader("Report")
-ident = report.identity(ctx.detector, ctx.test_set, preds.frame, f"set in the dashboard ({ctx.threshold:.4f})")
+ident = report.identity(ctx.detector, ctx.test_set, preds.frame, f"set in the dashboard ({ctx.threshold:.4f})",
+                        preds.skipped)
 report_key = (ctx.detector.sha256, ctx.set_signature, t, positive)
 if st.button("Build the HTML report"):
     with st.spinner("Building the report…"):

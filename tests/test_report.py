@@ -71,3 +71,16 @@ def test_evaluate_json_gains_analysis_keys(tiny_set, tiny_ckpt, cache_dir, tmp_p
     assert lo <= out["accuracy"] <= hi
     assert {"max_f1", "youden", "eer", "min_cost"} <= set(out["operating_points"])
     assert out["slices"][0]["dimension"] == "all" and out["bootstrap"]["resamples"] == 100
+
+
+def test_report_names_the_files_it_left_out(tiny_ckpt, cache_dir, tmp_path, capsys):
+    """The report is what people share: an unreadable file must show there, not vanish."""
+    from .conftest import make_test_set
+
+    data = make_test_set(tmp_path / "s", n_real=3, n_fake=3, corrupt=True)
+    out = tmp_path / "report.html"
+    assert main(["report", "--data", str(data), "--weights", str(tiny_ckpt), "--device", "cpu", "--bootstrap", "50",
+                 "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "left out (unreadable)" in text and "not_an_image.png" in text and "truncated.jpg" in text
+    assert "skipped 2 unreadable file(s)" in capsys.readouterr().err
