@@ -131,8 +131,13 @@ def run_robustness(args: argparse.Namespace) -> int:
                              use_cache=not args.no_cache, progress=progress)
     bar.close()
     print(f"Model: {detector.name} ({detector.backbone}, sha256 {detector.sha256[:12]}); data: {test_set.root}")
+    # the clean pass scores every readable file; the rest are left out of every condition
+    skipped = sorted(set(test_set.images["relpath"]) - set(sweep.scores["relpath"]))
+    if skipped:
+        print(f"skipped {len(skipped)} unreadable file(s), in no row below: " + "; ".join(skipped[:10]))
     print(format_table(sweep))
     flips = {c: sweep.flips(c).drop(columns=["path"]).to_dict("records") for c in sweep.table["condition"][1:]}
     write_json({"data": str(test_set.root), "weights": str(detector.path), "weights_sha256": detector.sha256,
-                "threshold": sweep.threshold, "table": sweep.table.to_dict("records"), "flips": flips}, args.json_out)
+                "threshold": sweep.threshold, "table": sweep.table.to_dict("records"), "flips": flips,
+                "skipped": skipped}, args.json_out)
     return 0

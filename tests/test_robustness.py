@@ -139,7 +139,7 @@ def test_images_to_score_counts_down_to_zero_as_the_caches_fill(tiny_ckpt, tmp_p
 
 
 def test_cli_robustness_json(tiny_ckpt, tmp_path, cache_dir, capsys):
-    tiny_set = make_test_set(tmp_path / "set", n_real=2, n_fake=2, size=48)
+    tiny_set = make_test_set(tmp_path / "set", n_real=2, n_fake=2, size=48, corrupt=True)
     out = tmp_path / "robust.json"
     rc = main(["robustness", "--data", str(tiny_set), "--weights", str(tiny_ckpt), "--device", "cpu",
                "--workers", "0", "--json", str(out)])
@@ -147,7 +147,9 @@ def test_cli_robustness_json(tiny_ckpt, tmp_path, cache_dir, capsys):
     report = json.loads(out.read_text())
     assert [r["condition"] for r in report["table"]][:3] == ["clean", "flip TTA", "jpeg q95"]
     assert len(report["table"]) == 2 + len(DEFAULT_PERTURBATIONS)
-    assert "ROC-AUC" in capsys.readouterr().out
+    assert report["skipped"] == ["real/not_an_image.png", "real/truncated.jpg"]  # named, in no row
+    printed = capsys.readouterr().out
+    assert "ROC-AUC" in printed and "skipped 2 unreadable file(s)" in printed
     assert main(["robustness", "--data", str(tmp_path / "missing"), "--weights", str(tiny_ckpt)]) == 2
 
 
