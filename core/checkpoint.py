@@ -101,6 +101,24 @@ def save_checkpoint(
     return path
 
 
+def _unwrap_state_dict(raw):
+    """The report's state dict inside the two wrappings training loops commonly add: a dict
+    holding it under ``state_dict`` / ``model_state_dict`` / ``model`` (beside epoch and
+    optimizer), and ``nn.DataParallel``'s ``module.`` key prefix. (state dict, what was undone)."""
+    undone = []
+    if isinstance(raw, dict):
+        for key in ("state_dict", "model_state_dict", "model"):
+            inner = raw.get(key)
+            if isinstance(inner, dict) and inner and all(isinstance(v, torch.Tensor) for v in inner.values()):
+                raw = inner
+                undone.append(f"weights taken from its '{key}' entry")
+                break
+    if isinstance(raw, dict) and raw and all(isinstance(k, str) and k.startswith("module.") for k in raw):
+        raw = {k[len("module."):]: v for k, v in raw.items()}
+        undone.append("DataParallel's 'module.' prefix removed")
+    return raw, "; ".join(undone)
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict:
     """Load the file and normalise it to the checkpoint dict (bare report state dicts included)."""
     path = Path(path)
@@ -112,10 +130,12 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         raise CheckpointError(
             f"{path.name} is not a PyTorch checkpoint this tool can read ({type(exc).__name__}). "
             "Expected a file written by torch.save: a state dict of the report's FaceClassifier "
-            "or a checkpoint written by `python -m core train`."
+            "(torch.save(model.state_dict(), path); a whole pickled model is not read, since unpickling "
+            "runs code) or a checkpoint written by `python -m core train`."
         ) from None
     if isinstance(raw, dict) and raw.get("format") == FORMAT:
         return raw
+    raw, unwrapped = _unwrap_state_dict(raw)
     if isinstance(raw, dict) and raw and all(isinstance(v, torch.Tensor) for v in raw.values()):
         backbone = _detect_backbone(raw)
         if backbone is None:
@@ -135,7 +155,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
             "preprocessing": Preprocessing().to_dict(),
             "threshold": 0.5,
             "threshold_source": "report default 0.5 (bare state dict)",
-            "training": {"source": "bare state dict in the report's format"},
+            "training": {"source": "bare state dict in the report's format" + (f" ({unwrapped})" if unwrapped else "")},
         }
     raise CheckpointError(
         f"{path.name} holds a {type(raw).__name__}, not a model. Expected a state dict of the report's "

@@ -74,6 +74,22 @@ def test_report_state_dict_loads_and_matches_report_outputs(report_state):
     np.testing.assert_allclose(ours, theirs, atol=1e-5)
 
 
+def test_report_weights_inside_a_training_dict_or_dataparallel_load_the_same(report_state, tmp_path):
+    """Two wrappings report-era training loops add: {'epoch', 'model_state_dict', 'optimizer'}
+    and nn.DataParallel's 'module.' prefix; the weights inside are the report's all the same."""
+    net, path = report_state
+    state = net.state_dict()
+    wrapped = tmp_path / "wrapped.pth"
+    torch.save({"epoch": 7, "model_state_dict": {f"module.{k}": v for k, v in state.items()},
+                "optimizer": {"lr": 1e-4}}, wrapped)
+    plain, unwrapped = load_detector(path), load_detector(wrapped)
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        assert torch.equal(plain.model(x), unwrapped.model(x))
+    source = unwrapped.meta["training"]["source"]
+    assert "'model_state_dict' entry" in source and "'module.' prefix removed" in source
+
+
 @pytest.mark.parametrize("backbone", ["efficientnet_lite0", "efficientnet_lite2"])
 def test_forward_shapes_and_finite(backbone):
     model = build_model(backbone, pretrained=None).eval()
