@@ -1,7 +1,8 @@
 """``python -m core train``: the command line of ``core.train`` (its options and their checks).
 
-The defaults are the report's recipe (``core.model_card.REPORT_RECIPE`` mirrors them, and a
-test keeps the two equal); every option beyond it is off by default.
+The defaults are the report's recipe on an EfficientNet-Lite0 backbone
+(``core.model_card.TRAIN_DEFAULTS`` mirrors them, and a test keeps the two equal; ImageNet
+ResNet50 weights cannot be had offline); every option beyond the report is off by default.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from .train_data import AUGMENTATIONS, BLUR_SIGMA, DOWNSCALE, JPEG_QUALITY
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("train", help="train a detector with the report's recipe")
+    p = sub.add_parser("train", help="train a detector with the report's recipe (on EfficientNet-Lite0 unless "
+                       "--backbone resnet50, the report's model)")
     p.add_argument("--data", required=True, help="folder with real/ and fake/, or with train/ and val/ from `split`")
     p.add_argument("--out", required=True, help="checkpoint to write (a model card .md/.json goes beside it)")
     p.add_argument("--backbone", default="efficientnet_lite0", choices=["efficientnet_lite0", "efficientnet_lite2", "resnet50"])

@@ -21,10 +21,14 @@ SCRATCH = {"file": "s224.pth", "device": "cpu: x86_64", "validation_roc_auc": 0.
            "recipe": {"pretrained": "none", "image_size": 224, "epochs": 20, "lr": 2e-4}}
 
 
-def test_report_recipe_is_what_train_defaults_to():
+def test_train_defaults_are_the_report_recipe_but_the_backbone():
     args = vars(build_parser("train").parse_args(["train", "--data", "d", "--out", "o"]))
     args["attention"] = not args.pop("no_attention")
-    assert {k: args[k] for k in mc.REPORT_RECIPE} == mc.REPORT_RECIPE
+    assert {k: args[k] for k in mc.TRAIN_DEFAULTS} == mc.TRAIN_DEFAULTS
+    assert {k for k in mc.REPORT_RECIPE if mc.REPORT_RECIPE[k] != mc.TRAIN_DEFAULTS[k]} == {"backbone"}
+    assert mc.REPORT_RECIPE["backbone"] == "resnet50"  # the report's model
+    table = mc.recipe_table(mc.TRAIN_DEFAULTS)  # a default run departs from the report in its backbone alone
+    assert list(table.loc[table["departs"], "setting"]) == ["backbone"]
 
 
 def test_lineage_walks_back_to_the_start():
