@@ -51,7 +51,9 @@ def run_compare(args: argparse.Namespace) -> int:
     table = compare_table(runs, n_resamples=args.bootstrap, seed=args.seed)
     paired = paired_difference(runs[0], runs[1], n_resamples=args.bootstrap, seed=args.seed)
     d = disagreements(runs[0], runs[1])
-    print(f"Test set: {test_set.root} ({test_set.n_real} real, {test_set.n_fake} fake); each model at its own threshold")
+    labels = runs[0].frame["label"]  # the images scored: unreadable files are listed below, not counted
+    print(f"Test set: {test_set.root} ({int((labels == 1).sum())} real, {int((labels == 0).sum())} fake); "
+          "each model at its own threshold")
     if skipped:
         print(f"  skipped {len(skipped)} unreadable file(s): " + "; ".join(f"{p}: {why}" for p, why in skipped[:5]))
     if not runs[0].sweep.has_both_classes:

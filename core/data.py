@@ -134,7 +134,9 @@ def scan_test_set(root: str | os.PathLike, *, require_both: bool = False) -> Tes
     present = [name for name in CLASS_DIRS if name in subdirs]
     if not present:
         seen = ", ".join(sorted(subdirs)) or "no subfolders"
-        raise DatasetError(f"{root} has no real/ or fake/ subfolder (found: {seen}).\n\n{LAYOUT_HELP}")
+        below = [p for _, p in sorted(subdirs.items()) if has_class_folders(p)]
+        hint = f" Did you mean {below[0]}? It has them." if below else ""  # the report's train_images/ + test_images/
+        raise DatasetError(f"{root} has no real/ or fake/ subfolder (found: {seen}).{hint}\n\n{LAYOUT_HELP}")
 
     rows = []
     for name, label in CLASS_DIRS.items():

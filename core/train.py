@@ -302,4 +302,7 @@ def run_train(args: argparse.Namespace) -> int:
     print(f"best epoch {best['epoch']}: val ROC-AUC {final['roc_auc']:.4f}, accuracy {final['accuracy']:.4f}"
           + (f"; with flip TTA ROC-AUC {final_tta['roc_auc']:.4f}, accuracy {final_tta['accuracy']:.4f}" if final_tta else "")
           + f"  -> {out}")
+    if last_path.exists():  # optimizer state and all: several times the checkpoint's size
+        print(f"resume state kept in {last_path} ({last_path.stat().st_size / 1e6:.0f} MB): more epochs with "
+              "--resume --epochs N, or delete it", file=sys.stderr)
     return 0

@@ -105,7 +105,7 @@ def test_cli_compare_prints_and_writes_the_paired_difference(tiny_set, tmp_path,
 
     from core.cli import main
 
-    from .conftest import make_checkpoint
+    from .conftest import make_checkpoint, make_test_set
 
     a = make_checkpoint(tmp_path / "a.pth", seed=1)
     b = make_checkpoint(tmp_path / "b.pth", seed=2, spread=60.0)
@@ -120,6 +120,11 @@ def test_cli_compare_prints_and_writes_the_paired_difference(tiny_set, tmp_path,
     assert roc["difference"] == pytest.approx(models["B"]["roc_auc"] - models["A"]["roc_auc"])
     assert roc["low"] <= roc["difference"] <= roc["high"]
     assert main(["compare", str(a), str(tmp_path / "missing.pth"), "--data", str(tiny_set)]) == 2
+    capsys.readouterr()
+    bad = make_test_set(tmp_path / "bad", n_real=3, n_fake=3, corrupt=True)  # two unreadable reals
+    assert main(["compare", str(a), str(b), "--data", str(bad), "--bootstrap", "50"]) == 0
+    text = capsys.readouterr().out
+    assert "(3 real, 3 fake)" in text and "skipped 2 unreadable file(s)" in text  # counted as scored, not as listed
 
 
 def test_cli_compare_on_a_one_class_set_says_so_instead_of_nan(tmp_path, cache_dir, capsys):

@@ -103,3 +103,11 @@ def test_rewriting_a_split_leaves_no_old_links_and_leaves_out_unreadable_files(t
     with pytest.raises(FileExistsError, match="mine.jpg"):
         write_split(root, out, 0.2, 0)
     assert (out / "val" / "real" / "mine.jpg").exists() and len(scan_test_set(out / "train")) == 16  # untouched
+
+
+def test_a_folder_one_level_too_high_gets_pointed_down(tmp_path):
+    """The report's layout is train_images/ + test_images/, each with real/ and fake/."""
+    make_test_set(tmp_path / "data" / "test_images", n_real=1, n_fake=1, size=16)
+    (tmp_path / "data" / "notes").mkdir()
+    with pytest.raises(DatasetError, match="Did you mean .*test_images"):
+        scan_test_set(tmp_path / "data")
