@@ -165,10 +165,12 @@ def _display(p: Path) -> str:
         return str(p)
 
 
-def progress_text(p: Progress) -> str:
-    """'120/500 images · 35.2 images/s · 11 s left'."""
+def progress_text(p: Progress, what: str = "Scoring the test set") -> str:
+    """'Scoring the test set: 120/500 images · 35.2 images/s · 11 s left' (the rate and time
+    left from the images actually scored, not those a cache answered)."""
     eta = "" if p.eta_s is None else f" · {p.eta_s:.0f} s left"
-    return f"Scoring the test set: {p.done}/{p.total} images · {p.images_per_s:.1f} images/s{eta}"
+    rate = f" · {p.images_per_s:.1f} images/s{eta}" if p.done > p.cached else " · measuring speed…"
+    return f"{what}: {p.done}/{p.total} images{rate}"
 
 
 def skipped_table(skipped: list[tuple[str, str]]) -> pd.DataFrame:

@@ -199,7 +199,7 @@ def predict_test_set(
         _score_and_append(detector, merged, todo, settings, path, progress)
         merged, _ = merge_with_cache(test_set, path)
     elif progress:
-        progress(Progress(len(images), len(images), 0.0))
+        progress(Progress(len(images), len(images), 0.0, cached=len(images)))
     return assemble(merged, from_cache=n_cached, scored=len(todo), precision=settings.precision)
 
 

@@ -56,10 +56,11 @@ class Progress:
     done: int
     total: int
     elapsed_s: float
+    cached: int = 0  # of ``done``, images that came from a cache: no work, so not in the rate
 
     @property
     def images_per_s(self) -> float:
-        return self.done / self.elapsed_s if self.elapsed_s > 0 else 0.0
+        return (self.done - self.cached) / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
     @property
     def eta_s(self) -> float | None:

@@ -121,13 +121,14 @@ def predict_perturbed(detector: Detector, test_set: TestSet, perturbation: Pertu
     """P(real) of every readable image after ``perturbation``, and the perturbed copy's
     ``detail_share``: DataFrame[relpath, label, p_real, detail_share].
     Cached per model, preprocessing, settings, test set (its files' size/mtime) and perturbation.
-    ``progress(n)`` is called with the number of images just scored."""
+    ``progress(n, from_cache)`` is called with the number of images just scored (all of
+    them, from_cache True, when the cache answered)."""
     path = _cache_path(detector, test_set, settings, perturbation, cache_dir)
     if use_cache and path.exists():
         try:
             cached = pd.read_csv(path)
             if progress:
-                progress(len(test_set))
+                progress(len(test_set), True)
             return cached
         except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
             pass  # a damaged cache is rebuilt
@@ -219,25 +220,35 @@ def robustness_sweep(detector: Detector, test_set: TestSet, *, threshold: float 
     """Clean + flip-TTA + every perturbation, each scored on the whole test set."""
     threshold = detector.threshold if threshold is None else float(threshold)
     total = len(test_set) * (1 + int(tta) + len(perturbations))
-    start, done = time.perf_counter(), 0
+    start, done, cached = time.perf_counter(), 0, 0
 
-    def tick(n):
-        nonlocal done
-        done += n
+    def report(within: int = 0, within_cached: int = 0):
         if progress:
-            progress(Progress(min(done, total), total, time.perf_counter() - start))
+            progress(Progress(min(done + within, total), total, time.perf_counter() - start, cached + within_cached))
 
-    clean = evaluate(detector, test_set, settings, use_cache=use_cache, cache_dir=cache_dir).predictions.frame
-    tick(len(test_set))
+    def tick(n: int, from_cache: bool = False):
+        nonlocal done, cached
+        done, cached = done + n, cached + (n if from_cache else 0)
+        report()
+
+    def scored(s: InferenceSettings) -> pd.DataFrame:
+        """A whole-set pass, the bar moving as it goes; its cached images count as done, not as speed."""
+        nonlocal done, cached
+        preds = evaluate(detector, test_set, s, use_cache=use_cache, cache_dir=cache_dir,
+                         progress=lambda p: report(p.done, p.cached)).predictions
+        done, cached = done + len(test_set), cached + preds.from_cache
+        report()
+        return preds.frame
+
+    clean = scored(settings)
     scores = clean[["path", "relpath", "label", "p_real"]].rename(columns={"p_real": "p_clean"})
     conditions = [("clean", "clean", 0.0)]
     low = {"clean": low_detail_share(clean["detail_share"])}
     if tta:
-        flipped = evaluate(detector, test_set, _tta(settings), use_cache=use_cache, cache_dir=cache_dir).predictions.frame
+        flipped = scored(_tta(settings))
         scores = scores.merge(flipped[["relpath", "p_real"]].rename(columns={"p_real": "flip TTA"}), on="relpath", how="left")
         conditions.append(("flip TTA", "tta", 1.0))
         low["flip TTA"] = low["clean"]  # the same images, mirrored
-        tick(len(test_set))
     for pert in perturbations:
         got = predict_perturbed(detector, test_set, pert, settings, use_cache=use_cache, cache_dir=cache_dir, progress=tick)
         scores = scores.merge(got[["relpath", "p_real"]].rename(columns={"p_real": pert.name}), on="relpath", how="left")

@@ -24,7 +24,7 @@ if ss.get("robustness_key") != key:
         st.stop()
     bar = st.progress(0.0, text="Perturbing and scoring…")
     result = robustness_sweep(ctx.detector, ctx.test_set, threshold=ctx.threshold, settings=ctx.settings,
-                              progress=lambda p: bar.progress(min(1.0, p.done / p.total), text=ui.progress_text(p)))
+                              progress=lambda p: bar.progress(min(1.0, p.done / p.total), text=ui.progress_text(p, "Perturbing and scoring")))
     bar.empty()
     ss["robustness_key"], ss["robustness"] = key, result
 result = ss["robustness"]

@@ -170,3 +170,21 @@ def test_each_condition_says_how_many_images_the_low_detail_warning_would_flag(d
     low = sweep.table.set_index("condition")["low_detail"]
     assert low["clean"] == 0.0 and low["flip TTA"] == 0.0 and low["blur σ2"] == 1.0 and low["noise σ5"] == 0.0
     assert "low detail" in format_table(sweep).splitlines()[1]
+
+
+def test_progress_counts_cached_images_as_done_but_not_as_speed(tiny_ckpt, tmp_path, cache_dir):
+    """The bar of a sweep whose clean pass is cached must not claim thousands of images/s."""
+    from core.dashboard import progress_text
+
+    det = load_detector(tiny_ckpt)
+    test_set = scan_test_set(make_test_set(tmp_path / "set", n_real=2, n_fake=3, size=48))
+    perts = (Perturbation("noise", 5),)
+    evaluate(det, test_set, ONE_WORKER)  # the clean pass cached, as after the Overview
+    seen = []
+    robustness_sweep(det, test_set, perturbations=perts, settings=ONE_WORKER, progress=seen.append)
+    assert seen[-1].done == seen[-1].total == 15 and seen[-1].cached == 5  # clean from the cache; TTA, noise scored
+    assert all(p.done >= p.cached for p in seen) and [p.done for p in seen] == sorted(p.done for p in seen)
+    seen.clear()
+    robustness_sweep(det, test_set, perturbations=perts, settings=ONE_WORKER, progress=seen.append)
+    assert seen[-1].cached == 15 and seen[-1].images_per_s == 0  # all cached: no speed to show
+    assert progress_text(seen[-1], "Perturbing and scoring") == "Perturbing and scoring: 15/15 images · measuring speed…"
