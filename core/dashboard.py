@@ -12,7 +12,7 @@ import pandas as pd
 
 from . import provenance
 from .checkpoint import Detector
-from .data import TestSet, has_class_folders
+from .data import TestSet, has_class_folders, unreadable
 from .identity import threshold_sidecar
 from .inference import InferenceSettings, Progress
 from .metrics import fmt  # noqa: F401  (pages format cards with ui.fmt)
@@ -97,6 +97,12 @@ def weights_stamp(path: Path) -> tuple:
     """The model cache's key: the weights file and the threshold saved beside it, so that
     a threshold saved on one page reaches every page and every new session."""
     return file_stamp(path) + file_stamp(threshold_sidecar(path))
+
+
+def first_readable(test_set: TestSet) -> int:
+    """Index of the first image of ``test_set`` whose header reads (a header check per file,
+    stopping at the first good one): a broken file is no page's opening view."""
+    return next((i for i, path in enumerate(test_set.images["path"]) if unreadable(path) is None), 0)
 
 
 def files_signature(test_set) -> str:

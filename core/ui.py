@@ -29,8 +29,8 @@ from .slices import add_slice_columns
 
 from .dashboard import (  # noqa: F401  (re-exported: pages and tests use ui.<name>)
     DEFAULT_DATA, DEFAULT_WEIGHTS, DEVICES, PAGES, REPO, TESTER, Context, _display, file_stamp, fmt,
-    weights_stamp, image_details, initial_sources, known_test_sets, known_weights, progress_text, resolve_path,
-    score_context_words, seen_fields, skipped_table, files_signature, threshold_change_words, uploads_digest,
+    weights_stamp, first_readable, image_details, initial_sources, known_test_sets, known_weights, progress_text,
+    resolve_path, score_context_words, seen_fields, skipped_table, files_signature, threshold_change_words, uploads_digest,
 )
 
 

@@ -22,11 +22,14 @@ pick = top[1].selectbox("Only the images of", range(len(choices)),  # no key: a 
 distance = second[0].slider("Borderline: within this distance of the threshold", 0.0, 0.5, 0.05, 0.005,
                             key="gallery_distance")
 per_page = second[1].selectbox("Per page", [12, 24, 48], index=1, key="gallery_per_page")
+if not kinds:  # nothing chosen is not "no errors": say so before any green message
+    st.info("Choose under *Show* which images to see: fakes missed, reals flagged, borderline.")
+    st.stop()
 rows = gallery.select_errors(preds.frame, ctx.threshold, kinds, distance)
 rows = gallery.within(rows, framed["relpath"][choices[pick][2]])
 scope = "" if pick == 0 else f" ({gallery.slice_label(*choices[pick][:2])})"
 counts = rows["kind"].value_counts()
-st.caption(" · ".join(f"{kind}: {counts.get(kind, 0)}" for kind in kinds) or "Choose what to show.")
+st.caption(" · ".join(f"{kind}: {counts.get(kind, 0)}" for kind in kinds))
 dl = st.container(horizontal=True)
 dl.download_button("Download the list (CSV)", gallery.gallery_csv(rows), file_name="error_gallery.csv",
                    mime="text/csv", icon=":material/download:")

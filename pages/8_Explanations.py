@@ -24,9 +24,11 @@ target = right.radio("Grad-CAM explains", ["fake", "real"], horizontal=True, key
                      help="The model has one logit (sigmoid = P(real)): 'real' targets the logit, 'fake' the negated logit.")
 upload = right.file_uploader("…or upload an image", type=["jpg", "jpeg", "png", "webp", "bmp"], key="explain_upload")
 choices = [] if ctx.test_set is None else ctx.test_set.images["relpath"].tolist()
-chosen = left.selectbox("Image from the test set", choices, index=0 if choices else None, key="explain_relpath",
+first = ui.first_readable(ctx.test_set) if choices else None  # not a broken file on arrival
+chosen = left.selectbox("Image from the test set", choices, index=first, key="explain_relpath",
                         placeholder="no test set loaded: upload an image")
 
+ex = None
 try:
     if upload is not None:
         image, _ = open_photo(upload.getvalue(), name=upload.name)
@@ -36,24 +38,23 @@ try:
         ex, name = explain_file(detector, path, target=target), chosen
     else:
         st.info("Choose an image from the test set or upload one.")
-        st.stop()
-except ImageError as exc:
+except ImageError as exc:  # this image only: the region study below still runs
     st.error(str(exc))
-    st.stop()
 
-verdict = "REAL" if ex.p_real >= ctx.threshold else "FAKE"
-st.markdown(f"**{name}** · P(real) {ex.p_real:.3f} → **{verdict}** at threshold {ctx.threshold:.3f}"
-            + (f" · replaced: {', '.join(replaced_regions(name)) or 'nothing'}" if replaced_regions(name) is not None else ""))
-warning = low_detail_warning(detail_share(ex.image))
-if warning:
-    st.warning(warning, icon=":material/blur_on:")
-att, cam = ex.overlays()
-cols = st.columns(3)
-cols[0].image(ex.image, caption="image", width="stretch")
-cols[1].image(att, width="stretch",
-              caption="attention map" if ex.has_attention else "attention map: none (flat, no attention block)")
-cols[2].image(cam, caption=TARGET_NOTE[target], width="stretch")
-st.caption(f"Heat maps are scaled to [0, 1] per image (red = high). {'From the disk cache.' if ex.from_cache else ''}")
+if ex is not None:
+    verdict = "REAL" if ex.p_real >= ctx.threshold else "FAKE"
+    st.markdown(f"**{name}** · P(real) {ex.p_real:.3f} → **{verdict}** at threshold {ctx.threshold:.3f}"
+                + (f" · replaced: {', '.join(replaced_regions(name)) or 'nothing'}" if replaced_regions(name) is not None else ""))
+    warning = low_detail_warning(detail_share(ex.image))
+    if warning:
+        st.warning(warning, icon=":material/blur_on:")
+    att, cam = ex.overlays()
+    cols = st.columns(3)
+    cols[0].image(ex.image, caption="image", width="stretch")
+    cols[1].image(att, width="stretch",
+                  caption="attention map" if ex.has_attention else "attention map: none (flat, no attention block)")
+    cols[2].image(cam, caption=TARGET_NOTE[target], width="stretch")
+    st.caption(f"Heat maps are scaled to [0, 1] per image (red = high). {'From the disk cache.' if ex.from_cache else ''}")
 
 st.subheader("Do the maps point at the replaced face parts?")
 st.markdown("CIPLab fakes name the replaced parts in their file names (left eye, right eye, nose, mouth). "

@@ -68,3 +68,13 @@ def test_weights_stamp_changes_when_a_threshold_is_saved(tmp_path, tiny_ckpt):
     before = weights_stamp(path)
     save_threshold(path, 0.42, "test")
     assert weights_stamp(path) != before and weights_stamp(path)[:2] == file_stamp(path)
+
+
+def test_first_readable_skips_broken_files(tmp_path):
+    from core.dashboard import first_readable
+
+    root = make_test_set(tmp_path / "s", n_real=2, n_fake=1, corrupt=True)
+    test_set = scan_test_set(root)
+    i = first_readable(test_set)
+    assert test_set.images["relpath"].iloc[i] not in ("real/not_an_image.png", "real/truncated.jpg")
+    assert i == 0 or set(test_set.images["relpath"].iloc[:i]) <= {"real/not_an_image.png", "real/truncated.jpg"}
