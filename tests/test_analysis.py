@@ -27,6 +27,14 @@ def test_tail_shares_and_nearest_images_by_hand():
     assert low.fakes_at_or_above == 0.5 and low.reals_at_or_above == 1.0 and low.near_real == 0
 
 
+def test_a_score_a_hair_below_its_own_set_copy_still_counts_as_at_it():
+    """The tester scores an upload alone; the set scored it in a batch: the last digits differ."""
+    sweep = ThresholdSweep(LABEL, SCORE)
+    assert score_context(sweep, 0.55 - 1e-9).fakes_at_or_above == score_context(sweep, 0.55).fakes_at_or_above == 0.25
+    assert score_context(sweep, 0.55 - 1e-3).fakes_at_or_above == 0.25  # a real difference is not swallowed...
+    assert score_context(sweep, 0.55 + 1e-3).fakes_at_or_above == 0.0  # ...either way
+
+
 def test_k_is_capped_by_the_set_and_one_class_sets_say_why():
     assert score_context(ThresholdSweep(LABEL, SCORE), 0.5, k=100).near == 8
     with pytest.raises(MetricUnavailable, match="only real"):
