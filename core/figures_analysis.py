@@ -114,6 +114,9 @@ def _middle_cut(name: str, limit: int = 36) -> str:
     return name[: limit - tail - 1] + "…" + name[-tail:]
 
 
+PAIRED_NAMES = {"roc_auc": "ROC-AUC", "average_precision": "Average precision", "accuracy": "Accuracy", "eer": "EER"}
+
+
 def paired_difference_figure(table: pd.DataFrame, a: str = "A", b: str = "B") -> go.Figure:
     """B − A per metric with its paired 95% interval (``core.compare.paired_difference``):
     a point and a bar per metric, and the zero line; green where the whole interval says B
@@ -124,11 +127,12 @@ def paired_difference_figure(table: pd.DataFrame, a: str = "A", b: str = "B") ->
         b_wins = r["high"] < 0 if lower_better else r["low"] > 0
         a_wins = r["low"] > 0 if lower_better else r["high"] < 0
         colour = "#2ca02c" if b_wins else "#d62728" if a_wins else "#7f7f7f"
+        label = f"{PAIRED_NAMES.get(r['metric'], r['metric'])} ({'lower' if lower_better else 'higher'} is better)"
         fig.add_trace(go.Scatter(
-            x=[r["difference"]], y=[r["metric"]], mode="markers", marker=dict(size=11, color=colour), showlegend=False,
+            x=[r["difference"]], y=[label], mode="markers", marker=dict(size=11, color=colour), showlegend=False,
             error_x=dict(type="data", symmetric=False, array=[r["high"] - r["difference"]],
                          arrayminus=[r["difference"] - r["low"]], color=colour, thickness=2),
-            hovertemplate=(f"B: {b}<br>A: {a}<br>{r['metric']}: B − A = %{{x:+.4f}}<br>95% paired CI {r['low']:+.4f} to {r['high']:+.4f}<br>"
+            hovertemplate=(f"B: {b}<br>A: {a}<br>{label}: B − A = %{{x:+.4f}}<br>95% paired CI {r['low']:+.4f} to {r['high']:+.4f}<br>"
                            f"B better in {r['b_better']:.0%} of resamples<extra></extra>")))
     fig.add_vline(x=0, line=dict(dash="dot", color="grey"))
     # names go on a smaller second line, shortened in the middle so both fit; hover shows them whole

@@ -41,6 +41,11 @@ table = compare.compare_table(runs)
 table.insert(3, "test images seen", seen)  # a model trained on a set cannot be compared on it fairly
 st.dataframe(table, hide_index=True, column_config={
     c: st.column_config.NumberColumn(format="%.3f") for c in table.columns if table[c].dtype.kind == "f"})
+one_class = sorted({r.test_set for r in runs if not r.sweep.has_both_classes})
+if one_class:  # their empty cells are undefined, not missing data
+    st.caption(f"Empty ROC-AUC, average precision and EER cells: {', '.join(one_class)} "
+               f"{'holds' if len(one_class) == 1 else 'hold'} one class only, and these need real and fake images; "
+               "accuracy is compared alone.")
 curves = compare.roc_curves(runs)
 if curves:
     st.plotly_chart(figures_analysis.overlaid_roc_figure(curves), width="stretch")
@@ -70,8 +75,12 @@ if len(paired):
     st.caption("Paired bootstrap: each resample draws the same images for both models, so the interval is that of "
                "the difference itself, narrower than comparing the two rows' intervals above. b_better: the share "
                "of resamples in which B is better.")
-    st.dataframe(paired, hide_index=True, column_config={
-        c: st.column_config.NumberColumn(format="%.4f") for c in ("a", "b", "difference", "low", "high")})
+    st.dataframe(paired.assign(metric=paired["metric"].map(figures_analysis.PAIRED_NAMES).fillna(paired["metric"])),
+                 hide_index=True, column_config={
+                     "metric": "Metric", "a": "A", "b": "B", "difference": "B − A", "low": "95% CI low",
+                     "high": "95% CI high", "n": "images",
+                     "b_better": st.column_config.NumberColumn("B better in", format="percent"),
+                     **{c: st.column_config.NumberColumn(format="%.4f") for c in ("a", "b", "difference", "low", "high")}})
 st.plotly_chart(figures_analysis.paired_scores_figure(compare.paired_scores(runs[ia], runs[ib]), runs[ia].threshold,
                                                       runs[ib].threshold, label_a, label_b), width="stretch")
 wins = d["right"].value_counts()

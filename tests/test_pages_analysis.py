@@ -68,7 +68,7 @@ def test_compare_two_checkpoints(env, tmp_path):
     assert any("exactly one is right" in m.value for m in at.markdown)
     # the paired B − A table: one row per metric the set defines, its interval around the difference
     paired = at.dataframe[1].value
-    assert list(paired["metric"]) == ["roc_auc", "average_precision", "accuracy", "eer"]
+    assert list(paired["metric"]) == ["ROC-AUC", "Average precision", "Accuracy", "EER"]  # named for people
     assert (paired["low"] <= paired["difference"] + 1e-12).all() and (paired["difference"] <= paired["high"] + 1e-12).all()
     assert any("Paired bootstrap" in c.value for c in at.caption)
     # the per-image scatter: every image of the set once, split by outcome; the disagreements as pictures
