@@ -103,3 +103,17 @@ def test_slice_with_every_fake_caught_has_a_wilson_interval_not_a_zero_width_one
     assert bar.error_x.arrayminus[i] > 0.4 and "Wilson" in bar.customdata[i]
     shown = _slices_display(t)
     assert "Wilson" in shown.loc[easy.name, "Fake catch rate"]
+
+
+def test_shortcut_on_a_tiny_set_needs_more_than_chance(tmp_path):
+    """On 6 + 6 images a property with no meaning reaches AUC 0.7 often; the same split of
+    values on 20 + 20 images is a shortcut."""
+    from core.slices import chance_auc
+
+    assert chance_auc(6, 6) == pytest.approx(0.9476, abs=1e-4) and chance_auc(86, 77) == pytest.approx(0.6172, abs=1e-4)
+    small = _frame(tmp_path, 6, 6, real_q=[95, 95, 95, 95, 95, 80], fake_q=[80, 80, 80, 80, 80, 95])  # AUC 0.83
+    q = next(s for s in shortcut_check(small) if s.property == "JPEG quality")
+    assert 0.7 <= q.auc < chance_auc(6, 6) and not q.fires and "within chance for 12 images" in q.message
+    (tmp_path / "big").mkdir()
+    big = _frame(tmp_path / "big", 30, 30, real_q=[95, 95, 95, 95, 95, 80], fake_q=[80, 80, 80, 80, 80, 95])
+    assert next(s for s in shortcut_check(big) if s.property == "JPEG quality").fires
