@@ -8,7 +8,7 @@ from core.explain import ENSEMBLE_NOTE, NO_ATTENTION_NOTE, TARGET_NOTE, explain_
 from core.figures_explain import region_figure
 from core.preprocess import ImageError, open_photo
 from core.quality import detail_share, low_detail_warning
-from core.regions import LAYOUT_NOTE, region_study, replaced_regions
+from core.regions import LAYOUT_NOTE, region_study, region_summary_words, replaced_regions
 
 ctx = ui.sidebar("Explanations")
 st.title("Explanations")
@@ -79,7 +79,13 @@ if ss.get("region_study_key") != key:
 study = ss["region_study"]
 summary = study.summary()
 st.plotly_chart(region_figure(summary, study.has_attention, study.target, len(study.frame)), width="stretch")
-st.dataframe(summary, hide_index=True, width="stretch")
+for sentence in region_summary_words(summary):
+    st.markdown(sentence)
+st.dataframe(summary, hide_index=True, width="stretch", column_config={
+    "map": "Map", "fakes": "Fakes", "peak_in_region": st.column_config.NumberColumn("Peak in replaced parts", format="percent"),
+    "chance": st.column_config.NumberColumn("Chance (area share)", format="percent"),
+    "mass_in_region": st.column_config.NumberColumn("Map mass in replaced parts", format="percent"),
+    "shuffled_masks": st.column_config.NumberColumn("Peak in another fake's parts", format="percent")})
 with st.expander(f"Per fake ({len(study.frame)})"):
     st.dataframe(study.frame, hide_index=True, width="stretch")
 if study.skipped:

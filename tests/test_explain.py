@@ -148,3 +148,18 @@ def test_regions_cli_measures_named_fakes_and_refuses_a_set_without_them(tmp_pat
     capsys.readouterr()
     assert main(["regions", "--data", str(data), "--weights", str(ckpt), "--device", "cpu"]) == 2
     assert "none is named as CIPLab's fakes are" in capsys.readouterr().err  # said, not 'no fakes scored (flat map)'
+
+
+def test_region_words_separate_centre_bias_from_what_was_replaced():
+    import pandas as pd
+
+    from core.regions import region_summary_words
+
+    summary = pd.DataFrame([
+        {"map": "attention", "fakes": 77, "peak_in_region": 0.62, "chance": 0.16, "mass_in_region": 0.3, "shuffled_masks": 0.58},
+        {"map": "gradcam", "fakes": 77, "peak_in_region": 0.70, "chance": 0.16, "mass_in_region": 0.3, "shuffled_masks": 0.30},
+        {"map": "gradcam", "fakes": 0, "peak_in_region": None, "chance": None, "mass_in_region": None, "shuffled_masks": None},
+    ])
+    att, cam = region_summary_words(summary)  # the empty row says nothing
+    assert "62% of 77 fakes" in att and "+4% is specific" in att and "face centre" in att
+    assert "+40% is specific" in cam and "follows what was replaced" in cam
