@@ -73,14 +73,14 @@ label_a, label_b = compare.short_names([runs[ia].model, runs[ib].model])  # one 
 if len(paired):
     st.plotly_chart(figures_analysis.paired_difference_figure(paired, label_a, label_b), width="stretch")
     st.caption("Paired bootstrap: each resample draws the same images for both models, so the interval is that of "
-               "the difference itself, narrower than comparing the two rows' intervals above. b_better: the share "
+               "the difference itself, narrower than comparing the two rows' intervals above. B better in: the share "
                "of resamples in which B is better.")
     st.dataframe(paired.assign(metric=paired["metric"].map(figures_analysis.PAIRED_NAMES).fillna(paired["metric"])),
                  hide_index=True, column_config={
-                     "metric": "Metric", "a": "A", "b": "B", "difference": "B − A", "low": "95% CI low",
-                     "high": "95% CI high", "n": "images",
+                     "metric": "Metric", "n": "images",
                      "b_better": st.column_config.NumberColumn("B better in", format="percent"),
-                     **{c: st.column_config.NumberColumn(format="%.4f") for c in ("a", "b", "difference", "low", "high")}})
+                     **{c: st.column_config.NumberColumn(label, format="%.4f") for c, label in (
+                         ("a", "A"), ("b", "B"), ("difference", "B − A"), ("low", "95% CI low"), ("high", "95% CI high"))}})
 st.plotly_chart(figures_analysis.paired_scores_figure(compare.paired_scores(runs[ia], runs[ib]), runs[ia].threshold,
                                                       runs[ib].threshold, label_a, label_b), width="stretch")
 wins = d["right"].value_counts()

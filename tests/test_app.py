@@ -97,6 +97,13 @@ def test_threshold_survives_page_switches_and_comes_from_the_url(env):
         assert at.sidebar.number_input(key="w_threshold_box").value == pytest.approx(0.612)
 
 
+def test_the_gallery_with_nothing_chosen_asks_rather_than_reports_no_errors(env):
+    at = start("pages/2_Error_gallery.py")
+    at.multiselect(key="gallery_kinds").set_value([]).run()
+    assert not at.exception
+    assert any("Choose under *Show*" in i.value for i in at.info) and not at.success
+
+
 def test_the_gallery_holds_exactly_the_misclassified_images(env, core_frame):
     t = round(float(np.median(core_frame["p_real"])), 4)
     at = start("pages/2_Error_gallery.py", threshold=str(t))
