@@ -35,7 +35,7 @@ def run_compare(args: argparse.Namespace) -> int:
 
     from .checkpoint import load_detector, resolve_device
     from .compare import Run, compare_table, disagreements, paired_difference
-    from .data import scan_test_set
+    from .data import scan_test_set, unreadable_words
     from .evaluation import evaluate
 
     test_set = scan_test_set(args.data)
@@ -55,7 +55,7 @@ def run_compare(args: argparse.Namespace) -> int:
     print(f"Test set: {test_set.root} ({int((labels == 1).sum())} real, {int((labels == 0).sum())} fake); "
           "each model at its own threshold")
     if skipped:
-        print(f"  skipped {len(skipped)} unreadable file(s): " + "; ".join(f"{p}: {why}" for p, why in skipped[:5]))
+        print(f"  skipped {unreadable_words(skipped, 5)}")
     if not runs[0].sweep.has_both_classes:
         print("  one class only: ROC-AUC, average precision and EER need real and fake images; accuracy is compared alone")
 

@@ -183,13 +183,12 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_split(args: argparse.Namespace) -> int:
-    from .data import write_split
+    from .data import unreadable_words, write_split
 
     info = write_split(args.data, args.out, args.val_fraction, args.seed)
     write_json(info, str(Path(args.out) / "split.json"))
     for name, counts in info["counts"].items():
         print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + f"  -> {Path(args.out) / name}")
     if info["left_out"]:
-        print(f"left out {len(info['left_out'])} unreadable file(s): "
-              + "; ".join(f"{r}: {why}" for r, why in info["left_out"][:10]))
+        print(f"left out {unreadable_words(info['left_out'], 10)}")
     return 0

@@ -27,7 +27,7 @@ def run_report(args: argparse.Namespace) -> int:
 
     from .analysis import analyse
     from .checkpoint import load_detector, resolve_device
-    from .data import scan_test_set
+    from .data import scan_test_set, unreadable_words
     from .evaluation import evaluate
     from .report import identity, write_report
 
@@ -50,8 +50,7 @@ def run_report(args: argparse.Namespace) -> int:
         threshold, why = args.threshold, "set on the command line (--threshold)"
     ident = identity(detector, test_set, frame, why, ev.predictions.skipped)
     if ident.skipped:
-        print(f"skipped {len(ident.skipped)} unreadable file(s), listed in the report: "
-              + "; ".join(f"{r}: {reason}" for r, reason in ident.skipped[:5]), file=sys.stderr)
+        print(f"skipped {unreadable_words(ident.skipped, 5)} (listed in the report)", file=sys.stderr)
     if ident.overlap is not None:  # a slice of its own, and a CSV column
         from .near_copies import resaved_for
         from .prediction_cache import DEFAULT_CACHE_DIR

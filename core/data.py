@@ -211,6 +211,12 @@ def unreadable(path: str) -> str | None:
     return None
 
 
+def unreadable_words(skipped, limit: int) -> str:
+    """``N unreadable file(s): a.jpg: why; b.jpg: why`` for (relpath, reason) pairs, the first
+    ``limit`` named: the one-line note every command prints for the files it left out."""
+    return f"{len(skipped)} unreadable file(s): " + "; ".join(f"{r}: {why}" for r, why in list(skipped)[:limit])
+
+
 def _clear_old_split(out: Path) -> None:
     """Remove the links an earlier ``write_split`` left in ``out/train`` and ``out/val``: a
     re-run with another seed or fraction must not leave old links behind (they would put

@@ -11,6 +11,7 @@ table (a true negative is a caught fake); ``"fake"`` is the benchmark convention
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -64,9 +65,14 @@ class Confusion:
     def n(self) -> int:
         return self.tp + self.fp + self.fn + self.tn
 
+    @cached_property
+    def _rates(self) -> dict[str, float | None]:
+        """``confusion_rates`` of these counts, once, None where undefined (0/0)."""
+        rates = confusion_rates(self.tp, self.fp, self.fn, self.tn)
+        return {name: None if np.isnan(v) else float(v) for name, v in rates.items()}
+
     def _rate(self, name: str) -> float | None:
-        value = float(confusion_rates(self.tp, self.fp, self.fn, self.tn)[name])
-        return None if np.isnan(value) else value
+        return self._rates[name]
 
     @property
     def accuracy(self):
@@ -118,9 +124,8 @@ class Confusion:
 
     def metrics(self) -> dict:
         """The seven rates, None where undefined (0/0)."""
-        rates = confusion_rates(self.tp, self.fp, self.fn, self.tn)
         names = ("accuracy", "precision", "recall", "f1", "specificity", "balanced_accuracy", "mcc")
-        return {name: None if np.isnan(rates[name]) else float(rates[name]) for name in names}
+        return {name: self._rates[name] for name in names}
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-
 REGION_NAMES = ("left eye", "right eye", "nose", "mouth")
 # (x0, y0, x1, y1) as fractions of width / height
 CANONICAL_BOXES = {
@@ -114,8 +113,6 @@ class RegionStudy:
     def summary(self) -> pd.DataFrame:
         """One row per map: fakes scored, peak-in-region rate, chance (area share), mass inside,
         and the shuffled-masks (centre-bias) baseline."""
-        import pandas as pd
-
         rows = []
         for name in ("attention", "gradcam"):
             ok = self.frame[f"{name}_peak_inside"].notna()
@@ -155,8 +152,6 @@ def region_summary_words(summary: pd.DataFrame) -> list[str]:
 def region_study(detector, test_set, *, target: str = "fake", progress=None, use_cache: bool = True) -> RegionStudy:
     """For every CIPLab-named fake of ``test_set``: does the peak of the attention map and
     of Grad-CAM fall inside the replaced regions? ``progress(done, total)`` after each image."""
-    import pandas as pd
-
     from .explain import explain_file
     from .preprocess import ImageError
 

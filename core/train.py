@@ -31,7 +31,7 @@ from torch import nn
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
 from .checkpoint import CheckpointError, load_detector, resolve_device, save_checkpoint
-from .data import DatasetError
+from .data import DatasetError, unreadable_words
 from .metrics import MetricUnavailable, ThresholdSweep
 from .model import build_model
 from .preprocess import Preprocessing
@@ -181,8 +181,7 @@ def run_train(args: argparse.Namespace) -> int:
     train_df, train_arrays, bad = decode_frame(train_df, pre_crop_size(args.image_size), max(workers, 2))
     val_df, val_arrays, bad_val = decode_frame(val_df, pre.input_size, max(workers, 2))
     if bad or bad_val:  # one bad file must not stop a run: named here and left out of the card's counts
-        print(f"left out {len(bad) + len(bad_val)} unreadable file(s): "
-              + "; ".join(f"{r}: {why}" for r, why in (bad + bad_val)[:10]), file=sys.stderr)
+        print(f"left out {unreadable_words(bad + bad_val, 10)}", file=sys.stderr)
     for name, frame in (("train", train_df), ("validation", val_df)):
         if frame["label"].nunique() < 2:
             raise DatasetError(f"the readable {name} images hold one class only (or none); training needs real "

@@ -117,11 +117,16 @@ def _decode(path: str, size: int) -> np.ndarray | str:
     return np.asarray(image.resize((size, size), resample=Image.BILINEAR))
 
 
+def _decode_many(paths, size: int, workers: int) -> list[np.ndarray | str]:
+    """``_decode`` of every path, on ``workers`` threads, in order."""
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda p: _decode(p, size), paths))
+
+
 def decode_all(paths: list[str], size: int, workers: int) -> np.ndarray:
     """Every image decoded once and squashed to (size, size): (N, size, size, 3) uint8,
     on ``workers`` threads. Raises ``DatasetError`` naming the first unreadable file."""
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        out = list(pool.map(lambda p: _decode(p, size), paths))
+    out = _decode_many(paths, size, workers)
     bad = next((r for r in out if isinstance(r, str)), None)
     if bad:
         raise DatasetError(bad)
@@ -132,8 +137,7 @@ def decode_frame(frame: pd.DataFrame, size: int, workers: int) -> tuple[pd.DataF
     """``decode_all`` for a (path, relpath, label) frame that leaves unreadable files out
     instead of stopping: (the rows kept, their arrays, (relpath, reason) of each left out).
     Training keeps the arrays in memory and augments from them."""
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        out = list(pool.map(lambda p: _decode(p, size), frame["path"]))
+    out = _decode_many(frame["path"], size, workers)
     ok = np.array([not isinstance(r, str) for r in out], dtype=bool)
     skipped = [(rel, r.split(": ", 1)[-1]) for rel, r in zip(frame["relpath"], out) if isinstance(r, str)]
     arrays = np.stack([r for r in out if not isinstance(r, str)]) if ok.any() else np.zeros((0, size, size, 3), np.uint8)
