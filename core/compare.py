@@ -7,6 +7,7 @@ predictions CSV), so this module needs no model.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -27,8 +28,9 @@ class Run:
     frame: pd.DataFrame
     threshold: float
 
-    @property
+    @cached_property
     def sweep(self) -> ThresholdSweep:
+        """Sorted once per run: the table, the ROC curves and the one-class check all read it."""
         return ThresholdSweep(self.frame["label"], self.frame["p_real"])
 
 
