@@ -7,7 +7,7 @@ from core.quality import low_detail_set_note
 
 ctx = ui.sidebar("Overview")
 st.title("Deepfake detector: overview")
-preds, sweep = ui.guard_evaluation(ctx)
+preds, sweep = ui.guard_evaluation(ctx, one_class=True)
 t, positive = ctx.threshold, ctx.positive
 frame = preds.frame
 
@@ -38,32 +38,37 @@ if note:
 comp = composition(frame)
 if comp["group"].nunique() > 1:
     st.plotly_chart(figures.composition_figure(comp), width="stretch")
-if preds.skipped or ctx.test_set.problems:
-    with st.expander(f"Unreadable files and warnings ({len(preds.skipped) + len(ctx.test_set.problems)})",
-                     expanded=True):
-        for problem in ctx.test_set.problems:
+problems = ui.set_problems(ctx.test_set, sweep.only_class)
+if preds.skipped or problems:
+    with st.expander(f"Unreadable files and warnings ({len(preds.skipped) + len(problems)})", expanded=True):
+        for problem in problems:
             st.warning(problem)
         if preds.skipped:
             st.dataframe(ui.skipped_table(preds.skipped), hide_index=True, width="stretch")
 
-st.subheader(f"Metrics at threshold {t:.3f}")
-summary = sweep.summary(t, positive)
-cards = [("Accuracy", "accuracy"), ("Precision", "precision"), ("Recall", "recall"), ("F1", "f1"),
-         ("Specificity", "specificity"), ("ROC-AUC", "roc_auc"), ("AP", "average_precision"), ("EER", "eer")]
-for row in (cards[:5], cards[5:]):
-    for col, (label, key) in zip(st.columns(5), row):
-        col.metric(label, ui.fmt(summary[key]), help=summary["unavailable"].get(key))
+if sweep.only_class:  # e.g. a folder of new fakes: the share the model gets right is what it defines
+    ui.one_class_cards(sweep, t)
+    st.page_link("pages/1_Threshold_explorer.py", label="The share at every threshold: Threshold explorer",
+                 icon=":material/tune:")
+else:
+    st.subheader(f"Metrics at threshold {t:.3f}")
+    summary = sweep.summary(t, positive)
+    cards = [("Accuracy", "accuracy"), ("Precision", "precision"), ("Recall", "recall"), ("F1", "f1"),
+             ("Specificity", "specificity"), ("ROC-AUC", "roc_auc"), ("AP", "average_precision"), ("EER", "eer")]
+    for row in (cards[:5], cards[5:]):
+        for col, (label, key) in zip(st.columns(5), row):
+            col.metric(label, ui.fmt(summary[key]), help=summary["unavailable"].get(key))
 
-st.subheader("Confusion matrix")
-c = sweep.confusion(t, positive)
-for col, (label, value) in zip(st.columns(4), [("fake caught", c.fake_caught),
-                                               ("fake missed (predicted real)", c.fake_missed),
-                                               ("real flagged as fake", c.real_flagged),
-                                               ("real passed", c.real_passed)]):
-    col.metric(label, value)
-left, right = st.columns(2)
-left.plotly_chart(figures.confusion_figure(c), width="stretch")
-right.plotly_chart(figures.confusion_figure(c, normalize=True), width="stretch")
+    st.subheader("Confusion matrix")
+    c = sweep.confusion(t, positive)
+    for col, (label, value) in zip(st.columns(4), [("fake caught", c.fake_caught),
+                                                   ("fake missed (predicted real)", c.fake_missed),
+                                                   ("real flagged as fake", c.real_flagged),
+                                                   ("real passed", c.real_passed)]):
+        col.metric(label, value)
+    left, right = st.columns(2)
+    left.plotly_chart(figures.confusion_figure(c), width="stretch")
+    right.plotly_chart(figures.confusion_figure(c, normalize=True), width="stretch")
 
 st.subheader("Score distributions")
 st.plotly_chart(figures.score_histogram(frame["label"], frame["p_real"], t), width="stretch")

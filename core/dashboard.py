@@ -8,11 +8,13 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import provenance
+from .calibration import wilson_interval
 from .checkpoint import Detector
-from .data import TestSet, has_class_folders, unreadable
+from .data import MISSING_CLASS, TestSet, has_class_folders, unreadable
 from .identity import threshold_sidecar
 from .inference import InferenceSettings, Progress
 from .metrics import fmt  # noqa: F401  (pages format cards with ui.fmt)
@@ -28,21 +30,22 @@ class Page:
     label: str  # what a person reads in the sidebar
     icon: str  # a material icon, ":material/<name>:"
     needs_model: bool = True  # False: the page works without loadable weights (and says nothing of them)
+    one_class: bool = False  # True: the page shows what a test set of one class defines (e.g. only new fakes)
 
 
 # The sidebar navigation, in order. Append one entry per new page file.
 PAGES: list[Page] = [
-    Page("streamlit_app.py", "Overview", ":material/dashboard:"),
-    Page("pages/1_Threshold_explorer.py", "Threshold explorer", ":material/tune:"),
-    Page("pages/2_Error_gallery.py", "Error gallery", ":material/photo_library:"),
+    Page("streamlit_app.py", "Overview", ":material/dashboard:", one_class=True),
+    Page("pages/1_Threshold_explorer.py", "Threshold explorer", ":material/tune:", one_class=True),
+    Page("pages/2_Error_gallery.py", "Error gallery", ":material/photo_library:", one_class=True),
     Page("pages/3_Single_image_tester.py", "Single-image tester", ":material/add_photo_alternate:"),
     Page("pages/4_Operating_points.py", "Operating points & CIs", ":material/target:"),
     Page("pages/5_Calibration.py", "Calibration", ":material/balance:"),
-    Page("pages/6_Slices.py", "Slices", ":material/pie_chart:"),
+    Page("pages/6_Slices.py", "Slices", ":material/pie_chart:", one_class=True),
     Page("pages/7_Compare.py", "Compare", ":material/compare:"),
     Page("pages/8_Explanations.py", "Explanations", ":material/visibility:"),
-    Page("pages/9_Robustness.py", "Robustness", ":material/shield:"),
-    Page("pages/10_Feature_map.py", "Feature map", ":material/scatter_plot:"),
+    Page("pages/9_Robustness.py", "Robustness", ":material/shield:", one_class=True),
+    Page("pages/10_Feature_map.py", "Feature map", ":material/scatter_plot:", one_class=True),
     Page("pages/11_Model_card.py", "Model card", ":material/badge:"),
     Page("pages/12_Data_check.py", "Data check", ":material/content_copy:", needs_model=False),
 ]
@@ -256,3 +259,40 @@ def threshold_change_words(sweep, reference: float, threshold: float) -> str | N
     total = "the same number right in all" if net == 0 else _count(net, "image") + " right in all"
     return f"Against the model's own threshold {reference:.3f}: " + ", ".join(p for p in parts if p) + f"; {total}."
 
+
+
+ONE_CLASS_WORDS = {  # per class: what the verdict gets right, and wrong, in words
+    "fake": ("caught (called FAKE)", "missed (passed as real)", "fakes caught"),
+    "real": ("passed (called REAL)", "flagged as fake", "reals passed"),
+}
+
+
+def one_class_words(cls: str, n: int) -> str:
+    """What a page can show on a test set of ``n`` images of class ``cls`` alone, and what it cannot."""
+    other = "real" if cls == "fake" else "fake"
+    return (f"This test set holds only {cls} images ({n}), e.g. a new kind of {'fake' if cls == 'fake' else 'camera or source'} "
+            f"to check the model against. What one class defines is shown: the share of {ONE_CLASS_WORDS[cls][2]} "
+            f"at each threshold, the score distribution and the errors. ROC-AUC, precision, EER and every other number "
+            f"that weighs the two classes against each other need {other} images too: add a `{other}/` folder beside "
+            f"`{cls}/` to see them.")
+
+
+def one_class_summary(sweep, threshold: float) -> dict:
+    """The numbers a one-class set defines at ``threshold``: how many of its images the
+    verdict gets right and wrong, that share with its 95 % Wilson interval, and the median
+    P(real). From the set's one sweep; raises ValueError for a set of both classes."""
+    cls = sweep.only_class
+    if cls is None:
+        raise ValueError("one_class_summary is for a test set of one class")
+    c = sweep.confusion(threshold, "real")
+    right, wrong = (c.fake_caught, c.fake_missed) if cls == "fake" else (c.real_passed, c.real_flagged)
+    (low,), (high,) = wilson_interval([right], [right + wrong])
+    return {"class": cls, "n": right + wrong, "right": right, "wrong": wrong, "share": right / (right + wrong),
+            "low": float(low), "high": float(high), "median_p_real": float(np.median(sweep.score))}
+
+
+def set_problems(test_set: TestSet, only_class: str | None) -> list[str]:
+    """The test set's warnings to list, less the missing class folder that the one-class
+    banner (``one_class_words``) already explains."""
+    said = {MISSING_CLASS.format(name=name, root=test_set.root) for name in ("real", "fake") if only_class}
+    return [p for p in test_set.problems if p not in said]

@@ -115,6 +115,9 @@ def has_class_folders(folder: Path) -> bool:
     return bool(set(_class_folders(subdirs)[0]) & set(CLASS_DIRS))
 
 
+MISSING_CLASS = "No {name}/ folder in {root}: metrics that need both classes are unavailable."
+
+
 def scan_test_set(root: str | os.PathLike, *, require_both: bool = False) -> TestSet:
     """List the images of a test set folder.
 
@@ -141,7 +144,7 @@ def scan_test_set(root: str | os.PathLike, *, require_both: bool = False) -> Tes
     rows = []
     for name, label in CLASS_DIRS.items():
         if name not in subdirs:
-            problems.append(f"No {name}/ folder in {root}: metrics that need both classes are unavailable.")
+            problems.append(MISSING_CLASS.format(name=name, root=root))
             continue
         class_dir = subdirs[name]
         paths = _walk_images(class_dir)

@@ -153,6 +153,24 @@ def metric_curves_figure(curves: dict[str, np.ndarray], threshold: float, metric
         yaxis=dict(title="value", range=[0, 1.02])))
 
 
+def class_share_figure(shares: dict[str, np.ndarray], cls: str, threshold: float, target: float | None = None) -> go.Figure:
+    """The share of class ``cls`` the verdict gets right against the threshold
+    (``ThresholdSweep.class_shares`` output): fakes caught rise with it, reals passed fall.
+    The current threshold is a vertical line; ``target`` a horizontal one."""
+    key, words = ("fake_caught", "fakes caught") if cls == "fake" else ("real_passed", "reals passed")
+    keep = thin(len(shares["threshold"]))
+    thr, share = np.asarray(shares["threshold"], dtype=float)[keep], np.asarray(shares[key], dtype=float)[keep]
+    # drawn across [0, 1]: above the top score every fake is caught and no real passes; below the lowest, it holds
+    thr, share = np.r_[1.0, thr, 0.0], np.r_[1.0 if cls == "fake" else 0.0, share, share[-1:] if len(share) else [np.nan]]
+    trace = go.Scatter(x=thr, y=share, name=words, mode="lines", line_shape="hv",
+                       line=dict(color=COLORS[cls], width=3),
+                       hovertemplate="threshold %{x:.4f}<br>%{y:.1%} " + words + "<extra></extra>")
+    return go.Figure([trace], layout=_layout(
+        f"Share of {words} against the threshold", vline=threshold, vline_text=f"threshold {threshold:.3f}",
+        hline=target, hline_text="" if target is None else f"target {target:.0%}", height=400,
+        xaxis=dict(title="threshold on P(real)", range=[0, 1]), yaxis=dict(title=words, range=[0, 1.02], tickformat=".0%")))
+
+
 def _finite_thresholds(thresholds: np.ndarray) -> list[str]:
     return ["none (all negative)" if not np.isfinite(t) else f"{t:.4f}" for t in thresholds]
 

@@ -186,6 +186,13 @@ class ThresholdSweep:
     def has_both_classes(self) -> bool:
         return self.n_real > 0 and self.n_fake > 0
 
+    @property
+    def only_class(self) -> str | None:
+        """"real" or "fake" when every scored image is of that class, else None."""
+        if self.has_both_classes or not len(self):
+            return None
+        return "real" if self.n_real else "fake"
+
     def _missing_class_words(self) -> str:
         if not self.n_real and not self.n_fake:
             return "this set has no scored images"
@@ -278,6 +285,41 @@ class ThresholdSweep:
         c = self._confusion_from(self.real_ge[1:], self.fake_ge[1:], positive)
         rates = confusion_rates(c.tp, c.fp, c.fn, c.tn)
         return {"threshold": thr, **{k: rates[k] for k in ("accuracy", "precision", "recall", "specificity", "f1")}}
+
+    def class_shares(self) -> dict[str, np.ndarray]:
+        """At every finite sweep threshold (descending), the share of fakes caught
+        (P(real) < threshold) and of reals passed (P(real) >= threshold). Each needs only
+        its own class, so a one-class set gets its curve; NaN for a class the set lacks."""
+        thr = self.thresholds[1:]
+        missing = np.full(len(thr), np.nan)
+        caught = 1 - self.fake_ge[1:] / self.n_fake if self.n_fake else missing
+        passed = self.real_ge[1:] / self.n_real if self.n_real else missing
+        return {"threshold": thr, "fake_caught": caught, "real_passed": passed}
+
+    def threshold_for_share(self, cls: str, share: float) -> float:
+        """The sweep threshold that gets at least ``share`` of class ``cls`` right and,
+        of those, leaves the most room to the other class: for fakes the lowest threshold
+        catching that share, for reals the highest passing it. When a fake holds the top
+        score and the share needs it caught, that is just above the top score. Raises
+        MetricUnavailable when the set has no ``cls`` images, or when that fake scores 1."""
+        if cls not in POSITIVES:
+            raise ValueError(f"cls must be one of {POSITIVES}, got {cls!r}")
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"share must be within [0, 1], got {share}")
+        if not (self.n_fake if cls == "fake" else self.n_real):
+            raise MetricUnavailable(f"this set has no {cls} images")
+        shares = self.class_shares()
+        right = shares["fake_caught" if cls == "fake" else "real_passed"]
+        ok = np.flatnonzero(right >= share - 1e-12)
+        if len(ok):
+            return float(shares["threshold"][ok[-1] if cls == "fake" else ok[0]])
+        # Only for fakes: the top sweep threshold still passes the top-scoring fakes. Just above
+        # the top score catches every fake, unless that score is 1 (no threshold can then).
+        top = float(self.thresholds[1])
+        if top >= 1.0:
+            raise MetricUnavailable(f"no threshold catches {share:.1%} of the fakes: some score P(real) = 1; "
+                                    f"the most is {right[0]:.1%}")
+        return float(np.nextafter(top, np.inf))
 
     # --- summary -------------------------------------------------------------------
     def _threshold_free(self, positive: str) -> dict:

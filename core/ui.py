@@ -30,7 +30,8 @@ from .slices import add_slice_columns
 from .dashboard import (  # noqa: F401  (re-exported: pages and tests use ui.<name>)
     DEFAULT_DATA, DEFAULT_WEIGHTS, DEVICES, PAGES, REPO, TESTER, Context, _display, file_stamp, fmt,
     weights_stamp, first_readable, image_details, initial_sources, known_test_sets, known_weights, progress_text,
-    resolve_path, score_context_words, seen_fields, skipped_table, files_signature, threshold_change_words, uploads_digest,
+    ONE_CLASS_WORDS, one_class_summary, one_class_words, resolve_path, score_context_words, seen_fields, set_problems,
+    skipped_table, files_signature, threshold_change_words, uploads_digest,
 )
 
 
@@ -465,21 +466,51 @@ def guard_detector(ctx: Context) -> Detector:
     return ctx.detector
 
 
-def guard_evaluation(ctx: Context) -> tuple[Predictions, ThresholdSweep]:
-    """Predictions and their sweep, or the guidance for what is missing and a stop."""
+def one_class_pages() -> None:
+    """Links to the pages that show what a one-class test set defines."""
+    st.markdown("These pages work with one class:")
+    for page in PAGES:
+        if page.one_class:
+            st.page_link(page.path, label=page.label, icon=page.icon)
+
+
+def one_class_cards(sweep: ThresholdSweep, threshold: float) -> None:
+    """A one-class set's numbers at ``threshold`` (``one_class_summary``) as metric cards."""
+    one = one_class_summary(sweep, threshold)
+    right_words, wrong_words, share_words = ONE_CLASS_WORDS[one["class"]]
+    st.subheader(f"At threshold {threshold:.3f}")
+    cols = st.columns(4)
+    cols[0].metric(share_words.capitalize(), f"{one['share']:.1%}", help=f"{one['right']} of {one['n']} images")
+    cols[1].metric("95% CI", f"{one['low']:.1%}–{one['high']:.1%}", help="Wilson interval of k of n")
+    cols[2].metric(wrong_words.capitalize(), one["wrong"])
+    cols[3].metric("Median P(real)", f"{one['median_p_real']:.3f}")
+    st.caption(f"{one['right']} of {one['n']} {one['class']} images {right_words} at threshold {threshold:.3f}.")
+
+
+def guard_evaluation(ctx: Context, one_class: bool = False) -> tuple[Predictions, ThresholdSweep]:
+    """Predictions and their sweep, or the guidance for what is missing and a stop.
+    ``one_class``: the page shows what a set of one class defines (it must then read
+    ``sweep.only_class``); without it such a set gets the reason and links to those pages."""
     guard_detector(ctx)
     if ctx.test_set is None:
         test_set_help(ctx.test_set_error or "No test set.")
         st.stop()
-    if not ctx.test_set.has_both_classes:
+    if not ctx.test_set.has_both_classes and not one_class:
         only = "real" if ctx.test_set.n_real else "fake"
-        test_set_help(f"{ctx.data_dir} holds only {only} images: accuracy, ROC and the other metrics need "
-                      "both real/ and fake/ images.")
+        st.warning(f"`{ctx.data_dir}` holds only {only} images: this page needs both real/ and fake/ images.",
+                   icon=":material/folder_off:")
+        one_class_pages()
         st.stop()
     preds = predictions(ctx)
     sw = sweep(ctx, preds)
-    if not sw.has_both_classes:
-        test_set_help(f"After skipping {len(preds.skipped)} unreadable files, {ctx.data_dir} has readable "
-                      "images of one class only.")
+    if not len(sw):
+        test_set_help(f"None of the images in {ctx.data_dir} could be read ({len(preds.skipped)} unreadable files).")
         st.stop()
+    if sw.only_class:
+        if not one_class:
+            st.warning(f"After skipping {len(preds.skipped)} unreadable files, `{ctx.data_dir}` has readable images of "
+                       f"{sw.only_class} only: this page needs both classes.", icon=":material/folder_off:")
+            one_class_pages()
+            st.stop()
+        st.info(one_class_words(sw.only_class, len(sw)), icon=":material/filter_1:")
     return preds, sw

@@ -7,7 +7,7 @@ from core.figures_explain import feature_scatter
 
 ctx = ui.sidebar("Feature map")
 st.title("Feature map")
-ui.guard_evaluation(ctx)
+ui.guard_evaluation(ctx, one_class=True)
 ss = st.session_state
 
 top = st.columns(2)

@@ -2,14 +2,32 @@
 import streamlit as st
 
 from core import figures, ui
+from core.metrics import MetricUnavailable
 
 ctx = ui.sidebar("Threshold explorer")
 st.title("Threshold explorer")
-preds, sweep = ui.guard_evaluation(ctx)
+preds, sweep = ui.guard_evaluation(ctx, one_class=True)
 t, positive = ctx.threshold, ctx.positive
+reference = ctx.detector.threshold  # the checkpoint's own (or its saved) threshold: what deltas are against
+
+if sweep.only_class:  # one class: its share at every threshold, and the threshold that reaches a target share
+    cls = sweep.only_class
+    ui.one_class_cards(sweep, t)
+    change = ui.threshold_change_words(sweep, reference, t)
+    if change:
+        st.caption(change)
+    words = ui.ONE_CLASS_WORDS[cls][2]
+    target = st.slider(f"Target share of {words}", 0.5, 1.0, 0.95, 0.01, format="%.2f", key="one_class_target")
+    st.plotly_chart(figures.class_share_figure(sweep.class_shares(), cls, t, target), width="stretch")
+    try:
+        at = sweep.threshold_for_share(cls, target)
+        st.button(f"Use threshold {at:.4f}: the {'lowest' if cls == 'fake' else 'highest'} that reaches {target:.0%} "
+                  f"{words}", on_click=ui.set_threshold, args=(at,))
+    except MetricUnavailable as exc:
+        st.info(f"{exc}.", icon=":material/info:")
+    st.stop()
 
 c = sweep.confusion(t, positive)
-reference = ctx.detector.threshold  # the checkpoint's own (or its saved) threshold: what deltas are against
 base = sweep.confusion(reference, positive)
 for col, (key, label) in zip(st.columns(5), figures.METRIC_NAMES.items()):
     now, before = getattr(c, key), getattr(base, key)

@@ -9,7 +9,7 @@ from core.slices import slice_masks
 
 ctx = ui.sidebar("Error gallery")
 st.title("Error gallery")
-preds, sweep = ui.guard_evaluation(ctx)
+preds, sweep = ui.guard_evaluation(ctx, one_class=True)
 ss = st.session_state
 
 top, second = st.columns([3, 2]), st.columns([3, 2])

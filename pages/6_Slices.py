@@ -8,21 +8,25 @@ from core.report import NAMES
 
 ctx = ui.sidebar("Slices")
 st.title("Slices")
-preds, sweep = ui.guard_evaluation(ctx)
+preds, sweep = ui.guard_evaluation(ctx, one_class=True)
 a = ui.analysis(ctx, preds)
 
-fired = [s for s in a.shortcuts if s.fires]
-for s in fired:
-    st.warning(s.message, icon=":material/warning:")
-if not fired:
-    st.success("Shortcut check: no face-unrelated property (JPEG quality, image size, file format, file size) "
-               "alone separates real from fake (every ROC-AUC below 0.7).", icon=":material/check_circle:")
-for s in a.shortcuts:
-    if not s.fires and s.pure_share >= 0.1:
-        st.info(s.message, icon=":material/info:")
-with st.expander("Shortcut check details"):
-    st.dataframe([{"property": s.property, "ROC-AUC alone": round(s.auc, 3), "direction": s.direction}
-                  for s in a.shortcuts], hide_index=True)
+if sweep.only_class:  # nothing to separate: the check compares the two classes
+    st.info("Shortcut check: not run. It asks whether a face-unrelated property (JPEG quality, image size, file "
+            "format, file size) alone separates real from fake, and this set has one class.", icon=":material/info:")
+else:
+    fired = [s for s in a.shortcuts if s.fires]
+    for s in fired:
+        st.warning(s.message, icon=":material/warning:")
+    if not fired:
+        st.success("Shortcut check: no face-unrelated property (JPEG quality, image size, file format, file size) "
+                   "alone separates real from fake (every ROC-AUC below 0.7).", icon=":material/check_circle:")
+    for s in a.shortcuts:
+        if not s.fires and s.pure_share >= 0.1:
+            st.info(s.message, icon=":material/info:")
+    with st.expander("Shortcut check details"):
+        st.dataframe([{"property": s.property, "ROC-AUC alone": round(s.auc, 3), "direction": s.direction}
+                      for s in a.shortcuts], hide_index=True)
 
 st.caption(f"At threshold {ctx.threshold:.4f}. 95% stratified bootstrap CIs; where a slice has every image right "
            "(or every one wrong), no resample differs, so its rate gets the Wilson interval of k of n instead "
@@ -31,7 +35,9 @@ st.caption(f"At threshold {ctx.threshold:.4f}. 95% stratified bootstrap CIs; whe
            "real pass rate for reals. Fine detail: the share of the image's spectrum above half the Nyquist frequency; "
            f"below {LOW_DETAIL:.2f} an image holds less fine detail than 97 % of the labelled CIPLab faces (blurred, "
            "upscaled or smoothed), where pasted parts' seams are lost.")
-metric = st.radio("Metric", ["accuracy", "fake_catch_rate", "real_pass_rate", "roc_auc"], horizontal=True,
+metrics = {None: ["accuracy", "fake_catch_rate", "real_pass_rate", "roc_auc"], "fake": ["fake_catch_rate"],
+           "real": ["real_pass_rate"]}[sweep.only_class]  # one class defines only its own rate
+metric = st.radio("Metric", metrics, horizontal=True,
                   format_func=NAMES.get)
 dims = ["all"] + [d for d in a.slices["dimension"].unique() if d != "all"]
 dim = st.selectbox("Slice by", dims, format_func=lambda d: "every dimension" if d == "all" else d)

@@ -9,7 +9,7 @@ from core.robustness import images_to_score, robustness_sweep
 
 ctx = ui.sidebar("Robustness")
 st.title("Robustness")
-preds, _ = ui.guard_evaluation(ctx)
+preds, _ = ui.guard_evaluation(ctx, one_class=True)
 ss = st.session_state
 st.markdown("Perturbed copies are made in memory (the files are never changed) and scored with the model's own "
             "preprocessing. Downscaling shrinks to a fraction of the model's input size and back; blur σ is in pixels "

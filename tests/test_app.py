@@ -156,7 +156,6 @@ def test_threshold_explorer_uses_the_eer_button(env, core_frame):
 @pytest.mark.parametrize("make,expect", [
     (lambda root: root / "nowhere", "not found"),
     (lambda root: (root / "photos").mkdir() or root, "no real/ or fake/"),
-    (lambda root: make_test_set(root / "one", n_real=3, n_fake=0), "only real images"),
 ])
 def test_test_set_problems_show_guidance_and_keep_the_tester(env, tmp_path, monkeypatch, make, expect):
     monkeypatch.setenv("DATA_DIR", str(make(tmp_path)))
