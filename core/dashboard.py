@@ -8,12 +8,11 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from . import provenance
-from .calibration import wilson_interval
 from .checkpoint import Detector
+from .evaluation import ONE_CLASS_WORDS, one_class_summary  # noqa: F401  (re-exported for the pages)
 from .data import MISSING_CLASS, TestSet, has_class_folders, unreadable
 from .identity import threshold_sidecar
 from .inference import InferenceSettings, Progress
@@ -261,12 +260,6 @@ def threshold_change_words(sweep, reference: float, threshold: float) -> str | N
 
 
 
-ONE_CLASS_WORDS = {  # per class: what the verdict gets right, and wrong, in words
-    "fake": ("caught (called FAKE)", "missed (passed as real)", "fakes caught"),
-    "real": ("passed (called REAL)", "flagged as fake", "reals passed"),
-}
-
-
 def one_class_words(cls: str, n: int) -> str:
     """What a page can show on a test set of ``n`` images of class ``cls`` alone, and what it cannot."""
     other = "real" if cls == "fake" else "fake"
@@ -275,20 +268,6 @@ def one_class_words(cls: str, n: int) -> str:
             f"at each threshold, the score distribution and the errors. ROC-AUC, precision, EER and every other number "
             f"that weighs the two classes against each other need {other} images too: add a `{other}/` folder beside "
             f"`{cls}/` to see them.")
-
-
-def one_class_summary(sweep, threshold: float) -> dict:
-    """The numbers a one-class set defines at ``threshold``: how many of its images the
-    verdict gets right and wrong, that share with its 95 % Wilson interval, and the median
-    P(real). From the set's one sweep; raises ValueError for a set of both classes."""
-    cls = sweep.only_class
-    if cls is None:
-        raise ValueError("one_class_summary is for a test set of one class")
-    c = sweep.confusion(threshold, "real")
-    right, wrong = (c.fake_caught, c.fake_missed) if cls == "fake" else (c.real_passed, c.real_flagged)
-    (low,), (high,) = wilson_interval([right], [right + wrong])
-    return {"class": cls, "n": right + wrong, "right": right, "wrong": wrong, "share": right / (right + wrong),
-            "low": float(low), "high": float(high), "median_p_real": float(np.median(sweep.score))}
 
 
 def set_problems(test_set: TestSet, only_class: str | None) -> list[str]:

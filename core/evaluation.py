@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from .calibration import wilson_interval
 from .data import TestSet
 from .metrics import ThresholdSweep, fmt
 from .prediction_cache import InferenceSettings, Predictions, cached_predictions
@@ -39,6 +42,26 @@ def evaluate_cached(weights, test_set: TestSet, settings: InferenceSettings = In
     return Evaluation(predictions=preds, sweep=ThresholdSweep(preds.frame["label"], preds.frame["p_real"])), model
 
 
+ONE_CLASS_WORDS = {  # per class: what the verdict gets right, and wrong, in words
+    "fake": ("caught (called FAKE)", "missed (passed as real)", "fakes caught"),
+    "real": ("passed (called REAL)", "flagged as fake", "reals passed"),
+}
+
+
+def one_class_summary(sweep, threshold: float) -> dict:
+    """The numbers a one-class set defines at ``threshold``: how many of its images the
+    verdict gets right and wrong, that share with its 95 % Wilson interval, and the median
+    P(real). From the set's one sweep; raises ValueError for a set of both classes."""
+    cls = sweep.only_class
+    if cls is None:
+        raise ValueError("one_class_summary is for a test set of one class")
+    c = sweep.confusion(threshold, "real")
+    right, wrong = (c.fake_caught, c.fake_missed) if cls == "fake" else (c.real_passed, c.real_flagged)
+    (low,), (high,) = wilson_interval([right], [right + wrong])
+    return {"class": cls, "n": right + wrong, "right": right, "wrong": wrong, "share": right / (right + wrong),
+            "low": float(low), "high": float(high), "median_p_real": float(np.median(sweep.score))}
+
+
 def summary_json(ev: Evaluation, detector, test_set: TestSet, threshold: float, positive: str) -> dict:
     """The object ``evaluate --json`` writes. ``detector``: a ``Detector`` or a ``ModelIdentity``."""
     out = ev.summary(threshold, positive)
@@ -54,6 +77,8 @@ def summary_json(ev: Evaluation, detector, test_set: TestSet, threshold: float, 
             "problems": list(test_set.problems),
         }
     )
+    if ev.sweep.only_class:  # what a set of one class defines, ready to read
+        out["one_class"] = one_class_summary(ev.sweep, threshold)
     return out
 
 
@@ -98,6 +123,12 @@ def format_report(summary: dict) -> str:
         f"ROC-AUC: {pct(summary['roc_auc'])}   Average precision: {pct(summary['average_precision'])}   "
         f"EER: {pct(summary['eer'])}" + (f" at threshold {summary['eer_threshold']:.4f}" if summary["eer_threshold"] is not None else ""),
     ]
+    one = summary.get("one_class")
+    if one:
+        right, wrong, _ = ONE_CLASS_WORDS[one["class"]]
+        lines.append(f"Only {one['class']} images: {one['right']} of {one['n']} {right.split(' (')[0]} "
+                     f"({one['share']:.1%}, 95 % Wilson CI {one['low']:.1%}-{one['high']:.1%}), {one['wrong']} {wrong}; "
+                     f"median P(real) {one['median_p_real']:.3f}")
     for key, why in summary.get("unavailable", {}).items():
         lines.append(f"  {key}: unavailable ({why})")
     skipped = summary.get("skipped", [])

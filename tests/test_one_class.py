@@ -151,3 +151,19 @@ def test_slices_offer_only_the_rate_one_class_defines(one_class_env):
     assert metric.options == [{"fake": "Fake catch rate", "real": "Real pass rate"}[cls]]
     assert any("Shortcut check: not run" in i.value for i in at.info)
     assert not at.success
+
+
+def test_evaluate_reports_the_share_of_a_one_class_set(tmp_path, one_ckpt, cache_dir):
+    from core.evaluation import evaluate, format_report, summary_json
+
+    root = make_test_set(tmp_path / "fakes", n_real=0, n_fake=9)
+    (root / "real").rmdir()
+    det, ts = load_detector(one_ckpt), scan_test_set(root)
+    ev = evaluate(det, ts)
+    out = summary_json(ev, det, ts, 0.5, "real")
+    one = out["one_class"]
+    assert one == one_class_summary(ev.sweep, 0.5) and one["n"] == 9
+    assert one["right"] == int((ev.predictions.frame["p_real"] < 0.5).sum())
+    assert f"Only fake images: {one['right']} of 9 caught ({one['share']:.1%}" in format_report(out)
+    two = make_test_set(tmp_path / "both", n_real=2, n_fake=2)
+    assert "one_class" not in summary_json(evaluate(det, scan_test_set(two)), det, scan_test_set(two), 0.5, "real")
