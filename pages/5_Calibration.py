@@ -27,7 +27,15 @@ else:
     if other is None:
         st.warning(problem)
         st.stop()
-    fit, judge, judged_on = ui.predictions(other).frame, frame, ctx.data_dir
+    scored, _ = ui.scored_predictions(other)
+    if scored is None:  # a pass over another set takes minutes: only when asked for
+        if not st.button(f"Score `{fit_on}` with this model ({len(other.test_set)} images; cached on disk after)",
+                         icon=":material/play_arrow:"):
+            st.info(f"`{fit_on}` is not scored by this model yet: press the button to score it and fit on it.",
+                    icon=":material/hourglass_empty:")
+            st.stop()
+        scored = ui.predictions(other)
+    fit, judge, judged_on = scored.frame, frame, ctx.data_dir
 try:
     temp = calibration.fit_temperature(fit["label"], fit["p_real"], fitted_on=str(fit_on))
 except ValueError as exc:

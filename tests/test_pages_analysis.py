@@ -125,3 +125,25 @@ def test_moving_the_threshold_does_not_read_the_jpeg_tables_again(env, monkeypat
         at.sidebar.slider(key="w_threshold_slider").set_value(t).run()
         assert not at.exception
     assert len(reads) == first
+
+
+def test_calibration_scores_another_set_only_when_asked(env, tmp_path, monkeypatch):
+    from core import ui
+    from core.prediction_cache import cache_path
+
+    data, ckpt = env
+    other = make_test_set(tmp_path / "other", n_real=5, n_fake=5, seed=3)
+    monkeypatch.setattr(ui, "known_test_sets", lambda: [str(data), str(other)])
+    at = start(PAGES[1])
+    at.selectbox[0].select(str(other)).run()
+    assert not at.exception
+    assert any("is not scored by this model yet" in i.value for i in at.info)
+    det = load_detector(ckpt)
+    assert not cache_path(det.sha256, scan_test_set(other), ui.InferenceSettings()).exists()  # nothing ran
+    assert not any("Fitted temperature" in m.value for m in at.markdown)
+    next(b for b in at.button if b.label.startswith("Score")).click().run()
+    assert not at.exception
+    assert cache_path(det.sha256, scan_test_set(other), ui.InferenceSettings()).exists()
+    assert any("Fitted temperature" in m.value and "on 10 images" in m.value for m in at.markdown)
+    at.slider[0].set_value(6).run()  # a later rerun fits on the now-cached set without asking again
+    assert not at.exception and any("Fitted temperature" in m.value for m in at.markdown)
