@@ -267,7 +267,8 @@ def check(test: pd.DataFrame, other: pd.DataFrame | None = None, max_distance: i
 def words(nc: NearCopies, other: str = "the other folder") -> list[tuple[str, str]]:
     """(level, sentence) pairs for the CLI and a page: "warning" for copies across the sets, of the
     model's training images and for real/fake pairs, "info" for copies of its validation images
-    and within the test set, "ok" when there are none."""
+    and within the test set, "ok" when there are none, and with findings one "ok" naming the
+    checks that found nothing."""
     out = []
     if len(nc.across):
         n = nc.across["test_relpath"].nunique()
@@ -296,7 +297,17 @@ def words(nc: NearCopies, other: str = "the other folder") -> list[tuple[str, st
             f"{n} pairs of a real and a fake test image are near copies"
         out.append(("warning", f"{pairs}: the fake changes almost nothing of that real picture, or one of the two is "
                                "mislabelled."))
-    if not out:
+    if out:  # and say which checks found nothing, so a finding does not hide a clean result
+        none = ["within the test set"] if not len(dup) and not len(nc.derived_fakes) else []
+        if nc.n_other and not len(nc.across):
+            none.append(f"of the {nc.n_other} images in {other}")
+        if nc.recorded is not None:
+            none += (["of the images the model was trained on"] if not trained else []) + \
+                    (["of its validation images"] if not chosen else [])
+        if none:
+            listed = none[0] if len(none) == 1 else ", ".join(none[:-1]) + " or " + none[-1]
+            out.append(("ok", f"No near copies {listed} (pHash within {nc.max_distance} of 256 bits)."))
+    else:
         what = f" or between it and the {nc.n_other} other images" if nc.n_other else ""
         if nc.recorded is not None:
             what += f", nor copies of the {nc.n_recorded:,} images the model records ({nc.record_where})"

@@ -88,7 +88,10 @@ def test_check_finds_copies_across_and_within_and_mislabelled_pairs(tmp_path):
     assert pairs == {("real/d.jpg", "real/d_again.jpg"), ("fake/e.jpg", "real/e_real.jpg")}
     assert len(found.derived_fakes) == 1
     levels = [level for level, _ in nc.words(found)]
-    assert levels == ["warning", "info", "warning"]
+    assert levels == ["warning", "info", "warning"]  # every check found something: no "ok" line
+    only_across = nc.check(test.iloc[[0, 1, 5]].reset_index(drop=True), train)
+    assert [level for level, _ in nc.words(only_across, "train/")][-1] == "ok"
+    assert nc.words(only_across, "train/")[-1][1].startswith("No near copies within the test set (")
     clean = nc.check(test.iloc[[1, 3, 5]].reset_index(drop=True))
     assert nc.words(clean)[0][0] == "ok" and clean.n_other == 0
 
@@ -136,7 +139,9 @@ def test_copies_of_the_images_a_model_records_are_found_without_their_folder(tmp
     found = nc.check(test, seen=seen)
     assert found.n_recorded == 4 and found.record_where.endswith(".seen.json")
     assert len(found.recorded_as("training")) == 1 and found.recorded_as("training")["distance"].iloc[0] <= nc.MAX_DISTANCE
-    assert [level for level, _ in nc.words(found)] == ["warning", "info"]
+    said = nc.words(found)
+    assert [level for level, _ in said] == ["warning", "info", "ok"]  # the clean check is named, not left silent
+    assert said[2][1].startswith("No near copies within the test set (")
     clean = nc.check(test.iloc[[2]].reset_index(drop=True), seen=seen)
     assert nc.words(clean)[0][0] == "ok" and "nor copies of the 4 images the model records" in nc.words(clean)[0][1]
     assert nc.check(test).recorded is None and nc.check(test).recorded_as("training").empty  # no record given
