@@ -210,6 +210,10 @@ def create_app(config: ApiConfig | None = None, *, background_load: bool = True)
     async def predict(request: Request, file: UploadFile = File(..., description="an image (JPEG, PNG, ...)"),
                       threshold: float | None = THRESHOLD, crop_face: bool = CROP):
         detector = _ready(request)
+        sent = len((await request.form()).getlist("file"))  # parsed once already; FastAPI keeps only the last
+        if sent > 1:
+            raise UploadRejected(422, f"{sent} files sent as 'file'; /predict scores one image: send several to "
+                                      "/predict/batch, each as 'files'")
         name = _client_name(file.filename)
         data = await _read_upload(file, name, config.max_upload_bytes)
         t = detector.threshold if threshold is None else threshold

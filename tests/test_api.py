@@ -140,6 +140,13 @@ def test_missing_file_is_422(client):
     assert "file" in body["detail"]
 
 
+def test_two_files_to_predict_are_refused_not_half_scored(client):
+    two = [("file", ("a.jpg", _image_bytes(1))), ("file", ("b.jpg", _image_bytes(2)))]
+    body = _assert_clean_error(client.post("/predict", files=two), 422)
+    assert "2 files" in body["detail"] and "/predict/batch" in body["detail"]
+    assert client.post("/predict", files=two[:1]).status_code == 200
+
+
 def test_upload_over_the_limit_is_413_from_content_length(client):
     big = b"\xff\xd8" + b"\0" * (2 << 20)  # 2 MB against a 1 MB limit
     body = _assert_clean_error(client.post("/predict", files={"file": ("big.jpg", big)}), 413)
