@@ -41,25 +41,34 @@ if rows.empty:
     st.success(f"No image in this selection at threshold {ctx.threshold:.3f}.")
     st.stop()
 
+
+def show_opened(item) -> None:
+    """The opened image over the gallery (a dialog titled with its kind), wherever on the page
+    its Open button was."""
+    left, right = st.columns([3, 2])
+    left.image(item["path"], caption=item["relpath"], width=460)
+    right.markdown(f"**{Path(item['relpath']).name}**")
+    right.dataframe(ui.image_details(item, preds.frame, ctx.threshold), hide_index=True, width="stretch")
+    if right.button("Close"):
+        ss.pop("gallery_open", None)
+        st.rerun()
+    if right.button("Open in the single-image tester", icon=":material/arrow_forward:"):
+        ss.pop("gallery_open", None)
+        ss["tester_picks"] = [item["relpath"]]  # the tester shows it with its true class, explanation a toggle away
+        st.switch_page(ui.TESTER)
+    if right.toggle("Explain (attention map + Grad-CAM)", key="gallery_explain"):
+        from core.explain import NO_ATTENTION_NOTE, TARGET_NOTE, explain_file
+
+        ex = explain_file(ctx.detector, item["path"])
+        att, cam = ex.overlays()
+        st.image([att, cam], width=300, caption=["attention map" if ex.has_attention else NO_ATTENTION_NOTE,
+                                                 TARGET_NOTE[ex.target]])
+
+
 opened = rows[rows["relpath"] == ss.get("gallery_open")]
 if not opened.empty:
-    item = opened.iloc[0]
-    with st.container(border=True):
-        left, right = st.columns([2, 1])
-        left.image(item["path"], caption=item["relpath"])
-        right.markdown(f"**{Path(item['relpath']).name}**")
-        right.dataframe(ui.image_details(item, preds.frame, ctx.threshold), hide_index=True, width="stretch")
-        right.button("Close", on_click=ss.pop, args=("gallery_open", None))
-        if right.button("Open in the single-image tester", icon=":material/arrow_forward:"):
-            ss["tester_picks"] = [item["relpath"]]  # the tester shows it with its true class, explanation a toggle away
-            st.switch_page(ui.TESTER)
-        if right.toggle("Explain (attention map + Grad-CAM)", key="gallery_explain"):
-            from core.explain import NO_ATTENTION_NOTE, TARGET_NOTE, explain_file
-
-            ex = explain_file(ctx.detector, item["path"])
-            att, cam = ex.overlays()
-            left.image([att, cam], width=300, caption=["attention map" if ex.has_attention else NO_ATTENTION_NOTE,
-                                                        TARGET_NOTE[ex.target]])
+    st.dialog(opened["kind"].iloc[0].capitalize(), width="large",
+              on_dismiss=lambda: ss.pop("gallery_open", None))(show_opened)(opened.iloc[0])
 
 n_pages = max(1, -(-len(rows) // per_page))
 ss["gallery_page"] = min(max(1, ss.get("gallery_page", 1)), n_pages)

@@ -124,8 +124,11 @@ def test_the_gallery_holds_exactly_the_misclassified_images(env, core_frame):
     # opening one shows its full image and details
     at.button(key=f"open_{table['relpath'].iloc[0]}").click().run()
     assert not at.exception
-    details = at.dataframe[0].value
+    details = next(d.value for d in at.dataframe if "value" in d.value.columns)  # in a dialog over the gallery
     assert table["relpath"].iloc[0] in details["value"].tolist()
+    next(b for b in at.button if b.label == "Close").click().run()  # closes it, and it stays closed
+    assert "gallery_open" not in at.session_state and not any("value" in d.value.columns for d in at.dataframe)
+    at.button(key=f"open_{table['relpath'].iloc[0]}").click().run()
     # ... and one click takes it to the single-image tester, with its true class
     next(b for b in at.button if b.label == "Open in the single-image tester").click().run()
     assert not at.exception, at.exception
