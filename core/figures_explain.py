@@ -42,8 +42,8 @@ def region_figure(summary: pd.DataFrame, has_attention: bool, target: str, n_fak
     return fig
 
 
-def robustness_figure(table: pd.DataFrame) -> go.Figure:
-    """One panel per perturbation kind: change of each metric from clean against the level."""
+def robustness_figure(table: pd.DataFrame, metrics=tuple(METRIC_LABELS)) -> go.Figure:
+    """One panel per perturbation kind: change of each of ``metrics`` from clean against the level."""
     kinds = [k for k in KIND_LABELS if k in set(table["kind"])]
     fig = make_subplots(rows=1, cols=max(1, len(kinds)), shared_yaxes=True,
                         subplot_titles=[KIND_LABELS[k] for k in kinds])
@@ -51,7 +51,8 @@ def robustness_figure(table: pd.DataFrame) -> go.Figure:
     for col, kind in enumerate(kinds, start=1):
         # harsher to the right: falling JPEG quality and scale, rising blur and noise
         rows = table[table["kind"] == kind].sort_values("level", ascending=kind not in ("jpeg", "downscale"))
-        for metric, label in METRIC_LABELS.items():
+        for metric in metrics:
+            label = METRIC_LABELS[metric]
             y = pd.to_numeric(rows[f"d_{metric}"], errors="coerce")
             fig.add_scatter(x=rows["level"].map("{:g}".format), y=y, mode="lines+markers", name=label, legendgroup=metric,
                             showlegend=col == 1, line={"color": colours[metric]},

@@ -181,6 +181,15 @@ class RobustnessSweep:
     scores: pd.DataFrame
     threshold: float
 
+    @property
+    def defined_metrics(self) -> list[str]:
+        """The ``METRICS`` this test set defines: a set of one class has no ROC-AUC and no rate
+        of the other class, and its accuracy is its own rate again, so only that rate is left."""
+        defined = [m for m in METRICS if self.table[m].notna().any()]
+        if ("fake_catch_rate" in defined) != ("real_pass_rate" in defined) and "accuracy" in defined:
+            defined.remove("accuracy")
+        return defined
+
     def flips(self, condition: str) -> pd.DataFrame:
         """Images whose verdict at ``threshold`` differs between clean and ``condition``."""
         s = self.scores.dropna(subset=[condition])

@@ -29,11 +29,13 @@ else:
         st.stop()
     scored, _ = ui.scored_predictions(other)
     if scored is None:  # a pass over another set takes minutes: only when asked for
-        if not st.button(f"Score `{fit_on}` with this model ({len(other.test_set)} images; cached on disk after)",
-                         icon=":material/play_arrow:"):
+        ask = st.empty()  # gone once pressed, as the fit appears
+        if not ask.button(f"Score `{fit_on}` with this model ({len(other.test_set)} images; cached on disk after)",
+                          icon=":material/play_arrow:"):
             st.info(f"`{fit_on}` is not scored by this model yet: press the button to score it and fit on it.",
                     icon=":material/hourglass_empty:")
             st.stop()
+        ask.empty()
         scored = ui.predictions(other)
     fit, judge, judged_on = scored.frame, frame, ctx.data_dir
 try:

@@ -4,7 +4,7 @@ from pathlib import Path
 import streamlit as st
 
 from core import ui
-from core.figures_explain import robustness_figure
+from core.figures_explain import METRIC_LABELS, robustness_figure
 from core.robustness import images_to_score, robustness_sweep
 
 ctx = ui.sidebar("Robustness")
@@ -19,9 +19,11 @@ key = (ctx.detector.sha256, ctx.set_signature, ctx.fast, round(ctx.threshold, 6)
 if ss.get("robustness_key") != key:
     todo, total = images_to_score(ctx.detector, ctx.test_set, settings=ctx.settings)
     # a sweep already on disk (an earlier visit, another threshold, `python -m core robustness`) opens without a click
-    if todo and not st.button(f"Run the sweep ({todo} of {total} images still to score; cached on disk after)",
-                              icon=":material/play_arrow:"):
+    ask = st.empty()  # the button goes once pressed: the results below must not sit under a "Run" button
+    if todo and not ask.button(f"Run the sweep ({todo} of {total} images still to score; cached on disk after)",
+                               icon=":material/play_arrow:"):
         st.stop()
+    ask.empty()
     bar = st.progress(0.0, text="Perturbing and scoring…")
     result = robustness_sweep(ctx.detector, ctx.test_set, threshold=ctx.threshold, settings=ctx.settings,
                               progress=lambda p: bar.progress(min(1.0, p.done / p.total), text=ui.progress_text(p, "Perturbing and scoring")))
@@ -29,12 +31,16 @@ if ss.get("robustness_key") != key:
     ss["robustness_key"], ss["robustness"] = key, result
 result = ss["robustness"]
 
-st.plotly_chart(robustness_figure(result.table), width="stretch")
-shown = result.table.drop(columns=["kind", "level"]).rename(columns={"n_images": "images"})
+metrics = result.defined_metrics  # a one-class set: its own rate only
+st.plotly_chart(robustness_figure(result.table, metrics), width="stretch")
+undefined = [c for m in METRIC_LABELS if m not in metrics for c in (m, f"d_{m}")]
+shown = result.table.drop(columns=["kind", "level", *undefined]).rename(columns={"n_images": "images"})
+names = {**METRIC_LABELS, **{f"d_{m}": f"Δ {label}" for m, label in METRIC_LABELS.items()}, "low_detail": "low detail"}
 st.dataframe(shown, hide_index=True, width="stretch", height=35 * (len(shown) + 1) + 3,
-             column_config={c: st.column_config.NumberColumn(format="%.3f") for c in shown.columns if c not in ("condition", "flips", "images")})
+             column_config={c: st.column_config.NumberColumn(names.get(c, c), format="%.3f")
+                            for c in shown.columns if c not in ("condition", "flips", "images")})
 st.caption(f"Threshold {result.threshold:.3f} (REAL when P(real) ≥ threshold). Rates: fake catch = fakes called FAKE / fakes; "
-           "real pass = reals called REAL / reals. d_* = change from the clean row. low_detail = share of the (perturbed) "
+           "real pass = reals called REAL / reals. Δ = change from the clean row. low detail = share of the (perturbed) "
            "images that the tester's low-detail warning would flag.")
 
 st.subheader("Images whose verdict flips")
@@ -44,7 +50,7 @@ if not conditions:
     st.stop()
 condition = st.selectbox("Perturbation", conditions, key="robustness_condition")
 flips = result.flips(condition)
-st.caption(f"{len(flips)} images change verdict under {condition}.")
+st.caption(f"{len(flips)} {'image changes' if len(flips) == 1 else 'images change'} verdict under {condition}.")
 for start in range(0, min(len(flips), 24), 6):
     for col, row in zip(st.columns(6), flips.iloc[start : start + 6].itertuples()):
         col.image(row.path, width="stretch")

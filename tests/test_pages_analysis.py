@@ -145,5 +145,6 @@ def test_calibration_scores_another_set_only_when_asked(env, tmp_path, monkeypat
     assert not at.exception
     assert cache_path(det.sha256, scan_test_set(other), ui.InferenceSettings()).exists()
     assert any("Fitted temperature" in m.value and "on 10 images" in m.value for m in at.markdown)
+    assert not [b for b in at.button if b.label.startswith("Score")]  # gone once pressed
     at.slider[0].set_value(6).run()  # a later rerun fits on the now-cached set without asking again
     assert not at.exception and any("Fitted temperature" in m.value for m in at.markdown)

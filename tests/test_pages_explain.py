@@ -35,6 +35,7 @@ def test_robustness_page_runs_the_sweep(env):
     assert not at.exception, at.exception
     _click(at, "Run the sweep")
     assert at.get("plotly_chart")
+    assert not [b for b in at.button if b.label.startswith("Run the sweep")]  # gone once pressed, above the results
     table = at.dataframe[0].value
     assert list(table["condition"][:2]) == ["clean", "flip TTA"]
     # the sweep is on disk now: a fresh visit at another threshold opens it without a click

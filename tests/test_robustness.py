@@ -188,3 +188,21 @@ def test_progress_counts_cached_images_as_done_but_not_as_speed(tiny_ckpt, tmp_p
     robustness_sweep(det, test_set, perturbations=perts, settings=ONE_WORKER, progress=seen.append)
     assert seen[-1].cached == 15 and seen[-1].images_per_s == 0  # all cached: no speed to show
     assert progress_text(seen[-1], "Perturbing and scoring") == "Perturbing and scoring: 15/15 images · measuring speed…"
+
+
+def test_a_one_class_set_shows_only_its_own_rate(tiny_ckpt, tmp_path, cache_dir):
+    from core.figures_explain import robustness_figure
+    from tests.conftest import make_test_set
+
+    det = load_detector(tiny_ckpt)
+    both = robustness_sweep(det, scan_test_set(make_test_set(tmp_path / "both", n_real=3, n_fake=3)),
+                            perturbations=(Perturbation("jpeg", 50),), settings=ONE_WORKER)
+    assert both.defined_metrics == ["roc_auc", "accuracy", "fake_catch_rate", "real_pass_rate"]
+    root = make_test_set(tmp_path / "fakes", n_real=0, n_fake=4)
+    (root / "real").rmdir()
+    fakes = robustness_sweep(det, scan_test_set(root), perturbations=(Perturbation("jpeg", 50),), settings=ONE_WORKER)
+    assert fakes.defined_metrics == ["fake_catch_rate"]  # no ROC-AUC, no reals; accuracy would repeat the rate
+    assert fakes.table["accuracy"].tolist() == fakes.table["fake_catch_rate"].tolist()
+    fig = robustness_figure(fakes.table, fakes.defined_metrics)
+    assert {t.name for t in fig.data} == {"fake catch rate"}
+    assert len(robustness_figure(both.table).data) == 4
