@@ -22,6 +22,15 @@ METRIC_NAMES = {
     "f1": "F1",
     "specificity": "Specificity",
 }
+# One look per metric, told apart by hue and dash (Okabe-Ito colours, safe for colour-blind readers):
+# the theme's default colour cycle drew accuracy/precision and recall/F1 in near-identical shades.
+METRIC_STYLES = {
+    "accuracy": dict(color="#222222", width=2.5),
+    "precision": dict(color="#E69F00", width=2),
+    "recall": dict(color="#0072B2", width=2),
+    "f1": dict(color="#CC79A7", width=2, dash="dash"),
+    "specificity": dict(color="#009E73", width=2, dash="dot"),
+}
 MAX_POINTS = 1500  # points drawn per curve; large sets are thinned for the browser
 # No named template: Streamlit draws with its own theme, and a named template costs ~35 ms
 # per figure to apply, most of a threshold-change re-render on a large set.
@@ -143,6 +152,7 @@ def metric_curves_figure(curves: dict[str, np.ndarray], threshold: float, metric
                 name=METRIC_NAMES.get(key, key),
                 mode="lines",
                 line_shape="hv",
+                line=METRIC_STYLES.get(key, {}),
                 connectgaps=False,
                 hovertemplate="threshold %{x:.4f}<br>%{y:.3f}<extra>" + METRIC_NAMES.get(key, key) + "</extra>",
             )

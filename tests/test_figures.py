@@ -60,6 +60,20 @@ def test_metric_curves_figure_plots_the_sweep_curves(sweep):
     np.testing.assert_allclose(fig.data[0].x, curves["threshold"])
     np.testing.assert_allclose(fig.data[3].y, curves["f1"])  # NaN gaps stay NaN (drawn as gaps)
     assert fig.layout.shapes[0].x0 == 0.5
+    looks = {(t.line.color, t.line.dash) for t in fig.data}
+    assert len({t.line.color for t in fig.data}) == len(fig.data) == len(looks)  # each metric its own colour
+
+
+def test_class_share_figure_spans_0_to_1_and_steps_where_the_sweep_does(sweep):
+    fakes = ThresholdSweep(np.zeros(4, int), [0.2, 0.4, 0.4, 0.7])
+    fig = figures.class_share_figure(fakes.class_shares(), "fake", 0.5, target=0.9)
+    x, y = np.asarray(fig.data[0].x, float), np.asarray(fig.data[0].y, float)
+    assert (x[0], y[0]) == (1.0, 1.0) and (x[-1], y[-1]) == (0.0, 0.0)  # all caught above the top score, none below
+    for t, share in zip(x[1:-1], y[1:-1]):
+        assert share == np.mean(np.array([0.2, 0.4, 0.4, 0.7]) < t)
+    assert fig.data[0].line.shape == "hv" and fig.layout.shapes[1].y0 == 0.9  # the target line
+    reals = figures.class_share_figure(ThresholdSweep(np.ones(2, int), [0.3, 0.6]).class_shares(), "real", 0.5)
+    assert (reals.data[0].y[0], reals.data[0].y[-1]) == (0.0, 1.0)
 
 
 def test_roc_and_pr_figures_show_thresholds_on_hover_and_the_operating_point(sweep):
