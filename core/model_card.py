@@ -6,6 +6,7 @@ checkpoint's metadata (``Detector.meta``), nothing else.
 """
 from __future__ import annotations
 
+
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,8 +120,24 @@ LONG_CHAIN = 3  # runs; a longer chain is drawn top to bottom
 
 
 def lineage_direction(chains: dict) -> str:
-    """Graphviz ``rankdir`` of the lineage: "TB" when a chain has more than ``LONG_CHAIN`` runs, else "LR"."""
-    return "TB" if max((len(c) for c in chains.values()), default=0) > LONG_CHAIN else "LR"
+    """Graphviz ``rankdir`` of the lineage: "TB" when a chain has more than ``LONG_CHAIN`` runs or
+    there are several chains (an ensemble's members), else "LR". Side by side, an ensemble's rows of
+    long file names made a strip the page shrank to unreadable type; top to bottom each member is a
+    column and the graph keeps its own size."""
+    longest = max((len(c) for c in chains.values()), default=0)
+    return "TB" if longest > LONG_CHAIN or len(chains) > 1 else "LR"
+
+
+def _clause_lines(text: str, width: int = 24) -> list[str]:
+    """``text``'s comma-separated clauses gathered into lines of about ``width`` characters, never
+    breaking a clause ("24 epochs at 384 px, lr 0.0002, on cuda, 2.5 min" -> three lines)."""
+    lines: list[str] = []
+    for clause in text.split(", "):
+        if lines and len(lines[-1]) + 2 + len(clause) <= width:
+            lines[-1] += ", " + clause
+        else:
+            lines.append(clause)
+    return lines
 
 
 def lineage_dot(meta: dict, file: str) -> str | None:
@@ -134,7 +151,7 @@ def lineage_dot(meta: dict, file: str) -> str | None:
     direction = lineage_direction(chains)
     out = [f'digraph {{ rankdir={direction}; ranksep={0.5 if direction == "TB" else 0.9}; nodesep=0.35; pad=0.25; '
            'node [shape=box, style="rounded,filled", fillcolor="#f3f3f3", fontname="sans-serif", '
-           'fontsize=11]; edge [fontname="sans-serif", fontsize=9, color="#555555"];']
+           'fontsize=13]; edge [fontname="sans-serif", fontsize=11, color="#555555"];']
     final = Path(file).name
     out.append(f'"{final}" [fillcolor="#cfe3f6"];')
     for chain in chains.values():
@@ -148,7 +165,8 @@ def lineage_dot(meta: dict, file: str) -> str | None:
             auc = f"\\nval ROC-AUC {step.roc_auc:.3f}" if step.roc_auc is not None else ""
             if node != final:
                 out.append(f'"{node}" [label="{node}{auc}"];')
-            out.append(f'"{prev}" -> "{node}" [label="{step.what()}"];')
+            label = "\\n".join(_clause_lines(step.what()))  # short lines: a wide graph is drawn small on the page
+            out.append(f'"{prev}" -> "{node}" [label="{label}"];')
             prev = node
         if len(chains) > 1:
             out.append(f'"{prev}" -> "{final}" [label="member"];')

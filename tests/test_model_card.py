@@ -54,7 +54,16 @@ def test_ensemble_lineage_graph_and_table():
     assert mc.short_name("ensemble(...)", 2) == "ensemble of 2" and mc.short_name("efficientnet_lite2") == "Lite2"
     assert mc.lineages({"training": {"note": "random weights for tests"}}, "x.pth") == {}
     assert mc.lineage_dot({}, "x.pth") is None
-    assert "rankdir=LR" in dot  # two short chains: side by side
+    assert "rankdir=TB" in dot  # an ensemble: each member a column, at the graph's own size
+
+
+def test_edge_labels_break_between_clauses_only():
+    assert mc._clause_lines("24 epochs at 384 px, lr 0.0002, on cuda, 2.5 min") == [
+        "24 epochs at 384 px", "lr 0.0002, on cuda", "2.5 min"]
+    assert mc._clause_lines("a much longer first clause than the width, b") == ["a much longer first clause than the width", "b"]
+    dot = mc.lineage_dot({"training": CPU_CHILD}, "m.pth")
+    label = dot.split('[label="')[-1].split('"]')[0]
+    assert "\\n" in label and all(len(line) <= 24 or ", " not in line for line in label.split("\\n"))
 
 
 def test_a_long_chain_is_drawn_top_to_bottom():
