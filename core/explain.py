@@ -15,13 +15,21 @@ Two heat maps per image, both returned at the image's own (height, width):
 Both are min-max scaled to [0, 1]. Results are cached on disk, keyed by the weights'
 sha256, the preprocessing, the explained class and the image (path, size, mtime, or
 the pixels' hash for uploads), so a second call returns identical arrays.
+
+Grad-CAM hooks its target layers and runs a backward pass, so it never touches the
+caller's model: it runs on a private copy of it, one at a time. The dashboard shares one
+cached model among every session, and two explanations at once on that model crossed
+each other's hooks (wrong maps, or autograd errors); its inference passes go on meanwhile.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import json
 import os
+import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,12 +112,28 @@ def _resize(a: np.ndarray, height: int, width: int) -> np.ndarray:
     return F.interpolate(t, size=(height, width), mode="bilinear", align_corners=False)[0, 0].numpy()
 
 
+_TWINS: "weakref.WeakKeyDictionary[torch.nn.Module, torch.nn.Module]" = weakref.WeakKeyDictionary()
+_TWIN_LOCK = threading.Lock()
+
+
+def _private_twin(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of ``model`` that only Grad-CAM uses (made once per model; hold ``_TWIN_LOCK``)."""
+    twin = _TWINS.get(model)
+    if twin is None:
+        twin = _TWINS[model] = copy.deepcopy(model).eval()
+    return twin
+
+
 def _compute(detector: Detector, image: Image.Image, target: str) -> dict:
     """Maps at the model's resolution: attention (h, w), Grad-CAM (S, S), P(real)."""
+    with _TWIN_LOCK:
+        return _compute_on(_private_twin(detector.model), detector, image, target)
+
+
+def _compute_on(model: torch.nn.Module, detector: Detector, image: Image.Image, target: str) -> dict:
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-    model = detector.model
     x = detector.preprocessing.eval_transform()(image)[None].to(detector.device)
     # Grad-CAM needs autograd even when a caller runs under inference_mode.
     with torch.inference_mode(False), torch.enable_grad():

@@ -163,3 +163,43 @@ def test_region_words_separate_centre_bias_from_what_was_replaced():
     att, cam = region_summary_words(summary)  # the empty row says nothing
     assert "62% of 77 fakes" in att and "+4% is specific" in att and "face centre" in att
     assert "+40% is specific" in cam and "follows what was replaced" in cam
+
+
+def test_concurrent_explanations_match_sequential_ones(detector):
+    """The dashboard shares one cached model among sessions: Grad-CAMs at once, with inference
+    passes beside them, each get the map they get alone (they crossed hooks before: wrong maps,
+    autograd errors), and the shared model is left without hooks or gradients."""
+    import threading
+
+    rng = np.random.default_rng(5)
+    images = [Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)) for _ in range(6)]
+    alone = [explain_image(detector, im, use_cache=False).gradcam for im in images]
+    together, errors, stop = [None] * len(images), [], threading.Event()
+    start = threading.Barrier(len(images) + 1)
+
+    def explain(i):
+        start.wait()
+        try:
+            together[i] = explain_image(detector, images[i], use_cache=False).gradcam
+        except Exception as e:  # noqa: BLE001 - the test reports any failure below
+            errors.append(e)
+
+    def infer():
+        start.wait()
+        x = torch.randn(4, 3, 64, 64)
+        with torch.inference_mode():
+            while not stop.is_set():
+                detector.model(x)
+
+    threads = [threading.Thread(target=explain, args=(i,)) for i in range(len(images))] + [threading.Thread(target=infer)]
+    for t in threads:
+        t.start()
+    for t in threads[:-1]:
+        t.join()
+    stop.set()
+    threads[-1].join()
+    assert not errors
+    for a, b in zip(alone, together):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    assert all(p.grad is None for p in detector.model.parameters())
+    assert not any(m._forward_hooks for m in detector.model.modules())
