@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from . import atomic
+from .atomic import atomic_path
 from .identity import CheckpointError, DeviceUnavailable, file_sha256, saved_threshold, threshold_sidecar  # noqa: F401
 from .model import BACKBONES, FaceClassifier, build_model
 from .preprocess import Preprocessing
@@ -95,9 +97,8 @@ def save_checkpoint(
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)  # never leave a half-written checkpoint behind
+    with atomic_path(path) as tmp:  # never leave a half-written checkpoint behind
+        torch.save(payload, tmp)
     return path
 
 
@@ -213,9 +214,8 @@ def save_threshold(weights: str | os.PathLike, threshold: float, source: str) ->
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be within [0, 1], got {threshold}")
     sidecar = threshold_sidecar(weights)
-    tmp = sidecar.with_name(sidecar.name + ".tmp")
-    tmp.write_text(json.dumps({"threshold": float(threshold), "source": source, "weights_sha256": file_sha256(weights)}, indent=2))
-    os.replace(tmp, sidecar)  # never a half-written file: every page reads it
+    text = json.dumps({"threshold": float(threshold), "source": source, "weights_sha256": file_sha256(weights)}, indent=2)
+    atomic.write_bytes(sidecar, text.encode())  # never a half-written file: every page reads it
     return sidecar
 
 

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .checkpoint import Detector
-from . import prediction_cache
+from . import atomic, prediction_cache
 from .preprocess import open_image
 
 TARGETS = ("fake", "real")
@@ -199,12 +199,9 @@ def explain_image(
     if maps is None:
         maps = _compute(detector, image, target)
         if use_cache:
-            path.parent.mkdir(parents=True, exist_ok=True)
             buf = io.BytesIO()
             np.savez_compressed(buf, **maps)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(buf.getvalue())
-            os.replace(tmp, path)
+            atomic.write_bytes(path, buf.getvalue())
     width, height = image.size
     return Explanation(
         image=image,

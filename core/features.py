@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from . import prediction_cache
+from . import atomic, prediction_cache
 from .checkpoint import Detector
 from .data import TestSet
 from .quality import to_8bit
@@ -79,11 +79,9 @@ def embed_test_set(detector: Detector, test_set: TestSet, *, batch_size: int = 3
     p_real = np.concatenate(probs).astype(np.float64) if probs else np.zeros(0)
     keep = np.asarray(keep, dtype=int)
     if use_cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
         np.savez_compressed(buf, keep=keep, features=features, p_real=p_real)
-        path.with_suffix(".tmp").write_bytes(buf.getvalue())
-        os.replace(path.with_suffix(".tmp"), path)
+        atomic.write_bytes(path, buf.getvalue())
     return Embeddings(images.loc[keep, ["path", "relpath", "label"]].assign(p_real=p_real).reset_index(drop=True), features)
 
 

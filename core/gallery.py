@@ -18,6 +18,7 @@ import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
 from . import prediction_cache
+from .atomic import atomic_path
 from .data import LABEL_NAMES
 from .preprocess import ImageError, open_image
 
@@ -120,10 +121,8 @@ def thumbnail(path: str | os.PathLike, size: int = THUMB_SIZE, cache_dir: Path |
     except ImageError:
         return None
     image.thumbnail((size, size), Image.Resampling.BILINEAR)
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(f".{os.getpid()}.tmp")
-    image.save(tmp, format="JPEG", quality=85)
-    os.replace(tmp, out)  # atomic: a concurrent reader never sees half a file
+    with atomic_path(out) as tmp:  # a concurrent reader never sees half a file
+        image.save(tmp, format="JPEG", quality=85)
     return out
 
 

@@ -29,6 +29,7 @@ from PIL import Image, ImageFilter
 from torch.utils.data import DataLoader, Dataset
 
 from . import prediction_cache
+from .atomic import atomic_path
 from .checkpoint import Detector
 from .data import TestSet
 from .evaluation import evaluate
@@ -147,9 +148,8 @@ def predict_perturbed(detector: Detector, test_set: TestSet, perturbation: Pertu
     kept = np.isfinite(p)
     out = images.loc[kept, ["relpath", "label"]].assign(p_real=p[kept], detail_share=detail[kept]).reset_index(drop=True)
     if use_cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        out.to_csv(path.with_suffix(".tmp"), index=False, float_format="%.17g")
-        os.replace(path.with_suffix(".tmp"), path)
+        with atomic_path(path) as tmp:
+            out.to_csv(tmp, index=False, float_format="%.17g")
     return out
 
 
