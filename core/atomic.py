@@ -3,15 +3,22 @@
 The dashboard serves every session from threads of one process, so two sessions can
 write the same cache entry at once; a fixed temporary name ("x.tmp", or one per process)
 let one writer move the other's half-written file into place, and the other then failed
-on a vanished file. Each write here gets its own temporary file beside the target.
+on a vanished file. Each write here gets its own temporary file beside the target, and
+``exclusive`` lets one writer at a time append to a file (the prediction cache).
 """
 from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 
 @contextmanager
@@ -35,3 +42,26 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return Path(path)
+
+
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+@contextmanager
+def exclusive(path: str | os.PathLike) -> Iterator[None]:
+    """Hold the lock of ``path`` (a file ``path`` + ".lock" beside it): one writer at a time, among
+    the dashboard's threads and other processes (``evaluate``, the API) alike. Where ``fcntl`` is
+    missing (Windows), threads of this process still take turns."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _LOCKS_GUARD:
+        lock = _LOCKS.setdefault(str(path.resolve()), threading.Lock())
+    with lock, open(path.with_name(path.name + ".lock"), "a") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_UN)

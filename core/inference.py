@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, get_worker_info
 
+from . import atomic
 from .checkpoint import Detector
 from .data import TestSet
 from .inference_model import inference_model
@@ -188,17 +189,20 @@ def predict_test_set(
     """Score every image of ``test_set``; reuse cached scores of unchanged images."""
     images = test_set.images
     path = cache_file(detector, test_set, settings, cache_dir)
-    merged, todo = merge_with_cache(test_set, path, use_cache)
-    n_cached = len(merged) - len(todo)
     # lets a later fully cached `evaluate` describe this model without loading it
     backbone = getattr(detector.model, "backbone", None)  # None: a stand-in model, nothing to record
     if backbone:
         write_record(detector.sha256, backbone, detector.meta.get("checkpoint_threshold", detector.threshold), path.parent.parent,
                      checkpoint_record(detector.meta))
-    if todo:
-        _score_and_append(detector, merged, todo, settings, path, progress)
-        merged, _ = merge_with_cache(test_set, path)
-    elif progress:
+    # One scorer per cache file: two sessions opening one set at once used to append the same rows
+    # (and a header each) to it. The second waits, then finds the images scored.
+    with atomic.exclusive(path):
+        merged, todo = merge_with_cache(test_set, path, use_cache)
+        n_cached = len(merged) - len(todo)
+        if todo:
+            _score_and_append(detector, merged, todo, settings, path, progress)
+            merged, _ = merge_with_cache(test_set, path)
+    if not todo and progress:
         progress(Progress(len(images), len(images), 0.0, cached=len(images)))
     return assemble(merged, from_cache=n_cached, scored=len(todo), precision=settings.precision)
 

@@ -22,6 +22,7 @@ from .data import TestSet
 CACHE_VERSION = 3
 DEFAULT_CACHE_DIR = Path(os.environ.get("DEEPFAKE_CACHE_DIR", Path(__file__).resolve().parent.parent / ".cache"))
 CACHE_COLUMNS = ["relpath", "size_bytes", "mtime_ns", "p_real", "width", "height", "format", "detail_share", "error"]
+_INTEGER, _FLOAT = ["size_bytes", "mtime_ns", "width", "height"], ["p_real", "detail_share"]
 PREDICTION_COLUMNS = ["path", "relpath", "label", "group", "p_real", "width", "height", "format", "size_bytes",
                       "detail_share"]
 
@@ -98,6 +99,15 @@ def read_cache(path: Path) -> pd.DataFrame:
         cached = pd.read_csv(path, keep_default_na=False, na_values={"p_real": [""]}, dtype={"error": str, "format": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
         return pd.DataFrame(columns=CACHE_COLUMNS)  # a damaged cache is rebuilt, never trusted
+    if list(cached.columns) != CACHE_COLUMNS:
+        return pd.DataFrame(columns=CACHE_COLUMNS)
+    # Rows that do not parse (a second header that two writers at once left before versions
+    # took turns, a torn line) are dropped and their images scored again.
+    whole = cached[_INTEGER].apply(pd.to_numeric, errors="coerce").notna().all(axis=1)
+    if not whole.all():  # converted again once the bad rows are gone: via float, mtime_ns would lose digits
+        cached = cached[whole]
+        cached = cached.assign(**{c: pd.to_numeric(cached[c], errors="coerce") for c in _INTEGER + _FLOAT})
+        cached = cached.astype({c: "int64" for c in _INTEGER})
     # Later rows win: a re-scored image appends a newer row.
     return cached.drop_duplicates(subset=["relpath"], keep="last")
 

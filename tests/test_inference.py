@@ -142,3 +142,45 @@ def test_float32_on_cuda_turns_tf32_off_and_fast_turns_it_on():
     with _backend_flags(torch.device("cpu"), fast=False):
         assert torch.backends.cudnn.allow_tf32 == before
     assert torch.backends.cudnn.allow_tf32 == before
+
+
+def test_sessions_scoring_one_set_at_once_take_turns(tmp_path, tiny_ckpt, cache_dir):
+    """Dashboard sessions are threads: three opening one unscored set at once used to append the
+    same rows and a header each to one cache file, and all three (and every later read) failed."""
+    import threading
+
+    root = make_test_set(tmp_path / "s", n_real=10, n_fake=10)
+    det, test_set = load_detector(tiny_ckpt), scan_test_set(root)
+    results, errors, start = [None] * 3, [], threading.Barrier(3)
+
+    def score(i):
+        start.wait()
+        try:
+            results[i] = predict_test_set(det, test_set, SETTINGS)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=score, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sorted(r.scored for r in results) == [0, 0, 20]  # one scored, the others found it done
+    for r in results[1:]:
+        np.testing.assert_array_equal(r.frame["p_real"], results[0].frame["p_real"])
+    lines = next(cache_dir.rglob("*.csv")).read_text().splitlines()
+    assert len(lines) == 21 and sum(line.startswith("relpath,") for line in lines) == 1
+
+
+def test_a_cache_with_a_stray_header_and_a_torn_line_rescores_only_those_rows(tmp_path, tiny_ckpt, cache_dir):
+    root = make_test_set(tmp_path / "s", n_real=4, n_fake=4)
+    det, test_set = load_detector(tiny_ckpt), scan_test_set(root)
+    first = predict_test_set(det, test_set, SETTINGS)
+    path = next(cache_dir.rglob("*.csv"))
+    lines = path.read_text().splitlines()
+    # what versions before the lock could leave: a second header mid-file, a line cut short
+    path.write_text("\n".join(lines[:3] + [lines[0]] + lines[4:-1] + [lines[-1][:12]]) + "\n")
+    again = predict_test_set(det, test_set, SETTINGS)
+    assert again.scored == 2 and again.from_cache == 6  # the row the header replaced and the torn one
+    np.testing.assert_allclose(again.frame["p_real"], first.frame["p_real"], atol=1e-6)
