@@ -13,7 +13,7 @@ import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 try:
     import fcntl
@@ -49,19 +49,38 @@ _LOCKS_GUARD = threading.Lock()
 
 
 @contextmanager
-def exclusive(path: str | os.PathLike) -> Iterator[None]:
+def exclusive(path: str | os.PathLike, waiting: Callable[[], None] | None = None) -> Iterator[None]:
     """Hold the lock of ``path`` (a file ``path`` + ".lock" beside it): one writer at a time, among
-    the dashboard's threads and other processes (``evaluate``, the API) alike. Where ``fcntl`` is
-    missing (Windows), threads of this process still take turns."""
+    the dashboard's threads and other processes (``evaluate``, the API) alike; ``waiting`` is called
+    once when another holds it. Where ``fcntl`` is missing (Windows), threads of this process still
+    take turns."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with _LOCKS_GUARD:
         lock = _LOCKS.setdefault(str(path.resolve()), threading.Lock())
-    with lock, open(path.with_name(path.name + ".lock"), "a") as handle:
-        if fcntl is not None:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
+    told = False
+
+    def wait() -> None:
+        nonlocal told
+        if waiting and not told:
+            waiting()
+        told = True
+
+    if not lock.acquire(blocking=False):
+        wait()
+        lock.acquire()
+    try:
+        with open(path.with_name(path.name + ".lock"), "a") as handle:
             if fcntl is not None:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    wait()
+                    fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                if fcntl is not None:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        lock.release()

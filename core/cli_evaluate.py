@@ -83,6 +83,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
         bar = tqdm(total=len(test_set), unit="img", desc="scoring", file=sys.stderr, leave=False)
 
         def progress(p):
+            if p.waiting:
+                bar.set_description("waiting: another session or command is scoring these images")
+                return
+            bar.set_description("scoring")
             bar.total = p.total
             bar.n = p.done
             bar.refresh()

@@ -176,6 +176,8 @@ def _display(p: Path) -> str:
 def progress_text(p: Progress, what: str = "Scoring the test set") -> str:
     """'Scoring the test set: 120/500 images · 35.2 images/s · 11 s left' (the rate and time
     left from the images actually scored, not those a cache answered)."""
+    if p.waiting:
+        return f"{what}: another session (or a command) is scoring these images with this model; waiting for it…"
     eta = "" if p.eta_s is None else f" · {p.eta_s:.0f} s left"
     rate = f" · {p.images_per_s:.1f} images/s{eta}" if p.done > p.cached else " · measuring speed…"
     return f"{what}: {p.done}/{p.total} images{rate}"

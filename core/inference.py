@@ -196,7 +196,8 @@ def predict_test_set(
                      checkpoint_record(detector.meta))
     # One scorer per cache file: two sessions opening one set at once used to append the same rows
     # (and a header each) to it. The second waits, then finds the images scored.
-    with atomic.exclusive(path):
+    waiting = (lambda: progress(Progress(0, len(images), 0.0, waiting=True))) if progress else None
+    with atomic.exclusive(path, waiting):
         merged, todo = merge_with_cache(test_set, path, use_cache)
         n_cached = len(merged) - len(todo)
         if todo:

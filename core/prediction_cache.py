@@ -58,6 +58,7 @@ class Progress:
     total: int
     elapsed_s: float
     cached: int = 0  # of ``done``, images that came from a cache: no work, so not in the rate
+    waiting: bool = False  # another session or process is scoring this set; this one waits for it
 
     @property
     def images_per_s(self) -> float:

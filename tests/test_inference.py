@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from core.checkpoint import load_detector
+from core.dashboard import progress_text
 from core.data import scan_test_set
 from core.inference import InferenceSettings, predict_test_set, score_images
 from core.preprocess import open_image
@@ -151,12 +152,12 @@ def test_sessions_scoring_one_set_at_once_take_turns(tmp_path, tiny_ckpt, cache_
 
     root = make_test_set(tmp_path / "s", n_real=10, n_fake=10)
     det, test_set = load_detector(tiny_ckpt), scan_test_set(root)
-    results, errors, start = [None] * 3, [], threading.Barrier(3)
+    results, errors, start, seen = [None] * 3, [], threading.Barrier(3), [[] for _ in range(3)]
 
     def score(i):
         start.wait()
         try:
-            results[i] = predict_test_set(det, test_set, SETTINGS)
+            results[i] = predict_test_set(det, test_set, SETTINGS, progress=seen[i].append)
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(e)
 
@@ -171,6 +172,10 @@ def test_sessions_scoring_one_set_at_once_take_turns(tmp_path, tiny_ckpt, cache_
         np.testing.assert_array_equal(r.frame["p_real"], results[0].frame["p_real"])
     lines = next(cache_dir.rglob("*.csv")).read_text().splitlines()
     assert len(lines) == 21 and sum(line.startswith("relpath,") for line in lines) == 1
+    # the sessions that waited were told so (the dashboard's bar says another is scoring)
+    waited = [any(p.waiting for p in s) for s in seen]
+    assert 1 <= sum(waited) and not any(w and r.scored for w, r in zip(waited, results))
+    assert "another session" in progress_text(next(p for s in seen for p in s if p.waiting))
 
 
 def test_a_cache_with_a_stray_header_and_a_torn_line_rescores_only_those_rows(tmp_path, tiny_ckpt, cache_dir):
