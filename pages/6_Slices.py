@@ -45,6 +45,8 @@ st.plotly_chart(figures_analysis.slice_figure(a.slices, metric, None if dim == "
 table = a.slices if dim == "all" else a.slices[a.slices["dimension"] == dim]
 first = ["dimension", "slice", "n", "n_real", "n_fake", metric, f"{metric}_low", f"{metric}_high", f"{metric}_ci"]
 table = table[[c for c in first if c in table] + [c for c in table if c not in first and not c.endswith("_ci")]]
+if sweep.only_class:  # the other class's count is 0 and its rates, accuracy aside (= the rate), are empty
+    table = table[[c for c in table if c in ("dimension", "slice", "n") or c.startswith(metric)]]
 labels = {f"{m}{end}": f"{NAMES.get(m, m)}{label}" for m in ("accuracy", "fake_catch_rate", "real_pass_rate", "roc_auc")
           for end, label in (("", ""), ("_low", ": CI low"), ("_high", ": CI high"), ("_ci", ": CI method"))}
 st.dataframe(table, hide_index=True, column_config={
