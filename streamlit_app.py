@@ -51,7 +51,7 @@ if sweep.only_class:  # e.g. a folder of new fakes: the share the model gets rig
     st.page_link("pages/1_Threshold_explorer.py", label="The share at every threshold: Threshold explorer",
                  icon=":material/tune:")
 else:
-    st.subheader(f"Metrics at threshold {t:.3f}")
+    st.subheader(f"Metrics at threshold {t:.4f}")
     summary = sweep.summary(t, positive)
     cards = [("Accuracy", "accuracy"), ("Precision", "precision"), ("Recall", "recall"), ("F1", "f1"),
              ("Specificity", "specificity"), ("ROC-AUC", "roc_auc"), ("AP", "average_precision"), ("EER", "eer")]

@@ -171,7 +171,7 @@ def run_predict(args: argparse.Namespace) -> int:
         verdict = "REAL" if p_real >= threshold else "FAKE"
         quality = detail_report(image)
         results.append({"path": path, "p_real": p_real, "p_fake": 1 - p_real, "verdict": verdict, **quality})
-        print(f"{path}: {verdict}  P(real)={p_real:.4f}  P(fake)={1 - p_real:.4f}  (threshold {threshold:.3f})")
+        print(f"{path}: {verdict}  P(real)={p_real:.4f}  P(fake)={1 - p_real:.4f}  (threshold {threshold:.4f})")
         seen_as = provenance.seen_as(seen, provenance.file_digest(path),
                                      near_copies.file_hash(path) if seen is not None and seen.has_hashes else None)
         if seen_as:

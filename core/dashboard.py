@@ -254,11 +254,11 @@ def threshold_change_words(sweep, reference: float, threshold: float) -> str | N
     real_now, fake_now = sweep.counts_at(threshold)
     caught, flagged = fake_ref - fake_now, real_ref - real_now  # fewer called REAL: more caught / flagged
     if not caught and not flagged:
-        return f"Against the model's own threshold {reference:.3f}: no image changes verdict on this set."
+        return f"Against the model's own threshold {reference:.4f}: no image changes verdict on this set."
     parts = [_count(caught, "fake") + " caught" if caught else "", _count(flagged, "real") + " flagged as fake" if flagged else ""]
     net = caught - flagged
     total = "the same number right in all" if net == 0 else _count(net, "image") + " right in all"
-    return f"Against the model's own threshold {reference:.3f}: " + ", ".join(p for p in parts if p) + f"; {total}."
+    return f"Against the model's own threshold {reference:.4f}: " + ", ".join(p for p in parts if p) + f"; {total}."
 
 
 

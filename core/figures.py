@@ -121,7 +121,7 @@ def score_histogram(label, p_real, threshold: float, bins: int = 40, marks: dict
             )
         )
     layout = _layout(
-        "Score distribution per class", vline=threshold, vline_text=f"threshold {threshold:.3f}", barmode="overlay",
+        "Score distribution per class", vline=threshold, vline_text=f"threshold {threshold:.4f}", barmode="overlay",
         xaxis=dict(title="P(real)", range=[0, 1]), yaxis=dict(title="images"), legend=dict(orientation="h", y=-0.2))
     for name, x in (marks or {}).items():
         layout["shapes"].append(dict(type="line", x0=x, x1=x, y0=0, y1=1, yref="paper", line=dict(color=COLORS["point"], width=3)))
@@ -158,7 +158,7 @@ def metric_curves_figure(curves: dict[str, np.ndarray], threshold: float, metric
             )
         )
     return go.Figure(traces, layout=_layout(
-        "Metrics against the threshold", vline=threshold, vline_text=f"threshold {threshold:.3f}", height=420,
+        "Metrics against the threshold", vline=threshold, vline_text=f"threshold {threshold:.4f}", height=420,
         hovermode="x unified", xaxis=dict(title="threshold on P(real)", range=[0, 1]),
         yaxis=dict(title="value", range=[0, 1.02])))
 
@@ -176,7 +176,7 @@ def class_share_figure(shares: dict[str, np.ndarray], cls: str, threshold: float
                        line=dict(color=COLORS[cls], width=3),
                        hovertemplate="threshold %{x:.4f}<br>%{y:.1%} " + words + "<extra></extra>")
     return go.Figure([trace], layout=_layout(
-        f"Share of {words} against the threshold", vline=threshold, vline_text=f"threshold {threshold:.3f}",
+        f"Share of {words} against the threshold", vline=threshold, vline_text=f"threshold {threshold:.4f}",
         hline=target, hline_text="" if target is None else f"target {target:.0%}", height=400,
         xaxis=dict(title="threshold on P(real)", range=[0, 1]), yaxis=dict(title=words, range=[0, 1.02], tickformat=".0%")))
 

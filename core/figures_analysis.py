@@ -161,8 +161,8 @@ def paired_scores_figure(m: pd.DataFrame, threshold_a: float, threshold_b: float
                         line=dict(width=0.5, color="white")),
             customdata=np.column_stack([part["relpath"], np.where(part["label"] == 1, "real", "fake")]),
             hovertemplate="%{customdata[0]} (%{customdata[1]})<br>A %{x:.3f} · B %{y:.3f}<extra></extra>"))
-    fig.add_vline(x=threshold_a, line=dict(dash="dash", color="#1f4e9c"), annotation_text=f"A threshold {threshold_a:.3f}")
-    fig.add_hline(y=threshold_b, line=dict(dash="dash", color="#ff8f00"), annotation_text=f"B threshold {threshold_b:.3f}")
+    fig.add_vline(x=threshold_a, line=dict(dash="dash", color="#1f4e9c"), annotation_text=f"A threshold {threshold_a:.4f}")
+    fig.add_hline(y=threshold_b, line=dict(dash="dash", color="#ff8f00"), annotation_text=f"B threshold {threshold_b:.4f}")
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="lightgrey"),
                              hoverinfo="skip", showlegend=False))
     fig.update_layout(title=dict(text=f"P(real) per image: B against A (circle = real, diamond = fake)"

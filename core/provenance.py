@@ -367,4 +367,4 @@ def unseen_words(frame: pd.DataFrame, o, threshold: float, positive: str = "real
     sweep = ThresholdSweep(rest["label"], rest["p_real"])
     s = sweep.summary(threshold, positive)
     head = f"On the {len(rest)} test images it was not trained on ({sweep.n_real} real, {sweep.n_fake} fake)"
-    return f"{head}: accuracy {fmt(s['accuracy'])}, ROC-AUC {fmt(s['roc_auc'])} at threshold {threshold:.3f}."
+    return f"{head}: accuracy {fmt(s['accuracy'])}, ROC-AUC {fmt(s['roc_auc'])} at threshold {threshold:.4f}."

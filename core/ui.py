@@ -478,13 +478,13 @@ def one_class_cards(sweep: ThresholdSweep, threshold: float) -> None:
     """A one-class set's numbers at ``threshold`` (``one_class_summary``) as metric cards."""
     one = one_class_summary(sweep, threshold)
     right_words, wrong_words, share_words = ONE_CLASS_WORDS[one["class"]]
-    st.subheader(f"At threshold {threshold:.3f}")
+    st.subheader(f"At threshold {threshold:.4f}")
     cols = st.columns(4)
     cols[0].metric(share_words.capitalize(), f"{one['share']:.1%}", help=f"{one['right']} of {one['n']} images")
     cols[1].metric("95% CI", f"{one['low']:.1%}–{one['high']:.1%}", help="Wilson interval of k of n")
     cols[2].metric(wrong_words.capitalize(), one["wrong"])
     cols[3].metric("Median P(real)", f"{one['median_p_real']:.3f}")
-    st.caption(f"{one['right']} of {one['n']} {one['class']} images {right_words} at threshold {threshold:.3f}.")
+    st.caption(f"{one['right']} of {one['n']} {one['class']} images {right_words} at threshold {threshold:.4f}.")
 
 
 def guard_evaluation(ctx: Context, one_class: bool = False) -> tuple[Predictions, ThresholdSweep]:

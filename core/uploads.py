@@ -178,7 +178,7 @@ def pick_words(label: int, verdict: str, threshold: float) -> str:
     """The tester's line for a test-set image: its true class and whether the verdict is right."""
     truth = "REAL" if label == 1 else "FAKE"
     right = "right" if verdict == truth else "wrong"
-    return f"From the test set: truly **{truth.lower()}**, so this verdict is **{right}** at threshold {threshold:.3f}."
+    return f"From the test set: truly **{truth.lower()}**, so this verdict is **{right}** at threshold {threshold:.4f}."
 
 
 def safe_name(name: str) -> str:

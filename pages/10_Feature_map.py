@@ -41,4 +41,4 @@ if picked:
             col.caption(f"{row.relpath} · P(real) {row.p_real:.2f} · {row.outcome}")
 else:
     wrong = frame[frame["outcome"] == "wrong"]
-    st.caption(f"{len(wrong)} of {len(frame)} images are wrong at threshold {ctx.threshold:.3f}.")
+    st.caption(f"{len(wrong)} of {len(frame)} images are wrong at threshold {ctx.threshold:.4f}.")

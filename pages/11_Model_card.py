@@ -16,7 +16,7 @@ st.caption(f"`{detector.name}` · sha256 `{detector.sha256[:12]}`"
 cols = st.columns(4)
 cols[0].metric("Model", model_card.short_name(detector.backbone, len(training.get("members") or [])), help=detector.backbone)
 cols[1].metric("Input size", f"{detector.preprocessing.input_size} px")
-cols[2].metric("Threshold", f"{detector.threshold:.3f}", help=meta.get("threshold_source"))
+cols[2].metric("Threshold", f"{detector.threshold:.4f}", help=meta.get("threshold_source"))
 chains = model_card.lineages(meta, detector.name)
 devices = model_card.devices(chains)
 cols[3].metric("Trained on", " + ".join(devices) or "not recorded", help="; ".join(devices.values()) or None)

@@ -36,9 +36,9 @@ dl.download_button("Download the list (CSV)", gallery.gallery_csv(rows), file_na
 if not rows.empty:  # a slide: the selection's first images as one PNG, built only when asked for
     dl.download_button(
         "Download as one picture (PNG)", mime="image/png", icon=":material/photo_library:", file_name="error_gallery.png",
-        data=lambda: gallery.contact_sheet(rows, f"{ctx.detector.name} at threshold {ctx.threshold:.3f} on {ctx.data_dir}{scope}"))
+        data=lambda: gallery.contact_sheet(rows, f"{ctx.detector.name} at threshold {ctx.threshold:.4f} on {ctx.data_dir}{scope}"))
 if rows.empty:
-    st.success(f"No image in this selection at threshold {ctx.threshold:.3f}.")
+    st.success(f"No image in this selection at threshold {ctx.threshold:.4f}.")
     st.stop()
 
 

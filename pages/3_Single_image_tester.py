@@ -38,7 +38,7 @@ for problem in problems:
 pairs = [(f.name, f.getvalue()) for f in files or []] + picked
 if not pairs:
     st.info(f"Upload one or more face photos, or take some from the test set: each gets P(real), P(fake) and the "
-            f"verdict at threshold {t:.3f} from `{detector.name}`.")
+            f"verdict at threshold {t:.4f} from `{detector.name}`.")
     st.stop()
 
 with st.spinner(f"Scoring {len(pairs)} image(s)…"):
@@ -66,7 +66,7 @@ for i, r in enumerate(results):
             (cols[1].caption if r.face.found else cols[1].info)(r.face.message)
         verdict = r.verdict(t)
         out = cols[-1]
-        (out.success if verdict == "REAL" else out.error)(f"Verdict: **{verdict}** at threshold {t:.3f}")
+        (out.success if verdict == "REAL" else out.error)(f"Verdict: **{verdict}** at threshold {t:.4f}")
         if r.name in labels:
             out.markdown(pick_words(labels[r.name], verdict, t))
         if r.warning:

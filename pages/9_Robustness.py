@@ -39,7 +39,7 @@ names = {**METRIC_LABELS, **{f"d_{m}": f"Δ {label}" for m, label in METRIC_LABE
 st.dataframe(shown, hide_index=True, width="stretch", height=35 * (len(shown) + 1) + 3,
              column_config={c: st.column_config.NumberColumn(names.get(c, c), format="%.3f")
                             for c in shown.columns if c not in ("condition", "flips", "images")})
-st.caption(f"Threshold {result.threshold:.3f} (REAL when P(real) ≥ threshold). Rates: fake catch = fakes called FAKE / fakes; "
+st.caption(f"Threshold {result.threshold:.4f} (REAL when P(real) ≥ threshold). Rates: fake catch = fakes called FAKE / fakes; "
            "real pass = reals called REAL / reals. Δ = change from the clean row. low detail = share of the (perturbed) "
            "images that the tester's low-detail warning would flag.")
 

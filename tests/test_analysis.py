@@ -70,13 +70,13 @@ def test_threshold_change_in_images():
     assert ui.threshold_change_words(sw, 0.5, 0.5) is None
     # 0.5 -> 0.58: the fake at .55 is now caught; no real changes
     assert ui.threshold_change_words(sw, 0.5, 0.58) == (
-        "Against the model's own threshold 0.500: 1 more fake caught; 1 more image right in all.")
+        "Against the model's own threshold 0.5000: 1 more fake caught; 1 more image right in all.")
     # 0.5 -> 0.35: the real at .40 passes again (1 fewer flagged); the fake at .55 stays missed
     assert ui.threshold_change_words(sw, 0.5, 0.35) == (
-        "Against the model's own threshold 0.500: 1 fewer real flagged as fake; 1 more image right in all.")
+        "Against the model's own threshold 0.5000: 1 fewer real flagged as fake; 1 more image right in all.")
     # 0.5 -> 0.95: 1 more fake caught, the 3 reals that passed are flagged: 2 fewer right
     assert ui.threshold_change_words(sw, 0.5, 0.95) == (
-        "Against the model's own threshold 0.500: 1 more fake caught, 3 more reals flagged as fake; 2 fewer images right in all.")
+        "Against the model's own threshold 0.5000: 1 more fake caught, 3 more reals flagged as fake; 2 fewer images right in all.")
     assert "no image changes" in ui.threshold_change_words(sw, 0.5, 0.52)
     # 0.35 -> 0.58: the real at .40 is flagged and the fake at .55 caught
     assert ui.threshold_change_words(sw, 0.35, 0.58).endswith("1 more real flagged as fake; the same number right in all.")

@@ -127,7 +127,7 @@ def test_every_page_in_a_real_browser(server):
         box.press("Enter")
         page.wait_for_url("**threshold=0.6**")
         settle("Deepfake detector: overview", "Score distribution per class")
-        expect(page.get_by_text("Metrics at threshold 0.600")).to_be_visible()
+        expect(page.get_by_text("Metrics at threshold 0.6000")).to_be_visible()
         page.screenshot(path=str(shots / "1_overview_threshold_0.6.png"), full_page=True)
 
         for label, ready, name in [("Threshold explorer", "Precision-recall (positive", "2_threshold_explorer"),

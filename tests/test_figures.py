@@ -50,7 +50,7 @@ def test_score_histogram_has_one_trace_per_class_and_the_threshold(sweep):
     assert [int(sum(t.y)) for t in fig.data] == [int((LABEL == 0).sum()), int((LABEL == 1).sum())]
     assert fig.data[0].y[np.searchsorted(np.linspace(0, 1, 41), 0.2, side="right") - 1] >= 1
     assert fig.layout.shapes[0].x0 == pytest.approx(0.42)
-    assert fig.layout.annotations[0].text == "threshold 0.420"
+    assert fig.layout.annotations[0].text == "threshold 0.4200"
 
 
 def test_metric_curves_figure_plots_the_sweep_curves(sweep):

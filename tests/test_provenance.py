@@ -241,7 +241,7 @@ def test_a_partly_seen_set_gets_a_warning_and_the_numbers_on_the_rest(tmp_path, 
     [warning] = [w.value for w in at.warning if "trained on" in w.value]
     assert warning.startswith("6 of the 12 test images (50%; 3 real, 3 fake) are files this model was trained on")
     assert (f"On the 6 test images it was not trained on (3 real, 3 fake): accuracy {want['accuracy']:.3f}, "
-            f"ROC-AUC {want['roc_auc']:.3f} at threshold 0.500.") in warning
+            f"ROC-AUC {want['roc_auc']:.3f} at threshold 0.5000.") in warning
     seen = provenance.model_seen(load(ckpt))
     o = overlap(frame, seen.test_digests(frame), seen)
     assert unseen_words(frame, o, 0.5) in warning

@@ -191,4 +191,4 @@ def test_test_set_picks_read_their_files_and_know_their_class(detector, tmp_path
     assert table["right"].tolist() == [("yes" if (r.verdict(0.5) == "REAL") == (n == real) else "no")
                                        for r, n in zip(results, [real, fake])]
     assert "true class" not in verdict_table(results, 0.5).columns  # plain uploads: no such columns
-    assert pick_words(0, "FAKE", 0.5).endswith("**right** at threshold 0.500.") and "**wrong**" in pick_words(1, "FAKE", 0.5)
+    assert pick_words(0, "FAKE", 0.5).endswith("**right** at threshold 0.5000.") and "**wrong**" in pick_words(1, "FAKE", 0.5)
