@@ -8,6 +8,7 @@ chosen threshold and training metadata. A bare ``state_dict`` saved by the repor
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -164,6 +165,29 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     )
 
 
+def _checked_settings(path: Path, ckpt: dict) -> tuple[float, Preprocessing]:
+    """The checkpoint's threshold and preprocessing, refused with a message when they cannot work
+    (a hand-edited or foreign file): a threshold of 1.5 or NaN used to load, call every image FAKE
+    and fail every API answer; an input size of 0 failed at the first image."""
+    version = ckpt.get("version", VERSION)
+    if not isinstance(version, int) or version > VERSION:
+        raise CheckpointError(f"{path.name} is checkpoint format version {version!r}; this tool reads versions up to "
+                              f"{VERSION}. Update the tool, or re-save the weights with it.")
+    try:
+        threshold = float(ckpt.get("threshold", 0.5))
+    except (TypeError, ValueError):
+        threshold = math.nan
+    if not 0.0 <= threshold <= 1.0:  # NaN fails too
+        raise CheckpointError(f"{path.name}: its threshold {ckpt.get('threshold')!r} is not a probability in [0, 1]. "
+                              "Re-save it with a threshold (save_checkpoint(..., threshold=…)).")
+    try:
+        pre = Preprocessing.from_dict(ckpt.get("preprocessing", {}))
+        pre.check()
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path.name}: its preprocessing cannot be used ({exc}).") from None
+    return threshold, pre
+
+
 def load_detector(path: str | os.PathLike, device: str | torch.device = "cpu") -> Detector:
     """Load a checkpoint (or a report state dict) into an eval-mode model on ``device``.
 
@@ -172,6 +196,7 @@ def load_detector(path: str | os.PathLike, device: str | torch.device = "cpu") -
     """
     path = Path(path)
     ckpt = read_checkpoint(path)
+    own_threshold, preprocessing = _checked_settings(path, ckpt)
     args = ckpt.get("model_args", {})
     try:
         model = build_model(backbone=args.get("backbone", "resnet50"), pretrained=None, attention=args.get("attention", True),
@@ -189,7 +214,7 @@ def load_detector(path: str | os.PathLike, device: str | torch.device = "cpu") -
     device = torch.device(device)
     model.to(device).eval()
     file_sha = file_sha256(path)
-    threshold, meta = float(ckpt.get("threshold", 0.5)), {k: v for k, v in ckpt.items() if k != "state_dict"}
+    threshold, meta = own_threshold, {k: v for k, v in ckpt.items() if k != "state_dict"}
     meta["checkpoint_threshold"] = threshold
     saved = saved_threshold(path, file_sha)
     if saved and saved.value is not None:
@@ -199,7 +224,7 @@ def load_detector(path: str | os.PathLike, device: str | torch.device = "cpu") -
     meta["threshold"] = threshold
     return Detector(
         model=model,
-        preprocessing=Preprocessing.from_dict(ckpt.get("preprocessing", {})),
+        preprocessing=preprocessing,
         threshold=threshold,
         meta=meta,
         path=path,

@@ -6,6 +6,7 @@ The default reproduces the report's ``val_transform`` exactly: full decode,
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import asdict, dataclass
 
 from PIL import Image, ImageOps
@@ -43,6 +44,17 @@ class Preprocessing:
             std=tuple(float(x) for x in d.get("std", IMAGENET_STD)),
             resize=str(d.get("resize", "squash")),
         )
+
+    def check(self) -> None:
+        """Raise ValueError when these settings cannot preprocess an image."""
+        if not 16 <= self.input_size <= 4096:
+            raise ValueError(f"input size {self.input_size} px (expected 16 to 4096)")
+        if len(self.mean) != 3 or len(self.std) != 3 or not all(math.isfinite(x) for x in self.mean + self.std):
+            raise ValueError(f"mean {list(self.mean)} / std {list(self.std)} (expected three finite numbers each)")
+        if min(self.std) <= 0:
+            raise ValueError(f"std {list(self.std)} (every value must be above 0)")
+        if self.resize != "squash":
+            raise ValueError(f"resize rule {self.resize!r} (this version knows 'squash')")
 
     def eval_transform(self) -> transforms.Compose:
         if self.resize != "squash":

@@ -175,6 +175,27 @@ def test_clear_errors_for_bad_weights(tmp_path):
         load_detector(tmp_path / "mismatch.pth")
 
 
+@pytest.mark.parametrize("change, why", [
+    ({"threshold": 1.5}, r"threshold 1.5 is not a probability in \[0, 1\]"),
+    ({"threshold": float("nan")}, "threshold nan is not a probability"),
+    ({"threshold": "high"}, "threshold 'high' is not a probability"),
+    ({"version": 99}, "format version 99; this tool reads versions up to 1"),
+    ({"preprocessing": {"input_size": 0}}, r"preprocessing cannot be used \(input size 0 px"),
+    ({"preprocessing": {"std": [0.2, 0.0, 0.2]}}, "every value must be above 0"),
+    ({"preprocessing": {"mean": [0.5]}}, "expected three finite numbers"),
+    ({"preprocessing": {"resize": "crop"}}, "resize rule 'crop'"),
+])
+def test_a_checkpoint_whose_settings_cannot_work_is_refused_by_name(tmp_path, tiny_ckpt, change, why):
+    """A threshold of 1.5 or NaN used to load (the API said ok, then failed every answer; the CLI called
+    everything FAKE); an input size of 0 failed at the first image."""
+    ckpt = torch.load(tiny_ckpt, weights_only=True)
+    for key, value in change.items():
+        ckpt[key] = {**ckpt[key], **value} if isinstance(value, dict) else value
+    torch.save(ckpt, tmp_path / "edited.pth")
+    with pytest.raises(CheckpointError, match=f"edited.pth.*{why}"):
+        load_detector(tmp_path / "edited.pth")
+
+
 def test_pretrained_resnet50_missing_says_so(monkeypatch, tmp_path):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     with pytest.raises(PretrainedWeightsUnavailable, match="ImageNet ResNet50 weights are not on this machine"):
