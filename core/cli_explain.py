@@ -97,8 +97,9 @@ def run_regions(args: argparse.Namespace) -> int:
         if not r["fakes"]:
             print(f"{r['map']:>9}: no fakes scored (flat map)")
             continue
+        shuffled = "n/a" if r["shuffled_masks"] is None else f"{r['shuffled_masks']:.3f}"  # needs two fakes
         print(f"{r['map']:>9}: peak in replaced regions {r['peak_in_region']:.3f} of {r['fakes']} fakes "
-              f"vs chance {r['chance']:.3f} (area share) and {r['shuffled_masks']:.3f} (another fake's regions: "
+              f"vs chance {r['chance']:.3f} (area share) and {shuffled} (another fake's regions: "
               f"centre bias); map mass inside {r['mass_in_region']:.3f}")
     def records(frame):  # NaN (a flat map) becomes null, so the file stays valid JSON
         return frame.astype(object).where(frame.notna(), None).to_dict("records")

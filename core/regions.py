@@ -140,6 +140,10 @@ def region_summary_words(summary: pd.DataFrame) -> list[str]:
         if r.peak_in_region is None or r.fakes == 0 or pd.isna(r.peak_in_region):
             continue
         name = "Attention" if r.map == "attention" else "Grad-CAM"
+        if r.shuffled_masks is None or pd.isna(r.shuffled_masks):  # one fake: no other fake's parts to compare with
+            words.append(f"{name}: the peak falls in the replaced parts for {r.peak_in_region:.0%} of {r.fakes} fake, "
+                         f"against {r.chance:.0%} by area; the centre-bias baseline needs at least two fakes.")
+            continue
         gain = r.peak_in_region - r.shuffled_masks
         verdict = ("most of it is the pull towards the face centre that any fake's parts would show"
                    if gain < (r.peak_in_region - r.chance) / 2 else "most of it follows what was replaced")

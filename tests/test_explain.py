@@ -150,6 +150,23 @@ def test_regions_cli_measures_named_fakes_and_refuses_a_set_without_them(tmp_pat
     assert "none is named as CIPLab's fakes are" in capsys.readouterr().err  # said, not 'no fakes scored (flat map)'
 
 
+def test_regions_with_one_named_fake_says_the_baseline_needs_two(tmp_path, capsys):
+    from core.regions import region_summary_words, region_study
+
+    from .conftest import make_checkpoint
+
+    ckpt = make_checkpoint(tmp_path / "m.pth")
+    data = make_test_set(tmp_path / "set", n_real=2, n_fake=6, size=64)
+    named = sorted(p for p in (data / "fake").iterdir() if replaced_regions(p))
+    for p in (data / "fake").iterdir():
+        if p != named[0]:
+            p.unlink()
+    assert main(["regions", "--data", str(data), "--weights", str(ckpt), "--device", "cpu"]) == 0  # a TypeError before
+    assert "and n/a (another fake's regions" in capsys.readouterr().out
+    study = region_study(load_detector(ckpt), scan_test_set(data))
+    assert all("needs at least two fakes" in w for w in region_summary_words(study.summary()))
+
+
 def test_region_words_separate_centre_bias_from_what_was_replaced():
     import pandas as pd
 
