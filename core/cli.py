@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -36,6 +37,20 @@ def default_weights() -> Path:
     if len(found) == 1:
         return found[0]
     return default  # missing: loading it gives the clear "not found" message
+
+
+def unwritable(out: str) -> str | None:
+    """Why a file cannot be written at ``out`` (a folder there, a parent that is a file or not
+    writable), or None."""
+    path = Path(out)
+    if path.is_dir():
+        return "is a folder; give a file name"
+    parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), None)
+    if parent is None or not parent.is_dir():
+        return f"{parent} is not a folder"
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return "cannot be written here (permission denied)"
+    return None
 
 
 def write_json(obj, out: str | None) -> None:
@@ -74,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv[0] if argv else None).parse_args(argv)
+    for out in (getattr(args, "json_out", None), getattr(args, "json", None)):
+        problem = unwritable(out) if isinstance(out, str) else None
+        if problem:  # said before the run, not as a traceback after it
+            print(f"error: --json {out}: {problem}", file=sys.stderr)
+            return 2
     try:
         return int(args.func(args) or 0)
     except (DatasetError, CheckpointError, PretrainedWeightsUnavailable, DeviceUnavailable, FileNotFoundError,

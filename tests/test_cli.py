@@ -70,6 +70,20 @@ def test_clear_messages_and_exit_code_2(tmp_path, tiny_ckpt, capsys):
         main(["evaluate", "--data", str(root), "--weights", str(tiny_ckpt), "--threshold", "1.5"])
 
 
+def test_a_json_path_that_cannot_be_written_is_refused_before_the_run(tmp_path, tiny_ckpt, capsys, monkeypatch):
+    """It used to end the whole run in an IsADirectoryError traceback, the results unsaved."""
+    import core.checkpoint
+
+    monkeypatch.setattr(core.checkpoint, "load_detector", lambda *a, **k: pytest.fail("the run started"))
+    root = make_test_set(tmp_path / "s", n_real=2, n_fake=2)
+    (tmp_path / "afile").write_text("x")
+    for out, why in ((tmp_path, "is a folder; give a file name"), (tmp_path / "afile" / "m.json", "afile is not a folder")):
+        assert main(["evaluate", "--data", str(root), "--weights", str(tiny_ckpt), "--json", str(out)]) == 2
+        assert why in capsys.readouterr().err
+    assert main(["near-copies", "--data", str(root), "--json", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+
+
 def test_one_class_set_evaluates_with_reasons(tmp_path, tiny_ckpt, cache_dir, capsys):
     root = make_test_set(tmp_path / "s", n_real=3, n_fake=0)
     out = tmp_path / "m.json"
