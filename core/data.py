@@ -78,8 +78,19 @@ def _walk_images(class_dir: Path) -> list[tuple[str, str, str]]:
     took most of a cached re-evaluation's time at 10,000 images."""
     found = []
     top = str(class_dir.absolute())
+    # Linked folders are followed, but each real folder is read once, and never one that holds the
+    # class folder itself: a link `real/up -> ..` made a 6 + 6 set read as 486 real (fakes among them).
+    real_top = os.path.realpath(top)
+    seen = {real_top}
     for dirpath, dirnames, filenames in os.walk(top, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        keep = []
+        for d in sorted(d for d in dirnames if not d.startswith(".")):
+            real = os.path.realpath(os.path.join(dirpath, d))
+            if real in seen or real_top.startswith(real.rstrip(os.sep) + os.sep):
+                continue
+            seen.add(real)
+            keep.append(d)
+        dirnames[:] = keep
         rel = os.path.relpath(dirpath, top)
         group = "" if rel == "." else rel.replace(os.sep, "/")
         found.extend((dirpath, group, f) for f in sorted(filenames) if is_image_name(f) and not f.startswith("."))

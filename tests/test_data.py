@@ -111,3 +111,18 @@ def test_a_folder_one_level_too_high_gets_pointed_down(tmp_path):
     (tmp_path / "data" / "notes").mkdir()
     with pytest.raises(DatasetError, match="Did you mean .*test_images"):
         scan_test_set(tmp_path / "data")
+
+
+def test_linked_folders_are_read_once_and_never_one_above_the_class(tmp_path):
+    """A link `real/up -> ..` made a 6 + 6 set read as 486 real, the fakes among them."""
+    root = make_test_set(tmp_path / "s", n_real=6, n_fake=6)
+    os.symlink("..", root / "real" / "up")  # the test set itself, fake/ included
+    os.symlink(".", root / "real" / "self")  # the class folder again
+    extra = tmp_path / "more_reals"
+    extra.mkdir()
+    (extra / "r.png").write_bytes((root / "real" / sorted(os.listdir(root / "real"))[0]).read_bytes())
+    os.symlink(extra, root / "real" / "a")
+    os.symlink(extra, root / "real" / "b")  # the same folder by a second link
+    ts = scan_test_set(root)
+    assert (ts.n_real, ts.n_fake) == (7, 6)
+    assert sorted(ts.images.loc[ts.images["label"] == 1, "group"].unique()) == ["", "a"]
