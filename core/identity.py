@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import atomic
+
 
 class CheckpointError(ValueError):
     """A weights file that cannot be used; the message names the file and what was expected."""
@@ -86,16 +88,24 @@ def _record_path(sha256: str, cache_dir: Path) -> Path:
     return Path(cache_dir) / "models" / f"{sha256}.json"
 
 
+def _read_record(path: Path) -> dict | None:
+    try:
+        info = json.loads(path.read_text())
+        float(info["threshold"]), str(info["backbone"])
+        return info
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def write_record(sha256: str, backbone: str, checkpoint_threshold: float, cache_dir: Path,
                  digests: dict | None = None) -> None:
     """Remember what loading the weights with this hash told us (content-addressed, so
     it never goes stale), the digests of the images it has seen included."""
     path = _record_path(sha256, cache_dir)
-    if path.exists():
+    if _read_record(path) is not None:
         return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"backbone": backbone, "threshold": checkpoint_threshold, "digests": digests}))
+    try:  # whole or not at all: a torn record used to break every later cached `evaluate`
+        atomic.write_bytes(path, json.dumps({"backbone": backbone, "threshold": checkpoint_threshold, "digests": digests}).encode())
     except OSError:
         pass  # a read-only cache only costs speed
 
@@ -107,10 +117,9 @@ def identify(weights: str | os.PathLike, cache_dir: Path) -> ModelIdentity | Non
     if not weights.is_file():
         return None
     sha = file_sha256(weights)
-    record = _record_path(sha, cache_dir)
-    if not record.exists():
+    info = _read_record(_record_path(sha, cache_dir))
+    if info is None:  # never loaded with this cache, or a damaged record: the caller loads the model
         return None
-    info = json.loads(record.read_text())
     saved = saved_threshold(weights, sha)
     threshold = saved.value if saved and saved.value is not None else float(info["threshold"])
     return ModelIdentity(path=weights, sha256=sha, backbone=info["backbone"], threshold=threshold,

@@ -121,6 +121,12 @@ def test_fully_cached_evaluate_needs_no_torch(tmp_path, tiny_ckpt):
     (root / "real" / "real_00000.jpg").write_bytes((root / "real" / "real_00001.jpg").read_bytes())
     third, torch_third, err = run("c.json")
     assert torch_third and "1 images scored, 5 from cache" in err
+    # a torn model record (a write cut short) costs one model load, and is then written whole again
+    record = next((tmp_path / "cache" / "models").iterdir())
+    record.write_text("")
+    fourth, torch_fourth, _ = run("d.json")
+    fifth, torch_fifth, _ = run("e.json")
+    assert torch_fourth and not torch_fifth and fourth["accuracy"] == fifth["accuracy"] == third["accuracy"]
 
 
 @pytest.mark.parametrize("argv, option", [
