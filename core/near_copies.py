@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
+from PIL import Image, ImageOps
 
 from .data import LABEL_NAMES
 from .hash_search import pairs_within
@@ -59,12 +59,14 @@ def image_hash(image: Image.Image) -> bytes:
 
 
 def file_hash(path) -> bytes | None:
-    """``image_hash`` of an image file (decoded near the hash's size: JPEG draft mode), None
-    when it cannot be read as an image."""
+    """``image_hash`` of an image file as it is shown and scored, turned upright by its EXIF
+    orientation (decoded near the hash's size: JPEG draft mode), None when it cannot be read as
+    an image. (The stored pixels of a phone photo lie on their side: its copy of a training face
+    was found by the API, which hashes the upright picture, and missed by `predict`.)"""
     try:
         with Image.open(path) as im:
             im.draft("RGB", (2 * _SIDE, 2 * _SIDE))
-            return image_hash(im)
+            return image_hash(ImageOps.exif_transpose(im))
     except (OSError, ValueError, Image.DecompressionBombError):
         return None
 
@@ -76,7 +78,7 @@ def hash_files(paths: Iterable, progress: Callable[[int, int], None] | None = No
 
 def cached_hashes(paths: Iterable, cache_dir: str | os.PathLike | None = None,
                   progress: Callable[[int, int], None] | None = None) -> list[bytes | None]:
-    """``hash_files`` through a disk cache, ``cache_dir/phash/hashes.csv``: one row per file (its
+    """``hash_files`` through a disk cache, ``cache_dir/phash/hashes_upright.csv``: one row per file (its
     absolute path, size and modification time, the hash in hex or empty when unreadable), shared by
     every test set and model, so a folder is hashed once, not on every check. A changed file is
     hashed again; without ``cache_dir`` nothing is cached. ``progress(done, total)`` counts cached
@@ -91,7 +93,7 @@ def cached_hashes(paths: Iterable, cache_dir: str | os.PathLike | None = None,
             keys.append((os.path.abspath(p), st.st_size, st.st_mtime_ns))  # abspath: resolving links costs 3x
         except OSError:
             keys.append(None)  # gone or unreadable: no hash, and nothing to cache
-    store = Path(cache_dir) / "phash" / "hashes.csv"
+    store = Path(cache_dir) / "phash" / "hashes_upright.csv"
     known = _read_store(store)
     todo = [i for i, k in enumerate(keys) if k is not None and k not in known]
     ready = len(paths) - len(todo)

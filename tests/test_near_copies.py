@@ -108,10 +108,10 @@ def test_cli_exit_status_says_whether_copies_were_found(tmp_path, capsys, cache_
     assert saved["across"][0]["other_relpath"] == "real/a.jpg" and saved["within"] == []
     assert main(["near-copies", "--data", str(tmp_path / "test")]) == 0
     assert "No near copies within the 3 test images" in capsys.readouterr().out
-    stored = (cache_dir / "phash" / "hashes.csv").read_text()
+    stored = (cache_dir / "phash" / "hashes_upright.csv").read_text()
     assert stored.count("\n") == 5  # every file hashed once, into the cache, though the test set was checked twice
     assert main(["near-copies", "--data", str(tmp_path / "test"), "--no-cache"]) == 0
-    assert (cache_dir / "phash" / "hashes.csv").read_text() == stored
+    assert (cache_dir / "phash" / "hashes_upright.csv").read_text() == stored
     assert main(["near-copies", "--data", str(tmp_path / "nowhere")]) == 2
     assert main(["near-copies", "--data", str(tmp_path / "test"), "--max-distance", "300"]) == 2
 
@@ -168,8 +168,27 @@ def test_the_hash_cache_hashes_a_file_once_and_again_when_it_changes(tmp_path, m
     again = nc.cached_hashes(paths, cache, lambda d, t: calls.append((d, t)))
     assert again[1] == real(paths[1]) != first[1] and again[0] == first[0] and made[-1] == paths[1]
     assert calls[-1] == (6, 6)  # cached files count as done: the bar ends full
-    with open(cache / "phash" / "hashes.csv", "a") as f:
+    with open(cache / "phash" / "hashes_upright.csv", "a") as f:
         f.write("torn line\n\"x\"\t1\t2\tzz\n")  # a torn or foreign line is skipped, not trusted
     assert nc.cached_hashes(paths, cache) == again
     found = nc.check(pics, pics.iloc[:1], cache_dir=cache)  # check() takes the cache too
     assert len(found.across) == 1 and found.across["distance"].iloc[0] == 0
+
+
+def test_a_phone_photo_hashes_as_it_is_shown_upright(tmp_path):
+    """Stored on its side with EXIF orientation 6, as phones save: the hash is the upright picture's,
+    as the API's (it hashes what it scores), so `predict` finds the same training copies."""
+    from core.near_copies import file_hash, image_hash
+    from .conftest import photo_like
+
+    def distance(a, b):
+        return int(np.unpackbits(np.frombuffer(a, np.uint8) ^ np.frombuffer(b, np.uint8)).sum())
+
+    face = photo_like(256, seed=3).convert("RGB")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # the viewer turns it 90° clockwise
+    face.rotate(90, expand=True).save(tmp_path / "phone.jpg", quality=95, exif=exif.tobytes())
+    face.save(tmp_path / "plain.jpg", quality=95)
+    upright = image_hash(face)
+    assert distance(file_hash(tmp_path / "phone.jpg"), upright) == distance(file_hash(tmp_path / "plain.jpg"), upright) <= 4
+    assert distance(image_hash(face.rotate(90, expand=True)), upright) > 40  # the stored pixels alone would not match

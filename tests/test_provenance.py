@@ -442,7 +442,7 @@ def test_overview_says_which_test_images_are_training_pictures_saved_again(tmp_p
     assert resaved and resaved[0].startswith("2 of the 7 test images are re-saved copies") and "training images" in resaved[0]
     listed = next(df.value for df in at.dataframe if "seen_as" in df.value.columns)
     assert sorted(listed["test_relpath"]) == ["fake/t2.png", "real/t1_small.jpg"]  # not the exact file again
-    assert (cache_dir / "phash" / "hashes.csv").is_file()  # hashed once, into the disk cache
+    assert (cache_dir / "phash" / "hashes_upright.csv").is_file()  # hashed once, into the disk cache
     at.run()
     assert not at.exception and any("re-saved copies" in w.value for w in at.warning)
 
