@@ -119,7 +119,7 @@ def run_robustness(args: argparse.Namespace) -> int:
 
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise SystemExit(f"error: --threshold must be within [0, 1], got {args.threshold}")
-    test_set = scan_test_set(args.data, require_both=True)
+    test_set = scan_test_set(args.data)  # one class: its own rate under each perturbation
     detector = _load(args)
     bar = tqdm(unit="img", desc="perturbing + scoring", file=sys.stderr, leave=False)
 
@@ -138,7 +138,8 @@ def run_robustness(args: argparse.Namespace) -> int:
         print(f"skipped {len(skipped)} unreadable file(s), in no row below: " + "; ".join(skipped[:10]))
     print(format_table(sweep))
     flips = {c: sweep.flips(c).drop(columns=["path"]).to_dict("records") for c in sweep.table["condition"][1:]}
+    table = sweep.table.astype(object).where(sweep.table.notna(), None)  # an undefined metric is null, not NaN
     write_json({"data": str(test_set.root), "weights": str(detector.path), "weights_sha256": detector.sha256,
-                "threshold": sweep.threshold, "table": sweep.table.to_dict("records"), "flips": flips,
+                "threshold": sweep.threshold, "table": table.to_dict("records"), "flips": flips,
                 "skipped": skipped}, args.json_out)
     return 0

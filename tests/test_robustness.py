@@ -153,6 +153,19 @@ def test_cli_robustness_json(tiny_ckpt, tmp_path, cache_dir, capsys):
     assert main(["robustness", "--data", str(tmp_path / "missing"), "--weights", str(tiny_ckpt)]) == 2
 
 
+def test_cli_robustness_on_a_one_class_set_shows_that_class_rate(tiny_ckpt, tmp_path, cache_dir, capsys):
+    """The page showed a fakes-only set's catch rate per perturbation; the command refused the set."""
+    root = make_test_set(tmp_path / "set", n_real=0, n_fake=3, size=48)
+    out = tmp_path / "robust.json"
+    assert main(["robustness", "--data", str(root), "--weights", str(tiny_ckpt), "--workers", "0", "--json", str(out)]) == 0
+    head = capsys.readouterr().out.splitlines()[2]
+    assert "fake caught" in head and "ROC-AUC" not in head and "real passed" not in head and "acc" not in head
+    text = out.read_text()
+    assert "NaN" not in text  # undefined metrics are null: the file is standard JSON
+    clean = json.loads(text)["table"][0]
+    assert clean["roc_auc"] is None and clean["real_pass_rate"] is None and 0 <= clean["fake_catch_rate"] <= 1
+
+
 def test_each_condition_says_how_many_images_the_low_detail_warning_would_flag(detail_detector, tmp_path, cache_dir):
     """Photo-like faces are sharp when clean; blurred with sigma 2 every one falls below the
     warning's level, and the table and the CLI text say so."""
