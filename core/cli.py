@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -54,9 +55,21 @@ def unwritable(out: str) -> str | None:
 
 
 def write_json(obj, out: str | None) -> None:
+    """``obj`` as standard JSON at ``out``: an undefined number (NaN, inf) is null, since NaN is not JSON
+    and stops strict readers (JavaScript's JSON.parse, jq)."""
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
+        Path(out).write_text(json.dumps(_finite(obj), indent=2, default=_json_default, allow_nan=False) + "\n")
+
+
+def _finite(o):
+    if isinstance(o, float):
+        return o if math.isfinite(o) else None
+    if isinstance(o, dict):
+        return {k: _finite(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_finite(v) for v in o]
+    return o
 
 
 def _json_default(o):
@@ -65,9 +78,9 @@ def _json_default(o):
     if isinstance(o, (np.integer,)):
         return int(o)
     if isinstance(o, (np.floating,)):
-        return float(o)
+        return float(o) if np.isfinite(o) else None
     if isinstance(o, np.ndarray):
-        return o.tolist()
+        return _finite(o.tolist())
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")

@@ -171,3 +171,18 @@ def test_evaluate_reports_the_share_of_a_one_class_set(tmp_path, one_ckpt, cache
     assert f"Only fake images: {one['right']} of 9 caught ({one['share']:.1%}" in format_report(out)
     two = make_test_set(tmp_path / "both", n_real=2, n_fake=2)
     assert "one_class" not in summary_json(evaluate(det, scan_test_set(two)), det, scan_test_set(two), 0.5, "real")
+
+
+def test_evaluate_json_of_a_one_class_set_is_standard_json(tmp_path, one_ckpt, cache_dir):
+    """ROC-AUC and the other class's rates are undefined: null in the file, not NaN (not JSON)."""
+    import json
+
+    from core.cli import main
+
+    root = make_test_set(tmp_path / "fakes", n_real=0, n_fake=5)
+    out = tmp_path / "m.json"
+    assert main(["evaluate", "--data", str(root), "--weights", str(one_ckpt), "--workers", "0", "--json", str(out)]) == 0
+    text = out.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    data = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    assert data["roc_auc"] is None and data["one_class"]["n"] == 5
