@@ -143,7 +143,13 @@ def score_images_and_members(detector: Detector, images: Iterable, settings: Inf
     """P(real) for PIL images and, for an ensemble, per image its members' P(real) by
     member name (None for a single model). One forward pass gives both."""
     transform = detector.preprocessing.eval_transform()
-    tensors = [transform(im) for im in images]
+    return score_tensors_and_members(detector, [transform(im) for im in images], settings)
+
+
+def score_tensors_and_members(detector: Detector, tensors: list[torch.Tensor], settings: InferenceSettings = InferenceSettings()
+                              ) -> tuple[np.ndarray, list[dict[str, float]] | None]:
+    """``score_images_and_members`` for images already preprocessed (``eval_transform``), so a
+    caller holding many large pictures can keep each only until it is a tensor."""
     names = member_names(detector)
     if not tensors:
         return np.zeros(0), ([] if names else None)
