@@ -90,7 +90,8 @@ class ErrorBody(BaseModel):
 
 class FaceInfo(BaseModel):
     found: bool
-    box: list[int] | None = Field(None, description="(left, top, right, bottom) in the uploaded image's pixels")
+    box: list[int] | None = Field(None, description="(left, top, right, bottom) in the uploaded image's pixels, "
+                                  "upright (EXIF orientation applied), as width and height are")
     message: str
 
 
@@ -101,8 +102,8 @@ class Prediction(BaseModel):
     verdict: Literal["REAL", "FAKE"] = Field(description="REAL when real_prob >= threshold")
     threshold: float = Field(ge=0, le=1)
     weights_sha256: str
-    width: int
-    height: int
+    width: int = Field(description="of the picture upright (EXIF orientation applied)")
+    height: int = Field(description="of the picture upright (EXIF orientation applied)")
     format: str
     face: FaceInfo | None = Field(None, description="present when crop_face=true")
     members: dict[str, float] | None = Field(

@@ -114,6 +114,8 @@ def open_photo(source, *, name: str | None = None) -> tuple[Image.Image, dict]:
     """``open_image``, then upright by EXIF: how every single image a person hands over is
     read (the tester's uploads, the REST API, ``python -m core predict``), so a photo
     scores the same in all three. Not for test sets, whose numbers stay the report's (its
-    ``test.py`` reads pixels as stored). ``info`` keeps the stored width and height."""
+    ``test.py`` reads pixels as stored). ``info``'s width and height are the upright picture's,
+    the frame a face box is given in (a phone photo stored 600 x 1200 on its side is 1200 x 600)."""
     image, info = open_image(source, name=name)
-    return exif_upright(image), info
+    upright = exif_upright(image)
+    return upright, {**info, "width": upright.width, "height": upright.height}

@@ -42,6 +42,7 @@ def test_every_single_image_path_scores_the_upright_photo(photos, tiny_ckpt, tmp
     with TestClient(create_app(ApiConfig(weights=tiny_ckpt, device="cpu"), background_load=False)) as client:
         api = client.post("/predict", files={"file": (path.name, path.read_bytes(), "image/png")}).json()
     assert api["real_prob"] == pytest.approx(want, abs=1e-6)
+    assert (api["width"], api["height"]) == upright.size == (96, 128)  # the frame a face box is given in
 
     out = tmp_path / "p.json"
     assert main(["predict", str(path), "--weights", str(tiny_ckpt), "--json", str(out)]) == 0
