@@ -306,7 +306,11 @@ def _add_error_handlers(app: FastAPI) -> None:
         parts = []
         for e in exc.errors():
             where = ".".join(str(x) for x in e.get("loc", ())[1:]) or "request"
-            parts.append(f"{where}: {e.get('msg', 'invalid')}")
+            msg = e.get("msg", "invalid")
+            if "Expected UploadFile" in msg:  # a form part without a filename arrives as text, not a file
+                msg = ("this part is text, not a file: send it as a file with a filename "
+                       "(curl -F 'file=@face.jpg', or requests' files={'file': ('face.jpg', data)})")
+            parts.append(f"{where}: {msg}")
         return _error(422, "; ".join(parts) or "invalid request")
 
     @app.exception_handler(Exception)

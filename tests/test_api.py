@@ -135,6 +135,11 @@ def test_threshold_outside_0_1_is_422(client, threshold):
     assert "threshold" in body["detail"]
 
 
+def test_a_file_part_without_a_filename_is_told_to_send_a_file(client):
+    body = _assert_clean_error(client.post("/predict", files={"file": ("", _image_bytes())}), 422)
+    assert "this part is text, not a file" in body["detail"] and "UploadFile" not in body["detail"]
+
+
 def test_missing_file_is_422(client):
     body = _assert_clean_error(client.post("/predict"), 422)
     assert "file" in body["detail"]
