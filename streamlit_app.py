@@ -12,7 +12,7 @@ t, positive = ctx.threshold, ctx.positive
 frame = preds.frame
 
 st.caption(f"{len(frame)} images in `{ctx.data_dir}` scored by `{ctx.detector.name}` "
-           f"({preds.precision}; {preds.from_cache} from cache). Verdict REAL when P(real) ≥ {t:.3f}; "
+           f"({preds.precision}; {preds.from_cache} from cache). Verdict REAL when P(real) ≥ {t:.4f}; "
            f"positive class: {positive}.")
 
 st.subheader("Test set")

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from .bootstrap import CurveBand
 from .calibration import Reliability
 from .compare import lower_is_better
-from .metrics import RocCurve
+from .metrics import NAMES, RocCurve
 from .operating_points import CostCurve, OperatingPoint
 
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=360, template="plotly_white")
@@ -78,14 +78,17 @@ def slice_figure(table: pd.DataFrame, metric: str = "accuracy", dimension: str |
     """Horizontal bars of ``metric`` per slice with its CI as error bars."""
     t = table if dimension is None else table[table["dimension"] == dimension]
     t = t[t[metric].notna()]
-    labels = t["dimension"] + ": " + t["slice"].astype(str) + " (n=" + t["n"].astype(str) + ")"
+    # n counts the images the rate is over: a fake catch rate is over the slice's fakes alone
+    count, unit = {"fake_catch_rate": ("n_fake", " fakes"), "real_pass_rate": ("n_real", " reals")}.get(metric, ("n", ""))
+    labels = t["dimension"] + ": " + t["slice"].astype(str) + " (n=" + t[count].astype(str) + unit + ")"
     fig = go.Figure(go.Bar(
         x=t[metric], y=labels, orientation="h",
         error_x=dict(type="data", symmetric=False, array=(t[f"{metric}_high"] - t[metric]).fillna(0),
                      arrayminus=(t[metric] - t[f"{metric}_low"]).fillna(0)),
         customdata=[_ci_words(r, metric) for _, r in t.iterrows()],
         hovertemplate="%{y}<br>%{x:.3f}<br>%{customdata}<extra></extra>"))
-    fig.update_layout(title=f"{metric.replace('_', ' ')} by slice (95% CI)", xaxis_title=metric.replace("_", " "),
+    name = NAMES.get(metric, metric)
+    fig.update_layout(title=f"{name} by slice (95% CI)", xaxis_title=name,
                       **{**_LAYOUT, "height": max(300, 26 * len(t) + 80)})
     fig.update_xaxes(range=[0, 1.02])
     fig.update_yaxes(autorange="reversed")

@@ -17,6 +17,11 @@ import numpy as np
 
 POSITIVES = ("real", "fake")
 
+NAMES = {"accuracy": "Accuracy", "precision": "Precision", "recall": "Recall", "f1": "F1",
+         "specificity": "Specificity", "balanced_accuracy": "Balanced accuracy", "mcc": "MCC",
+         "roc_auc": "ROC-AUC", "average_precision": "Average precision", "eer": "EER",
+         "fake_catch_rate": "Fake catch rate", "real_pass_rate": "Real pass rate"}
+
 
 def fmt(value: float | None, digits: int = 3, signed: bool = False) -> str:
     """A metric as text: ``digits`` decimals (a sign with ``signed``), "n/a" when it is

@@ -22,13 +22,10 @@ from .analysis import Analysis
 from .bootstrap import HEADLINE
 from .figures import confusion_figure, pr_figure, roc_figure
 from .figures_analysis import reliability_figure, slice_figure, with_band
+from .metrics import NAMES  # noqa: F401  (pages read the names from here)
 from .calibration import reliability
 from .quality import low_detail_set_note
 
-NAMES = {"accuracy": "Accuracy", "precision": "Precision", "recall": "Recall", "f1": "F1",
-         "specificity": "Specificity", "balanced_accuracy": "Balanced accuracy", "mcc": "MCC",
-         "roc_auc": "ROC-AUC", "average_precision": "Average precision", "eer": "EER",
-         "fake_catch_rate": "Fake catch rate", "real_pass_rate": "Real pass rate"}
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:90%}
 th{background:#f3f3f3}.warn{background:#fff3cd;border:1px solid #e0c36a;padding:.5em 1em;margin:.5em 0}

@@ -479,7 +479,7 @@ def one_class_cards(sweep: ThresholdSweep, threshold: float) -> None:
     one = one_class_summary(sweep, threshold)
     right_words, wrong_words, share_words = ONE_CLASS_WORDS[one["class"]]
     st.subheader(f"At threshold {threshold:.4f}")
-    cols = st.columns(4)
+    cols = st.columns([1, 1.7, 1, 1])  # the interval ("68.9%–86.8%") needs the room
     cols[0].metric(share_words.capitalize(), f"{one['share']:.1%}", help=f"{one['right']} of {one['n']} images")
     cols[1].metric("95% CI", f"{one['low']:.1%}–{one['high']:.1%}", help="Wilson interval of k of n")
     cols[2].metric(wrong_words.capitalize(), one["wrong"])

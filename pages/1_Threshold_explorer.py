@@ -35,7 +35,7 @@ for col, (key, label) in zip(st.columns(5), figures.METRIC_NAMES.items()):
     unchanged = delta is not None and abs(delta) < 5e-4  # "+0.000": grey, no arrow
     col.metric(label, ui.fmt(now), delta=None if delta is None else f"{delta:+.3f}",
                delta_color="off" if unchanged else "normal", delta_arrow="off" if unchanged else "auto",
-               delta_description=None if delta is None else f"vs {reference:.3f}",
+               delta_description=None if delta is None else f"vs {reference:.4f}",
                help=None if now is not None else "0/0 at this threshold")
 change = ui.threshold_change_words(sweep, reference, t)
 if change:

@@ -99,7 +99,10 @@ def test_slice_with_every_fake_caught_has_a_wilson_interval_not_a_zero_width_one
     assert t[t["dimension"] == "all"].iloc[0]["accuracy_ci"] == "bootstrap"
     fig = slice_figure(t, "fake_catch_rate", "difficulty")
     bar = fig.data[0]
-    i = list(bar.y).index("difficulty: easy (n=4)")
+    i = list(bar.y).index("difficulty: easy (n=4 fakes)")  # n counts what the rate is over
+    assert fig.layout.title.text == "Fake catch rate by slice (95% CI)"
+    whole = slice_figure(t, "fake_catch_rate", "all").data[0].y[0]
+    assert whole == "all: all images (n=12 fakes)"  # not the 24 images of both classes
     assert bar.error_x.arrayminus[i] > 0.4 and "Wilson" in bar.customdata[i]
     shown = _slices_display(t)
     assert "Wilson" in shown.loc[easy.name, "Fake catch rate"]
