@@ -120,13 +120,25 @@ def thumbnail_uri(path: str | os.PathLike, size: int = 64) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def feature_map_frame(emb: Embeddings, threshold: float, method: str = "pca", *, thumbnails: bool = True) -> pd.DataFrame:
-    """One row per image: x, y, label name, verdict, right/wrong, P(real), relpath, thumbnail."""
+def layout_frame(emb: Embeddings, method: str = "pca", *, thumbnails: bool = True) -> pd.DataFrame:
+    """The map's part that no threshold changes (the dashboard keeps it per model, set and
+    projection: t-SNE takes 10-20 s here): x, y, label name, P(real), relpath, thumbnail."""
     xy = project(emb.features, method)
     f = emb.frame.copy()
     f["x"], f["y"] = xy[:, 0], xy[:, 1]
     f["truth"] = np.where(f["label"] == 1, "real", "fake")
-    f["verdict"] = np.where(f["p_real"] >= threshold, "real", "fake")
-    f["outcome"] = np.where(f["truth"] == f["verdict"], "right", "wrong")
     f["thumbnail"] = [thumbnail_uri(p) for p in f["path"]] if thumbnails else ""
     return f
+
+
+def with_outcomes(layout: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """``layout_frame`` plus each image's verdict and right/wrong at ``threshold``."""
+    f = layout.copy()
+    f["verdict"] = np.where(f["p_real"] >= threshold, "real", "fake")
+    f["outcome"] = np.where(f["truth"] == f["verdict"], "right", "wrong")
+    return f
+
+
+def feature_map_frame(emb: Embeddings, threshold: float, method: str = "pca", *, thumbnails: bool = True) -> pd.DataFrame:
+    """One row per image: x, y, label name, verdict, right/wrong, P(real), relpath, thumbnail."""
+    return with_outcomes(layout_frame(emb, method, thumbnails=thumbnails), threshold)

@@ -82,6 +82,19 @@ def predictions(ctx: Context) -> Predictions:
     return _cached_predictions(*key, ctx.detector, ctx.test_set)
 
 
+@st.cache_data(show_spinner="Projecting the features…", max_entries=8)
+def _feature_layout(weights_sha: str, set_signature: str, method: str, _emb) -> pd.DataFrame:
+    from .features import layout_frame
+
+    return layout_frame(_emb, method)
+
+
+def feature_layout(ctx: Context, emb, method: str) -> pd.DataFrame:
+    """The Feature map's projection and thumbnails, made once per model, test set and method:
+    switching PCA / t-SNE back, moving the threshold or recolouring no longer recomputes t-SNE."""
+    return _feature_layout(ctx.detector.sha256, ctx.set_signature, method, emb)
+
+
 def sweep(ctx: Context, preds: Predictions) -> ThresholdSweep:
     """The one ThresholdSweep of these predictions, built once and cached."""
     return _cached_sweep(ctx.detector.sha256, ctx.set_signature, ctx.settings_key, preds.frame)

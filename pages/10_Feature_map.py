@@ -2,7 +2,7 @@
 import streamlit as st
 
 from core import ui
-from core.features import embed_test_set, feature_map_frame
+from core.features import embed_test_set, with_outcomes
 from core.figures_explain import feature_scatter
 
 ctx = ui.sidebar("Feature map")
@@ -27,7 +27,7 @@ emb = ss["features"]
 if len(emb.frame) < 3:
     st.info("A 2-D map needs at least 3 readable images.")
     st.stop()
-frame = feature_map_frame(emb, ctx.threshold, method)
+frame = with_outcomes(ui.feature_layout(ctx, emb, method), ctx.threshold)
 event = st.plotly_chart(feature_scatter(frame, colour_by, method), width="stretch", on_select="rerun",
                         selection_mode=("points", "box", "lasso"), key="features_chart")
 symbols = "circle = real, diamond = fake" if colour_by == "outcome" else "circle = right, x = wrong"

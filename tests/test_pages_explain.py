@@ -45,7 +45,11 @@ def test_robustness_page_runs_the_sweep(env):
     assert "0.300" in again.caption[0].value and again.get("plotly_chart")
 
 
-def test_feature_map_page_runs_both_projections(env):
+def test_feature_map_page_runs_both_projections(env, monkeypatch):
+    import core.features
+
+    made, project = [], core.features.project
+    monkeypatch.setattr(core.features, "project", lambda feats, method="pca", **kw: made.append(method) or project(feats, method, **kw))
     at = start("pages/10_Feature_map.py")
     assert not at.exception, at.exception
     assert at.get("plotly_chart")
@@ -53,6 +57,13 @@ def test_feature_map_page_runs_both_projections(env):
     assert not at.exception, at.exception
     at.radio(key="features_colour").set_value("truth").run()
     assert not at.exception, at.exception
+    # back to PCA, t-SNE again, another threshold: each projection was made once (t-SNE took 10-20 s a rerun)
+    at.radio(key="features_method").set_value("pca").run()
+    at.radio(key="features_method").set_value("tsne").run()
+    at.session_state["threshold"] = 0.3
+    at.run()
+    assert not at.exception, at.exception
+    assert sorted(made) == ["pca", "tsne"]
 
 
 def test_explanations_warn_on_an_image_with_little_fine_detail(tmp_path, cache_dir, monkeypatch):
