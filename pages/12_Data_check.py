@@ -47,8 +47,13 @@ if found is None:
                    "are found only with their folder above (`python -m core fingerprint` records them).")
     st.stop()
 
-for level, text in near_copies.words(found, f"`{other}`"):
-    {"warning": st.warning, "info": st.info, "ok": st.success}[level](text)
+said = near_copies.words(found, f"`{other}`")
+findings = any(level != "ok" for level, _ in said)
+for level, text in said:  # beside a finding, the clean checks are a plain line, not a green all-clear
+    if level == "ok" and findings:
+        st.caption(f":material/check: {text}")
+    else:
+        {"warning": st.warning, "info": st.info, "ok": st.success}[level](text)
 if found.unreadable:
     st.caption(f"{found.unreadable} files could not be read as images and were not compared.")
 

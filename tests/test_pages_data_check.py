@@ -62,6 +62,8 @@ def test_a_model_that_records_hashes_is_checked_against_its_own_images(env, tmp_
     next(b for b in at.button if b.label == "Check").click().run()
     assert not at.exception, at.exception
     assert "1 of the 5 test images is a copy" in at.warning[0].value and "trained on" in at.warning[0].value
+    # the checks that found nothing are a plain line beside the finding, not a green all-clear
+    assert not at.success and any("No near copies" in c.value for c in at.caption)
     assert any("copies of images `random.pth` was trained or chosen on" in s.value for s in at.subheader)
     recorded = at.dataframe[0].value
     assert recorded[["test_relpath", "seen_as"]].values.tolist() == [["fake/copy_of_t0.png", "training"]]
