@@ -13,7 +13,11 @@ preds, sweep = ui.guard_evaluation(ctx, one_class=True)
 ss = st.session_state
 
 top, second = st.columns([3, 2]), st.columns([3, 2])
-kinds = top[0].multiselect("Show", gallery.KINDS, default=[gallery.FAKE_MISSED, gallery.REAL_FLAGGED],
+absent = {"fake": gallery.REAL_FLAGGED, "real": gallery.FAKE_MISSED}.get(sweep.only_class)  # a kind the set cannot have
+offered = [k for k in gallery.KINDS if k != absent]
+if "gallery_kinds" in ss:  # a choice made on a two-class set keeps what this set can show
+    ss["gallery_kinds"] = [k for k in ss["gallery_kinds"] if k in offered]
+kinds = top[0].multiselect("Show", offered, default=[k for k in (gallery.FAKE_MISSED, gallery.REAL_FLAGGED) if k in offered],
                            key="gallery_kinds")
 framed = ui.slice_frame(ctx, preds)
 choices = slice_masks(framed)  # the Slices page's slices: difficulty, JPEG quality, fine detail, replaced region, ...

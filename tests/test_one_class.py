@@ -134,6 +134,16 @@ def test_threshold_explorer_applies_the_threshold_for_a_target_share(one_class_e
     assert {m.label: m.value for m in at.metric}[ui.ONE_CLASS_WORDS[cls][2].capitalize()] == f"{one['share']:.1%}"
 
 
+def test_error_gallery_offers_only_the_errors_the_class_can_make(one_class_env):
+    cls, _ = one_class_env
+    at = open_page("pages/2_Error_gallery.py")
+    assert not at.exception
+    show = at.multiselect(key="gallery_kinds")
+    own = {"fake": "fake missed (predicted real)", "real": "real flagged as fake"}[cls]
+    assert show.options == [own, "borderline"] and show.value == [own]
+    assert not any("0" == c.value.rsplit(": ", 1)[-1] for c in at.caption if "flagged" in c.value or "missed" in c.value)
+
+
 def test_pages_that_need_both_classes_say_so_and_link_the_others(one_class_env):
     cls, _ = one_class_env
     for path in ("pages/4_Operating_points.py", "pages/5_Calibration.py"):
