@@ -45,7 +45,7 @@ from .preprocess import open_image
 TARGETS = ("fake", "real")
 TARGET_NOTE = {
     "fake": "Grad-CAM explains FAKE: target = -logit (regions that lower P(real))",
-    "real": "Grad-CAM explains REAL: target = the logit (ClassifierOutputTarget(0); regions that raise P(real))",
+    "real": "Grad-CAM explains REAL: target = the logit (regions that raise P(real))",
 }
 ENSEMBLE_NOTE = ("An ensemble: Grad-CAM is the mean of its members' maps (each scaled to the image), and the attention "
                  "map the mean over the members that have an attention block.")

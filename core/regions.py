@@ -149,7 +149,7 @@ def region_summary_words(summary: pd.DataFrame) -> list[str]:
                    if gain < (r.peak_in_region - r.chance) / 2 else "most of it follows what was replaced")
         words.append(f"{name}: the peak falls in the replaced parts for {r.peak_in_region:.0%} of {r.fakes} fakes, "
                      f"against {r.chance:.0%} by area and {r.shuffled_masks:.0%} in another fake's parts; "
-                     f"{gain:+.0%} is specific to what was replaced, so {verdict}.")
+                     f"{gain * 100:+.0f} percentage points are specific to what was replaced, so {verdict}.")
     return words
 
 

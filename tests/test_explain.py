@@ -178,8 +178,8 @@ def test_region_words_separate_centre_bias_from_what_was_replaced():
         {"map": "gradcam", "fakes": 0, "peak_in_region": None, "chance": None, "mass_in_region": None, "shuffled_masks": None},
     ])
     att, cam = region_summary_words(summary)  # the empty row says nothing
-    assert "62% of 77 fakes" in att and "+4% is specific" in att and "face centre" in att
-    assert "+40% is specific" in cam and "follows what was replaced" in cam
+    assert "62% of 77 fakes" in att and "+4 percentage points are specific" in att and "face centre" in att
+    assert "+40 percentage points are specific" in cam and "follows what was replaced" in cam
 
 
 def test_concurrent_explanations_match_sequential_ones(detector):
