@@ -74,14 +74,15 @@ def confusion_figure(confusion: Confusion, normalize: bool = False) -> go.Figure
     rows = counts.sum(axis=1, keepdims=True)
     share = np.divide(counts, rows, out=np.zeros(counts.shape, dtype=float), where=rows > 0)
     classes = ("fake", "real")
-    text = [
-        [
-            f"<b>{CELL_WORDS[(t, p)]}</b><br>{counts[i, j]}"
-            + (f" ({share[i, j]:.1%})" if rows[i, 0] else " (no images)")
-            for j, p in enumerate(classes)
-        ]
-        for i, t in enumerate(classes)
-    ]
+
+    def cell(i: int, j: int) -> str:  # long words break at their bracket, so they stay inside the cell
+        words = f"<b>{CELL_WORDS[(classes[i], classes[j])].replace(' (', '<br>(')}</b>"
+        if not rows[i, 0]:
+            return f"{words}<br>no images"
+        # the two charts lead with their own number: the count, or the share of the true class
+        return f"{words}<br>{share[i, j]:.1%} ({counts[i, j]} of {rows[i, 0]})" if normalize else f"{words}<br>{counts[i, j]}"
+
+    text = [[cell(i, j) for j in range(2)] for i in range(2)]
     z = share if normalize else counts
     heatmap = go.Heatmap(
             z=z,

@@ -30,11 +30,16 @@ def test_confusion_figure_names_cells_in_words_and_normalises_rows(sweep):
     c = sweep.confusion(0.5)
     counts = figures.confusion_figure(c)
     text = " ".join(" ".join(row) for row in counts.data[0].text)
-    for words in ("fake caught", "fake missed (predicted real)", "real flagged as fake", "real passed"):
-        assert words in text
+    for words in ("fake caught", "fake missed<br>(predicted real)", "real flagged as fake", "real passed"):
+        assert words in text  # the long one broken at its bracket, to stay inside its cell
     np.testing.assert_array_equal(np.asarray(counts.data[0].z), figures.confusion_cells(c))
-    shares = np.asarray(figures.confusion_figure(c, normalize=True).data[0].z)
+    normalized = figures.confusion_figure(c, normalize=True)
+    shares = np.asarray(normalized.data[0].z)
     np.testing.assert_allclose(shares.sum(axis=1), [1.0, 1.0])
+    cells = figures.confusion_cells(c)
+    # each chart leads with its own number: the count, or the share with its k of n
+    assert counts.data[0].text[0][0].endswith(f"<br>{cells[0, 0]}")
+    assert normalized.data[0].text[0][0].endswith(f"<br>{shares[0, 0]:.1%} ({cells[0, 0]} of {cells[0].sum()})")
 
 
 def test_confusion_figure_with_an_empty_class_has_no_nan():
