@@ -13,7 +13,7 @@ size_mb = detector.path.stat().st_size / 1e6 if detector.path and detector.path.
 st.caption(f"`{detector.name}` · sha256 `{detector.sha256[:12]}`"
            + (f" · {size_mb:.1f} MB, stored as {meta.get('storage_dtype', 'float32')}" if size_mb else "")
            + f" · output: {meta.get('output', 'P(real)')}")
-cols = st.columns(4)
+cols = st.columns([1.6, 1, 1, 1.2])  # "ensemble of 2" needs the room at 1280 px
 cols[0].metric("Model", model_card.short_name(detector.backbone, len(training.get("members") or [])), help=detector.backbone)
 cols[1].metric("Input size", f"{detector.preprocessing.input_size} px")
 cols[2].metric("Threshold", f"{detector.threshold:.4f}", help=meta.get("threshold_source"))
