@@ -55,7 +55,8 @@ def _layout(title: str, *, vline: float | None = None, vline_text: str = "", hli
         notes.append(dict(x=vline, y=1, yref="paper", text=vline_text, showarrow=False, yanchor="bottom"))
     if hline is not None:
         shapes.append(dict(type="line", y0=hline, y1=hline, x0=0, x1=1, xref="paper", line=dict(color="grey", dash="dot")))
-        notes.append(dict(y=hline, x=1, xref="paper", text=hline_text, showarrow=False, xanchor="right", yanchor="bottom"))
+        # at the left: a PR curve ends at (recall 1, chance) and covered a label at the right
+        notes.append(dict(y=hline, x=0, xref="paper", text=hline_text, showarrow=False, xanchor="left", yanchor="bottom"))
     return {**_LAYOUT, "title": title, "shapes": shapes, "annotations": notes, **extra}
 
 
@@ -127,7 +128,8 @@ def score_histogram(label, p_real, threshold: float, bins: int = 40, marks: dict
     for name, x in (marks or {}).items():
         layout["shapes"].append(dict(type="line", x0=x, x1=x, y0=0, y1=1, yref="paper", line=dict(color=COLORS["point"], width=3)))
         layout["annotations"].append(dict(x=x, y=0.92, yref="paper", text=f"{name} {x:.3f}", showarrow=False,
-                                          xanchor="left", font=dict(color=COLORS["point"])))
+                                          xanchor="left", font=dict(color=COLORS["point"]),
+                                          bgcolor="rgba(255,255,255,0.85)"))  # readable over the bars
     return go.Figure(traces, layout=layout)
 
 
