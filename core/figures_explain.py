@@ -6,12 +6,16 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .figures import COLORS
+
 METRIC_LABELS = {"roc_auc": "ROC-AUC", "accuracy": "accuracy", "fake_catch_rate": "fake catch rate",
                  "real_pass_rate": "real pass rate"}
 KIND_LABELS = {"jpeg": "JPEG quality", "downscale": "downscale factor (of input size)", "blur": "blur σ (px)",
                "noise": "noise σ (grey levels)"}
-OUTCOME_COLOURS = {"right": "#2b8a3e", "wrong": "#e8590c"}
-TRUTH_COLOURS = {"real": "#1c7ed6", "fake": "#c2255c"}
+# Green and orange mean real and fake on every page (``figures.COLORS``); right and wrong get colours of
+# their own (grey, and a purple that stands out) so an orange dot never reads as "a fake" when it meant "wrong".
+OUTCOME_COLOURS = {"right": "#a0aec0", "wrong": "#6a1b9a"}
+TRUTH_COLOURS = {"real": COLORS["real"], "fake": COLORS["fake"]}
 
 
 def region_figure(summary: pd.DataFrame, has_attention: bool, target: str, n_fakes: int) -> go.Figure:
