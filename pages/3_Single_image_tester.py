@@ -79,13 +79,9 @@ for i, r in enumerate(results):
         if r.members:
             out.caption("Ensemble members' P(real) (the verdict uses their mean logit): "
                         + " · ".join(f"{name} {p:.3f}" for name, p in r.members.items()))
-        if set_sweep is not None:
-            out.caption(ui.score_context_words(score_context(set_sweep, r.p_real), ctx.data_dir))
-            with st.expander(f"Where {r.name} falls among the test set's scores", expanded=len(results) == 1):
-                st.plotly_chart(figures.score_histogram(set_sweep.label, set_sweep.score, t, marks={"this image": r.p_real}),
-                                width="stretch", key=f"tester_context_{i}")
-        else:
-            out.caption(f"No test-set context: {why}.")
+        out.caption(ui.score_context_words(score_context(set_sweep, r.p_real), ctx.data_dir) if set_sweep is not None
+                    else f"No test-set context: {why}.")
+        # the maps come right under the image, above the histogram: further down they were out of sight of the toggle
         if out.toggle("Explain (attention map + Grad-CAM)", key=f"tester_explain_{i}"):
             from core.explain import NO_ATTENTION_NOTE, TARGET_NOTE, explain_image
 
@@ -93,3 +89,7 @@ for i, r in enumerate(results):
             att, cam = ex.overlays()
             st.image([att, cam], width=300, caption=["attention map" if ex.has_attention else NO_ATTENTION_NOTE,
                                                       TARGET_NOTE[ex.target]])
+        if set_sweep is not None:
+            with st.expander(f"Where {r.name} falls among the test set's scores", expanded=len(results) == 1):
+                st.plotly_chart(figures.score_histogram(set_sweep.label, set_sweep.score, t, marks={"this image": r.p_real}),
+                                width="stretch", key=f"tester_context_{i}")
