@@ -49,8 +49,8 @@ def heading(column: str) -> str:
 # accuracy first: defined on every set (a one-class set defines nothing else) and in view at 1280 px
 lead = ["model", "test_set", "n", "test images seen", "threshold", "accuracy", "accuracy_low", "accuracy_high"]
 st.dataframe(table, hide_index=True, column_order=lead + [c for c in table.columns if c not in lead], column_config={
-    c: st.column_config.NumberColumn(heading(c), format="%.3f") if table[c].dtype.kind == "f" else heading(c)
-    for c in table.columns})
+    c: st.column_config.NumberColumn(heading(c), format="%.4f" if c == "threshold" else "%.3f")
+    if table[c].dtype.kind == "f" else heading(c) for c in table.columns})
 one_class = sorted({r.test_set for r in runs if not r.sweep.has_both_classes})
 if one_class:  # their empty cells are undefined, not missing data
     st.caption(f"Empty ROC-AUC, average precision and EER cells: {', '.join(one_class)} "
