@@ -33,10 +33,11 @@ from .prediction_cache import (  # noqa: F401  (re-exported: the cache's names a
     assemble,
     cache_path,
     merge_with_cache,
+    record_relinked,
     read_cache,
 )
 from .identity import write_record
-from .provenance import checkpoint_record
+from .provenance import checkpoint_record, file_digest
 from .preprocess import ImageError, open_image
 from .quality import ANALYSIS_SIZE, detail_share
 
@@ -51,12 +52,13 @@ class _ImageFolder(Dataset):
         return len(self.paths)
 
     def __getitem__(self, i):
+        digest = file_digest(self.paths[i]) or ""  # lets the cache keep this score if only the file's time changes
         try:
             image, info = open_image(self.paths[i], name=os.path.basename(self.paths[i]), draft_size=self.draft_size)
             # measured here, where the image is decoded anyway: the Slices page's "fine detail" rows
-            return self.transform(image), i, info["width"], info["height"], info["format"], detail_share(image), ""
+            return self.transform(image), i, info["width"], info["height"], info["format"], detail_share(image), "", digest
         except ImageError as exc:
-            return torch.zeros(3, self.size, self.size), i, 0, 0, "", float("nan"), str(exc)
+            return torch.zeros(3, self.size, self.size), i, 0, 0, "", float("nan"), str(exc), digest
 
     def __getitems__(self, indices: list[int]) -> list:
         """A whole batch at once (the DataLoader asks for it this way). In the main
@@ -206,6 +208,7 @@ def predict_test_set(
     with atomic.exclusive(path, waiting):
         merged, todo = merge_with_cache(test_set, path, use_cache)
         n_cached = len(merged) - len(todo)
+        record_relinked(merged, path)  # unchanged bytes under a new modification time: matched directly next time
         if todo:
             _score_and_append(detector, merged, todo, settings, path, progress)
             merged, _ = merge_with_cache(test_set, path)
@@ -229,7 +232,7 @@ def _score_and_append(detector, merged, todo, settings, path: Path, progress) ->
     write_header = not path.exists() or path.stat().st_size == 0
     start, done = time.perf_counter(), 0
     with open(path, "a", newline="") as f:
-        for batch, idx, width, height, fmt, detail, error in loader:
+        for batch, idx, width, height, fmt, detail, error, digest in loader:
             idx = idx.numpy()
             failed = np.array([bool(e) for e in error])
             p = np.full(len(idx), np.nan)
@@ -237,7 +240,7 @@ def _score_and_append(detector, merged, todo, settings, path: Path, progress) ->
                 p[~failed] = score_batch(detector, batch[torch.from_numpy(~failed)], settings)
             rows = merged.loc[[todo[i] for i in idx], ["relpath", "size_bytes", "mtime_ns"]].copy()
             rows["p_real"], rows["width"], rows["height"] = p, width.numpy(), height.numpy()
-            rows["format"], rows["detail_share"], rows["error"] = list(fmt), detail.numpy(), list(error)
+            rows["format"], rows["detail_share"], rows["error"], rows["digest"] = list(fmt), detail.numpy(), list(error), list(digest)
             rows[CACHE_COLUMNS].to_csv(f, header=write_header, index=False, float_format="%.17g")
             write_header = False
             f.flush()  # each batch is on disk before the next starts: resumable

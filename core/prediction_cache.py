@@ -5,7 +5,9 @@ keyed by relative path, size and modification time. Rows are appended per batch,
 later rows win. The weights hash covers the preprocessing, which the checkpoint holds;
 ``CACHE_VERSION`` covers the code's defaults (a bare report state dict's preprocessing) and
 the columns: version 3 added ``detail_share`` (``core.quality``), measured on each image as
-it is decoded for scoring; older caches are left on disk, unread.
+it is decoded for scoring; version 4 added ``digest`` (``core.provenance.file_digest``), so a
+file whose modification time changed but whose bytes did not keeps its score; older caches are
+left on disk, unread.
 """
 from __future__ import annotations
 
@@ -19,9 +21,10 @@ import pandas as pd
 
 from .data import TestSet
 
-CACHE_VERSION = 3
+CACHE_VERSION = 4  # 4: each row carries its file's content digest
 DEFAULT_CACHE_DIR = Path(os.environ.get("DEEPFAKE_CACHE_DIR", Path(__file__).resolve().parent.parent / ".cache"))
-CACHE_COLUMNS = ["relpath", "size_bytes", "mtime_ns", "p_real", "width", "height", "format", "detail_share", "error"]
+CACHE_COLUMNS = ["relpath", "size_bytes", "mtime_ns", "p_real", "width", "height", "format", "detail_share", "error",
+                 "digest"]
 _INTEGER, _FLOAT = ["size_bytes", "mtime_ns", "width", "height"], ["p_real", "detail_share"]
 PREDICTION_COLUMNS = ["path", "relpath", "label", "group", "p_real", "width", "height", "format", "size_bytes",
                       "detail_share"]
@@ -97,7 +100,8 @@ def read_cache(path: Path) -> pd.DataFrame:
     if not path.exists():
         return pd.DataFrame(columns=CACHE_COLUMNS)
     try:
-        cached = pd.read_csv(path, keep_default_na=False, na_values={"p_real": [""]}, dtype={"error": str, "format": str})
+        cached = pd.read_csv(path, keep_default_na=False, na_values={"p_real": [""]},
+                             dtype={"error": str, "format": str, "digest": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
         return pd.DataFrame(columns=CACHE_COLUMNS)  # a damaged cache is rebuilt, never trusted
     if list(cached.columns) != CACHE_COLUMNS:
@@ -114,10 +118,39 @@ def read_cache(path: Path) -> pd.DataFrame:
 
 
 def merge_with_cache(test_set: TestSet, path: Path, use_cache: bool = True) -> tuple[pd.DataFrame, list[int]]:
-    """The test set's rows joined with their cached scores, and the row indices still to score."""
+    """The test set's rows joined with their cached scores, and the row indices still to score.
+
+    A file is known by its path, size and modification time. One whose time changed but whose
+    bytes did not (copied, synced or checked out again: the shared data set here gets new times
+    between sessions) is recognised by its content digest and keeps its score; such rows are
+    marked ``relinked`` so the caller can record the new time."""
     cached = read_cache(path) if use_cache else pd.DataFrame(columns=CACHE_COLUMNS)
     merged = test_set.images.merge(cached, on=["relpath", "size_bytes", "mtime_ns"], how="left", indicator=True)
+    merged["relinked"] = False
+    left = merged.index[merged["_merge"] == "left_only"]
+    if len(left) and len(cached):
+        from .provenance import file_digest
+
+        known = cached[cached["digest"] != ""].set_index("relpath")
+        values = [c for c in CACHE_COLUMNS if c not in ("relpath", "size_bytes", "mtime_ns")]
+        for i in left:
+            rel = merged.at[i, "relpath"]
+            if rel not in known.index:
+                continue
+            row = known.loc[rel]
+            if int(row["size_bytes"]) == int(merged.at[i, "size_bytes"]) and file_digest(merged.at[i, "path"]) == row["digest"]:
+                merged.loc[i, values] = row[values].to_numpy()
+                merged.loc[i, ["_merge", "relinked"]] = ["both", True]
     return merged, merged.index[merged["_merge"] == "left_only"].tolist()
+
+
+def record_relinked(merged: pd.DataFrame, path: Path) -> int:
+    """Append the rows ``merge_with_cache`` recognised by content under their new modification
+    time, so the next lookup matches them directly; the number of rows written."""
+    rows = merged.loc[merged["relinked"].astype(bool), CACHE_COLUMNS]
+    if len(rows):
+        rows.to_csv(path, mode="a", header=False, index=False, float_format="%.17g")
+    return len(rows)
 
 
 def assemble(merged: pd.DataFrame, from_cache: int, scored: int, precision: str) -> Predictions:

@@ -49,7 +49,7 @@ def test_default_preprocessing_is_the_reports(photo_set):
     paths.append(str(wide))
     folder = _ImageFolder(paths, Preprocessing(224), draft=False)
     for i, path in enumerate(paths):
-        ours, idx, *_, error = folder[i]
+        ours, idx, *_, error, _digest = folder[i]
         assert error == "" and idx == i
         ref = report_val_transform(224)(Image.open(path).convert("RGB"))
         np.testing.assert_allclose(ours.numpy(), ref.numpy(), atol=1e-5, rtol=0)
@@ -194,9 +194,9 @@ def test_batches_decode_on_threads_in_the_same_order(photo_set):
     assert [row[1] for row in batch] == list(range(len(paths)))
     for i, row in enumerate(batch):
         one = folder[i]
-        assert torch.equal(row[0], one[0]) and row[-1] == one[-1]  # the error, "" for a readable image
+        assert torch.equal(row[0], one[0]) and row[-2:] == one[-2:]  # the error ("" for a readable image) and the digest
         assert row[5] == one[5] or (np.isnan(row[5]) and np.isnan(one[5]))  # its detail share (NaN on failure)
-    assert "file not found" in batch[2][-1]
+    assert "file not found" in batch[2][-2]
 
 
 def test_summary_memo_gives_the_same_numbers_at_every_threshold():

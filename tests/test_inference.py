@@ -189,3 +189,28 @@ def test_a_cache_with_a_stray_header_and_a_torn_line_rescores_only_those_rows(tm
     again = predict_test_set(det, test_set, SETTINGS)
     assert again.scored == 2 and again.from_cache == 6  # the row the header replaced and the torn one
     np.testing.assert_allclose(again.frame["p_real"], first.frame["p_real"], atol=1e-6)
+
+
+def test_a_file_touched_but_unchanged_keeps_its_score_and_a_changed_one_is_scored_again(tmp_path, tiny_ckpt, cache_dir):
+    """The shared data set gets new modification times between sessions: all 163 val images were
+    scored again each time (28 s). Same bytes now keep their score; new bytes are scored."""
+    root = make_test_set(tmp_path / "s", n_real=4, n_fake=4)
+    det = load_detector(tiny_ckpt)
+    first = predict_test_set(det, scan_test_set(root), SETTINGS)
+    touched = sorted((root / "real").iterdir())[:3]
+    for i, path in enumerate(touched):
+        os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9 * (i + 1)))  # as a copy or a sync would
+    changed = sorted((root / "fake").iterdir())[0]
+    changed.write_bytes(sorted((root / "fake").iterdir())[1].read_bytes())  # new bytes (same as another fake's)
+    again = predict_test_set(det, scan_test_set(root), SETTINGS)
+    assert (again.scored, again.from_cache) == (1, 7)
+    before = first.frame.set_index("relpath")["p_real"]
+    after = again.frame.set_index("relpath")["p_real"]
+    for path in touched:  # the very score, not a new one
+        assert after[f"real/{path.name}"] == before[f"real/{path.name}"]
+    third = predict_test_set(det, scan_test_set(root), SETTINGS)  # the new times were recorded: a direct hit, no hashing
+    assert (third.scored, third.from_cache) == (0, 8)
+    from core.prediction_cache import merge_with_cache, cache_path
+
+    merged, todo = merge_with_cache(scan_test_set(root), cache_path(det.sha256, scan_test_set(root), SETTINGS))
+    assert not todo and not merged["relinked"].any()
