@@ -17,7 +17,6 @@ from pathlib import Path
 import torch
 
 from . import atomic
-from .atomic import atomic_path
 from .identity import CheckpointError, DeviceUnavailable, file_sha256, saved_threshold, threshold_sidecar  # noqa: F401
 from .model import BACKBONES, FaceClassifier, build_model
 from .preprocess import Preprocessing
@@ -97,8 +96,7 @@ def save_checkpoint(
         **(extra or {}),
     }
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:  # never leave a half-written checkpoint behind
+    with atomic.atomic_path(path) as tmp:  # never leave a half-written checkpoint behind (makes the folder too)
         torch.save(payload, tmp)
     return path
 

@@ -101,11 +101,9 @@ def run_regions(args: argparse.Namespace) -> int:
         print(f"{r['map']:>9}: peak in replaced regions {r['peak_in_region']:.3f} of {r['fakes']} fakes "
               f"vs chance {r['chance']:.3f} (area share) and {shuffled} (another fake's regions: "
               f"centre bias); map mass inside {r['mass_in_region']:.3f}")
-    def records(frame):  # NaN (a flat map) becomes null, so the file stays valid JSON
-        return frame.astype(object).where(frame.notna(), None).to_dict("records")
-
+    # a flat map's NaN becomes null in write_json, which keeps every --json file standard JSON
     write_json({"weights": str(detector.path), "weights_sha256": detector.sha256, "target": args.target, "layout": LAYOUT_NOTE,
-                "summary": records(summary), "images": records(study.frame),
+                "summary": summary.to_dict("records"), "images": study.frame.to_dict("records"),
                 "skipped": [list(s) for s in study.skipped]}, args.json_out)
     return 0
 
@@ -138,8 +136,7 @@ def run_robustness(args: argparse.Namespace) -> int:
         print(f"skipped {len(skipped)} unreadable file(s), in no row below: " + "; ".join(skipped[:10]))
     print(format_table(sweep))
     flips = {c: sweep.flips(c).drop(columns=["path"]).to_dict("records") for c in sweep.table["condition"][1:]}
-    table = sweep.table.astype(object).where(sweep.table.notna(), None)  # an undefined metric is null, not NaN
     write_json({"data": str(test_set.root), "weights": str(detector.path), "weights_sha256": detector.sha256,
-                "threshold": sweep.threshold, "table": table.to_dict("records"), "flips": flips,
+                "threshold": sweep.threshold, "table": sweep.table.to_dict("records"), "flips": flips,
                 "skipped": skipped}, args.json_out)
     return 0
