@@ -21,6 +21,16 @@ NAMES = {"accuracy": "Accuracy", "precision": "Precision", "recall": "Recall", "
          "specificity": "Specificity", "balanced_accuracy": "Balanced accuracy", "mcc": "MCC",
          "roc_auc": "ROC-AUC", "average_precision": "Average precision", "eer": "EER",
          "fake_catch_rate": "Fake catch rate", "real_pass_rate": "Real pass rate"}
+_INTERVAL_ENDS = {"_low": ": CI low", "_high": ": CI high", "_ci": ": CI method"}
+
+
+def column_label(column: str) -> str:
+    """A table column in words: "roc_auc_low" -> "ROC-AUC: CI low"; a column that is no metric
+    (or no metric's interval) stays as it is."""
+    for end, words in _INTERVAL_ENDS.items():
+        if column.endswith(end) and column[: -len(end)] in NAMES:
+            return NAMES[column[: -len(end)]] + words
+    return NAMES.get(column, column)
 
 
 def fmt(value: float | None, digits: int = 3, signed: bool = False) -> str:

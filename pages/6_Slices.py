@@ -4,7 +4,7 @@ import streamlit as st
 
 from core import figures_analysis, ui
 from core.quality import LOW_DETAIL
-from core.report import NAMES
+from core.metrics import NAMES, column_label
 
 ctx = ui.sidebar("Slices")
 st.title("Slices")
@@ -47,8 +47,6 @@ first = ["dimension", "slice", "n", "n_real", "n_fake", metric, f"{metric}_low",
 table = table[[c for c in first if c in table] + [c for c in table if c not in first and not c.endswith("_ci")]]
 if sweep.only_class:  # the other class's count is 0 and its rates, accuracy aside (= the rate), are empty
     table = table[[c for c in table if c in ("dimension", "slice", "n") or c.startswith(metric)]]
-labels = {f"{m}{end}": f"{NAMES.get(m, m)}{label}" for m in ("accuracy", "fake_catch_rate", "real_pass_rate", "roc_auc")
-          for end, label in (("", ""), ("_low", ": CI low"), ("_high", ": CI high"), ("_ci", ": CI method"))}
 st.dataframe(table, hide_index=True, column_config={
-    **{c: st.column_config.NumberColumn(labels.get(c, c), format="%.3f") for c in table.columns if table[c].dtype.kind == "f"},
-    f"{metric}_ci": st.column_config.TextColumn(labels[f"{metric}_ci"])})
+    **{c: st.column_config.NumberColumn(column_label(c), format="%.3f") for c in table.columns if table[c].dtype.kind == "f"},
+    f"{metric}_ci": st.column_config.TextColumn(column_label(f"{metric}_ci"))})

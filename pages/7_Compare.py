@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from core import compare, figures_analysis, gallery, ui
-from core.metrics import NAMES
+from core.metrics import column_label
 from core.provenance import overlap_short
 
 ctx = ui.sidebar("Compare")
@@ -41,16 +41,11 @@ if not runs:
 table = compare.compare_table(runs)
 table.insert(3, "test images seen", seen)  # a model trained on a set cannot be compared on it fairly
 
-def heading(column: str) -> str:
-    metric, _, end = column.rpartition("_") if column.endswith(("_low", "_high")) else (column, "", "")
-    return f"{NAMES.get(metric, metric)}{': CI ' + end if end else ''}".replace("test_set", "test set")
-
-
 # accuracy first: defined on every set (a one-class set defines nothing else) and in view at 1280 px
 lead = ["model", "test_set", "n", "test images seen", "threshold", "accuracy", "accuracy_low", "accuracy_high"]
 st.dataframe(table, hide_index=True, column_order=lead + [c for c in table.columns if c not in lead], column_config={
-    c: st.column_config.NumberColumn(heading(c), format="%.4f" if c == "threshold" else "%.3f")
-    if table[c].dtype.kind == "f" else heading(c) for c in table.columns})
+    c: st.column_config.NumberColumn(column_label(c), format="%.4f" if c == "threshold" else "%.3f")
+    if table[c].dtype.kind == "f" else column_label(c) for c in table.columns} | {"test_set": "test set"})
 one_class = sorted({r.test_set for r in runs if not r.sweep.has_both_classes})
 if one_class:  # their empty cells are undefined, not missing data
     st.caption(f"Empty ROC-AUC, average precision and EER cells: {', '.join(one_class)} "

@@ -178,3 +178,12 @@ def test_an_empty_sweep_is_all_undefined_not_an_index_error():
     s = sweep.summary(0.5)
     assert not sweep.has_both_classes and s["accuracy"] is None and s["mcc"] is None
     assert "no scored images" in s["unavailable"]["roc_auc"] and s["unavailable"]["roc_auc"].startswith("ROC-AUC")
+
+
+def test_column_label_names_metrics_and_their_intervals_and_leaves_other_columns():
+    from core.metrics import column_label
+
+    assert column_label("roc_auc_low") == "ROC-AUC: CI low"
+    assert column_label("fake_catch_rate_ci") == "Fake catch rate: CI method"
+    assert column_label("accuracy") == "Accuracy"
+    assert column_label("n_real") == "n_real" and column_label("model_low") == "model_low"
