@@ -37,7 +37,7 @@ from .prediction_cache import (  # noqa: F401  (re-exported: the cache's names a
     read_cache,
 )
 from .identity import write_record
-from .provenance import checkpoint_record, file_digest
+from .provenance import bytes_digest, checkpoint_record
 from .preprocess import ImageError, open_image
 from .quality import ANALYSIS_SIZE, detail_share
 
@@ -52,9 +52,15 @@ class _ImageFolder(Dataset):
         return len(self.paths)
 
     def __getitem__(self, i):
-        digest = file_digest(self.paths[i]) or ""  # lets the cache keep this score if only the file's time changes
+        try:  # read once: its digest (the cache keeps the score if only the file's time changes) and its pixels
+            with open(self.paths[i], "rb") as f:
+                data = f.read()
+        except OSError:
+            data = None  # open_image names the reason
+        digest = bytes_digest(data) if data is not None else ""
         try:
-            image, info = open_image(self.paths[i], name=os.path.basename(self.paths[i]), draft_size=self.draft_size)
+            image, info = open_image(self.paths[i] if data is None else data, name=os.path.basename(self.paths[i]),
+                                     draft_size=self.draft_size)
             # measured here, where the image is decoded anyway: the Slices page's "fine detail" rows
             return self.transform(image), i, info["width"], info["height"], info["format"], detail_share(image), "", digest
         except ImageError as exc:
