@@ -44,8 +44,10 @@ def fmt(value: float | None, digits: int = 3, signed: bool = False) -> str:
 def confusion_rates(tp, fp, fn, tn) -> dict[str, np.ndarray]:
     """Every confusion metric from the four counts (arrays of one shape, or scalars): the
     one place their formulas live; a ``Confusion``, the metric curves and the bootstrap
-    are views of it. NaN where a ratio is 0/0; MCC is 0 when a margin is empty
-    (scikit-learn's convention)."""
+    are views of it. NaN where a ratio is 0/0. MCC is 0 when only a predicted margin is
+    empty (a constant verdict: scikit-learn's convention) but NaN when a true class is
+    absent: a correlation with a constant truth is undefined, and scikit-learn's 0 there
+    would read as "no better than chance" on a one-class test set."""
     tp, fp, fn, tn = (np.asarray(x, dtype=float) for x in (tp, fp, fn, tn))
     with np.errstate(divide="ignore", invalid="ignore"):
         out = {
@@ -57,8 +59,9 @@ def confusion_rates(tp, fp, fn, tn) -> dict[str, np.ndarray]:
         }
         out["balanced_accuracy"] = (out["recall"] + out["specificity"]) / 2
         den = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
-        empty = np.where(tp + fp + fn + tn > 0, 0.0, np.nan)  # no images: undefined, not 0
-        out["mcc"] = np.where(den > 0, (tp * tn - fp * fn) / np.where(den > 0, den, 1.0), empty)
+        both_classes = (tp + fn > 0) & (tn + fp > 0)
+        constant_verdict = np.where(both_classes, 0.0, np.nan)
+        out["mcc"] = np.where(den > 0, (tp * tn - fp * fn) / np.where(den > 0, den, 1.0), constant_verdict)
     return out
 
 
@@ -376,4 +379,6 @@ class ThresholdSweep:
         for key in ("accuracy", "precision", "recall", "f1", "specificity", "balanced_accuracy", "mcc"):
             if out[key] is None:
                 out["unavailable"][key] = f"{key} is 0/0 at this threshold for positive={positive}"
+        if out["mcc"] is None:
+            out["unavailable"]["mcc"] = f"MCC needs both real and fake images; {self._missing_class_words()}"
         return out

@@ -40,7 +40,10 @@ def test_threshold_metrics_match_sklearn(name, label, p, positive):
         tn, fp, fn, tp = skm.confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()
         assert (c.tn, c.fp, c.fn, c.tp) == (tn, fp, fn, tp)
         assert_allclose(c.accuracy, skm.accuracy_score(y_true, y_pred))
-        assert_allclose(c.mcc, skm.matthews_corrcoef(y_true, y_pred), atol=1e-12)
+        if tp + fn and tn + fp:
+            assert_allclose(c.mcc, skm.matthews_corrcoef(y_true, y_pred), atol=1e-12)
+        else:  # one true class: undefined here, where scikit-learn says 0
+            assert c.mcc is None
         if tp + fp:
             assert_allclose(c.precision, skm.precision_score(y_true, y_pred, zero_division=0))
         else:
@@ -116,6 +119,7 @@ def test_one_class_gives_reasons_not_nan():
     assert s["accuracy"] == pytest.approx(2 / 3)
     assert s["roc_auc"] is None and "only real" in s["unavailable"]["roc_auc"]
     assert s["specificity"] is None and "specificity" in s["unavailable"]
+    assert s["mcc"] is None and s["unavailable"]["mcc"].startswith("MCC needs both real and fake images")
     with pytest.raises(MetricUnavailable):
         sweep.roc()
 
@@ -164,7 +168,10 @@ def test_confusion_rates_on_arrays_match_sklearn_cell_by_cell():
         y_pred = np.r_[np.ones(tp), np.zeros(fn), np.ones(fp), np.zeros(tn)]
         got = {name: v.reshape(-1)[k] for name, v in rates.items()}
         assert_allclose(got["accuracy"], skm.accuracy_score(y_true, y_pred))
-        assert_allclose(got["mcc"], skm.matthews_corrcoef(y_true, y_pred), atol=1e-12)
+        if tp + fn and tn + fp:
+            assert_allclose(got["mcc"], skm.matthews_corrcoef(y_true, y_pred), atol=1e-12)
+        else:
+            assert np.isnan(got["mcc"])
         if tp + fp:
             assert_allclose(got["precision"], skm.precision_score(y_true, y_pred))
         else:
