@@ -182,6 +182,7 @@ def write_ensemble_card(out: Path, card: dict) -> None:
     import json
 
     from .metrics import fmt
+    from .model_card import format_duration
     from .train_card import digest_lines, lineage_lines
 
     out.with_suffix(".json").write_text(json.dumps(card, indent=2, default=float) + "\n")
@@ -204,7 +205,7 @@ def write_ensemble_card(out: Path, card: dict) -> None:
         r = m.get("recipe") or {}
         what = (f"{r.get('backbone')} {r.get('image_size')} px, attention {r.get('attention')}, {r.get('epochs')} epochs max "
                 f"(best {m.get('best_epoch')}), lr {r.get('lr')}, synthetic fakes {r.get('synthetic_fakes') or 0}, seed {r.get('seed')}, "
-                f"{r.get('precision')}{_extras(r)}; {m.get('training_time_s') or 0:.0f} s on {m.get('device')}" if r else "no training record")
+                f"{r.get('precision')}{_extras(r)}; {format_duration(m.get('training_time_s') or 0)} on {m.get('device')}" if r else "no training record")
         lines.append(f"{i}. {Path(m['file']).name}: {what}")
         lines += ["   " + line for line in lineage_lines(m.get("init_from"))]
     if card.get("validation"):

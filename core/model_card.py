@@ -65,11 +65,12 @@ class Step:
         if self.device:
             parts.append(f"on {self.device.split(':')[0]}")
         if self.training_time_s:
-            parts.append(_duration(self.training_time_s))
+            parts.append(format_duration(self.training_time_s))
         return ", ".join(p for p in parts if p)
 
 
-def _duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
+    """Seconds as a person reads them: "45 s", "6.0 min", "16 min", "2.5 h"."""
     if seconds < 120:
         return f"{seconds:.0f} s"
     return f"{seconds / 60:.{1 if seconds < 600 else 0}f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
