@@ -25,6 +25,8 @@ def add_parser(sub) -> None:
     p.add_argument("--bootstrap", type=int, default=DEFAULT_RESAMPLES, metavar="N",
                    help=f"resamples (default {DEFAULT_RESAMPLES}, as the Compare page)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--positive", choices=["real", "fake"], default="real",
+                   help="the class average precision ranks for (default real, as the report)")
     p.add_argument("--json", dest="json_out", default=None, help="write both tables as JSON here")
     p.set_defaults(func=run_compare)
 
@@ -48,8 +50,8 @@ def run_compare(args: argparse.Namespace) -> int:
         skipped = skipped or list(ev.predictions.skipped)
         runs.append(Run(model=f"{label}: {Path(path).name} ({det.sha256[:12]})", test_set=str(test_set.root),
                         frame=ev.predictions.frame, threshold=det.threshold))
-    table = compare_table(runs, n_resamples=args.bootstrap, seed=args.seed)
-    paired = paired_difference(runs[0], runs[1], n_resamples=args.bootstrap, seed=args.seed)
+    table = compare_table(runs, args.positive, n_resamples=args.bootstrap, seed=args.seed)
+    paired = paired_difference(runs[0], runs[1], positive=args.positive, n_resamples=args.bootstrap, seed=args.seed)
     d = disagreements(runs[0], runs[1])
     labels = runs[0].frame["label"]  # the images scored: unreadable files are listed below, not counted
     print(f"Test set: {test_set.root} ({int((labels == 1).sum())} real, {int((labels == 0).sum())} fake); "
@@ -71,5 +73,5 @@ def run_compare(args: argparse.Namespace) -> int:
     wins = d["right"].value_counts()
     print(f"Exactly one right on {len(d)} images: A on {wins.get('A', 0)}, B on {wins.get('B', 0)}")
     write_json({"models": table.to_dict(orient="records"), "paired_difference": paired.to_dict(orient="records"),
-                "n_resamples": args.bootstrap, "seed": args.seed}, args.json_out)
+                "positive": args.positive, "n_resamples": args.bootstrap, "seed": args.seed}, args.json_out)
     return 0

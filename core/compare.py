@@ -34,25 +34,27 @@ class Run:
         return ThresholdSweep(self.frame["label"], self.frame["p_real"])
 
 
-def compare_table(runs: list[Run], *, n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> pd.DataFrame:
+def compare_table(runs: list[Run], positive: str = "real", *, n_resamples: int = DEFAULT_RESAMPLES,
+                  seed: int = DEFAULT_SEED) -> pd.DataFrame:
     """One row per run: n, threshold, ROC-AUC, AP, EER and accuracy at the model's own
     threshold, each with ``*_low``/``*_high`` (95% stratified bootstrap; NaN where the
-    test set has one class)."""
+    test set has one class). ``positive`` is the class average precision ranks for (the
+    other three do not depend on it)."""
     rows = []
     for run in runs:
-        b = bootstrap(run.sweep, run.threshold, n_resamples=n_resamples, seed=seed, bands=False)
+        b = bootstrap(run.sweep, run.threshold, positive, n_resamples=n_resamples, seed=seed, bands=False)
         row = {"model": run.model, "test_set": run.test_set, "n": len(run.frame), "threshold": run.threshold}
         row.update(b.columns(TABLE_METRICS, methods=False))
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def roc_curves(runs: list[Run]) -> dict[str, RocCurve]:
-    """"model on test_set" -> ROC curve, for runs whose test set has both classes."""
+def roc_curves(runs: list[Run], positive: str = "real") -> dict[str, RocCurve]:
+    """"model on test_set" -> ROC curve for ``positive``, for runs whose test set has both classes."""
     out = {}
     for run in runs:
         try:
-            out[f"{run.model} on {run.test_set}"] = run.sweep.roc()
+            out[f"{run.model} on {run.test_set}"] = run.sweep.roc(positive)
         except MetricUnavailable:
             continue
     return out
@@ -98,21 +100,21 @@ def paired_scores(a: Run, b: Run, extra_a: tuple[str, ...] = ()) -> pd.DataFrame
     return m
 
 
-def paired_difference(a: Run, b: Run, metrics=PAIRED_METRICS, *, n_resamples: int = DEFAULT_RESAMPLES,
-                      seed: int = DEFAULT_SEED, level: float = 0.95) -> pd.DataFrame:
+def paired_difference(a: Run, b: Run, metrics=PAIRED_METRICS, positive: str = "real", *,
+                      n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED, level: float = 0.95) -> pd.DataFrame:
     """B minus A on the images both scored, with a paired stratified bootstrap: each
     resample draws the same images for both models, so what the two share (the easy and
     the hard images) cancels, and the interval of the difference is far narrower than
     two separate intervals suggest. Columns: metric, a, b, difference, low, high,
     b_better (share of resamples where B is better: higher, or lower for ``eer``), n.
-    Metrics a one-class set leaves undefined are left out."""
+    Metrics a one-class set leaves undefined are left out; ``positive`` as in ``compare_table``."""
     m = _paired_frames(a, b)
     sweep_a = ThresholdSweep(m["label_a"], m["p_real_a"])
     sweep_b = ThresholdSweep(m["label_a"], m["p_real_b"])
     # Same seed, same class sizes and the same image order: resample k draws the same images for both.
-    boot_a, _ = resample_metrics(sweep_a, a.threshold, n_resamples=n_resamples, seed=seed)
-    boot_b, _ = resample_metrics(sweep_b, b.threshold, n_resamples=n_resamples, seed=seed)
-    point_a, point_b = sweep_a.summary(a.threshold), sweep_b.summary(b.threshold)
+    boot_a, _ = resample_metrics(sweep_a, a.threshold, positive, n_resamples=n_resamples, seed=seed)
+    boot_b, _ = resample_metrics(sweep_b, b.threshold, positive, n_resamples=n_resamples, seed=seed)
+    point_a, point_b = sweep_a.summary(a.threshold, positive), sweep_b.summary(b.threshold, positive)
     q = (1 - level) / 2
     rows = []
     for name in metrics:

@@ -95,15 +95,15 @@ def slice_figure(table: pd.DataFrame, metric: str = "accuracy", dimension: str |
     return fig
 
 
-def overlaid_roc_figure(curves: dict[str, RocCurve]) -> go.Figure:
-    """Several ROC curves on one plot, named with their AUC."""
+def overlaid_roc_figure(curves: dict[str, RocCurve], positive: str = "real") -> go.Figure:
+    """Several ROC curves (for the ``positive`` class) on one plot, named with their AUC."""
     fig = go.Figure()
     for name, roc in curves.items():
         fig.add_trace(go.Scatter(x=roc.fpr, y=roc.tpr, mode="lines", name=f"{name} (AUC {roc.auc:.3f})",
                                  hovertemplate="FPR %{x:.3f}<br>TPR %{y:.3f}<extra></extra>"))
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line=dict(dash="dot", color="grey"),
                              hoverinfo="skip"))
-    fig.update_layout(title="ROC curves (positive = real)", xaxis_title="false positive rate",
+    fig.update_layout(title=f"ROC curves (positive = {positive})", xaxis_title="false positive rate",
                       yaxis_title="true positive rate", legend=dict(orientation="h", y=-0.25), **_LAYOUT)
     return fig
 

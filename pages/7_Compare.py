@@ -38,7 +38,7 @@ for w in weights:
 if not runs:
     st.stop()
 
-table = compare.compare_table(runs)
+table = compare.compare_table(runs, ctx.positive)
 table.insert(3, "test images seen", seen)  # a model trained on a set cannot be compared on it fairly
 
 # accuracy first: defined on every set (a one-class set defines nothing else) and in view at 1280 px
@@ -51,9 +51,9 @@ if one_class:  # their empty cells are undefined, not missing data
     st.caption(f"Empty ROC-AUC, average precision and EER cells: {', '.join(one_class)} "
                f"{'holds' if len(one_class) == 1 else 'hold'} one class only, and these need real and fake images; "
                "accuracy is compared alone.")
-curves = compare.roc_curves(runs)
+curves = compare.roc_curves(runs, ctx.positive)
 if curves:
-    st.plotly_chart(figures_analysis.overlaid_roc_figure(curves), width="stretch")
+    st.plotly_chart(figures_analysis.overlaid_roc_figure(curves, ctx.positive), width="stretch")
 
 st.subheader("Where two models disagree")
 names = [f"{r.model} on {r.test_set}" for r in runs]
@@ -70,7 +70,7 @@ if not same_set:
 ib = right.selectbox("Model B", same_set, format_func=names.__getitem__, index=0)
 try:
     d = compare.disagreements(runs[ia], runs[ib])
-    paired = compare.paired_difference(runs[ia], runs[ib])
+    paired = compare.paired_difference(runs[ia], runs[ib], positive=ctx.positive)
 except ValueError as exc:
     st.warning(str(exc))
     st.stop()

@@ -27,6 +27,26 @@ def test_table_has_cis_and_one_class_sets_get_nan():
     assert set(roc_curves([good, weak, only_fake])) == {"good on set A", "weak on set A"}
 
 
+def test_average_precision_and_roc_follow_the_positive_class():
+    """The Compare page passes the sidebar's positive class: AP ranks for it (ROC-AUC, EER
+    and accuracy do not depend on it), as on every other page."""
+    from core.compare import paired_difference
+
+    rng = np.random.default_rng(1)
+    y = np.r_[np.ones(30, int), np.zeros(30, int)]
+    a = Run("A", "s", _frame(np.clip(rng.normal(0.35 + 0.3 * y, 0.2), 0, 1), y), 0.5)
+    b = Run("B", "s", _frame(rng.uniform(size=60), y), 0.5)
+    real, fake = compare_table([a], "real", n_resamples=50), compare_table([a], "fake", n_resamples=50)
+    assert real.loc[0, "average_precision"] == pytest.approx(a.sweep.summary(0.5, "real")["average_precision"])
+    assert fake.loc[0, "average_precision"] == pytest.approx(a.sweep.summary(0.5, "fake")["average_precision"])
+    assert fake.loc[0, "average_precision"] != pytest.approx(real.loc[0, "average_precision"])
+    assert fake.loc[0, "roc_auc"] == pytest.approx(real.loc[0, "roc_auc"])
+    np.testing.assert_allclose(roc_curves([a], "fake")["A on s"].tpr, a.sweep.roc("fake").tpr)
+    ap = paired_difference(a, b, positive="fake", n_resamples=50).set_index("metric").loc["average_precision"]
+    assert ap["a"] == pytest.approx(a.sweep.summary(0.5, "fake")["average_precision"])
+    assert ap["b"] == pytest.approx(b.sweep.summary(0.5, "fake")["average_precision"])
+
+
 def test_disagreements_are_the_images_one_gets_right():
     y = np.array([1, 1, 0, 0])
     a = Run("A", "s", _frame(np.array([0.9, 0.2, 0.1, 0.7]), y), 0.5)  # right, wrong, right, wrong

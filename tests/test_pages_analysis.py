@@ -34,6 +34,17 @@ def test_every_analysis_page_runs(env):
         assert at.title, page
 
 
+def test_compare_ranks_average_precision_for_the_sidebars_positive_class(env):
+    at = start(PAGES[3])
+    at.sidebar.radio(key="w_positive").set_value("fake").run()
+    assert not at.exception
+    frame = at.dataframe[0].value
+    data, ckpt = env
+    preds = predict_test_set(load_detector(ckpt), scan_test_set(data)).frame
+    want = ThresholdSweep(preds["label"], preds["p_real"]).summary(float(frame["threshold"][0]), "fake")
+    assert frame["average_precision"][0] == pytest.approx(want["average_precision"])
+
+
 def test_preset_button_sets_the_shared_threshold_and_save_writes_the_sidecar(env):
     data, ckpt = env
     frame = predict_test_set(load_detector(ckpt), scan_test_set(data)).frame
