@@ -185,7 +185,9 @@ def class_share_figure(shares: dict[str, np.ndarray], cls: str, threshold: float
 
 
 def _finite_thresholds(thresholds: np.ndarray) -> list[str]:
-    return ["none (all negative)" if not np.isfinite(t) else f"{t:.4f}" for t in thresholds]
+    """Hover text of P(real) thresholds. The curve's end at +inf calls every image FAKE
+    whichever class is positive (REAL when P(real) >= threshold), so it is named by verdict."""
+    return ["above every score (all FAKE)" if not np.isfinite(t) else f"{t:.4f}" for t in thresholds]
 
 
 def roc_figure(roc: RocCurve, operating_point: tuple[float, float] | None = None, positive: str = "real") -> go.Figure:

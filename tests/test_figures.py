@@ -86,7 +86,10 @@ def test_roc_and_pr_figures_show_thresholds_on_hover_and_the_operating_point(swe
     fig = figures.roc_figure(roc, (0.2, 0.8))
     assert len(fig.data[0].customdata) == len(roc.fpr)
     assert "threshold" in fig.data[0].hovertemplate
-    assert fig.data[0].customdata[0].startswith("none")  # the +inf point of the sweep
+    assert fig.data[0].customdata[0] == "above every score (all FAKE)"  # the +inf point of the sweep
+    # with fake positive the +inf end is the curve's last point (every image flagged): still all FAKE
+    fake_roc = figures.roc_figure(sweep.roc("fake"), positive="fake")
+    assert fake_roc.data[0].customdata[-1] == "above every score (all FAKE)" and fake_roc.data[0].y[-1] == 1.0
     assert (fig.data[-1].x[0], fig.data[-1].y[0]) == (0.2, 0.8)
     fig = figures.pr_figure(pr, (0.6, 0.75), prevalence=0.5)
     assert list(fig.data[0].customdata) == [f"{t:.4f}" for t in pr.thresholds]
