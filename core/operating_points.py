@@ -1,8 +1,8 @@
 """Threshold presets, each a view of ``ThresholdSweep``'s table.
 
-Every preset picks one of the sweep's finite thresholds (a distinct score), so applying
-it with the rule REAL when P(real) >= threshold reproduces exactly the counts it was
-chosen on. Rates are in words: a *false alarm* is a real face flagged fake, a *catch* is
+Every preset picks one of the sweep's finite thresholds (a distinct score), or just above
+the top score when catching a share of fakes needs it, so applying it with the rule REAL
+when P(real) >= threshold reproduces exactly the counts it was chosen on. Rates are in words: a *false alarm* is a real face flagged fake, a *catch* is
 a fake flagged fake, a *miss* is a fake passed as real.
 """
 from __future__ import annotations
@@ -79,28 +79,35 @@ def eer_point(sweep: ThresholdSweep) -> OperatingPoint:
     return _point(sweep, k, "eer", "Equal error rate", "false alarms = misses (value: the EER)", e.eer)
 
 
+def _point_at(sweep: ThresholdSweep, threshold: float, key: str, label: str, optimises: str,
+              value_of) -> OperatingPoint:
+    """The preset at ``threshold`` (from ``ThresholdSweep.threshold_for_share``), its
+    rates read from the sweep's confusion there; ``value_of(false_alarm, catch)``."""
+    c = sweep.confusion(threshold)
+    fa, catch = c.real_flagged / sweep.n_real, c.fake_caught / sweep.n_fake
+    return OperatingPoint(key=key, label=label, threshold=float(threshold), optimises=optimises,
+                          value=float(value_of(fa, catch)), false_alarm_rate=float(fa), catch_rate=float(catch))
+
+
 def max_false_alarm(sweep: ThresholdSweep, rate: float) -> OperatingPoint:
     """Most fakes caught while at most ``rate`` of real faces are flagged fake: the
-    highest threshold whose false-alarm rate is <= rate."""
-    thr, fa, catch = _rates(sweep)
-    ok = np.flatnonzero(fa <= rate + 1e-12)
-    if len(ok) == 0:  # cannot happen: the lowest threshold flags no real face
-        raise MetricUnavailable(f"no threshold keeps false alarms at or below {rate:.1%}")
-    k = int(ok[0])
-    return _point(sweep, k, "false_alarm", f"At most {rate:.1%} false alarms",
-                  f"fakes caught, with at most {rate:.1%} of real faces flagged", catch[k])
+    highest threshold that passes at least 1 - ``rate`` of them (the Threshold explorer's
+    target share, ``ThresholdSweep.threshold_for_share``)."""
+    _rates(sweep)
+    t = sweep.threshold_for_share("real", max(0.0, 1.0 - rate))
+    return _point_at(sweep, t, "false_alarm", f"At most {rate:.1%} false alarms",
+                     f"fakes caught, with at most {rate:.1%} of real faces flagged", lambda fa, catch: catch)
 
 
 def min_catch_rate(sweep: ThresholdSweep, rate: float) -> OperatingPoint:
     """Fewest false alarms while at least ``rate`` of fakes are caught: the lowest
-    threshold whose catch rate is >= rate (the highest threshold when none reaches it)."""
-    thr, fa, catch = _rates(sweep)
-    ok = np.flatnonzero(catch >= rate - 1e-12)
-    if len(ok) == 0:
-        raise MetricUnavailable(f"no threshold below 1 catches {rate:.1%} of fakes; the best is {catch[0]:.1%}")
-    k = int(ok[-1])
-    return _point(sweep, k, "catch", f"Catch at least {rate:.1%} of fakes",
-                  f"fewest real faces flagged, with at least {rate:.1%} of fakes caught", fa[k])
+    threshold that catches that share (``ThresholdSweep.threshold_for_share``; just above
+    the top score when a fake holds it). MetricUnavailable only when a fake that must be
+    caught scores P(real) = 1."""
+    _rates(sweep)
+    t = sweep.threshold_for_share("fake", rate)
+    return _point_at(sweep, t, "catch", f"Catch at least {rate:.1%} of fakes",
+                     f"fewest real faces flagged, with at least {rate:.1%} of fakes caught", lambda fa, catch: fa)
 
 
 def cost_curve(sweep: ThresholdSweep, cost_miss: float = 1.0, cost_false_alarm: float = 1.0,
@@ -129,8 +136,9 @@ def min_cost(sweep: ThresholdSweep, cost_miss: float = 1.0, cost_false_alarm: fl
 
 def all_presets(sweep: ThresholdSweep, positive: str = "real", *, false_alarm_rate: float = 0.01,
                 catch_rate: float = 0.95, cost_miss: float = 1.0, cost_false_alarm: float = 1.0,
-                fake_share: float = 0.5) -> list[OperatingPoint]:
-    """Every preset; ones this data cannot define are left out. Empty for one-class sets."""
+                fake_share: float = 0.5, problems: list[str] | None = None) -> list[OperatingPoint]:
+    """Every preset; ones this data cannot define are left out, and why goes to
+    ``problems`` when a list is given (so a page can say it). Empty for one-class sets."""
     if not sweep.has_both_classes:
         return []
     makers = [lambda: max_f1(sweep, positive), lambda: youden(sweep), lambda: eer_point(sweep),
@@ -140,6 +148,7 @@ def all_presets(sweep: ThresholdSweep, positive: str = "real", *, false_alarm_ra
     for make in makers:
         try:
             out.append(make())
-        except MetricUnavailable:
-            continue
+        except MetricUnavailable as exc:
+            if problems is not None:
+                problems.append(str(exc))
     return out

@@ -30,6 +30,19 @@ def test_false_alarm_and_catch_targets():
     assert p.threshold == 0.7 and p.false_alarm_rate == 0.5
 
 
+def test_catching_every_fake_when_a_fake_holds_the_top_score_is_just_above_it():
+    """The preset and the Threshold explorer's target share are one rule: a fake at the
+    top score is caught just above it (the preset used to raise), unless it scores 1."""
+    sweep = ThresholdSweep([0, 0, 1, 1], [0.9, 0.2, 0.8, 0.7])
+    p = op.min_catch_rate(sweep, 1.0)
+    assert p.threshold == sweep.threshold_for_share("fake", 1.0) and 0.9 < p.threshold < 0.9 + 1e-12
+    assert p.catch_rate == 1.0 and p.false_alarm_rate == 1.0 and p.value == 1.0
+    for rate in (0.0, 0.5, 0.99):
+        assert op.max_false_alarm(sweep, rate).threshold == sweep.threshold_for_share("real", 1 - rate)
+    with pytest.raises(op.MetricUnavailable, match="P\\(real\\) = 1"):
+        op.min_catch_rate(ThresholdSweep([0, 1], [1.0, 0.5]), 1.0)
+
+
 def test_eer_point_is_the_sweep_eer():
     assert op.eer_point(SWEEP).threshold == SWEEP.eer().threshold
 
@@ -53,6 +66,14 @@ def test_presets_apply_to_the_counts_they_were_chosen_on():
         assert c.fake_caught / sweep.n_fake == pytest.approx(p.catch_rate)
         assert p.optimises
     assert op.max_false_alarm(sweep, 0.05).false_alarm_rate <= 0.05
+
+
+def test_a_preset_left_out_says_why():
+    sweep = ThresholdSweep([0, 0, 1], [1.0, 0.2, 0.6])  # a fake at P(real) = 1 cannot be caught
+    problems: list[str] = []
+    keys = [p.key for p in op.all_presets(sweep, catch_rate=1.0, problems=problems)]
+    assert "catch" not in keys and "max_f1" in keys
+    assert len(problems) == 1 and "no threshold catches 100.0% of the fakes" in problems[0]
 
 
 def test_one_class_and_bad_costs():
