@@ -114,8 +114,9 @@ def _slices_display(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def build_html(a: Analysis, ident: Identity) -> str:
-    """The report as one HTML string."""
+def build_html(a: Analysis, ident: Identity, presets: list | None = None) -> str:
+    """The report as one HTML string; ``presets`` (``OperatingPoint`` list) replaces the
+    analysis's default ones, so a report built from a page lists what the page shows."""
     e = html.escape
     c = a.sweep.confusion(a.threshold, a.positive)
     metrics = pd.DataFrame([{"metric": NAMES[m], "value (95% CI)": a.boot.intervals[m].format(percent=m != "mcc")} for m in HEADLINE])
@@ -128,7 +129,7 @@ def build_html(a: Analysis, ident: Identity) -> str:
     figs.append(slice_figure(a.slices, "accuracy"))
     presets = pd.DataFrame([{"preset": p.label, "threshold": f"{p.threshold:.4f}", "optimises": p.optimises,
                              "value": f"{p.value:.4f}", "false alarms": f"{p.false_alarm_rate:.1%}",
-                             "fakes caught": f"{p.catch_rate:.1%}"} for p in a.presets])
+                             "fakes caught": f"{p.catch_rate:.1%}"} for p in (a.presets if presets is None else presets)])
     seen = seen_words(a, ident)
     warn = "".join(f'<div class="warn">⚠ {e(text)}</div>' for level, text in seen if level in ("error", "warning"))
     warn += "".join(f'<div class="warn">⚠ {e(s.message)}</div>' for s in a.shortcuts if s.fires)

@@ -257,12 +257,18 @@ def _cached_analysis(weights_sha: str, set_signature: str, settings: tuple, side
     return analyse(_frame, threshold, positive, n_resamples=n_resamples, jpeg_quality=False)
 
 
+def analysis_key(ctx: Context, n_resamples: int = DEFAULT_RESAMPLES) -> tuple:
+    """What ``analysis`` depends on: model, test set, inference settings, the model's
+    sidecar, threshold, positive class and resamples (also the key of anything built from it)."""
+    return (ctx.detector.sha256, ctx.set_signature, ctx.settings_key, _sidecar_stamp(ctx.detector),
+            float(ctx.threshold), ctx.positive, n_resamples)
+
+
 def analysis(ctx: Context, preds: Predictions, n_resamples: int = DEFAULT_RESAMPLES):
     """``core.analysis.analyse`` of these predictions at the current threshold, cached. It
     starts from ``slice_frame``, so a set's JPEG headers are read once per model and set,
     not again for every threshold."""
-    return _cached_analysis(ctx.detector.sha256, ctx.set_signature, ctx.settings_key, _sidecar_stamp(ctx.detector),
-                            float(ctx.threshold), ctx.positive, n_resamples, slice_frame(ctx, preds))
+    return _cached_analysis(*analysis_key(ctx, n_resamples), slice_frame(ctx, preds))
 
 
 def context_for(ctx: Context, weights: str | None = None, data_dir: str | None = None) -> tuple[Context | None, str]:

@@ -36,10 +36,11 @@ catch = c2.number_input("Min fakes caught (%)", 0.0, 100.0, 95.0, 1.0) / 100
 cost_miss = c3.number_input("Cost of a missed fake", 0.0, 1e6, 10.0, 1.0)
 cost_fa = c4.number_input("Cost of a false alarm", 0.0, 1e6, 1.0, 1.0)
 share = c5.number_input("Share of fakes in practice (%)", 0.0, 100.0, 5.0, 1.0) / 100
-presets = operating_points.all_presets(sweep, positive, false_alarm_rate=fa, catch_rate=catch, cost_miss=cost_miss,
-                                       cost_false_alarm=cost_fa, fake_share=share)
-if not presets:
-    st.info("No preset can be computed for this set.")
+options = dict(false_alarm_rate=fa, catch_rate=catch, cost_miss=cost_miss, cost_false_alarm=cost_fa, fake_share=share)
+problems: list[str] = []
+presets = operating_points.all_presets(sweep, positive, **options, problems=problems)
+for problem in problems:
+    st.caption(f"Not offered: {problem}.")
 for p in presets:
     row = st.columns([3, 5, 2, 2, 2])
     row[0].markdown(f"**{p.label}**")
@@ -65,10 +66,10 @@ if st.button(f"Save threshold {t:.4f} next to {ctx.weights}"):
 st.subheader("Report")
 ident = report.identity(ctx.detector, ctx.test_set, preds.frame, f"set in the dashboard ({ctx.threshold:.4f})",
                         preds.skipped)
-report_key = (ctx.detector.sha256, ctx.set_signature, t, positive)
+report_key = (*ui.analysis_key(ctx), tuple(sorted(options.items())))  # anything that changes the report
 if st.button("Build the HTML report"):
     with st.spinner("Building the report…"):
-        st.session_state["report"] = (report_key, report.build_html(a, ident), report.predictions_csv(a))
+        st.session_state["report"] = (report_key, report.build_html(a, ident, presets), report.predictions_csv(a))
 if st.session_state.get("report", (None,))[0] == report_key:
     _, html, csv = st.session_state["report"]
     d1, d2 = st.columns(2)

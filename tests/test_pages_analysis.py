@@ -60,11 +60,21 @@ def test_preset_button_sets_the_shared_threshold_and_save_writes_the_sidecar(env
     assert load_detector(ckpt).threshold == pytest.approx(want, abs=1e-6)
 
 
-def test_report_button_offers_the_download(env):
+def _report_html(at) -> str | None:
+    got = at.session_state["report"] if "report" in at.session_state else None
+    return got[1] if got else None
+
+
+def test_report_button_offers_the_download_with_the_pages_presets(env):
     at = start(PAGES[0])
+    next(n for n in at.number_input if n.label == "Min fakes caught (%)").set_value(80.0).run()
     next(b for b in at.button if b.label == "Build the HTML report").click().run()
     assert not at.exception
     assert any("Download report" in str(getattr(el, "label", "")) for el in at.get("download_button"))
+    assert "Catch at least 80.0% of fakes" in _report_html(at)  # the page's preset, not the default 95 %
+    # a changed input makes the built report stale: it is no longer offered until rebuilt
+    next(n for n in at.number_input if n.label == "Min fakes caught (%)").set_value(70.0).run()
+    assert not any("Download report" in str(getattr(el, "label", "")) for el in at.get("download_button"))
 
 
 def test_compare_two_checkpoints(env, tmp_path):
