@@ -40,8 +40,8 @@ class Embeddings:
 
 
 def _cache_path(detector: Detector, test_set: TestSet, cache_dir: Path | None) -> Path:
-    files = test_set.images[["relpath", "size_bytes", "mtime_ns"]].astype(str).to_numpy().tolist()
-    key = json.dumps({"weights": detector.sha256, "pre": detector.preprocessing.to_dict(), "root": str(test_set.root),
+    files = list(zip(test_set.images["relpath"], prediction_cache.content_digests(test_set, cache_dir)))
+    key = json.dumps({"v": 2, "weights": detector.sha256, "pre": detector.preprocessing.to_dict(), "root": str(test_set.root),
                       "files": files}, sort_keys=True)
     return Path(cache_dir or prediction_cache.DEFAULT_CACHE_DIR) / "features" / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz"
 

@@ -172,3 +172,35 @@ def cached_predictions(weights_sha256: str, test_set: TestSet, settings: Inferen
     if todo:
         return None
     return assemble(merged, from_cache=len(merged), scored=0, precision=settings.precision)
+
+
+def content_digests(test_set: TestSet, cache_dir: Path | None = None) -> list[str]:
+    """Each image's content digest (``core.provenance.file_digest``), in the set's row order,
+    for caches that must survive new modification times (the robustness and feature caches
+    key on these). A small memo per folder, keyed by path, size and time, means each file is
+    read once per change of time, not once per call; an unreadable file gets a key from its
+    size and time, so it is tried again when it changes."""
+    from . import atomic
+    from .provenance import file_digest
+
+    root_key = hashlib.sha256(str(test_set.root).encode()).hexdigest()[:24]
+    memo_path = Path(cache_dir or DEFAULT_CACHE_DIR) / "digests" / f"{root_key}.csv"
+    files = test_set.images[["path", "relpath", "size_bytes", "mtime_ns"]]
+    try:
+        memo = pd.read_csv(memo_path, dtype={"relpath": str, "digest": str})
+        known = {(r, int(s), int(m)): d for r, s, m, d in memo[["relpath", "size_bytes", "mtime_ns", "digest"]].itertuples(index=False)}
+    except (OSError, ValueError, KeyError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        known = {}  # no memo yet, or a damaged one: rebuilt
+    out, fresh = [], False
+    for path, rel, size, mtime in files.itertuples(index=False):
+        key = (rel, int(size), int(mtime))
+        if key not in known:
+            known[key], fresh = file_digest(path) or f"unreadable-{size}-{mtime}", True
+        out.append(known[key])
+    if fresh:
+        rows = pd.DataFrame([(*k, d) for k, d in known.items()], columns=["relpath", "size_bytes", "mtime_ns", "digest"])
+        try:
+            atomic.write_bytes(memo_path, rows.to_csv(index=False).encode())
+        except OSError:
+            pass  # a read-only cache folder: the digests are still right, only read again next time
+    return out

@@ -106,9 +106,10 @@ class _PerturbedFolder(Dataset):
 
 
 def _cache_path(detector, test_set, settings, perturbation, cache_dir) -> Path:
-    files = test_set.images[["relpath", "size_bytes", "mtime_ns"]].astype(str).to_numpy().tolist()
+    # by content, not modification time: a folder copied or checked out again keeps its sweep
+    files = list(zip(test_set.images["relpath"], prediction_cache.content_digests(test_set, cache_dir)))
     key = json.dumps(
-        {"v": 2, "weights": detector.sha256, "pre": detector.preprocessing.to_dict(), "settings": settings.key(),
+        {"v": 3, "weights": detector.sha256, "pre": detector.preprocessing.to_dict(), "settings": settings.key(),
          "root": str(test_set.root), "perturbation": [perturbation.kind, perturbation.level], "files": files},
         sort_keys=True,
     )
@@ -121,7 +122,7 @@ def predict_perturbed(detector: Detector, test_set: TestSet, perturbation: Pertu
                       cache_dir: Path | None = None, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
     """P(real) of every readable image after ``perturbation``, and the perturbed copy's
     ``detail_share``: DataFrame[relpath, label, p_real, detail_share].
-    Cached per model, preprocessing, settings, test set (its files' size/mtime) and perturbation.
+    Cached per model, preprocessing, settings, test set (its files' contents) and perturbation.
     ``progress(n, from_cache)`` is called with the number of images just scored (all of
     them, from_cache True, when the cache answered)."""
     path = _cache_path(detector, test_set, settings, perturbation, cache_dir)

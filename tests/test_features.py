@@ -1,6 +1,8 @@
 """core/features.py: penultimate features, PCA / t-SNE maps, thumbnails."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -13,7 +15,7 @@ from core.inference import InferenceSettings
 from .conftest import make_test_set
 
 
-def test_embeddings_match_predictions_and_are_cached(tiny_ckpt, tmp_path, cache_dir):
+def test_embeddings_match_predictions_and_are_cached(tiny_ckpt, tmp_path, cache_dir, monkeypatch):
     det = load_detector(tiny_ckpt)
     test_set = scan_test_set(make_test_set(tmp_path / "set", n_real=3, n_fake=3, size=48, corrupt=True))
     emb = embed_test_set(det, test_set, workers=0)
@@ -26,6 +28,11 @@ def test_embeddings_match_predictions_and_are_cached(tiny_ckpt, tmp_path, cache_
     again = embed_test_set(det, test_set, workers=0)
     np.testing.assert_array_equal(again.features, emb.features)
     assert list(again.frame["relpath"]) == list(emb.frame["relpath"])
+    for f in test_set.images["path"]:  # new modification times, same bytes: still the cache
+        os.utime(f, ns=(0, os.stat(f).st_mtime_ns + 10**9))
+    monkeypatch.setattr("core.features.DataLoader", None)  # any scoring would fail
+    touched = embed_test_set(det, scan_test_set(test_set.root), workers=0)
+    np.testing.assert_array_equal(touched.features, emb.features)
 
 
 @pytest.mark.parametrize("method", ["pca", "tsne"])

@@ -124,6 +124,28 @@ def test_sweep_is_cached_per_perturbation(tiny_ckpt, tmp_path, cache_dir):
     assert len(list((cache_dir / "robustness").glob("*.csv"))) == 2
 
 
+def test_the_sweep_cache_survives_new_modification_times_but_not_new_bytes(tiny_ckpt, tmp_path, cache_dir):
+    """The shared data set gets new file times between sessions: the sweep must not be run
+    again for that (it keys on content), but an edited image must be scored again."""
+    import os
+
+    det = load_detector(tiny_ckpt)
+    root = make_test_set(tmp_path / "set", n_real=2, n_fake=2, size=48)
+    pert = Perturbation("noise", 15)
+    predict_perturbed(det, scan_test_set(root), pert, ONE_WORKER)
+    files = [f for f in root.rglob("*") if f.is_file()]
+    for f in files:
+        os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))
+    touched = scan_test_set(root)
+    calls = []
+    predict_perturbed(det, touched, pert, ONE_WORKER, progress=lambda n, from_cache=False: calls.append(from_cache))
+    assert calls == [True] and images_to_score(det, touched, perturbations=(pert,), settings=ONE_WORKER, tta=False)[0] == 4
+    Image.new("RGB", (48, 48), (9, 9, 9)).save(files[0], format="PNG" if files[0].suffix == ".png" else "JPEG")
+    calls.clear()
+    predict_perturbed(det, scan_test_set(root), pert, ONE_WORKER, progress=lambda n, from_cache=False: calls.append(from_cache))
+    assert True not in calls
+
+
 def test_images_to_score_counts_down_to_zero_as_the_caches_fill(tiny_ckpt, tmp_path, cache_dir):
     det = load_detector(tiny_ckpt)
     test_set = scan_test_set(make_test_set(tmp_path / "set", n_real=2, n_fake=3, size=48))
