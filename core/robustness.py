@@ -135,6 +135,10 @@ def predict_perturbed(detector: Detector, test_set: TestSet, perturbation: Pertu
         except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
             pass  # a damaged cache is rebuilt
     images = test_set.images.reset_index(drop=True)
+    # Unlike the clean pass (``inference.effective_workers``: none on the CPU), worker processes pay
+    # here: each image is perturbed (blur, re-encoding) as well as decoded, and this folder has no
+    # threaded batch decode. Blur sigma 2 on the 163 validation images, 2 cores, bf16: 45 s with no
+    # worker, 32 s with one or two (medians of 2; /tmp script, session 17).
     workers = settings.workers if settings.workers is not None else min(4, os.cpu_count() or 1)
     loader = DataLoader(_PerturbedFolder(images["path"].tolist(), images["relpath"].tolist(), detector.preprocessing, perturbation),
                         batch_size=settings.batch_size, num_workers=workers)
