@@ -58,7 +58,10 @@ def _cached_predictions(weights_sha: str, set_signature: str, settings: tuple, _
     return predict_test_set(_detector, _test_set, InferenceSettings(**dict(settings)))
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+# A resource, not data: cache_data would hand each rerun a fresh unpickled copy, losing the sweep's
+# memo of ROC-AUC/AP/EER, so every threshold move redid them. The sweep is never changed but for
+# that memo, which any session may fill with the same values.
+@st.cache_resource(show_spinner=False, max_entries=16)
 def _cached_sweep(weights_sha: str, set_signature: str, settings: tuple, _frame: pd.DataFrame) -> ThresholdSweep:
     return ThresholdSweep(_frame["label"].to_numpy(), _frame["p_real"].to_numpy())
 
