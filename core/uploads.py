@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import re
 import shutil
 import stat
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -197,22 +199,44 @@ def _member_path(info: zipfile.ZipInfo) -> PurePosixPath | None:
 
 
 def save_weights(name: str, data: bytes, folder: str | Path) -> Path:
-    """Write an uploaded weights file as ``folder/<safe name><suffix>`` (the folder made if
-    needed) and return its path; a later upload of the same name replaces it."""
-    out = Path(folder) / (safe_name(name) + Path(name).suffix.lower())
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
+    """Write an uploaded weights file as ``folder/<safe name>-<content digest><suffix>`` (the
+    folder made if needed) and return its path. The digest in the name keeps two different
+    uploads of one name (two people's ``model.pth``) apart, and the same file uploaded again
+    lands on the same path; the write is atomic, so no reader sees half a checkpoint."""
+    from .atomic import write_bytes
+
+    tag = bytes_digest(data).split("-")[-1][:10]
+    out = Path(folder) / f"{safe_name(name)}-{tag}{Path(name).suffix.lower()}"
+    if not (out.is_file() and out.stat().st_size == len(data)):
+        write_bytes(out, data)
     return out
 
 
-def extract_test_set_zip(source, dest_root: str | Path, name: str) -> Path:
-    """Unpack a zipped test set into ``dest_root/<safe name>`` and return the folder
-    holding ``real/`` and ``fake/`` (the zip may wrap them in one top folder).
+def _stream_digest(source) -> str:
+    """A short content digest of a path or a seekable file (left at its start)."""
+    h = hashlib.blake2b(digest_size=16)
+    if isinstance(source, (str, Path)):
+        with open(source, "rb") as f:
+            return hashlib.file_digest(f, lambda: h).hexdigest()[:10]
+    source.seek(0)
+    while chunk := source.read(1 << 20):
+        h.update(chunk)
+    source.seek(0)
+    return h.hexdigest()[:10]
 
-    Only image files are extracted. Raises ``DatasetError`` for a file that is not a
-    zip, members that escape the folder (zip-slip) or are links, archives over
-    ``MAX_ZIP_BYTES`` uncompressed or ``MAX_ZIP_FILES`` files, or no test-set layout."""
+
+def extract_test_set_zip(source, dest_root: str | Path, name: str) -> Path:
+    """Unpack a zipped test set into ``dest_root/<safe name>-<content digest>`` and return
+    the folder holding ``real/`` and ``fake/`` (the zip may wrap them in one top folder).
+
+    The archive is unpacked beside that folder and moved into place whole, so a session
+    reading an earlier upload never sees it half written or deleted; the same archive again
+    reuses its folder, and another archive of the same name gets its own. Only image files
+    are extracted. Raises ``DatasetError`` for a file that is not a zip, members that escape
+    the folder (zip-slip) or are links, archives over ``MAX_ZIP_BYTES`` uncompressed or
+    ``MAX_ZIP_FILES`` files, or no test-set layout."""
     try:
+        tag = _stream_digest(source)
         archive = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError) as exc:
         raise DatasetError(f"{name}: not a readable .zip file ({exc})") from None
@@ -228,21 +252,32 @@ def extract_test_set_zip(source, dest_root: str | Path, name: str) -> Path:
                 raise DatasetError(f"{name}: member {m.filename!r} points outside the archive folder; refused")
             if stat.S_ISLNK(m.external_attr >> 16):
                 raise DatasetError(f"{name}: member {m.filename!r} is a symbolic link; refused")
-        target = Path(dest_root) / safe_name(name)
-        if target.exists():
-            shutil.rmtree(target)
-        target.mkdir(parents=True)
-        try:
-            _extract_images(archive, members, target, name)
-            root = _find_layout(target)
-            if root is None:
-                raise DatasetError(f"{name}: no real/ or fake/ folder inside the zip.\n\n{LAYOUT_HELP}")
-            scan_test_set(root)  # raises DatasetError with the reason when no image is usable
-        except (DatasetError, OSError, zipfile.BadZipFile) as exc:
-            shutil.rmtree(target, ignore_errors=True)
-            if isinstance(exc, DatasetError):
-                raise
-            raise DatasetError(f"{name}: could not unpack ({exc})") from None
+        target = Path(dest_root) / f"{safe_name(name)}-{tag}"
+        if not target.is_dir():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+            try:
+                _extract_images(archive, members, staging, name)
+                _checked_layout(staging, name)  # a wrong archive leaves nothing behind
+                try:
+                    staging.rename(target)
+                except OSError:  # another session unpacked the same archive first: theirs is used
+                    shutil.rmtree(staging, ignore_errors=True)
+            except (DatasetError, OSError, zipfile.BadZipFile) as exc:
+                shutil.rmtree(staging, ignore_errors=True)
+                if isinstance(exc, DatasetError):
+                    raise
+                raise DatasetError(f"{name}: could not unpack ({exc})") from None
+    return _checked_layout(target, name)
+
+
+def _checked_layout(folder: Path, name: str) -> Path:
+    """The test-set folder inside an unpacked archive; DatasetError when there is none or
+    it holds no usable image (``scan_test_set`` says why)."""
+    root = _find_layout(folder)
+    if root is None:
+        raise DatasetError(f"{name}: no real/ or fake/ folder inside the zip.\n\n{LAYOUT_HELP}")
+    scan_test_set(root)
     return root
 
 

@@ -54,8 +54,12 @@ def test_an_uploaded_weights_file_is_saved_under_a_safe_name(tmp_path):
     from core.uploads import save_weights
 
     out = save_weights("../../my model (v2).PTH", b"abc", tmp_path / "uploads")
-    assert out == tmp_path / "uploads" / "my_model_v2.pth" and out.read_bytes() == b"abc"
-    assert save_weights("../../my model (v2).PTH", b"new", tmp_path / "uploads").read_bytes() == b"new"
+    assert out.parent == tmp_path / "uploads" and out.name.startswith("my_model_v2-") and out.suffix == ".pth"
+    assert out.read_bytes() == b"abc"
+    other = save_weights("../../my model (v2).PTH", b"new", tmp_path / "uploads")  # someone else's model.pth
+    assert other != out and other.read_bytes() == b"new" and out.read_bytes() == b"abc"
+    assert save_weights("my model (v2).pth", b"abc", tmp_path / "uploads") == out  # the same file: the same path
+    assert sorted(p.name for p in (tmp_path / "uploads").iterdir()) == sorted([out.name, other.name])  # no temp files
 
 
 def test_weights_stamp_changes_when_a_threshold_is_saved(tmp_path, tiny_ckpt):

@@ -104,7 +104,7 @@ def test_zip_with_a_top_folder_is_extracted_as_a_test_set(tmp_path):
     z = make_zip({"myset/real/r1.jpg": jpg, "myset/fake/gan/f1.jpg": jpg, "myset/readme.txt": b"x",
                   "__MACOSX/myset/real/._r1.jpg": b"junk"})
     root = extract_test_set_zip(z, tmp_path, "My Set!.zip")
-    assert root == tmp_path / "My_Set" / "myset"
+    assert root.parent.parent == tmp_path and root.parent.name.startswith("My_Set-") and root.name == "myset"
     assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*.jpg")) == ["fake/gan/f1.jpg", "real/r1.jpg"]
     assert not (root / "readme.txt").exists()
 
@@ -116,7 +116,7 @@ def test_zip_of_the_ciplab_download_layout_is_a_test_set(tmp_path):
     jpg = image_bytes("JPEG")
     z = make_zip({"real_and_fake_face/training_real/r1.jpg": jpg, "real_and_fake_face/training_fake/easy_1_1000.jpg": jpg})
     root = extract_test_set_zip(z, tmp_path, "ciplab.zip")
-    assert root == tmp_path / "ciplab" / "real_and_fake_face"
+    assert root.parent.name.startswith("ciplab-") and root.name == "real_and_fake_face"
     ts = scan_test_set(root, require_both=True)
     assert (ts.n_real, ts.n_fake) == (1, 1)
     assert [p.name for p in map(tmp_path.joinpath, known_test_sets(tmp_path))] == ["real_and_fake_face"]
@@ -133,6 +133,18 @@ def test_unsafe_or_wrong_zips_are_refused_and_leave_nothing(tmp_path, entries, l
         extract_test_set_zip(make_zip(entries, links), tmp_path / "up", "set.zip")
     assert not (tmp_path / "evil.jpg").exists()
     assert not any((tmp_path / "up").rglob("*.jpg")) if (tmp_path / "up").exists() else True
+
+
+def test_two_archives_of_one_name_get_their_own_folders_and_the_same_archive_reuses_its(tmp_path):
+    """Sessions share data/uploads: one upload must never delete or overwrite another's."""
+    jpg = image_bytes("JPEG")
+    first = extract_test_set_zip(make_zip({"real/a.jpg": jpg, "fake/b.jpg": jpg}), tmp_path, "set.zip")
+    (first / "real" / "marker.txt").write_text("still here")
+    other = extract_test_set_zip(make_zip({"real/c.jpg": jpg, "fake/d.jpg": jpg}), tmp_path, "set.zip")
+    assert other != first and (first / "real" / "marker.txt").exists() and (other / "real" / "c.jpg").exists()
+    again = extract_test_set_zip(make_zip({"real/a.jpg": jpg, "fake/b.jpg": jpg}), tmp_path, "set.zip")
+    assert again == first and (first / "real" / "marker.txt").exists()  # reused, not unpacked over
+    assert not list(tmp_path.glob(".*.tmp"))  # no staging folder left behind
 
 
 def test_not_a_zip_and_oversized_zip(tmp_path, monkeypatch):
