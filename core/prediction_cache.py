@@ -167,10 +167,21 @@ def assemble(merged: pd.DataFrame, from_cache: int, scored: int, precision: str)
 
 def cached_predictions(weights_sha256: str, test_set: TestSet, settings: InferenceSettings,
                        cache_dir: Path | None = None) -> Predictions | None:
-    """The predictions when every image of the set is cached, else None."""
-    merged, todo = merge_with_cache(test_set, cache_path(weights_sha256, test_set, settings, cache_dir))
+    """The predictions when every image of the set is cached, else None. Rows matched by
+    content under a new modification time are recorded, as a scoring pass records them, so
+    the next lookup does not read those files again."""
+    path = cache_path(weights_sha256, test_set, settings, cache_dir)
+    merged, todo = merge_with_cache(test_set, path)
     if todo:
         return None
+    if merged["relinked"].any():
+        from . import atomic
+
+        try:
+            with atomic.exclusive(path):
+                record_relinked(merged, path)
+        except OSError:
+            pass  # a read-only cache: the answer stands, the files are only read again next time
     return assemble(merged, from_cache=len(merged), scored=0, precision=settings.precision)
 
 

@@ -214,3 +214,18 @@ def test_a_file_touched_but_unchanged_keeps_its_score_and_a_changed_one_is_score
 
     merged, todo = merge_with_cache(scan_test_set(root), cache_path(det.sha256, scan_test_set(root), SETTINGS))
     assert not todo and not merged["relinked"].any()
+
+
+def test_a_cache_only_lookup_records_touched_files_too(tmp_path, tiny_ckpt, cache_dir):
+    """`evaluate` answered from the cache must not hash the touched files on every run."""
+    from core.prediction_cache import cache_path, cached_predictions, merge_with_cache
+
+    root = make_test_set(tmp_path / "s", n_real=2, n_fake=2)
+    det = load_detector(tiny_ckpt)
+    predict_test_set(det, scan_test_set(root), SETTINGS)
+    for path in (root / "real").iterdir():
+        os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    touched = scan_test_set(root)
+    assert cached_predictions(det.sha256, touched, SETTINGS) is not None
+    merged, todo = merge_with_cache(touched, cache_path(det.sha256, touched, SETTINGS))
+    assert not todo and not merged["relinked"].any()  # matched by path, size and the new time directly
