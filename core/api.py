@@ -34,7 +34,6 @@ from .api_schemas import (
     BatchResult,
     BodySizeLimit,
     ErrorBody,
-    FileError,
     Health,
     ModelCard,
     Prediction,
@@ -42,6 +41,7 @@ from .api_schemas import (
 from .checkpoint import Detector, load_detector, resolve_device
 from .face import crop_face as find_face
 from .inference import score_tensors_and_members
+from .metrics import verdict
 from .preprocess import ImageError, open_photo
 from .quality import detail_report
 
@@ -125,7 +125,7 @@ def _prediction(name: str, p_real: float, threshold: float, detector: Detector, 
         "filename": name,
         "real_prob": p_real,
         "fake_prob": 1.0 - p_real,
-        "verdict": "REAL" if p_real >= threshold else "FAKE",
+        "verdict": verdict(p_real, threshold),
         "threshold": threshold,
         "weights_sha256": detector.sha256,
         "width": info["width"],

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from .bootstrap import DEFAULT_RESAMPLES
-from . import near_copies, provenance
+from . import metrics, near_copies, provenance
 from .cli import DEFAULT_DATA, default_weights, write_json
 from .cli_types import open_fraction, positive_int
 
@@ -168,7 +168,7 @@ def run_predict(args: argparse.Namespace) -> int:
             continue
         scores, members = score_images_and_members(detector, [image])
         p_real = float(scores[0])
-        verdict = "REAL" if p_real >= threshold else "FAKE"
+        verdict = metrics.verdict(p_real, threshold)
         quality = detail_report(image)
         results.append({"path": path, "p_real": p_real, "p_fake": 1 - p_real, "verdict": verdict, **quality})
         print(f"{path}: {verdict}  P(real)={p_real:.4f}  P(fake)={1 - p_real:.4f}  (threshold {threshold:.4f})")

@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import metrics
 from .cli import DEFAULT_DATA, default_weights, write_json
 from .cli_types import positive_int
 
@@ -59,7 +60,7 @@ def run_explain(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     side_by_side(ex, title=Path(args.image).name, threshold=detector.threshold).save(out)
-    verdict = "REAL" if ex.p_real >= detector.threshold else "FAKE"
+    verdict = metrics.verdict(ex.p_real, detector.threshold)
     print(f"{args.image}: {verdict} P(real)={ex.p_real:.4f}; {ex.target_note}; wrote {out}")
     if not ex.has_attention:
         print(f"note: {NO_ATTENTION_NOTE}")

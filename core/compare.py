@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap, resample_metrics
-from .metrics import MetricUnavailable, RocCurve, ThresholdSweep
+from .metrics import MetricUnavailable, RocCurve, ThresholdSweep, predicted_real
 
 TABLE_METRICS = ("roc_auc", "average_precision", "eer", "accuracy")
 PAIRED_METRICS = ("roc_auc", "average_precision", "accuracy", "eer")
@@ -93,8 +93,8 @@ def paired_scores(a: Run, b: Run, extra_a: tuple[str, ...] = ()) -> pd.DataFrame
     p_real_b and ``outcome``, one of "both right", "both wrong", "only A right", "only B right"
     (each run at its own threshold)."""
     m = _paired_frames(a, b, extra_a).rename(columns={"label_a": "label"}).drop(columns=["label_b"])
-    right_a = (m["p_real_a"] >= a.threshold) == (m["label"] == 1)
-    right_b = (m["p_real_b"] >= b.threshold) == (m["label"] == 1)
+    right_a = predicted_real(m["p_real_a"], a.threshold) == (m["label"] == 1)
+    right_b = predicted_real(m["p_real_b"], b.threshold) == (m["label"] == 1)
     m["outcome"] = np.select([right_a & right_b, right_a, right_b], ["both right", "only A right", "only B right"],
                              default="both wrong")
     return m

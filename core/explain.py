@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .checkpoint import Detector
-from . import atomic, prediction_cache
+from . import atomic, metrics, prediction_cache
 from .preprocess import open_image
 
 TARGETS = ("fake", "real")
@@ -240,7 +240,7 @@ def side_by_side(explanation: Explanation, title: str = "", threshold: float | N
     att, cam = explanation.overlays()
     verdict = ""
     if threshold is not None:
-        verdict = f" -> {'REAL' if explanation.p_real >= threshold else 'FAKE'} at threshold {threshold:.3f}"
+        verdict = f" -> {metrics.verdict(explanation.p_real, threshold)} at threshold {threshold:.3f}"
     att_title = "attention map" if explanation.has_attention else "attention map (none: model has no attention block)"
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.8))
     for ax, im, name in zip(axes, (explanation.image, att, cam), ("image", att_title, f"Grad-CAM ({explanation.target})")):

@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from . import atomic, prediction_cache
+from . import atomic, metrics, prediction_cache
 from .checkpoint import Detector
 from .data import TestSet
 from .quality import to_8bit
@@ -134,7 +134,7 @@ def layout_frame(emb: Embeddings, method: str = "pca", *, thumbnails: bool = Tru
 def with_outcomes(layout: pd.DataFrame, threshold: float) -> pd.DataFrame:
     """``layout_frame`` plus each image's verdict and right/wrong at ``threshold``."""
     f = layout.copy()
-    f["verdict"] = np.where(f["p_real"] >= threshold, "real", "fake")
+    f["verdict"] = np.where(metrics.predicted_real(f["p_real"], threshold), "real", "fake")
     f["outcome"] = np.where(f["truth"] == f["verdict"], "right", "wrong")
     return f
 

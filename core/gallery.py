@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
-from . import prediction_cache
+from . import metrics, prediction_cache
 from .atomic import atomic_path
 from .data import LABEL_NAMES
 from .preprocess import ImageError, open_image
@@ -52,7 +52,7 @@ def select_errors(frame: pd.DataFrame, threshold: float, kinds=(FAKE_MISSED, REA
     first; borderline images come nearest first. Returns GALLERY_COLUMNS.
     """
     p, label = frame["p_real"].to_numpy(float), frame["label"].to_numpy(int)
-    pred_real = p >= threshold
+    pred_real = metrics.predicted_real(p, threshold)
     distance = np.abs(p - threshold)
     masks = {
         FAKE_MISSED: (label == 0) & pred_real,
@@ -74,7 +74,7 @@ def select_errors(frame: pd.DataFrame, threshold: float, kinds=(FAKE_MISSED, REA
         return pd.DataFrame(columns=GALLERY_COLUMNS)
     out = pd.concat(parts, ignore_index=True)
     out["true"] = out["label"].map(LABEL_NAMES)
-    out["predicted"] = np.where(out["p_real"].to_numpy(float) >= threshold, "real", "fake")
+    out["predicted"] = np.where(metrics.predicted_real(out["p_real"].to_numpy(float), threshold), "real", "fake")
     out["group"] = out["group"].fillna("")
     return out[GALLERY_COLUMNS]
 

@@ -24,6 +24,17 @@ NAMES = {"accuracy": "Accuracy", "precision": "Precision", "recall": "Recall", "
 _INTERVAL_ENDS = {"_low": ": CI low", "_high": ": CI high", "_ci": ": CI method"}
 
 
+def predicted_real(p_real, threshold: float):
+    """The verdict rule, the one place it is written: REAL where P(real) >= threshold (the
+    report's rule). A bool for a scalar, a bool array (or Series) for an array."""
+    return p_real >= threshold
+
+
+def verdict(p_real: float, threshold: float) -> str:
+    """"REAL" or "FAKE" for one P(real) at ``threshold``."""
+    return "REAL" if predicted_real(p_real, threshold) else "FAKE"
+
+
 def column_label(column: str) -> str:
     """A table column in words: "roc_auc_low" -> "ROC-AUC: CI low"; a column that is no metric
     (or no metric's interval) stays as it is."""

@@ -22,7 +22,7 @@ from .analysis import Analysis
 from .bootstrap import HEADLINE
 from .figures import confusion_figure, pr_figure, roc_figure
 from .figures_analysis import reliability_figure, slice_figure, with_band
-from .metrics import NAMES  # noqa: F401  (pages read the names from here)
+from .metrics import NAMES, predicted_real  # noqa: F401  (pages read NAMES from here)
 from .calibration import reliability
 from .quality import low_detail_set_note
 
@@ -77,7 +77,7 @@ def test_set_fingerprint(frame: pd.DataFrame) -> str:
 
 def top_errors(frame: pd.DataFrame, threshold: float, k: int = 12) -> pd.DataFrame:
     """The ``k`` wrong verdicts furthest from the threshold (most confidently wrong)."""
-    wrong = frame[(frame["p_real"] >= threshold) != (frame["label"] == 1)].copy()
+    wrong = frame[predicted_real(frame["p_real"], threshold) != (frame["label"] == 1)].copy()
     wrong["margin"] = (wrong["p_real"] - threshold).abs()
     return wrong.sort_values("margin", ascending=False).head(k)
 
@@ -177,7 +177,7 @@ def predictions_csv(a: Analysis) -> str:
     cols = ["relpath", "label", "group", "p_real", "width", "height", "format", "size_bytes", "detail_share", "jpeg_quality",
             "difficulty", "mask", "seen_by_model"]
     out = a.frame[[c for c in cols if c in a.frame]].copy()
-    out["verdict"] = np.where(out["p_real"] >= a.threshold, "REAL", "FAKE")
+    out["verdict"] = np.where(predicted_real(out["p_real"], a.threshold), "REAL", "FAKE")
     out["correct"] = (out["verdict"] == "REAL") == (out["label"] == 1)
     return out.to_csv(index=False)
 

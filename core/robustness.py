@@ -34,7 +34,7 @@ from .checkpoint import Detector
 from .data import TestSet
 from .evaluation import evaluate
 from .inference import InferenceSettings, Progress, score_batch
-from .metrics import MetricUnavailable, ThresholdSweep, fmt
+from .metrics import MetricUnavailable, ThresholdSweep, fmt, predicted_real
 from .preprocess import ImageError, open_image
 from .quality import detail_share, low_detail_share
 
@@ -198,7 +198,7 @@ class RobustnessSweep:
     def flips(self, condition: str) -> pd.DataFrame:
         """Images whose verdict at ``threshold`` differs between clean and ``condition``."""
         s = self.scores.dropna(subset=[condition])
-        was, now = s["p_clean"] >= self.threshold, s[condition] >= self.threshold
+        was, now = predicted_real(s["p_clean"], self.threshold), predicted_real(s[condition], self.threshold)
         out = s.loc[was != now, ["path", "relpath", "label", "p_clean", condition]].rename(columns={condition: "p_perturbed"})
         return out.assign(clean_verdict=np.where(was[was != now], "REAL", "FAKE"),
                           new_verdict=np.where(now[was != now], "REAL", "FAKE")).reset_index(drop=True)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from . import metrics
 from .checkpoint import Detector
 from .data import IMAGE_EXTENSIONS, DatasetError, LAYOUT_HELP, has_class_folders, is_image_name, scan_test_set
 from .face import FaceCrop, crop_face
@@ -78,7 +79,7 @@ class UploadVerdict:
 
     def verdict(self, threshold: float) -> str | None:
         """REAL when P(real) >= threshold, else FAKE (None for a failed upload)."""
-        return None if self.p_real is None else ("REAL" if self.p_real >= threshold else "FAKE")
+        return None if self.p_real is None else metrics.verdict(self.p_real, threshold)
 
 
 def judge_uploads(detector: Detector, files, *, face_crop: bool = False,

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import ui
+from core import metrics, ui
 from core.explain import ENSEMBLE_NOTE, NO_ATTENTION_NOTE, TARGET_NOTE, explain_file, explain_image
 from core.figures_explain import region_figure
 from core.preprocess import ImageError, open_photo
@@ -42,7 +42,7 @@ except ImageError as exc:  # this image only: the region study below still runs
     st.error(str(exc))
 
 if ex is not None:
-    verdict = "REAL" if ex.p_real >= ctx.threshold else "FAKE"
+    verdict = metrics.verdict(ex.p_real, ctx.threshold)
     st.markdown(f"**{name}** · P(real) {ex.p_real:.3f} → **{verdict}** at threshold {ctx.threshold:.4f}"
                 + (f" · replaced: {', '.join(replaced_regions(name)) or 'nothing'}" if replaced_regions(name) is not None else ""))
     warning = low_detail_warning(detail_share(ex.image))
