@@ -35,6 +35,15 @@ def verdict(p_real: float, threshold: float) -> str:
     return "REAL" if predicted_real(p_real, threshold) else "FAKE"
 
 
+def _just_above(low: float, high: float) -> float:
+    """A threshold in (low, high]: the first 4-decimal number above ``low`` when it is within
+    ``high`` (what the pages show is then the very threshold applied), else ``high``."""
+    t = round(np.floor(low * 1e4) / 1e4 + 1e-4, 4)
+    while t <= low:  # float rounding: never equal to low, where a score at low would pass
+        t = round(t + 1e-4, 4)
+    return float(t) if t <= high else float(high)
+
+
 def column_label(column: str) -> str:
     """A table column in words: "roc_auc_low" -> "ROC-AUC: CI low"; a column that is no metric
     (or no metric's interval) stays as it is."""
@@ -328,8 +337,9 @@ class ThresholdSweep:
     def threshold_for_share(self, cls: str, share: float) -> float:
         """The sweep threshold that gets at least ``share`` of class ``cls`` right and,
         of those, leaves the most room to the other class: for fakes the lowest threshold
-        catching that share, for reals the highest passing it. When a fake holds the top
-        score and the share needs it caught, that is just above the top score. Raises
+        catching that share (just above the highest-scoring fake that must be caught: the
+        first 4-decimal number above it when no other score lies between), for reals the
+        highest passing it (the lowest real that must pass scores exactly it). Raises
         MetricUnavailable when the set has no ``cls`` images, or when that fake scores 1."""
         if cls not in POSITIVES:
             raise ValueError(f"cls must be one of {POSITIVES}, got {cls!r}")
@@ -339,16 +349,24 @@ class ThresholdSweep:
             raise MetricUnavailable(f"this set has no {cls} images")
         shares = self.class_shares()
         right = shares["fake_caught" if cls == "fake" else "real_passed"]
+        thr = shares["threshold"]
         ok = np.flatnonzero(right >= share - 1e-12)
+        if cls == "real" and len(ok):
+            return float(thr[ok[0]])  # a real passes at its own score: that score is the highest
         if len(ok):
-            return float(shares["threshold"][ok[-1] if cls == "fake" else ok[0]])
-        # Only for fakes: the top sweep threshold still passes the top-scoring fakes. Just above
-        # the top score catches every fake, unless that score is 1 (no threshold can then).
+            k = int(ok[-1])
+            if k + 1 == len(thr):  # the lowest score already does (share 0): nothing lower to name
+                return float(thr[k])
+            # Every threshold in (next score down, thr[k]] gives these counts; a fake at that lower
+            # score passes at it, so the lowest threshold is just above it, not thr[k].
+            return _just_above(float(thr[k + 1]), float(thr[k]))
+        # The top sweep threshold still passes the top-scoring fakes. Just above the top score
+        # catches every fake, unless that score is 1 (no threshold can then).
         top = float(self.thresholds[1])
         if top >= 1.0:
             raise MetricUnavailable(f"no threshold catches {share:.1%} of the fakes: some score P(real) = 1; "
                                     f"the most is {right[0]:.1%}")
-        return float(np.nextafter(top, np.inf))
+        return _just_above(top, 1.0)
 
     # --- summary -------------------------------------------------------------------
     def _threshold_free(self, positive: str) -> dict:

@@ -42,7 +42,19 @@ def test_threshold_for_share_is_the_lowest_that_catches_that_share_of_fakes(shar
     if len(lower):  # the next score down catches fewer: t is the lowest that reaches the share
         assert np.mean(fakes < lower[-1]) < share
     if share == 1.0:  # every fake caught needs a threshold above the top score, and the lowest is just above it
-        assert t > fakes.max() and t == np.nextafter(fakes.max(), np.inf)
+        assert fakes.max() < t <= fakes.max() + 1e-4
+    if 0 < share:  # shown with 4 decimals, the number shown is the threshold applied
+        assert t == round(t, 4)
+
+
+def test_threshold_for_share_is_just_above_the_last_fake_it_must_catch_not_at_the_next_score():
+    """Fakes at 0.2, 0.59035 and 0.6024: catching two of three needs a threshold above 0.59035;
+    0.6024 (the next score) gives the same counts but is not the lowest; 0.5904 is."""
+    sw = ThresholdSweep([0, 0, 0], [0.2, 0.59035, 0.6024])
+    assert sw.threshold_for_share("fake", 2 / 3) == 0.5904
+    assert sw.threshold_for_share("fake", 1.0) == 0.6025
+    close = ThresholdSweep([0, 0, 0], [0.2, 0.500001, 0.500002])  # no 4-decimal number between: the next score
+    assert close.threshold_for_share("fake", 2 / 3) == 0.500002
 
 
 @pytest.mark.parametrize("share", [0.5, 0.9, 1.0])
