@@ -76,12 +76,16 @@ def confusion_figure(confusion: Confusion, normalize: bool = False) -> go.Figure
     share = np.divide(counts, rows, out=np.zeros(counts.shape, dtype=float), where=rows > 0)
     classes = ("fake", "real")
 
-    def cell(i: int, j: int) -> str:  # long words break at their bracket, so they stay inside the cell
-        words = f"<b>{CELL_WORDS[(classes[i], classes[j])].replace(' (', '<br>(')}</b>"
+    def cell(i: int, j: int) -> str:
+        # Short lines, so that a cell's text stays inside it when two charts share a narrow screen
+        # (a 1000 px window gives each about 180 px): words break at their bracket and at "as".
+        words = CELL_WORDS[(classes[i], classes[j])].replace(" (", "<br>(").replace(" as ", "<br>as ")
         if not rows[i, 0]:
-            return f"{words}<br>no images"
+            return f"<b>{words}</b><br>no images"
         # the two charts lead with their own number: the count, or the share of the true class
-        return f"{words}<br>{share[i, j]:.1%} ({counts[i, j]} of {rows[i, 0]})" if normalize else f"{words}<br>{counts[i, j]}"
+        if normalize:
+            return f"<b>{words}</b><br>{share[i, j]:.1%}<br>{counts[i, j]} of {rows[i, 0]}"
+        return f"<b>{words}</b><br>{counts[i, j]}"
 
     text = [[cell(i, j) for j in range(2)] for i in range(2)]
     z = share if normalize else counts
@@ -91,14 +95,14 @@ def confusion_figure(confusion: Confusion, normalize: bool = False) -> go.Figure
             y=["true fake", "true real"],
             text=text,
             texttemplate="%{text}",
-            textfont=dict(size=15),
+            textfont=dict(size=14),
             hovertemplate="%{y}, %{x}<br>%{text}<extra></extra>",
             colorscale="Blues",
             zmin=0,
             zmax=1 if normalize else max(1, int(counts.max())),
             showscale=False,
     )
-    title = "Confusion matrix, share of each true class" if normalize else "Confusion matrix, counts"
+    title = "Share of each true class" if normalize else "Confusion matrix, counts"
     return go.Figure(heatmap, layout=_layout(title, height=320, yaxis=dict(autorange="reversed")))
 
 
