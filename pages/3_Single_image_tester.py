@@ -66,9 +66,13 @@ for i, r in enumerate(results):
             (cols[1].caption if r.face.found else cols[1].info)(r.face.message)
         verdict = r.verdict(t)
         out = cols[-1]
-        (out.success if verdict == "REAL" else out.error)(f"Verdict: **{verdict}** at threshold {t:.4f}")
-        if r.name in labels:
+        if r.name in labels:  # truth known: the colour says right or wrong, not which class (green read as "correct")
+            right = verdict == ("REAL" if labels[r.name] == 1 else "FAKE")
+            (out.success if right else out.error)(f"Verdict: **{verdict}** at threshold {t:.4f}",
+                                                  icon=":material/check_circle:" if right else ":material/cancel:")
             out.markdown(pick_words(labels[r.name], verdict, t))
+        else:
+            (out.success if verdict == "REAL" else out.error)(f"Verdict: **{verdict}** at threshold {t:.4f}")
         if r.warning:
             out.warning(r.warning, icon=":material/blur_on:")
         seen_note = upload_words(r.seen_as(seen))

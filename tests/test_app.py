@@ -244,6 +244,13 @@ def test_tester_takes_faces_from_the_test_set_and_says_if_the_verdict_is_right(e
     for rel, line in zip(readable, lines):  # right or wrong at the sidebar's threshold, from the same P(real)
         right = (p_real[rel] >= 0.5) == bool(truth[rel])
         assert f"truly **{'real' if truth[rel] else 'fake'}**" in line and f"**{'right' if right else 'wrong'}**" in line
+    # with the truth known, the verdict box is green when right and red when wrong, whichever class it names
+    boxes = {"right": [b.value for b in at.success if b.value.startswith("Verdict")],
+             "wrong": [b.value for b in at.error if b.value.startswith("Verdict")]}
+    want = {"right": 0, "wrong": 0}
+    for rel in readable:
+        want["right" if (p_real[rel] >= 0.5) == bool(truth[rel]) else "wrong"] += 1
+    assert {k: len(v) for k, v in boxes.items()} == want
     assert any("truncated.jpg" in e.value for e in at.error)  # said, and the others still judged
     table = at.dataframe[0].value
     assert sorted(table["file"]) == sorted([*readable, "real/truncated.jpg"])
