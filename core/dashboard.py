@@ -124,12 +124,14 @@ def initial_sources(query: dict, environ: dict) -> dict:
     """Start values: query parameters ``data``, ``weights``, ``threshold`` win over the
     environment (``DATA_DIR``, ``WEIGHTS``), which wins over the defaults. ``threshold``
     is None unless the URL holds a valid one (the weights' own threshold is used then).
-    ``unseen=1`` leaves out the test images the model was trained on."""
+    ``unseen=1`` leaves out the test images the model was trained on; ``positive=fake``
+    makes fake the positive class (anything else: real, the report's)."""
     out = {
         "data_dir": query.get("data") or environ.get("DATA_DIR") or DEFAULT_DATA,
         "weights": query.get("weights") or environ.get("WEIGHTS") or DEFAULT_WEIGHTS,
         "threshold": None,
         "unseen_only": query.get("unseen") == "1",
+        "positive": "fake" if query.get("positive") == "fake" else "real",
     }
     try:
         t = float(query.get("threshold", ""))

@@ -331,6 +331,7 @@ def _init_state() -> None:
         if start["threshold"] is not None:
             ss.setdefault("threshold", start["threshold"])
         ss.setdefault("unseen_only", start["unseen_only"])
+        ss.setdefault("positive", start["positive"])
     ss.setdefault("device", "auto")
     ss.setdefault("positive", "real")
     ss.setdefault("fast", False)
@@ -415,7 +416,7 @@ def sidebar(title: str) -> Context:
             if (REPO / page.path).is_file():  # an entry whose file is not there yet must not break every page
                 st.page_link(page.path, label=page.label, icon=page.icon)
         st.divider()
-        st.slider("Decision threshold on P(real)", 0.0, 1.0, step=0.001, format="%.3f",
+        st.slider("Decision threshold on P(real)", 0.0, 1.0, step=0.001, format="%.4f",  # as the box and the pages
                   help="REAL when P(real) >= threshold", **_bind_threshold("w_threshold_slider"))
         st.number_input("Threshold", 0.0, 1.0, step=0.001, format="%.4f", label_visibility="collapsed",
                         **_bind_threshold("w_threshold_box"))
@@ -452,10 +453,13 @@ def _sync_url(ss) -> None:
     for key, value in want.items():
         if st.query_params.get(key) != value:
             st.query_params[key] = value
-    if ss["unseen_only"]:
-        st.query_params["unseen"] = "1"
-    elif "unseen" in st.query_params:
-        del st.query_params["unseen"]
+    # the two settings that change every number shown, kept in a copied link only when not the default
+    for key, value, on in (("unseen", "1", ss["unseen_only"]), ("positive", "fake", ss["positive"] == "fake")):
+        if on:
+            if st.query_params.get(key) != value:
+                st.query_params[key] = value
+        elif key in st.query_params:
+            del st.query_params[key]
 
 
 # --- guards and empty states --------------------------------------------------------

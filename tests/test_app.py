@@ -84,6 +84,11 @@ def test_positive_class_fake_changes_precision_but_not_the_words(env, core_frame
     shown = metrics(at)
     assert shown["Precision"] == ("n/a" if c.precision is None else f"{c.precision:.3f}")
     assert shown["fake caught"] == str(c.fake_caught)
+    assert at.query_params["positive"] in ("fake", ["fake"])  # a copied link reopens with the same numbers
+    again = start(threshold=str(t), positive="fake")
+    assert again.session_state["positive"] == "fake" and metrics(again)["Precision"] == shown["Precision"]
+    again.sidebar.radio(key="w_positive").set_value("real").run()
+    assert "positive" not in again.query_params  # the default stays out of the link
 
 
 def test_threshold_survives_page_switches_and_comes_from_the_url(env):
@@ -206,10 +211,13 @@ def test_tester_page_without_uploads_invites_an_upload(env):
 def test_initial_sources_order():
     env = {"DATA_DIR": "env_data", "WEIGHTS": "env.pth"}
     assert ui.initial_sources({}, {}) == {"data_dir": ui.DEFAULT_DATA, "weights": ui.DEFAULT_WEIGHTS, "threshold": None,
-                                          "unseen_only": False}
+                                          "unseen_only": False, "positive": "real"}
     assert ui.initial_sources({}, env)["data_dir"] == "env_data"
     q = {"data": "q_data", "weights": "q.pth", "threshold": "0.7"}
-    assert ui.initial_sources(q, env) == {"data_dir": "q_data", "weights": "q.pth", "threshold": 0.7, "unseen_only": False}
+    assert ui.initial_sources(q, env) == {"data_dir": "q_data", "weights": "q.pth", "threshold": 0.7, "unseen_only": False,
+                                          "positive": "real"}
+    assert ui.initial_sources({"positive": "fake"}, env)["positive"] == "fake"
+    assert ui.initial_sources({"positive": "bogus"}, env)["positive"] == "real"
     assert ui.initial_sources({"threshold": "1.5"}, env)["threshold"] is None
     assert ui.initial_sources({"threshold": "abc"}, env)["threshold"] is None
 
