@@ -29,22 +29,22 @@ class Page:
     label: str  # what a person reads in the sidebar
     icon: str  # a material icon, ":material/<name>:"
     needs_model: bool = True  # False: the page works without loadable weights (and says nothing of them)
-    one_class: bool = False  # True: the page shows what a test set of one class defines (e.g. only new fakes)
+    one_class: bool = True  # False: the page weighs the two classes, so a test set of one class (e.g. only new fakes) stops it
 
 
 # The sidebar navigation, in order. Append one entry per new page file.
 PAGES: list[Page] = [
-    Page("streamlit_app.py", "Overview", ":material/dashboard:", one_class=True),
-    Page("pages/1_Threshold_explorer.py", "Threshold explorer", ":material/tune:", one_class=True),
-    Page("pages/2_Error_gallery.py", "Error gallery", ":material/photo_library:", one_class=True),
+    Page("streamlit_app.py", "Overview", ":material/dashboard:"),
+    Page("pages/1_Threshold_explorer.py", "Threshold explorer", ":material/tune:"),
+    Page("pages/2_Error_gallery.py", "Error gallery", ":material/photo_library:"),
     Page("pages/3_Single_image_tester.py", "Single-image tester", ":material/add_photo_alternate:"),
-    Page("pages/4_Operating_points.py", "Operating points & CIs", ":material/target:"),
-    Page("pages/5_Calibration.py", "Calibration", ":material/balance:"),
-    Page("pages/6_Slices.py", "Slices", ":material/pie_chart:", one_class=True),
+    Page("pages/4_Operating_points.py", "Operating points & CIs", ":material/target:", one_class=False),
+    Page("pages/5_Calibration.py", "Calibration", ":material/balance:", one_class=False),
+    Page("pages/6_Slices.py", "Slices", ":material/pie_chart:"),
     Page("pages/7_Compare.py", "Compare", ":material/compare:"),
     Page("pages/8_Explanations.py", "Explanations", ":material/visibility:"),
-    Page("pages/9_Robustness.py", "Robustness", ":material/shield:", one_class=True),
-    Page("pages/10_Feature_map.py", "Feature map", ":material/scatter_plot:", one_class=True),
+    Page("pages/9_Robustness.py", "Robustness", ":material/shield:"),
+    Page("pages/10_Feature_map.py", "Feature map", ":material/scatter_plot:"),
     Page("pages/11_Model_card.py", "Model card", ":material/badge:"),
     Page("pages/12_Data_check.py", "Data check", ":material/content_copy:", needs_model=False),
 ]

@@ -494,7 +494,7 @@ def guard_detector(ctx: Context) -> Detector:
 
 def one_class_pages() -> None:
     """Links to the pages that show what a one-class test set defines."""
-    st.markdown("These pages work with one class:")
+    st.markdown("These pages work with a test set of one class:")
     for page in PAGES:
         if page.one_class:
             st.page_link(page.path, label=page.label, icon=page.icon)

@@ -162,7 +162,10 @@ def test_pages_that_need_both_classes_say_so_and_link_the_others(one_class_env):
         at = open_page(path)
         assert not at.exception
         assert any(f"holds only {cls} images: this page needs both" in w.value for w in at.warning)
-        assert "These pages work with one class:" in [m.value for m in at.markdown]
+        assert "These pages work with a test set of one class:" in [m.value for m in at.markdown]
+        links = {link.label for link in at.main.get("page_link")}  # the page's list, not the sidebar's
+        assert {"Overview", "Single-image tester", "Compare", "Explanations", "Model card", "Data check"} <= links
+        assert not {"Operating points & CIs", "Calibration"} & links
 
 
 def test_slices_offer_only_the_rate_one_class_defines(one_class_env):
