@@ -118,6 +118,8 @@ def score_histogram(label, p_real, threshold: float, bins: int = 40, marks: dict
     traces = []
     for name, value in (("fake", 0), ("real", 1)):
         scores = p_real[label == value]
+        if not len(scores) and len(p_real):  # a one-class set: no empty "true real (0)" in the legend
+            continue
         counts, _ = np.histogram(np.clip(scores, 0.0, 1.0), bins=edges)
         traces.append(
             go.Bar(

@@ -57,6 +57,8 @@ def test_score_histogram_has_one_trace_per_class_and_the_threshold(sweep):
     assert fig.data[0].y[np.searchsorted(np.linspace(0, 1, 41), 0.2, side="right") - 1] >= 1
     assert fig.layout.shapes[0].x0 == pytest.approx(0.42)
     assert fig.layout.annotations[0].text == "threshold 0.4200"
+    fakes_only = figures.score_histogram(LABEL[LABEL == 0], SCORE[LABEL == 0], 0.42)
+    assert [t.name for t in fakes_only.data] == [f"true fake ({int((LABEL == 0).sum())})"]  # no empty class
 
 
 def test_metric_curves_figure_plots_the_sweep_curves(sweep):
