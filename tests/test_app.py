@@ -104,6 +104,9 @@ def test_threshold_survives_page_switches_and_comes_from_the_url(env):
 
 def test_the_gallery_with_nothing_chosen_asks_rather_than_reports_no_errors(env):
     at = start("pages/2_Error_gallery.py")
+    assert at.slider(key="gallery_distance").disabled  # borderline is not shown: its distance does nothing
+    at.multiselect(key="gallery_kinds").set_value(["borderline"]).run()
+    assert not at.slider(key="gallery_distance").disabled and at.multiselect(key="gallery_kinds").value == ["borderline"]
     at.multiselect(key="gallery_kinds").set_value([]).run()
     assert not at.exception
     assert any("Choose under *Show*" in i.value for i in at.info) and not at.success
