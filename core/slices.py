@@ -200,8 +200,15 @@ def _pure_values(label: np.ndarray, values: pd.Series) -> tuple[float, str]:
     pure = cls[cls["min"] == cls["max"]]
     if len(pure) == len(cls):  # every value pure: the AUC already says it all
         return 0.0, ""
-    words = ", ".join(f"{v}: {'real' if r['min'] == 1 else 'fake'} only" for v, r in pure.head(4).iterrows())
-    return float(pure["size"].sum() / len(label)), words
+    parts = []
+    for cls_value, name in ((0, "fakes"), (1, "reals")):
+        mine = pure[pure["min"] == cls_value]
+        if len(mine):
+            shown = list(mine.index[:4]) + (["…"] if len(mine) > 4 else [])
+            values = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+            n = int(mine["size"].sum())
+            parts.append(f"{values} only among {name} ({n} image{'s' if n != 1 else ''})")
+    return float(pure["size"].sum() / len(label)), "; ".join(parts)
 
 
 def chance_auc(n_real: int, n_fake: int, z: float = 2.58) -> float:
@@ -241,6 +248,6 @@ def shortcut_check(frame: pd.DataFrame, min_auc: float = SHORTCUT_AUC) -> list[S
                if auc >= min_auc else f"{name}: AUC {auc:.2f}, no shortcut")
         share, pure = _pure_values(label, values) if name != "file size (bytes)" else (0.0, "")
         if share >= 0.1:
-            msg += f"; but {share:.0%} of images have a value only one class has ({pure})"
+            msg += f"; but {share:.0%} of images have a {name.split(' (')[0]} only one class has: {pure}"
         out.append(Shortcut(name, float(auc), direction, bool(fires), msg, float(share)))
     return out

@@ -71,7 +71,7 @@ def test_shortcut_notes_values_only_one_class_has(tmp_path):
     f = _frame(tmp_path, 18, 18, real_q=[95], fake_q=[95, 95, 80])
     q = next(s for s in shortcut_check(f) if s.property == "JPEG quality")
     assert not q.fires and q.pure_share == pytest.approx(6 / 36)
-    assert "80: fake only" in q.message
+    assert "have a JPEG quality only one class has: 80 only among fakes (6 images)" in q.message
 
 
 def test_fine_detail_slices_in_order_and_absent_without_the_measure(tmp_path):
