@@ -47,6 +47,13 @@ class Detector:
     def name(self) -> str:
         return self.path.name if self.path else "in-memory model"
 
+    @property
+    def input_size_words(self) -> str:
+        """"384 px", or an ensemble's members' sizes, "384 + 224 px" (each member sees the
+        image at its own size; the preprocessing's one size is only the largest)."""
+        sizes = getattr(self.model, "input_sizes", None) or [self.preprocessing.input_size]
+        return " + ".join(str(s) for s in sizes) + " px"
+
 
 def _detect_backbone(state: dict) -> str | None:
     keys = set(state)

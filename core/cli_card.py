@@ -34,7 +34,7 @@ def card_lines(detector, chains: dict, seen) -> list[str]:
     lines = [f"Model card: {detector.name} (sha256 {detector.sha256[:12]}"
              + (f", {size:.1f} MB, stored as {meta.get('storage_dtype', 'float32')})" if size else ")"),
              f"Model: {model_card.short_name(detector.backbone, len(training.get('members') or []))} · input "
-             f"{detector.preprocessing.input_size} px · threshold {detector.threshold:.4f} ({meta.get('threshold_source')})"
+             f"{detector.input_size_words} · threshold {detector.threshold:.4f} ({meta.get('threshold_source')})"
              + (f" · trained on {' + '.join(model_card.devices(chains))}" if chains else "")]
     if not chains:
         return [*lines, "No training recorded (a bare state dict, as the report's code saved it)."]

@@ -441,8 +441,10 @@ def sidebar(title: str) -> Context:
             st.toggle("fast (bfloat16 + draft JPEG decode)", **_bind("fast"))
         precision = InferenceSettings(fast=ss["fast"]).precision
         det = loaded.get("detector")
-        st.caption(f"Numbers from {precision} inference" + (f" of {det.name} ({det.backbone}, "
-                   f"{det.preprocessing.input_size} px) on {det.device}" if det else ""))
+        # an ensemble's backbone already names each member's size: no "(ensemble(… 384px + … 224px), 384 px)"
+        if det:
+            what = det.backbone if "px" in det.backbone else f"{det.backbone}, {det.input_size_words}"
+        st.caption(f"Numbers from {precision} inference" + (f" of {det.name} ({what}) on {det.device}" if det else ""))
     _sync_url(ss)
     return Context(data_dir=ss["data_dir"], weights=ss["weights"], device=ss["device"], positive=ss["positive"],
                    threshold=float(ss["threshold"]), fast=bool(ss["fast"]), **loaded)

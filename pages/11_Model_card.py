@@ -15,7 +15,7 @@ st.caption(f"`{detector.name}` · sha256 `{detector.sha256[:12]}`"
            + f" · output: {meta.get('output', 'P(real)')}")
 cols = st.columns([1.6, 1, 1, 1.2])  # "ensemble of 2" needs the room at 1280 px
 cols[0].metric("Model", model_card.short_name(detector.backbone, len(training.get("members") or [])), help=detector.backbone)
-cols[1].metric("Input size", f"{detector.preprocessing.input_size} px")
+cols[1].metric("Input size", detector.input_size_words)
 cols[2].metric("Threshold", f"{detector.threshold:.4f}", help=meta.get("threshold_source"))
 chains = model_card.lineages(meta, detector.name)
 devices = model_card.devices(chains)

@@ -57,6 +57,7 @@ def test_checkpoint_round_trip_and_self_description(members, ensemble):
     args = det.meta["model_args"]
     assert args["backbone"] == "ensemble" and [m["input_size"] for m in args["members"]] == [64, 96]
     assert det.preprocessing.input_size == 96 and det.backbone.startswith("ensemble(")
+    assert det.input_size_words == "64 + 96 px" and load_detector(members[0]).input_size_words == "64 px"
     card = json.loads(ensemble.with_suffix(".json").read_text())
     assert [m["sha256"] for m in card["members"]] == [load_detector(p).sha256 for p in members]
     assert "a64.pth" in ensemble.with_suffix(".md").read_text()
@@ -149,6 +150,9 @@ def test_dashboard_runs_an_ensemble_like_any_checkpoint(ensemble, tiny_set, monk
     at = open_page()
     assert not at.exception
     assert any("ensemble(" in c.value for c in at.caption)
+    assert not any("px), 96 px)" in c.value for c in at.sidebar.caption)  # sizes named once, by the members
+    card = open_page("pages/11_Model_card.py")
+    assert not card.exception and {m.label: m.value for m in card.metric}["Input size"] == "64 + 96 px"
     assert not open_page("pages/3_Single_image_tester.py").exception
     explanations = open_page("pages/8_Explanations.py")
     assert not explanations.exception
