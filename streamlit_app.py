@@ -19,7 +19,9 @@ st.subheader("Test set")
 cols = st.columns(4)
 cols[0].metric("Real images", sweep.n_real)
 cols[1].metric("Fake images", sweep.n_fake)
-cols[2].metric("Groups", frame["group"].nunique())
+groups = frame.loc[frame["group"].fillna("") != "", "group"].nunique()
+cols[2].metric("Groups", groups or "none", help="Sub-folders of real/ and fake/ (e.g. fake/gan/, fake/faceswap/): "
+               "one per generator or source, so that the Slices page can show each one's numbers")
 cols[3].metric("Unreadable files", len(preds.skipped))
 if ctx.left_out:
     st.info(f"{ctx.left_out} images of `{ctx.data_dir}` are pictures this model was trained on (the files, or the "

@@ -192,7 +192,7 @@ def skipped_table(skipped: list[tuple[str, str]]) -> pd.DataFrame:
 def image_details(item: pd.Series, frame: pd.DataFrame, threshold: float) -> pd.DataFrame:
     """Two-column table describing one gallery image (with its size and format from ``frame``)."""
     full = frame.loc[frame["relpath"] == item["relpath"]].iloc[0]
-    pairs = [("file", item["relpath"]), ("group", item["group"] or "none"), ("true class", item["true"]),
+    pairs = [("file", item["relpath"]), *([("group", item["group"])] if item["group"] else []), ("true class", item["true"]),
              ("predicted", item["predicted"]), ("P(real)", f"{item['p_real']:.4f}"),
              ("distance to threshold", f"{abs(item['p_real'] - threshold):.4f}"),
              ("size", f"{full['width']}x{full['height']} {full['format']}, {full['size_bytes'] / 1024:.0f} KiB")]

@@ -187,6 +187,7 @@ def test_typing_another_folder_in_the_empty_state_loads_it(env, tmp_path, monkey
     # no problem with the folder; some of its tiny synthetic 72 px faces fall below the fine-detail level, which says so
     assert not at.exception and [w.value for w in at.warning if "little fine detail" not in w.value] == []
     assert metrics(at)["Real images"] == "8"
+    assert metrics(at)["Groups"] == "1"  # fake/gan/; files straight in real/ or fake/ are in no group
 
 
 @pytest.mark.parametrize("content,expect", [(None, "No weights file"), (b"not a checkpoint", "mismatch.pth")])
