@@ -211,6 +211,21 @@ def _tta(settings: InferenceSettings) -> InferenceSettings:
     return InferenceSettings(settings.fast, True, settings.batch_size, settings.workers)
 
 
+# Measured (session 17): the shipped two-model ensemble scores perturbed copies at about 4 images/s on
+# this 2-core CPU (5 with bfloat16); a rough figure for telling a person what a click will cost.
+CPU_IMAGES_PER_S = 4.0
+
+
+def conditions_words(perturbations=DEFAULT_PERTURBATIONS, tta: bool = True) -> str:
+    """The conditions a sweep runs, grouped by kind: "JPEG q95, q75 · blur σ1, σ2 · flip TTA"."""
+    kinds: dict[str, list[str]] = {}
+    for pert in perturbations:
+        kinds.setdefault(pert.kind, []).append(pert.name.split(" ", 1)[1])
+    names = {"jpeg": "JPEG", "downscale": "downscale", "blur": "blur", "noise": "noise"}
+    parts = [f"{names.get(kind, kind)} {', '.join(levels)}" for kind, levels in kinds.items()]
+    return " · ".join(parts + (["flip TTA"] if tta else []))
+
+
 def images_to_score(detector: Detector, test_set: TestSet, *, perturbations=DEFAULT_PERTURBATIONS,
                     settings: InferenceSettings = InferenceSettings(), tta: bool = True,
                     cache_dir: Path | None = None) -> tuple[int, int]:

@@ -5,7 +5,7 @@ import streamlit as st
 
 from core import ui
 from core.figures_explain import METRIC_LABELS, robustness_figure
-from core.robustness import images_to_score, robustness_sweep
+from core.robustness import CPU_IMAGES_PER_S, conditions_words, images_to_score, robustness_sweep
 
 ctx = ui.sidebar("Robustness")
 st.title("Robustness")
@@ -20,9 +20,16 @@ if ss.get("robustness_key") != key:
     todo, total = images_to_score(ctx.detector, ctx.test_set, settings=ctx.settings)
     # a sweep already on disk (an earlier visit, another threshold, `python -m core robustness`) opens without a click
     ask = st.empty()  # the button goes once pressed: the results below must not sit under a "Run" button
-    if todo and not ask.button(f"Run the sweep ({todo} of {total} images still to score; cached on disk after)",
-                               icon=":material/play_arrow:"):
-        st.stop()
+    if todo:
+        with ask.container():
+            minutes = todo / CPU_IMAGES_PER_S / 60
+            when = "under a minute" if minutes < 1 else f"about {minutes:.0f} min"
+            cost = (f" {when.capitalize()} on a 2-core CPU ({CPU_IMAGES_PER_S:.0f} images/s for the shipped "
+                    "ensemble); far less on a GPU." if ctx.detector.device.type == "cpu" else "")
+            st.caption(f":material/schedule: Conditions: {conditions_words()}.{cost}")
+            if not st.button(f"Run the sweep ({todo:,} of {total:,} images still to score; cached on disk after)",
+                             icon=":material/play_arrow:"):
+                st.stop()
     ask.empty()
     bar = st.progress(0.0, text="Perturbing and scoring…")
     result = robustness_sweep(ctx.detector, ctx.test_set, threshold=ctx.threshold, settings=ctx.settings,

@@ -33,7 +33,10 @@ def test_explanations_page_shows_maps_and_region_figure(env):
 def test_robustness_page_runs_the_sweep(env):
     at = start("pages/9_Robustness.py")
     assert not at.exception, at.exception
+    # before the click: what will run and roughly how long
+    assert any("Conditions: JPEG q95, q75, q50, q30" in c.value and "2-core CPU" in c.value for c in at.caption)
     _click(at, "Run the sweep")
+    assert not any("Conditions:" in c.value for c in at.caption)  # gone with the button
     assert at.get("plotly_chart")
     assert not [b for b in at.button if b.label.startswith("Run the sweep")]  # gone once pressed, above the results
     table = at.dataframe[0].value
