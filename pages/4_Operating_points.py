@@ -18,10 +18,13 @@ st.subheader(f"At threshold {t:.4f} ({sweep.n_real} real, {sweep.n_fake} fake im
 st.caption(f"95% stratified bootstrap intervals, {a.boot.n_resamples} resamples (real and fake resampled "
            f"separately), seed {a.boot.seed}. Positive class: {positive}.")
 cols = st.columns(5)
+SHORT = {"balanced_accuracy": "Bal. accuracy", "average_precision": "Avg. precision"}  # whole at a 1000 px window
 for i, name in enumerate(HEADLINE):
     iv, pct = a.boot.intervals[name], name != "mcc"
-    cols[i % 5].metric(report.NAMES[name], iv.format_estimate(pct), help="lower is better" if name == "eer" else None)
-    cols[i % 5].caption(iv.format_interval(pct) or "no interval")
+    why = [report.NAMES[name]] * (name in SHORT) + ["lower is better"] * (name == "eer")
+    cols[i % 5].metric(SHORT.get(name, report.NAMES[name]), iv.format_estimate(pct), help="; ".join(why) or None)
+    # no line break inside "95% CI 63.2–74.2": spaces made non-breaking, a word joiner after the dash
+    cols[i % 5].caption((iv.format_interval(pct) or "no interval").replace(" ", "\u00a0").replace("–", "–\u2060"))
 
 left, right = st.columns(2)
 left.plotly_chart(figures_analysis.with_band(figures.roc_figure(sweep.roc(positive), positive=positive),
@@ -31,7 +34,7 @@ right.plotly_chart(figures_analysis.with_band(figures.pr_figure(sweep.pr(positiv
 
 st.subheader("Presets")
 c1, c2, c3, c4, c5 = st.columns(5)
-fa = c1.number_input("Max false alarms (% of real faces flagged)", 0.0, 100.0, 1.0, 0.5) / 100
+fa = c1.number_input("Max false alarms (%)", 0.0, 100.0, 1.0, 0.5, help="The share of real faces flagged fake") / 100
 catch = c2.number_input("Min fakes caught (%)", 0.0, 100.0, 95.0, 1.0) / 100
 cost_miss = c3.number_input("Cost of a missed fake", 0.0, 1e6, 10.0, 1.0)
 cost_fa = c4.number_input("Cost of a false alarm", 0.0, 1e6, 1.0, 1.0)
@@ -41,12 +44,15 @@ problems: list[str] = []
 presets = operating_points.all_presets(sweep, positive, **options, problems=problems)
 for problem in problems:
     st.caption(f"Not offered: {problem}.")
+if presets:
+    for col, head in zip(st.columns([3, 5, 2, 2, 2]), ("preset", "optimises", "threshold", "reals flagged · fakes caught")):
+        col.caption(f"**{head}**")
 for p in presets:
     row = st.columns([3, 5, 2, 2, 2])
     row[0].markdown(f"**{p.label}**")
-    row[1].caption(f"optimises {p.optimises}: {p.value:.4f}")
-    row[2].write(f"threshold **{p.threshold:.4f}**")
-    row[3].caption(f"{p.false_alarm_rate:.1%} false alarms, {p.catch_rate:.1%} caught")
+    row[1].caption(f"{p.optimises}: {p.value:.4f}")
+    row[2].markdown(f"**{p.threshold:.4f}**")
+    row[3].caption(f"{p.false_alarm_rate:.1%} · {p.catch_rate:.1%}")
     row[4].button("Use", key=f"use_{p.key}", on_click=ui.set_threshold, args=(p.threshold,),
                   type="primary" if abs(p.threshold - t) < 1e-9 else "secondary")
 if presets:
