@@ -76,6 +76,8 @@ def confusion_rates(tp, fp, fn, tn) -> dict[str, np.ndarray]:
             "recall": tp / (tp + fn),
             "specificity": tn / (tn + fp),
             "f1": 2 * tp / (2 * tp + fp + fn),
+            "fpr": fp / (fp + tn),  # 1 - specificity: the ROC's x
+            "prevalence": (tp + fn) / (tp + fp + fn + tn),  # the share of positives: the PR curve's chance level
         }
         out["balanced_accuracy"] = (out["recall"] + out["specificity"]) / 2
         den = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
@@ -127,6 +129,14 @@ class Confusion:
     @property
     def specificity(self):
         return self._rate("specificity")
+
+    @property
+    def fpr(self):
+        return self._rate("fpr")
+
+    @property
+    def prevalence(self):
+        return self._rate("prevalence")
 
     @property
     def f1(self):

@@ -35,7 +35,6 @@ for col, (key, label) in zip(st.columns(5), figures.METRIC_NAMES.items()):
     unchanged = delta is not None and abs(delta) < 5e-4  # "+0.000": grey, no arrow
     col.metric(label, ui.fmt(now), delta=None if delta is None else f"{delta:+.3f}",
                delta_color="off" if unchanged else "normal", delta_arrow="off" if unchanged else "auto",
-               delta_description=None if delta is None else f"vs {reference:.4f}",
                help=None if now is not None else "0/0 at this threshold")
 change = ui.threshold_change_words(sweep, reference, t)
 if change:
@@ -48,10 +47,8 @@ st.plotly_chart(figures.metric_curves_figure(sweep.metric_curves(positive), t), 
 
 left, right = st.columns(2)
 roc, pr = sweep.roc(positive), sweep.pr(positive)
-fpr = c.fp / (c.fp + c.tn) if c.fp + c.tn else 0.0
-left.plotly_chart(figures.roc_figure(roc, (fpr, c.recall or 0.0), positive), width="stretch")
-n_pos = c.tp + c.fn
+left.plotly_chart(figures.roc_figure(roc, (c.fpr or 0.0, c.recall or 0.0), positive), width="stretch")
 right.plotly_chart(
-    figures.pr_figure(pr, None if c.precision is None else (c.recall, c.precision), positive, n_pos / c.n),
+    figures.pr_figure(pr, None if c.precision is None else (c.recall, c.precision), positive, c.prevalence),
     width="stretch",
 )

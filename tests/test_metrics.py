@@ -178,6 +178,9 @@ def test_confusion_rates_on_arrays_match_sklearn_cell_by_cell():
             assert np.isnan(got["precision"])
         if tp + fn and tn + fp:
             assert_allclose(got["balanced_accuracy"], skm.balanced_accuracy_score(y_true, y_pred))
+        if fp + tn:  # the ROC's x at this confusion: 1 - specificity
+            assert_allclose(got["fpr"], 1 - skm.recall_score(1 - y_true, 1 - y_pred))
+        assert_allclose(got["prevalence"], y_true.mean())
 
 
 def test_an_empty_sweep_is_all_undefined_not_an_index_error():
