@@ -109,7 +109,7 @@ class Prediction(BaseModel):
     members: dict[str, float] | None = Field(
         None, description="an ensemble checkpoint's members: file name -> P(real); real_prob is the sigmoid of their mean logit")
     detail_share: float = Field(ge=0, le=1, description="share of the scored image's Fourier magnitude above half the "
-                                "Nyquist frequency (core.quality); below 0.16 the image has less fine detail than 97 % of "
+                                "Nyquist frequency (core.quality); below 0.16 the image has less fine detail than 97% of "
                                 "the labelled CIPLab faces")
     warnings: list[str] = Field(default_factory=list, description="why this verdict deserves less trust than usual")
     seen_by_model: Literal["training image", "validation image", "near copy of a training image",

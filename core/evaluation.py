@@ -127,7 +127,7 @@ def format_report(summary: dict) -> str:
     if one:
         right, wrong, _ = ONE_CLASS_WORDS[one["class"]]
         lines.append(f"Only {one['class']} images: {one['right']} of {one['n']} {right.split(' (')[0]} "
-                     f"({one['share']:.1%}, 95 % Wilson CI {one['low']:.1%}-{one['high']:.1%}), {one['wrong']} {wrong}; "
+                     f"({one['share']:.1%}, 95% Wilson CI {one['low']:.1%}-{one['high']:.1%}), {one['wrong']} {wrong}; "
                      f"median P(real) {one['median_p_real']:.3f}")
     for key, why in summary.get("unavailable", {}).items():
         lines.append(f"  {key}: unavailable ({why})")

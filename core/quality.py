@@ -65,9 +65,9 @@ def low_detail_warning(share: float) -> str | None:
     """A sentence for a verdict on an image with little fine detail, or None."""
     if share >= LOW_DETAIL:
         return None
-    return (f"Little fine detail (detail share {share:.3f}, below {LOW_DETAIL:.3f}, the level of 97 % of the labelled "
+    return (f"Little fine detail (detail share {share:.3f}, below {LOW_DETAIL:.3f}, the level of 97% of the labelled "
             "CIPLab faces): the image looks blurred, upscaled or heavily smoothed. The seams of pasted parts are lost in such "
-            "images and fakes pass as real far more often; on the validation split the shipped default caught 25 % of fakes "
+            "images and fakes pass as real far more often; on the validation split the shipped default caught 25% of fakes "
             "blurred with sigma 2 at threshold 0.5. Use a sharper, larger copy if there is one.")
 
 
@@ -100,6 +100,6 @@ def low_detail_set_note(shares) -> str | None:
     if not len(values) or low / len(values) < LOW_DETAIL_SET_SHARE:
         return None
     return (f"{low} of {len(values)} images ({low / len(values):.0%}) hold little fine detail (detail share below "
-            f"{LOW_DETAIL:.2f}; 2.8 % of the labelled CIPLab faces do): blurred, upscaled or smoothed. The detector "
+            f"{LOW_DETAIL:.2f}; 2.8% of the labelled CIPLab faces do): blurred, upscaled or smoothed. The detector "
             "passes such fakes as real far more often, so these metrics mix two regimes; the Slices page's "
             "fine-detail rows show each.")

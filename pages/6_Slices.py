@@ -33,7 +33,7 @@ st.caption(f"At threshold {ctx.threshold:.4f}. 95% stratified bootstrap CIs; whe
            "(CI method: wilson) rather than a zero-width one. A slice of one class shows only what "
            "that class defines: fake catch rate for fakes (difficulty and replaced regions exist only for fakes), "
            "real pass rate for reals. Fine detail: the share of the image's spectrum above half the Nyquist frequency; "
-           f"below {LOW_DETAIL:.2f} an image holds less fine detail than 97 % of the labelled CIPLab faces (blurred, "
+           f"below {LOW_DETAIL:.2f} an image holds less fine detail than 97% of the labelled CIPLab faces (blurred, "
            "upscaled or smoothed), where pasted parts' seams are lost.")
 metrics = {None: ["accuracy", "fake_catch_rate", "real_pass_rate", "roc_auc"], "fake": ["fake_catch_rate"],
            "real": ["real_pass_rate"]}[sweep.only_class]  # one class defines only its own rate
