@@ -48,6 +48,13 @@ class Detector:
         return self.path.name if self.path else "in-memory model"
 
     @property
+    def threshold_warning(self) -> str | None:
+        """Why a threshold file beside the weights was not used (broken, or saved for other
+        weights), or None: the threshold in use is then the checkpoint's own, which a user
+        who saved another one must be told."""
+        return self.meta.get("threshold_warning")
+
+    @property
     def input_size_words(self) -> str:
         """"384 px", or an ensemble's members' sizes, "384 + 224 px" (each member sees the
         image at its own size; the preprocessing's one size is only the largest)."""
@@ -209,6 +216,11 @@ def load_detector(path: str | os.PathLike, device: str | torch.device = "cpu") -
     except (ValueError, ImportError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{path.name}: cannot build its model ({exc})") from None
     state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
+    broken = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if broken:  # it would answer NaN for every image, which no metric or verdict can use
+        raise CheckpointError(f"{path.name}: {len(broken)} of its weight tensors hold NaN or infinite values (first: "
+                              f"{broken[0]}), so the model cannot score an image: the file is damaged or its training "
+                              "diverged")
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
@@ -226,6 +238,7 @@ def load_detector(path: str | os.PathLike, device: str | torch.device = "cpu") -
         threshold, meta["threshold_source"] = saved.value, saved.source
     elif saved:  # the file beside it is broken or stale: the checkpoint's own threshold, and why
         meta["threshold_source"] = f"{meta.get('threshold_source', 'the checkpoint')} ({saved.source})"
+        meta["threshold_warning"] = f"{saved.source}; the checkpoint's own threshold {threshold:.4f} is used"
     meta["threshold"] = threshold
     return Detector(
         model=model,

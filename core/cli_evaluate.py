@@ -98,6 +98,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     ran = "not run, every prediction came from the cache" if hit else f"on {detector.device}"
     print(f"Model: {detector.name} ({detector.backbone}, sha256 {detector.sha256[:12]}) {ran}, "
           f"{p.precision}; {p.scored} images scored, {p.from_cache} from cache", file=sys.stderr)
+    if args.threshold is None and detector.threshold_warning:
+        print(f"warning: {detector.threshold_warning}", file=sys.stderr)
     note = low_detail_set_note(p.frame["detail_share"])
     if note:
         print(f"warning: {note}", file=sys.stderr)
@@ -156,6 +158,8 @@ def run_predict(args: argparse.Namespace) -> int:
     _check_threshold(args.threshold)
     detector = _load(args)
     threshold = detector.threshold if args.threshold is None else args.threshold
+    if args.threshold is None and detector.threshold_warning:
+        print(f"warning: {detector.threshold_warning}", file=sys.stderr)
     seen = provenance.model_seen(detector)  # to say when an image is one the model was trained or chosen on
     results, failed = [], 0
     for path in args.images:
@@ -164,13 +168,16 @@ def run_predict(args: argparse.Namespace) -> int:
         except ImageError as exc:
             failed += 1
             results.append({"path": path, "error": str(exc)})
-            print(f"{path}: ERROR {exc}")
+            reason = str(exc).removeprefix(f"{path}: ")  # the message names the file already
+            print(f"{path}: ERROR {reason}")
             continue
         scores, members = score_images_and_members(detector, [image])
         p_real = float(scores[0])
         verdict = metrics.verdict(p_real, threshold)
         quality = detail_report(image)
-        results.append({"path": path, "p_real": p_real, "p_fake": 1 - p_real, "verdict": verdict, **quality})
+        # what a saved verdict needs to be read later: the threshold and the model it came from, the image's size
+        results.append({"path": path, "p_real": p_real, "p_fake": 1 - p_real, "verdict": verdict, "threshold": threshold,
+                        "weights_sha256": detector.sha256, "width": image.width, "height": image.height, **quality})
         print(f"{path}: {verdict}  P(real)={p_real:.4f}  P(fake)={1 - p_real:.4f}  (threshold {threshold:.4f})")
         seen_as = provenance.seen_as(seen, provenance.file_digest(path),
                                      near_copies.file_hash(path) if seen is not None and seen.has_hashes else None)

@@ -78,6 +78,7 @@ class ModelIdentity:
     threshold: float
     device: str = "not run (all predictions cached)"
     digests: dict | None = None  # the checkpoint's training.data.digests (core.provenance)
+    threshold_warning: str | None = None  # why a threshold file beside the weights was not used
 
     @property
     def name(self) -> str:
@@ -122,5 +123,6 @@ def identify(weights: str | os.PathLike, cache_dir: Path) -> ModelIdentity | Non
         return None
     saved = saved_threshold(weights, sha)
     threshold = saved.value if saved and saved.value is not None else float(info["threshold"])
+    warning = f"{saved.source}; the checkpoint's own threshold {threshold:.4f} is used" if saved and saved.value is None else None
     return ModelIdentity(path=weights, sha256=sha, backbone=info["backbone"], threshold=threshold,
-                         digests=info.get("digests"))
+                         digests=info.get("digests"), threshold_warning=warning)

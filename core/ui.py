@@ -445,6 +445,8 @@ def sidebar(title: str) -> Context:
         if det:
             what = det.backbone if "px" in det.backbone else f"{det.backbone}, {det.input_size_words}"
         st.caption(f"Numbers from {precision} inference" + (f" of {det.name} ({what}) on {det.device}" if det else ""))
+        if det and det.threshold_warning:  # a threshold saved earlier is not the one in use: say so where it is set
+            st.warning(det.threshold_warning, icon=":material/tune:")
     _sync_url(ss)
     return Context(data_dir=ss["data_dir"], weights=ss["weights"], device=ss["device"], positive=ss["positive"],
                    threshold=float(ss["threshold"]), fast=bool(ss["fast"]), **loaded)

@@ -269,3 +269,17 @@ def test_tester_takes_faces_from_the_test_set_and_says_if_the_verdict_is_right(e
     assert table.set_index("file").loc["real/truncated.jpg", "right"] == ""  # not scored: neither right nor wrong
     at.multiselect(key="tester_picks").set_value([]).run()
     assert not at.exception and "Upload one or more face photos" in at.info[0].value
+
+
+def test_a_threshold_file_that_is_not_used_is_said_in_the_sidebar(app_set, app_ckpt, cache_dir, monkeypatch, tmp_path):
+    import json
+    import shutil
+
+    from core.checkpoint import threshold_sidecar
+
+    weights = Path(shutil.copy(app_ckpt, tmp_path / "w.pth"))
+    threshold_sidecar(weights).write_text(json.dumps({"threshold": "high"}))
+    point_app_at(monkeypatch, app_set, weights)
+    at = start()
+    assert not at.exception
+    assert any("ignored w.pth.threshold.json" in w.value and "own threshold" in w.value for w in at.sidebar.warning)

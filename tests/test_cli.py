@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
+from core.checkpoint import load_detector, threshold_sidecar
 from core.cli import main
 
 from .conftest import make_test_set
@@ -55,7 +56,10 @@ def test_predict_lists_errors_and_exits_nonzero(tmp_path, tiny_ckpt, capsys):
     rc = main(["predict", str(good), str(bad), "--weights", str(tiny_ckpt), "--threshold", "0.5", "--json", str(out)])
     assert rc == 1
     res = json.loads(out.read_text())
-    assert set(res[0]) == {"path", "p_real", "p_fake", "verdict", "detail_share", "warnings"} and res[0]["verdict"] in ("REAL", "FAKE")
+    assert set(res[0]) == {"path", "p_real", "p_fake", "verdict", "threshold", "weights_sha256", "width", "height",
+                           "detail_share", "warnings"} and res[0]["verdict"] in ("REAL", "FAKE")
+    assert res[0]["threshold"] == 0.5 and res[0]["weights_sha256"] == load_detector(tiny_ckpt).sha256
+    assert f"{bad}: ERROR {bad}" not in capsys.readouterr().out  # the file named once
     assert res[0]["p_real"] + res[0]["p_fake"] == pytest.approx(1)
     assert set(res[1]) == {"path", "error"} and "not a readable image" in res[1]["error"]
 
@@ -163,3 +167,32 @@ def test_a_set_with_no_readable_image_says_so_and_exits_2(tmp_path, tiny_ckpt, c
     out, err = capsys.readouterr()
     assert "Skipped files: 2" in out and "MCC: n/a" in out and "this set has no scored images" in out
     assert "none of the 2 files" in err
+
+
+def test_weights_holding_nan_are_refused_when_loaded(tmp_path, tiny_ckpt, capsys):
+    """All-NaN weights answered 'FAKE P(real)=nan' (exit 0) in predict and crashed evaluate."""
+    import torch
+
+    ckpt = torch.load(tiny_ckpt, weights_only=False)
+    name = next(k for k, v in ckpt["state_dict"].items() if v.is_floating_point())
+    ckpt["state_dict"][name] = torch.full_like(ckpt["state_dict"][name], float("nan"))
+    broken = tmp_path / "nan.pth"
+    torch.save(ckpt, broken)
+    image = next((make_test_set(tmp_path / "s", n_real=1, n_fake=0) / "real").iterdir())
+    assert main(["predict", str(image), "--weights", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert "hold NaN or infinite values" in err and name in err and "Traceback" not in err
+
+
+def test_a_threshold_file_that_is_not_used_is_said(tmp_path, tiny_ckpt, capsys):
+    import shutil
+
+    weights = tmp_path / "w.pth"
+    shutil.copy(tiny_ckpt, weights)
+    threshold_sidecar(weights).write_text(json.dumps({"threshold": 7}))
+    image = next((make_test_set(tmp_path / "s", n_real=1, n_fake=0) / "real").iterdir())
+    assert main(["predict", str(image), "--weights", str(weights)]) == 0
+    err = capsys.readouterr().err
+    assert "ignored w.pth.threshold.json: unreadable (7.0 is outside [0, 1])" in err and "own threshold" in err
+    assert main(["predict", str(image), "--weights", str(weights), "--threshold", "0.4"]) == 0
+    assert "ignored" not in capsys.readouterr().err  # a threshold given on the command line: nothing to warn of
