@@ -40,12 +40,25 @@ def default_weights() -> Path:
     return default  # missing: loading it gives the clear "not found" message
 
 
+# Where each command writes: a file (with the suffixes it can write, None for any) or a folder.
+FILE_OUTPUTS = {"train": None, "ensemble": None, "report": None, "explain": (".png", ".jpg", ".jpeg", ".webp")}
+FOLDER_OUTPUTS = ("split", "unpack")
+
+
+class OutputError(Exception):
+    """An output that cannot be written; the message names it and why."""
+
+
 def unwritable(out: str) -> str | None:
-    """Why a file cannot be written at ``out`` (a folder there, a parent that is a file or not
-    writable), or None."""
+    """Why a file cannot be written at ``out`` (a folder there, something that is not a
+    regular file, a parent that is a file or not writable), or None."""
+    if out == "-":  # standard output
+        return None
     path = Path(out)
     if path.is_dir():
         return "is a folder; give a file name"
+    if path.exists() and not path.is_file():  # a device (/dev/full), pipe or socket: never replaced
+        return "is not a regular file; give a file name (or - for standard output)"
     parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), None)
     if parent is None or not parent.is_dir():
         return f"{parent} is not a folder"
@@ -54,12 +67,45 @@ def unwritable(out: str) -> str | None:
     return None
 
 
+def out_problem(command: str, args: argparse.Namespace) -> str | None:
+    """Why ``--out`` cannot take what ``command`` writes, checked before any work: a model
+    trained for an hour must not be lost to a folder at its path. None when it can."""
+    out = getattr(args, "out", None)
+    if not isinstance(out, str):
+        return None
+    if command in FILE_OUTPUTS:
+        suffixes = FILE_OUTPUTS[command]
+        if suffixes and Path(out).suffix.lower() not in suffixes:
+            return f"must name an image file ({', '.join(suffixes)})"
+        return unwritable(out)
+    if command in FOLDER_OUTPUTS:
+        path = Path(out)
+        if path.exists() and not path.is_dir():
+            return "is a file; give a folder"
+        data = getattr(args, "data", None)
+        if command == "split" and data:
+            inside, root = path.resolve(), Path(data).resolve()
+            if inside == root or root in inside.parents:  # its links under real/ or fake/ would become images
+                return (f"is inside the data set {data}: the split's links would be read as its images (fakes under "
+                        "real/); choose a folder outside it")
+    return None
+
+
 def write_json(obj, out: str | None) -> None:
     """``obj`` as standard JSON at ``out``: an undefined number (NaN, inf) is null, since NaN is not JSON
-    and stops strict readers (JavaScript's JSON.parse, jq)."""
+    and stops strict readers (JavaScript's JSON.parse, jq). Written whole or not at all;
+    OutputError says why it could not be."""
     if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(_finite(obj), indent=2, default=_json_default, allow_nan=False) + "\n")
+        from .atomic import write_bytes
+
+        text = json.dumps(_finite(obj), indent=2, default=_json_default, allow_nan=False) + "\n"
+        if out == "-":
+            sys.stdout.write(text)
+            return
+        try:
+            write_bytes(out, text.encode())
+        except OSError as exc:
+            raise OutputError(f"--json {out}: {exc.strerror or exc}") from None
 
 
 def _finite(o):
@@ -107,10 +153,14 @@ def main(argv: list[str] | None = None) -> int:
         if problem:  # said before the run, not as a traceback after it
             print(f"error: --json {out}: {problem}", file=sys.stderr)
             return 2
+    problem = out_problem(args.command, args)
+    if problem:
+        print(f"error: --out {args.out}: {problem}", file=sys.stderr)
+        return 2
     try:
         return int(args.func(args) or 0)
     except (DatasetError, CheckpointError, PretrainedWeightsUnavailable, DeviceUnavailable, FileNotFoundError,
-            FileExistsError) as exc:
+            FileExistsError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -196,3 +196,49 @@ def test_a_threshold_file_that_is_not_used_is_said(tmp_path, tiny_ckpt, capsys):
     assert "ignored w.pth.threshold.json: unreadable (7.0 is outside [0, 1])" in err and "own threshold" in err
     assert main(["predict", str(image), "--weights", str(weights), "--threshold", "0.4"]) == 0
     assert "ignored" not in capsys.readouterr().err  # a threshold given on the command line: nothing to warn of
+
+
+def test_outputs_are_checked_before_any_work(tmp_path, tiny_ckpt, capsys):
+    """A folder, a device or a pipe at --out used to surface as a traceback after the work (a trained
+    model lost), or to be replaced (as root, ensemble --out /dev/full overwrote the device)."""
+    import os
+
+    data = make_test_set(tmp_path / "s", n_real=2, n_fake=2)
+    folder = tmp_path / "taken"
+    folder.mkdir()
+    pipe = tmp_path / "pipe.pth"
+    os.mkfifo(pipe)
+    cases = [
+        (["train", "--data", str(data), "--out", str(folder), "--epochs", "1", "--pretrained", "none"], "is a folder"),
+        (["ensemble", str(tiny_ckpt), str(tiny_ckpt), "--out", str(pipe)], "is not a regular file"),
+        (["report", "--data", str(data), "--weights", str(tiny_ckpt), "--out", str(folder)], "is a folder"),
+        (["explain", str(next((data / "real").iterdir())), "--weights", str(tiny_ckpt), "--out", str(tmp_path / "cam")],
+         "must name an image file"),
+        (["split", "--data", str(data), "--out", str(data / "real")], "is inside the data set"),
+        (["split", "--data", str(data), "--out", str(pipe)], "is a file; give a folder"),
+        (["evaluate", "--data", str(data), "--weights", str(tiny_ckpt), "--json", str(pipe)], "is not a regular file"),
+    ]
+    for argv, why in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert why in err and "Traceback" not in err, (argv, err)
+    assert sorted(p.name for p in (data / "real").iterdir()) == sorted(p.name for p in (data / "real").iterdir()
+                                                                      if p.is_file())  # no split links planted
+    assert pipe.exists() and not pipe.is_file()  # the pipe is still a pipe
+
+
+def test_json_write_failures_are_one_line_and_json_can_go_to_stdout(tmp_path, tiny_ckpt, capsys, monkeypatch):
+    data = make_test_set(tmp_path / "s", n_real=2, n_fake=2)
+    argv = ["evaluate", "--data", str(data), "--weights", str(tiny_ckpt), "--bootstrap", "10"]
+    assert main([*argv, "--json", "-"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out[out.index("\n{") + 1:])["n_real"] == 2
+    import core.atomic
+
+    def full(path, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(core.atomic, "write_bytes", full)
+    assert main([*argv, "--json", str(tmp_path / "m.json")]) == 2
+    err = capsys.readouterr().err
+    assert f"error: --json {tmp_path / 'm.json'}: No space left on device" in err and "Traceback" not in err
