@@ -32,6 +32,7 @@ from .prediction_cache import (  # noqa: F401  (re-exported: the cache's names a
     Progress,
     assemble,
     cache_path,
+    has_cache_header,
     merge_with_cache,
     record_relinked,
     read_cache,
@@ -235,6 +236,8 @@ def _score_and_append(detector, merged, todo, settings, path: Path, progress) ->
         persistent_workers=False,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and path.stat().st_size and not has_cache_header(path):
+        path.unlink()  # damaged (read_cache ignored it): rows appended under its first line could never be read
     write_header = not path.exists() or path.stat().st_size == 0
     start, done = time.perf_counter(), 0
     with open(path, "a", newline="") as f:

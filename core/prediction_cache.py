@@ -117,6 +117,16 @@ def read_cache(path: Path) -> pd.DataFrame:
     return cached.drop_duplicates(subset=["relpath"], keep="last")
 
 
+def has_cache_header(path: Path) -> bool:
+    """Whether the file at ``path`` starts with this version's header line: rows appended
+    under another first line (garbage, an older version) could never be read back."""
+    try:
+        with open(path, "rb") as f:
+            return f.readline().rstrip(b"\r\n") == ",".join(CACHE_COLUMNS).encode()
+    except OSError:
+        return False
+
+
 def merge_with_cache(test_set: TestSet, path: Path, use_cache: bool = True) -> tuple[pd.DataFrame, list[int]]:
     """The test set's rows joined with their cached scores, and the row indices still to score.
 

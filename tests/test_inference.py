@@ -178,6 +178,23 @@ def test_sessions_scoring_one_set_at_once_take_turns(tmp_path, tiny_ckpt, cache_
     assert "another session" in progress_text(next(p for s in seen for p in s if p.waiting))
 
 
+@pytest.mark.parametrize("garbage", [b"garbage text here\n", bytes(range(256)) * 2])
+def test_a_cache_overwritten_with_garbage_is_rebuilt_not_a_crash_on_every_run(tmp_path, tiny_ckpt, cache_dir, garbage):
+    """Rows appended under a garbage first line could never be read back: every run scored
+    again and then crashed ('cannot convert float NaN to integer') until the file was deleted."""
+    from core.prediction_cache import cache_path
+
+    root = make_test_set(tmp_path / "s", n_real=2, n_fake=2)
+    det, test_set = load_detector(tiny_ckpt), scan_test_set(root)
+    first = predict_test_set(det, test_set, SETTINGS)
+    cache_path(det.sha256, test_set, SETTINGS).write_bytes(garbage)
+    again = predict_test_set(det, test_set, SETTINGS)
+    assert (again.scored, again.from_cache) == (4, 0)
+    np.testing.assert_allclose(again.frame["p_real"], first.frame["p_real"], atol=1e-6)
+    third = predict_test_set(det, test_set, SETTINGS)
+    assert (third.scored, third.from_cache) == (0, 4)  # rebuilt, and read back
+
+
 def test_a_cache_with_a_stray_header_and_a_torn_line_rescores_only_those_rows(tmp_path, tiny_ckpt, cache_dir):
     root = make_test_set(tmp_path / "s", n_real=4, n_fake=4)
     det, test_set = load_detector(tiny_ckpt), scan_test_set(root)
