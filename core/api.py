@@ -39,6 +39,7 @@ from .api_schemas import (
     Prediction,
 )
 from .checkpoint import Detector, load_detector, resolve_device
+from .cli_types import port_number
 from .face import crop_face as find_face
 from .inference import score_tensors_and_members
 from .metrics import verdict
@@ -330,20 +331,28 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """``python -m core.api``'s options; their defaults come from the environment."""
+    import os
+
+    p = argparse.ArgumentParser(prog="python -m core.api", description="Serve the detector over HTTP.")
+    p.add_argument("--host", default=os.environ.get("API_HOST", "127.0.0.1"))
+    # a string default goes through the type too: API_PORT=99999 is refused like --port 99999
+    p.add_argument("--port", type=port_number, default=os.environ.get("API_PORT", "8000"))
+    p.add_argument("--weights", help="checkpoint (env WEIGHTS; default weights/default.pth)")
+    p.add_argument("--device", help="auto|cpu|cuda (env DEVICE; default auto)")
+    p.add_argument("--max-upload-mb", type=float, help="request body limit (env API_MAX_UPLOAD_MB; default 20)")
+    p.add_argument("--cors-origins", help="comma-separated allowed origins (env API_CORS_ORIGINS; default: CORS off)")
+    return p
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m core.api``: options override the environment variables."""
     import os
 
     import uvicorn
 
-    p = argparse.ArgumentParser(prog="python -m core.api", description="Serve the detector over HTTP.")
-    p.add_argument("--host", default=os.environ.get("API_HOST", "127.0.0.1"))
-    p.add_argument("--port", type=int, default=int(os.environ.get("API_PORT", "8000")))
-    p.add_argument("--weights", help="checkpoint (env WEIGHTS; default weights/default.pth)")
-    p.add_argument("--device", help="auto|cpu|cuda (env DEVICE; default auto)")
-    p.add_argument("--max-upload-mb", type=float, help="request body limit (env API_MAX_UPLOAD_MB; default 20)")
-    p.add_argument("--cors-origins", help="comma-separated allowed origins (env API_CORS_ORIGINS; default: CORS off)")
-    args = p.parse_args(argv)
+    args = build_parser().parse_args(argv)
     env = dict(os.environ)
     for key, value in {"WEIGHTS": args.weights, "DEVICE": args.device, "API_MAX_UPLOAD_MB": args.max_upload_mb,
                        "API_CORS_ORIGINS": args.cors_origins}.items():

@@ -41,7 +41,7 @@ def default_weights() -> Path:
 
 
 # Where each command writes: a file (with the suffixes it can write, None for any) or a folder.
-FILE_OUTPUTS = {"train": None, "ensemble": None, "report": None, "explain": (".png", ".jpg", ".jpeg", ".webp")}
+FILE_OUTPUTS = {"train": None, "ensemble": None, "report": (".html", ".htm"), "explain": (".png", ".jpg", ".jpeg", ".webp")}
 FOLDER_OUTPUTS = ("split", "unpack")
 
 
@@ -76,7 +76,7 @@ def out_problem(command: str, args: argparse.Namespace) -> str | None:
     if command in FILE_OUTPUTS:
         suffixes = FILE_OUTPUTS[command]
         if suffixes and Path(out).suffix.lower() not in suffixes:
-            return f"must name an image file ({', '.join(suffixes)})"
+            return f"must name {'an HTML' if '.html' in suffixes else 'an image'} file ({', '.join(suffixes)})"
         return unwritable(out)
     if command in FOLDER_OUTPUTS:
         path = Path(out)

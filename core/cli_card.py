@@ -88,13 +88,14 @@ def _check(detector, data: str, seen):
     """Score ``data`` (cache first) and print the recorded numbers next to its own."""
     from tqdm import tqdm
 
-    from .data import scan_test_set
+    from .data import require_readable, scan_test_set
     from .evaluation import evaluate
 
     test_set = scan_test_set(data)
     with tqdm(total=len(test_set), unit="img", desc="scoring", file=sys.stderr, leave=False) as bar:
         ev = evaluate(detector, test_set, progress=lambda p: bar.update(p.done - bar.n))
     frame = ev.predictions.frame
+    require_readable(len(frame), test_set, ev.predictions.skipped)
     o = provenance.check(frame, seen)
     rec = model_card.recorded_vs_now(detector.meta, ev.sweep.summary(0.5),
                                      model_card.is_validation_set(detector.meta, frame, o))

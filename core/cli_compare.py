@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .bootstrap import DEFAULT_RESAMPLES
 from .cli import DEFAULT_DATA, write_json
+from .cli_types import positive_int
 
 
 def add_parser(sub) -> None:
@@ -22,7 +23,7 @@ def add_parser(sub) -> None:
     p.add_argument("b", help="checkpoint B (the candidate)")
     p.add_argument("--data", default=str(DEFAULT_DATA), help="test set folder (default: data/test_images)")
     p.add_argument("--device", default="auto", help="auto|cpu|cuda")
-    p.add_argument("--bootstrap", type=int, default=DEFAULT_RESAMPLES, metavar="N",
+    p.add_argument("--bootstrap", type=positive_int, default=DEFAULT_RESAMPLES, metavar="N",
                    help=f"resamples (default {DEFAULT_RESAMPLES}, as the Compare page)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--positive", choices=["real", "fake"], default="real",
@@ -37,17 +38,19 @@ def run_compare(args: argparse.Namespace) -> int:
 
     from .checkpoint import load_detector, resolve_device
     from .compare import Run, compare_table, disagreements, paired_difference
-    from .data import scan_test_set, unreadable_words
+    from .data import require_readable, scan_test_set, unreadable_words
     from .evaluation import evaluate
 
     test_set = scan_test_set(args.data)
     device = resolve_device(args.device)
     runs, skipped = [], []
-    for label, path in (("A", args.a), ("B", args.b)):
-        det = load_detector(path, device)
+    # both loaded before either scores: a bad B must not wait for A's whole pass to be reported
+    detectors = [load_detector(path, device) for path in (args.a, args.b)]
+    for label, path, det in zip("AB", (args.a, args.b), detectors):
         with tqdm(total=len(test_set.images), desc=f"{label}: {Path(path).name}", unit="img") as bar:
             ev = evaluate(det, test_set, progress=lambda p: bar.update(p.done - bar.n))
         skipped = skipped or list(ev.predictions.skipped)
+        require_readable(len(ev.predictions.frame), test_set, skipped)
         runs.append(Run(model=f"{label}: {Path(path).name} ({det.sha256[:12]})", test_set=str(test_set.root),
                         frame=ev.predictions.frame, threshold=det.threshold))
     table = compare_table(runs, args.positive, n_resamples=args.bootstrap, seed=args.seed)

@@ -8,14 +8,14 @@ from pathlib import Path
 from .bootstrap import DEFAULT_RESAMPLES
 from . import metrics, near_copies, provenance
 from .cli import DEFAULT_DATA, default_weights, write_json
-from .cli_types import open_fraction, positive_int
+from .cli_types import non_negative_int, open_fraction, positive_int, probability
 
 
 def add_parser(sub) -> None:
     ev = sub.add_parser("evaluate", help="score a test set (real/ and fake/ folders) and print the report's metrics")
     ev.add_argument("--data", default=str(DEFAULT_DATA), help="test set folder (default: data/test_images)")
     ev.add_argument("--weights", default=None, help="checkpoint (default: weights/default.pth)")
-    ev.add_argument("--threshold", type=float, default=None, help="REAL when P(real) >= T (default: the checkpoint's, else 0.5)")
+    ev.add_argument("--threshold", type=probability, default=None, help="REAL when P(real) >= T (default: the checkpoint's, else 0.5)")
     ev.add_argument("--positive", choices=["real", "fake"], default="real", help="positive class (default real, as the report)")
     ev.add_argument("--device", default="auto", help="auto|cpu|cuda")
     ev.add_argument("--json", dest="json_out", default=None, help="write the metrics as JSON here")
@@ -23,17 +23,17 @@ def add_parser(sub) -> None:
     ev.add_argument("--fast", action="store_true", help="JPEG draft decoding + bfloat16: faster, slightly different numbers")
     ev.add_argument("--tta", action="store_true", help="average P(real) over the image and its mirror")
     ev.add_argument("--batch-size", type=positive_int, default=32)
-    ev.add_argument("--workers", type=int, default=None)
+    ev.add_argument("--workers", type=non_negative_int, default=None)
     ev.add_argument("--unseen-only", action="store_true",
                     help="leave out the test images the model was trained on (when it records them)")
-    ev.add_argument("--bootstrap", type=int, default=DEFAULT_RESAMPLES, metavar="N",
+    ev.add_argument("--bootstrap", type=positive_int, default=DEFAULT_RESAMPLES, metavar="N",
                     help=f"bootstrap resamples for the confidence intervals in --json (default {DEFAULT_RESAMPLES})")
     ev.set_defaults(func=run_evaluate)
 
     pr = sub.add_parser("predict", help="P(real), P(fake) and the verdict for single images")
     pr.add_argument("images", nargs="+")
     pr.add_argument("--weights", default=None)
-    pr.add_argument("--threshold", type=float, default=None)
+    pr.add_argument("--threshold", type=probability, default=None)
     pr.add_argument("--device", default="auto")
     pr.add_argument("--json", dest="json_out", default=None)
     pr.set_defaults(func=run_predict)
@@ -44,11 +44,6 @@ def add_parser(sub) -> None:
     sp.add_argument("--val-fraction", type=open_fraction, default=0.1)
     sp.add_argument("--seed", type=int, default=0)
     sp.set_defaults(func=run_split)
-
-
-def _check_threshold(t):
-    if t is not None and not 0.0 <= t <= 1.0:
-        raise SystemExit(f"error: --threshold must be within [0, 1], got {t}")
 
 
 def _load(args):
@@ -65,9 +60,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from .prediction_cache import DEFAULT_CACHE_DIR, InferenceSettings
     from .quality import low_detail_set_note
 
-    _check_threshold(args.threshold)
-    if args.bootstrap < 1:
-        raise SystemExit(f"error: --bootstrap must be at least 1, got {args.bootstrap}")
     test_set = scan_test_set(args.data)
     cache_dir = None if args.no_cache else DEFAULT_CACHE_DIR  # also for the perceptual hashes
     digest_map = set_copies = None  # the test files' digests and copies, once found for --unseen-only, not again below
@@ -155,7 +147,6 @@ def run_predict(args: argparse.Namespace) -> int:
     from .preprocess import ImageError, open_photo
     from .quality import detail_report
 
-    _check_threshold(args.threshold)
     detector = _load(args)
     threshold = detector.threshold if args.threshold is None else args.threshold
     if args.threshold is None and detector.threshold_warning:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from . import metrics
 from .cli import DEFAULT_DATA, default_weights, write_json
-from .cli_types import positive_int
+from .cli_types import non_negative_int, positive_int, probability
 
 
 def add_parser(sub) -> None:
@@ -32,12 +32,12 @@ def add_parser(sub) -> None:
     rb = sub.add_parser("robustness", help="metrics under JPEG, downscaling, blur, noise and flip TTA")
     rb.add_argument("--data", default=str(DEFAULT_DATA), help="test set folder (default: data/test_images)")
     rb.add_argument("--weights", default=None)
-    rb.add_argument("--threshold", type=float, default=None, help="default: the checkpoint's")
+    rb.add_argument("--threshold", type=probability, default=None, help="default: the checkpoint's")
     rb.add_argument("--device", default="auto")
     rb.add_argument("--json", dest="json_out", default=None, help="write the table (and verdict flips) here")
     rb.add_argument("--no-cache", action="store_true")
     rb.add_argument("--batch-size", type=positive_int, default=32)
-    rb.add_argument("--workers", type=int, default=None)
+    rb.add_argument("--workers", type=non_negative_int, default=None)
     rb.set_defaults(func=run_robustness)
 
 
@@ -116,8 +116,6 @@ def run_robustness(args: argparse.Namespace) -> int:
     from .inference import InferenceSettings
     from .robustness import format_table, robustness_sweep
 
-    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
-        raise SystemExit(f"error: --threshold must be within [0, 1], got {args.threshold}")
     test_set = scan_test_set(args.data)  # one class: its own rate under each perturbation
     detector = _load(args)
     bar = tqdm(unit="img", desc="perturbing + scoring", file=sys.stderr, leave=False)

@@ -17,6 +17,7 @@ import argparse
 import sys
 
 from . import near_copies
+from .cli_types import non_negative_int
 
 
 def add_parser(sub) -> None:
@@ -29,7 +30,7 @@ def add_parser(sub) -> None:
                    help=f"most differing bits of 256 that still count as a copy (default {near_copies.MAX_DISTANCE})")
     p.add_argument("--no-cache", action="store_true",
                    help="hash every image again instead of reading the hashes kept in .cache/phash")
-    p.add_argument("--show", type=int, default=10, help="pairs listed per kind (all go to --json)")
+    p.add_argument("--show", type=non_negative_int, default=10, help="pairs listed per kind (all go to --json)")
     p.add_argument("--json", default=None, help="write every pair here")
     p.set_defaults(func=run_near_copies)
 
@@ -51,13 +52,17 @@ def run_near_copies(args: argparse.Namespace) -> int:
     from .data import DatasetError, scan_test_set
 
     if not 0 <= args.max_distance < 256:
-        print(f"--max-distance must be between 0 and 255 bits, got {args.max_distance}", file=sys.stderr)
+        print(f"error: --max-distance must be between 0 and 255 bits, got {args.max_distance}", file=sys.stderr)
         return 2
     try:
         test = scan_test_set(args.data)
-        other = scan_test_set(args.other) if args.other else None
     except DatasetError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        other = scan_test_set(args.other) if args.other else None
+    except DatasetError as exc:  # it is not the test set that is missing: say which folder
+        print(f"error: --other {args.other}: {exc}", file=sys.stderr)
         return 2
     seen, no_record = _model_record(args.weights) if args.weights else (None, "")
     if no_record.startswith("error"):
@@ -69,6 +74,10 @@ def run_near_copies(args: argparse.Namespace) -> int:
     found = near_copies.check(test.images, None if other is None else other.images, args.max_distance, report, seen,
                               None if args.no_cache else DEFAULT_CACHE_DIR)
     bar.close()
+    if found.n_test and found.unreadable_test == found.n_test:  # an "ok" here would tell a script the set is clean
+        print(f"error: none of the {found.n_test} files in {test.root} could be read as images, so nothing was "
+              "compared", file=sys.stderr)
+        return 2
     print(f"Test set: {test.root} ({len(test.images)} images)" + (f"; other: {other.root} ({len(other.images)} images)" if other else ""))
     if no_record:
         print(no_record)

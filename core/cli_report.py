@@ -7,15 +7,16 @@ import sys
 from . import provenance
 from .bootstrap import DEFAULT_RESAMPLES
 from .cli import DEFAULT_DATA, default_weights
+from .cli_types import positive_int, probability
 
 
 def add_parser(sub) -> None:
     rp = sub.add_parser("report", help="write a self-contained HTML report (and a CSV of all predictions beside it)")
     rp.add_argument("--data", default=str(DEFAULT_DATA), help="test set folder (default: data/test_images)")
     rp.add_argument("--weights", default=None, help="checkpoint (default: weights/default.pth)")
-    rp.add_argument("--threshold", type=float, default=None, help="REAL when P(real) >= T (default: the checkpoint's)")
+    rp.add_argument("--threshold", type=probability, default=None, help="REAL when P(real) >= T (default: the checkpoint's)")
     rp.add_argument("--positive", choices=["real", "fake"], default="real")
-    rp.add_argument("--bootstrap", type=int, default=DEFAULT_RESAMPLES, metavar="N", help=f"bootstrap resamples (default {DEFAULT_RESAMPLES})")
+    rp.add_argument("--bootstrap", type=positive_int, default=DEFAULT_RESAMPLES, metavar="N", help=f"bootstrap resamples (default {DEFAULT_RESAMPLES})")
     rp.add_argument("--device", default="auto", help="auto|cpu|cuda")
     rp.add_argument("--no-cache", action="store_true", help="run the model even when predictions are cached")
     rp.add_argument("--out", required=True, help="the HTML file to write; the CSV goes next to it")
@@ -27,23 +28,16 @@ def run_report(args: argparse.Namespace) -> int:
 
     from .analysis import analyse
     from .checkpoint import load_detector, resolve_device
-    from .data import scan_test_set, unreadable_words
+    from .data import require_readable, scan_test_set, unreadable_words
     from .evaluation import evaluate
     from .report import identity, write_report
 
-    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
-        raise SystemExit(f"error: --threshold must be within [0, 1], got {args.threshold}")
-    if args.bootstrap < 1:
-        raise SystemExit(f"error: --bootstrap must be at least 1, got {args.bootstrap}")
-    if not args.out.lower().endswith((".html", ".htm")):
-        raise SystemExit(f"error: --out must name an .html file, got {args.out}")
     test_set = scan_test_set(args.data)
     detector = load_detector(args.weights or default_weights(), resolve_device(args.device))
     with torch.inference_mode():
         ev = evaluate(detector, test_set, use_cache=not args.no_cache)
     frame = ev.predictions.frame
-    if len(frame) == 0:
-        raise SystemExit("error: no readable images in the test set; nothing to report")
+    require_readable(len(frame), test_set, ev.predictions.skipped)
     if args.threshold is None:
         threshold, why = detector.threshold, detector.meta.get("threshold_source", "the checkpoint's threshold")
     else:

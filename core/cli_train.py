@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from .cli_types import open_fraction, positive_int
+from .cli_types import non_negative_float, non_negative_int, open_fraction, positive_int
 from .train_data import AUGMENTATIONS, BLUR_SIGMA, DOWNSCALE, JPEG_QUALITY
 
 
@@ -21,8 +21,8 @@ def add_parser(sub) -> None:
     p.add_argument("--pretrained", default="auto", help="auto (ImageNet weights found locally) | none | PATH")
     p.add_argument("--epochs", type=positive_int, default=20)
     p.add_argument("--batch-size", type=positive_int, default=24)
-    p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--weight-decay", type=float, default=1e-5)
+    p.add_argument("--lr", type=non_negative_float, default=2e-4)
+    p.add_argument("--weight-decay", type=non_negative_float, default=1e-5)
     p.add_argument("--image-size", type=positive_int, default=224)
     p.add_argument("--val-fraction", type=open_fraction, default=0.1)
     p.add_argument("--seed", type=int, default=0)
@@ -40,7 +40,7 @@ def add_parser(sub) -> None:
     p.add_argument("--schedule", choices=["cosine", "none"], default="cosine")
     p.add_argument("--patience", type=positive_int, default=6, help="stop after this many epochs without a better validation ROC-AUC")
     p.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto", help="auto: bfloat16 on CUDA, float32 on CPU")
-    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--workers", type=non_negative_int, default=None)
     p.add_argument("--tta", action="store_true", help="also report validation with horizontal-flip test-time augmentation")
     p.add_argument("--half", action="store_true", help="store the checkpoint in float16 (half the size)")
     p.add_argument("--note", default="", help="free text recorded in the model card (e.g. the ablation row)")

@@ -225,6 +225,14 @@ def unreadable(path: str) -> str | None:
     return None
 
 
+def require_readable(n_readable: int, test_set: "TestSet", skipped=()) -> None:
+    """DatasetError when not one image of ``test_set`` could be read: every command then
+    stops with the reason (exit 2) instead of a table of zeros, an "ok" or a traceback."""
+    if n_readable == 0:
+        listed = f": {unreadable_words(skipped, 5)}" if skipped else ""
+        raise DatasetError(f"none of the {len(test_set.images)} files in {test_set.root} could be read as images{listed}")
+
+
 def unreadable_words(skipped, limit: int) -> str:
     """``N unreadable file(s): a.jpg: why; b.jpg: why`` for (relpath, reason) pairs, the first
     ``limit`` named: the one-line note every command prints for the files it left out."""

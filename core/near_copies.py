@@ -149,6 +149,7 @@ class NearCopies:
     n_other: int
     max_distance: int
     unreadable: int = 0
+    unreadable_test: int = 0  # of those, the test set's: all of them means nothing was checked
     # near copies of the images a model records (core.provenance.Seen hashes), RECORD_COLUMNS;
     # None when no record was checked
     recorded: pd.DataFrame | None = None
@@ -263,7 +264,8 @@ def check(test: pd.DataFrame, other: pd.DataFrame | None = None, max_distance: i
         record = {"recorded": against_record(test, test_hashes, seen, max_distance),
                   "n_recorded": len(seen.train_hashes) + len(seen.val_hashes), "record_where": seen.where}
     return NearCopies(across=across, within=within, n_test=len(test), n_other=0 if other is None else len(other),
-                      max_distance=max_distance, unreadable=unreadable, **record)
+                      max_distance=max_distance, unreadable=unreadable,
+                      unreadable_test=sum(h is None for h in test_hashes), **record)
 
 
 def words(nc: NearCopies, other: str = "the other folder") -> list[tuple[str, str]]:

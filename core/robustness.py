@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, Dataset
 from . import prediction_cache
 from .atomic import atomic_path
 from .checkpoint import Detector
-from .data import TestSet
+from .data import TestSet, require_readable
 from .evaluation import evaluate
 from .inference import InferenceSettings, Progress, score_batch
 from .metrics import MetricUnavailable, ThresholdSweep, fmt, predicted_real
@@ -270,6 +270,7 @@ def robustness_sweep(detector: Detector, test_set: TestSet, *, threshold: float 
         return preds.frame
 
     clean = scored(settings)
+    require_readable(len(clean), test_set)  # nothing to perturb: a table of zeros would read as a result
     scores = clean[["path", "relpath", "label", "p_real"]].rename(columns={"p_real": "p_clean"})
     conditions = [("clean", "clean", 0.0)]
     low = {"clean": low_detail_share(clean["detail_share"])}

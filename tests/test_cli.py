@@ -206,12 +206,14 @@ def test_outputs_are_checked_before_any_work(tmp_path, tiny_ckpt, capsys):
     data = make_test_set(tmp_path / "s", n_real=2, n_fake=2)
     folder = tmp_path / "taken"
     folder.mkdir()
+    html = tmp_path / "old.html"
+    html.mkdir()
     pipe = tmp_path / "pipe.pth"
     os.mkfifo(pipe)
     cases = [
         (["train", "--data", str(data), "--out", str(folder), "--epochs", "1", "--pretrained", "none"], "is a folder"),
         (["ensemble", str(tiny_ckpt), str(tiny_ckpt), "--out", str(pipe)], "is not a regular file"),
-        (["report", "--data", str(data), "--weights", str(tiny_ckpt), "--out", str(folder)], "is a folder"),
+        (["report", "--data", str(data), "--weights", str(tiny_ckpt), "--out", str(html)], "is a folder"),
         (["explain", str(next((data / "real").iterdir())), "--weights", str(tiny_ckpt), "--out", str(tmp_path / "cam")],
          "must name an image file"),
         (["split", "--data", str(data), "--out", str(data / "real")], "is inside the data set"),
@@ -242,3 +244,52 @@ def test_json_write_failures_are_one_line_and_json_can_go_to_stdout(tmp_path, ti
     assert main([*argv, "--json", str(tmp_path / "m.json")]) == 2
     err = capsys.readouterr().err
     assert f"error: --json {tmp_path / 'm.json'}: No space left on device" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv,why", [
+    (["evaluate", "--threshold", "nan"], "--threshold: expected a finite number"),
+    (["predict", "x.jpg", "--threshold", "-1"], "--threshold: must be within [0, 1]"),
+    (["report", "--out", "r.html", "--threshold", "2"], "--threshold: must be within [0, 1]"),
+    (["compare", "a.pth", "b.pth", "--bootstrap", "0"], "--bootstrap: must be at least 1"),
+    (["robustness", "--workers", "-1"], "--workers: must be 0 or more"),
+    (["train", "--data", "d", "--out", "m.pth", "--lr", "-1"], "--lr: must be 0 or more"),
+    (["train", "--data", "d", "--out", "m.pth", "--lr", "nan"], "--lr: expected a finite number"),
+    (["near-copies", "--show", "-1"], "--show: must be 0 or more"),
+])
+def test_bad_numbers_are_refused_when_the_command_line_is_read(argv, why, capsys):
+    """Each used to run (decoding a data set, scoring with a model) before a traceback or an exit 1."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2 and why in capsys.readouterr().err
+
+
+def test_the_api_refuses_a_port_out_of_range(capsys):
+    from core.api import build_parser
+
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["--port", "99999"])
+    assert exit_.value.code == 2 and "port number from 1 to 65535" in capsys.readouterr().err
+
+
+def test_a_set_with_no_readable_image_stops_every_command_with_the_reason(tmp_path, tiny_ckpt, cache_dir, capsys):
+    """near-copies said 'ok: no near copies' (exit 0) on a set it could not read, which a script
+    takes as clean; card, robustness and compare printed tables of NaN and zeros."""
+    root = tmp_path / "allbad"
+    for cls in ("real", "fake"):
+        (root / cls).mkdir(parents=True)
+        (root / cls / "a.jpg").write_bytes(b"not an image")
+    for argv in (["near-copies", "--data", str(root)],
+                 ["card", str(tiny_ckpt), "--data", str(root)],
+                 ["robustness", "--data", str(root), "--weights", str(tiny_ckpt), "--workers", "0"],
+                 ["compare", str(tiny_ckpt), str(tiny_ckpt), "--data", str(root)],
+                 ["report", "--data", str(root), "--weights", str(tiny_ckpt), "--out", str(tmp_path / "r.html")]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert "none of the 2 files" in err and "could be read as images" in err and "Traceback" not in err, (argv, err)
+
+
+def test_compare_checks_both_checkpoints_before_scoring(tmp_path, tiny_ckpt, cache_dir, capsys):
+    data = make_test_set(tmp_path / "s", n_real=2, n_fake=2)
+    assert main(["compare", str(tiny_ckpt), str(tmp_path / "missing.pth"), "--data", str(data)]) == 2
+    captured = capsys.readouterr()
+    assert "Weights file not found" in captured.err and "A: " not in captured.err + captured.out  # A never ran
