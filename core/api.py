@@ -86,7 +86,7 @@ def _client_name(filename: str | None) -> str:
 def _image_error_status(exc: ImageError) -> int:
     # open_image words "cannot identify" failures this way; everything else it raises
     # (truncated data, too many megapixels) is an image we recognised but refuse.
-    return 415 if "not a readable image" in str(exc) else 422
+    return 415 if "not a readable image" in str(exc) or "empty file" in str(exc) else 422
 
 
 async def _read_upload(upload: UploadFile, name: str, limit: int) -> bytes:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,9 +165,12 @@ def scan_test_set(root: str | os.PathLike, *, require_both: bool = False) -> Tes
         for dirpath, group, fname in paths:
             path = os.path.join(dirpath, fname)
             try:
-                stat = os.stat(path)
+                st = os.stat(path)
             except OSError as exc:  # a dangling symlink, a permission problem
                 problems.append(f"Cannot read {path}: {exc.strerror or exc}")
+                continue
+            if not stat.S_ISREG(st.st_mode):  # a named pipe would block the first reader forever
+                problems.append(f"Skipped {path}: not a regular file (a pipe, socket or device)")
                 continue
             rows.append(
                 {
@@ -174,8 +178,8 @@ def scan_test_set(root: str | os.PathLike, *, require_both: bool = False) -> Tes
                     "relpath": f"{class_dir.name}/{group}/{fname}" if group else f"{class_dir.name}/{fname}",
                     "label": label,
                     "group": group,
-                    "size_bytes": stat.st_size,
-                    "mtime_ns": stat.st_mtime_ns,
+                    "size_bytes": st.st_size,
+                    "mtime_ns": st.st_mtime_ns,
                 }
             )
     images = pd.DataFrame(rows, columns=["path", "relpath", "label", "group", "size_bytes", "mtime_ns"])

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import math
+import os
+import stat
 from dataclasses import asdict, dataclass
 
 from PIL import Image, ImageOps
@@ -68,6 +70,25 @@ class Preprocessing:
         )
 
 
+def _check_file(path, label: str) -> None:
+    """ImageError for a path that is no image file before anything opens it: opening a named
+    pipe waits for a writer forever, and a folder, an empty file or a dangling link each
+    deserve their own words rather than a decoder's exception name."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        gone = "a link to a missing file" if os.path.islink(path) else "file not found"
+        raise ImageError(f"{label}: {gone}") from None
+    except OSError as exc:
+        raise ImageError(f"{label}: cannot be read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ImageError(f"{label}: is a folder, not an image")
+    if not stat.S_ISREG(st.st_mode):
+        raise ImageError(f"{label}: not a regular file (a pipe, socket or device)")
+    if st.st_size == 0:
+        raise ImageError(f"{label}: empty file (0 bytes)")
+
+
 def open_image(source, *, name: str | None = None, draft_size: int | None = None) -> tuple[Image.Image, dict]:
     """Open an image file, path or bytes, check it, and return (RGB image, info).
 
@@ -78,7 +99,11 @@ def open_image(source, *, name: str | None = None, draft_size: int | None = None
     Raises ``ImageError`` with the file name and the reason.
     """
     label = name or (source if isinstance(source, str) else getattr(source, "name", "upload"))
+    if isinstance(source, (str, os.PathLike)):
+        _check_file(source, label)
     if isinstance(source, (bytes, bytearray)):
+        if not source:
+            raise ImageError(f"{label}: empty file (0 bytes)")
         source = io.BytesIO(source)
     try:
         image = Image.open(source)

@@ -120,6 +120,8 @@ def test_bad_images_get_json_errors_naming_the_file(client, name, data, params, 
     body = _assert_clean_error(r, status, filename=name)
     if name == "huge.png":
         assert "megapixel" in body["detail"]
+    if name == "empty.jpg":
+        assert body["detail"] == "empty.jpg: empty file (0 bytes)"
 
 
 def test_client_paths_are_reduced_to_the_base_name(client):

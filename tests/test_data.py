@@ -126,3 +126,26 @@ def test_linked_folders_are_read_once_and_never_one_above_the_class(tmp_path):
     ts = scan_test_set(root)
     assert (ts.n_real, ts.n_fake) == (7, 6)
     assert sorted(ts.images.loc[ts.images["label"] == 1, "group"].unique()) == ["", "a"]
+
+
+def test_a_named_pipe_among_the_images_is_skipped_not_waited_on(tmp_path):
+    """Opening a FIFO called x.jpg blocks until something writes to it: evaluate hung."""
+    import os
+
+    from core.preprocess import ImageError, open_image
+
+    root = make_test_set(tmp_path / "s", n_real=2, n_fake=2)
+    os.mkfifo(root / "real" / "pipe.jpg")
+    (root / "fake" / "folder.jpg").mkdir()
+    ts = scan_test_set(root)
+    assert "real/pipe.jpg" not in set(ts.images["relpath"]) and any("pipe.jpg: not a regular file" in p for p in ts.problems)
+    for path, why in ((root / "real" / "pipe.jpg", "not a regular file"), (root / "fake" / "folder.jpg", "is a folder"),
+                      (tmp_path / "nothing.jpg", "file not found")):
+        with pytest.raises(ImageError, match=why):
+            open_image(str(path))
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    os.symlink(tmp_path / "gone.jpg", tmp_path / "dangling.jpg")
+    with pytest.raises(ImageError, match="empty file"):
+        open_image(str(tmp_path / "empty.jpg"))
+    with pytest.raises(ImageError, match="a link to a missing file"):
+        open_image(str(tmp_path / "dangling.jpg"))
