@@ -36,11 +36,14 @@ def to_8bit(image: Image.Image) -> Image.Image:
     """The image itself, or for 16-bit and 32-bit greyscale ("I;16", "I", "F": 16-bit PNGs,
     TIFFs) an 8-bit "L" copy. PIL's own ``convert`` clips those at 255, so a 16-bit face
     would reach the model, the hashes and the thumbnails as a white square; they are scaled
-    (by 257 for 16-bit data, by the maximum where values exceed 16 bits)."""
+    (by 257 for 16-bit data, by the maximum where values exceed 16 bits; float data within
+    [0, 1] is taken as a fraction of full scale)."""
     if image.mode not in ("I", "F") and not image.mode.startswith("I;16"):
         return image
     a = np.asarray(image, dtype=np.float64)
     top = a.max(initial=0.0)
+    if image.mode == "F" and top <= 1.0 and a.min(initial=0.0) >= 0.0:  # a float TIFF in [0, 1]: black if read as 0-255
+        a, top = a * 255.0, top * 255.0
     scale = 1.0 if top <= 255 else 257.0 if top <= 65535 else top / 255.0
     return Image.fromarray(np.clip(np.rint(a / scale), 0, 255).astype(np.uint8))
 
@@ -71,12 +74,25 @@ def low_detail_warning(share: float) -> str | None:
             "blurred with sigma 2 at threshold 0.5. Use a sharper, larger copy if there is one.")
 
 
+# Below this many pixels on a side a face is an icon: the model sees it blown up to its input
+# size (224 or 384 px), and whatever it answers says little about the picture.
+MIN_SIDE = 64
+
+
 def detail_report(image: Image.Image) -> dict:
     """The fields ``predict`` and the API put beside a verdict: ``detail_share`` of the scored
-    image and ``warnings`` (the low-detail warning, when it applies)."""
+    image and ``warnings`` (a tiny image, and the low-detail warning, when they apply)."""
     share = detail_share(image)
-    warning = low_detail_warning(share)
-    return {"detail_share": share, "warnings": [warning] if warning else []}
+    warnings = [w for w in (tiny_image_warning(*image.size), low_detail_warning(share)) if w]
+    return {"detail_share": share, "warnings": warnings}
+
+
+def tiny_image_warning(width: int, height: int) -> str | None:
+    """A sentence for a verdict on an image under ``MIN_SIDE`` pixels on a side, or None."""
+    if min(width, height) >= MIN_SIDE:
+        return None
+    return (f"Tiny image ({width}x{height} pixels, under {MIN_SIDE} on a side): the model sees it enlarged many times "
+            "over, so its verdict says little about the picture.")
 
 
 def _measured(shares) -> np.ndarray:

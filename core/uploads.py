@@ -30,7 +30,7 @@ from .inference import InferenceSettings, score_images_and_members
 from .near_copies import image_hash
 from .preprocess import ImageError, open_photo
 from .provenance import Seen, bytes_digest, seen_as
-from .quality import detail_share, low_detail_warning
+from .quality import detail_share, low_detail_warning, tiny_image_warning
 
 UPLOAD_TYPES = tuple(ext.lstrip(".") for ext in IMAGE_EXTENSIONS)  # what a test set may hold
 MAX_ZIP_BYTES = 2 * 1024**3  # uncompressed total
@@ -58,9 +58,15 @@ class UploadVerdict:
         return self.error is None
 
     @property
+    def tiny(self) -> str | None:
+        """The warning for a scored image too small to judge, or None."""
+        return None if self.scored is None else tiny_image_warning(*self.scored.size)
+
+    @property
     def warning(self) -> str | None:
-        """Why this verdict deserves less trust than usual (little fine detail), or None."""
-        return None if self.detail is None else low_detail_warning(self.detail)
+        """Why this verdict deserves less trust than usual (a tiny image, little fine detail), or None."""
+        parts = [self.tiny, None if self.detail is None else low_detail_warning(self.detail)]
+        return " ".join(p for p in parts if p) or None
 
     @property
     def p_fake(self) -> float | None:
@@ -122,7 +128,8 @@ def verdict_table(results: list[UploadVerdict], threshold: float, seen: Seen | N
     rows = []
     for r in results:
         face = "" if r.face is None else ("found" if r.face.found else "none found (whole image)")
-        message = r.error or ("little fine detail: fakes pass as real more often" if r.warning else "")
+        message = r.error or ("tiny image: the verdict says little" if r.tiny else
+                              "little fine detail: fakes pass as real more often" if r.warning else "")
         rows.append({"file": r.name, "P(real)": r.p_real, "P(fake)": r.p_fake,
                      "verdict": r.verdict(threshold) or "not scored", "face crop": face, "message": message,
                      "seen by the model": r.seen_as(seen)})

@@ -123,3 +123,22 @@ def test_high_bit_depth_greyscale_is_scaled_not_clipped_to_white(tmp_path, depth
         np.testing.assert_array_equal(np.asarray(rgb)[..., 0], grey)
         assert nc.file_hash(tmp_path / "face16.png") == nc.image_hash(Image.fromarray(grey))
     assert to_8bit(sharp_face(32)).mode == "RGB"  # 8-bit images pass through untouched
+
+
+def test_a_float_image_in_0_to_1_is_full_scale_not_black():
+    """A float32 TIFF holding 0..1 decoded to an almost black face and was scored anyway."""
+    from core.quality import to_8bit
+
+    grey = np.asarray(sharp_face(64).convert("L"))
+    fraction = Image.fromarray((grey / 255.0).astype(np.float32))
+    assert fraction.mode == "F"
+    np.testing.assert_allclose(np.asarray(to_8bit(fraction), dtype=int), grey, atol=1)
+    levels = Image.fromarray(grey.astype(np.float32))  # a float image in 0..255 stays as it is
+    np.testing.assert_array_equal(np.asarray(to_8bit(levels)), grey)
+
+
+def test_a_tiny_image_is_warned_of():
+    from core.quality import detail_report
+
+    assert any("Tiny image (1x1 pixels" in w for w in detail_report(Image.new("RGB", (1, 1), (90, 80, 70)))["warnings"])
+    assert not any("Tiny" in w for w in detail_report(sharp_face(96))["warnings"])

@@ -204,3 +204,13 @@ def test_test_set_picks_read_their_files_and_know_their_class(detector, tmp_path
                                        for r, n in zip(results, [real, fake])]
     assert "true class" not in verdict_table(results, 0.5).columns  # plain uploads: no such columns
     assert pick_words(0, "FAKE", 0.5).endswith("**right** at threshold 0.5000.") and "**wrong**" in pick_words(1, "FAKE", 0.5)
+
+
+def test_a_tiny_upload_is_judged_but_warned_of(detector):
+    import io
+
+    buf = io.BytesIO()
+    Image.new("RGB", (20, 16), (120, 90, 80)).save(buf, format="PNG")
+    [r] = judge_uploads(detector, [("icon.png", buf.getvalue())])
+    assert r.ok and r.p_real is not None and "Tiny image (20x16 pixels" in r.warning
+    assert verdict_table([r], 0.5).loc[0, "message"] == "tiny image: the verdict says little"
