@@ -305,12 +305,19 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
         parts = []
+        field = "files" if request.url.path.endswith("/batch") else "file"  # the part name this endpoint reads
+        multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
         for e in exc.errors():
             where = ".".join(str(x) for x in e.get("loc", ())[1:]) or "request"
             msg = e.get("msg", "invalid")
             if "Expected UploadFile" in msg:  # a form part without a filename arrives as text, not a file
-                msg = ("this part is text, not a file: send it as a file with a filename "
-                       "(curl -F 'file=@face.jpg', or requests' files={'file': ('face.jpg', data)})")
+                msg = (f"this part is text, not a file: send it as a file with a filename "
+                       f"(curl -F '{field}=@face.jpg', or requests' files={{'{field}': ('face.jpg', data)}})")
+            elif msg == "Field required" and where in ("file", "files"):
+                # the usual mistakes: the image as the raw body, or a part under another name
+                how = (f"no part named '{field}' in the form" if multipart else
+                       f"the body is {request.headers.get('content-type') or 'not typed'}, not multipart/form-data")
+                msg = f"{how}: send the image as a form part named '{field}' (curl -F '{field}=@face.jpg')"
             parts.append(f"{where}: {msg}")
         return _error(422, "; ".join(parts) or "invalid request")
 

@@ -147,6 +147,18 @@ def test_missing_file_is_422(client):
     assert "file" in body["detail"]
 
 
+def test_the_usual_upload_mistakes_are_told_how_to_send_an_image(client):
+    """'file: Field required' left a raw-body or wrongly named upload guessing."""
+    raw = client.post("/predict", content=_image_bytes(), headers={"Content-Type": "image/jpeg"})
+    detail = _assert_clean_error(raw, 422)["detail"]
+    assert "the body is image/jpeg, not multipart/form-data" in detail and "-F 'file=@face.jpg'" in detail
+    named = client.post("/predict/batch", files={"file": ("a.jpg", _image_bytes())})
+    detail = _assert_clean_error(named, 422)["detail"]
+    assert "no part named 'files'" in detail and "-F 'files=@face.jpg'" in detail
+    text = client.post("/predict/batch", files={"files": ("", _image_bytes())})
+    assert "-F 'files=@face.jpg'" in _assert_clean_error(text, 422)["detail"]  # the batch's own part name
+
+
 def test_two_files_to_predict_are_refused_not_half_scored(client):
     two = [("file", ("a.jpg", _image_bytes(1))), ("file", ("b.jpg", _image_bytes(2)))]
     body = _assert_clean_error(client.post("/predict", files=two), 422)
