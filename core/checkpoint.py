@@ -138,9 +138,16 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"Weights file not found: {path}")
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder, not a weights file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path.name} is empty (0 bytes): not a checkpoint; was it copied or downloaded whole?")
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
+        if isinstance(exc, EOFError) or "failed finding central directory" in str(exc) or "zip archive" in str(exc):
+            raise CheckpointError(f"{path.name} is cut short or damaged ({type(exc).__name__}): a torch.save file "
+                                  "that did not arrive whole; copy or download it again") from None
         raise CheckpointError(
             f"{path.name} is not a PyTorch checkpoint this tool can read ({type(exc).__name__}). "
             "Expected a file written by torch.save: a state dict of the report's FaceClassifier "

@@ -165,6 +165,15 @@ def test_clear_errors_for_bad_weights(tmp_path):
     (tmp_path / "text.pth").write_text("not a checkpoint")
     with pytest.raises(CheckpointError, match="text.pth.*not a PyTorch checkpoint"):
         load_detector(tmp_path / "text.pth")
+    (tmp_path / "empty.pth").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="empty.pth is empty \\(0 bytes\\)"):
+        load_detector(tmp_path / "empty.pth")
+    torch.save({"fc.weight": torch.zeros(200, 300)}, tmp_path / "whole.pth")
+    (tmp_path / "cut.pth").write_bytes((tmp_path / "whole.pth").read_bytes()[:5000])
+    with pytest.raises(CheckpointError, match="cut.pth is cut short or damaged"):
+        load_detector(tmp_path / "cut.pth")
+    with pytest.raises(CheckpointError, match="is a folder"):
+        load_detector(tmp_path)
     torch.save({"fc.weight": torch.zeros(2, 3)}, tmp_path / "other.pth")
     with pytest.raises(CheckpointError, match="unknown architecture.*Expected the report's FaceClassifier"):
         load_detector(tmp_path / "other.pth")
