@@ -145,7 +145,11 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        if isinstance(exc, EOFError) or "failed finding central directory" in str(exc) or "zip archive" in str(exc):
+        with open(path, "rb") as f:
+            head = f.read(4)
+        # the start of a torch.save file (a zip, or the old pickle format) that then fails to load: cut short
+        refused = "Weights only load failed" in str(exc)  # whole, but a pickled model: the message below says why
+        if not refused and (head.startswith((b"PK\x03\x04", b"\x80")) or isinstance(exc, EOFError)):
             raise CheckpointError(f"{path.name} is cut short or damaged ({type(exc).__name__}): a torch.save file "
                                   "that did not arrive whole; copy or download it again") from None
         raise CheckpointError(

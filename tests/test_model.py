@@ -174,6 +174,9 @@ def test_clear_errors_for_bad_weights(tmp_path):
         load_detector(tmp_path / "cut.pth")
     with pytest.raises(CheckpointError, match="is a folder"):
         load_detector(tmp_path)
+    torch.save(torch.nn.Linear(2, 2), tmp_path / "pickled.pth")  # whole, but a pickled model: not "cut short"
+    with pytest.raises(CheckpointError, match="pickled.pth is not a PyTorch checkpoint.*a whole pickled model is not read"):
+        load_detector(tmp_path / "pickled.pth")
     torch.save({"fc.weight": torch.zeros(2, 3)}, tmp_path / "other.pth")
     with pytest.raises(CheckpointError, match="unknown architecture.*Expected the report's FaceClassifier"):
         load_detector(tmp_path / "other.pth")
