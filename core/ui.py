@@ -511,7 +511,8 @@ def one_class_cards(sweep: ThresholdSweep, threshold: float) -> None:
     st.subheader(f"At threshold {threshold:.4f}")
     cols = st.columns([1, 1.7, 1, 1])  # the interval ("68.9%–86.8%") needs the room
     cols[0].metric(share_words.capitalize(), f"{one['share']:.1%}", help=f"{one['right']} of {one['n']} images")
-    cols[1].metric("95% CI", f"{one['low']:.1%}–{one['high']:.1%}", help="Wilson interval of k of n")
+    # named on the card: Slices and Operating points give bootstrap intervals, which differ a little
+    cols[1].metric("95% Wilson CI", f"{one['low']:.1%}–{one['high']:.1%}", help="Wilson score interval of k of n")
     cols[2].metric(wrong_words.capitalize(), one["wrong"])
     cols[3].metric("Median P(real)", f"{one['median_p_real']:.3f}")
     st.caption(f"{one['right']} of {one['n']} {one['class']} images {right_words} at threshold {threshold:.4f}.")

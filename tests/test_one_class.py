@@ -126,7 +126,7 @@ def test_overview_shows_the_share_of_one_class_with_its_interval(one_class_env):
     one = one_class_summary(sw, 0.5)
     cards = {m.label: m.value for m in at.metric}
     assert cards[ui.ONE_CLASS_WORDS[cls][2].capitalize()] == f"{one['share']:.1%}"
-    assert cards["95% CI"] == f"{one['low']:.1%}–{one['high']:.1%}"
+    assert cards["95% Wilson CI"] == f"{one['low']:.1%}–{one['high']:.1%}"
     assert "Accuracy" not in cards and "ROC-AUC" not in cards  # nothing that needs the other class
     assert not any("No real/ folder" in w.value or "No fake/ folder" in w.value for w in at.warning)
 
