@@ -120,7 +120,7 @@ SAME_SCORE = 1e-6  # P(real) values closer than this are one score (float noise 
 def score_context(sweep: ThresholdSweep, p_real: float, k: int = 20) -> ScoreContext:
     """The test-set context of one image's P(real): the tail shares at that score and the
     class mix of the ``k`` set images scoring closest to it (ties broken by score order)."""
-    sweep._require_both("placing a score in a test set")
+    sweep.require_both("placing a score in a test set")
     # An image scored alone and in a batch differs in the last digits; without the tolerance the
     # same upload says 48 % one time and 47 % the next when it is itself one of the set's images.
     real_ge, fake_ge = sweep.counts_at(float(p_real) - SAME_SCORE)

@@ -7,7 +7,6 @@ size/mtime), standardised, and projected with PCA and with t-SNE (scikit-learn).
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import json
@@ -19,13 +18,11 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image
 from torch.utils.data import DataLoader
 
-from . import atomic, metrics, prediction_cache
+from . import atomic, gallery, metrics, prediction_cache
 from .checkpoint import Detector
 from .data import TestSet
-from .quality import to_8bit
 from .robustness import Perturbation, _PerturbedFolder
 
 METHODS = ("pca", "tsne")
@@ -107,19 +104,6 @@ def project(features: np.ndarray, method: str = "pca", *, seed: int = 0, perplex
     return np.asarray(out, dtype=np.float64)
 
 
-def thumbnail_uri(path: str | os.PathLike, size: int = 64) -> str:
-    """A small JPEG of the image as a data: URI (for hover/selection previews)."""
-    try:
-        with Image.open(path) as im:
-            im = to_8bit(im).convert("RGB")
-            im.thumbnail((size, size))
-            buf = io.BytesIO()
-            im.save(buf, format="JPEG", quality=80)
-    except Exception:  # unreadable files were already left out; never fail a map for a preview
-        return ""
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
 def layout_frame(emb: Embeddings, method: str = "pca", *, thumbnails: bool = True) -> pd.DataFrame:
     """The map's part that no threshold changes (the dashboard keeps it per model, set and
     projection: t-SNE takes 10-20 s here): x, y, label name, P(real), relpath, thumbnail."""
@@ -127,7 +111,7 @@ def layout_frame(emb: Embeddings, method: str = "pca", *, thumbnails: bool = Tru
     f = emb.frame.copy()
     f["x"], f["y"] = xy[:, 0], xy[:, 1]
     f["truth"] = np.where(f["label"] == 1, "real", "fake")
-    f["thumbnail"] = [thumbnail_uri(p) for p in f["path"]] if thumbnails else ""
+    f["thumbnail"] = [gallery.thumbnail_uri(p, 64) or "" for p in f["path"]] if thumbnails else ""
     return f
 
 

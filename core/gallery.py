@@ -126,6 +126,21 @@ def thumbnail(path: str | os.PathLike, size: int = THUMB_SIZE, cache_dir: Path |
     return out
 
 
+def thumbnail_uri(path: str | os.PathLike, size: int = THUMB_SIZE, cache_dir: Path | None = None) -> str | None:
+    """``thumbnail`` as a data: URI (for hover previews and a self-contained report), or None
+    when the image cannot be read. Read through ``open_image`` like every picture shown, so
+    the megapixel limit holds, and made once on disk."""
+    import base64
+
+    thumb = thumbnail(path, size, cache_dir)
+    if thumb is None:
+        return None
+    try:
+        return "data:image/jpeg;base64," + base64.b64encode(thumb.read_bytes()).decode()
+    except OSError:
+        return None
+
+
 SHEET_COLUMNS, SHEET_TILE, SHEET_MAX = 6, 200, 48
 # Okabe-Ito vermillion, blue and yellow: told apart by red-green colour-blind readers too
 KIND_COLOURS = {FAKE_MISSED: (213, 94, 0), REAL_FLAGGED: (0, 114, 178), BORDERLINE: (240, 228, 66)}

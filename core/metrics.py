@@ -246,7 +246,8 @@ class ThresholdSweep:
             return "this set has no scored images"
         return f"this set has only {'real' if self.n_real else 'fake'} images"
 
-    def _require_both(self, what: str) -> None:
+    def require_both(self, what: str) -> None:
+        """MetricUnavailable, naming ``what`` and the missing class, unless the set has both classes."""
         if not self.has_both_classes:
             raise MetricUnavailable(f"{what} needs both real and fake images; {self._missing_class_words()}")
 
@@ -280,7 +281,7 @@ class ThresholdSweep:
         return tp, fp, self.n_fake, self.n_real, self.thresholds[::-1]
 
     def roc(self, positive: str = "real") -> RocCurve:
-        self._require_both("ROC")
+        self.require_both("ROC")
         tp, fp, n_pos, n_neg, thr = self._rates(positive)
         fpr, tpr = fp / n_neg, tp / n_pos
         return RocCurve(fpr=fpr, tpr=tpr, thresholds=thr, auc=float(np.trapezoid(tpr, fpr)))
@@ -288,7 +289,7 @@ class ThresholdSweep:
     def pr(self, positive: str = "real") -> PrCurve:
         """Precision-recall points (recall rising) and average precision as scikit-learn
         defines it: sum over thresholds of (R_k - R_{k-1}) * P_k."""
-        self._require_both("Precision-recall")
+        self.require_both("Precision-recall")
         tp, fp, n_pos, _, thr = self._rates(positive)
         keep = (tp + fp) > 0
         tp, fp, thr = tp[keep], fp[keep], thr[keep]
@@ -302,7 +303,7 @@ class ThresholdSweep:
         Interpolated linearly between the two sweep points around the crossing; the
         threshold returned is the sweep threshold nearest to it. The same for either
         positive class."""
-        self._require_both("EER")
+        self.require_both("EER")
         fake_pass = self.fake_ge / self.n_fake  # rises along the sweep
         real_flag = 1 - self.real_ge / self.n_real  # falls along the sweep
         diff = fake_pass - real_flag  # rises from -1 to +1

@@ -42,7 +42,7 @@ class CostCurve:
 def _rates(sweep: ThresholdSweep):
     """(thresholds, false-alarm rate, catch rate) over the finite sweep thresholds,
     threshold descending (false alarms fall, catches fall along the array)."""
-    sweep._require_both("Operating points")
+    sweep.require_both("Operating points")
     thr = sweep.thresholds[1:]
     false_alarm = 1 - sweep.real_ge[1:] / sweep.n_real
     catch = 1 - sweep.fake_ge[1:] / sweep.n_fake

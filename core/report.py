@@ -5,10 +5,8 @@ thumbnails are base64 data URIs; no stylesheet, font or script is fetched.
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 import html
-import io
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,7 +15,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from . import provenance
+from . import gallery, provenance
 from .analysis import Analysis
 from .bootstrap import HEADLINE
 from .figures import confusion_figure, pr_figure, roc_figure
@@ -82,20 +80,6 @@ def top_errors(frame: pd.DataFrame, threshold: float, k: int = 12) -> pd.DataFra
     return wrong.sort_values("margin", ascending=False).head(k)
 
 
-def thumbnail_uri(path: str, size: int = 150) -> str | None:
-    """A small JPEG of the image as a data URI, or None if it cannot be read."""
-    from .preprocess import ImageError, open_image
-
-    try:
-        image, _ = open_image(path, name=Path(path).name, draft_size=size * 2)
-    except (ImageError, OSError):
-        return None
-    image.thumbnail((size, size))
-    buf = io.BytesIO()
-    image.save(buf, format="JPEG", quality=80)
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
 def _table(df: pd.DataFrame) -> str:
     return df.to_html(index=False, border=0, na_rep="–", escape=True)
 
@@ -138,7 +122,7 @@ def build_html(a: Analysis, ident: Identity, presets: list | None = None) -> str
         warn += f'<div class="warn">⚠ {e(detail_note)}</div>'
     thumbs = []
     for _, r in top_errors(a.frame, a.threshold).iterrows():
-        uri = thumbnail_uri(r["path"])
+        uri = gallery.thumbnail_uri(r["path"], 150)
         truth = "real" if r["label"] == 1 else "fake"
         img = f'<img alt="{e(r["relpath"])}" src="{uri}">' if uri else "<div>(unreadable)</div>"
         thumbs.append(f"<figure>{img}<figcaption>{e(str(r['relpath']))}<br>true {truth}, "

@@ -139,3 +139,20 @@ def test_contact_sheet_is_one_png_with_a_framed_tile_per_image(tmp_path):
     many = pd.concat([rows.head(1)] * 10, ignore_index=True)
     small = Image.open(io.BytesIO(gallery.contact_sheet(many, "t", columns=3, tile=100, limit=4, cache_dir=tmp_path / "c")))
     assert small.size[1] == 64 + 2 * 146 + 8
+
+
+def test_thumbnail_uri_is_the_cached_thumbnail_as_a_data_uri(tmp_path, cache_dir):
+    """One preview path for the Feature map's hover and the HTML report (they had two more,
+    one opening files raw, past the megapixel limit)."""
+    import base64
+
+    from core.gallery import thumbnail, thumbnail_uri
+
+    from .conftest import make_test_set
+
+    root = make_test_set(tmp_path / "s", n_real=1, n_fake=0, corrupt=True)
+    good = root / "real" / "real_00000.jpg"
+    uri = thumbnail_uri(good, 64)
+    assert uri.startswith("data:image/jpeg;base64,")
+    assert base64.b64decode(uri.split(",", 1)[1]) == thumbnail(good, 64).read_bytes()
+    assert thumbnail_uri(root / "real" / "not_an_image.png") is None
