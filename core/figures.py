@@ -78,8 +78,9 @@ def confusion_figure(confusion: Confusion, normalize: bool = False) -> go.Figure
 
     def cell(i: int, j: int) -> str:
         # Short lines, so that a cell's text stays inside it when two charts share a narrow screen
-        # (a 1000 px window gives each about 180 px): words break at their bracket and at "as".
-        words = CELL_WORDS[(classes[i], classes[j])].replace(" (", "<br>(").replace(" as ", "<br>as ")
+        # (a 1000 px window gives each cell about 85 px): the bracket ("(predicted real)") is what
+        # the column's label already says, and "as" starts a line.
+        words = CELL_WORDS[(classes[i], classes[j])].split(" (")[0].replace(" as ", "<br>as ")
         if not rows[i, 0]:
             return f"<b>{words}</b><br>no images"
         # the two charts lead with their own number: the count, or the share of the true class

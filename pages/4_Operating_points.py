@@ -18,13 +18,14 @@ st.subheader(f"At threshold {t:.4f} ({sweep.n_real} real, {sweep.n_fake} fake im
 st.caption(f"95% stratified bootstrap intervals, {a.boot.n_resamples} resamples (real and fake resampled "
            f"separately), seed {a.boot.seed}. Positive class: {positive}.")
 cols = st.columns(5)
-SHORT = {"balanced_accuracy": "Bal. accuracy", "average_precision": "Avg. precision"}  # whole at a 1000 px window
+SHORT = {"balanced_accuracy": "Bal. acc.", "average_precision": "AP"}  # whole at a 1000 px window
 for i, name in enumerate(HEADLINE):
     iv, pct = a.boot.intervals[name], name != "mcc"
     why = [report.NAMES[name]] * (name in SHORT) + ["lower is better"] * (name == "eer")
     cols[i % 5].metric(SHORT.get(name, report.NAMES[name]), iv.format_estimate(pct), help="; ".join(why) or None)
-    # no line break inside "95% CI 63.2–74.2": spaces made non-breaking, a word joiner after the dash
-    cols[i % 5].caption((iv.format_interval(pct) or "no interval").replace(" ", "\u00a0").replace("–", "–\u2060"))
+    # "63.2–74.2" alone (the caption above says 95% bootstrap), so it fits a 1000 px window's column;
+    # a Wilson interval keeps its name
+    cols[i % 5].caption((iv.format_interval(pct) or "no interval").removeprefix("95% CI "))
 
 left, right = st.columns(2)
 left.plotly_chart(figures_analysis.with_band(figures.roc_figure(sweep.roc(positive), positive=positive),
@@ -45,10 +46,11 @@ presets = operating_points.all_presets(sweep, positive, **options, problems=prob
 for problem in problems:
     st.caption(f"Not offered: {problem}.")
 if presets:
-    for col, head in zip(st.columns([3, 5, 2, 2, 2]), ("preset", "optimises", "threshold", "reals flagged · fakes caught")):
-        col.caption(f"**{head}**")
+    for col, head in zip(st.columns([3, 4, 2, 3, 2]), ("preset", "optimises", "threshold", "flagged · caught")):
+        col.caption(f"**{head}**", help="The share of real faces flagged fake · the share of fakes caught" if
+                    head.startswith("flagged") else None)
 for p in presets:
-    row = st.columns([3, 5, 2, 2, 2])
+    row = st.columns([3, 4, 2, 3, 2])
     row[0].markdown(f"**{p.label}**")
     row[1].caption(f"{p.optimises}: {p.value:.4f}")
     row[2].markdown(f"**{p.threshold:.4f}**")
