@@ -293,6 +293,31 @@ def context_for(ctx: Context, weights: str | None = None, data_dir: str | None =
                                test_set_error=None, **fields), ""
 
 
+def compare_runs(ctx: Context, weights: list[str], sets: list[str]) -> tuple[list, list[str], list[str]]:
+    """Every chosen checkpoint on every chosen test set, as ``core.compare.Run`` (each model at
+    its own threshold; the sidebar's threshold for the sidebar's model), scored once and then
+    cached; with, per run, what the model has seen of the set (``overlap_short``), and the
+    problems of the pairs that could not run."""
+    from .compare import Run
+    from .provenance import overlap_short
+
+    runs, seen, problems = [], [], []
+    for w in weights:
+        for d in sets:
+            c, problem = context_for(ctx, weights=w, data_dir=d)
+            if c is None:
+                problems.append(problem)
+                continue
+            preds = predictions(c)
+            if len(preds.frame) == 0:
+                problems.append(f"{w} on {d}: no readable images.")
+                continue
+            t = ctx.threshold if w == ctx.weights else c.detector.threshold
+            runs.append(Run(model=w, test_set=d, frame=preds.frame, threshold=t))
+            seen.append(overlap_short(seen_overlap(c, preds)))
+    return runs, seen, problems
+
+
 def near_copies(ctx: Context, other: str | None, max_distance: int, run: bool) -> nc.NearCopies | None:
     """``core.near_copies.check`` of the sidebar's test set (and of ``other``, a folder, and of the
     sidebar model's record when it holds perceptual hashes), kept for the session by the sets'

@@ -6,7 +6,6 @@ import streamlit as st
 
 from core import compare, figures_analysis, gallery, ui
 from core.metrics import column_label
-from core.provenance import overlap_short
 
 ctx = ui.sidebar("Compare")
 st.title("Compare models and test sets")
@@ -21,20 +20,9 @@ if not weights or not sets:
 st.caption("Each model at its own threshold (the sidebar's for the sidebar's model). Models not yet run on a set "
            "are scored once (then cached).")
 
-runs, seen = [], []
-for w in weights:
-    for d in sets:
-        c, problem = ui.context_for(ctx, weights=w, data_dir=d)
-        if c is None:
-            st.warning(problem)
-            continue
-        frame = ui.predictions(c).frame
-        if len(frame) == 0:
-            st.warning(f"{w} on {d}: no readable images.")
-            continue
-        t = ctx.threshold if w == ctx.weights else c.detector.threshold
-        runs.append(compare.Run(model=w, test_set=d, frame=frame, threshold=t))
-        seen.append(overlap_short(ui.seen_overlap(c, ui.predictions(c))))
+runs, seen, problems = ui.compare_runs(ctx, weights, sets)
+for problem in problems:
+    st.warning(problem)
 if not runs:
     st.stop()
 
