@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from .cli_types import non_negative_float, non_negative_int, open_fraction, positive_int
+from .cli_types import finite_number, non_negative_float, non_negative_int, open_fraction, positive_int, probability
 from .train_data import AUGMENTATIONS, BLUR_SIGMA, DOWNSCALE, JPEG_QUALITY
 
 
@@ -53,11 +53,11 @@ def add_parser(sub) -> None:
                    help="turn this share of real-face draws into synthetic part-swap fakes (core.blend); the sampler "
                         "keeps real and fake labels 50/50, so Q=1/3 gives 1/2 real, 1/4 synthetic, 1/4 data-set fakes "
                         "(0: off, the report's recipe; below 0.5)")
-    p.add_argument("--jpeg-augment", type=_probability, default=0.0, metavar="P",
+    p.add_argument("--jpeg-augment", type=probability, default=0.0, metavar="P",
                    help="re-encode this share of training images as JPEG at a random quality in "
                         f"{JPEG_QUALITY[0]}-{JPEG_QUALITY[1]} (0: off, the report's recipe), so that no class is "
                         "recognised by its compression (CIPLab's reals are all quality 95, a quarter of its fakes are not)")
-    p.add_argument("--degrade-augment", type=_probability, default=0.0, metavar="P",
+    p.add_argument("--degrade-augment", type=probability, default=0.0, metavar="P",
                    help=f"blur (sigma {BLUR_SIGMA[0]}-{BLUR_SIGMA[1]}) or downscale and rescale (x{DOWNSCALE[0]}-{DOWNSCALE[1]}) "
                         "this share of training images, one of the two at random (0: off, the report's recipe), so that "
                         "a fake does not pass as real once its fine detail is gone")
@@ -67,24 +67,9 @@ def add_parser(sub) -> None:
     p.set_defaults(func=_run)
 
 
-def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-
-
-def _probability(text: str) -> float:
-    """argparse type of a probability in [0, 1]."""
-    q = _number(text)
-    if not 0.0 <= q <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {q}")
-    return q
-
-
 def _share_below_half(text: str) -> float:
     """argparse type of ``--synthetic-fakes``: at 0.5 every fake would be synthetic."""
-    q = _number(text)
+    q = finite_number(text)
     if not 0.0 <= q < 0.5:
         raise argparse.ArgumentTypeError(f"must be at least 0 and below 0.5 (at 0.5 no data-set fake is drawn), got {q}")
     return q
@@ -92,7 +77,7 @@ def _share_below_half(text: str) -> float:
 
 def _ema_decay(text: str) -> float:
     """argparse type of ``--ema``: 0 (off) or a decay in (0, 1)."""
-    q = _number(text)
+    q = finite_number(text)
     if not 0.0 <= q < 1.0:
         raise argparse.ArgumentTypeError(f"must be 0 (off) or a decay below 1, e.g. 0.995; got {q}")
     return q

@@ -5,40 +5,15 @@ from __future__ import annotations
 import argparse
 
 
-def positive_int(text: str) -> int:
-    """An integer of at least 1 (epochs, batch size, image size, patience)."""
+def _whole(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
-def open_fraction(text: str) -> float:
-    """A share strictly between 0 and 1 (the validation fraction)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {value}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    """An integer of at least 0 (decode workers, rows to list)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
-def _finite(text: str) -> float:
+def finite_number(text: str) -> float:
+    """Any finite number; the typed options below add their bounds to it."""
     try:
         value = float(text)
     except ValueError:
@@ -48,9 +23,33 @@ def _finite(text: str) -> float:
     return value
 
 
+def positive_int(text: str) -> int:
+    """An integer of at least 1 (epochs, batch size, image size, patience)."""
+    value = _whole(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def open_fraction(text: str) -> float:
+    """A share strictly between 0 and 1 (the validation fraction)."""
+    value = finite_number(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An integer of at least 0 (decode workers, rows to list)."""
+    value = _whole(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def probability(text: str) -> float:
     """A threshold on P(real): a number within [0, 1]."""
-    value = _finite(text)
+    value = finite_number(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be within [0, 1], got {value}")
     return value
@@ -58,7 +57,7 @@ def probability(text: str) -> float:
 
 def non_negative_float(text: str) -> float:
     """A finite number of at least 0 (weight decay)."""
-    value = _finite(text)
+    value = finite_number(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
