@@ -136,7 +136,7 @@ def verdict_table(results: list[UploadVerdict], threshold: float, seen: Seen | N
     columns = ["file", "P(real)", "P(fake)", "verdict", "face crop", "message"]
     table = pd.DataFrame(rows, columns=columns + (["seen by the model"] if seen is not None else []))
     if labels:
-        truth = [("REAL" if labels[r.name] == 1 else "FAKE") if r.name in labels else "" for r in results]
+        truth = [true_verdict(labels[r.name]) if r.name in labels else "" for r in results]
         table.insert(4, "true class", [t.lower() for t in truth])
         table.insert(5, "right", ["" if not t or v == "not scored" else ("yes" if v == t else "no")
                                   for t, v in zip(truth, table["verdict"])])
@@ -184,9 +184,14 @@ def random_pick(images: pd.DataFrame, label: int, taken, rng=None) -> str | None
     return (rng or random).choice(free) if free else None
 
 
+def true_verdict(label: int) -> str:
+    """The verdict a test-set image of ``label`` (1 real, 0 fake) should get: "REAL" or "FAKE"."""
+    return "REAL" if label == 1 else "FAKE"
+
+
 def pick_words(label: int, verdict: str, threshold: float) -> str:
     """The tester's line for a test-set image: its true class and whether the verdict is right."""
-    truth = "REAL" if label == 1 else "FAKE"
+    truth = true_verdict(label)
     right = "right" if verdict == truth else "wrong"
     return f"From the test set: truly **{truth.lower()}**, so this verdict is **{right}** at threshold {threshold:.4f}."
 

@@ -4,7 +4,7 @@ import streamlit as st
 from core import figures, ui
 from core.analysis import score_context
 from core.provenance import upload_words
-from core.uploads import MAX_PICKS, UPLOAD_TYPES, pick_words, random_pick, read_picks, verdict_csv, verdict_table
+from core.uploads import MAX_PICKS, UPLOAD_TYPES, pick_words, random_pick, read_picks, true_verdict, verdict_csv, verdict_table
 
 ctx = ui.sidebar("Single-image tester")
 st.title("Single-image tester")
@@ -67,7 +67,7 @@ for i, r in enumerate(results):
         verdict = r.verdict(t)
         out = cols[-1]
         if r.name in labels:  # truth known: the colour says right or wrong, not which class (green read as "correct")
-            right = verdict == ("REAL" if labels[r.name] == 1 else "FAKE")
+            right = verdict == true_verdict(labels[r.name])
             (out.success if right else out.error)(f"Verdict: **{verdict}** at threshold {t:.4f}",
                                                   icon=":material/check_circle:" if right else ":material/cancel:")
             out.markdown(pick_words(labels[r.name], verdict, t))
