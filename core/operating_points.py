@@ -1,9 +1,10 @@
 """Threshold presets, each a view of ``ThresholdSweep``'s table.
 
 Every preset picks one of the sweep's finite thresholds (a distinct score), or just above
-the top score when catching a share of fakes needs it, so applying it with the rule REAL
-when P(real) >= threshold reproduces exactly the counts it was chosen on. Rates are in words: a *false alarm* is a real face flagged fake, a *catch* is
-a fake flagged fake, a *miss* is a fake passed as real.
+the highest fake a share of fakes needs caught, so applying it with the rule REAL when
+P(real) >= threshold reproduces exactly the counts it was chosen on. Rates are in words: a
+*false alarm* is a real face flagged fake, a *catch* is a fake flagged fake, a *miss* is a
+fake passed as real.
 """
 from __future__ import annotations
 
@@ -49,26 +50,30 @@ def _rates(sweep: ThresholdSweep):
     return thr, false_alarm, catch
 
 
-def _point(sweep, k, key, label, optimises, value) -> OperatingPoint:
-    thr, fa, catch = _rates(sweep)
-    return OperatingPoint(key=key, label=label, threshold=float(thr[k]), optimises=optimises, value=float(value),
-                          false_alarm_rate=float(fa[k]), catch_rate=float(catch[k]))
+def _point(sweep: ThresholdSweep, threshold: float, key: str, label: str, optimises: str, value) -> OperatingPoint:
+    """The preset at ``threshold``, its rates read from the sweep's confusion there; ``value``
+    is the objective's value, or a function of (false-alarm rate, catch rate) giving it."""
+    c = sweep.confusion(threshold)
+    fa, catch = c.real_flagged / sweep.n_real, c.fake_caught / sweep.n_fake
+    value = value(fa, catch) if callable(value) else value
+    return OperatingPoint(key=key, label=label, threshold=float(threshold), optimises=optimises, value=float(value),
+                          false_alarm_rate=float(fa), catch_rate=float(catch))
 
 
 def max_f1(sweep: ThresholdSweep, positive: str = "real") -> OperatingPoint:
     """Threshold with the highest F1 for ``positive`` (the lowest such threshold on ties)."""
-    _rates(sweep)
+    thr, _, _ = _rates(sweep)
     f1 = np.nan_to_num(sweep.metric_curves(positive)["f1"], nan=-1.0)
     k = int(np.flatnonzero(f1 == f1.max())[-1])
-    return _point(sweep, k, "max_f1", "Maximum F1", f"F1 with {positive} as the positive class", f1[k])
+    return _point(sweep, thr[k], "max_f1", "Maximum F1", f"F1 with {positive} as the positive class", f1[k])
 
 
 def youden(sweep: ThresholdSweep) -> OperatingPoint:
     """Threshold maximising Youden's J = catch rate + real pass rate - 1."""
-    _, fa, catch = _rates(sweep)
+    thr, fa, catch = _rates(sweep)
     j = catch + (1 - fa) - 1
     k = int(np.argmax(j))
-    return _point(sweep, k, "youden", "Youden's J", "catch rate + real pass rate - 1", j[k])
+    return _point(sweep, thr[k], "youden", "Youden's J", "catch rate + real pass rate - 1", j[k])
 
 
 def eer_point(sweep: ThresholdSweep) -> OperatingPoint:
@@ -76,27 +81,17 @@ def eer_point(sweep: ThresholdSweep) -> OperatingPoint:
     e = sweep.eer()
     thr, _, _ = _rates(sweep)
     k = int(np.argmin(np.abs(thr - e.threshold)))
-    return _point(sweep, k, "eer", "Equal error rate", "false alarms = misses (value: the EER)", e.eer)
-
-
-def _point_at(sweep: ThresholdSweep, threshold: float, key: str, label: str, optimises: str,
-              value_of) -> OperatingPoint:
-    """The preset at ``threshold`` (from ``ThresholdSweep.threshold_for_share``), its
-    rates read from the sweep's confusion there; ``value_of(false_alarm, catch)``."""
-    c = sweep.confusion(threshold)
-    fa, catch = c.real_flagged / sweep.n_real, c.fake_caught / sweep.n_fake
-    return OperatingPoint(key=key, label=label, threshold=float(threshold), optimises=optimises,
-                          value=float(value_of(fa, catch)), false_alarm_rate=float(fa), catch_rate=float(catch))
+    return _point(sweep, thr[k], "eer", "Equal error rate", "false alarms = misses (value: the EER)", e.eer)
 
 
 def max_false_alarm(sweep: ThresholdSweep, rate: float) -> OperatingPoint:
     """Most fakes caught while at most ``rate`` of real faces are flagged fake: the
     highest threshold that passes at least 1 - ``rate`` of them (the Threshold explorer's
     target share, ``ThresholdSweep.threshold_for_share``)."""
-    _rates(sweep)
+    sweep.require_both("Operating points")
     t = sweep.threshold_for_share("real", max(0.0, 1.0 - rate))
-    return _point_at(sweep, t, "false_alarm", f"At most {rate:.1%} false alarms",
-                     f"fakes caught, with at most {rate:.1%} of real faces flagged", lambda fa, catch: catch)
+    return _point(sweep, t, "false_alarm", f"At most {rate:.1%} false alarms",
+                  f"fakes caught, with at most {rate:.1%} of real faces flagged", lambda fa, catch: catch)
 
 
 def min_catch_rate(sweep: ThresholdSweep, rate: float) -> OperatingPoint:
@@ -104,10 +99,10 @@ def min_catch_rate(sweep: ThresholdSweep, rate: float) -> OperatingPoint:
     threshold that catches that share (``ThresholdSweep.threshold_for_share``; just above
     the top score when a fake holds it). MetricUnavailable only when a fake that must be
     caught scores P(real) = 1."""
-    _rates(sweep)
+    sweep.require_both("Operating points")
     t = sweep.threshold_for_share("fake", rate)
-    return _point_at(sweep, t, "catch", f"Catch at least {rate:.1%} of fakes",
-                     f"fewest real faces flagged, with at least {rate:.1%} of fakes caught", lambda fa, catch: fa)
+    return _point(sweep, t, "catch", f"Catch at least {rate:.1%} of fakes",
+                  f"fewest real faces flagged, with at least {rate:.1%} of fakes caught", lambda fa, catch: fa)
 
 
 def cost_curve(sweep: ThresholdSweep, cost_miss: float = 1.0, cost_false_alarm: float = 1.0,
@@ -129,7 +124,7 @@ def min_cost(sweep: ThresholdSweep, cost_miss: float = 1.0, cost_false_alarm: fl
     """Threshold with the lowest expected cost (see ``cost_curve``)."""
     c = cost_curve(sweep, cost_miss, cost_false_alarm, fake_share)
     k = int(np.argmin(c.cost))
-    return _point(sweep, k, "min_cost", "Minimum expected cost",
+    return _point(sweep, c.thresholds[k], "min_cost", "Minimum expected cost",
                   f"expected cost per image (miss {cost_miss:g}, false alarm {cost_false_alarm:g}, "
                   f"{fake_share:.0%} fakes)", c.cost[k])
 
