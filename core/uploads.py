@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
+import os
 import re
 import shutil
 import stat
@@ -29,7 +29,7 @@ from .face import FaceCrop, crop_face
 from .inference import InferenceSettings, score_images_and_members
 from .near_copies import image_hash
 from .preprocess import ImageError, open_photo
-from .provenance import Seen, bytes_digest, seen_as
+from .provenance import Seen, bytes_digest, file_digest, seen_as
 from .quality import detail_share, low_detail_warning, tiny_image_warning
 
 UPLOAD_TYPES = tuple(ext.lstrip(".") for ext in IMAGE_EXTENSIONS)  # what a test set may hold
@@ -218,24 +218,23 @@ def save_weights(name: str, data: bytes, folder: str | Path) -> Path:
     lands on the same path; the write is atomic, so no reader sees half a checkpoint."""
     from .atomic import write_bytes
 
-    tag = bytes_digest(data).split("-")[-1][:10]
+    tag = _content_tag(data)
     out = Path(folder) / f"{safe_name(name)}-{tag}{Path(name).suffix.lower()}"
     if not (out.is_file() and out.stat().st_size == len(data)):
         write_bytes(out, data)
     return out
 
 
-def _stream_digest(source) -> str:
-    """A short content digest of a path or a seekable file (left at its start)."""
-    h = hashlib.blake2b(digest_size=16)
-    if isinstance(source, (str, Path)):
-        with open(source, "rb") as f:
-            return hashlib.file_digest(f, lambda: h).hexdigest()[:10]
-    source.seek(0)
-    while chunk := source.read(1 << 20):
-        h.update(chunk)
-    source.seek(0)
-    return h.hexdigest()[:10]
+def _content_tag(source) -> str:
+    """Ten hex digits of the content digest (``core.provenance``'s) of bytes, a path, or an
+    upload held in memory (``getvalue``): what keeps uploads of one name apart."""
+    if isinstance(source, (str, os.PathLike)):
+        digest = file_digest(source)
+        if digest is None:
+            raise OSError(f"cannot read {source}")
+    else:
+        digest = bytes_digest(source if isinstance(source, (bytes, bytearray)) else source.getvalue())
+    return digest.split("-")[-1][:10]
 
 
 def extract_test_set_zip(source, dest_root: str | Path, name: str) -> Path:
@@ -249,7 +248,7 @@ def extract_test_set_zip(source, dest_root: str | Path, name: str) -> Path:
     the folder (zip-slip) or are links, archives over ``MAX_ZIP_BYTES`` uncompressed or
     ``MAX_ZIP_FILES`` files, or no test-set layout."""
     try:
-        tag = _stream_digest(source)
+        tag = _content_tag(source)
         archive = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError) as exc:
         raise DatasetError(f"{name}: not a readable .zip file ({exc})") from None
