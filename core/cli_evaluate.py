@@ -55,7 +55,7 @@ def _load(args):
 def run_evaluate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .data import scan_test_set
+    from .data import require_readable, scan_test_set
     from .evaluation import evaluate, evaluate_cached, format_report, summary_json
     from .prediction_cache import DEFAULT_CACHE_DIR, InferenceSettings
     from .quality import low_detail_set_note
@@ -112,10 +112,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         out.update(extra_json(p.frame, threshold, args.positive, n_resamples=args.bootstrap))
     print(format_report(out))
     write_json(out, args.json_out)
-    if not len(p.frame):  # every file skipped: nothing was measured, and a script should know
-        print(f"error: none of the {len(test_set)} files in {test_set.root} could be read as images (listed above)",
-              file=sys.stderr)
-        return 2
+    require_readable(len(p.frame), test_set)  # every file skipped (listed above): nothing measured, exit 2
     return 0
 
 

@@ -49,7 +49,7 @@ def _progress(what: str):
 
 def run_near_copies(args: argparse.Namespace) -> int:
     from .cli import write_json
-    from .data import DatasetError, scan_test_set
+    from .data import DatasetError, require_readable, scan_test_set
 
     if not 0 <= args.max_distance < 256:
         print(f"error: --max-distance must be between 0 and 255 bits, got {args.max_distance}", file=sys.stderr)
@@ -74,10 +74,7 @@ def run_near_copies(args: argparse.Namespace) -> int:
     found = near_copies.check(test.images, None if other is None else other.images, args.max_distance, report, seen,
                               None if args.no_cache else DEFAULT_CACHE_DIR)
     bar.close()
-    if found.n_test and found.unreadable_test == found.n_test:  # an "ok" here would tell a script the set is clean
-        print(f"error: none of the {found.n_test} files in {test.root} could be read as images, so nothing was "
-              "compared", file=sys.stderr)
-        return 2
+    require_readable(found.n_test - found.unreadable_test, test)  # an "ok" would tell a script the set is clean
     print(f"Test set: {test.root} ({len(test.images)} images)" + (f"; other: {other.root} ({len(other.images)} images)" if other else ""))
     if no_record:
         print(no_record)
