@@ -249,7 +249,7 @@ def load_detector(path: str | os.PathLike, device: str | torch.device = "cpu") -
         threshold, meta["threshold_source"] = saved.value, saved.source
     elif saved:  # the file beside it is broken or stale: the checkpoint's own threshold, and why
         meta["threshold_source"] = f"{meta.get('threshold_source', 'the checkpoint')} ({saved.source})"
-        meta["threshold_warning"] = f"{saved.source}; the checkpoint's own threshold {threshold:.4f} is used"
+        meta["threshold_warning"] = saved.ignored_words(threshold)
     meta["threshold"] = threshold
     return Detector(
         model=model,

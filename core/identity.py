@@ -46,6 +46,11 @@ class SavedThreshold:
     value: float | None
     source: str
 
+    def ignored_words(self, used: float) -> str | None:
+        """The warning for a file that was not used, naming the threshold ``used`` instead;
+        None when the file's threshold is the one in use."""
+        return None if self.value is not None else f"{self.source}; the checkpoint's own threshold {used:.4f} is used"
+
 
 def saved_threshold(weights: str | os.PathLike, sha256: str | None = None) -> SavedThreshold | None:
     """The threshold saved beside ``weights`` by the dashboard, or None if none was saved.
@@ -123,6 +128,6 @@ def identify(weights: str | os.PathLike, cache_dir: Path) -> ModelIdentity | Non
         return None
     saved = saved_threshold(weights, sha)
     threshold = saved.value if saved and saved.value is not None else float(info["threshold"])
-    warning = f"{saved.source}; the checkpoint's own threshold {threshold:.4f} is used" if saved and saved.value is None else None
+    warning = saved.ignored_words(threshold) if saved else None
     return ModelIdentity(path=weights, sha256=sha, backbone=info["backbone"], threshold=threshold,
                          digests=info.get("digests"), threshold_warning=warning)
