@@ -48,7 +48,7 @@ def non_negative_int(text: str) -> int:
 
 
 def probability(text: str) -> float:
-    """A threshold on P(real): a number within [0, 1]."""
+    """A number within [0, 1]: a threshold on P(real), a share of training images."""
     value = finite_number(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be within [0, 1], got {value}")
