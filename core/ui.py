@@ -468,7 +468,7 @@ def sidebar(title: str) -> Context:
         det = loaded.get("detector")
         # an ensemble's backbone already names each member's size: no "(ensemble(… 384px + … 224px), 384 px)"
         if det:
-            what = det.backbone if "px" in det.backbone else f"{det.backbone}, {det.input_size_words}"
+            what = det.backbone if getattr(det.model, "input_sizes", None) else f"{det.backbone}, {det.input_size_words}"
         st.caption(f"Numbers from {precision} inference" + (f" of {det.name} ({what}) on {det.device}" if det else ""))
         if det and det.threshold_warning:  # a threshold saved earlier is not the one in use: say so where it is set
             st.warning(det.threshold_warning, icon=":material/tune:")
