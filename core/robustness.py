@@ -137,8 +137,8 @@ def predict_perturbed(detector: Detector, test_set: TestSet, perturbation: Pertu
     images = test_set.images.reset_index(drop=True)
     # Unlike the clean pass (``inference.effective_workers``: none on the CPU), worker processes pay
     # here: each image is perturbed (blur, re-encoding) as well as decoded, and this folder has no
-    # threaded batch decode. Blur sigma 2 on the 163 validation images, 2 cores, bf16: 45 s with no
-    # worker, 32 s with one or two (medians of 2; /tmp script, session 17).
+    # threaded batch decode. bench/bench_robustness.py on the 163 validation images, 2 cores: 6.6 -> 8.3
+    # images/s in float32 and 13.5 -> 16.2 in bfloat16 from no worker to two (medians of 4 passes).
     workers = settings.workers if settings.workers is not None else min(4, os.cpu_count() or 1)
     loader = DataLoader(_PerturbedFolder(images["path"].tolist(), images["relpath"].tolist(), detector.preprocessing, perturbation),
                         batch_size=settings.batch_size, num_workers=workers)
@@ -211,9 +211,10 @@ def _tta(settings: InferenceSettings) -> InferenceSettings:
     return InferenceSettings(settings.fast, True, settings.batch_size, settings.workers)
 
 
-# Measured (session 17): the shipped two-model ensemble scores perturbed copies at about 4 images/s on
-# this 2-core CPU (5 with bfloat16); a rough figure for telling a person what a click will cost.
-CPU_IMAGES_PER_S = 4.0
+# Measured by bench/bench_robustness.py (session 17, this 2-core CPU): the shipped two-model ensemble
+# scores perturbed copies at 8.3 images/s in float32 and 16.2 in bfloat16 (fast); a rough figure, by
+# precision (the `fast` setting), for telling a person what a click will cost.
+CPU_IMAGES_PER_S = {False: 8.0, True: 16.0}
 
 
 def conditions_words(perturbations=DEFAULT_PERTURBATIONS, tta: bool = True) -> str:

@@ -22,9 +22,10 @@ if ss.get("robustness_key") != key:
     ask = st.empty()  # the button goes once pressed: the results below must not sit under a "Run" button
     if todo:
         with ask.container():
-            minutes = todo / CPU_IMAGES_PER_S / 60
+            rate = CPU_IMAGES_PER_S[bool(ctx.fast)]
+            minutes = todo / rate / 60
             when = "under a minute" if minutes < 1 else f"about {minutes:.0f} min"
-            cost = (f" {when.capitalize()} on a 2-core CPU ({CPU_IMAGES_PER_S:.0f} images/s for the shipped "
+            cost = (f" {when.capitalize()} on a 2-core CPU ({rate:.0f} images/s for the shipped "
                     "ensemble); far less on a GPU." if ctx.detector.device.type == "cpu" else "")
             st.caption(f":material/schedule: Conditions: {conditions_words()}.{cost}")
             if not st.button(f"Run the sweep ({todo:,} of {total:,} images still to score; cached on disk after)",
