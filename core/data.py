@@ -5,6 +5,7 @@ subfolder path below the class folder is kept as the image's ``group``.
 """
 from __future__ import annotations
 
+import mimetypes
 import os
 import random
 import re
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jfif", ".png", ".webp", ".bmp", ".tif", ".tiff")
 CLASS_DIRS = {"fake": 0, "real": 1}  # the report's convention: 0 = fake, 1 = real
 LABEL_NAMES = {0: "fake", 1: "real"}
 
@@ -28,9 +29,9 @@ LAYOUT_HELP = """A test set is a folder with one subfolder per class:
         │   └── 0001.png
         └── easy_1_1010.jpg
 
-Images: .jpg .jpeg .png .webp .bmp (any letter case). Class folders named otherwise, as
-data sets ship them (training_real/ and training_fake/, 0_real/ and 1_fake/), are read as
-real/ and fake/."""
+Images: .jpg .jpeg .jfif .png .webp .bmp .tif .tiff (any letter case); images of other
+types (.gif, .heic) are left out and counted. Class folders named otherwise, as data sets ship them (training_real/
+and training_fake/, 0_real/ and 1_fake/), are read as real/ and fake/."""
 
 
 class DatasetError(ValueError):
@@ -69,15 +70,33 @@ class TestSet:
         return len(self.images)
 
 
+_MIME = mimetypes.MimeTypes()  # Python's own table only: the same answer with or without /etc/mime.types
+
+
+def _other_image_type(name: str) -> bool:
+    """Whether a file we do not read is still an image by its name (a .gif, .heic, .avif):
+    those are worth a warning, a notes.txt or Thumbs.db beside the images is not."""
+    return (_MIME.guess_type(name)[0] or "").startswith("image/")
+
+
+def left_out_words(class_name: str, relpaths: list[str], limit: int = 3) -> str:
+    """One warning line for the files of a class folder that were not read as images."""
+    shown = ", ".join(f"{class_name}/{r}" for r in relpaths[:limit]) + (", …" if len(relpaths) > limit else "")
+    return (f"Left out {len(relpaths)} image(s) in {class_name}/ of a type not read here (only "
+            f"{' '.join(IMAGE_EXTENSIONS)}): {shown}. Convert them (e.g. to .png) to score them.")
+
+
 def is_image_name(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def _walk_images(class_dir: Path) -> list[tuple[str, str, str]]:
+def _walk_images(class_dir: Path) -> tuple[list[tuple[str, str, str]], list[str]]:
     """(absolute folder, group, file name) of every image below ``class_dir``; ``group``
     is the subfolder in posix form ('' at the top). Plain strings, not Paths: pathlib
-    took most of a cached re-evaluation's time at 10,000 images."""
-    found = []
+    took most of a cached re-evaluation's time at 10,000 images. Second: the paths below
+    ``class_dir`` of the images left out for their type (a .gif, a .heic), so that a folder
+    of unsupported images is reported, not silently scored as a smaller set."""
+    found, other = [], []
     top = str(class_dir.absolute())
     # Linked folders are followed, but each real folder is read once, and never one that holds the
     # class folder itself: a link `real/up -> ..` made a 6 + 6 set read as 486 real (fakes among them).
@@ -94,8 +113,12 @@ def _walk_images(class_dir: Path) -> list[tuple[str, str, str]]:
         dirnames[:] = keep
         rel = os.path.relpath(dirpath, top)
         group = "" if rel == "." else rel.replace(os.sep, "/")
-        found.extend((dirpath, group, f) for f in sorted(filenames) if is_image_name(f) and not f.startswith("."))
-    return found
+        for f in sorted(f for f in filenames if not f.startswith(".")):
+            if is_image_name(f):
+                found.append((dirpath, group, f))
+            elif _other_image_type(f):
+                other.append(f"{group}/{f}" if group else f)
+    return found, other
 
 
 def _class_folders(subdirs: dict[str, Path]) -> tuple[dict[str, Path], list[str]]:
@@ -159,7 +182,9 @@ def scan_test_set(root: str | os.PathLike, *, require_both: bool = False) -> Tes
             problems.append(MISSING_CLASS.format(name=name, root=root))
             continue
         class_dir = subdirs[name]
-        paths = _walk_images(class_dir)
+        paths, other = _walk_images(class_dir)
+        if other:
+            problems.append(left_out_words(class_dir.name, other))
         if not paths:
             problems.append(f"{class_dir} holds no images ({', '.join(IMAGE_EXTENSIONS)}).")
         for dirpath, group, fname in paths:

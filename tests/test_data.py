@@ -2,6 +2,7 @@
 import os
 
 import pytest
+from PIL import Image
 
 from core.data import DatasetError, scan_test_set, stratified_split, write_split
 
@@ -40,6 +41,23 @@ def test_one_class_set_loads_with_a_problem_noted(tmp_path):
     assert any("holds no images" in p for p in ts.problems)
     with pytest.raises(DatasetError, match="only real images"):
         scan_test_set(root, require_both=True)
+
+
+def test_tiff_is_read_and_other_files_are_counted_not_dropped_silently(tmp_path):
+    root = make_test_set(tmp_path / "s", n_real=2, n_fake=2)
+    Image.new("RGB", (32, 32), (90, 40, 20)).save(root / "fake" / "scan.TIF")
+    (root / "fake" / "old").mkdir()
+    (root / "fake" / "old" / "anim.gif").write_bytes(b"GIF89a")
+    (root / "fake" / "phone.HEIC").write_bytes(b"x")
+    (root / "fake" / "notes.txt").write_text("x")  # not an image: no warning
+    (root / "fake" / "Thumbs.db").write_bytes(b"x")
+    (root / "real" / ".hidden.gif").write_bytes(b"x")
+    ts = scan_test_set(root)
+    assert ts.n_fake == 3 and "fake/scan.TIF" in set(ts.images["relpath"])
+    left = [p for p in ts.problems if p.startswith("Left out")]
+    assert len(left) == 1, ts.problems
+    assert "Left out 2 image(s) in fake/" in left[0]
+    assert "fake/phone.HEIC" in left[0] and "fake/old/anim.gif" in left[0] and "notes" not in left[0]
 
 
 def test_class_folders_any_case(tmp_path):
