@@ -95,8 +95,11 @@ def format_report(summary: dict) -> str:
         ff, fr, rf, rr = c["tn"], c["fp"], c["fn"], c["tp"]
     else:
         ff, fr, rf, rr = c["tp"], c["fn"], c["fp"], c["tn"]
+    head = f"Test set: {summary.get('data', '')}  ({summary['n_real']} real, {summary['n_fake']} fake)"
+    if summary.get("n_images") == 0:  # every file skipped: a table of zeros and n/a would only hide why
+        return "\n".join([head, "No image could be read, so there is nothing to measure.", *_tail_lines(summary)])
     lines = [
-        f"Test set: {summary.get('data', '')}  ({summary['n_real']} real, {summary['n_fake']} fake)",
+        head,
         f"Threshold: {summary['threshold']:.4f} (REAL when P(real) >= threshold)   positive class: {pos}",
         "",
         f"Accuracy:    {pct(summary['accuracy'])}",
@@ -131,6 +134,12 @@ def format_report(summary: dict) -> str:
                      f"median P(real) {one['median_p_real']:.3f}")
     for key, why in summary.get("unavailable", {}).items():
         lines.append(f"  {key}: unavailable ({why})")
+    return "\n".join(lines + _tail_lines(summary))
+
+
+def _tail_lines(summary: dict) -> list[str]:
+    """The skipped files and the test set's warnings, the last lines of ``format_report``."""
+    lines = []
     skipped = summary.get("skipped", [])
     lines.append(f"Skipped files: {len(skipped)}")
     lines.extend(f"  {s['path']}: {s['reason']}" for s in skipped[:20])
@@ -138,4 +147,4 @@ def format_report(summary: dict) -> str:
         lines.append(f"  ... and {len(skipped) - 20} more (see --json)")
     for problem in summary.get("problems", []):
         lines.append(f"warning: {problem}")
-    return "\n".join(lines)
+    return lines
