@@ -59,7 +59,13 @@ def run_fingerprint(args: argparse.Namespace) -> int:
         return 0
     train = scan_test_set(args.train)
     val = scan_test_set(args.val) if args.val else None
-    problems = mismatches((ckpt.get("training") or {}).get("data") or {}, train, val)
+    data = (ckpt.get("training") or {}).get("data") or {}
+    if not data:  # nothing to check the folders against: say so, since a wrong folder would pass unseen
+        what = "a bare state dict" if "bare state dict" in str((ckpt.get("training") or {}).get("source", "")) else \
+            "no training data record"
+        print(f"note: {weights.name} holds {what}, so the folders could not be checked against it; the sidecar "
+              "records them as given (give the folders it was really trained and validated on)", file=sys.stderr)
+    problems = mismatches(data, train, val)
     for problem in problems:
         print(f"{'warning' if args.force else 'error'}: {problem}", file=sys.stderr)
     if problems and not args.force:

@@ -99,6 +99,21 @@ def test_fingerprint_refuses_folders_the_checkpoint_was_not_trained_on(tmp_path,
     assert _fingerprint(ckpt, train, val) == 0 and provenance.sidecar_path(ckpt).exists()
 
 
+def test_fingerprint_of_a_bare_state_dict_says_the_folders_were_not_checked(tmp_path, sets, capsys):
+    import torch
+
+    train, val = sets
+    model = load_detector(make_checkpoint(tmp_path / "a.pth")).model
+    bare = tmp_path / "report.pth"
+    torch.save(model.state_dict(), bare)  # the report's own format: no record of its data
+    assert _fingerprint(bare, train, val) == 0
+    err = capsys.readouterr().err
+    assert "holds a bare state dict, so the folders could not be checked" in err
+    assert provenance.sidecar_path(bare).exists()
+    assert _fingerprint(make_checkpoint(tmp_path / "b.pth"), train) == 0
+    assert "no training data record" in capsys.readouterr().err
+
+
 def _frame(labels):
     return pd.DataFrame({"relpath": [f"f{i}" for i in range(len(labels))], "label": labels})
 
