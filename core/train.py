@@ -157,6 +157,100 @@ def _train_epoch(model, head, bar, optimizer, loss_fn, args, device, amp_dtype, 
             "seen": seen}
 
 
+def _prepare_data(args: argparse.Namespace, train_df, val_df, split_how: str, workers: int):
+    """(train_df, val_df, train_ds, val_ds): the split decoded once into memory; unreadable
+    files are named and left out, and a side left with one class stops the run."""
+    pre = Preprocessing(input_size=args.image_size)
+    t0 = time.perf_counter()
+    print(f"decoding {len(train_df)} train + {len(val_df)} val images ({split_how})", file=sys.stderr)
+    train_df, train_arrays, bad = decode_frame(train_df, pre_crop_size(args.image_size), max(workers, 2))
+    val_df, val_arrays, bad_val = decode_frame(val_df, pre.input_size, max(workers, 2))
+    if bad or bad_val:  # one bad file must not stop a run: named here and left out of the card's counts
+        print(f"left out {unreadable_words(bad + bad_val, 10)}", file=sys.stderr)
+    for name, frame in (("train", train_df), ("validation", val_df)):
+        if frame["label"].nunique() < 2:
+            raise DatasetError(f"the readable {name} images hold one class only (or none); training needs real "
+                               "and fake images in both train and validation")
+    train_ds, note = train_dataset(args, train_df, train_arrays, pre)
+    if note:
+        print(note, file=sys.stderr)
+    val_ds = val_dataset(val_df, val_arrays, pre)
+    print(f"decoded in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    return train_df, val_df, train_ds, val_ds
+
+
+def _optimisation(args: argparse.Namespace, model, device):
+    """(region head or None, optimizer, scheduler, EMA or None) for ``model``, already on ``device``."""
+    head = None
+    if args.region_loss > 0:  # training-only: not part of the checkpoint
+        head = nn.Conv2d(model.attention[0].in_channels, 1, kernel_size=1).to(device, memory_format=torch.channels_last)
+    trainable = [p for p in model.parameters() if p.requires_grad] + (list(head.parameters()) if head is not None else [])
+    optimizer = torch.optim.AdamW(trainable, lr=args.lr, weight_decay=args.weight_decay)
+    scheduler = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, args.epochs))
+        if args.schedule == "cosine"
+        else torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: 1.0)
+    )
+    ema = None
+    if args.ema:  # weights and BatchNorm statistics averaged: the average is what is validated and shipped
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=True)
+    return head, optimizer, scheduler, ema
+
+
+def _resume(args: argparse.Namespace, last_path: Path, model, head, ema, optimizer, scheduler) -> dict:
+    """The run's progress: ``history``, ``best``, ``best_state``, ``start_epoch`` and
+    ``train_seconds``, read back from ``last_path`` with ``--resume`` (the model, head, EMA,
+    optimizer and scheduler restored in place), else a fresh start."""
+    fresh = {"history": [], "best": {"roc_auc": -1.0, "epoch": 0}, "best_state": None, "start_epoch": 1,
+             "train_seconds": 0.0}
+    if not args.resume:
+        return fresh
+    if not last_path.exists():
+        print(f"no {last_path} to resume from; starting at epoch 1", file=sys.stderr)
+        return fresh
+    state = torch.load(last_path, map_location="cpu", weights_only=False)
+    model.load_state_dict(state["model"])
+    if head is not None:
+        head.load_state_dict(state["region_head"])
+    if ema is not None:
+        ema.load_state_dict(state["ema"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    print(f"resuming after epoch {state['epoch']} from {last_path}", file=sys.stderr)
+    return {"history": state["history"], "best": state["best"], "best_state": state["best_state"],
+            "start_epoch": state["epoch"] + 1, "train_seconds": state.get("train_seconds", 0.0)}
+
+
+def _epoch_loader(args: argparse.Namespace, train_ds, sample_weights, workers: int, device, epoch: int) -> DataLoader:
+    """The class-balanced loader of one epoch, seeded from ``seed + epoch`` so a resumed run repeats it."""
+    n = len(sample_weights)
+    sampler = WeightedRandomSampler(sample_weights, num_samples=n, replacement=True,
+                                    generator=torch.Generator().manual_seed(args.seed + epoch))
+    return DataLoader(train_ds, batch_size=args.batch_size, sampler=sampler, num_workers=workers,
+                      pin_memory=device.type == "cuda", drop_last=n > args.batch_size,
+                      worker_init_fn=seed_worker, generator=torch.Generator().manual_seed(args.seed + epoch),
+                      persistent_workers=False)
+
+
+def _epoch_line(row: dict, improved: bool) -> str:
+    return (f"epoch {row['epoch']:>2}  train loss {row['train_loss']:.4f}  val loss {row['val_loss']:.4f}  "
+            f"val acc {row['val_accuracy']:.4f}  val ROC-AUC {row['val_roc_auc']:.4f}  "
+            f"{row['images_per_s']:.1f} img/s  {row['seconds']:.0f}s" + ("  *best" if improved else ""))
+
+
+def _save_resume_state(last_path: Path, args, model, head, ema, optimizer, scheduler, run: dict, epoch: int) -> None:
+    """Everything ``--resume`` needs after ``epoch``, written atomically (an interrupt mid-write keeps the last one)."""
+    tmp = last_path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "region_head": head.state_dict() if head is not None else None,
+                "ema": ema.state_dict() if ema is not None else None,
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "history": run["history"], "best": run["best"], "best_state": run["best_state"], "epoch": epoch,
+                "train_seconds": run["train_seconds"], "args": vars(args) | {"func": None}}, tmp)
+    tmp.replace(last_path)
+
+
 def run_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -175,133 +269,70 @@ def run_train(args: argparse.Namespace) -> int:
     train_df, val_df, split_how = split_frames(args.data, args.val_fraction, args.seed)
     # Build the model first: a missing pretrained file stops here, before minutes of decoding.
     model, lineage = _start_model(args)
-    pre = Preprocessing(input_size=args.image_size)
-    t0 = time.perf_counter()
-    print(f"decoding {len(train_df)} train + {len(val_df)} val images ({split_how})", file=sys.stderr)
-    train_df, train_arrays, bad = decode_frame(train_df, pre_crop_size(args.image_size), max(workers, 2))
-    val_df, val_arrays, bad_val = decode_frame(val_df, pre.input_size, max(workers, 2))
-    if bad or bad_val:  # one bad file must not stop a run: named here and left out of the card's counts
-        print(f"left out {unreadable_words(bad + bad_val, 10)}", file=sys.stderr)
-    for name, frame in (("train", train_df), ("validation", val_df)):
-        if frame["label"].nunique() < 2:
-            raise DatasetError(f"the readable {name} images hold one class only (or none); training needs real "
-                               "and fake images in both train and validation")
-    train_ds, note = train_dataset(args, train_df, train_arrays, pre)
-    if note:
-        print(note, file=sys.stderr)
-    val_ds = val_dataset(val_df, val_arrays, pre)
-    print(f"decoded in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
-
+    train_df, val_df, train_ds, val_ds = _prepare_data(args, train_df, val_df, split_how, workers)
     _freeze(model, args.freeze)
     # channels_last: the layout oneDNN and cuDNN convolutions are fastest in (~1.3x here)
     model.to(device, memory_format=torch.channels_last)
-    head = None
-    if args.region_loss > 0:  # training-only: not part of the checkpoint
-        head = nn.Conv2d(model.attention[0].in_channels, 1, kernel_size=1).to(device, memory_format=torch.channels_last)
-    trainable = [p for p in model.parameters() if p.requires_grad] + (list(head.parameters()) if head is not None else [])
-    optimizer = torch.optim.AdamW(trainable, lr=args.lr, weight_decay=args.weight_decay)
-    scheduler = (
-        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, args.epochs))
-        if args.schedule == "cosine"
-        else torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: 1.0)
-    )
-    ema = None
-    if args.ema:  # weights and BatchNorm statistics averaged: the average is what is validated and shipped
-        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
-        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=True)
+    head, optimizer, scheduler, ema = _optimisation(args, model, device)
     shipped = ema.module if ema is not None else model  # the weights validated, kept as best and saved
-    labels = train_df["label"].to_numpy()
-    sample_weights = _class_balanced_weights(labels, args.synthetic_fakes)
+    sample_weights = _class_balanced_weights(train_df["label"].to_numpy(), args.synthetic_fakes)
     val_loader = DataLoader(val_ds, batch_size=64, num_workers=0)
-
-    history, best, start_epoch, best_state, train_seconds = [], {"roc_auc": -1.0, "epoch": 0}, 1, None, 0.0
-    if args.resume and last_path.exists():
-        state = torch.load(last_path, map_location="cpu", weights_only=False)
-        model.load_state_dict(state["model"])
-        if head is not None:
-            head.load_state_dict(state["region_head"])
-        if ema is not None:
-            ema.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        history, best, best_state = state["history"], state["best"], state["best_state"]
-        start_epoch, train_seconds = state["epoch"] + 1, state.get("train_seconds", 0.0)
-        print(f"resuming after epoch {state['epoch']} from {last_path}", file=sys.stderr)
-    elif args.resume:
-        print(f"no {last_path} to resume from; starting at epoch 1", file=sys.stderr)
+    run = _resume(args, last_path, model, head, ema, optimizer, scheduler)
 
     loss_fn = (lambda z, y: focal_loss(z, y, args.focal_alpha, args.focal_gamma)) if args.loss == "focal" else nn.functional.binary_cross_entropy_with_logits
-    epochs_without_gain = 0
-    if history:
-        epochs_without_gain = history[-1]["epoch"] - best["epoch"]
-    stop_at = args.epochs if args.stop_after is None else min(args.epochs, start_epoch - 1 + args.stop_after)
-    for epoch in range(start_epoch, stop_at + 1):
+    epochs_without_gain = run["history"][-1]["epoch"] - run["best"]["epoch"] if run["history"] else 0
+    stop_at = args.epochs if args.stop_after is None else min(args.epochs, run["start_epoch"] - 1 + args.stop_after)
+    for epoch in range(run["start_epoch"], stop_at + 1):
         if epochs_without_gain >= args.patience:
             print(f"early stop: no better validation ROC-AUC for {args.patience} epochs", file=sys.stderr)
             break
         torch.manual_seed(args.seed + epoch)  # dropout and augmentation of this epoch
-        sampler = WeightedRandomSampler(sample_weights, num_samples=len(labels), replacement=True,
-                                        generator=torch.Generator().manual_seed(args.seed + epoch))
-        loader = DataLoader(train_ds, batch_size=args.batch_size, sampler=sampler, num_workers=workers,
-                            pin_memory=device.type == "cuda", drop_last=len(labels) > args.batch_size,
-                            worker_init_fn=seed_worker, generator=torch.Generator().manual_seed(args.seed + epoch),
-                            persistent_workers=False)
+        loader = _epoch_loader(args, train_ds, sample_weights, workers, device, epoch)
         e0 = time.perf_counter()
         bar = tqdm(loader, desc=f"epoch {epoch}/{args.epochs}", unit="batch", file=sys.stderr, leave=False)
         done = _train_epoch(model, head, bar, optimizer, loss_fn, args, device, amp_dtype, ema)
         scheduler.step()
         val = _evaluate(shipped, val_loader, device, amp_dtype, tta=False)
         seconds = time.perf_counter() - e0  # with the validation pass, as every card so far
-        row = {
-            "epoch": epoch,
-            "train_loss": done["train_loss"],
-            "val_loss": val["loss"],
-            "val_accuracy": val["accuracy"],
-            "val_roc_auc": val["roc_auc"],
-            "lr": optimizer.param_groups[0]["lr"],
-            "seconds": seconds,
-            "images_per_s": done["seen"] / seconds,
-        }
+        row = {"epoch": epoch, "train_loss": done["train_loss"], "val_loss": val["loss"],
+               "val_accuracy": val["accuracy"], "val_roc_auc": val["roc_auc"], "lr": optimizer.param_groups[0]["lr"],
+               "seconds": seconds, "images_per_s": done["seen"] / seconds}
         if head is not None:
             row["train_region_loss"] = done["train_region_loss"]
-        train_seconds += row["seconds"]
-        history.append(row)
-        improved = val["roc_auc"] > best["roc_auc"]
+        run["train_seconds"] += seconds
+        run["history"].append(row)
+        improved = val["roc_auc"] > run["best"]["roc_auc"]
         if improved:
-            best = {"roc_auc": val["roc_auc"], "epoch": epoch}
-            best_state = {k: v.detach().cpu().clone() for k, v in shipped.state_dict().items()}
-        epochs_without_gain = epoch - best["epoch"]
-        print(
-            f"epoch {epoch:>2}  train loss {row['train_loss']:.4f}  val loss {row['val_loss']:.4f}  "
-            f"val acc {row['val_accuracy']:.4f}  val ROC-AUC {row['val_roc_auc']:.4f}  "
-            f"{row['images_per_s']:.1f} img/s  {row['seconds']:.0f}s" + ("  *best" if improved else ""),
-            flush=True,
-        )
-        tmp = last_path.with_suffix(".tmp")
-        torch.save({"model": model.state_dict(), "region_head": head.state_dict() if head is not None else None,
-                    "ema": ema.state_dict() if ema is not None else None,
-                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "history": history, "best": best, "best_state": best_state, "epoch": epoch,
-                    "train_seconds": train_seconds, "args": vars(args) | {"func": None}}, tmp)
-        tmp.replace(last_path)
+            run["best"] = {"roc_auc": val["roc_auc"], "epoch": epoch}
+            run["best_state"] = {k: v.detach().cpu().clone() for k, v in shipped.state_dict().items()}
+        epochs_without_gain = epoch - run["best"]["epoch"]
+        print(_epoch_line(row, improved), flush=True)
+        _save_resume_state(last_path, args, model, head, ema, optimizer, scheduler, run, epoch)
 
     if stop_at < args.epochs and epochs_without_gain < args.patience:
         print(f"stopped after epoch {stop_at} as asked; continue with --resume", file=sys.stderr)
         return 0
-    model.load_state_dict(best_state)
+    _finish(args, out, last_path, model, lineage, device, amp_dtype, val_loader, train_df, val_df, split_how, run)
+    return 0
+
+
+def _finish(args, out: Path, last_path: Path, model, lineage, device, amp_dtype, val_loader, train_df, val_df,
+            split_how: str, run: dict) -> None:
+    """The best epoch's weights validated again (with flip TTA when asked) and written with their model card."""
+    model.load_state_dict(run["best_state"])
     final = _evaluate(model, val_loader, device, amp_dtype, tta=False)
     final_tta = _evaluate(model, val_loader, device, amp_dtype, tta=True) if args.tta else None
-    card = build_card(args, device, amp_dtype, train_df, val_df, split_how, history, best, final, final_tta, train_seconds)
+    card = build_card(args, device, amp_dtype, train_df, val_df, split_how, run["history"], run["best"], final,
+                      final_tta, run["train_seconds"])
     card["init_from"] = lineage
     model = model.cpu().to(memory_format=torch.contiguous_format)
-    save_checkpoint(out, model, pre, threshold=0.5, threshold_source="0.5: the report's rule (model trained class-balanced)",
-                    training=card, half=args.half)
+    save_checkpoint(out, model, Preprocessing(input_size=args.image_size), threshold=0.5,
+                    threshold_source="0.5: the report's rule (model trained class-balanced)", training=card, half=args.half)
     write_model_card(out, card)
+    best = run["best"]
     print(f"best epoch {best['epoch']}: val ROC-AUC {final['roc_auc']:.4f}, accuracy {final['accuracy']:.4f}"
           + (f"; with flip TTA ROC-AUC {final_tta['roc_auc']:.4f}, accuracy {final_tta['accuracy']:.4f}" if final_tta else "")
           + f"  -> {out}")
     if last_path.exists():  # optimizer state and all: several times the checkpoint's size
         print(f"resume state kept in {last_path} ({last_path.stat().st_size / 1e6:.0f} MB): more epochs with "
               "--resume --epochs N, or delete it", file=sys.stderr)
-    return 0
