@@ -167,6 +167,16 @@ class Confusion:
     def real_passed(self) -> int:
         return self.tp if self.positive == "real" else self.tn
 
+    @property
+    def fake_catch_rate(self):
+        """The share of fakes caught, whatever the positive class (None without fakes)."""
+        return self.specificity if self.positive == "real" else self.recall
+
+    @property
+    def real_pass_rate(self):
+        """The share of reals passed as real, whatever the positive class (None without reals)."""
+        return self.recall if self.positive == "real" else self.specificity
+
     def as_dict(self) -> dict:
         return {"tn": self.tn, "fp": self.fp, "fn": self.fn, "tp": self.tp}
 

@@ -169,8 +169,8 @@ def row_metrics(label, p_real, threshold: float) -> dict:
     return {
         "roc_auc": auc,
         "accuracy": c.accuracy,
-        "fake_catch_rate": c.fake_caught / sweep.n_fake if sweep.n_fake else None,
-        "real_pass_rate": c.real_passed / sweep.n_real if sweep.n_real else None,
+        "fake_catch_rate": c.fake_catch_rate,
+        "real_pass_rate": c.real_pass_rate,
         "n_images": int(len(sweep.label)),
     }
 

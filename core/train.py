@@ -84,13 +84,13 @@ def _evaluate(model, loader, device, amp_dtype, tta: bool) -> dict:
         auc = sweep.roc().auc
     except MetricUnavailable:
         auc = float("nan")
-    s = sweep.summary(0.5)
+    c = sweep.confusion(0.5)
     return {
         "loss": float(nn.functional.binary_cross_entropy_with_logits(logits, labels)),
-        "accuracy": s["accuracy"],
+        "accuracy": c.accuracy,
         "roc_auc": auc,
-        "real_pass_rate": sweep.confusion(0.5).recall,
-        "fake_catch_rate": sweep.confusion(0.5).specificity,
+        "real_pass_rate": c.real_pass_rate,
+        "fake_catch_rate": c.fake_catch_rate,
         "p_real": p,
         "label": labels.numpy().ravel(),
     }

@@ -197,3 +197,14 @@ def test_column_label_names_metrics_and_their_intervals_and_leaves_other_columns
     assert column_label("fake_catch_rate_ci") == "Fake catch rate: CI method"
     assert column_label("accuracy") == "Accuracy"
     assert column_label("n_real") == "n_real" and column_label("model_low") == "model_low"
+
+
+def test_fake_catch_and_real_pass_rates_do_not_depend_on_the_positive_class():
+    y = np.array([1, 1, 1, 0, 0, 0, 0])
+    p = np.array([0.9, 0.6, 0.2, 0.7, 0.3, 0.1, 0.4])
+    sweep = ThresholdSweep(y, p)
+    for positive in ("real", "fake"):
+        c = sweep.confusion(0.5, positive)
+        assert c.fake_catch_rate == pytest.approx(3 / 4) and c.real_pass_rate == pytest.approx(2 / 3)
+    only_fakes = ThresholdSweep(y[y == 0], p[y == 0]).confusion(0.5)
+    assert only_fakes.fake_catch_rate == pytest.approx(3 / 4) and only_fakes.real_pass_rate is None
