@@ -116,12 +116,13 @@ def score_histogram(label, p_real, threshold: float, bins: int = 40, marks: dict
     label, p_real = np.asarray(label), np.asarray(p_real, dtype=float)
     edges = np.linspace(0.0, 1.0, bins + 1)
     centers, width = (edges[:-1] + edges[1:]) / 2, 1.0 / bins
-    traces = []
+    traces, top = [], 1
     for name, value in (("fake", 0), ("real", 1)):
         scores = p_real[label == value]
         if not len(scores) and len(p_real):  # a one-class set: no empty "true real (0)" in the legend
             continue
         counts, _ = np.histogram(np.clip(scores, 0.0, 1.0), bins=edges)
+        top = max(top, int(counts.max()))
         traces.append(
             go.Bar(
                 x=centers, y=counts, width=width / 2, offset=-width / 2 if value == 0 else 0.0, name=f"true {name} ({len(scores)})",
@@ -132,11 +133,12 @@ def score_histogram(label, p_real, threshold: float, bins: int = 40, marks: dict
     layout = _layout(
         "Score distribution per class", vline=threshold, vline_text=f"threshold {threshold:.4f}", barmode="overlay",
         xaxis=dict(title="P(real)", range=[0, 1]), yaxis=dict(title="images"), legend=dict(orientation="h", y=-0.2))
+    if marks:  # headroom above the tallest bar, where a mark's label covers no bar
+        layout["yaxis"]["range"] = [0, top * 1.3]
     for name, x in (marks or {}).items():
         layout["shapes"].append(dict(type="line", x0=x, x1=x, y0=0, y1=1, yref="paper", line=dict(color=COLORS["point"], width=3)))
-        layout["annotations"].append(dict(x=x, y=0.92, yref="paper", text=f"{name} {x:.3f}", showarrow=False,
-                                          xanchor="left", font=dict(color=COLORS["point"]),
-                                          bgcolor="rgba(255,255,255,0.85)"))  # readable over the bars
+        layout["annotations"].append(dict(x=x, y=top * 1.15, text=f"{name} {x:.3f}", showarrow=False,
+                                          xanchor="right" if x > 0.75 else "left", font=dict(color=COLORS["point"])))
     return go.Figure(traces, layout=layout)
 
 

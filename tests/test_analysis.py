@@ -48,7 +48,9 @@ def test_words_and_the_marked_histogram():
     assert "The 3 images scoring closest to it (0.550–0.700) are 2 real and 1 fake." in words
     fig = figures.score_histogram(LABEL, SCORE, 0.5, marks={"this image": 0.58})
     assert [s.x0 for s in fig.layout.shapes] == [0.5, 0.58]
-    assert any(a.text == "this image 0.580" for a in fig.layout.annotations)
+    [mark] = [a for a in fig.layout.annotations if a.text == "this image 0.580"]
+    counts = max(max(t.y) for t in fig.data)
+    assert mark.yref in (None, "y") and counts < mark.y < fig.layout.yaxis.range[1]  # above every bar, on the chart
 
 
 def test_scored_sweep_reads_the_cache_and_never_scores(tiny_ckpt, tiny_set, cache_dir):
