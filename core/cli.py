@@ -6,6 +6,7 @@ Each subcommand lives in a module with ``add_parser(subparsers)``; the ones list
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import math
@@ -91,6 +92,11 @@ def out_problem(command: str, args: argparse.Namespace) -> str | None:
     return None
 
 
+# The real standard output while ``main`` sends a command's text to stderr for ``--json -``, so that
+# what a pipe reads is one JSON document (``evaluate --json - | jq``), not the report with JSON after it.
+_JSON_STDOUT: list = [None]
+
+
 def write_json(obj, out: str | None) -> None:
     """``obj`` as standard JSON at ``out``: an undefined number (NaN, inf) is null, since NaN is not JSON
     and stops strict readers (JavaScript's JSON.parse, jq). Written whole or not at all;
@@ -100,7 +106,7 @@ def write_json(obj, out: str | None) -> None:
 
         text = json.dumps(_finite(obj), indent=2, default=_json_default, allow_nan=False) + "\n"
         if out == "-":
-            sys.stdout.write(text)
+            (_JSON_STDOUT[0] or sys.stdout).write(text)
             return
         try:
             write_bytes(out, text.encode())
@@ -157,8 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"error: --out {args.out}: {problem}", file=sys.stderr)
         return 2
+    json_to_stdout = "-" in (getattr(args, "json_out", None), getattr(args, "json", None))
+    _JSON_STDOUT[0] = sys.stdout if json_to_stdout else None
     try:
-        return int(args.func(args) or 0)
+        with contextlib.redirect_stdout(sys.stderr) if json_to_stdout else contextlib.nullcontext():
+            return int(args.func(args) or 0)
     except (DatasetError, CheckpointError, PretrainedWeightsUnavailable, DeviceUnavailable, FileNotFoundError,
             FileExistsError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -166,3 +175,5 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    finally:
+        _JSON_STDOUT[0] = None

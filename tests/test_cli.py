@@ -234,8 +234,12 @@ def test_json_write_failures_are_one_line_and_json_can_go_to_stdout(tmp_path, ti
     data = make_test_set(tmp_path / "s", n_real=2, n_fake=2)
     argv = ["evaluate", "--data", str(data), "--weights", str(tiny_ckpt), "--bootstrap", "10"]
     assert main([*argv, "--json", "-"]) == 0
-    out = capsys.readouterr().out
-    assert json.loads(out[out.index("\n{") + 1:])["n_real"] == 2
+    out, err = capsys.readouterr()
+    assert json.loads(out)["n_real"] == 2  # standard output is the JSON alone: `| jq` reads it
+    assert "Accuracy:" in err and "Confusion Matrix" in err  # the report still shows, on stderr
+    assert main(["predict", "--weights", str(tiny_ckpt), str(next((data / "fake").iterdir())), "--json", "-"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)[0]["path"].endswith(".jpg") and "P(real)=" in err
     import core.atomic
 
     def full(path, data):
