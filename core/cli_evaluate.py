@@ -8,7 +8,7 @@ from pathlib import Path
 from .bootstrap import DEFAULT_RESAMPLES
 from . import metrics, near_copies, provenance
 from .cli import DEFAULT_DATA, default_weights, write_json
-from .cli_types import non_negative_int, open_fraction, positive_int, probability
+from .cli_types import DefaultsHelp, non_negative_int, open_fraction, positive_int, probability
 
 
 def add_parser(sub) -> None:
@@ -22,8 +22,9 @@ def add_parser(sub) -> None:
     ev.add_argument("--no-cache", action="store_true", help="run the model even when predictions are cached")
     ev.add_argument("--fast", action="store_true", help="JPEG draft decoding + bfloat16: faster, slightly different numbers")
     ev.add_argument("--tta", action="store_true", help="average P(real) over the image and its mirror")
-    ev.add_argument("--batch-size", type=positive_int, default=32)
-    ev.add_argument("--workers", type=non_negative_int, default=None)
+    ev.add_argument("--batch-size", type=positive_int, default=32, help="images per forward pass (default 32)")
+    ev.add_argument("--workers", type=non_negative_int, default=None,
+                    help="decoding processes (default: none on the CPU, where threads decode; up to 4 on a GPU)")
     ev.add_argument("--unseen-only", action="store_true",
                     help="leave out the test images the model was trained on (when it records them)")
     ev.add_argument("--bootstrap", type=positive_int, default=DEFAULT_RESAMPLES, metavar="N",
@@ -31,18 +32,20 @@ def add_parser(sub) -> None:
     ev.set_defaults(func=run_evaluate)
 
     pr = sub.add_parser("predict", help="P(real), P(fake) and the verdict for single images")
-    pr.add_argument("images", nargs="+")
-    pr.add_argument("--weights", default=None)
-    pr.add_argument("--threshold", type=probability, default=None)
-    pr.add_argument("--device", default="auto")
-    pr.add_argument("--json", dest="json_out", default=None)
+    pr.add_argument("images", nargs="+", help="image files (.jpg .png .webp .bmp .tif ...)")
+    pr.add_argument("--weights", default=None, help="checkpoint (default: weights/default.pth)")
+    pr.add_argument("--threshold", type=probability, default=None,
+                    help="REAL when P(real) >= T (default: the checkpoint's, else 0.5)")
+    pr.add_argument("--device", default="auto", help="auto|cpu|cuda")
+    pr.add_argument("--json", dest="json_out", default=None, help="write one entry per image as JSON here ('-': stdout)")
     pr.set_defaults(func=run_predict)
 
-    sp = sub.add_parser("split", help="write a stratified train/val split as folders of symlinks")
-    sp.add_argument("--data", required=True)
-    sp.add_argument("--out", required=True)
-    sp.add_argument("--val-fraction", type=open_fraction, default=0.1)
-    sp.add_argument("--seed", type=int, default=0)
+    sp = sub.add_parser("split", help="write a stratified train/val split as folders of symlinks",
+                        formatter_class=DefaultsHelp)
+    sp.add_argument("--data", required=True, help="labelled folder with real/ and fake/")
+    sp.add_argument("--out", required=True, help="folder to write train/ and val/ into (symlinks to --data's files)")
+    sp.add_argument("--val-fraction", type=open_fraction, default=0.1, help="validation share of each class")
+    sp.add_argument("--seed", type=int, default=0, help="the split's seed")
     sp.set_defaults(func=run_split)
 
 

@@ -8,43 +8,47 @@ from __future__ import annotations
 
 import argparse
 
-from .cli_types import finite_number, non_negative_float, non_negative_int, open_fraction, positive_int, probability
+from .cli_types import DefaultsHelp, finite_number, non_negative_float, non_negative_int, open_fraction, positive_int, probability
 from .train_data import AUGMENTATIONS, BLUR_SIGMA, DOWNSCALE, JPEG_QUALITY
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train a detector with the report's recipe (on EfficientNet-Lite0 unless "
-                       "--backbone resnet50, the report's model)")
+                       "--backbone resnet50, the report's model)", formatter_class=DefaultsHelp)
     p.add_argument("--data", required=True, help="folder with real/ and fake/, or with train/ and val/ from `split`")
     p.add_argument("--out", required=True, help="checkpoint to write (a model card .md/.json goes beside it)")
-    p.add_argument("--backbone", default="efficientnet_lite0", choices=["efficientnet_lite0", "efficientnet_lite2", "resnet50"])
+    p.add_argument("--backbone", default="efficientnet_lite0", choices=["efficientnet_lite0", "efficientnet_lite2", "resnet50"],
+                   help="resnet50 is the report's model (needs local ImageNet weights or --pretrained none)")
     p.add_argument("--pretrained", default="auto", help="auto (ImageNet weights found locally) | none | PATH")
-    p.add_argument("--epochs", type=positive_int, default=20)
-    p.add_argument("--batch-size", type=positive_int, default=24)
-    p.add_argument("--lr", type=non_negative_float, default=2e-4)
-    p.add_argument("--weight-decay", type=non_negative_float, default=1e-5)
-    p.add_argument("--image-size", type=positive_int, default=224)
-    p.add_argument("--val-fraction", type=open_fraction, default=0.1)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
+    p.add_argument("--epochs", type=positive_int, default=20, help="epochs at most (early stopping may end sooner)")
+    p.add_argument("--batch-size", type=positive_int, default=24, help="images per step")
+    p.add_argument("--lr", type=non_negative_float, default=2e-4, help="AdamW learning rate (cosine schedule)")
+    p.add_argument("--weight-decay", type=non_negative_float, default=1e-5, help="AdamW weight decay")
+    p.add_argument("--image-size", type=positive_int, default=224,
+                   help="input size in px (RandomResizedCrop from a resize to size x 256/224)")
+    p.add_argument("--val-fraction", type=open_fraction, default=0.1,
+                   help="stratified validation share (ignored for a folder with train/ and val/)")
+    p.add_argument("--seed", type=int, default=0, help="split, sampling and augmentation seed")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--resume", action="store_true", help="continue from FILE.last.pt")
     p.add_argument("--stop-after", type=positive_int, default=None, metavar="N",
                    help="stop after N epochs in this invocation (time-boxed sessions); continue later with --resume")
     p.add_argument("--freeze", choices=["none", "partial", "backbone"], default="none",
                    help="none: fine-tune everything; partial: freeze the first half of the backbone; backbone: train the head only")
     p.add_argument("--no-attention", action="store_true", help="drop the spatial-attention block (ablation)")
-    p.add_argument("--augment", choices=list(AUGMENTATIONS), default="report")
-    p.add_argument("--loss", choices=["focal", "bce"], default="focal")
-    p.add_argument("--focal-alpha", type=float, default=0.25)
-    p.add_argument("--focal-gamma", type=float, default=2.0)
-    p.add_argument("--schedule", choices=["cosine", "none"], default="cosine")
+    p.add_argument("--augment", choices=list(AUGMENTATIONS), default="report", help="augmentation strength")
+    p.add_argument("--loss", choices=["focal", "bce"], default="focal", help="the report's focal loss, or plain BCE")
+    p.add_argument("--focal-alpha", type=probability, default=0.25, help="focal loss alpha, in [0, 1]")
+    p.add_argument("--focal-gamma", type=non_negative_float, default=2.0, help="focal loss gamma (0: weighted BCE)")
+    p.add_argument("--schedule", choices=["cosine", "none"], default="cosine", help="learning-rate schedule")
     p.add_argument("--patience", type=positive_int, default=6, help="stop after this many epochs without a better validation ROC-AUC")
     p.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto", help="auto: bfloat16 on CUDA, float32 on CPU")
-    p.add_argument("--workers", type=non_negative_int, default=None)
+    p.add_argument("--workers", type=non_negative_int, default=None,
+                   help="data-loading processes (default: one per CPU thread, at most 8)")
     p.add_argument("--tta", action="store_true", help="also report validation with horizontal-flip test-time augmentation")
     p.add_argument("--half", action="store_true", help="store the checkpoint in float16 (half the size)")
     p.add_argument("--note", default="", help="free text recorded in the model card (e.g. the ablation row)")
-    p.add_argument("--region-loss", type=float, default=0.0, metavar="W",
+    p.add_argument("--region-loss", type=non_negative_float, default=0.0, metavar="W",
                    help="weight of the auxiliary loss that points the backbone at the replaced parts named in "
                         "CIPLab fake file names (0: off, the report's recipe)")
     p.add_argument("--init", default=None, metavar="FILE",
