@@ -39,6 +39,10 @@ from .train_card import build_card, init_lineage, write_model_card
 from .train_data import decode_frame, pre_crop_size, seed_worker, split_frames, train_dataset, val_dataset
 
 
+class TrainingDiverged(RuntimeError):
+    """The loss or the model's outputs went NaN or infinite (a learning rate too high, say)."""
+
+
 def focal_loss(logits: torch.Tensor, targets: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0) -> torch.Tensor:
     """The report's focal loss (Lin et al. 2017), mean over the batch."""
     bce = nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none")
@@ -78,6 +82,8 @@ def _evaluate(model, loader, device, amp_dtype, tta: bool) -> dict:
             logits.append(out.cpu())
             labels.append(y)
     logits, labels = torch.cat(logits), torch.cat(labels)
+    if not torch.isfinite(logits).all():
+        raise TrainingDiverged("the model's validation outputs are NaN or infinite")
     p = torch.sigmoid(logits).numpy().ravel()
     sweep = ThresholdSweep(labels.numpy().ravel(), p)
     try:
@@ -290,9 +296,17 @@ def run_train(args: argparse.Namespace) -> int:
         loader = _epoch_loader(args, train_ds, sample_weights, workers, device, epoch)
         e0 = time.perf_counter()
         bar = tqdm(loader, desc=f"epoch {epoch}/{args.epochs}", unit="batch", file=sys.stderr, leave=False)
-        done = _train_epoch(model, head, bar, optimizer, loss_fn, args, device, amp_dtype, ema)
-        scheduler.step()
-        val = _evaluate(shipped, val_loader, device, amp_dtype, tta=False)
+        try:
+            done = _train_epoch(model, head, bar, optimizer, loss_fn, args, device, amp_dtype, ema)
+            if not np.isfinite(done["train_loss"]):
+                raise TrainingDiverged(f"the training loss is {done['train_loss']}")
+            scheduler.step()
+            val = _evaluate(shipped, val_loader, device, amp_dtype, tta=False)
+        except TrainingDiverged as exc:
+            kept = f"; {last_path} holds epoch {epoch - 1} for --resume" if epoch > 1 and last_path.exists() else ""
+            print(f"error: training diverged in epoch {epoch}: {exc}. Try a lower --lr (now {args.lr:g}){kept}; "
+                  f"nothing was written to {out}", file=sys.stderr)
+            return 2
         seconds = time.perf_counter() - e0  # with the validation pass, as every card so far
         row = {"epoch": epoch, "train_loss": done["train_loss"], "val_loss": val["loss"],
                "val_accuracy": val["accuracy"], "val_roc_auc": val["roc_auc"], "lr": optimizer.param_groups[0]["lr"],

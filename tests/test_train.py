@@ -207,3 +207,23 @@ def test_unreadable_training_files_are_left_out_and_named(tmp_path, capsys):
     assert "left out 2 unreadable file(s)" in err and "not_an_image.png" in err and "truncated.jpg" in err
     card = json.loads(out.with_suffix(".json").read_text())
     assert sum(card["data"]["train"].values()) + sum(card["data"]["val"].values()) == 24
+
+
+def test_a_diverging_run_stops_with_the_reason_and_keeps_the_last_good_epoch(tmp_path, train_set, capsys, monkeypatch):
+    """A NaN loss used to reach the metrics as 'p_real holds NaN' (a traceback) after a wasted epoch."""
+    import core.train
+
+    out = tmp_path / "m.pth"
+    real_loss, calls = core.train.focal_loss, []
+
+    def goes_nan_in_epoch_2(logits, targets, alpha=0.25, gamma=2.0):
+        calls.append(1)
+        loss = real_loss(logits, targets, alpha, gamma)
+        return loss * float("nan") if len(calls) > 3 else loss  # 3 steps per epoch here
+
+    monkeypatch.setattr(core.train, "focal_loss", goes_nan_in_epoch_2)
+    assert main(["train", "--data", str(train_set), "--out", str(out), *ARGS]) == 2
+    err = capsys.readouterr().err
+    assert "training diverged in epoch 2: the training loss is nan" in err and "lower --lr" in err
+    assert "m.pth.last.pt holds epoch 1 for --resume" in err and "Traceback" not in err
+    assert not out.exists()
