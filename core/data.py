@@ -150,16 +150,26 @@ def has_class_folders(folder: Path) -> bool:
     return bool(set(_class_folders(subdirs)[0]) & set(CLASS_DIRS))
 
 
+def _hint_order(name: str, prefer: str) -> tuple:
+    """Sort key of candidate folders: the preferred purpose's first (test, val or eval for a
+    test set; train for training), then by name."""
+    words = {"test": ("test", "val", "eval"), "train": ("train",)}[prefer]
+    return (not any(w in name.lower() for w in words), name.lower())
+
+
 MISSING_CLASS = "No {name}/ folder in {root}: metrics that need both classes are unavailable."
 
 
-def scan_test_set(root: str | os.PathLike, *, require_both: bool = False) -> TestSet:
+def scan_test_set(root: str | os.PathLike, *, require_both: bool = False, prefer: str = "test") -> TestSet:
     """List the images of a test set folder.
 
     Raises ``DatasetError`` when the folder does not exist, has neither ``real/`` nor
     ``fake/``, or holds no image at all. A set with one class only loads, with a
     problem noted (or raises when ``require_both``), so that single-class sets can
     still be scored while metrics that need both classes say why they are missing.
+    ``prefer`` ("test" or "train") orders the hint when ``root`` only holds such folders
+    below it (the report's ``data/`` with ``train_images/`` and ``test_images/``): a test
+    set points at the test folder, training at the training one.
     """
     root = Path(root).expanduser()
     if not root.exists():
@@ -172,8 +182,10 @@ def scan_test_set(root: str | os.PathLike, *, require_both: bool = False) -> Tes
     present = [name for name in CLASS_DIRS if name in subdirs]
     if not present:
         seen = ", ".join(sorted(subdirs)) or "no subfolders"
-        below = [p for _, p in sorted(subdirs.items()) if has_class_folders(p)]
-        hint = f" Did you mean {below[0]}? It has them." if below else ""  # the report's train_images/ + test_images/
+        below = sorted((p for p in subdirs.values() if has_class_folders(p)), key=lambda p: _hint_order(p.name, prefer))
+        hint = f" Did you mean {below[0]}? It has them." if below else ""
+        if len(below) > 1:
+            hint += f" (So {'does' if len(below) == 2 else 'do'} {', '.join(p.name + '/' for p in below[1:])}.)"
         raise DatasetError(f"{root} has no real/ or fake/ subfolder (found: {seen}).{hint}\n\n{LAYOUT_HELP}")
 
     rows = []

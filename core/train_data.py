@@ -151,7 +151,7 @@ def split_frames(data: str | Path, val_fraction: float, seed: int) -> tuple:
         train, val = scan_test_set(root / "train", require_both=True).images, scan_test_set(root / "val", require_both=True).images
         how = f"existing split folders {root / 'train'} and {root / 'val'}"
     else:
-        images = scan_test_set(root, require_both=True).images
+        images = scan_test_set(root, require_both=True, prefer="train").images
         train, val = stratified_split(images, val_fraction, seed)
         how = f"stratified split of {root}, val_fraction {val_fraction}, seed {seed}"
     return train, val, how

@@ -129,6 +129,11 @@ def test_a_folder_one_level_too_high_gets_pointed_down(tmp_path):
     (tmp_path / "data" / "notes").mkdir()
     with pytest.raises(DatasetError, match="Did you mean .*test_images"):
         scan_test_set(tmp_path / "data")
+    make_test_set(tmp_path / "data" / "train_images", n_real=1, n_fake=1, size=16)
+    with pytest.raises(DatasetError, match=r"Did you mean \S*/test_images\? It has them. \(So does train_images/.\)"):
+        scan_test_set(tmp_path / "data")  # a test set points at the test folder, training at the training one
+    with pytest.raises(DatasetError, match=r"Did you mean \S*/train_images\? It has them. \(So does test_images/.\)"):
+        scan_test_set(tmp_path / "data", prefer="train")
 
 
 def test_linked_folders_are_read_once_and_never_one_above_the_class(tmp_path):
