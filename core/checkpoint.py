@@ -62,14 +62,51 @@ class Detector:
         return " + ".join(str(s) for s in sizes) + " px"
 
 
+_RESNETS = {((3, 4, 6, 3), True): "ResNet50", ((3, 4, 23, 3), True): "ResNet101", ((3, 8, 36, 3), True): "ResNet152",
+            ((2, 2, 2, 2), False): "ResNet18", ((3, 4, 6, 3), False): "ResNet34"}
+
+
+def _resnet_name(keys) -> str | None:
+    """Which torchvision ResNet a state dict's ``model.layerN.i`` keys are: blocks per stage
+    and bottleneck (``conv3``) or not; None when it is no ResNet, "a ResNet" when unusual."""
+    blocks = [{k.split(".")[2] for k in keys if k.startswith(f"model.layer{n}.")} for n in (1, 2, 3, 4)]
+    if "model.conv1.weight" not in keys or not all(blocks):
+        return None
+    shape = (tuple(len(b) for b in blocks), any(k.endswith(".conv3.weight") for k in keys))
+    return _RESNETS.get(shape, f"a ResNet with {'-'.join(map(str, shape[0]))} blocks")
+
+
 def _detect_backbone(state: dict) -> str | None:
     keys = set(state)
-    if "model.conv1.weight" in keys and "model.layer4.2.conv3.weight" in keys:
+    if _resnet_name(keys) == "ResNet50":
         return "resnet50"
     if "model._conv_stem.weight" in keys:
         blocks = {k.split(".")[2] for k in keys if k.startswith("model._blocks.")}
         return {16: "efficientnet_lite0", 21: "efficientnet_lite2"}.get(len(blocks))
     return None
+
+
+def _mismatch_words(expected: dict, state: dict, shown: int = 3) -> str:
+    """What keeps ``state`` from loading into a model whose state dict is ``expected``, in
+    one short line (missing, unexpected and reshaped tensors, a few named of each); "" when
+    it fits. PyTorch's own message lists every key: 13 KB for a ResNet101 file."""
+
+    def some(names) -> str:
+        names = sorted(names)
+        return ", ".join(names[:shown]) + (f" (+{len(names) - shown} more)" if len(names) > shown else "")
+
+    missing, unexpected = set(expected) - set(state), set(state) - set(expected)
+    reshaped = [k for k in set(expected) & set(state) if tuple(expected[k].shape) != tuple(state[k].shape)]
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} tensor(s) missing: {some(missing)}")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected: {some(unexpected)}")
+    if reshaped:
+        k = sorted(reshaped)[0]
+        parts.append(f"{len(reshaped)} of another shape, e.g. {k} is {list(state[k].shape)} in the file, "
+                     f"{list(expected[k].shape)} in the model")
+    return "; ".join(parts)
 
 
 def _model_args(model) -> dict:
@@ -165,6 +202,12 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         backbone = _detect_backbone(raw)
         if backbone is None:
             sample = ", ".join(list(raw)[:4])
+            resnet = _resnet_name(set(raw))
+            if resnet:  # the report's head on another ResNet: say which, not "unknown"
+                raise CheckpointError(
+                    f"{path.name} is the report's FaceClassifier on {resnet}, not ResNet50: this tool builds "
+                    f"{', '.join(BACKBONES)}. Train one of those (python -m core train --backbone ...)."
+                )
             raise CheckpointError(
                 f"{path.name} is a state dict of an unknown architecture (first keys: {sample}). "
                 f"Expected the report's FaceClassifier keys: model.conv1.weight ... model.layer4.*, "
@@ -232,13 +275,10 @@ def load_detector(path: str | os.PathLike, device: str | torch.device = "cpu") -
         raise CheckpointError(f"{path.name}: {len(broken)} of its weight tensors hold NaN or infinite values (first: "
                               f"{broken[0]}), so the model cannot score an image: the file is damaged or its training "
                               "diverged")
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        missing = str(exc).splitlines()[1:3]
-        raise CheckpointError(
-            f"{path.name} does not fit the {args.get('backbone')} FaceClassifier: " + " ".join(s.strip() for s in missing)
-        ) from None
+    mismatch = _mismatch_words(model.state_dict(), state)
+    if mismatch:
+        raise CheckpointError(f"{path.name} does not fit the {args.get('backbone')} FaceClassifier: {mismatch}")
+    model.load_state_dict(state, strict=True)
     device = torch.device(device)
     model.to(device).eval()
     file_sha = file_sha256(path)

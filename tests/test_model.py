@@ -183,8 +183,31 @@ def test_clear_errors_for_bad_weights(tmp_path):
     state = build_model("efficientnet_lite0").state_dict()
     state["classifier.1.weight"] = torch.zeros(1024, 7)
     torch.save(state, tmp_path / "mismatch.pth")
-    with pytest.raises(CheckpointError, match="mismatch.pth does not fit"):
+    with pytest.raises(CheckpointError, match=r"mismatch.pth does not fit the efficientnet_lite0 FaceClassifier: 1 of "
+                       r"another shape, e.g. classifier.1.weight is \[1024, 7\] in the file, \[\d+, \d+\] in the model"):
         load_detector(tmp_path / "mismatch.pth")
+    del state["classifier.1.weight"]
+    state.update({f"extra.{i}": torch.zeros(1) for i in range(9)})
+    torch.save(state, tmp_path / "keys.pth")
+    with pytest.raises(CheckpointError) as err:
+        load_detector(tmp_path / "keys.pth")
+    assert "1 tensor(s) missing: classifier.1.weight; 9 unexpected: extra.0, extra.1, extra.2 (+6 more)" in str(err.value)
+
+
+def _resnet_keys(stages, bottleneck):
+    keys = ["model.conv1.weight"] + [f"model.layer{n}.{i}.conv{c}.weight" for n, blocks in enumerate(stages, 1)
+                                     for i in range(blocks) for c in ((1, 2, 3) if bottleneck else (1, 2))]
+    return {k: torch.zeros(1) for k in keys + ["attention.0.weight", "classifier.1.weight"]}
+
+
+@pytest.mark.parametrize("stages, bottleneck, name", [((3, 4, 23, 3), True, "ResNet101"), ((2, 2, 2, 2), False, "ResNet18")])
+def test_the_reports_head_on_another_resnet_is_named_in_one_line(tmp_path, stages, bottleneck, name):
+    """A ResNet101 file was taken for a ResNet50 and answered with PyTorch's 13 KB list of keys."""
+    torch.save(_resnet_keys(stages, bottleneck), tmp_path / "other.pth")
+    with pytest.raises(CheckpointError) as err:
+        load_detector(tmp_path / "other.pth")
+    text = str(err.value)
+    assert f"the report's FaceClassifier on {name}, not ResNet50" in text and len(text) < 300
 
 
 @pytest.mark.parametrize("change, why", [
