@@ -9,6 +9,7 @@ on a vanished file. Each write here gets its own temporary file beside the targe
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 import threading
 from contextlib import contextmanager
@@ -19,6 +20,21 @@ try:
     import fcntl
 except ImportError:  # Windows
     fcntl = None
+
+
+# The process's umask, read once at import (setting it to read it is process-wide, so not from threads).
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def _mode_for(path: Path) -> int:
+    """The permissions a plain ``open(path, "w")`` would give: the old file's when it exists, else
+    0o666 less the umask. mkstemp's temporary files are 0o600, so a checkpoint written through
+    one was unreadable to an API running as another user."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return 0o666 & ~_UMASK
 
 
 @contextmanager
@@ -32,6 +48,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
+        os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -39,3 +39,19 @@ def test_a_failed_write_keeps_the_old_file_and_removes_its_temporary(tmp_path):
             raise RuntimeError("disk full")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["entry.csv"]
+
+
+def test_written_files_get_the_permissions_of_a_plain_write_not_mkstemps_0600(tmp_path):
+    """train's checkpoint came out 0600 (mkstemp's mode) while its model card was 0644."""
+    import os
+    import stat
+
+    from core.atomic import write_bytes
+
+    plain = tmp_path / "plain.txt"
+    plain.write_bytes(b"x")
+    write_bytes(tmp_path / "new.bin", b"y")
+    assert stat.S_IMODE((tmp_path / "new.bin").stat().st_mode) == stat.S_IMODE(plain.stat().st_mode)
+    os.chmod(plain, 0o640)
+    write_bytes(plain, b"z")  # an existing file keeps the mode it was given
+    assert stat.S_IMODE(plain.stat().st_mode) == 0o640
