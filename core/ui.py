@@ -384,9 +384,23 @@ def _bind_threshold(widget: str) -> dict:
 
 
 def _save_weights_upload() -> None:
-    up = st.session_state.get("w_weights_upload")
-    if up is not None:
-        st.session_state["weights"] = _display(uploads.save_weights(up.name, up.getvalue(), REPO / "weights" / "uploads"))
+    """Keep an uploaded checkpoint only if it loads: a refused file is deleted with the reason
+    shown under the uploader, not left in the weights list to be picked again."""
+    ss = st.session_state
+    up = ss.get("w_weights_upload")
+    if up is None:
+        return
+    path = uploads.save_weights(up.name, up.getvalue(), REPO / "weights" / "uploads")
+    try:
+        _load_detector(str(path), weights_stamp(path), str(resolve_device(ss["device"])))
+    except CheckpointError as exc:
+        path.unlink(missing_ok=True)
+        ss["weights_upload_error"] = f"{up.name} was not kept: {exc}"
+        return
+    except RuntimeError:  # no GPU for the chosen device: the sidebar says so; the file itself may be fine
+        pass
+    ss.pop("weights_upload_error", None)
+    ss["weights"] = _display(path)
 
 
 def _save_zip_upload(widget: str) -> None:
@@ -462,6 +476,8 @@ def sidebar(title: str) -> Context:
             st.selectbox("Weights", options, **_bind("weights"))
             st.file_uploader("Upload weights (.pth)", type=["pth", "pt"], key="w_weights_upload",
                              on_change=_save_weights_upload)
+            if ss.get("weights_upload_error"):
+                st.error(ss["weights_upload_error"], icon=":material/block:")
             st.radio("Device", list(DEVICES), format_func=DEVICES.get, horizontal=True, **_bind("device"))
             st.toggle("fast (bfloat16 + draft JPEG decode)", **_bind("fast"))
         precision = InferenceSettings(fast=ss["fast"]).precision

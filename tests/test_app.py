@@ -283,3 +283,22 @@ def test_a_threshold_file_that_is_not_used_is_said_in_the_sidebar(app_set, app_c
     at = start()
     assert not at.exception
     assert any("ignored w.pth.threshold.json" in w.value and "own threshold" in w.value for w in at.sidebar.warning)
+
+
+def test_an_uploaded_checkpoint_that_does_not_load_is_deleted_with_the_reason(app_ckpt, tmp_path, monkeypatch):
+    """A refused upload stayed in weights/uploads/ and was offered in the weights list ever after."""
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(ui, "REPO", tmp_path)
+    state = {"device": "cpu", "weights": "weights/default.pth"}
+    monkeypatch.setattr(ui.st, "session_state", state)
+    state["w_weights_upload"] = SimpleNamespace(name="three_class.pth", getvalue=lambda: b"not a checkpoint")
+    ui._save_weights_upload()
+    assert state["weights"] == "weights/default.pth"  # the choice is unchanged
+    assert "three_class.pth was not kept" in state["weights_upload_error"]
+    assert not list((tmp_path / "weights" / "uploads").iterdir())
+    state["w_weights_upload"] = SimpleNamespace(name="good.pth", getvalue=app_ckpt.read_bytes)
+    ui._save_weights_upload()
+    [kept] = (tmp_path / "weights" / "uploads").iterdir()
+    assert kept.name.startswith("good-") and "weights_upload_error" not in state
+    assert Path(state["weights"]).name == kept.name
