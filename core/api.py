@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import threading
 from contextlib import asynccontextmanager
 from pathlib import PurePosixPath
@@ -63,7 +64,8 @@ class ModelSlot:
 
     def __init__(self):
         self.detector: Detector | None = None
-        self.error: str | None = None
+        self.error: str | None = None  # for clients: no server detail
+        self.load_reason: str | None = None  # for the operator: the whole reason
         self.done = threading.Event()
 
     def load(self, config: ApiConfig) -> None:
@@ -72,7 +74,8 @@ class ModelSlot:
             log.info("model %s loaded on %s", self.detector.name, self.detector.device)
         except Exception as exc:  # the operator reads why in the log; clients get a generic 503
             self.error = f"the model could not be loaded ({type(exc).__name__}); see the server log"
-            log.error("could not load the model from %s: %s", config.weights, exc)
+            self.load_reason = f"could not load the model from {config.weights}: {exc}"
+            log.error("%s", self.load_reason)
         finally:
             self.done.set()
 
@@ -182,19 +185,22 @@ THRESHOLD = Query(None, ge=0, le=1, description="REAL when real_prob >= threshol
 CROP = Query(False, description="crop the largest face (OpenCV Haar cascade) before scoring, as the tester does")
 
 
-def create_app(config: ApiConfig | None = None, *, background_load: bool = True) -> FastAPI:
+def create_app(config: ApiConfig | None = None, *, background_load: bool = True,
+               model: ModelSlot | None = None) -> FastAPI:
     """The FastAPI app for ``config`` (default: from the environment). With
     ``background_load`` start-up returns at once and ``/health`` is 503 until the model
-    is loaded; without, start-up waits for it."""
+    is loaded; without, start-up waits for it. ``model``: a slot already loaded (by
+    ``main``, which checks the weights before it serves), used as it is."""
     config = config or ApiConfig.from_env()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.limiter = anyio.CapacityLimiter(config.inference_threads)
-        loader = threading.Thread(target=app.state.model.load, args=(config,), name="model-loader", daemon=True)
-        loader.start()
-        if not background_load:
-            await anyio.to_thread.run_sync(loader.join)
+        if not app.state.model.done.is_set():
+            loader = threading.Thread(target=app.state.model.load, args=(config,), name="model-loader", daemon=True)
+            loader.start()
+            if not background_load:
+                await anyio.to_thread.run_sync(loader.join)
         yield
 
     app = FastAPI(
@@ -203,7 +209,7 @@ def create_app(config: ApiConfig | None = None, *, background_load: bool = True)
         description="P(real) of face images from the project's FaceClassifier. Labels: 1 = real, 0 = fake.",
         lifespan=lifespan,
     )
-    app.state.model, app.state.config = ModelSlot(), config
+    app.state.model, app.state.config = model or ModelSlot(), config
     app.add_middleware(BodySizeLimit, limit_bytes=config.max_upload_bytes)
     if config.cors_origins:
         # Credentials stay off: the API uses no cookies, and '*' with credentials is unsafe.
@@ -349,7 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", help="checkpoint (env WEIGHTS; default weights/default.pth)")
     p.add_argument("--device", help="auto|cpu|cuda (env DEVICE; default auto)")
     p.add_argument("--max-upload-mb", type=float, help="request body limit (env API_MAX_UPLOAD_MB; default 20)")
-    p.add_argument("--cors-origins", help="comma-separated allowed origins (env API_CORS_ORIGINS; default: CORS off)")
+    p.add_argument("--cors-origins", help="comma-separated allowed origins, e.g. http://localhost:3000 for the report's "
+                   "React frontend (env API_CORS_ORIGINS; default: CORS off, so browser pages elsewhere cannot read answers)")
     return p
 
 
@@ -371,7 +378,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}")
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(config), host=args.host, port=args.port)
+    # Load before serving: from the command line, weights that cannot load stop here with the
+    # reason (exit 2), rather than a server that answers every request 503.
+    model = ModelSlot()
+    model.load(config)
+    if model.error:
+        print(f"error: {model.load_reason}; the API was not started", file=sys.stderr)
+        return 2
+    uvicorn.run(create_app(config, model=model), host=args.host, port=args.port)
     return 0
 
 

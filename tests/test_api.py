@@ -408,3 +408,22 @@ def test_an_upload_the_model_was_trained_on_is_marked(tmp_path, tiny_ckpt):
     assert new["seen_by_model"] is None and not any("training images" in w for w in new["warnings"])
     assert copy["seen_by_model"] == "near copy of a training image"
     assert any(w.startswith("This picture is a re-saved copy") for w in copy["warnings"])
+
+
+def test_the_command_line_server_refuses_weights_that_do_not_load_before_serving(tiny_ckpt, tmp_path, capsys, monkeypatch):
+    """Started with a 3-class file, the server ran on and answered every request 503, its reason only in the log."""
+    import uvicorn
+
+    served = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append(app))
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"not a checkpoint")
+    assert core.api.main(["--weights", str(bad), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert f"could not load the model from {bad}" in err and "not a PyTorch checkpoint" in err
+    assert "the API was not started" in err and not served
+    assert core.api.main(["--weights", str(tiny_ckpt), "--device", "cpu"]) == 0
+    [app] = served
+    assert app.state.model.detector is not None  # loaded once, before serving, and not again at start-up
+    with TestClient(app) as c:
+        assert c.get("/health").status_code == 200
