@@ -140,7 +140,10 @@ def _json_default(o):
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser with every subcommand, or only ``command``'s module when it is known."""
-    parser = argparse.ArgumentParser(prog="python -m core", description="Deepfake face detector: evaluate, predict, train.")
+    parser = argparse.ArgumentParser(
+        prog="python -m core", description="Deepfake face detector: evaluate, predict, train.",
+        epilog="Also: the dashboard (streamlit run streamlit_app.py) and the REST API, the report's main.py "
+               "(python -m core.api --help).")
     sub = parser.add_subparsers(dest="command", required=True)
     modules = [COMMANDS[command]] if command in COMMANDS else COMMAND_MODULES
     for name in modules:

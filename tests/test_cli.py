@@ -304,3 +304,10 @@ def test_train_and_split_help_show_the_defaults_and_predict_explains_its_options
     assert "(default: 0.0002)" in text and "(default: 24)" in text and "focal loss alpha, in [0, 1] (default: 0.25)" in text
     assert "(default: None)" not in text and "(default: False)" not in text
     assert "the split's seed (default: 0)" in text and "REAL when P(real) >= T" in text
+
+
+def test_the_top_level_help_points_at_the_api_and_the_dashboard(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "python -m core.api --help" in text and "streamlit run streamlit_app.py" in text
