@@ -15,14 +15,14 @@ import sys
 from pathlib import Path
 
 COMMAND_MODULES = ["core.cli_evaluate", "core.cli_train", "core.cli_ensemble", "core.cli_compare", "core.cli_explain", "core.cli_report",
-                   "core.cli_fingerprint", "core.cli_card", "core.cli_near_copies"]
+                   "core.cli_fingerprint", "core.cli_card", "core.cli_near_copies", "core.cli_export"]
 # Which module defines each subcommand: a run imports only that one, so that e.g. a fully
 # cached `evaluate` never pays for importing PyTorch. `--help` imports them all.
 COMMANDS = {
     "evaluate": "core.cli_evaluate", "predict": "core.cli_evaluate", "split": "core.cli_evaluate",
     "train": "core.cli_train", "ensemble": "core.cli_ensemble", "unpack": "core.cli_ensemble", "compare": "core.cli_compare", "explain": "core.cli_explain", "regions": "core.cli_explain",
     "robustness": "core.cli_explain", "report": "core.cli_report", "fingerprint": "core.cli_fingerprint",
-    "card": "core.cli_card", "near-copies": "core.cli_near_copies",
+    "card": "core.cli_card", "near-copies": "core.cli_near_copies", "export": "core.cli_export",
 }
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +42,7 @@ def default_weights() -> Path:
 
 
 # Where each command writes: a file (with the suffixes it can write, None for any) or a folder.
-FILE_OUTPUTS = {"train": None, "ensemble": None, "report": (".html", ".htm"), "explain": (".png", ".jpg", ".jpeg", ".webp")}
+FILE_OUTPUTS = {"train": None, "ensemble": None, "export": None, "report": (".html", ".htm"), "explain": (".png", ".jpg", ".jpeg", ".webp")}
 FOLDER_OUTPUTS = ("split", "unpack")
 
 
