@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 PORT ?= 8501
 
-.PHONY: setup run test browser api bench evaluate clean-cache
+.PHONY: setup testset run test browser api bench evaluate clean-cache
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,7 +16,18 @@ $(STAMP): requirements.txt
 
 setup: $(STAMP)
 
-run: setup
+# The default test set: the labelled data's stratified validation split (seed 0, symlinks
+# only), made once when the data set is at hand; otherwise the dashboard asks for a test set.
+DATASET ?= ../shared/datasets/ciplab_train
+testset: setup
+	@if [ ! -e data/test_images ] && [ -d "$(DATASET)" ]; then \
+	  echo "making data/test_images: the validation split of $(DATASET) (data/ciplab_split, seed 0)"; \
+	  $(BIN)/python -m core split --data "$(DATASET)" --out data/ciplab_split --val-fraction 0.1 --seed 0 \
+	  && ln -sfn ciplab_split/val data/test_images; \
+	elif [ ! -e data/test_images ]; then \
+	  echo "note: no data/test_images and no $(DATASET): the dashboard will ask for a test set"; fi
+
+run: setup testset
 	$(BIN)/python -m streamlit run streamlit_app.py --server.port $(PORT) --server.headless true
 
 # The end-to-end browser test drives Debian's chromium; install it when missing.
