@@ -39,7 +39,7 @@ if note:
     st.warning(note, icon=":material/blur_on:")
 comp = composition(frame)
 if comp["group"].nunique() > 1:
-    st.plotly_chart(figures.composition_figure(comp), width="stretch")
+    ui.chart(st, figures.composition_figure(comp), width="stretch")
 problems = ui.set_problems(ctx.test_set, sweep.only_class)
 if preds.skipped or problems:
     with st.expander(f"Unreadable files and warnings ({len(preds.skipped) + len(problems)})", expanded=True):
@@ -55,11 +55,11 @@ if sweep.only_class:  # e.g. a folder of new fakes: the share the model gets rig
 else:
     st.subheader(f"Metrics at threshold {t:.4f}")
     summary = sweep.summary(t, positive)
-    cards = [("Accuracy", "accuracy"), ("Precision", "precision"), ("Recall", "recall"), ("F1", "f1"),
-             ("Specificity", "specificity"), ("ROC-AUC", "roc_auc"), ("AP", "average_precision"), ("EER", "eer")]
+    cards = ["accuracy", "precision", "recall", "f1", "specificity", "roc_auc", "average_precision", "eer"]
     for row in (cards[:5], cards[5:]):
-        for col, (label, key) in zip(st.columns(5), row):
-            col.metric(label, ui.fmt(summary[key]), help=summary["unavailable"].get(key))
+        for col, key in zip(st.columns(5), row):
+            col.metric(ui.metric_label(key, positive), ui.fmt(summary[key]),
+                       help=summary["unavailable"].get(key) or ui.metric_help(key, positive))
 
     st.subheader("Confusion matrix")
     c = sweep.confusion(t, positive)
@@ -69,8 +69,8 @@ else:
                                                    ("real passed", c.real_passed)]):
         col.metric(label, value)
     left, right = st.columns(2)
-    left.plotly_chart(figures.confusion_figure(c), width="stretch")
-    right.plotly_chart(figures.confusion_figure(c, normalize=True), width="stretch")
+    ui.chart(left, figures.confusion_figure(c), width="stretch")
+    ui.chart(right, figures.confusion_figure(c, normalize=True), width="stretch")
 
 st.subheader("Score distributions")
-st.plotly_chart(figures.score_histogram(frame["label"], frame["p_real"], t), width="stretch")
+ui.chart(st, figures.score_histogram(frame["label"], frame["p_real"], t), width="stretch")

@@ -279,3 +279,35 @@ def set_problems(test_set: TestSet, only_class: str | None) -> list[str]:
     banner (``one_class_words``) already explains."""
     said = {MISSING_CLASS.format(name=name, root=test_set.root) for name in ("real", "fake") if only_class}
     return [p for p in test_set.problems if p not in said]
+
+
+def metric_label(key: str, positive: str) -> str:
+    """A metric card's label: precision, recall and F1 name the positive class they are about
+    ("Recall (real)"), since an audience of detectors reads recall as fakes caught."""
+    name = {"accuracy": "Accuracy", "precision": "Precision", "recall": "Recall", "f1": "F1",
+            "specificity": "Specificity", "roc_auc": "ROC-AUC", "average_precision": "AP", "eer": "EER",
+            "balanced_accuracy": "Bal. acc.", "mcc": "MCC"}[key]
+    return f"{name} ({positive})" if key in ("precision", "recall", "f1") else name
+
+
+def metric_help(key: str, positive: str) -> str:
+    """One plain sentence per metric, for the card's help icon."""
+    other = "fake" if positive == "real" else "real"
+    said = {"real": "passed as real", "fake": "caught as fake"}
+    return {
+        "accuracy": "The share of all images labelled correctly at this threshold.",
+        "precision": f"Of the images called {positive}, the share that truly are {positive}.",
+        "recall": f"Of the truly {positive} images, the share {said[positive]}.",
+        "f1": f"The harmonic mean of precision and recall for the {positive} class: high only when both are.",
+        "specificity": f"Of the truly {other} images, the share {said[other]}.",
+        "roc_auc": "The chance that a random real face scores a higher P(real) than a random fake (1 = perfect, "
+                   "0.5 = coin toss). It does not depend on the threshold.",
+        "average_precision": f"The area under the precision-recall curve of the {positive} class: precision averaged "
+                             "over every threshold.",
+        "eer": "Equal error rate: the error at the threshold where the share of reals flagged as fake equals the "
+               "share of fakes passed as real (lower is better).",
+        "balanced_accuracy": "Balanced accuracy: the mean of the share of reals passed and the share of fakes "
+                             "caught, so the larger class does not dominate.",
+        "mcc": "Matthews correlation coefficient: one number from all four cells, from -1 (always wrong) through 0 "
+               "(no better than chance) to 1 (perfect); fair when the classes differ in size.",
+    }[key]

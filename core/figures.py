@@ -14,7 +14,7 @@ from .metrics import Confusion, PrCurve, RocCurve
 
 # Okabe-Ito bluish green and vermillion: real stays green and fake red-ish, and the two stay apart for
 # red-green colour-blind readers (the old #2e7d32 / #c62828 pair did not, nor did their overlap in histograms)
-COLORS = {"real": "#009E73", "fake": "#D55E00", "threshold": "#1f4e9c", "point": "#111111"}
+COLORS = {"real": "#009E73", "fake": "#D55E00", "threshold": "#1f4e9c", "point": "#111111", "curve": "#0072B2"}
 METRIC_NAMES = {
     "accuracy": "Accuracy",
     "precision": "Precision",
@@ -31,10 +31,16 @@ METRIC_STYLES = {
     "f1": dict(color="#CC79A7", width=2, dash="dash"),
     "specificity": dict(color="#009E73", width=2, dash="dot"),
 }
+# Dark inks of the figures above and in figures_analysis, and what each becomes on Streamlit's dark
+# theme: near-black lines and markers vanished there, and the dark threshold blue read at 2.4:1.
+DARK_THEME_SWAPS = {
+    "#111111": "#eeeeee", "#212121": "#e0e0e0", "#222222": "#e0e0e0", "#1f4e9c": "#7fb0ff",
+    "rgba(31, 78, 156, 0.18)": "rgba(127, 176, 255, 0.28)",
+}
 MAX_POINTS = 1500  # points drawn per curve; large sets are thinned for the browser
 # No named template: Streamlit draws with its own theme, and a named template costs ~35 ms
 # per figure to apply, most of a threshold-change re-render on a large set.
-_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=360)
+_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=360, font=dict(size=14))  # 14 px: read on a projector
 
 # (true class, predicted class) -> words; the same whatever the positive class.
 CELL_WORDS = {
@@ -142,6 +148,22 @@ def score_histogram(label, p_real, threshold: float, bins: int = 40, marks: dict
     return go.Figure(traces, layout=layout)
 
 
+def for_dark_theme(fig: go.Figure) -> go.Figure:
+    """A copy of ``fig`` with every colour of ``DARK_THEME_SWAPS`` replaced, wherever it is set
+    (traces, shapes, annotations, bands): the figures are drawn for a light page."""
+
+    def swap(node):
+        if isinstance(node, dict):
+            return {k: swap(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [swap(v) for v in node]
+        if isinstance(node, str):
+            return DARK_THEME_SWAPS.get(node.lower(), node)
+        return node
+
+    return go.Figure(swap(fig.to_plotly_json()))  # arrays come packed ({dtype, bdata}) and pass through as they are
+
+
 def thin(n: int, max_points: int = MAX_POINTS) -> np.ndarray:
     """Indices of at most ``max_points`` of ``n`` curve points, evenly spread, ends kept.
     Only what is drawn is thinned; every number shown comes from the full sweep."""
@@ -204,7 +226,8 @@ def roc_figure(roc: RocCurve, operating_point: tuple[float, float] | None = None
     keep = thin(len(roc.fpr))
     traces = [
         go.Scatter(
-            x=roc.fpr[keep], y=roc.tpr[keep], mode="lines+markers", marker=dict(size=4),
+            x=roc.fpr[keep], y=roc.tpr[keep], mode="lines+markers", marker=dict(size=4, color=COLORS["curve"]),
+            line=dict(color=COLORS["curve"]),
             name=f"ROC (AUC {roc.auc:.3f})", customdata=_finite_thresholds(roc.thresholds[keep]), line_shape="linear",
             hovertemplate="FPR %{x:.3f}<br>TPR %{y:.3f}<br>threshold %{customdata}<extra></extra>",
         ),
@@ -233,7 +256,8 @@ def pr_figure(pr: PrCurve, operating_point: tuple[float, float] | None = None, p
     keep = thin(len(pr.recall))
     traces = [
         go.Scatter(
-            x=pr.recall[keep], y=pr.precision[keep], mode="lines+markers", marker=dict(size=4), line_shape="hv",
+            x=pr.recall[keep], y=pr.precision[keep], mode="lines+markers", marker=dict(size=4, color=COLORS["curve"]),
+            line=dict(color=COLORS["curve"]), line_shape="hv",
             name=f"PR (AP {pr.average_precision:.3f})", customdata=_finite_thresholds(pr.thresholds[keep]),
             hovertemplate="recall %{x:.3f}<br>precision %{y:.3f}<br>threshold %{customdata}<extra></extra>",
         )

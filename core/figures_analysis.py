@@ -12,7 +12,7 @@ from .compare import lower_is_better
 from .metrics import NAMES, RocCurve
 from .operating_points import CostCurve, OperatingPoint
 
-_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=360, template="plotly_white")
+_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=360, template="plotly_white", font=dict(size=14))
 BAND_FILL = "rgba(31, 78, 156, 0.18)"
 
 

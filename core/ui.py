@@ -23,6 +23,7 @@ from .checkpoint import CheckpointError, Detector, load_detector, resolve_device
 from .data import LABEL_NAMES, DatasetError, LAYOUT_HELP, TestSet, scan_test_set
 from .inference import InferenceSettings, Predictions, Progress, predict_test_set
 from .prediction_cache import cache_path, cached_predictions
+from .figures import for_dark_theme
 from .metrics import ThresholdSweep
 from .bootstrap import DEFAULT_RESAMPLES
 from .slices import add_slice_columns
@@ -31,7 +32,7 @@ from .dashboard import (  # noqa: F401  (re-exported: pages and tests use ui.<na
     DEFAULT_DATA, DEFAULT_WEIGHTS, DEVICES, PAGES, REPO, TESTER, Context, _display, file_stamp, fmt,
     weights_stamp, first_readable, image_details, initial_sources, known_test_sets, known_weights, progress_text,
     ONE_CLASS_WORDS, one_class_summary, one_class_words, resolve_path, score_context_words, seen_fields, set_problems,
-    skipped_table, files_signature, threshold_change_words, uploads_digest,
+    skipped_table, files_signature, threshold_change_words, uploads_digest, metric_help, metric_label,
 )
 
 
@@ -39,6 +40,16 @@ from .dashboard import (  # noqa: F401  (re-exported: pages and tests use ui.<na
 def set_threshold(value: float) -> None:
     """Button callback: move the one threshold (e.g. to the EER point)."""
     st.session_state["threshold"] = round(float(value), 6)
+
+
+def chart(where, fig, **kwargs):
+    """``where.plotly_chart(fig, **kwargs)`` (``where``: ``st`` or a column), the figure recoloured
+    for Streamlit's dark theme when that is on (``figures.for_dark_theme``)."""
+    try:  # the frontend's report is "light" on a session's first run even when the server is set dark
+        dark = st.context.theme.type == "dark" or st.get_option("theme.base") == "dark"
+    except Exception:  # noqa: BLE001 - no theme known (bare mode, an old frontend): draw as is
+        dark = False
+    return where.plotly_chart(for_dark_theme(fig) if dark else fig, **kwargs)
 
 
 # --- cache wrappers -----------------------------------------------------------------

@@ -28,7 +28,7 @@ if len(emb.frame) < 3:
     st.info("A 2-D map needs at least 3 readable images.")
     st.stop()
 frame = with_outcomes(ui.feature_layout(ctx, emb, method), ctx.threshold)
-event = st.plotly_chart(feature_scatter(frame, colour_by, method), width="stretch", on_select="rerun",
+event = ui.chart(st, feature_scatter(frame, colour_by, method), width="stretch", on_select="rerun",
                         selection_mode=("points", "box", "lasso"), key="features_chart")
 symbols = "circle = real, diamond = fake" if colour_by == "outcome" else "circle = right, x = wrong"
 st.caption(f"Select points (click, box or lasso) to see their images. Symbols: {symbols}.")

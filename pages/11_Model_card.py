@@ -51,7 +51,7 @@ if history is None:
     st.caption("No per-epoch history in this checkpoint: an ensemble built before members carried theirs keeps each "
                "member's summary only; `python -m core unpack` and the member's own file may have it.")
 else:
-    st.plotly_chart(figures_analysis.training_curves_figure(history, chains[name][0].best_epoch), width="stretch")
+    ui.chart(st, figures_analysis.training_curves_figure(history, chains[name][0].best_epoch), width="stretch")
 
 st.subheader("Recorded validation numbers, measured again")
 preds, why = ui.scored_predictions(ctx)

@@ -18,7 +18,7 @@ if sweep.only_class:  # one class: its share at every threshold, and the thresho
         st.caption(change)
     words = ui.ONE_CLASS_WORDS[cls][2]
     target = st.slider(f"Target share of {words}", 0.5, 1.0, 0.95, 0.01, format="%.2f", key="one_class_target")
-    st.plotly_chart(figures.class_share_figure(sweep.class_shares(), cls, t, target), width="stretch")
+    ui.chart(st, figures.class_share_figure(sweep.class_shares(), cls, t, target), width="stretch")
     try:
         at = sweep.threshold_for_share(cls, target)
         st.button(f"Use threshold {at:.4f}: the {'lowest' if cls == 'fake' else 'highest'} that reaches {target:.0%} "
@@ -29,13 +29,13 @@ if sweep.only_class:  # one class: its share at every threshold, and the thresho
 
 c = sweep.confusion(t, positive)
 base = sweep.confusion(reference, positive)
-for col, (key, label) in zip(st.columns(5), figures.METRIC_NAMES.items()):
+for col, key in zip(st.columns(5), figures.METRIC_NAMES):
     now, before = getattr(c, key), getattr(base, key)
     delta = None if now is None or before is None or abs(t - reference) < 1e-9 else now - before
     unchanged = delta is not None and abs(delta) < 5e-4  # "+0.000": grey, no arrow
-    col.metric(label, ui.fmt(now), delta=None if delta is None else f"{delta:+.3f}",
+    col.metric(ui.metric_label(key, positive), ui.fmt(now), delta=None if delta is None else f"{delta:+.3f}",
                delta_color="off" if unchanged else "normal", delta_arrow="off" if unchanged else "auto",
-               help=None if now is not None else "0/0 at this threshold")
+               help=ui.metric_help(key, positive) if now is not None else "0/0 at this threshold")
 change = ui.threshold_change_words(sweep, reference, t)
 if change:
     st.caption(change)
@@ -43,12 +43,12 @@ eer = sweep.eer()
 st.caption(f"Equal error rate {eer.eer:.1%} at threshold {eer.threshold:.4f}.")
 st.button("Use the EER threshold", on_click=ui.set_threshold, args=(eer.threshold,))
 
-st.plotly_chart(figures.metric_curves_figure(sweep.metric_curves(positive), t), width="stretch")
+ui.chart(st, figures.metric_curves_figure(sweep.metric_curves(positive), t), width="stretch")
 
 left, right = st.columns(2)
 roc, pr = sweep.roc(positive), sweep.pr(positive)
-left.plotly_chart(figures.roc_figure(roc, (c.fpr or 0.0, c.recall or 0.0), positive), width="stretch")
-right.plotly_chart(
+ui.chart(left, figures.roc_figure(roc, (c.fpr or 0.0, c.recall or 0.0), positive), width="stretch")
+ui.chart(right,
     figures.pr_figure(pr, None if c.precision is None else (c.recall, c.precision), positive, c.prevalence),
     width="stretch",
 )

@@ -68,7 +68,8 @@ for i, r in enumerate(results):
         out = cols[-1]
         if r.name in labels:  # truth known: the colour says right or wrong, not which class (green read as "correct")
             right = verdict == true_verdict(labels[r.name])
-            (out.success if right else out.error)(f"Verdict: **{verdict}** at threshold {t:.4f}",
+            (out.success if right else out.error)(f"Verdict: **{verdict}** at threshold {t:.4f}: "
+                                                  f"**{'right' if right else 'wrong'}**",
                                                   icon=":material/check_circle:" if right else ":material/cancel:")
             out.markdown(pick_words(labels[r.name], verdict, t))
         else:
@@ -95,5 +96,5 @@ for i, r in enumerate(results):
                                                       TARGET_NOTE[ex.target]])
         if set_sweep is not None:
             with st.expander(f"Where {r.name} falls among the test set's scores", expanded=len(results) == 1):
-                st.plotly_chart(figures.score_histogram(set_sweep.label, set_sweep.score, t, marks={"this image": r.p_real}),
+                ui.chart(st, figures.score_histogram(set_sweep.label, set_sweep.score, t, marks={"this image": r.p_real}),
                                 width="stretch", key=f"tester_context_{i}")

@@ -18,19 +18,17 @@ st.subheader(f"At threshold {t:.4f} ({sweep.n_real} real, {sweep.n_fake} fake im
 st.caption(f"95% stratified bootstrap intervals, {a.boot.n_resamples} resamples (real and fake resampled "
            f"separately), seed {a.boot.seed}. Positive class: {positive}.")
 cols = st.columns(5)
-SHORT = {"balanced_accuracy": "Bal. acc.", "average_precision": "AP"}  # whole at a 1000 px window
-for i, name in enumerate(HEADLINE):
+for i, name in enumerate(HEADLINE):  # short labels ("Bal. acc.", "AP"): whole at a 1000 px window
     iv, pct = a.boot.intervals[name], name != "mcc"
-    why = [report.NAMES[name]] * (name in SHORT) + ["lower is better"] * (name == "eer")
-    cols[i % 5].metric(SHORT.get(name, report.NAMES[name]), iv.format_estimate(pct), help="; ".join(why) or None)
+    cols[i % 5].metric(ui.metric_label(name, positive), iv.format_estimate(pct), help=ui.metric_help(name, positive))
     # "63.2–74.2" alone (the caption above says 95% bootstrap), so it fits a 1000 px window's column;
     # a Wilson interval keeps its name
     cols[i % 5].caption((iv.format_interval(pct) or "no interval").removeprefix("95% CI "))
 
 left, right = st.columns(2)
-left.plotly_chart(figures_analysis.with_band(figures.roc_figure(sweep.roc(positive), positive=positive),
+ui.chart(left, figures_analysis.with_band(figures.roc_figure(sweep.roc(positive), positive=positive),
                                              a.boot.roc_band), width="stretch")
-right.plotly_chart(figures_analysis.with_band(figures.pr_figure(sweep.pr(positive), positive=positive),
+ui.chart(right, figures_analysis.with_band(figures.pr_figure(sweep.pr(positive), positive=positive),
                                               a.boot.pr_band), width="stretch")
 
 st.subheader("Presets")
@@ -59,7 +57,7 @@ for p in presets:
                   type="primary" if abs(p.threshold - t) < 1e-9 else "secondary")
 if presets:
     best = next(p for p in presets if p.key == "min_cost")
-    st.plotly_chart(figures_analysis.cost_figure(operating_points.cost_curve(sweep, cost_miss, cost_fa, share), t, best),
+    ui.chart(st, figures_analysis.cost_figure(operating_points.cost_curve(sweep, cost_miss, cost_fa, share), t, best),
                     width="stretch")
 
 st.subheader("Keep this threshold")

@@ -53,6 +53,6 @@ st.dataframe(pd.DataFrame({"": ["ECE", "Brier score", "log loss"],
                            "before": [before.ece, before.brier, before.log_loss],
                            "after": [after.ece, after.brier, after.log_loss]}).style.format(precision=4),
              hide_index=True)
-st.plotly_chart(figures_analysis.reliability_figure({
+ui.chart(st, figures_analysis.reliability_figure({
     "before": calibration.reliability(judge["label"], before_p, bins),
     "after temperature scaling": calibration.reliability(judge["label"], after_p, bins)}), width="stretch")

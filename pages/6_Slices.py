@@ -41,7 +41,7 @@ metric = st.radio("Metric", metrics, horizontal=True,
                   format_func=NAMES.get)
 dims = ["all"] + [d for d in a.slices["dimension"].unique() if d != "all"]
 dim = st.selectbox("Slice by", dims, format_func=lambda d: "every dimension" if d == "all" else d)
-st.plotly_chart(figures_analysis.slice_figure(a.slices, metric, None if dim == "all" else dim), width="stretch")
+ui.chart(st, figures_analysis.slice_figure(a.slices, metric, None if dim == "all" else dim), width="stretch")
 table = a.slices if dim == "all" else a.slices[a.slices["dimension"] == dim]
 first = ["dimension", "slice", "n", "n_real", "n_fake", metric, f"{metric}_low", f"{metric}_high", f"{metric}_ci"]
 table = table[[c for c in first if c in table] + [c for c in table if c not in first and not c.endswith("_ci")]]

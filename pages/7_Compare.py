@@ -41,7 +41,7 @@ if one_class:  # their empty cells are undefined, not missing data
                "accuracy is compared alone.")
 curves = compare.roc_curves(runs, ctx.positive)
 if curves:
-    st.plotly_chart(figures_analysis.overlaid_roc_figure(curves, ctx.positive), width="stretch")
+    ui.chart(st, figures_analysis.overlaid_roc_figure(curves, ctx.positive), width="stretch")
 
 st.subheader("Where two models disagree")
 names = [f"{r.model} on {r.test_set}" for r in runs]
@@ -64,7 +64,7 @@ except ValueError as exc:
     st.stop()
 label_a, label_b = compare.short_names([runs[ia].model, runs[ib].model])  # one test set: the selectors name it
 if len(paired):
-    st.plotly_chart(figures_analysis.paired_difference_figure(paired, label_a, label_b), width="stretch")
+    ui.chart(st, figures_analysis.paired_difference_figure(paired, label_a, label_b), width="stretch")
     st.caption("Paired bootstrap: each resample draws the same images for both models, so the interval is that of "
                "the difference itself, narrower than comparing the two rows' intervals above. B better in: the share "
                "of resamples in which B is better.")
@@ -74,7 +74,7 @@ if len(paired):
                      "b_better": st.column_config.NumberColumn("B better in", format="percent"),
                      **{c: st.column_config.NumberColumn(label, format="%.4f") for c, label in (
                          ("a", "A"), ("b", "B"), ("difference", "B − A"), ("low", "95% CI low"), ("high", "95% CI high"))}})
-st.plotly_chart(figures_analysis.paired_scores_figure(compare.paired_scores(runs[ia], runs[ib]), runs[ia].threshold,
+ui.chart(st, figures_analysis.paired_scores_figure(compare.paired_scores(runs[ia], runs[ib]), runs[ia].threshold,
                                                       runs[ib].threshold, label_a, label_b), width="stretch")
 wins = d["right"].value_counts()
 st.write(f"{len(d)} images where exactly one is right: A right on {wins.get('A', 0)}, "

@@ -84,7 +84,7 @@ if ss.get("region_study_key") != key:
     ss["region_study_key"], ss["region_study"] = key, study
 study = ss["region_study"]
 summary = study.summary()
-st.plotly_chart(region_figure(summary, study.has_attention, study.target, len(study.frame)), width="stretch")
+ui.chart(st, region_figure(summary, study.has_attention, study.target, len(study.frame)), width="stretch")
 for sentence in region_summary_words(summary):
     st.markdown(sentence)
 st.dataframe(summary, hide_index=True, width="stretch", column_config={

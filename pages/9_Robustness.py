@@ -40,7 +40,7 @@ if ss.get("robustness_key") != key:
 result = ss["robustness"]
 
 metrics = result.defined_metrics  # a one-class set: its own rate only
-st.plotly_chart(robustness_figure(result.table, metrics), width="stretch")
+ui.chart(st, robustness_figure(result.table, metrics), width="stretch")
 undefined = [c for m in METRIC_LABELS if m not in metrics for c in (m, f"d_{m}")]
 shown = result.table.drop(columns=["kind", "level", *undefined]).rename(columns={"n_images": "images"})
 names = {**METRIC_LABELS, **{f"d_{m}": f"Δ {label}" for m, label in METRIC_LABELS.items()}, "low_detail": "low detail"}

@@ -82,11 +82,12 @@ def test_positive_class_fake_changes_precision_but_not_the_words(env, core_frame
     at.sidebar.radio(key="w_positive").set_value("fake").run()
     c = ThresholdSweep(core_frame["label"], core_frame["p_real"]).confusion(t, "fake")
     shown = metrics(at)
-    assert shown["Precision"] == ("n/a" if c.precision is None else f"{c.precision:.3f}")
+    assert shown["Precision (fake)"] == ("n/a" if c.precision is None else f"{c.precision:.3f}")
+    assert "Precision (real)" not in shown  # the label names the class the number is about
     assert shown["fake caught"] == str(c.fake_caught)
     assert at.query_params["positive"] in ("fake", ["fake"])  # a copied link reopens with the same numbers
     again = start(threshold=str(t), positive="fake")
-    assert again.session_state["positive"] == "fake" and metrics(again)["Precision"] == shown["Precision"]
+    assert again.session_state["positive"] == "fake" and metrics(again)["Precision (fake)"] == shown["Precision (fake)"]
     again.sidebar.radio(key="w_positive").set_value("real").run()
     assert "positive" not in again.query_params  # the default stays out of the link
 
@@ -263,6 +264,7 @@ def test_tester_takes_faces_from_the_test_set_and_says_if_the_verdict_is_right(e
     for rel in readable:
         want["right" if (p_real[rel] >= 0.5) == bool(truth[rel]) else "wrong"] += 1
     assert {k: len(v) for k, v in boxes.items()} == want
+    assert all(v.endswith(f"**{k}**") for k in boxes for v in boxes[k])  # the box says which, not only its colour
     assert any("truncated.jpg" in e.value for e in at.error)  # said, and the others still judged
     table = at.dataframe[0].value
     assert sorted(table["file"]) == sorted([*readable, "real/truncated.jpg"])

@@ -82,3 +82,16 @@ def test_first_readable_skips_broken_files(tmp_path):
     i = first_readable(test_set)
     assert test_set.images["relpath"].iloc[i] not in ("real/not_an_image.png", "real/truncated.jpg")
     assert i == 0 or set(test_set.images["relpath"].iloc[:i]) <= {"real/not_an_image.png", "real/truncated.jpg"}
+
+
+def test_metric_cards_name_the_class_they_are_about_and_explain_themselves():
+    from core.dashboard import metric_help, metric_label
+    from core.bootstrap import HEADLINE
+
+    assert metric_label("recall", "real") == "Recall (real)" and metric_label("recall", "fake") == "Recall (fake)"
+    assert metric_label("accuracy", "fake") == "Accuracy" and metric_label("balanced_accuracy", "real") == "Bal. acc."
+    assert metric_help("recall", "fake") == "Of the truly fake images, the share caught as fake."
+    assert metric_help("specificity", "real") == "Of the truly fake images, the share caught as fake."
+    assert metric_help("specificity", "fake") == "Of the truly real images, the share passed as real."
+    for key in HEADLINE:  # every card of the Operating points page has words
+        assert metric_label(key, "real") and metric_help(key, "real").endswith(".")

@@ -1,4 +1,6 @@
 """core.figures: pure plotly builders drawn from one ThresholdSweep."""
+import json
+
 import numpy as np
 import plotly.graph_objects as go
 import pytest
@@ -120,3 +122,21 @@ def test_reliability_figure_draws_each_bins_interval():
     np.testing.assert_allclose(np.asarray(trace.error_y.array) + r.observed, r.high)
     np.testing.assert_allclose(r.observed - np.asarray(trace.error_y.arrayminus), r.low)
     assert "95% CI" in fig.layout.title.text
+
+
+def test_the_dark_theme_copy_swaps_every_dark_ink_and_nothing_else(sweep):
+    from core.bootstrap import CurveBand
+    from core.figures_analysis import BAND_FILL, with_band
+
+    roc = sweep.roc()
+    fig = figures.roc_figure(roc, (0.2, 0.7))
+    band = CurveBand(x=np.array([0.0, 1.0]), low=np.array([0.0, 0.5]), high=np.array([0.5, 1.0]))
+    fig = with_band(fig, band)
+    fig.update_layout(shapes=[dict(type="line", x0=0.5, x1=0.5, y0=0, y1=1, line=dict(color=figures.COLORS["threshold"]))])
+    dark = figures.for_dark_theme(fig)
+    text = json.dumps(dark.to_dict()).lower()
+    for ink in (figures.COLORS["point"], figures.COLORS["threshold"], BAND_FILL):
+        assert ink.lower() not in text and ink.lower() in json.dumps(fig.to_dict()).lower()
+    assert figures.COLORS["curve"].lower() in text  # mid-tone inks stay
+    # the data are untouched (both serialise each array the same way, as plotly sends it to the browser)
+    assert [t["x"] for t in dark.to_plotly_json()["data"]] == [t["x"] for t in fig.to_plotly_json()["data"]]
