@@ -12,7 +12,8 @@ t, positive = ctx.threshold, ctx.positive
 frame = preds.frame
 
 st.caption(f"{len(frame)} images in `{ctx.data_dir}` scored by `{ctx.detector.name}` "
-           f"({preds.precision}; {preds.from_cache} from cache). Verdict REAL when P(real) ≥ {t:.4f}; "
+           f"({preds.precision}; " + (f"{preds.scored} scored now, " if preds.scored else "") +
+           f"{preds.from_cache} from the cache). Verdict REAL when P(real) ≥ {t:.4f}; "
            f"positive class: {positive}.")
 
 st.subheader("Test set")

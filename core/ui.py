@@ -90,9 +90,10 @@ def predictions(ctx: Context) -> Predictions:
         def report(p: Progress) -> None:
             bar.progress(min(1.0, p.done / p.total) if p.total else 1.0, text=progress_text(p))
 
-        predict_test_set(ctx.detector, ctx.test_set, ctx.settings, progress=report)
+        fresh = predict_test_set(ctx.detector, ctx.test_set, ctx.settings, progress=report)
         bar.empty()
         _WARM.add(key)
+        return fresh  # this run's own counts: the cached copy would call every image "from cache"
     return _cached_predictions(*key, ctx.detector, ctx.test_set)
 
 

@@ -304,3 +304,14 @@ def test_an_uploaded_checkpoint_that_does_not_load_is_deleted_with_the_reason(ap
     [kept] = (tmp_path / "weights" / "uploads").iterdir()
     assert kept.name.startswith("good-") and "weights_upload_error" not in state
     assert Path(state["weights"]).name == kept.name
+
+
+def test_the_overview_counts_images_scored_now_apart_from_those_read_from_the_cache(app_ckpt, tmp_path, cache_dir,
+                                                                                   monkeypatch):
+    """The run that had just scored every image said "N from cache"."""
+    data = make_test_set(tmp_path / "fresh", n_real=3, n_fake=3, seed=11)
+    point_app_at(monkeypatch, data, app_ckpt)
+    first = start().caption[0].value
+    assert "6 scored now, 0 from the cache" in first, first
+    again = start().caption[0].value  # a new session: the disk cache answers
+    assert "scored now" not in again and "6 from the cache" in again, again
