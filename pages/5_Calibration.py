@@ -11,9 +11,12 @@ preds, sweep = ui.guard_evaluation(ctx)
 frame = preds.frame
 
 bins = st.slider("Bins", 5, 20, 10)
-st.caption("A calibrated detector's P(real) = 0.8 bin holds 80% real images. ECE is the count-weighted gap "
-           "between the two; Brier score and log loss judge every score (lower is better). Each bin's bar is the 95% "
-           "Wilson interval of its share of real images: a bin of a few images can miss the diagonal by chance alone.")
+with st.expander("How to read calibration"):
+    st.caption("A calibrated detector's P(real) = 0.8 bin holds 80% real images. ECE (expected calibration error) "
+               "is the count-weighted gap between the two; Brier score and log loss judge every score (lower is "
+               "better). Each bin's bar is the 95% Wilson interval of its share of real images: a bin of a few images "
+               "can miss the diagonal by chance alone. Temperature scaling divides the model's logit by one number T "
+               "fitted on other images: it changes how confident the scores are, never their order (ROC-AUC stays).")
 
 st.subheader("Temperature scaling")
 HALVES = "halves of this test set (fit on one half, judge on the other)"

@@ -169,3 +169,20 @@ def test_calibration_scores_another_set_only_when_asked(env, tmp_path, monkeypat
     assert not [b for b in at.button if b.label.startswith("Score")]  # gone once pressed
     at.slider[0].set_value(6).run()  # a later rerun fits on the now-cached set without asking again
     assert not at.exception and any("Fitted temperature" in m.value for m in at.markdown)
+
+
+def test_slices_leads_with_the_chart_and_still_raises_a_shortcut_at_the_top(tmp_path, cache_dir, monkeypatch):
+    """The chart sat below two alert boxes and a paragraph, out of a 1280x720 screen; a firing
+    shortcut keeps one line above it."""
+    from PIL import Image
+
+    data = make_test_set(tmp_path / "s", n_real=12, n_fake=12, seed=3)
+    for jpg in (data / "fake").glob("*.jpg"):  # every fake a PNG, every real a JPEG: the format gives it away
+        Image.open(jpg).save(jpg.with_suffix(".png"))
+        jpg.unlink()
+    point_app_at(monkeypatch, data, make_checkpoint(tmp_path / "w.pth", spread=60.0))
+    at = start("pages/6_Slices.py")
+    assert not at.exception
+    assert "separates real from fake in this set" in at.warning[0].value
+    assert [h.value for h in at.subheader] == ["Shortcut check"]
+    assert any("file format" in w.value for w in at.warning[1:])
