@@ -37,9 +37,18 @@ from .dashboard import (  # noqa: F401  (re-exported: pages and tests use ui.<na
 
 
 # --- small helpers (the pure ones live in core.dashboard) ---------------------------
-def set_threshold(value: float) -> None:
-    """Button callback: move the one threshold (e.g. to the EER point)."""
+def set_threshold(value: float, why: str = "") -> None:
+    """Button callback: move the one threshold (e.g. to the EER point), with a toast on the
+    next run saying so: the numbers that change may be off the screen."""
     st.session_state["threshold"] = round(float(value), 6)
+    st.session_state["threshold_note"] = f"Threshold set to {float(value):.4f}" + (f" ({why})" if why else "")
+
+
+def threshold_slider(widget: str = "w_threshold_main") -> None:
+    """The shared threshold as a slider in the page itself: on a phone the sidebar is folded
+    away, and on a projector its slider sits below the fold."""
+    st.slider("Decision threshold on P(real)", 0.0, 1.0, step=0.001, format="%.4f",
+              help="REAL when P(real) >= threshold; the same threshold as the sidebar's", **_bind_threshold(widget))
 
 
 def chart(where, fig, **kwargs):
@@ -500,6 +509,9 @@ def sidebar(title: str) -> Context:
         st.caption(f"Numbers from {precision} inference" + (f" of {det.name} ({what}) on {det.device}" if det else ""))
         if det and det.threshold_warning:  # a threshold saved earlier is not the one in use: say so where it is set
             st.warning(det.threshold_warning, icon=":material/tune:")
+    note = ss.pop("threshold_note", None)
+    if note:
+        st.toast(note, icon=":material/tune:")
     _sync_url(ss)
     return Context(data_dir=ss["data_dir"], weights=ss["weights"], device=ss["device"], positive=ss["positive"],
                    threshold=float(ss["threshold"]), fast=bool(ss["fast"]), **loaded)

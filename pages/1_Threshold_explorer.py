@@ -7,6 +7,7 @@ from core.metrics import MetricUnavailable
 ctx = ui.sidebar("Threshold explorer")
 st.title("Threshold explorer")
 preds, sweep = ui.guard_evaluation(ctx, one_class=True)
+ui.threshold_slider()
 t, positive = ctx.threshold, ctx.positive
 reference = ctx.detector.threshold  # the checkpoint's own (or its saved) threshold: what deltas are against
 
@@ -22,7 +23,7 @@ if sweep.only_class:  # one class: its share at every threshold, and the thresho
     try:
         at = sweep.threshold_for_share(cls, target)
         st.button(f"Use threshold {at:.4f}: the {'lowest' if cls == 'fake' else 'highest'} that reaches {target:.0%} "
-                  f"{words}", on_click=ui.set_threshold, args=(at,))
+                  f"{words}", on_click=ui.set_threshold, args=(at, f"{target:.0%} {words}"))
     except MetricUnavailable as exc:
         st.info(f"{exc}.", icon=":material/info:")
     st.stop()
@@ -41,7 +42,7 @@ if change:
     st.caption(change)
 eer = sweep.eer()
 st.caption(f"Equal error rate {eer.eer:.1%} at threshold {eer.threshold:.4f}.")
-st.button("Use the EER threshold", on_click=ui.set_threshold, args=(eer.threshold,))
+st.button("Use the EER threshold", on_click=ui.set_threshold, args=(eer.threshold, "the equal error rate point"))
 
 ui.chart(st, figures.metric_curves_figure(sweep.metric_curves(positive), t), width="stretch")
 

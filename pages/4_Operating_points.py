@@ -53,7 +53,7 @@ for p in presets:
     row[1].caption(f"{p.optimises}: {p.value:.4f}")
     row[2].markdown(f"**{p.threshold:.4f}**")
     row[3].caption(f"{p.false_alarm_rate:.1%} · {p.catch_rate:.1%}")
-    row[4].button("Use", key=f"use_{p.key}", on_click=ui.set_threshold, args=(p.threshold,),
+    row[4].button("Use", key=f"use_{p.key}", on_click=ui.set_threshold, args=(p.threshold, p.label),
                   type="primary" if abs(p.threshold - t) < 1e-9 else "secondary")
 if presets:
     best = next(p for p in presets if p.key == "min_cost")

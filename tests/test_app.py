@@ -315,3 +315,16 @@ def test_the_overview_counts_images_scored_now_apart_from_those_read_from_the_ca
     assert "6 scored now, 0 from the cache" in first, first
     again = start().caption[0].value  # a new session: the disk cache answers
     assert "scored now" not in again and "6 from the cache" in again, again
+
+
+def test_the_threshold_explorer_has_its_own_slider_and_a_preset_says_what_it_did(env):
+    """On a phone the sidebar (and its slider) is folded away; after 'Use' the numbers that moved can be off screen."""
+    at = start()
+    at.switch_page("pages/1_Threshold_explorer.py").run()
+    at.slider(key="w_threshold_main").set_value(0.37).run()
+    assert at.session_state["threshold"] == pytest.approx(0.37)
+    assert at.sidebar.slider(key="w_threshold_slider").value == pytest.approx(0.37)
+    next(b for b in at.button if b.label == "Use the EER threshold").click().run()
+    assert at.session_state["threshold"] != pytest.approx(0.37)
+    assert any("Threshold set to" in t.value and "equal error rate" in t.value for t in at.toast)
+    assert at.slider(key="w_threshold_main").value == pytest.approx(at.session_state["threshold"])
