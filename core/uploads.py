@@ -33,6 +33,7 @@ from .provenance import Seen, bytes_digest, file_digest, seen_as
 from .quality import detail_share, low_detail_warning, tiny_image_warning
 
 UPLOAD_TYPES = tuple(ext.lstrip(".") for ext in IMAGE_EXTENSIONS)  # what a test set may hold
+MAX_IMAGE_UPLOAD_MB = 100  # per face image in the dashboard's uploaders (the server's own limit, 1 GB, is for zips)
 MAX_ZIP_BYTES = 2 * 1024**3  # uncompressed total
 MAX_ZIP_FILES = 50_000
 

@@ -4,7 +4,8 @@ import streamlit as st
 from core import figures, ui
 from core.analysis import score_context
 from core.provenance import upload_words
-from core.uploads import MAX_PICKS, UPLOAD_TYPES, pick_words, random_pick, read_picks, true_verdict, verdict_csv, verdict_table
+from core.uploads import (MAX_IMAGE_UPLOAD_MB, MAX_PICKS, UPLOAD_TYPES, pick_words, random_pick, read_picks, true_verdict,
+                          verdict_csv, verdict_table)
 
 ctx = ui.sidebar("Single-image tester")
 st.title("Single-image tester")
@@ -12,7 +13,7 @@ detector = ui.guard_detector(ctx)
 t = ctx.threshold
 
 files = st.file_uploader(f"Face images ({', '.join(UPLOAD_TYPES)})", type=list(UPLOAD_TYPES), accept_multiple_files=True,
-                         key="tester_files")
+                         key="tester_files", max_upload_size=MAX_IMAGE_UPLOAD_MB)
 picks = st.session_state.setdefault("tester_picks", [])
 if ctx.test_set is not None:  # for a class demo: faces of the sidebar's test set, with their true class
     images = ctx.test_set.images

@@ -9,7 +9,7 @@ from core.figures_explain import region_figure
 from core.preprocess import ImageError, open_photo
 from core.quality import detail_share, low_detail_warning
 from core.regions import LAYOUT_NOTE, region_study, region_summary_words, replaced_regions
-from core.uploads import UPLOAD_TYPES
+from core.uploads import MAX_IMAGE_UPLOAD_MB, UPLOAD_TYPES
 
 ctx = ui.sidebar("Explanations")
 st.title("Explanations")
@@ -23,7 +23,8 @@ if hasattr(detector.model, "members"):
 left, right = st.columns([3, 1])
 target = right.radio("Grad-CAM explains", ["fake", "real"], horizontal=True, key="explain_target",
                      help="The model has one logit (sigmoid = P(real)): 'real' targets the logit, 'fake' the negated logit.")
-upload = right.file_uploader("…or upload an image", type=list(UPLOAD_TYPES), key="explain_upload")
+upload = right.file_uploader("…or upload an image", type=list(UPLOAD_TYPES), key="explain_upload",
+                             max_upload_size=MAX_IMAGE_UPLOAD_MB)
 choices = [] if ctx.test_set is None else ctx.test_set.images["relpath"].tolist()
 first = ui.first_readable(ctx.test_set) if choices else None  # not a broken file on arrival
 chosen = left.selectbox("Image from the test set", choices, index=first, key="explain_relpath",
