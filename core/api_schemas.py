@@ -84,7 +84,7 @@ class ApiConfig:
 class ErrorBody(BaseModel):
     """Every error: what went wrong, and the file it concerns when there is one."""
 
-    detail: str = Field(examples=["photo.png: not a readable image (UnidentifiedImageError)"])
+    detail: str = Field(examples=["photo.png: not a readable image: its content is not JPEG, PNG, WebP, BMP or TIFF data (a renamed or damaged file?)"])
     filename: str | None = None
 
 

@@ -262,7 +262,9 @@ def unreadable(path: str) -> str | None:
         with Image.open(path) as image:
             image.verify()
     except Exception as exc:  # PIL raises UnidentifiedImageError, OSError, SyntaxError...
-        return f"not a readable image ({type(exc).__name__})"
+        from .preprocess import unreadable_reason
+
+        return unreadable_reason(exc)
     return None
 
 

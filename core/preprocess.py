@@ -11,7 +11,7 @@ import os
 import stat
 from dataclasses import asdict, dataclass
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision import transforms
 
 from .quality import to_8bit
@@ -22,6 +22,14 @@ MAX_PIXELS = 50_000_000  # refuse decompression bombs before decoding in full
 
 # PIL's own guard warns at ~89 Mpx and raises at twice that; we check ourselves.
 Image.MAX_IMAGE_PIXELS = None
+
+
+def unreadable_reason(exc: Exception) -> str:
+    """Why PIL could not open a file, in words: "UnidentifiedImageError" alone meant nothing
+    to a person who had renamed a text file to .jpg."""
+    if isinstance(exc, UnidentifiedImageError):
+        return "not a readable image: its content is not JPEG, PNG, WebP, BMP or TIFF data (a renamed or damaged file?)"
+    return f"not a readable image ({type(exc).__name__})"
 
 
 class ImageError(ValueError):
@@ -110,7 +118,7 @@ def open_image(source, *, name: str | None = None, draft_size: int | None = None
     except FileNotFoundError:
         raise ImageError(f"{label}: file not found") from None
     except Exception as exc:  # PIL raises UnidentifiedImageError, OSError, SyntaxError...
-        raise ImageError(f"{label}: not a readable image ({type(exc).__name__})") from None
+        raise ImageError(f"{label}: {unreadable_reason(exc)}") from None
     try:  # a refused or broken file is closed now, not whenever the garbage collector comes by
         width, height = image.size
         fmt = image.format or "UNKNOWN"

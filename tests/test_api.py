@@ -205,7 +205,8 @@ def test_batch_scores_the_good_files_and_reports_the_bad_one(client):
     body = r.json()
     assert (body["n_ok"], body["n_failed"]) == (2, 1)
     a, bad, b = body["results"]
-    assert bad == {"filename": "bad.png", "error": "bad.png: not a readable image (UnidentifiedImageError)", "status": 415}
+    assert bad == {"filename": "bad.png", "error": "bad.png: not a readable image: its content is not JPEG, PNG, WebP, BMP or "
+                   "TIFF data (a renamed or damaged file?)", "status": 415}
     for result, data in ((a, good[0]), (b, good[1])):
         single = client.post("/predict", files={"file": (result["filename"], data)}).json()
         assert_allclose(result["real_prob"], single["real_prob"], rtol=0, atol=1e-5)
