@@ -311,3 +311,18 @@ def metric_help(key: str, positive: str) -> str:
         "mcc": "Matthews correlation coefficient: one number from all four cells, from -1 (always wrong) through 0 "
                "(no better than chance) to 1 (perfect); fair when the classes differ in size.",
     }[key]
+
+
+def cpu_time_words(n_images: int, fast: bool, device_type: str, rate: float | None = None) -> str:
+    """What a pass over ``n_images`` will cost, for a button's caption: "" off the CPU (a GPU
+    takes seconds). ``rate``: images/s, by default ``robustness.CPU_IMAGES_PER_S`` (measured with
+    the shipped ensemble on a quiet 2-core CPU; a busy machine is slower, which is said)."""
+    from .robustness import CPU_IMAGES_PER_S
+
+    if device_type != "cpu":
+        return ""
+    rate = rate or CPU_IMAGES_PER_S[bool(fast)]
+    minutes = n_images / rate / 60
+    when = "under a minute" if minutes < 1 else f"about {minutes:.0f} min"
+    return (f"{when[0].upper() + when[1:]} on a 2-core CPU at {rate:.0f} images/s (the shipped ensemble, measured "
+            "on a quiet machine: longer while other work runs); far less on a GPU.")

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 from . import atomic, gallery, metrics, prediction_cache
 from .checkpoint import Detector
 from .data import TestSet
+from .inference import prepare_model
 from .robustness import Perturbation, _PerturbedFolder
 
 METHODS = ("pca", "tsne")
@@ -43,6 +44,11 @@ def _cache_path(detector: Detector, test_set: TestSet, cache_dir: Path | None) -
     return Path(cache_dir or prediction_cache.DEFAULT_CACHE_DIR) / "features" / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz"
 
 
+def embeddings_cached(detector: Detector, test_set: TestSet, cache_dir: Path | None = None) -> bool:
+    """Whether ``embed_test_set`` would answer from the disk cache (no model pass)."""
+    return _cache_path(detector, test_set, cache_dir).exists()
+
+
 @torch.inference_mode()
 def embed_test_set(detector: Detector, test_set: TestSet, *, batch_size: int = 32, workers: int | None = None,
                    use_cache: bool = True, cache_dir: Path | None = None,
@@ -60,11 +66,12 @@ def embed_test_set(detector: Detector, test_set: TestSet, *, batch_size: int = 3
     data = _PerturbedFolder(images["path"].tolist(), images["relpath"].tolist(), detector.preprocessing, Perturbation("identity"),
                             measure_detail=False)
     workers = workers if workers is not None else min(4, os.cpu_count() or 1)
-    model, feats, probs, keep, done = detector.model, [], [], [], 0
+    # the model scoring runs (BatchNorm folded, channels_last): faster, and P(real) as scored
+    model, feats, probs, keep, done = prepare_model(detector), [], [], [], 0
     for batch, idx, _, error in DataLoader(data, batch_size=batch_size, num_workers=workers):
         ok = np.array([not e for e in error])
         if ok.any():
-            x = batch[torch.from_numpy(ok)].to(detector.device)
+            x = batch[torch.from_numpy(ok)].to(detector.device).contiguous(memory_format=torch.channels_last)
             e = model.embed(x)
             feats.append(e.float().cpu().numpy())
             probs.append(torch.sigmoid(model.classifier(e)).squeeze(1).float().cpu().numpy())

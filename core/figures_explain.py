@@ -78,18 +78,28 @@ def feature_scatter(frame: pd.DataFrame, colour_by: str = "outcome", method: str
     other = "truth" if colour_by == "outcome" else "outcome"
     symbols = {"real": "circle", "fake": "diamond", "right": "circle", "wrong": "x"}
     fig = go.Figure()
+    crowded = len(frame) > 1000  # smaller, see-through points, so a dense cluster shows its mix
     for value, colour in colours.items():
         sub = frame[frame[colour_by] == value]
         if sub.empty:
             continue
         fig.add_scatter(
-            x=sub["x"], y=sub["y"], mode="markers", name=f"{value} ({len(sub)})",
-            marker={"color": colour, "size": 9, "symbol": [symbols[v] for v in sub[other]], "line": {"width": 0.5, "color": "white"}},
+            x=sub["x"], y=sub["y"], mode="markers", name=f"{value} ({len(sub)})", showlegend=False,
+            opacity=0.6 if crowded else 1.0,
+            marker={"color": colour, "size": 6 if crowded else 9, "symbol": [symbols[v] for v in sub[other]],
+                    "line": {"width": 0.5, "color": "white"}},
             customdata=np.c_[sub["relpath"], sub["p_real"], sub["truth"], sub["verdict"]],
             hovertemplate="%{customdata[0]}<br>P(real) %{customdata[1]:.3f}<br>true %{customdata[2]}, "
                           "predicted %{customdata[3]}<extra></extra>",
         )
-    # the colour traces' legend shows one symbol each; these point-less entries say what the symbols mean
+    # Point-less legend entries: a colour trace's own entry shows its first point's symbol (a diamond
+    # for "right" and for "wrong" alike), so colours get plain squares and symbols a neutral grey.
+    for value, colour in colours.items():
+        n = int((frame[colour_by] == value).sum())
+        if n:
+            fig.add_scatter(x=[None], y=[None], mode="markers", name=f"{value} ({n})", legendgroup="colours",
+                            legendgrouptitle_text=colour_by, marker={"color": colour, "size": 11, "symbol": "square"},
+                            hoverinfo="skip")
     present = set(frame[other])
     for value in [v for v in symbols if v in present]:
         fig.add_scatter(x=[None], y=[None], mode="markers", name=value, legendgroup="symbols", legendgrouptitle_text=other,
@@ -97,6 +107,6 @@ def feature_scatter(frame: pd.DataFrame, colour_by: str = "outcome", method: str
     axis = "PC" if method == "pca" else "t-SNE "
     fig.update_layout(title=f"Test set in the model's penultimate features ({'PCA' if method == 'pca' else 't-SNE'}), "
                             f"coloured by {'right/wrong' if colour_by == 'outcome' else 'true class'}",
-                      xaxis_title=f"{axis}1", yaxis_title=f"{axis}2", height=560, legend={"title": colour_by},
+                      xaxis_title=f"{axis}1", yaxis_title=f"{axis}2", height=560,
                       dragmode="select", clickmode="event+select")
     return fig

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from core import ui
-from core.features import embed_test_set, with_outcomes
+from core.features import embed_test_set, embeddings_cached, with_outcomes
 from core.figures_explain import feature_scatter
 
 ctx = ui.sidebar("Feature map")
@@ -18,6 +18,16 @@ colour_by = top[1].radio("Colour by", ["outcome", "truth"], horizontal=True, key
 
 key = (ctx.detector.sha256, ctx.set_signature)
 if ss.get("features_key") != key:
+    if not embeddings_cached(ctx.detector, ctx.test_set):  # a whole model pass: only on a click, as Robustness
+        ask = st.empty()
+        with ask.container():
+            st.caption(f":material/schedule: {ui.cpu_time_words(len(ctx.test_set), False, ctx.detector.device.type)}")
+            if not st.button(f"Compute the features of the {len(ctx.test_set):,} images (kept on disk after)",
+                             icon=":material/play_arrow:"):
+                st.info("The map needs one more pass of the model over the set: scoring keeps each image's P(real), "
+                        "not the features the map is drawn from.", icon=":material/hourglass_empty:")
+                st.stop()
+        ask.empty()
     bar = st.progress(0.0, text="Computing penultimate features…")
     ss["features"] = embed_test_set(ctx.detector, ctx.test_set,
                                     progress=lambda d, t: bar.progress(d / t, text=f"Computing features: {d}/{t} images"))
@@ -34,7 +44,11 @@ symbols = "circle = real, diamond = fake" if colour_by == "outcome" else "circle
 st.caption(f"Select points (click, box or lasso) to see their images. Symbols: {symbols}.")
 picked = [p["customdata"][0] for p in (event.selection.points if event and event.selection else []) if p.get("customdata")]
 if picked:
-    rows = frame[frame["relpath"].isin(picked)].head(24)
+    chosen = frame[frame["relpath"].isin(picked)].sort_values(["outcome", "relpath"], ascending=[False, True])
+    rows = chosen.head(24)  # the wrong ones first: "wrong" sorts after "right"
+    wrong = int((chosen["outcome"] == "wrong").sum())
+    st.caption(f"{len(chosen):,} selected ({wrong:,} wrong at {ctx.threshold:.4f})"
+               + (f"; the first {len(rows)} shown, the wrong ones first." if len(chosen) > len(rows) else "."))
     for start in range(0, len(rows), 6):
         for col, row in zip(st.columns(6), rows.iloc[start : start + 6].itertuples()):
             col.image(row.thumbnail or row.path, width="stretch")

@@ -72,8 +72,9 @@ if ss.get("region_study_key") != key:
         st.info("This test set has no fakes named in the CIPLab way ({easy|mid|hard}_N_mask.jpg).")
         st.stop()
     if detector.device.type == "cpu" and named > 20:
-        st.caption(f":material/schedule: On this CPU this takes a few minutes (about {named * 2.4 / 60:.0f} min for the "
-                   "shipped ensemble), with a progress bar.")
+        st.caption(f":material/schedule: On this CPU this takes about {max(1, round(named * 2.4 / 60))} min for the "
+                   "shipped ensemble (2.4 s a fake on a quiet 2-core machine; longer while other work runs), with a "
+                   "progress bar.")
     if not st.button(f"Explain the {named} named fakes", icon=":material/play_arrow:",
                      help="One Grad-CAM pass per fake: about 2.4 s each for the shipped ensemble on a 2-core CPU "
                           "(77 fakes took 187 s), far less on a GPU. Each map is kept on disk, so a second run is quick."):

@@ -5,7 +5,7 @@ import streamlit as st
 
 from core import ui
 from core.figures_explain import METRIC_LABELS, robustness_figure
-from core.robustness import CPU_IMAGES_PER_S, conditions_words, images_to_score, robustness_sweep
+from core.robustness import conditions_words, images_to_score, robustness_sweep
 
 ctx = ui.sidebar("Robustness")
 st.title("Robustness")
@@ -22,12 +22,8 @@ if ss.get("robustness_key") != key:
     ask = st.empty()  # the button goes once pressed: the results below must not sit under a "Run" button
     if todo:
         with ask.container():
-            rate = CPU_IMAGES_PER_S[bool(ctx.fast)]
-            minutes = todo / rate / 60
-            when = "under a minute" if minutes < 1 else f"about {minutes:.0f} min"
-            cost = (f" {when.capitalize()} on a 2-core CPU ({rate:.0f} images/s for the shipped "
-                    "ensemble); far less on a GPU." if ctx.detector.device.type == "cpu" else "")
-            st.caption(f":material/schedule: Conditions: {conditions_words()}.{cost}")
+            cost = ui.cpu_time_words(todo, ctx.fast, ctx.detector.device.type)
+            st.caption(f":material/schedule: Conditions: {conditions_words()}. {cost}")
             if not st.button(f"Run the sweep ({todo:,} of {total:,} images still to score; cached on disk after)",
                              icon=":material/play_arrow:"):
                 st.stop()

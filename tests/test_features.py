@@ -9,7 +9,7 @@ import pytest
 from core.checkpoint import load_detector
 from core.data import scan_test_set
 from core.evaluation import evaluate
-from core.features import embed_test_set, feature_map_frame, project
+from core.features import embed_test_set, embeddings_cached, feature_map_frame, project
 from core.inference import InferenceSettings
 
 from .conftest import make_test_set
@@ -18,7 +18,9 @@ from .conftest import make_test_set
 def test_embeddings_match_predictions_and_are_cached(tiny_ckpt, tmp_path, cache_dir, monkeypatch):
     det = load_detector(tiny_ckpt)
     test_set = scan_test_set(make_test_set(tmp_path / "set", n_real=3, n_fake=3, size=48, corrupt=True))
+    assert not embeddings_cached(det, test_set)
     emb = embed_test_set(det, test_set, workers=0)
+    assert embeddings_cached(det, test_set)
     assert emb.features.shape == (6, 1280)  # the two corrupt files are left out
     assert np.isfinite(emb.features).all()
     preds = evaluate(det, test_set, InferenceSettings(workers=0)).predictions.frame
@@ -71,10 +73,13 @@ def test_feature_scatter_legend_says_what_the_symbols_mean():
                           "p_real": [0.9, 0.2, 0.7], "truth": ["real", "fake", "fake"], "verdict": ["real", "fake", "real"],
                           "outcome": ["right", "right", "wrong"]})
     fig = feature_scatter(frame, colour_by="outcome")
-    points = [t for t in fig.data if t.legendgroup != "symbols"]
+    points = [t for t in fig.data if t.legendgroup not in ("symbols", "colours")]
     keys = [t for t in fig.data if t.legendgroup == "symbols"]
-    assert [t.name for t in points] == ["right (2)", "wrong (1)"]
+    colours = [t for t in fig.data if t.legendgroup == "colours"]
+    assert [t.name for t in points] == ["right (2)", "wrong (1)"] and not any(t.showlegend for t in points)
+    # the colours' legend keys are squares: a point trace's own key took its first point's symbol (a diamond for both)
+    assert [(t.name, t.marker.symbol) for t in colours] == [("right (2)", "square"), ("wrong (1)", "square")]
     assert {t.name: t.marker.symbol for t in keys} == {"real": "circle", "fake": "diamond"}
-    assert all(t.x == (None,) for t in keys)  # legend only: nothing to select
+    assert all(t.x == (None,) for t in keys + colours)  # legend only: nothing to select
     by_truth = feature_scatter(frame, colour_by="truth")
     assert {t.name: t.marker.symbol for t in by_truth.data if t.legendgroup == "symbols"} == {"right": "circle", "wrong": "x"}
