@@ -59,11 +59,14 @@ if preds is None:
     st.caption(f"Nothing measured yet: {why}.")
     st.stop()
 sweep = ui.sweep(ctx, preds)
-same = model_card.is_validation_set(meta, preds.frame, ui.seen_overlap(ctx, preds))
+overlap = ui.seen_overlap(ctx, preds)
+same = model_card.is_validation_set(meta, preds.frame, overlap)
 rec = model_card.recorded_vs_now(meta, sweep.summary(0.5), same)
 if rec is None:
     st.caption("The checkpoint recorded no validation numbers.")
     st.stop()
 st.markdown(model_card.recorded_words(rec, ctx.data_dir, preds.precision, training.get("recipe", {}).get("precision")))
+if not rec.same_images:  # "now" on a set of training images is flattered: say so here too, not only on the Overview
+    ui.show_overlap(overlap, preds.frame, 0.5, "real", ui.resaved_copies(ctx, preds))
 st.dataframe(rec.table, hide_index=True, width="stretch",
              column_config={c: st.column_config.NumberColumn(format="%.4f") for c in ("recorded", "now", "difference")})

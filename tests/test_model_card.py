@@ -136,6 +136,12 @@ def test_page_on_a_trained_checkpoint_shows_its_history_and_its_numbers_come_bac
     at = open_page("pages/11_Model_card.py")
     assert not at.exception
     assert any("Nothing measured yet" in c.value for c in at.caption)
+    # scored: its training images measure "now", and the page says so beside the numbers, not only the Overview
+    open_page("streamlit_app.py")
+    at = open_page("pages/11_Model_card.py")
+    assert not at.exception
+    assert any("is not the validation set" in m.value for m in at.markdown)
+    assert any("trained on" in box.value for box in [*at.error, *at.warning]), [b.value for b in [*at.error, *at.warning]]
 
 
 def test_page_on_a_checkpoint_without_training_record(tmp_path, cache_dir, monkeypatch):
