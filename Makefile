@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 PORT ?= 8501
+# glibc malloc: large tensors stay on the heap instead of a fresh mmap each batch (scoring ~1.5x
+# faster on the CPU, see core/malloc_tuning.py and bench/bench_malloc.py); read at process start.
+export MALLOC_MMAP_THRESHOLD_ ?= 268435456
+export MALLOC_TRIM_THRESHOLD_ ?= 1073741824
 
 .PHONY: setup testset run test browser api bench evaluate clean-cache
 

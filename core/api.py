@@ -12,7 +12,12 @@ numbers are the same. Errors are JSON ``{"detail", "filename"}``, never a traceb
 """
 from __future__ import annotations
 
-import argparse
+if __name__ == "__main__":  # python -m core.api: restart once with the faster malloc, before torch is imported
+    from core.malloc_tuning import restart_with_tuned_malloc
+
+    restart_with_tuned_malloc("core.api")
+
+import argparse  # noqa: E402
 import logging
 import sys
 import threading
