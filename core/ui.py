@@ -395,6 +395,16 @@ def _bind(key: str, widget: str | None = None) -> dict:
     return {"key": widget, "on_change": copy_back}
 
 
+def kept(key: str, default, options=None) -> dict:
+    """Widget arguments for a page's widget whose value outlives a visit to another page (a
+    widget's own state is dropped when its page is left): the plain session value ``key``,
+    set once to ``default``; with ``options`` (a multiselect's), values no longer offered are dropped."""
+    st.session_state.setdefault(key, default)
+    if options is not None:
+        st.session_state[key] = [v for v in st.session_state[key] if v in options]
+    return _bind(key, f"w_{key}")
+
+
 def _bind_threshold(widget: str) -> dict:
     st.session_state[widget] = float(st.session_state["threshold"])
 

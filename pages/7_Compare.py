@@ -10,10 +10,14 @@ from core.metrics import column_label
 ctx = ui.sidebar("Compare")
 st.title("Compare models and test sets")
 ui.guard_detector(ctx)
-weights = st.multiselect("Checkpoints", sorted(set(ui.known_weights()) | {ctx.weights}), default=[ctx.weights])
-extra = st.text_area("More checkpoints (paths, one per line)", height=68, placeholder="weights/other.pth")
+# the choices outlive a visit to another page (kept under plain session keys)
+offered = sorted(set(ui.known_weights()) | {ctx.weights})
+weights = st.multiselect("Checkpoints", offered, **ui.kept("compare_weights", [ctx.weights], offered))
+extra = st.text_area("More checkpoints (paths, one per line)", height=68, placeholder="weights/other.pth",
+                     **ui.kept("compare_extra", ""))
 weights += [w.strip() for w in extra.splitlines() if w.strip() and w.strip() not in weights]
-sets = st.multiselect("Test sets", sorted(set(ui.known_test_sets()) | {ctx.data_dir}), default=[ctx.data_dir])
+offered_sets = sorted(set(ui.known_test_sets()) | {ctx.data_dir})
+sets = st.multiselect("Test sets", offered_sets, **ui.kept("compare_sets", [ctx.data_dir], offered_sets))
 if not weights or not sets:
     st.info("Choose at least one checkpoint and one test set.")
     st.stop()

@@ -186,3 +186,15 @@ def test_slices_leads_with_the_chart_and_still_raises_a_shortcut_at_the_top(tmp_
     assert "separates real from fake in this set" in at.warning[0].value
     assert [h.value for h in at.subheader] == ["Shortcut check"]
     assert any("file format" in w.value for w in at.warning[1:])
+
+
+def test_compare_keeps_its_choices_across_a_visit_to_another_page(env, tmp_path):
+    """Its widgets had no keys: leaving the page dropped the checkpoints and sets chosen."""
+    other = make_checkpoint(tmp_path / "other.pth", seed=4)
+    at = start(PAGES[3])
+    at.text_area(key="w_compare_extra").input(str(other)).run()
+    assert not at.exception and len(at.dataframe[0].value) == 2
+    at.switch_page("streamlit_app.py").run()
+    at.switch_page(PAGES[3]).run()
+    assert not at.exception
+    assert at.text_area(key="w_compare_extra").value == str(other) and len(at.dataframe[0].value) == 2
