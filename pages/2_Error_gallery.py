@@ -78,6 +78,14 @@ if not opened.empty:
 n_pages = max(1, -(-len(rows) // per_page))
 ss["gallery_page"] = min(max(1, ss.get("gallery_page", 1)), n_pages)
 page_rows, n_pages = gallery.paginate(rows, ss["gallery_page"], per_page)
+if n_pages > 1:  # at the top too: the page box below sits thousands of pixels down at 48 a page
+    page, nav = ss["gallery_page"], st.columns([2, 2, 8])
+    nav[0].button("Previous", icon=":material/chevron_left:", disabled=page == 1, key="gallery_prev",
+                  on_click=ss.update, args=({"gallery_page": page - 1},), width="stretch")
+    nav[1].button("Next", icon=":material/chevron_right:", disabled=page == n_pages, key="gallery_next",
+                  on_click=ss.update, args=({"gallery_page": page + 1},), width="stretch")
+    nav[2].caption(f"Page {page} of {n_pages}: images {(page - 1) * per_page + 1}–{min(page * per_page, len(rows))} "
+                   f"of {len(rows)}")
 for start in range(0, len(page_rows), 4):
     for col, (_, item) in zip(st.columns(4), page_rows.iloc[start : start + 4].iterrows()):
         thumb = gallery.thumbnail(item["path"])

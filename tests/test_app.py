@@ -328,3 +328,23 @@ def test_the_threshold_explorer_has_its_own_slider_and_a_preset_says_what_it_did
     assert at.session_state["threshold"] != pytest.approx(0.37)
     assert any("Threshold set to" in t.value and "equal error rate" in t.value for t in at.toast)
     assert at.slider(key="w_threshold_main").value == pytest.approx(at.session_state["threshold"])
+
+
+def test_the_gallery_pages_from_the_top_too(app_ckpt, tmp_path, cache_dir, monkeypatch):
+    """The only page box sat at the bottom, about 5,000 px down at 48 images a page."""
+    data = make_test_set(tmp_path / "many", n_real=20, n_fake=20, seed=5)
+    point_app_at(monkeypatch, data, app_ckpt)
+    frame = predict_test_set(load_detector(app_ckpt), scan_test_set(data)).frame
+    t = round(float(np.median(frame["p_real"])), 4)
+    at = start("pages/2_Error_gallery.py", threshold=str(t))
+    at.selectbox(key="gallery_per_page").set_value(12).run()
+    n_wrong = len(at.dataframe[-1].value)
+    if n_wrong <= 12:
+        pytest.fail(f"the test set gives {n_wrong} errors: one page only, nothing to page through")
+    assert at.button(key="gallery_prev").disabled and not at.button(key="gallery_next").disabled
+    first = [b.key for b in at.button if b.key and b.key.startswith("open_")]
+    at.button(key="gallery_next").click().run()
+    assert not at.exception and at.session_state["gallery_page"] == 2
+    assert at.number_input(key="gallery_page").value == 2  # the box at the bottom follows
+    assert not set(first) & {b.key for b in at.button if b.key and b.key.startswith("open_")}
+    assert any(c.value.startswith("Page 2 of") for c in at.caption)
