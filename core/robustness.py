@@ -211,10 +211,11 @@ def _tta(settings: InferenceSettings) -> InferenceSettings:
     return InferenceSettings(settings.fast, True, settings.batch_size, settings.workers)
 
 
-# Measured by bench/bench_robustness.py (session 17, this 2-core CPU): the shipped two-model ensemble
-# scores perturbed copies at 8.3 images/s in float32 and 16.2 in bfloat16 (fast); a rough figure, by
-# precision (the `fast` setting), for telling a person what a click will cost.
-CPU_IMAGES_PER_S = {False: 8.0, True: 16.0}
+# Measured by bench/bench_robustness.py on this 2-core CPU: the shipped two-model ensemble scores
+# perturbed copies at 10.4 images/s in float32 and 25.8 in bfloat16 (fast) with the malloc settings
+# `make run` exports (core/malloc_tuning.py; 8.3 and 16.2 without them, session 17); a rough figure,
+# by precision (the `fast` setting), for telling a person what a click will cost.
+CPU_IMAGES_PER_S = {False: 10.0, True: 24.0}
 
 
 def conditions_words(perturbations=DEFAULT_PERTURBATIONS, tta: bool = True) -> str:

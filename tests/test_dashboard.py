@@ -100,7 +100,7 @@ def test_metric_cards_name_the_class_they_are_about_and_explain_themselves():
 def test_time_words_scale_with_the_images_and_say_nothing_off_the_cpu():
     from core.dashboard import cpu_time_words
 
-    assert cpu_time_words(19584, False, "cpu").startswith("About 41 min on a 2-core CPU at 8 images/s")
+    assert cpu_time_words(19584, False, "cpu").startswith("About 33 min on a 2-core CPU at 10 images/s")
     assert "longer while other work runs" in cpu_time_words(19584, False, "cpu")
-    assert cpu_time_words(100, True, "cpu").startswith("Under a minute") and "16 images/s" in cpu_time_words(100, True, "cpu")
+    assert cpu_time_words(100, True, "cpu").startswith("Under a minute") and "24 images/s" in cpu_time_words(100, True, "cpu")
     assert cpu_time_words(19584, False, "cuda") == ""
