@@ -79,7 +79,7 @@ n_pages = max(1, -(-len(rows) // per_page))
 ss["gallery_page"] = min(max(1, ss.get("gallery_page", 1)), n_pages)
 page_rows, n_pages = gallery.paginate(rows, ss["gallery_page"], per_page)
 if n_pages > 1:  # at the top too: the page box below sits thousands of pixels down at 48 a page
-    page, nav = ss["gallery_page"], st.columns([2, 2, 8])
+    page, nav = ss["gallery_page"], st.columns([2, 2, 8], vertical_alignment="center")
     nav[0].button("Previous", icon=":material/chevron_left:", disabled=page == 1, key="gallery_prev",
                   on_click=ss.update, args=({"gallery_page": page - 1},), width="stretch")
     nav[1].button("Next", icon=":material/chevron_right:", disabled=page == n_pages, key="gallery_next",
