@@ -9,6 +9,10 @@ ctx = ui.sidebar("Feature map")
 st.title("Feature map")
 ui.guard_evaluation(ctx, one_class=True)
 ss = st.session_state
+st.caption("Each point is one image, placed by its penultimate features: the numbers the model computes just before "
+           "its decision (1,280 per EfficientNet-Lite member), so images the model sees alike sit close together. PCA "
+           "keeps the two directions of widest spread; t-SNE keeps each image's neighbours near it, and distances "
+           "between its clusters mean little.")
 
 top = st.columns(2)
 method = top[0].radio("Projection", ["pca", "tsne"], format_func={"pca": "PCA", "tsne": "t-SNE"}.get, horizontal=True,
