@@ -33,7 +33,10 @@ def restart_with_tuned_malloc(module: str) -> None:
     if not wanted():
         return
     env = {**os.environ, **MALLOC_ENV}
+    # the interpreter's own options too (-X importtime, -W error, -O): the command line as it was typed
+    orig = getattr(sys, "orig_argv", None)
+    argv = [sys.executable, *orig[1:]] if orig and "-m" in orig else [sys.executable, "-m", module, *sys.argv[1:]]
     try:
-        os.execve(sys.executable, [sys.executable, "-m", module, *sys.argv[1:]], env)
+        os.execve(sys.executable, argv, env)
     except OSError:  # no exec here (a locked-down runtime): run as is, only slower
         return

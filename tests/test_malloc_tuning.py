@@ -20,11 +20,16 @@ def test_the_restart_runs_the_same_command_with_the_settings_added(monkeypatch):
     monkeypatch.setattr(malloc_tuning.sys, "platform", "linux")
     monkeypatch.setattr(malloc_tuning, "wanted", lambda: True)
     monkeypatch.setattr(sys, "argv", ["/x/core/__main__.py", "evaluate", "--data", "d d"])
+    monkeypatch.setattr(sys, "orig_argv", ["python3", "-X", "importtime", "-m", "core", "evaluate", "--data", "d d"])
     monkeypatch.setattr(malloc_tuning.os, "execve", lambda exe, argv, env: calls.append((exe, argv, env)))
     malloc_tuning.restart_with_tuned_malloc("core")
     [(exe, argv, env)] = calls
-    assert exe == sys.executable and argv == [sys.executable, "-m", "core", "evaluate", "--data", "d d"]
+    # the interpreter's options survive the restart, and the arguments are passed as they were (no shell)
+    assert exe == sys.executable and argv == [sys.executable, "-X", "importtime", "-m", "core", "evaluate", "--data", "d d"]
     assert env == {"PATH": "/bin", "KEEP": "x", **MALLOC_ENV}
+    monkeypatch.setattr(sys, "orig_argv", [])  # no record of the command line: the module and arguments
+    malloc_tuning.restart_with_tuned_malloc("core")
+    assert calls[-1][1] == [sys.executable, "-m", "core", "evaluate", "--data", "d d"]
 
 
 def test_no_restart_when_not_wanted_or_when_exec_fails(monkeypatch):
