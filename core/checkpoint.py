@@ -275,10 +275,11 @@ def load_detector(path: str | os.PathLike, device: str | torch.device = "cpu") -
         raise CheckpointError(f"{path.name}: {len(broken)} of its weight tensors hold NaN or infinite values (first: "
                               f"{broken[0]}), so the model cannot score an image: the file is damaged or its training "
                               "diverged")
-    mismatch = _mismatch_words(model.state_dict(), state)
-    if mismatch:
-        raise CheckpointError(f"{path.name} does not fit the {args.get('backbone')} FaceClassifier: {mismatch}")
-    model.load_state_dict(state, strict=True)
+    try:  # PyTorch first: it fills in what it may (BatchNorm's num_batches_tracked from older exports)
+        model.load_state_dict(state, strict=True)
+    except RuntimeError:
+        mismatch = _mismatch_words(model.state_dict(), state) or "its tensors do not load into this model"
+        raise CheckpointError(f"{path.name} does not fit the {args.get('backbone')} FaceClassifier: {mismatch}") from None
     device = torch.device(device)
     model.to(device).eval()
     file_sha = file_sha256(path)

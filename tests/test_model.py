@@ -194,6 +194,13 @@ def test_clear_errors_for_bad_weights(tmp_path):
     assert "1 tensor(s) missing: classifier.1.weight; 9 unexpected: extra.0, extra.1, extra.2 (+6 more)" in str(err.value)
 
 
+def test_an_export_without_batchnorm_counters_still_loads(tmp_path):
+    """Older or filtered exports leave out num_batches_tracked; PyTorch fills it in, so it must load."""
+    state = build_model("efficientnet_lite0").state_dict()
+    torch.save({k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}, tmp_path / "old.pth")
+    assert load_detector(tmp_path / "old.pth").backbone == "efficientnet_lite0"
+
+
 def _resnet_keys(stages, bottleneck):
     keys = ["model.conv1.weight"] + [f"model.layer{n}.{i}.conv{c}.weight" for n, blocks in enumerate(stages, 1)
                                      for i in range(blocks) for c in ((1, 2, 3) if bottleneck else (1, 2))]
