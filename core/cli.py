@@ -75,9 +75,14 @@ def out_problem(command: str, args: argparse.Namespace) -> str | None:
     if not isinstance(out, str):
         return None
     if command in FILE_OUTPUTS:
+        if out == "-":  # these write binary files beside cards; `-` would be a file named "-"
+            return "must name a file (standard output is for --json only)"
         suffixes = FILE_OUTPUTS[command]
         if suffixes and Path(out).suffix.lower() not in suffixes:
             return f"must name {'an HTML' if '.html' in suffixes else 'an image'} file ({', '.join(suffixes)})"
+        inputs = [getattr(args, name, None) for name in ("weights", "init")] + list(getattr(args, "members", None) or [])
+        if any(i and Path(i).exists() and Path(i).resolve() == Path(out).resolve() for i in inputs):
+            return "is the checkpoint this command reads; write to another file"
         return unwritable(out)
     if command in FOLDER_OUTPUTS:
         path = Path(out)

@@ -207,6 +207,10 @@ def test_outputs_are_checked_before_any_work(tmp_path, tiny_ckpt, capsys):
         (["split", "--data", str(data), "--out", str(data / "real")], "is inside the data set"),
         (["split", "--data", str(data), "--out", str(pipe)], "is a file; give a folder"),
         (["evaluate", "--data", str(data), "--weights", str(tiny_ckpt), "--json", str(pipe)], "is not a regular file"),
+        (["export", str(tiny_ckpt), "--out", "-"], "standard output is for --json only"),
+        (["export", str(tiny_ckpt), "--out", str(tiny_ckpt)], "is the checkpoint this command reads"),
+        (["ensemble", str(tiny_ckpt), str(tiny_ckpt), "--out", str(tiny_ckpt)], "is the checkpoint this command reads"),
+        (["train", "--data", str(data), "--out", str(tiny_ckpt), "--init", str(tiny_ckpt)], "is the checkpoint this command reads"),
     ]
     for argv, why in cases:
         assert main(argv) == 2, argv
