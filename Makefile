@@ -26,8 +26,9 @@ DATASET ?= ../shared/datasets/ciplab_train
 testset: setup
 	@if [ ! -e data/test_images ] && [ -d "$(DATASET)" ]; then \
 	  echo "making data/test_images: the validation split of $(DATASET) (data/ciplab_split, seed 0)"; \
-	  $(BIN)/python -m core split --data "$(DATASET)" --out data/ciplab_split --val-fraction 0.1 --seed 0 \
-	  && ln -sfn ciplab_split/val data/test_images; \
+	  ( $(BIN)/python -m core split --data "$(DATASET)" --out data/ciplab_split --val-fraction 0.1 --seed 0 \
+	    && ln -sfn ciplab_split/val data/test_images ) \
+	  || echo "warning: could not make data/test_images from $(DATASET); the dashboard will ask for a test set"; \
 	elif [ ! -e data/test_images ]; then \
 	  echo "note: no data/test_images and no $(DATASET): the dashboard will ask for a test set"; fi
 
@@ -48,7 +49,7 @@ evaluate: setup
 	$(BIN)/python -m core evaluate
 
 api: setup
-	$(BIN)/python -m uvicorn core.api:app --host $${API_HOST:-127.0.0.1} --port $${API_PORT:-8000}
+	$(BIN)/python -m core.api --host $${API_HOST:-127.0.0.1} --port $${API_PORT:-8000}
 
 bench: setup
 	for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

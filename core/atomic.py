@@ -22,9 +22,22 @@ except ImportError:  # Windows
     fcntl = None
 
 
-# The process's umask, read once at import (setting it to read it is process-wide, so not from threads).
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
+def _read_umask() -> int:
+    """The process's umask: from /proc on Linux; elsewhere by setting and restoring it, which is
+    process-wide for an instant (so done once, at import)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
 
 
 def _mode_for(path: Path) -> int:

@@ -16,7 +16,7 @@ from .evaluation import ONE_CLASS_WORDS, one_class_summary  # noqa: F401  (re-ex
 from .data import MISSING_CLASS, TestSet, has_class_folders, unreadable
 from .identity import threshold_sidecar
 from .inference import InferenceSettings, Progress
-from .metrics import fmt  # noqa: F401  (pages format cards with ui.fmt)
+from .metrics import NAMES, fmt  # noqa: F401  (fmt: pages format cards with ui.fmt)
 from .quality import LOW_DETAIL
 
 REPO = Path(__file__).resolve().parent.parent
@@ -284,9 +284,7 @@ def set_problems(test_set: TestSet, only_class: str | None) -> list[str]:
 def metric_label(key: str, positive: str) -> str:
     """A metric card's label: precision, recall and F1 name the positive class they are about
     ("Recall (real)"), since an audience of detectors reads recall as fakes caught."""
-    name = {"accuracy": "Accuracy", "precision": "Precision", "recall": "Recall", "f1": "F1",
-            "specificity": "Specificity", "roc_auc": "ROC-AUC", "average_precision": "AP", "eer": "EER",
-            "balanced_accuracy": "Bal. acc.", "mcc": "MCC"}[key]
+    name = {**NAMES, "average_precision": "AP", "balanced_accuracy": "Bal. acc."}[key]  # short: whole at 1000 px
     return f"{name} ({positive})" if key in ("precision", "recall", "f1") else name
 
 

@@ -35,6 +35,7 @@ METRIC_STYLES = {
 # theme: near-black lines and markers vanished there, and the dark threshold blue read at 2.4:1.
 DARK_THEME_SWAPS = {
     "#111111": "#eeeeee", "#212121": "#e0e0e0", "#222222": "#e0e0e0", "#1f4e9c": "#7fb0ff",
+    "#6a1b9a": "#ce93d8",  # the Feature map's "wrong" purple: 2.0:1 on the dark page
     "rgba(31, 78, 156, 0.18)": "rgba(127, 176, 255, 0.28)",
 }
 MAX_POINTS = 1500  # points drawn per curve; large sets are thinned for the browser

@@ -419,7 +419,8 @@ def _save_weights_upload() -> None:
     shown under the uploader, not left in the weights list to be picked again."""
     ss = st.session_state
     up = ss.get("w_weights_upload")
-    if up is None:
+    if up is None:  # the uploader cleared: its old refusal goes with it
+        ss.pop("weights_upload_error", None)
         return
     path = uploads.save_weights(up.name, up.getvalue(), REPO / "weights" / "uploads")
     try:

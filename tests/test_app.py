@@ -299,6 +299,9 @@ def test_an_uploaded_checkpoint_that_does_not_load_is_deleted_with_the_reason(ap
     assert state["weights"] == "weights/default.pth"  # the choice is unchanged
     assert "three_class.pth was not kept" in state["weights_upload_error"]
     assert not list((tmp_path / "weights" / "uploads").iterdir())
+    state["w_weights_upload"] = None  # the uploader cleared: the refusal goes with it
+    ui._save_weights_upload()
+    assert "weights_upload_error" not in state
     state["w_weights_upload"] = SimpleNamespace(name="good.pth", getvalue=app_ckpt.read_bytes)
     ui._save_weights_upload()
     [kept] = (tmp_path / "weights" / "uploads").iterdir()

@@ -55,3 +55,15 @@ def test_written_files_get_the_permissions_of_a_plain_write_not_mkstemps_0600(tm
     os.chmod(plain, 0o640)
     write_bytes(plain, b"z")  # an existing file keeps the mode it was given
     assert stat.S_IMODE(plain.stat().st_mode) == 0o640
+
+
+def test_the_umask_is_read_without_changing_it():
+    import os
+
+    from core.atomic import _read_umask
+
+    before = os.umask(0o027)
+    try:
+        assert _read_umask() == 0o027 and os.umask(0o027) == 0o027  # read, and left as it was
+    finally:
+        os.umask(before)

@@ -67,7 +67,8 @@ def test_feature_map_frame_marks_right_and_wrong(tiny_ckpt, tiny_set, cache_dir)
 def test_feature_scatter_legend_says_what_the_symbols_mean():
     import pandas as pd
 
-    from core.figures_explain import feature_scatter
+    from core import figures
+    from core.figures_explain import OUTCOME_COLOURS, feature_scatter
 
     frame = pd.DataFrame({"x": [0.0, 1.0, 2.0], "y": [0.0, 1.0, 0.5], "relpath": ["real/a.jpg", "fake/b.jpg", "fake/c.jpg"],
                           "p_real": [0.9, 0.2, 0.7], "truth": ["real", "fake", "fake"], "verdict": ["real", "fake", "real"],
@@ -81,5 +82,7 @@ def test_feature_scatter_legend_says_what_the_symbols_mean():
     assert [(t.name, t.marker.symbol) for t in colours] == [("right (2)", "square"), ("wrong (1)", "square")]
     assert {t.name: t.marker.symbol for t in keys} == {"real": "circle", "fake": "diamond"}
     assert all(t.x == (None,) for t in keys + colours)  # legend only: nothing to select
+    dark = figures.for_dark_theme(fig).to_json().lower()
+    assert OUTCOME_COLOURS["wrong"].lower() not in dark  # the wrong points stay visible on the dark theme
     by_truth = feature_scatter(frame, colour_by="truth")
     assert {t.name: t.marker.symbol for t in by_truth.data if t.legendgroup == "symbols"} == {"right": "circle", "wrong": "x"}
