@@ -8,6 +8,7 @@ PORT ?= 8501
 # faster on the CPU, see core/malloc_tuning.py and bench/bench_malloc.py); read at process start.
 export MALLOC_MMAP_THRESHOLD_ ?= 268435456
 export MALLOC_TRIM_THRESHOLD_ ?= 1073741824
+export MALLOC_ARENA_MAX ?= 2
 
 .PHONY: setup testset run test browser api bench evaluate clean-cache
 
