@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, WeightedRandomSampler
+from torch.utils.data import DataLoader
 
 from .checkpoint import CheckpointError, load_detector, resolve_device, save_checkpoint
 from .data import DatasetError, unreadable_words
@@ -36,7 +36,8 @@ from .metrics import MetricUnavailable, ThresholdSweep
 from .model import build_model
 from .preprocess import Preprocessing
 from .train_card import build_card, init_lineage, write_model_card
-from .train_data import decode_frame, pre_crop_size, seed_worker, split_frames, train_dataset, val_dataset
+from .train_data import (class_balanced_weights, decode_frame, epoch_loader, pre_crop_size, split_frames,
+                         train_dataset, val_dataset)
 
 
 class TrainingDiverged(RuntimeError):
@@ -122,14 +123,6 @@ def _start_model(args: argparse.Namespace):
         )
     model.load_state_dict(start.state_dict())
     return model, init_lineage(parent)
-
-
-def _class_balanced_weights(labels: np.ndarray, synthetic_fakes: float) -> torch.Tensor:
-    """Per-image draw weights that keep real and fake labels 50/50: a share q of real draws
-    becomes synthetic fakes, so reals weigh 1 and data-set fakes 1 - 2q per class (with
-    q = 0 this is the report's class-balanced sampler)."""
-    class_weight = {0: (1.0 - 2 * synthetic_fakes) / max(1, (labels == 0).sum()), 1: 1.0 / max(1, (labels == 1).sum())}
-    return torch.tensor([class_weight[c] for c in labels], dtype=torch.double)
 
 
 def _train_epoch(model, head, bar, optimizer, loss_fn, args, device, amp_dtype, ema=None) -> dict:
@@ -229,17 +222,6 @@ def _resume(args: argparse.Namespace, last_path: Path, model, head, ema, optimiz
             "start_epoch": state["epoch"] + 1, "train_seconds": state.get("train_seconds", 0.0)}
 
 
-def _epoch_loader(args: argparse.Namespace, train_ds, sample_weights, workers: int, device, epoch: int) -> DataLoader:
-    """The class-balanced loader of one epoch, seeded from ``seed + epoch`` so a resumed run repeats it."""
-    n = len(sample_weights)
-    sampler = WeightedRandomSampler(sample_weights, num_samples=n, replacement=True,
-                                    generator=torch.Generator().manual_seed(args.seed + epoch))
-    return DataLoader(train_ds, batch_size=args.batch_size, sampler=sampler, num_workers=workers,
-                      pin_memory=device.type == "cuda", drop_last=n > args.batch_size,
-                      worker_init_fn=seed_worker, generator=torch.Generator().manual_seed(args.seed + epoch),
-                      persistent_workers=False)
-
-
 def _epoch_line(row: dict, improved: bool) -> str:
     return (f"epoch {row['epoch']:>2}  train loss {row['train_loss']:.4f}  val loss {row['val_loss']:.4f}  "
             f"val acc {row['val_accuracy']:.4f}  val ROC-AUC {row['val_roc_auc']:.4f}  "
@@ -281,7 +263,7 @@ def run_train(args: argparse.Namespace) -> int:
     model.to(device, memory_format=torch.channels_last)
     head, optimizer, scheduler, ema = _optimisation(args, model, device)
     shipped = ema.module if ema is not None else model  # the weights validated, kept as best and saved
-    sample_weights = _class_balanced_weights(train_df["label"].to_numpy(), args.synthetic_fakes)
+    sample_weights = class_balanced_weights(train_df["label"].to_numpy(), args.synthetic_fakes)
     val_loader = DataLoader(val_ds, batch_size=64, num_workers=0)
     run = _resume(args, last_path, model, head, ema, optimizer, scheduler)
 
@@ -293,7 +275,7 @@ def run_train(args: argparse.Namespace) -> int:
             print(f"early stop: no better validation ROC-AUC for {args.patience} epochs", file=sys.stderr)
             break
         torch.manual_seed(args.seed + epoch)  # dropout and augmentation of this epoch
-        loader = _epoch_loader(args, train_ds, sample_weights, workers, device, epoch)
+        loader = epoch_loader(args, train_ds, sample_weights, workers, device, epoch)
         e0 = time.perf_counter()
         bar = tqdm(loader, desc=f"epoch {epoch}/{args.epochs}", unit="batch", file=sys.stderr, leave=False)
         try:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 from torchvision import transforms, tv_tensors
 from torchvision.transforms import v2
 
@@ -205,3 +205,21 @@ def seed_worker(worker_id: int) -> None:
     np.random.seed(seed)
     random.seed(seed)
 
+
+def class_balanced_weights(labels: np.ndarray, synthetic_fakes: float) -> torch.Tensor:
+    """Per-image draw weights that keep real and fake labels 50/50: a share q of real draws
+    becomes synthetic fakes, so reals weigh 1 and data-set fakes 1 - 2q per class (with
+    q = 0 this is the report's class-balanced sampler)."""
+    class_weight = {0: (1.0 - 2 * synthetic_fakes) / max(1, (labels == 0).sum()), 1: 1.0 / max(1, (labels == 1).sum())}
+    return torch.tensor([class_weight[c] for c in labels], dtype=torch.double)
+
+
+def epoch_loader(args: argparse.Namespace, train_ds, sample_weights, workers: int, device, epoch: int) -> DataLoader:
+    """The class-balanced loader of one epoch, seeded from ``seed + epoch`` so a resumed run repeats it."""
+    n = len(sample_weights)
+    sampler = WeightedRandomSampler(sample_weights, num_samples=n, replacement=True,
+                                    generator=torch.Generator().manual_seed(args.seed + epoch))
+    return DataLoader(train_ds, batch_size=args.batch_size, sampler=sampler, num_workers=workers,
+                      pin_memory=device.type == "cuda", drop_last=n > args.batch_size,
+                      worker_init_fn=seed_worker, generator=torch.Generator().manual_seed(args.seed + epoch),
+                      persistent_workers=False)

@@ -54,10 +54,10 @@ def test_downscale_loses_detail_and_keeps_the_size():
 
 @pytest.mark.parametrize("q", [0.0, 1 / 3])
 def test_draw_weights_keep_labels_balanced_with_synthetic_fakes(q):
-    from core.train import _class_balanced_weights
+    from core.train_data import class_balanced_weights
 
     labels = np.array([1] * 30 + [0] * 10)  # 3:1 real
-    w = _class_balanced_weights(labels, q).numpy()
+    w = class_balanced_weights(labels, q).numpy()
     real, fake = w[labels == 1].sum(), w[labels == 0].sum()
     # a share q of real draws turn into synthetic fakes: fake labels = data-set fakes + q * reals = half of all draws
     assert np.isclose((fake + q * real) / (real + fake), 0.5)
