@@ -38,8 +38,8 @@ for col, key in zip(st.columns(5), figures.METRIC_NAMES):
                delta_color="off" if unchanged else "normal", delta_arrow="off" if unchanged else "auto",
                help=ui.metric_help(key, positive) if now is not None else "0/0 at this threshold")
 change = ui.threshold_change_words(sweep, reference, t)
-if change:
-    st.caption(change)
+if change:  # what moved, in counts: the line a class reads aloud, so body text, not a grey caption
+    st.markdown(f":material/swap_vert: {change}")
 eer = sweep.eer()
 st.caption(f"Equal error rate {eer.eer:.1%} at threshold {eer.threshold:.4f}.")
 st.button("Use the EER threshold", on_click=ui.set_threshold, args=(eer.threshold, "the equal error rate point"))

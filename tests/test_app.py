@@ -162,7 +162,7 @@ def test_threshold_explorer_uses_the_eer_button(env, core_frame):
     sw = ThresholdSweep(core_frame["label"], core_frame["p_real"])
     assert [m.delta for m in at.metric] == [f"{getattr(sw.confusion(eer.threshold), k) - getattr(sw.confusion(0.5), k):+.3f}"
                                             for k in ("accuracy", "precision", "recall", "f1", "specificity")]
-    assert any(c.value == ui.threshold_change_words(sw, 0.5, at.session_state["threshold"]) for c in at.caption)
+    assert any(m.value.endswith(ui.threshold_change_words(sw, 0.5, at.session_state["threshold"])) for m in at.markdown)
 
 
 @pytest.mark.parametrize("make,expect", [
