@@ -10,18 +10,13 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .metrics import Confusion, PrCurve, RocCurve
+from .metrics import NAMES, Confusion, PrCurve, RocCurve
 
 # Okabe-Ito bluish green and vermillion: real stays green and fake red-ish, and the two stay apart for
 # red-green colour-blind readers (the old #2e7d32 / #c62828 pair did not, nor did their overlap in histograms)
 COLORS = {"real": "#009E73", "fake": "#D55E00", "threshold": "#1f4e9c", "point": "#111111", "curve": "#0072B2"}
-METRIC_NAMES = {
-    "accuracy": "Accuracy",
-    "precision": "Precision",
-    "recall": "Recall",
-    "f1": "F1",
-    "specificity": "Specificity",
-}
+# The metrics drawn against the threshold, named as everywhere else (core.metrics.NAMES).
+METRIC_NAMES = {k: NAMES[k] for k in ("accuracy", "precision", "recall", "f1", "specificity")}
 # One look per metric, told apart by hue and dash (Okabe-Ito colours, safe for colour-blind readers):
 # the theme's default colour cycle drew accuracy/precision and recall/F1 in near-identical shades.
 METRIC_STYLES = {
