@@ -311,15 +311,15 @@ def metric_help(key: str, positive: str) -> str:
     }[key]
 
 
-def cpu_time_words(n_images: int, fast: bool, device_type: str, rate: float | None = None) -> str:
+def cpu_time_words(n_images: int, fast: bool, device_type: str) -> str:
     """What a pass over ``n_images`` will cost, for a button's caption: "" off the CPU (a GPU
-    takes seconds). ``rate``: images/s, by default ``robustness.CPU_IMAGES_PER_S`` (measured with
-    the shipped ensemble on a quiet 2-core CPU; a busy machine is slower, which is said)."""
+    takes seconds). The rate is ``robustness.CPU_IMAGES_PER_S`` (measured with the shipped
+    ensemble on a quiet 2-core CPU; a busy machine is slower, which is said)."""
     from .robustness import CPU_IMAGES_PER_S
 
     if device_type != "cpu":
         return ""
-    rate = rate or CPU_IMAGES_PER_S[bool(fast)]
+    rate = CPU_IMAGES_PER_S[bool(fast)]
     minutes = n_images / rate / 60
     when = "under a minute" if minutes < 1 else f"about {minutes:.0f} min"
     return (f"{when[0].upper() + when[1:]} on a 2-core CPU at {rate:.0f} images/s (the shipped ensemble, measured "
