@@ -30,8 +30,9 @@ LAYOUT_HELP = """A test set is a folder with one subfolder per class:
         └── easy_1_1010.jpg
 
 Images: .jpg .jpeg .jfif .png .webp .bmp .tif .tiff (any letter case); images of other
-types (.gif, .heic) are left out and counted. Class folders named otherwise, as data sets ship them (training_real/
-and training_fake/, 0_real/ and 1_fake/), are read as real/ and fake/."""
+types (.gif, .heic) are left out and counted. Class folders named otherwise, as data sets
+ship them (training_real/ and training_fake/, 0_real/ and 1_fake/), are read as real/ and
+fake/."""
 
 
 class DatasetError(ValueError):
