@@ -8,7 +8,8 @@ The model is loaded once, in a background thread at start-up (``/health`` says 5
 it is ready), and shared by all requests. Decoding and inference run in worker threads,
 so the event loop keeps answering ``/health`` while a batch is scored. Images go through
 ``open_photo`` and ``score_tensors_and_members``, the same path as ``python -m core predict``, so the
-numbers are the same. Errors are JSON ``{"detail", "filename"}``, never a traceback.
+numbers are the same. Errors are JSON ``{"detail", "error", "filename"}`` (``error`` repeats ``detail``
+under the report API's key), never a traceback.
 """
 from __future__ import annotations
 

@@ -82,10 +82,18 @@ class ApiConfig:
 
 
 class ErrorBody(BaseModel):
-    """Every error: what went wrong, and the file it concerns when there is one."""
+    """Every error: what went wrong, and the file it concerns when there is one.
+
+    ``detail`` is FastAPI's key; ``error`` carries the same text under the key the report's ``main.py``
+    used (``{"error": str(e)}``), so clients written against that API still find the message.
+    """
 
     detail: str = Field(examples=["photo.png: not a readable image: its content is not JPEG, PNG, WebP, BMP or TIFF data (a renamed or damaged file?)"])
+    error: str = Field(default="", description="the same text as detail, the report API's key")
     filename: str | None = None
+
+    def model_post_init(self, __context) -> None:
+        self.error = self.error or self.detail
 
 
 class FaceInfo(BaseModel):
@@ -178,7 +186,7 @@ class UploadTooLarge(HTTPException):
 
 
 def too_large_response(limit_bytes: int) -> JSONResponse:
-    return JSONResponse({"detail": UploadTooLarge(limit_bytes).detail, "filename": None}, status_code=413)
+    return JSONResponse(ErrorBody(detail=UploadTooLarge(limit_bytes).detail).model_dump(), status_code=413)
 
 
 class BodySizeLimit:

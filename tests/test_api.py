@@ -52,7 +52,8 @@ def _assert_clean_error(r, status: int, filename: str | None = None) -> dict:
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/json")
     body = r.json()
-    assert set(body) == {"detail", "filename"} and body["detail"]
+    assert set(body) == {"detail", "error", "filename"} and body["detail"]
+    assert body["error"] == body["detail"]  # the report's main.py clients read "error"
     assert "Traceback" not in r.text and "/work/" not in r.text and "/tmp/" not in r.text
     if filename:
         assert body["filename"] == filename and filename in body["detail"]
