@@ -144,6 +144,19 @@ def verdict_table(results: list[UploadVerdict], threshold: float, seen: Seen | N
     return table
 
 
+SCORE_MISSING = "—"
+
+
+def scores_as_text(table: pd.DataFrame) -> pd.DataFrame:
+    """``verdict_table`` for the screen: P(real) and P(fake) as 4-decimal text and a dash for a
+    file that was not scored, where the data grid would print "None". Scores lie in [0, 1], so the
+    fixed-width text still sorts in numeric order."""
+    shown = table.copy()
+    for column in ("P(real)", "P(fake)"):
+        shown[column] = [SCORE_MISSING if pd.isna(v) else f"{v:.4f}" for v in table[column]]
+    return shown
+
+
 def verdict_csv(results: list[UploadVerdict], threshold: float, model: str, seen: Seen | None = None,
                 labels: dict[str, int] | None = None) -> bytes:
     """``verdict_table`` as CSV bytes, each row also naming the model and the threshold, so a

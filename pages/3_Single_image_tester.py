@@ -5,7 +5,7 @@ from core import figures, ui
 from core.analysis import score_context
 from core.provenance import upload_words
 from core.uploads import (MAX_IMAGE_UPLOAD_MB, MAX_PICKS, UPLOAD_TYPES, pick_words, random_pick, read_picks, true_verdict,
-                          verdict_csv, verdict_table)
+                          scores_as_text, verdict_csv, verdict_table)
 
 ctx = ui.sidebar("Single-image tester")
 st.title("Single-image tester")
@@ -50,9 +50,7 @@ for r in results:
         st.error(r.error, icon=":material/broken_image:")
 seen = ctx.seen  # what the model was trained and chosen on, re-read when its sidecar changes
 if len(results) > 1:
-    st.dataframe(verdict_table(results, t, seen, labels), hide_index=True, width="stretch",
-                 column_config={"P(real)": st.column_config.NumberColumn(format="%.4f"),
-                                "P(fake)": st.column_config.NumberColumn(format="%.4f")})
+    st.dataframe(scores_as_text(verdict_table(results, t, seen, labels)), hide_index=True, width="stretch")
 st.download_button("Download the verdicts (CSV)", verdict_csv(results, t, detector.name, seen, labels), file_name="verdicts.csv",
                    mime="text/csv", icon=":material/download:")
 set_sweep, why = ui.scored_sweep(ctx)  # the sidebar's test set, when already scored (never runs it here)

@@ -13,7 +13,8 @@ from PIL import Image
 from core.checkpoint import load_detector
 from core.data import DatasetError
 from core.inference import score_images
-from core.uploads import extract_test_set_zip, judge_uploads, safe_name, verdict_csv, verdict_table
+from core.uploads import (SCORE_MISSING, extract_test_set_zip, judge_uploads, safe_name, scores_as_text, verdict_csv,
+                          verdict_table)
 
 
 def image_bytes(fmt: str, size=(96, 96), color=(180, 120, 90)) -> bytes:
@@ -68,6 +69,11 @@ def test_bad_uploads_get_a_message_and_the_good_ones_a_verdict(detector):
     table = verdict_table(results, 0.5)
     assert table["verdict"].tolist().count("not scored") == 4
     assert table.loc[1, "message"] == results[1].error
+    shown = scores_as_text(table)  # the screen: a dash for no score, and the text sorts as the numbers do
+    assert shown.loc[1, "P(real)"] == shown.loc[1, "P(fake)"] == SCORE_MISSING
+    assert shown.loc[0, "P(real)"] == f"{results[0].p_real:.4f}" and table["P(real)"].isna().sum() == 4
+    scored = table["P(real)"].notna()
+    assert list(shown[scored].sort_values("P(real)").index) == list(table[scored].sort_values("P(real)").index)
     csv = pd.read_csv(io.BytesIO(verdict_csv(results, 0.5, "m.pth")), keep_default_na=False)
     assert list(csv.columns) == ["file", "P(real)", "P(fake)", "verdict", "threshold", "model", "face crop", "message"]
     assert (csv["threshold"] == 0.5).all() and (csv["model"] == "m.pth").all() and len(csv) == len(results)
