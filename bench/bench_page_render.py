@@ -27,7 +27,7 @@ def parse_args(argv=None):
     p.add_argument("--n", type=int, default=10_000, help="images in the synthetic set")
     p.add_argument("--repeats", type=int, default=7, help="threshold changes timed per page")
     p.add_argument("--pages", choices=["dashboard", "all"], default="dashboard",
-                   help="dashboard: the four pages of issue 4; all: every entry of core.ui.PAGES")
+                   help="dashboard: the four pages of issue 4; all: every entry of core.dashboard.PAGES")
     return p.parse_args(argv)
 
 

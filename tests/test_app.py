@@ -291,7 +291,7 @@ def test_an_uploaded_checkpoint_that_does_not_load_is_deleted_with_the_reason(ap
     """A refused upload stayed in weights/uploads/ and was offered in the weights list ever after."""
     from types import SimpleNamespace
 
-    monkeypatch.setattr(ui, "REPO", tmp_path)
+    monkeypatch.setattr(ui.state, "REPO", tmp_path)  # where the sidebar saves uploads
     state = {"device": "cpu", "weights": "weights/default.pth"}
     monkeypatch.setattr(ui.st, "session_state", state)
     state["w_weights_upload"] = SimpleNamespace(name="three_class.pth", getvalue=lambda: b"not a checkpoint")
