@@ -59,7 +59,7 @@ else:
     cards = ["accuracy", "precision", "recall", "f1", "specificity", "roc_auc", "average_precision", "eer"]
     for row in (cards[:5], cards[5:]):
         for col, key in zip(st.columns(5), row):
-            col.metric(ui.metric_label(key, positive), ui.fmt(summary[key]),
+            col.metric(ui.metric_label(key, positive), ui.metric_value(key, summary[key]),
                        help=summary["unavailable"].get(key) or ui.metric_help(key, positive))
 
     st.subheader("Confusion matrix")

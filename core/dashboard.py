@@ -16,7 +16,7 @@ from .evaluation import ONE_CLASS_WORDS, one_class_summary  # noqa: F401  (re-ex
 from .data import MISSING_CLASS, TestSet, has_class_folders, unreadable
 from .identity import threshold_sidecar
 from .inference import InferenceSettings, Progress
-from .metrics import NAMES, fmt  # noqa: F401  (fmt: pages format cards with ui.fmt)
+from .metrics import NAMES, SHARE_METRICS, fmt
 from .quality import LOW_DETAIL
 
 REPO = Path(__file__).resolve().parent.parent
@@ -286,6 +286,21 @@ def metric_label(key: str, positive: str) -> str:
     ("Recall (real)"), since an audience of detectors reads recall as fakes caught."""
     name = {**NAMES, "average_precision": "AP", "balanced_accuracy": "Bal. acc."}[key]  # short: whole at 1000 px
     return f"{name} ({positive})" if key in ("precision", "recall", "f1") else name
+
+
+def metric_value(key: str, value: float | None) -> str:
+    """A metric card's value, written the one way every page writes it: a share of images as a
+    percentage ("82.8%", as the report and the Operating points page give them), a score that is
+    not a share (ROC-AUC, AP, MCC) with three decimals; "n/a" when undefined."""
+    if key not in SHARE_METRICS or value is None or value != value:
+        return fmt(value)
+    return f"{value:.1%}"
+
+
+def metric_delta(key: str, delta: float) -> str:
+    """The change of a card's value: percentage points for a share ("+1.2 pp": not "+1.2%", which
+    reads as relative), signed decimals otherwise."""
+    return f"{delta * 100:+.1f} pp" if key in SHARE_METRICS else f"{delta:+.3f}"
 
 
 def metric_help(key: str, positive: str) -> str:

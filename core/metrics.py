@@ -21,6 +21,10 @@ NAMES = {"accuracy": "Accuracy", "precision": "Precision", "recall": "Recall", "
          "specificity": "Specificity", "balanced_accuracy": "Balanced accuracy", "mcc": "MCC",
          "roc_auc": "ROC-AUC", "average_precision": "Average precision", "eer": "EER",
          "fake_catch_rate": "Fake catch rate", "real_pass_rate": "Real pass rate"}
+# metrics that are shares of images: written as percentages (82.8%) everywhere; the rest
+# (ROC-AUC, AP, MCC) are scores, written as decimals (0.904)
+SHARE_METRICS = frozenset({"accuracy", "precision", "recall", "f1", "specificity", "eer", "balanced_accuracy",
+                           "fake_catch_rate", "real_pass_rate"})
 _INTERVAL_ENDS = {"_low": ": CI low", "_high": ": CI high", "_ci": ": CI method"}
 
 

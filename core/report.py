@@ -20,7 +20,7 @@ from .analysis import Analysis
 from .bootstrap import HEADLINE
 from .figures import confusion_figure, pr_figure, roc_figure
 from .figures_analysis import reliability_figure, slice_figure, with_band
-from .metrics import NAMES, predicted_real  # noqa: F401  (pages read NAMES from here)
+from .metrics import NAMES, SHARE_METRICS, predicted_real  # noqa: F401  (pages read NAMES from here)
 from .calibration import reliability
 from .quality import low_detail_set_note
 
@@ -103,7 +103,7 @@ def build_html(a: Analysis, ident: Identity, presets: list | None = None) -> str
     analysis's default ones, so a report built from a page lists what the page shows."""
     e = html.escape
     c = a.sweep.confusion(a.threshold, a.positive)
-    metrics = pd.DataFrame([{"metric": NAMES[m], "value (95% CI)": a.boot.intervals[m].format(percent=m != "mcc")} for m in HEADLINE])
+    metrics = pd.DataFrame([{"metric": NAMES[m], "value (95% CI)": a.boot.intervals[m].format(percent=m in SHARE_METRICS)} for m in HEADLINE])
     cal = a.calibration
     figs = [confusion_figure(c)]
     if a.sweep.has_both_classes:

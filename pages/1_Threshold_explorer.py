@@ -33,8 +33,9 @@ base = sweep.confusion(reference, positive)
 for col, key in zip(st.columns(5), figures.METRIC_NAMES):
     now, before = getattr(c, key), getattr(base, key)
     delta = None if now is None or before is None or abs(t - reference) < 1e-9 else now - before
-    unchanged = delta is not None and abs(delta) < 5e-4  # "+0.000": grey, no arrow
-    col.metric(ui.metric_label(key, positive), ui.fmt(now), delta=None if delta is None else f"{delta:+.3f}",
+    unchanged = delta is not None and abs(delta) < 5e-4  # "+0.0 pp": grey, no arrow
+    col.metric(ui.metric_label(key, positive), ui.metric_value(key, now),
+               delta=None if delta is None else ui.metric_delta(key, delta),
                delta_color="off" if unchanged else "normal", delta_arrow="off" if unchanged else "auto",
                help=ui.metric_help(key, positive) if now is not None else "0/0 at this threshold")
 change = ui.threshold_change_words(sweep, reference, t)

@@ -19,11 +19,9 @@ st.caption(f"95% stratified bootstrap intervals, {a.boot.n_resamples} resamples 
            f"separately), seed {a.boot.seed}. Positive class: {positive}.")
 cols = st.columns(5)
 for i, name in enumerate(HEADLINE):  # short labels ("Bal. acc.", "AP"): whole at a 1000 px window
-    iv, pct = a.boot.intervals[name], name != "mcc"
+    iv, pct = a.boot.intervals[name], name in ui.SHARE_METRICS  # as the Overview writes them: 82.8%, 0.904
     cols[i % 5].metric(ui.metric_label(name, positive), iv.format_estimate(pct), help=ui.metric_help(name, positive))
-    # "63.2–74.2" alone (the caption above says 95% bootstrap), so it fits a 1000 px window's column;
-    # a Wilson interval keeps its name
-    cols[i % 5].caption((iv.format_interval(pct) or "no interval").removeprefix("95% CI "))
+    cols[i % 5].markdown(iv.format_interval(pct) or "no interval")  # body text: a caption was lost on a projector
 
 left, right = st.columns(2)
 ui.chart(left, figures_analysis.with_band(figures.roc_figure(sweep.roc(positive), positive=positive),
@@ -83,5 +81,5 @@ if st.session_state.get("report", (None,))[0] == report_key:
                        file_name="deepfake_report.html", mime="text/html")
     d2.download_button("Download all predictions (CSV)", csv,
                        file_name="deepfake_predictions.csv", mime="text/csv")
-st.dataframe(pd.DataFrame([{"metric": report.NAMES[m], "value (95% CI)": a.boot.intervals[m].format(percent=m != "mcc")}
+st.dataframe(pd.DataFrame([{"metric": report.NAMES[m], "value (95% CI)": a.boot.intervals[m].format(percent=m in ui.SHARE_METRICS)}
                            for m in HEADLINE]), hide_index=True)

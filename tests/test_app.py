@@ -72,7 +72,8 @@ def test_moving_the_threshold_sets_the_confusion_numbers_core_computes(env, core
         c = sweep.confusion(t, "real")
         shown = metrics(at)
         assert [shown[w] for w in WORDS] == [str(v) for v in (c.fake_caught, c.fake_missed, c.real_flagged, c.real_passed)]
-        assert shown["Accuracy"] == f"{c.accuracy:.3f}"
+        assert shown["Accuracy"] == f"{c.accuracy:.1%}"  # a share, as a percentage on every page
+        assert shown["ROC-AUC"] == f"{sweep.roc().auc:.3f}"  # not a share: decimals
         assert at.query_params["threshold"] in (f"{t:.6g}", [f"{t:.6g}"])
 
 
@@ -82,7 +83,7 @@ def test_positive_class_fake_changes_precision_but_not_the_words(env, core_frame
     at.sidebar.radio(key="w_positive").set_value("fake").run()
     c = ThresholdSweep(core_frame["label"], core_frame["p_real"]).confusion(t, "fake")
     shown = metrics(at)
-    assert shown["Precision (fake)"] == ("n/a" if c.precision is None else f"{c.precision:.3f}")
+    assert shown["Precision (fake)"] == ("n/a" if c.precision is None else f"{c.precision:.1%}")
     assert "Precision (real)" not in shown  # the label names the class the number is about
     assert shown["fake caught"] == str(c.fake_caught)
     assert at.query_params["positive"] in ("fake", ["fake"])  # a copied link reopens with the same numbers
@@ -160,7 +161,11 @@ def test_threshold_explorer_uses_the_eer_button(env, core_frame):
     assert at.session_state["threshold"] == pytest.approx(eer.threshold, abs=1e-6)
     # away from the model's own 0.5, the metrics carry deltas and a caption counts the images that changed
     sw = ThresholdSweep(core_frame["label"], core_frame["p_real"])
-    assert [m.delta for m in at.metric] == [f"{getattr(sw.confusion(eer.threshold), k) - getattr(sw.confusion(0.5), k):+.3f}"
+    # in percentage points: "+1.2 pp", not "+1.2%", which would read as a relative change
+    assert [m.delta for m in at.metric] == [
+        f"{100 * (getattr(sw.confusion(eer.threshold), k) - getattr(sw.confusion(0.5), k)):+.1f} pp"
+        for k in ("accuracy", "precision", "recall", "f1", "specificity")]
+    assert [m.value for m in at.metric] == [f"{getattr(sw.confusion(eer.threshold), k):.1%}"
                                             for k in ("accuracy", "precision", "recall", "f1", "specificity")]
     assert any(m.value.endswith(ui.threshold_change_words(sw, 0.5, at.session_state["threshold"])) for m in at.markdown)
 

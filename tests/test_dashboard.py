@@ -104,3 +104,13 @@ def test_time_words_scale_with_the_images_and_say_nothing_off_the_cpu():
     assert "longer while other work runs" in cpu_time_words(19584, False, "cpu")
     assert cpu_time_words(100, True, "cpu").startswith("Under a minute") and "24 images/s" in cpu_time_words(100, True, "cpu")
     assert cpu_time_words(19584, False, "cuda") == ""
+
+
+def test_metric_cards_write_shares_as_percentages_and_scores_as_decimals():
+    from core.dashboard import metric_delta, metric_value
+
+    assert metric_value("accuracy", 0.82822) == "82.8%" and metric_value("eer", 0.1818) == "18.2%"
+    assert metric_value("roc_auc", 0.90437) == "0.904" and metric_value("mcc", -0.25) == "-0.250"
+    assert metric_value("precision", None) == "n/a" and metric_value("f1", float("nan")) == "n/a"
+    assert metric_delta("recall", 0.0123) == "+1.2 pp" and metric_delta("specificity", -0.05) == "-5.0 pp"
+    assert metric_delta("average_precision", 0.0123) == "+0.012"

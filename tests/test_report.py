@@ -1,5 +1,6 @@
 """core.report / `python -m core report` and the keys `evaluate --json` gains."""
 import json
+import re
 from html.parser import HTMLParser
 
 import pandas as pd
@@ -29,6 +30,8 @@ def test_report_is_self_contained(tiny_set, tiny_ckpt, cache_dir, tmp_path):
     assert all(u.startswith("data:image/") for u in parser.urls)
     assert "<script src=" not in text and "plotly" in text.lower()
     assert "95% CI" in text and "sha256" in text
+    # shares as percentages, ROC-AUC as a decimal: as every dashboard page writes them
+    assert re.search(r"<td>Accuracy</td>\s*<td>\d+\.\d%", text) and re.search(r"<td>ROC-AUC</td>\s*<td>[01]\.\d{3}[ <]", text)
     csv = pd.read_csv(out.with_suffix(".csv"))
     assert len(csv) == 12 and {"p_real", "verdict", "correct", "jpeg_quality", "detail_share"} <= set(csv.columns)
     assert "hold little fine detail" not in text  # 1 of these 12 is below 0.16: under the 10 % that warns
