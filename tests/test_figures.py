@@ -140,3 +140,18 @@ def test_the_dark_theme_copy_swaps_every_dark_ink_and_nothing_else(sweep):
     assert figures.COLORS["curve"].lower() in text  # mid-tone inks stay
     # the data are untouched (both serialise each array the same way, as plotly sends it to the browser)
     assert [t["x"] for t in dark.to_plotly_json()["data"]] == [t["x"] for t in fig.to_plotly_json()["data"]]
+
+
+def test_screen_fonts_reach_ticks_legend_and_colour_bars():
+    """Streamlit's chart theme sets ticks and legends to 12 px unless each element says otherwise."""
+    from plotly.subplots import make_subplots
+
+    from core.figures import FONT_SIZE, with_screen_fonts
+
+    fig = make_subplots(rows=1, cols=2)
+    fig.add_scatter(x=[0, 1], y=[0, 1], row=1, col=1)
+    fig.add_heatmap(z=[[1, 2], [3, 4]], row=1, col=2)
+    assert with_screen_fonts(fig) is fig
+    assert [fig.layout[a].tickfont.size for a in ("xaxis", "xaxis2", "yaxis", "yaxis2")] == [FONT_SIZE] * 4
+    assert fig.layout.legend.font.size == FONT_SIZE and fig.data[1].colorbar.tickfont.size == FONT_SIZE
+    assert fig.data[0].marker.colorbar.tickfont.size is None  # a scatter without a colour bar gets none

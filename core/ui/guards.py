@@ -10,7 +10,7 @@ from .. import provenance
 from ..checkpoint import Detector
 from ..dashboard import ONE_CLASS_WORDS, PAGES, TESTER, Context, one_class_summary, one_class_words
 from ..data import LABEL_NAMES, LAYOUT_HELP
-from ..figures import for_dark_theme
+from ..figures import for_dark_theme, with_screen_fonts
 from ..inference import Predictions
 from ..metrics import ThresholdSweep
 from .cached import predictions, sweep
@@ -33,12 +33,13 @@ def threshold_slider(widget: str = "w_threshold_main") -> None:
 
 def chart(where, fig, **kwargs):
     """``where.plotly_chart(fig, **kwargs)`` (``where``: ``st`` or a column), the figure recoloured
-    for Streamlit's dark theme when that is on (``figures.for_dark_theme``)."""
+    for Streamlit's dark theme when that is on (``figures.for_dark_theme``) and its small text set
+    to the projector size (``figures.with_screen_fonts``; it changes ``fig``, which pages build per run)."""
     try:  # the frontend's report is "light" on a session's first run even when the server is set dark
         dark = st.context.theme.type == "dark" or st.get_option("theme.base") == "dark"
     except Exception:  # noqa: BLE001 - no theme known (bare mode, an old frontend): draw as is
         dark = False
-    return where.plotly_chart(for_dark_theme(fig) if dark else fig, **kwargs)
+    return where.plotly_chart(with_screen_fonts(for_dark_theme(fig) if dark else fig), **kwargs)
 
 
 def show_overlap(o: provenance.Overlap | None, frame: pd.DataFrame, threshold: float, positive: str,
