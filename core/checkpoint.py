@@ -19,7 +19,7 @@ import torch
 from . import atomic
 from .identity import CheckpointError, DeviceUnavailable, file_sha256, saved_threshold, threshold_sidecar  # noqa: F401
 from .model import BACKBONES, FaceClassifier, build_model
-from .preprocess import Preprocessing
+from .preprocess import Preprocessing, file_error_words
 
 FORMAT = "deepfake-detector-checkpoint"
 VERSION = 1
@@ -177,13 +177,19 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         raise CheckpointError(f"Weights file not found: {path}")
     if path.is_dir():
         raise CheckpointError(f"{path} is a folder, not a weights file")
+    if not path.is_file():  # opening a named pipe would wait for a writer forever
+        raise CheckpointError(f"{path.name} is not a regular file (a pipe, socket or device), not a weights file")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path.name} is empty (0 bytes): not a checkpoint; was it copied or downloaded whole?")
+    try:  # the one read that can fail for the file system rather than the content: say so, not "damaged"
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as exc:
+        raise CheckpointError(f"{path.name} {file_error_words(exc)}: check its permissions "
+                              f"(ls -l {path})") from None
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        with open(path, "rb") as f:
-            head = f.read(4)
         # the start of a torch.save file (a zip, or the old pickle format) that then fails to load: cut short
         refused = "Weights only load failed" in str(exc)  # whole, but a pickled model: the message below says why
         if not refused and (head.startswith((b"PK\x03\x04", b"\x80")) or isinstance(exc, EOFError)):

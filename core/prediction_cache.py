@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import pandas as pd
 
@@ -171,7 +171,8 @@ def assemble(merged: pd.DataFrame, from_cache: int, scored: int, precision: str)
     frame["p_real"] = frame["p_real"].astype(float)
     frame["detail_share"] = pd.to_numeric(frame["detail_share"], errors="coerce")
     frame[["width", "height"]] = frame[["width", "height"]].astype(int)
-    skipped = list(zip(merged.loc[~ok, "relpath"], err[~ok]))
+    # the reason without the file name the error message starts with: the relpath beside it names it
+    skipped = [(rel, why.removeprefix(f"{PurePath(rel).name}: ")) for rel, why in zip(merged.loc[~ok, "relpath"], err[~ok])]
     return Predictions(frame=frame, skipped=skipped, from_cache=from_cache, scored=scored, precision=precision)
 
 

@@ -29,7 +29,19 @@ def unreadable_reason(exc: Exception) -> str:
     to a person who had renamed a text file to .jpg."""
     if isinstance(exc, UnidentifiedImageError):
         return "not a readable image: its content is not JPEG, PNG, WebP, BMP or TIFF data (a renamed or damaged file?)"
+    if isinstance(exc, OSError) and exc.errno is not None:  # the file system refused, not the decoder
+        return file_error_words(exc)
     return f"not a readable image ({type(exc).__name__})"
+
+
+def file_error_words(exc: OSError) -> str:
+    """An operating-system error on opening a file, in words: "cannot be read (permission denied)",
+    not "not a readable image (PermissionError)", which blamed the file's content."""
+    if isinstance(exc, PermissionError):
+        return "cannot be read (permission denied)"
+    if isinstance(exc, FileNotFoundError):
+        return "file not found"
+    return f"cannot be read ({(exc.strerror or type(exc).__name__).lower()})"
 
 
 class ImageError(ValueError):
@@ -88,7 +100,7 @@ def _check_file(path, label: str) -> None:
         gone = "a link to a missing file" if os.path.islink(path) else "file not found"
         raise ImageError(f"{label}: {gone}") from None
     except OSError as exc:
-        raise ImageError(f"{label}: cannot be read ({exc.strerror or exc})") from None
+        raise ImageError(f"{label}: {file_error_words(exc)}") from None
     if stat.S_ISDIR(st.st_mode):
         raise ImageError(f"{label}: is a folder, not an image")
     if not stat.S_ISREG(st.st_mode):

@@ -5,6 +5,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from core.checkpoint import load_detector
 from core.dashboard import progress_text
@@ -32,6 +33,8 @@ def test_predictions_frame_and_skipped_corrupt_files(tmp_path, tiny_ckpt, cache_
     skipped = dict(preds.skipped)
     assert set(skipped) == {"real/truncated.jpg", "real/not_an_image.png"}
     assert "truncated" in skipped["real/truncated.jpg"] and "not a readable image" in skipped["real/not_an_image.png"]
+    # the reason alone: the relpath beside it names the file ("real/x.jpg: x.jpg: ..." said it twice)
+    assert not [why for why in skipped.values() if why.startswith(("truncated.jpg", "not_an_image.png"))]
     # scores match scoring the same files one by one
     one = score_images(det, [open_image(p)[0] for p in f["path"]])
     # float32 kernels differ slightly with batch size (measured up to ~1.4e-5 here)
@@ -246,3 +249,22 @@ def test_a_cache_only_lookup_records_touched_files_too(tmp_path, tiny_ckpt, cach
     assert cached_predictions(det.sha256, touched, SETTINGS) is not None
     merged, todo = merge_with_cache(touched, cache_path(det.sha256, touched, SETTINGS))
     assert not todo and not merged["relinked"].any()  # matched by path, size and the new time directly
+
+
+def test_a_file_the_system_will_not_open_is_not_called_a_bad_image(tmp_path, monkeypatch):
+    """A permission error read "not a readable image (PermissionError)", blaming the content."""
+    from core import preprocess
+    from core.preprocess import ImageError, unreadable_reason
+
+    assert unreadable_reason(PermissionError(13, "Permission denied")) == "cannot be read (permission denied)"
+    assert unreadable_reason(OSError(5, "Input/output error")) == "cannot be read (input/output error)"
+    assert unreadable_reason(OSError("image file is truncated")).startswith("not a readable image")  # PIL's, no errno
+    path = tmp_path / "locked.jpg"
+    Image.new("RGB", (8, 8)).save(path)
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(preprocess.Image, "open", refused)
+    with pytest.raises(ImageError, match=r"^locked\.jpg: cannot be read \(permission denied\)$"):
+        preprocess.open_image(str(path), name="locked.jpg")

@@ -194,6 +194,25 @@ def test_clear_errors_for_bad_weights(tmp_path):
     assert "1 tensor(s) missing: classifier.1.weight; 9 unexpected: extra.0, extra.1, extra.2 (+6 more)" in str(err.value)
 
 
+def test_weights_the_file_system_refuses_get_words_not_a_traceback(tmp_path, tiny_ckpt, monkeypatch):
+    """A weights file without read permission crashed predict, evaluate and card with a
+    PermissionError raised inside the except block; a named pipe was called "empty"."""
+    import os
+
+    from core import checkpoint
+
+    os.mkfifo(tmp_path / "pipe.pth")
+    with pytest.raises(CheckpointError, match="pipe.pth is not a regular file"):
+        load_detector(tmp_path / "pipe.pth")
+
+    def refused(path, *args, **kwargs):  # as a file of mode 000 is for anyone but root
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(checkpoint, "open", refused, raising=False)
+    with pytest.raises(CheckpointError, match=r"random_lite0\.pth cannot be read \(permission denied\): check its permissions"):
+        load_detector(tiny_ckpt)
+
+
 def test_an_export_without_batchnorm_counters_still_loads(tmp_path):
     """Older or filtered exports leave out num_batches_tracked; PyTorch fills it in, so it must load."""
     state = build_model("efficientnet_lite0").state_dict()

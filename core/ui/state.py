@@ -108,7 +108,7 @@ def _load(ss) -> dict:
         except RuntimeError:
             raise RuntimeError("GPU was chosen, but PyTorch sees no CUDA GPU on this machine: choose auto or CPU "
                                "under Test set and model.") from None
-        if not weights.is_file():
+        if not weights.exists():  # a folder or a pipe gets read_checkpoint's own words
             raise CheckpointError(f"No weights file at {ss['weights']}. Choose one in the sidebar or upload a .pth file.")
         out["detector"] = _load_detector(str(weights), weights_stamp(weights), device)
     except (CheckpointError, RuntimeError, OSError) as exc:
