@@ -95,6 +95,8 @@ def _check(detector, data: str, seen):
     with tqdm(total=len(test_set), unit="img", desc="scoring", file=sys.stderr, leave=False) as bar:
         ev = evaluate(detector, test_set, progress=lambda p: bar.update(p.done - bar.n))
     frame = ev.predictions.frame
+    if ev.predictions.note:
+        print(f"warning: {ev.predictions.note}", file=sys.stderr)
     require_readable(len(frame), test_set, ev.predictions.skipped)
     o = provenance.check(frame, seen)
     rec = model_card.recorded_vs_now(detector.meta, ev.sweep.summary(0.5),

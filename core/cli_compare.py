@@ -10,6 +10,7 @@ and how many images exactly one of them gets right. Predictions come from the ca
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from .bootstrap import DEFAULT_RESAMPLES
@@ -50,6 +51,8 @@ def run_compare(args: argparse.Namespace) -> int:
         with tqdm(total=len(test_set.images), desc=f"{label}: {Path(path).name}", unit="img") as bar:
             ev = evaluate(det, test_set, progress=lambda p: bar.update(p.done - bar.n))
         skipped = skipped or list(ev.predictions.skipped)
+        if ev.predictions.note and label == "A":  # the same cache folder for both: say it once
+            print(f"warning: {ev.predictions.note}", file=sys.stderr)
         require_readable(len(ev.predictions.frame), test_set, skipped)
         runs.append(Run(model=f"{label}: {Path(path).name} ({det.sha256[:12]})", test_set=str(test_set.root),
                         frame=ev.predictions.frame, threshold=det.threshold))

@@ -93,6 +93,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     ran = "not run, every prediction came from the cache" if hit else f"on {detector.device}"
     print(f"Model: {detector.name} ({detector.backbone}, sha256 {detector.sha256[:12]}) {ran}, "
           f"{p.precision}; {p.scored} images scored, {p.from_cache} from cache", file=sys.stderr)
+    if p.note:
+        print(f"warning: {p.note}", file=sys.stderr)
     if args.threshold is None and detector.threshold_warning:
         print(f"warning: {detector.threshold_warning}", file=sys.stderr)
     note = low_detail_set_note(p.frame["detail_share"])

@@ -37,6 +37,8 @@ def run_report(args: argparse.Namespace) -> int:
     with torch.inference_mode():
         ev = evaluate(detector, test_set, use_cache=not args.no_cache)
     frame = ev.predictions.frame
+    if ev.predictions.note:
+        print(f"warning: {ev.predictions.note}", file=sys.stderr)
     require_readable(len(frame), test_set, ev.predictions.skipped)
     if args.threshold is None:
         threshold, why = detector.threshold, detector.meta.get("threshold_source", "the checkpoint's threshold")

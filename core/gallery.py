@@ -11,6 +11,7 @@ import hashlib
 import io
 import math
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -114,16 +115,25 @@ def thumbnail(path: str | os.PathLike, size: int = THUMB_SIZE, cache_dir: Path |
     key = f"{path.absolute()}|{stat.st_size}|{stat.st_mtime_ns}|{size}"
     root = Path(cache_dir or prediction_cache.DEFAULT_CACHE_DIR) / "thumbs"
     out = root / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.jpg"
-    if out.exists():
-        return out
+    for made in (out, _SPARE_THUMBS / out.name):
+        if made.exists():
+            return made
     try:
         image, _ = open_image(str(path), draft_size=size)
     except ImageError:
         return None
     image.thumbnail((size, size), Image.Resampling.BILINEAR)
-    with atomic_path(out) as tmp:  # a concurrent reader never sees half a file
-        image.save(tmp, format="JPEG", quality=85)
-    return out
+    for where in (out, _SPARE_THUMBS / out.name):  # a cache folder that cannot be written: the system's temp
+        try:
+            with atomic_path(where) as tmp:  # a concurrent reader never sees half a file
+                image.save(tmp, format="JPEG", quality=85)
+            return where
+        except OSError:
+            continue
+    return None
+
+
+_SPARE_THUMBS = Path(tempfile.gettempdir()) / "deepfake-detector-thumbs"
 
 
 def thumbnail_uri(path: str | os.PathLike, size: int = THUMB_SIZE, cache_dir: Path | None = None) -> str | None:

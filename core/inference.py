@@ -9,8 +9,10 @@ the batch, not the set.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -201,9 +203,18 @@ def predict_test_set(
     cache_dir: Path | None = None,
     progress: Callable[[Progress], None] | None = None,
 ) -> Predictions:
-    """Score every image of ``test_set``; reuse cached scores of unchanged images."""
+    """Score every image of ``test_set``; reuse cached scores of unchanged images. Where the cache
+    folder cannot be written, the images are scored into a temporary one, dropped afterwards, and
+    ``Predictions.note`` says so: a read-only cache costs speed, never the evaluation."""
     images = test_set.images
     path = cache_file(detector, test_set, settings, cache_dir)
+    refused = _unwritable(path)
+    if refused:
+        with tempfile.TemporaryDirectory(prefix="deepfake-predictions-") as tmp:
+            preds = predict_test_set(detector, test_set, settings, use_cache=False, cache_dir=Path(tmp), progress=progress)
+        note = (f"the prediction cache {path.parent.parent} cannot be written ({refused}): these scores were not "
+                "kept, so the next run scores the images again (DEEPFAKE_CACHE_DIR names another folder)")
+        return dataclasses.replace(preds, note=note)
     # lets a later fully cached `evaluate` describe this model without loading it
     backbone = getattr(detector.model, "backbone", None)  # None: a stand-in model, nothing to record
     if backbone:
@@ -222,6 +233,19 @@ def predict_test_set(
     if not todo and progress:
         progress(Progress(len(images), len(images), 0.0, cached=len(images)))
     return assemble(merged, from_cache=n_cached, scored=len(todo), precision=settings.precision)
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why the cache file ``path`` (and its lock beside it) cannot be written, or None."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_name(path.name + ".lock"), "a"):
+            pass
+        if path.exists() and not os.access(path, os.W_OK):
+            raise PermissionError(13, "Permission denied")
+    except OSError as exc:
+        return (exc.strerror or type(exc).__name__).lower()
+    return None
 
 
 def _score_and_append(detector, merged, todo, settings, path: Path, progress) -> None:

@@ -99,11 +99,14 @@ def cached_hashes(paths: Iterable, cache_dir: str | os.PathLike | None = None,
     ready = len(paths) - len(todo)
     made = hash_files([paths[i] for i in todo], progress and (lambda done, _: progress(ready + done, len(paths))))
     if todo:
-        store.parent.mkdir(parents=True, exist_ok=True)
-        lines = "".join(f"{json.dumps(keys[i][0])}\t{keys[i][1]}\t{keys[i][2]}\t{h.hex() if h else ''}\n" for i, h in zip(todo, made))
-        with open(store, "a") as f:  # one write: rows appended by another process are not cut
-            f.write(lines)
         known.update({keys[i]: h for i, h in zip(todo, made)})
+        lines = "".join(f"{json.dumps(keys[i][0])}\t{keys[i][1]}\t{keys[i][2]}\t{h.hex() if h else ''}\n" for i, h in zip(todo, made))
+        try:
+            store.parent.mkdir(parents=True, exist_ok=True)
+            with open(store, "a") as f:  # one write: rows appended by another process are not cut
+                f.write(lines)
+        except OSError:
+            pass  # a read-only cache only costs speed: the hashes are made again next time
     return [known.get(k) if k is not None else None for k in keys]
 
 

@@ -84,6 +84,7 @@ class Predictions:
     from_cache: int
     scored: int
     precision: str
+    note: str = ""  # what the user should know about how they were made (a cache that could not be written)
 
 
 

@@ -268,3 +268,26 @@ def test_a_file_the_system_will_not_open_is_not_called_a_bad_image(tmp_path, mon
     monkeypatch.setattr(preprocess.Image, "open", refused)
     with pytest.raises(ImageError, match=r"^locked\.jpg: cannot be read \(permission denied\)$"):
         preprocess.open_image(str(path), name="locked.jpg")
+
+
+def test_a_cache_folder_that_cannot_be_written_costs_speed_not_the_evaluation(tmp_path, tiny_ckpt, monkeypatch, capsys):
+    """An unwritable DEEPFAKE_CACHE_DIR crashed `evaluate` (even with --no-cache) with a PermissionError."""
+    from core import near_copies, prediction_cache
+    from core.cli import main
+    from core.gallery import thumbnail
+
+    root = make_test_set(tmp_path / "s", n_real=3, n_fake=3)
+    (tmp_path / "plain_file").write_text("a file where the cache folder should be")
+    blocked = tmp_path / "plain_file" / "cache"  # mkdir fails here for root too (NotADirectoryError)
+    det, test_set = load_detector(tiny_ckpt), scan_test_set(root)
+    preds = predict_test_set(det, test_set, SETTINGS, cache_dir=blocked)
+    ok = predict_test_set(det, test_set, SETTINGS, cache_dir=tmp_path / "good")
+    np.testing.assert_allclose(preds.frame["p_real"], ok.frame["p_real"])
+    assert preds.scored == 6 and "cannot be written" in preds.note and str(blocked) in preds.note and not ok.note
+    paths = list(test_set.images["path"])
+    assert near_copies.cached_hashes(paths, blocked) == near_copies.hash_files(paths)
+    assert thumbnail(paths[0], cache_dir=blocked).is_file()
+    monkeypatch.setattr(prediction_cache, "DEFAULT_CACHE_DIR", blocked)
+    capsys.readouterr()
+    assert main(["evaluate", "--data", str(root), "--weights", str(tiny_ckpt), "--device", "cpu"]) == 0
+    assert "warning: the prediction cache" in capsys.readouterr().err

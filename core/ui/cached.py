@@ -58,11 +58,15 @@ def predictions(ctx: Context) -> Predictions:
         def report(p: Progress) -> None:
             bar.progress(min(1.0, p.done / p.total) if p.total else 1.0, text=progress_text(p))
 
-        fresh = predict_test_set(ctx.detector, ctx.test_set, ctx.settings, progress=report)
+        # this run's own counts: the cached copy would call every image "from cache"
+        preds = predict_test_set(ctx.detector, ctx.test_set, ctx.settings, progress=report)
         bar.empty()
         _WARM.add(key)
-        return fresh  # this run's own counts: the cached copy would call every image "from cache"
-    return _cached_predictions(*key, ctx.detector, ctx.test_set)
+    else:
+        preds = _cached_predictions(*key, ctx.detector, ctx.test_set)
+    if preds.note:  # a cache folder that cannot be written: the scores live only as long as this app
+        st.warning(preds.note, icon=":material/storage:")
+    return preds
 
 
 @st.cache_data(show_spinner="Projecting the features…", max_entries=8)
