@@ -79,6 +79,9 @@ def summary_json(ev: Evaluation, detector, test_set: TestSet, threshold: float, 
     )
     if ev.sweep.only_class:  # what a set of one class defines, ready to read
         out["one_class"] = one_class_summary(ev.sweep, threshold)
+    # a class the folder holds but not one of whose files could be read: the set became one-class
+    out["unreadable_classes"] = [cls for cls, listed in (("real", test_set.n_real), ("fake", test_set.n_fake))
+                                 if listed and not out[f"n_{cls}"]]
     return out
 
 
@@ -95,7 +98,13 @@ def format_report(summary: dict) -> str:
         ff, fr, rf, rr = c["tn"], c["fp"], c["fn"], c["tp"]
     else:
         ff, fr, rf, rr = c["tp"], c["fn"], c["fp"], c["tn"]
-    head = f"Test set: {summary.get('data', '')}  ({summary['n_real']} real, {summary['n_fake']} fake)"
+    head = f"Test set: {summary.get('data', '')}  ({summary['n_real']} real, {summary['n_fake']} fake"
+    n_skipped = len(summary.get("skipped", []))
+    if n_skipped:  # said at the top: the list at the end is easy to miss under a full report
+        head += f"; {n_skipped} unreadable file{'s' if n_skipped != 1 else ''} left out, listed at the end"
+    head += ")"
+    for cls in summary.get("unreadable_classes", []):
+        head += f"\nwarning: not one {cls} file could be read, so only {'fake' if cls == 'real' else 'real'} images are measured"
     if summary.get("n_images") == 0:  # every file skipped: a table of zeros and n/a would only hide why
         return "\n".join([head, "No image could be read, so there is nothing to measure.", *_tail_lines(summary)])
     lines = [

@@ -27,7 +27,10 @@ def test_evaluate_json_and_text(tmp_path, tiny_ckpt, cache_dir, capsys, positive
     for needle in ("Accuracy:", "Confusion Matrix:", "Actual Fake", "Predicted Real", "True Negatives (TN):",
                    "Specificity:", "ROC-AUC:", "EER:", "Skipped files: 2"):
         assert needle in text
+    # the skips are said in the first line too: under a full report the list at the end was missed
+    assert f"Test set: {root}  (5 real, 5 fake; 2 unreadable files left out, listed at the end)" in text
     d = json.loads(out.read_text())
+    assert d["unreadable_classes"] == []
     assert REQUIRED <= set(d)
     assert (d["n_real"], d["n_fake"], d["threshold"], d["positive"]) == (5, 5, 0.4, positive)
     assert len(d["skipped"]) == 2 and {"path", "reason"} <= set(d["skipped"][0])
@@ -315,3 +318,13 @@ def test_the_top_level_help_points_at_the_api_and_the_dashboard(capsys):
         main(["--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "python -m core.api --help" in text and "streamlit run streamlit_app.py" in text
+
+
+def test_a_class_whose_every_file_is_unreadable_is_said_at_the_top(tmp_path, tiny_ckpt, cache_dir, capsys):
+    root = make_test_set(tmp_path / "s", n_real=3, n_fake=0)
+    (root / "fake" / "a.jpg").write_text("not a picture")
+    (root / "fake" / "b.jpg").write_bytes(b"")
+    assert main(["evaluate", "--data", str(root), "--weights", str(tiny_ckpt), "--device", "cpu"]) == 0
+    head = capsys.readouterr().out.splitlines()[:2]
+    assert head[1] == "warning: not one fake file could be read, so only real images are measured", head
+    assert "2 unreadable files left out" in head[0]
