@@ -44,13 +44,14 @@ st.caption(f"{len(departs)} of {len(table)} settings of `{name}`'s last run depa
 st.dataframe(table.style.apply(lambda row: ["font-weight: bold" if row["departs"] else ""] * len(row), axis=1),
              hide_index=True, width="stretch", height=36 * (len(table) + 1) + 3)
 
-st.subheader("Training curves" + (f" of `{name}`" if len(chains) > 1 else ""))
 member = list(chains).index(name) if len(chains) > 1 else None
 history = model_card.history_frame(meta, member)
-if history is None:
-    st.caption("No per-epoch history in this checkpoint: an ensemble built before members carried theirs keeps each "
-               "member's summary only; `python -m core unpack` and the member's own file may have it.")
+if history is None:  # a caption, not a heading over nothing
+    st.caption(f"No training curves: {'`' + name + '`' if len(chains) > 1 else 'this checkpoint'} keeps no per-epoch "
+               "history (an ensemble built before members carried theirs keeps each member's summary only; "
+               "`python -m core unpack` and the member's own file may have it).")
 else:
+    st.subheader("Training curves" + (f" of `{name}`" if len(chains) > 1 else ""))
     ui.chart(st, figures_analysis.training_curves_figure(history, chains[name][0].best_epoch), width="stretch")
 
 st.subheader("Recorded validation numbers, measured again")

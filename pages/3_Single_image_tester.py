@@ -51,8 +51,9 @@ for r in results:
 seen = ctx.seen  # what the model was trained and chosen on, re-read when its sidecar changes
 if len(results) > 1:
     st.dataframe(scores_as_text(verdict_table(results, t, seen, labels)), hide_index=True, width="stretch")
-st.download_button("Download the verdicts (CSV)", verdict_csv(results, t, detector.name, seen, labels), file_name="verdicts.csv",
-                   mime="text/csv", icon=":material/download:")
+if any(r.ok for r in results):  # nothing scored: no file of errors to download
+    st.download_button("Download the verdicts (CSV)", verdict_csv(results, t, detector.name, seen, labels),
+                       file_name="verdicts.csv", mime="text/csv", icon=":material/download:")
 set_sweep, why = ui.scored_sweep(ctx)  # the sidebar's test set, when already scored (never runs it here)
 for i, r in enumerate(results):
     if not r.ok:

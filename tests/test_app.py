@@ -356,3 +356,13 @@ def test_the_gallery_pages_from_the_top_too(app_ckpt, tmp_path, cache_dir, monke
     assert at.number_input(key="gallery_page").value == 2  # the box at the bottom follows
     assert not set(first) & {b.key for b in at.button if b.key and b.key.startswith("open_")}
     assert any(c.value.startswith("Page 2 of") for c in at.caption)
+
+
+def test_the_tester_offers_no_verdicts_file_when_nothing_was_scored(env):
+    at = start("pages/3_Single_image_tester.py")
+    at.multiselect(key="tester_picks").set_value(["real/not_an_image.png"]).run()
+    assert not at.exception and any("not a readable image" in e.value for e in at.error)
+    assert not at.get("download_button")  # a CSV of errors alone helped no one
+    good = next(o for o in at.multiselect(key="tester_picks").options if o.startswith("fake/"))
+    at.multiselect(key="tester_picks").set_value(["real/not_an_image.png", good]).run()
+    assert not at.exception and len(at.get("download_button")) == 1
