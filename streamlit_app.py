@@ -3,6 +3,7 @@ import streamlit as st
 
 from core import figures, near_copies, ui
 from core.gallery import composition
+from core.model_card import model_words
 from core.quality import low_detail_set_note
 
 ctx = ui.sidebar("Overview")
@@ -11,12 +12,16 @@ preds, sweep = ui.guard_evaluation(ctx, one_class=True)
 t, positive = ctx.threshold, ctx.positive
 frame = preds.frame
 
-st.caption(f"{len(frame)} images in `{ctx.data_dir}` scored by `{ctx.detector.name}` "
+det = ctx.detector
+st.markdown(f"**`{det.name}`**: {model_words(det.meta.get('model_args') or {}, det.preprocessing.input_size)}")
+st.caption(f"{len(frame)} images in `{ctx.data_dir}` scored by it "
            f"({preds.precision}; " + (f"{preds.scored} scored now, " if preds.scored else "") +
            f"{preds.from_cache} from the cache). Verdict REAL when P(real) ≥ {t:.4f}; "
            f"positive class: {positive}.")
 
-st.subheader("Test set")
+overlap = ui.seen_overlap(ctx, preds)
+role = ui.set_role_words(overlap)  # a set the model was chosen on is said to be so where its numbers stand
+st.subheader("Test set" + role)
 cols = st.columns(4)
 cols[0].metric("Real images", sweep.n_real)
 cols[1].metric("Fake images", sweep.n_fake)
@@ -29,7 +34,7 @@ if ctx.left_out:
             "pictures saved again); they are left out of "
             "every page (sidebar toggle), so these numbers measure detection only.", icon=":material/school:")
 copies = ui.resaved_copies(ctx, preds)  # the same pictures saved again: no byte digest finds them
-ui.show_overlap(ui.seen_overlap(ctx, preds), frame, t, positive, copies)
+ui.show_overlap(overlap, frame, t, positive, copies)
 if copies is not None and len(copies):
     for level, text in near_copies.resaved_words(copies, len(frame), ctx.seen.where):
         getattr(st, level)(text, icon=":material/content_copy:")
@@ -54,7 +59,7 @@ if sweep.only_class:  # e.g. a folder of new fakes: the share the model gets rig
     st.page_link("pages/1_Threshold_explorer.py", label="The share at every threshold: Threshold explorer",
                  icon=":material/tune:")
 else:
-    st.subheader(f"Metrics at threshold {t:.4f}")
+    st.subheader(f"Metrics at threshold {t:.4f}" + role)
     summary = sweep.summary(t, positive)
     cards = ["accuracy", "precision", "recall", "f1", "specificity", "roc_auc", "average_precision", "eer"]
     for row in (cards[:5], cards[5:]):

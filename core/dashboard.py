@@ -288,6 +288,19 @@ def metric_label(key: str, positive: str) -> str:
     return f"{name} ({positive})" if key in ("precision", "recall", "f1") else name
 
 
+def set_role_words(overlap) -> str:
+    """What a heading over the test set's numbers adds when the model has seen all of it
+    (``provenance.Overlap``): ": the model's validation images" (it was chosen on them) or
+    ": the model's training images"; "" for a set it has not seen whole."""
+    if overlap is None or not overlap.n_images:
+        return ""
+    if len(overlap.val) == overlap.n_images:
+        return ": the model's validation images"
+    if len(overlap.train) + len(overlap.val) == overlap.n_images:
+        return ": images the model was trained or chosen on"
+    return ""
+
+
 def metric_value(key: str, value: float | None) -> str:
     """A metric card's value, written the one way every page writes it: a share of images as a
     percentage ("82.8%", as the report and the Operating points page give them), a score that is

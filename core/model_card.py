@@ -258,6 +258,26 @@ def short_name(backbone: str, n_members: int = 0) -> str:
     return {"resnet50": "ResNet50"}.get(backbone, backbone.replace("efficientnet_lite", "Lite"))
 
 
+BACKBONE_WORDS = {"resnet50": "ResNet50", "efficientnet_lite0": "EfficientNet-Lite0",
+                  "efficientnet_lite2": "EfficientNet-Lite2"}
+
+
+def model_words(model_args: dict, input_size: int | None = None) -> str:
+    """What the model is, in one sentence a class can be told: its CNN(s), input size(s), the
+    report's attention head where present, and how the output becomes P(real). ``model_args``:
+    the checkpoint's; ``input_size``: its preprocessing's (a single model records it there)."""
+    def one(args: dict, size) -> str:
+        name = BACKBONE_WORDS.get(args.get("backbone"), str(args.get("backbone")))
+        return f"{name} at {size} px" + (" with the report's spatial-attention head" if args.get("attention") else "")
+
+    members = model_args.get("members") or []
+    if members:
+        parts = [one(m, m.get("input_size", "?")) for m in members]
+        return (f"An ensemble of {len(members)} CNNs ({'; '.join(parts)}): P(real) is the sigmoid of the mean of "
+                "their logits.")
+    return f"One CNN ({one(model_args, input_size or '?')}): P(real) is the sigmoid of its one output logit."
+
+
 def devices(chains: dict[str, list[Step]]) -> dict[str, str]:
     """"CPU" / "GPU" -> the devices the runs of ``chains`` recorded, e.g. {"GPU": "cuda: NVIDIA H100 80GB HBM3"}."""
     out: dict[str, set] = {}

@@ -13,6 +13,7 @@ size_mb = detector.path.stat().st_size / 1e6 if detector.path and detector.path.
 st.caption(f"`{detector.name}` · sha256 `{detector.sha256[:12]}`"
            + (f" · {size_mb:.1f} MB, stored as {meta.get('storage_dtype', 'float32')}" if size_mb else "")
            + f" · output: {meta.get('output', 'P(real)')}")
+st.markdown(model_card.model_words(meta.get("model_args") or {}, detector.preprocessing.input_size))
 cols = [c for _ in range(2) for c in st.columns(2)]  # two by two: "ensemble of 2", "384 + 224 px" whole at 1000 px
 cols[0].metric("Model", model_card.short_name(detector.backbone, len(training.get("members") or [])), help=detector.backbone)
 cols[1].metric("Input size", detector.input_size_words)

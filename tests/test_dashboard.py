@@ -114,3 +114,17 @@ def test_metric_cards_write_shares_as_percentages_and_scores_as_decimals():
     assert metric_value("precision", None) == "n/a" and metric_value("f1", float("nan")) == "n/a"
     assert metric_delta("recall", 0.0123) == "+1.2 pp" and metric_delta("specificity", -0.05) == "-5.0 pp"
     assert metric_delta("average_precision", 0.0123) == "+0.012"
+
+
+def test_a_set_the_model_has_seen_whole_is_named_so_in_headings():
+    import pandas as pd
+
+    from core.dashboard import set_role_words
+    from core.provenance import Overlap
+
+    rows = pd.DataFrame({"relpath": ["real/a.jpg", "fake/b.jpg"], "label": [1, 0]})
+    none = rows.iloc[:0]
+    assert set_role_words(Overlap(2, none, rows, "w.pth")) == ": the model's validation images"
+    assert set_role_words(Overlap(2, rows.iloc[:1], rows.iloc[1:], "w.pth")) == ": images the model was trained or chosen on"
+    assert set_role_words(Overlap(3, none, rows, "w.pth")) == ""  # one image it has not seen: a test set
+    assert set_role_words(None) == "" and set_role_words(Overlap(0, none, none, "w.pth")) == ""

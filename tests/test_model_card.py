@@ -187,3 +187,17 @@ def test_card_command_prints_lineage_departures_and_the_check(trained, tmp_path,
     assert got["lineage"][0]["started from"] == "random weights" and len(got["recorded_vs_now"]) == 6
     assert main(["card", str(make_checkpoint(tmp_path / "r.pth"))]) == 0
     assert "No training recorded" in capsys.readouterr().out
+
+
+def test_model_words_say_what_the_model_is_in_one_sentence():
+    from core.model_card import model_words
+
+    ensemble = {"backbone": "ensemble", "members": [
+        {"backbone": "efficientnet_lite0", "attention": False, "input_size": 384},
+        {"backbone": "efficientnet_lite0", "attention": True, "input_size": 224}]}
+    assert model_words(ensemble) == (
+        "An ensemble of 2 CNNs (EfficientNet-Lite0 at 384 px; EfficientNet-Lite0 at 224 px with the report's "
+        "spatial-attention head): P(real) is the sigmoid of the mean of their logits.")
+    assert model_words({"backbone": "resnet50", "attention": True}, 224) == (
+        "One CNN (ResNet50 at 224 px with the report's spatial-attention head): P(real) is the sigmoid of its one "
+        "output logit.")
