@@ -335,7 +335,7 @@ def test_the_sidebar_can_leave_out_the_training_images_for_every_page(tmp_path, 
     assert at.info[0].value.startswith("4 images of") and not at.error and not at.warning
     frame = predict_test_set(load_detector(ckpt), scan_test_set(mixed)).frame
     rest = frame[frame["relpath"].str.contains("/val_")]
-    assert shown["Accuracy"] == f"{ThresholdSweep(rest['label'], rest['p_real']).summary(0.5)['accuracy']:.3f}"
+    assert shown["Accuracy"] == f"{ThresholdSweep(rest['label'], rest['p_real']).summary(0.5)['accuracy']:.1%}"
     assert at.query_params["unseen"] in ("1", ["1"])  # a copied link keeps the choice
     at.switch_page("pages/7_Compare.py").run()  # the Compare page's own contexts too
     assert not at.exception and list(at.dataframe[0].value["n"]) == [6]
