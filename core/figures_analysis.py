@@ -80,7 +80,13 @@ def slice_figure(table: pd.DataFrame, metric: str = "accuracy", dimension: str |
     t = t[t[metric].notna()]
     # n counts the images the rate is over: a fake catch rate is over the slice's fakes alone
     count, unit = {"fake_catch_rate": ("n_fake", " fakes"), "real_pass_rate": ("n_real", " reals")}.get(metric, ("n", ""))
-    labels = t["dimension"] + ": " + t["slice"].astype(str) + " (n=" + t[count].astype(str) + unit + ")"
+    # a slice of one class (hard fakes, a JPEG quality only the fakes have): its accuracy is that class's
+    # rate, so it is tagged, not left to be read against the mixed "all images" bar
+    only = pd.Series("", index=t.index)
+    if count == "n":
+        only = only.mask(t["n_real"].eq(0) & t["n_fake"].gt(0), ", fakes only").mask(
+            t["n_fake"].eq(0) & t["n_real"].gt(0), ", reals only")
+    labels = t["dimension"] + ": " + t["slice"].astype(str) + " (n=" + t[count].astype(str) + unit + only + ")"
     fig = go.Figure(go.Bar(
         x=t[metric], y=labels, orientation="h",
         error_x=dict(type="data", symmetric=False, array=(t[f"{metric}_high"] - t[metric]).fillna(0),

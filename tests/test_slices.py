@@ -106,6 +106,9 @@ def test_slice_with_every_fake_caught_has_a_wilson_interval_not_a_zero_width_one
     assert bar.error_x.arrayminus[i] > 0.4 and "Wilson" in bar.customdata[i]
     shown = _slices_display(t)
     assert "Wilson" in shown.loc[easy.name, "Fake catch rate"]
+    # by accuracy, a slice of fakes alone says so: its bar is a catch rate, not comparable to "all images"
+    labels = list(slice_figure(t, "accuracy", None).data[0].y)
+    assert "difficulty: easy (n=4, fakes only)" in labels and "all: all images (n=24)" in labels
 
 
 def test_shortcut_on_a_tiny_set_needs_more_than_chance(tmp_path):
