@@ -203,6 +203,17 @@ def true_verdict(label: int) -> str:
     return "REAL" if label == 1 else "FAKE"
 
 
+def labels_by_content(results: list[UploadVerdict], digests: dict[str, str], images: pd.DataFrame) -> dict[str, int]:
+    """The true class of each upload that is, byte for byte, a file of the test set: name -> 1 real
+    / 0 fake, as ``read_picks`` gives for picks, so an uploaded test image is judged right or wrong
+    too. ``digests``: relpath -> ``provenance`` digest of the set's files that were hashed (the
+    sidebar's ``Context.seen_digests``)."""
+    by_digest = {d: rel for rel, d in digests.items() if d}
+    label = dict(zip(images["relpath"], images["label"])) if len(images) else {}
+    return {r.name: int(label[by_digest[r.digest]]) for r in results
+            if r.ok and r.digest in by_digest and by_digest[r.digest] in label}
+
+
 def pick_words(label: int, verdict: str, threshold: float) -> str:
     """The tester's line for a test-set image: its true class and whether the verdict is right."""
     truth = true_verdict(label)

@@ -4,8 +4,8 @@ import streamlit as st
 from core import figures, ui
 from core.analysis import score_context
 from core.provenance import upload_words
-from core.uploads import (MAX_IMAGE_UPLOAD_MB, MAX_PICKS, UPLOAD_TYPES, pick_words, random_pick, read_picks, true_verdict,
-                          scores_as_text, verdict_csv, verdict_table)
+from core.uploads import (MAX_IMAGE_UPLOAD_MB, MAX_PICKS, UPLOAD_TYPES, labels_by_content, pick_words, random_pick,
+                          read_picks, scores_as_text, true_verdict, verdict_csv, verdict_table)
 
 ctx = ui.sidebar("Single-image tester")
 st.title("Single-image tester")
@@ -49,6 +49,8 @@ for r in results:
     if not r.ok:
         st.error(r.error, icon=":material/broken_image:")
 seen = ctx.seen  # what the model was trained and chosen on, re-read when its sidecar changes
+if ctx.test_set is not None:  # an uploaded copy of a test-set file is judged right or wrong as a pick is
+    labels = {**labels_by_content(results, ctx.seen_digests, ctx.test_set.images), **labels}
 if len(results) > 1:
     st.dataframe(scores_as_text(verdict_table(results, t, seen, labels)), hide_index=True, width="stretch")
 if any(r.ok for r in results):  # nothing scored: no file of errors to download

@@ -11,10 +11,12 @@ import pytest
 from PIL import Image
 
 from core.checkpoint import load_detector
-from core.data import DatasetError
+from core.data import DatasetError, scan_test_set
 from core.inference import score_images
 from core.uploads import (SCORE_MISSING, extract_test_set_zip, judge_uploads, safe_name, scores_as_text, verdict_csv,
                           verdict_table)
+
+from .conftest import make_test_set
 
 
 def image_bytes(fmt: str, size=(96, 96), color=(180, 120, 90)) -> bytes:
@@ -117,7 +119,6 @@ def test_zip_with_a_top_folder_is_extracted_as_a_test_set(tmp_path):
 
 def test_zip_of_the_ciplab_download_layout_is_a_test_set(tmp_path):
     from core.dashboard import known_test_sets
-    from core.data import scan_test_set
 
     jpg = image_bytes("JPEG")
     z = make_zip({"real_and_fake_face/training_real/r1.jpg": jpg, "real_and_fake_face/training_fake/easy_1_1000.jpg": jpg})
@@ -189,7 +190,7 @@ def test_test_set_picks_read_their_files_and_know_their_class(detector, tmp_path
     from core.data import scan_test_set
     from core.uploads import pick_words, random_pick, read_picks
 
-    from .conftest import make_test_set
+
 
     images = scan_test_set(make_test_set(tmp_path / "set", n_real=3, n_fake=2)).images
     real, fake = images.loc[images["label"] == 1, "relpath"].iloc[0], images.loc[images["label"] == 0, "relpath"].iloc[0]
@@ -220,3 +221,20 @@ def test_a_tiny_upload_is_judged_but_warned_of(detector):
     [r] = judge_uploads(detector, [("icon.png", buf.getvalue())])
     assert r.ok and r.p_real is not None and "Tiny image (20x16 pixels" in r.warning
     assert verdict_table([r], 0.5).loc[0, "message"] == "tiny image: the verdict says little"
+
+
+def test_an_uploaded_copy_of_a_test_set_file_gets_its_true_class(tmp_path, detector):
+    """An uploaded validation image was recognised as one, yet its verdict had no right/wrong."""
+    from core.provenance import file_digest
+    from core.uploads import labels_by_content
+
+    root = make_test_set(tmp_path / "s", n_real=2, n_fake=2)
+    images = scan_test_set(root).images
+    fake = images[images["label"] == 0].iloc[0]
+    digests = {rel: file_digest(path) for rel, path in zip(images["relpath"], images["path"])}
+    other = io.BytesIO()
+    Image.new("RGB", (40, 40), (9, 9, 9)).save(other, format="PNG")
+    results = judge_uploads(detector, [("mine.jpg", open(fake["path"], "rb").read()), ("new.png", other.getvalue()),
+                                       ("broken.jpg", b"not an image")])
+    assert labels_by_content(results, digests, images) == {"mine.jpg": 0}
+    assert labels_by_content(results, {}, images) == {}  # no digests known: no guess from the name
