@@ -10,6 +10,11 @@ so the event loop keeps answering ``/health`` while a batch is scored. Images go
 ``open_photo`` and ``score_tensors_and_members``, the same path as ``python -m core predict``, so the
 numbers are the same. Errors are JSON ``{"detail", "error", "filename"}`` (``error`` repeats ``detail``
 under the report API's key), never a traceback.
+
+API_MAX_UPLOAD_MB is a per-file limit: ``/predict`` refuses a bigger file with 413, and in a
+batch such a file gets its own 413 entry while the others are scored. A batch body may be
+API_MAX_UPLOAD_MB x API_MAX_BATCH_FILES (``ApiConfig.body_limits``); only a body past that is
+refused whole.
 """
 from __future__ import annotations
 
@@ -99,14 +104,18 @@ def _image_error_status(exc: ImageError) -> int:
 
 
 async def _read_upload(upload: UploadFile, name: str, limit: int) -> bytes:
-    """The upload's bytes, read in chunks and refused once past ``limit``."""
+    """The upload's bytes, read in chunks; past ``limit`` (API_MAX_UPLOAD_MB) a 413 naming the file."""
     chunks, total = [], 0
-    while chunk := await upload.read(CHUNK):
+    too_big = (upload.size or 0) > limit  # counted by the parser as it spooled the part: refused unread
+    while not too_big and (chunk := await upload.read(CHUNK)):
         total += len(chunk)
-        if total > limit:
-            raise UploadRejected(413, f"{name}: over the {limit / MB:g} MB upload limit", name)
-        chunks.append(chunk)
-    return b"".join(chunks)
+        too_big = total > limit
+        if not too_big:
+            chunks.append(chunk)
+    if not too_big:
+        return b"".join(chunks)
+    await upload.close()  # its spooled temporary file goes now, not when the whole batch is answered
+    raise UploadRejected(413, f"{name}: over the {limit / MB:g} MB per-file upload limit", name)
 
 
 def _decode(data: bytes, name: str, crop: bool, want_hash: bool = False):
@@ -216,7 +225,8 @@ def create_app(config: ApiConfig | None = None, *, background_load: bool = True,
         lifespan=lifespan,
     )
     app.state.model, app.state.config = model or ModelSlot(), config
-    app.add_middleware(BodySizeLimit, limit_bytes=config.max_upload_bytes)
+    default_limit, route_limits = config.body_limits()
+    app.add_middleware(BodySizeLimit, default=default_limit, by_path=route_limits)
     if config.cors_origins:
         # Credentials stay off: the API uses no cookies, and '*' with credentials is unsafe.
         app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_credentials=False,
@@ -255,8 +265,8 @@ def create_app(config: ApiConfig | None = None, *, background_load: bool = True,
             name = _client_name(upload.filename)
             try:
                 uploads.append((name, await _read_upload(upload, name, config.max_upload_bytes)))
-            except UploadRejected as exc:
-                uploads.append((name, exc))
+            except UploadRejected as exc:  # kept without its traceback, whose frame holds the bytes read
+                uploads.append((name, exc.with_traceback(None)))
         t = detector.threshold if threshold is None else threshold
         results = await run_model(request, detector, uploads, crop_face, t)
         n_failed = sum("error" in r for r in results)
@@ -360,7 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=port_number, default=os.environ.get("API_PORT", "8000"))
     p.add_argument("--weights", help="checkpoint (env WEIGHTS; default weights/default.pth)")
     p.add_argument("--device", help="auto|cpu|cuda (env DEVICE; default auto)")
-    p.add_argument("--max-upload-mb", type=float, help="request body limit (env API_MAX_UPLOAD_MB; default 20)")
+    p.add_argument("--max-upload-mb", type=float, help="per-file upload limit; a batch may carry that much per file "
+                   "(env API_MAX_UPLOAD_MB; default 20)")
     p.add_argument("--cors-origins", help="comma-separated allowed origins, e.g. http://localhost:3000 for the report's "
                    "React frontend (env API_CORS_ORIGINS; default: CORS off, so browser pages elsewhere cannot read answers)")
     return p

@@ -2,13 +2,19 @@
 
 Kept apart from the routes so the OpenAPI schema (what ``/docs`` shows and what the
 schemathesis test checks responses against) is readable in one place.
+
+Size limits: API_MAX_UPLOAD_MB bounds each file. A ``/predict`` body may be that much
+(plus multipart framing); a ``/predict/batch`` body may be that much per file for
+API_MAX_BATCH_FILES files, so one big file or many ordinary ones never refuse the whole
+batch: a file over the per-file limit gets its own 413 entry. ``BodySizeLimit`` enforces
+the body limits from Content-Length and while the body streams in.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Literal, Mapping, NamedTuple
 
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
@@ -28,7 +34,8 @@ class ApiConfigError(ValueError):
 class ApiConfig:
     """What the API serves and how much it accepts.
 
-    ``max_upload_mb`` bounds one request body (a single image, or a whole batch);
+    ``max_upload_mb`` bounds each uploaded file, and a batch body may carry
+    ``max_batch_files`` such files (``max_batch_bytes``);
     ``inference_threads`` is how many requests may run the model at once (each already
     uses all of torch's intra-op threads); ``cors_origins`` empty means CORS is off.
     """
@@ -51,6 +58,24 @@ class ApiConfig:
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * MB)
+
+    @property
+    def max_batch_bytes(self) -> int:
+        """The most file bytes one ``/predict/batch`` body may carry: every file at the limit."""
+        return self.max_upload_bytes * self.max_batch_files
+
+    def body_limits(self) -> tuple["BodyLimit", dict[str, "BodyLimit"]]:
+        """(the body limit of every route, {path: its own limit}) for ``BodySizeLimit``.
+
+        Each file part is allowed ``MULTIPART_OVERHEAD`` for its framing, so a batch of
+        ``max_batch_files`` files each exactly at the limit still fits."""
+        mb = self.max_upload_mb
+        single = BodyLimit(self.max_upload_bytes + MULTIPART_OVERHEAD,
+                           f"upload too large: the limit is {mb:g} MB per file")
+        batch = BodyLimit((self.max_upload_bytes + MULTIPART_OVERHEAD) * self.max_batch_files,
+                          f"batch too large: the limit is {self.max_batch_bytes / MB:g} MB per request "
+                          f"({self.max_batch_files} files of up to {mb:g} MB each)")
+        return single, {"/predict/batch": batch}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "ApiConfig":
@@ -169,7 +194,8 @@ class ModelCard(BaseModel):
 
 ERROR_RESPONSES = {
     400: {"model": ErrorBody, "description": "malformed multipart body"},
-    413: {"model": ErrorBody, "description": "upload over API_MAX_UPLOAD_MB"},
+    413: {"model": ErrorBody, "description": "a file over API_MAX_UPLOAD_MB, or a batch body over that times "
+                                             "API_MAX_BATCH_FILES"},
     415: {"model": ErrorBody, "description": "not an image"},
     422: {"model": ErrorBody, "description": "corrupt image, over 50 megapixels, or a bad parameter"},
     500: {"model": ErrorBody, "description": "unexpected server error (details only in the server log)"},
@@ -177,36 +203,51 @@ ERROR_RESPONSES = {
 }
 
 
+class BodyLimit(NamedTuple):
+    """A request-body limit in bytes (multipart framing included) and the 413's words for it."""
+
+    bytes: int
+    detail: str
+
+
 class UploadTooLarge(HTTPException):
     """Raised while the request body streams in, once it passes the limit. An
     HTTPException, so FastAPI's body parsing passes it on instead of turning it into 400."""
 
-    def __init__(self, limit_bytes: int):
-        super().__init__(413, f"upload too large: the limit is {limit_bytes / MB:g} MB per request")
+    def __init__(self, detail: str):
+        super().__init__(413, detail)
 
 
-def too_large_response(limit_bytes: int) -> JSONResponse:
-    return JSONResponse(ErrorBody(detail=UploadTooLarge(limit_bytes).detail).model_dump(), status_code=413)
+def too_large_response(detail: str) -> JSONResponse:
+    return JSONResponse(ErrorBody(detail=detail).model_dump(), status_code=413)
 
 
 class BodySizeLimit:
-    """ASGI middleware: refuse a request body over ``limit_bytes`` with a JSON 413.
+    """ASGI middleware: refuse a request body over its limit with a JSON 413.
 
-    The declared Content-Length is checked before anything is read; the bytes that do
-    arrive are counted as they stream in, so a body without (or lying about) its length
-    is cut off at the limit instead of being buffered in full.
+    ``default`` applies to every path but those in ``by_path`` (matched after the
+    root path is taken off, as the router matches). The declared Content-Length is
+    checked before anything is read; the bytes that do arrive are counted as they
+    stream in, so a body without (or lying about) its length is cut off at the limit
+    instead of being buffered in full.
     """
 
-    def __init__(self, app, limit_bytes: int):
-        self.app, self.limit = app, limit_bytes
+    def __init__(self, app, default: BodyLimit, by_path: Mapping[str, BodyLimit] | None = None):
+        self.app, self.default, self.by_path = app, default, dict(by_path or {})
+
+    def limit_for(self, scope) -> BodyLimit:
+        path, root = scope.get("path", ""), scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root):]
+        return self.by_path.get(path, self.default)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = self.limit + MULTIPART_OVERHEAD
+        limit = self.limit_for(scope)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            return await too_large_response(self.limit)(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit.bytes:
+            return await too_large_response(limit.detail)(scope, receive, send)
         received, started = 0, False
 
         async def counted_receive():
@@ -214,8 +255,8 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > limit:
-                    raise UploadTooLarge(self.limit)
+                if received > limit.bytes:
+                    raise UploadTooLarge(limit.detail)
             return message
 
         async def tracked_send(message):
@@ -228,4 +269,4 @@ class BodySizeLimit:
         except UploadTooLarge:
             if started:
                 raise
-            await too_large_response(self.limit)(scope, receive, send)
+            await too_large_response(limit.detail)(scope, receive, send)

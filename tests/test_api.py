@@ -242,6 +242,84 @@ def test_batch_over_the_file_count_is_422(client):
     assert "at most 4" in body["detail"]
 
 
+def _noise_png(seed: int, size: int = 450) -> bytes:
+    """Random pixels, which PNG cannot compress: 450 px is about 0.6 MB, under the fixture's 1 MB limit."""
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_a_file_over_the_limit_gets_its_own_entry_and_the_others_are_scored(client, monkeypatch):
+    """API_MAX_UPLOAD_MB is per file: one big file in a batch used to turn the whole batch into a 413
+    that named no file. Its bytes are never read into the server: the parser's count refuses it."""
+    from starlette.datastructures import UploadFile
+
+    read_from, read = collections.Counter(), UploadFile.read
+
+    async def counted(self, size: int = -1):
+        data = await read(self, size)
+        read_from[self.filename] += len(data)
+        return data
+
+    monkeypatch.setattr(UploadFile, "read", counted)
+    good, big = _image_bytes(seed=20), b"\xff\xd8" + b"\0" * (3 << 19)  # 1.5 MB against 1 MB
+    files = [("files", ("a.jpg", good)), ("files", ("big.jpg", big))]
+    r = client.post("/predict/batch", files=files)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["n_ok"], body["n_failed"]) == (1, 1)
+    a, too_big = body["results"]
+    assert too_big == {"filename": "big.jpg", "status": 413, "error": "big.jpg: over the 1 MB per-file upload limit"}
+    assert read_from["big.jpg"] == 0 and read_from["a.jpg"] == len(good)
+    single = client.post("/predict", files={"file": ("a.jpg", good)}).json()
+    assert_allclose(a["real_prob"], single["real_prob"], rtol=0, atol=1e-5)
+
+
+def test_a_batch_may_carry_the_per_file_limit_for_each_file(client):
+    """Three 0.6 MB photos (1.8 MB) against a 1 MB per-file limit: each is within it, so all are scored;
+    four files of exactly the limit also fit with their multipart framing."""
+    files = [("files", (f"{i}.png", _noise_png(seed=i))) for i in range(3)]
+    assert sum(len(data) for _, (_, data) in files) > 1 << 20 > max(len(data) for _, (_, data) in files)
+    r = client.post("/predict/batch", files=files)
+    assert r.status_code == 200, r.text
+    assert (r.json()["n_ok"], r.json()["n_failed"]) == (3, 0)
+
+    at_limit = [("files", (f"{i}.jpg", b"\xff\xd8" + b"\0" * ((1 << 20) - 2))) for i in range(4)]
+    r = client.post("/predict/batch", files=at_limit)
+    assert r.status_code == 200, r.text
+    assert [e["status"] for e in r.json()["results"]] == [415] * 4  # under the limit, so only "not an image"
+
+
+def test_a_batch_over_files_times_the_limit_is_413_from_content_length(client):
+    files = [("files", (f"{i}.jpg", b"\xff\xd8" + b"\0" * (5 << 18))) for i in range(4)]  # 4 x 1.25 MB > 4 x 1 MB
+    body = _assert_clean_error(client.post("/predict/batch", files=files), 413)
+    assert body["detail"] == "batch too large: the limit is 4 MB per request (4 files of up to 1 MB each)"
+
+
+def test_a_batch_without_length_is_cut_off_at_files_times_the_limit(client):
+    """As for /predict: a chunked batch body is refused once past 4 x 1 MB, before the rest is read."""
+    head = b'--b\r\nContent-Disposition: form-data; name="files"; filename="s.jpg"\r\n\r\n'
+    chunks = [head] + [b"\0" * (64 << 10)] * 128 + [b"\r\n--b--\r\n"]  # 8 MB against 4 MB
+    pulled, sent = [], []
+
+    async def receive():
+        chunk = chunks[len(pulled)]
+        pulled.append(chunk)
+        return {"type": "http.request", "body": chunk, "more_body": len(pulled) < len(chunks)}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/predict/batch", "raw_path": b"/predict/batch", "root_path": "", "query_string": b"",
+             "headers": [(b"content-type", b"multipart/form-data; boundary=b"), (b"host", b"testserver")],
+             "client": ("127.0.0.1", 1), "server": ("testserver", 80), "state": {}}
+    asyncio.run(client.app(scope, receive, send))
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 413
+    assert json.loads(b"".join(m.get("body", b"") for m in sent[1:]))["detail"].startswith("batch too large")
+    assert 64 < len(pulled) < 80  # past 4 MB (4 x 1 MB plus framing), and stopped soon after, not at 8 MB
+
+
 def test_health_answers_while_a_batch_is_scored(client, monkeypatch):
     started, release, replies = threading.Event(), threading.Event(), []
     real_score = core.api.score_tensors_and_members
@@ -345,6 +423,19 @@ def test_config_from_environment(tmp_path):
         ApiConfig.from_env({"API_MAX_UPLOAD_MB": "lots"})
     with pytest.raises(ApiConfigError, match="API_MAX_UPLOAD_MB"):
         ApiConfig.from_env({"API_MAX_UPLOAD_MB": "-1"})
+
+
+def test_the_batch_body_limit_applies_to_the_batch_route_only(tmp_path):
+    """Behind a proxy the path carries the root path (ASGI), which the router takes off; so does the limit."""
+    from core.api_schemas import BodySizeLimit
+
+    cfg = ApiConfig(weights=tmp_path / "w.pth", max_upload_mb=2, max_batch_files=3)
+    single, routes = cfg.body_limits()
+    assert cfg.max_batch_bytes == 6 << 20 and routes["/predict/batch"].bytes > 6 << 20 > single.bytes > 2 << 20
+    guard = BodySizeLimit(None, single, routes)
+    assert guard.limit_for({"path": "/api/predict/batch", "root_path": "/api"}) == routes["/predict/batch"]
+    assert guard.limit_for({"path": "/predict/batch", "root_path": ""}) == routes["/predict/batch"]
+    assert guard.limit_for({"path": "/api/predict", "root_path": "/api"}) == single
 
 
 # --- property-based: schemathesis against the app's own OpenAPI schema ------------------
