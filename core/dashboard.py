@@ -218,10 +218,15 @@ def uploads_digest(files) -> str:
 
 
 def score_context_words(c, set_name: str) -> str:
-    """A ``core.analysis.ScoreContext`` in two sentences for the single-image tester."""
-    return (f"On `{set_name}` ({c.n_real} real, {c.n_fake} fake), {c.fakes_at_or_above:.0%} of the fakes and "
-            f"{c.reals_at_or_above:.0%} of the reals score P(real) ≥ {c.p_real:.3f}. The {c.near} images scoring "
-            f"closest to it ({c.near_low:.3f}–{c.near_high:.3f}) are {c.near_real} real and {c.near - c.near_real} fake.")
+    """A ``core.analysis.ScoreContext`` in two sentences for the single-image tester, the plain
+    reading first (what the set's images near this score are), so it can be said aloud."""
+    near_fake = c.near - c.near_real
+    mix = "mostly fakes" if near_fake >= 0.7 * c.near else "mostly real faces" if c.near_real >= 0.7 * c.near \
+        else "a mix of both"
+    return (f"The {c.near} images of `{set_name}` scoring closest to this one (P(real) {c.near_low:.3f}–{c.near_high:.3f}) "
+            f"are {mix}: {near_fake} fake, {c.near_real} real. Of the set's {c.n_real} real faces "
+            f"{1 - c.reals_at_or_above:.0%} score lower than {c.p_real:.3f}, and of its {c.n_fake} fakes "
+            f"{1 - c.fakes_at_or_above:.0%}.")
 
 
 def seen_fields(seen: provenance.Seen | None, digests: dict, test_set: TestSet | None, signature: str,

@@ -144,7 +144,7 @@ def test_every_page_in_a_real_browser(server):
         expect(page.get_by_role("alert").filter(has_text="Little fine detail (detail share")).to_be_visible()  # not the table cell
         expect(page.get_by_text("broken.jpg: not a readable image").first).to_be_visible()
         # the Overview scored the set above, so each verdict is placed among the set's scores
-        expect(page.get_by_text("of the fakes and").first).to_be_visible()
+        expect(page.get_by_text("scoring closest to this one").first).to_be_visible()
         settle("Single-image tester", "P(fake)")
         page.screenshot(path=str(shots / "4_single_image_tester.png"), full_page=True)
         # a face taken from the test set says its true class (the synthetic set's fakes are all readable)
