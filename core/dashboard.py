@@ -321,6 +321,41 @@ def metric_delta(key: str, delta: float) -> str:
     return f"{delta * 100:+.1f} pp" if key in SHARE_METRICS else f"{delta:+.3f}"
 
 
+def metric_table(table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """A table of metrics for the screen, and the printf format of each number column. Each
+    metric's ``*_low``/``*_high`` (and ``*_ci`` method) columns become one text column beside it,
+    "Accuracy: 95% CI" = "76.7–88.3" (", Wilson" where that interval was used), which halves the
+    columns a 1280 px window must scroll; shares are percentages, scores three decimals, as the
+    cards write them. The metrics stay numbers, so the grid still sorts by them."""
+    out, formats = pd.DataFrame(index=table.index), {}
+    for c in table.columns:
+        base = c.rsplit("_", 1)[0]
+        if c.endswith(("_low", "_high", "_ci")) and base in NAMES and base in table:
+            continue  # folded into base's interval column
+        if c not in NAMES:
+            out[c] = table[c]
+            if table[c].dtype.kind == "f":
+                formats[c] = "%.4f" if c == "threshold" else "%.3f"
+            continue
+        share = c in SHARE_METRICS
+        head = NAMES[c] + (" (%)" if share else "")
+        out[head], formats[head] = table[c] * (100 if share else 1), "%.1f" if share else "%.3f"
+        if f"{c}_low" in table and f"{c}_high" in table:
+            how = table[f"{c}_ci"] if f"{c}_ci" in table else pd.Series("", index=table.index)
+            out[f"{NAMES[c]}: 95% CI"] = [_interval_text(lo, hi, m, share) for lo, hi, m in
+                                          zip(table[f"{c}_low"], table[f"{c}_high"], how)]
+    return out, formats
+
+
+def _interval_text(low, high, method, share: bool) -> str:
+    if method == "none":
+        return "no interval"
+    if low is None or high is None or low != low or high != high:  # NaN: the metric is undefined
+        return ""
+    k, d = (100, 1) if share else (1, 3)
+    return f"{low * k:.{d}f}–{high * k:.{d}f}" + (", Wilson" if method == "wilson" else "")
+
+
 def metric_help(key: str, positive: str) -> str:
     """One plain sentence per metric, for the card's help icon."""
     other = "fake" if positive == "real" else "real"

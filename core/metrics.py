@@ -25,7 +25,6 @@ NAMES = {"accuracy": "Accuracy", "precision": "Precision", "recall": "Recall", "
 # (ROC-AUC, AP, MCC) are scores, written as decimals (0.904)
 SHARE_METRICS = frozenset({"accuracy", "precision", "recall", "f1", "specificity", "eer", "balanced_accuracy",
                            "fake_catch_rate", "real_pass_rate"})
-_INTERVAL_ENDS = {"_low": ": CI low", "_high": ": CI high", "_ci": ": CI method"}
 
 
 def predicted_real(p_real, threshold: float):
@@ -46,15 +45,6 @@ def _just_above(low: float, high: float) -> float:
     while t <= low:  # float rounding: never equal to low, where a score at low would pass
         t = round(t + 1e-4, 4)
     return float(t) if t <= high else float(high)
-
-
-def column_label(column: str) -> str:
-    """A table column in words: "roc_auc_low" -> "ROC-AUC: CI low"; a column that is no metric
-    (or no metric's interval) stays as it is."""
-    for end, words in _INTERVAL_ENDS.items():
-        if column.endswith(end) and column[: -len(end)] in NAMES:
-            return NAMES[column[: -len(end)]] + words
-    return NAMES.get(column, column)
 
 
 def fmt(value: float | None, digits: int = 3, signed: bool = False) -> str:

@@ -4,7 +4,7 @@ import streamlit as st
 
 from core import figures_analysis, ui
 from core.quality import LOW_DETAIL
-from core.metrics import NAMES, column_label
+from core.metrics import NAMES
 
 ctx = ui.sidebar("Slices")
 st.title("Slices")
@@ -26,9 +26,8 @@ first = ["dimension", "slice", "n", "n_real", "n_fake", metric, f"{metric}_low",
 table = table[[c for c in first if c in table] + [c for c in table if c not in first and not c.endswith("_ci")]]
 if sweep.only_class:  # the other class's count is 0 and its rates, accuracy aside (= the rate), are empty
     table = table[[c for c in table if c in ("dimension", "slice", "n") or c.startswith(metric)]]
-st.dataframe(table, hide_index=True, column_config={
-    **{c: st.column_config.NumberColumn(column_label(c), format="%.3f") for c in table.columns if table[c].dtype.kind == "f"},
-    f"{metric}_ci": st.column_config.TextColumn(column_label(f"{metric}_ci"))})
+shown, formats = ui.metric_table(table)
+st.dataframe(shown, hide_index=True, column_config={c: st.column_config.NumberColumn(format=f) for c, f in formats.items()})
 with st.expander("How to read the slices"):
     st.caption(f"At threshold {ctx.threshold:.4f}. 95% stratified bootstrap CIs; where a slice has every image right "
                "(or every one wrong), no resample differs, so its rate gets the Wilson interval of k of n instead "

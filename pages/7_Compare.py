@@ -5,7 +5,6 @@ from pathlib import Path
 import streamlit as st
 
 from core import compare, figures_analysis, gallery, ui
-from core.metrics import column_label
 
 ctx = ui.sidebar("Compare")
 st.title("Compare models and test sets")
@@ -35,9 +34,9 @@ table.insert(3, "test images seen", seen)  # a model trained on a set cannot be 
 
 # accuracy first: defined on every set (a one-class set defines nothing else) and in view at 1280 px
 lead = ["model", "test_set", "n", "test images seen", "threshold", "accuracy", "accuracy_low", "accuracy_high"]
-st.dataframe(table, hide_index=True, column_order=lead + [c for c in table.columns if c not in lead], column_config={
-    c: st.column_config.NumberColumn(column_label(c), format="%.4f" if c == "threshold" else "%.3f")
-    if table[c].dtype.kind == "f" else column_label(c) for c in table.columns} | {"test_set": "test set"})
+shown, formats = ui.metric_table(table[lead + [c for c in table.columns if c not in lead]])
+st.dataframe(shown, hide_index=True, column_config={c: st.column_config.NumberColumn(format=f) for c, f in formats.items()}
+             | {"test_set": "test set"})
 one_class = sorted({r.test_set for r in runs if not r.sweep.has_both_classes})
 if one_class:  # their empty cells are undefined, not missing data
     st.caption(f"Empty ROC-AUC, average precision and EER cells: {', '.join(one_class)} "

@@ -128,3 +128,22 @@ def test_a_set_the_model_has_seen_whole_is_named_so_in_headings():
     assert set_role_words(Overlap(2, rows.iloc[:1], rows.iloc[1:], "w.pth")) == ": images the model was trained or chosen on"
     assert set_role_words(Overlap(3, none, rows, "w.pth")) == ""  # one image it has not seen: a test set
     assert set_role_words(None) == "" and set_role_words(Overlap(0, none, none, "w.pth")) == ""
+
+
+def test_metric_tables_fold_each_interval_into_one_column_beside_its_metric():
+    import numpy as np
+    import pandas as pd
+
+    from core.dashboard import metric_table
+
+    t = pd.DataFrame({"slice": ["a", "b"], "n": [10, 4], "threshold": [0.5, 0.5],
+                      "accuracy": [0.8, 1.0], "accuracy_low": [0.7, 0.51], "accuracy_high": [0.9, 1.0],
+                      "accuracy_ci": ["bootstrap", "wilson"],
+                      "roc_auc": [0.9, np.nan], "roc_auc_low": [0.85, np.nan], "roc_auc_high": [0.95, np.nan]})
+    shown, formats = metric_table(t)
+    assert list(shown.columns) == ["slice", "n", "threshold", "Accuracy (%)", "Accuracy: 95% CI", "ROC-AUC",
+                                   "ROC-AUC: 95% CI"]
+    assert shown["Accuracy (%)"].tolist() == [80.0, 100.0]  # a number still: the grid sorts it
+    assert shown["Accuracy: 95% CI"].tolist() == ["70.0–90.0", "51.0–100.0, Wilson"]
+    assert shown["ROC-AUC: 95% CI"].tolist() == ["0.850–0.950", ""]  # undefined: empty, never "nan"
+    assert formats == {"threshold": "%.4f", "Accuracy (%)": "%.1f", "ROC-AUC": "%.3f"}

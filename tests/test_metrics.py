@@ -190,14 +190,6 @@ def test_an_empty_sweep_is_all_undefined_not_an_index_error():
     assert "no scored images" in s["unavailable"]["roc_auc"] and s["unavailable"]["roc_auc"].startswith("ROC-AUC")
 
 
-def test_column_label_names_metrics_and_their_intervals_and_leaves_other_columns():
-    from core.metrics import column_label
-
-    assert column_label("roc_auc_low") == "ROC-AUC: CI low"
-    assert column_label("fake_catch_rate_ci") == "Fake catch rate: CI method"
-    assert column_label("accuracy") == "Accuracy"
-    assert column_label("n_real") == "n_real" and column_label("model_low") == "model_low"
-
 
 def test_fake_catch_and_real_pass_rates_do_not_depend_on_the_positive_class():
     y = np.array([1, 1, 1, 0, 0, 0, 0])

@@ -42,7 +42,7 @@ def test_compare_ranks_average_precision_for_the_sidebars_positive_class(env):
     data, ckpt = env
     preds = predict_test_set(load_detector(ckpt), scan_test_set(data)).frame
     want = ThresholdSweep(preds["label"], preds["p_real"]).summary(float(frame["threshold"][0]), "fake")
-    assert frame["average_precision"][0] == pytest.approx(want["average_precision"])
+    assert frame["Average precision"][0] == pytest.approx(want["average_precision"])
 
 
 def test_preset_button_sets_the_shared_threshold_and_save_writes_the_sidecar(env):
@@ -84,7 +84,7 @@ def test_compare_two_checkpoints(env, tmp_path):
     at.text_area[0].set_value(str(other)).run()
     assert not at.exception
     table = at.dataframe[0].value
-    assert len(table) == 2 and {"roc_auc", "roc_auc_low", "roc_auc_high"} <= set(table.columns)
+    assert len(table) == 2 and {"ROC-AUC", "ROC-AUC: 95% CI", "Accuracy (%)"} <= set(table.columns)
     assert list(table["test images seen"]) == ["not recorded", "not recorded"]  # random weights record nothing
     assert any("exactly one is right" in m.value for m in at.markdown)
     # the paired B − A table: one row per metric the set defines, its interval around the difference
@@ -123,12 +123,14 @@ def test_slices_table_leads_with_the_charted_metric(env):
     def slice_table():
         return next(d.value for d in at.dataframe if "dimension" in d.value.columns)
 
-    assert list(slice_table().columns[5:8]) == ["accuracy", "accuracy_low", "accuracy_high"]
+    # each interval one text column beside its metric: half the columns to scroll at 1280 px
+    assert list(slice_table().columns[5:7]) == ["Accuracy (%)", "Accuracy: 95% CI"]
     at.radio[0].set_value("roc_auc").run()
     assert not at.exception, at.exception
     table = slice_table()
-    assert list(table.columns[5:8]) == ["roc_auc", "roc_auc_low", "roc_auc_high"]
-    assert {"accuracy", "fake_catch_rate", "real_pass_rate"} <= set(table.columns)  # nothing dropped
+    assert list(table.columns[5:7]) == ["ROC-AUC", "ROC-AUC: 95% CI"]
+    assert {"Accuracy (%)", "Fake catch rate (%)", "Real pass rate (%)"} <= set(table.columns)  # nothing dropped
+    assert not [c for c in table.columns if c.endswith(("_low", "_high", "_ci"))]
 
 
 def test_moving_the_threshold_does_not_read_the_jpeg_tables_again(env, monkeypatch):

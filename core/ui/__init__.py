@@ -20,7 +20,7 @@ from ..dashboard import (  # noqa: F401  (re-exported: pages and tests use ui.<n
     weights_stamp, first_readable, image_details, initial_sources, known_test_sets, known_weights, progress_text,
     ONE_CLASS_WORDS, one_class_summary, one_class_words, resolve_path, score_context_words, seen_fields, set_problems,
     skipped_table, files_signature, threshold_change_words, uploads_digest, metric_help, metric_label, cpu_time_words,
-    metric_value, metric_delta, SHARE_METRICS, set_role_words,
+    metric_value, metric_delta, SHARE_METRICS, set_role_words, metric_table,
 )
 from ..inference import InferenceSettings  # noqa: F401
 from .cached import (  # noqa: F401
