@@ -187,7 +187,8 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_split(args: argparse.Namespace) -> int:
-    from .data import unreadable_words, write_split
+    from .data import unreadable_words
+    from .split import write_split
 
     info = write_split(args.data, args.out, args.val_fraction, args.seed)
     write_json(info, str(Path(args.out) / "split.json"))

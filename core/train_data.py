@@ -23,9 +23,10 @@ from torchvision import transforms, tv_tensors
 from torchvision.transforms import v2
 
 from .blend import synthetic_fake
-from .data import DatasetError, scan_test_set, stratified_split
+from .data import DatasetError, scan_test_set
 from .preprocess import ImageError, Preprocessing, open_image
 from .regions import region_mask, replaced_regions
+from .split import stratified_split
 
 JPEG_QUALITY = (60, 95)  # --jpeg-augment's range (torchvision.transforms.v2.JPEG draws uniformly)
 BLUR_SIGMA = (0.5, 2.0)  # --degrade-augment: Gaussian blur sigma (pixels of the crop), drawn uniformly
