@@ -90,19 +90,31 @@ def is_image_name(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def _walk_images(class_dir: Path) -> tuple[list[tuple[str, str, str]], list[str]]:
+def _why(exc: OSError) -> str:
+    """'permission denied' from an OSError, to follow a colon in a warning line."""
+    why = exc.strerror or str(exc)
+    return why[:1].lower() + why[1:]
+
+
+def _walk_images(class_dir: Path) -> tuple[list[tuple[str, str, str]], list[str], list[tuple[str, str]]]:
     """(absolute folder, group, file name) of every image below ``class_dir``; ``group``
     is the subfolder in posix form ('' at the top). Plain strings, not Paths: pathlib
     took most of a cached re-evaluation's time at 10,000 images. Second: the paths below
     ``class_dir`` of the images left out for their type (a .gif, a .heic), so that a folder
-    of unsupported images is reported, not silently scored as a smaller set."""
-    found, other = [], []
+    of unsupported images is reported, not silently scored as a smaller set. Third:
+    (folder below ``class_dir``, '.' for itself; why) of the folders that could not be listed."""
+    found, other, unlisted = [], [], []
     top = str(class_dir.absolute())
+
+    def note(exc: OSError) -> None:  # os.walk skips a folder it cannot list without a word: its images vanished
+        rel = os.path.relpath(exc.filename, top) if exc.filename else "."
+        unlisted.append((rel.replace(os.sep, "/"), _why(exc)))
+
     # Linked folders are followed, but each real folder is read once, and never one that holds the
     # class folder itself: a link `real/up -> ..` made a 6 + 6 set read as 486 real (fakes among them).
     real_top = os.path.realpath(top)
     seen = {real_top}
-    for dirpath, dirnames, filenames in os.walk(top, followlinks=True):
+    for dirpath, dirnames, filenames in os.walk(top, onerror=note, followlinks=True):
         keep = []
         for d in sorted(d for d in dirnames if not d.startswith(".")):
             real = os.path.realpath(os.path.join(dirpath, d))
@@ -118,7 +130,7 @@ def _walk_images(class_dir: Path) -> tuple[list[tuple[str, str, str]], list[str]
                 found.append((dirpath, group, f))
             elif _other_image_type(f):
                 other.append(f"{group}/{f}" if group else f)
-    return found, other
+    return found, other, unlisted
 
 
 def _class_folders(subdirs: dict[str, Path]) -> tuple[dict[str, Path], list[str]]:
@@ -159,69 +171,99 @@ def _hint_order(name: str, prefer: str) -> tuple:
 
 MISSING_CLASS = "No {name}/ folder in {root}: metrics that need both classes are unavailable."
 
+def _list_root(root: Path) -> dict[str, Path]:
+    """(lower-cased name -> folder) of the folders in ``root``."""
+    try:
+        with os.scandir(root) as it:
+            entries = list(it)
+    except OSError as exc:
+        raise DatasetError(f"Cannot list {root}: {_why(exc)}.") from None
+    subdirs = {e.name.lower(): root / e.name for e in entries if os.path.isdir(e.path)}
+    return subdirs
+
+
+def _no_class_folders(root: Path, subdirs: dict[str, Path], prefer: str) -> DatasetError:
+    """The error for a folder without real/ or fake/: what it holds, and where the classes may be."""
+    seen = ", ".join(sorted(subdirs)) or "no subfolders"
+    below = sorted((p for p in subdirs.values() if has_class_folders(p)), key=lambda p: _hint_order(p.name, prefer))
+    hint = f" Did you mean {below[0]}? It has them." if below else ""
+    if len(below) > 1:
+        hint += f" (So {'does' if len(below) == 2 else 'do'} {', '.join(p.name + '/' for p in below[1:])}.)"
+    return DatasetError(f"{root} has no real/ or fake/ subfolder (found: {seen}).{hint}\n\n{LAYOUT_HELP}")
+
+
+def _unlisted_words(class_dir: Path, unlisted: list[tuple[str, str]], limit: int = 3) -> list[str]:
+    """Warning lines for the folders of a class that could not be listed (the first ``limit``)."""
+    lines = [f"Cannot list {class_dir}: {why} (the class folder is unreadable: none of its images are read)."
+             if rel == "." else f"Cannot list {class_dir.name}/{rel}: {why} (its images are left out)."
+             for rel, why in unlisted[:limit]]
+    if len(unlisted) > limit:
+        lines.append(f"Cannot list {len(unlisted) - limit} more folder(s) in {class_dir.name}/ (their images are left out).")
+    return lines
+
+
+def _read_class(class_dir: Path, label: int, problems: list[str]) -> tuple[list[dict], str | None]:
+    """Rows of the images of one class folder, and why the folder itself cannot be listed (or None).
+    Warnings go to ``problems``."""
+    paths, other, unlisted = _walk_images(class_dir)
+    if other:
+        problems.append(left_out_words(class_dir.name, other))
+    problems.extend(_unlisted_words(class_dir, unlisted))
+    unlisted_top = next((why for rel, why in unlisted if rel == "."), None)
+    if not paths and unlisted_top is None:  # a folder that cannot be listed is unreadable, not empty
+        problems.append(f"{class_dir} holds no images ({', '.join(IMAGE_EXTENSIONS)}).")
+    rows = []
+    for dirpath, group, fname in paths:
+        path = os.path.join(dirpath, fname)
+        try:
+            st = os.stat(path)
+        except OSError as exc:  # a dangling symlink, a permission problem
+            problems.append(f"Cannot read {path}: {exc.strerror or exc}")
+            continue
+        if not stat.S_ISREG(st.st_mode):  # a named pipe would block the first reader forever
+            problems.append(f"Skipped {path}: not a regular file (a pipe, socket or device)")
+            continue
+        relpath = f"{class_dir.name}/{group}/{fname}" if group else f"{class_dir.name}/{fname}"
+        rows.append({"path": path, "relpath": relpath, "label": label, "group": group,
+                     "size_bytes": st.st_size, "mtime_ns": st.st_mtime_ns})
+    return rows, unlisted_top
+
 
 def scan_test_set(root: str | os.PathLike, *, require_both: bool = False, prefer: str = "test") -> TestSet:
     """List the images of a test set folder.
 
-    Raises ``DatasetError`` when the folder does not exist, has neither ``real/`` nor
-    ``fake/``, or holds no image at all. A set with one class only loads, with a
-    problem noted (or raises when ``require_both``), so that single-class sets can
-    still be scored while metrics that need both classes say why they are missing.
-    ``prefer`` ("test" or "train") orders the hint when ``root`` only holds such folders
-    below it (the report's ``data/`` with ``train_images/`` and ``test_images/``): a test
-    set points at the test folder, training at the training one.
+    Raises ``DatasetError`` when the folder does not exist or cannot be listed, has neither
+    ``real/`` nor ``fake/``, or holds no image at all. A set with
+    one class only loads, with a problem noted (or raises when ``require_both``), so that
+    single-class sets can still be scored while metrics that need both classes say why
+    they are missing. ``prefer`` ("test" or "train") orders the hint when ``root`` only
+    holds such folders below it (the report's ``data/`` with ``train_images/`` and
+    ``test_images/``): a test set points at the test folder, training at the training one.
     """
     root = Path(root).expanduser()
     if not root.exists():
         raise DatasetError(f"Test set folder not found: {root}\n\n{LAYOUT_HELP}")
     if not root.is_dir():
         raise DatasetError(f"Not a folder: {root}\n\n{LAYOUT_HELP}")
-    # Accept any letter case for the class folders (Real/, FAKE/).
-    subdirs = {p.name.lower(): p for p in root.iterdir() if p.is_dir()}
-    subdirs, problems = _class_folders(subdirs)
+    subdirs = _list_root(root)
+    subdirs, problems = _class_folders(subdirs)  # any letter case (Real/, FAKE/), names as data sets ship them
     present = [name for name in CLASS_DIRS if name in subdirs]
     if not present:
-        seen = ", ".join(sorted(subdirs)) or "no subfolders"
-        below = sorted((p for p in subdirs.values() if has_class_folders(p)), key=lambda p: _hint_order(p.name, prefer))
-        hint = f" Did you mean {below[0]}? It has them." if below else ""
-        if len(below) > 1:
-            hint += f" (So {'does' if len(below) == 2 else 'do'} {', '.join(p.name + '/' for p in below[1:])}.)"
-        raise DatasetError(f"{root} has no real/ or fake/ subfolder (found: {seen}).{hint}\n\n{LAYOUT_HELP}")
+        raise _no_class_folders(root, subdirs, prefer)
 
-    rows = []
+    rows, unreadable_classes = [], []
     for name, label in CLASS_DIRS.items():
         if name not in subdirs:
             problems.append(MISSING_CLASS.format(name=name, root=root))
             continue
-        class_dir = subdirs[name]
-        paths, other = _walk_images(class_dir)
-        if other:
-            problems.append(left_out_words(class_dir.name, other))
-        if not paths:
-            problems.append(f"{class_dir} holds no images ({', '.join(IMAGE_EXTENSIONS)}).")
-        for dirpath, group, fname in paths:
-            path = os.path.join(dirpath, fname)
-            try:
-                st = os.stat(path)
-            except OSError as exc:  # a dangling symlink, a permission problem
-                problems.append(f"Cannot read {path}: {exc.strerror or exc}")
-                continue
-            if not stat.S_ISREG(st.st_mode):  # a named pipe would block the first reader forever
-                problems.append(f"Skipped {path}: not a regular file (a pipe, socket or device)")
-                continue
-            rows.append(
-                {
-                    "path": path,
-                    "relpath": f"{class_dir.name}/{group}/{fname}" if group else f"{class_dir.name}/{fname}",
-                    "label": label,
-                    "group": group,
-                    "size_bytes": st.st_size,
-                    "mtime_ns": st.st_mtime_ns,
-                }
-            )
+        class_rows, unlisted = _read_class(subdirs[name], label, problems)
+        rows += class_rows
+        if unlisted:
+            unreadable_classes.append(f"{subdirs[name]}: {unlisted}")
     images = pd.DataFrame(rows, columns=["path", "relpath", "label", "group", "size_bytes", "mtime_ns"])
     if images.empty:
-        raise DatasetError(f"No images found below {root}/real or {root}/fake.\n\n{LAYOUT_HELP}")
+        unlisted = f": cannot list {'; '.join(unreadable_classes)}" if unreadable_classes else ""
+        raise DatasetError(f"No images found below {root}/real or {root}/fake{unlisted}.\n\n{LAYOUT_HELP}")
     test_set = TestSet(root=root.absolute(), images=images, problems=tuple(problems))
     if require_both and not test_set.has_both_classes:
         raise DatasetError(

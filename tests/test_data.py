@@ -139,3 +139,40 @@ def test_a_named_pipe_among_the_images_is_skipped_not_waited_on(tmp_path):
         open_image(str(tmp_path / "empty.jpg"))
     with pytest.raises(ImageError, match="a link to a missing file"):
         open_image(str(tmp_path / "dangling.jpg"))
+
+
+def _deny(monkeypatch, *names):
+    """os.scandir raising PermissionError for folders named ``names``, as a folder without read
+    permission does (tests run as root, which reads every folder)."""
+    scandir = os.scandir
+
+    def fake(path="."):
+        if os.path.basename(os.fspath(path)) in names:
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", fake)
+
+
+def test_a_subfolder_that_cannot_be_listed_is_reported_not_dropped(tmp_path, monkeypatch):
+    root = make_test_set(tmp_path / "s", n_real=2, n_fake=2)
+    (root / "real" / "nopermdir").mkdir()
+    (root / "real" / "nopermdir" / "x.jpg").write_bytes((root / "real" / "real_00000.jpg").read_bytes())
+    _deny(monkeypatch, "nopermdir")
+    ts = scan_test_set(root)
+    assert ts.n_real == 2
+    assert "Cannot list real/nopermdir: permission denied (its images are left out)." in ts.problems
+
+
+def test_a_class_folder_that_cannot_be_listed_is_unreadable_not_empty(tmp_path, monkeypatch):
+    root = make_test_set(tmp_path / "s", n_real=2, n_fake=2)
+    _deny(monkeypatch, "fake")
+    ts = scan_test_set(root)
+    assert ts.n_fake == 0 and not any("holds no images" in p for p in ts.problems), ts.problems
+    assert any(p.startswith(f"Cannot list {root / 'fake'}: permission denied") and "unreadable" in p for p in ts.problems)
+    _deny(monkeypatch, "fake", "real")
+    with pytest.raises(DatasetError, match=r"No images found below .*: cannot list \S*fake: permission denied; \S*real: permission denied"):
+        scan_test_set(root)
+    _deny(monkeypatch, "s")
+    with pytest.raises(DatasetError, match=r"Cannot list \S*s: permission denied"):
+        scan_test_set(root)
