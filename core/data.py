@@ -202,9 +202,10 @@ def _unlisted_words(class_dir: Path, unlisted: list[tuple[str, str]], limit: int
     return lines
 
 
-def _read_class(class_dir: Path, label: int, problems: list[str]) -> tuple[list[dict], str | None]:
+def _read_class(class_dir: Path, label: int, problems: list[str], files: dict) -> tuple[list[dict], str | None]:
     """Rows of the images of one class folder, and why the folder itself cannot be listed (or None).
-    Warnings go to ``problems``."""
+    Warnings go to ``problems``; ``files`` maps each file's (device, inode) to {label: relpath},
+    to find one file under both classes (by a link) whatever the path it was reached by."""
     paths, other, unlisted = _walk_images(class_dir)
     if other:
         problems.append(left_out_words(class_dir.name, other))
@@ -224,16 +225,27 @@ def _read_class(class_dir: Path, label: int, problems: list[str]) -> tuple[list[
             problems.append(f"Skipped {path}: not a regular file (a pipe, socket or device)")
             continue
         relpath = f"{class_dir.name}/{group}/{fname}" if group else f"{class_dir.name}/{fname}"
+        files.setdefault((st.st_dev, st.st_ino), {}).setdefault(label, relpath)
         rows.append({"path": path, "relpath": relpath, "label": label, "group": group,
                      "size_bytes": st.st_size, "mtime_ns": st.st_mtime_ns})
     return rows, unlisted_top
+
+
+def _both_classes_words(root: Path, files: dict, limit: int = 3) -> str | None:
+    """A warning for the files found under both classes (one file, two links), or None."""
+    both = [f"{by_label[1]} = {by_label[0]}" for by_label in files.values() if len(by_label) == 2]
+    if not both:
+        return None
+    shown = ", ".join(both[:limit]) + (", …" if len(both) > limit else "")
+    return (f"{len(both)} file(s) are under both real/ and fake/ of {root} (the same file by two links): {shown}. "
+            f"Each is scored as both classes; keep it in one.")
 
 
 def scan_test_set(root: str | os.PathLike, *, require_both: bool = False, prefer: str = "test") -> TestSet:
     """List the images of a test set folder.
 
     Raises ``DatasetError`` when the folder does not exist or cannot be listed, has neither
-    ``real/`` nor ``fake/``, or holds no image at all. A set with
+    ``real/`` nor ``fake/``, has them as one folder, or holds no image at all. A set with
     one class only loads, with a problem noted (or raises when ``require_both``), so that
     single-class sets can still be scored while metrics that need both classes say why
     they are missing. ``prefer`` ("test" or "train") orders the hint when ``root`` only
@@ -250,16 +262,22 @@ def scan_test_set(root: str | os.PathLike, *, require_both: bool = False, prefer
     present = [name for name in CLASS_DIRS if name in subdirs]
     if not present:
         raise _no_class_folders(root, subdirs, prefer)
+    if len(present) == 2 and os.path.samefile(subdirs["real"], subdirs["fake"]):  # fake -> real: each image twice
+        raise DatasetError(f"{root}: real/ and fake/ are the same folder ({os.path.realpath(subdirs['fake'])}), so "
+                           f"every image would be scored as both classes. Give each class its own folder.\n\n{LAYOUT_HELP}")
 
-    rows, unreadable_classes = [], []
+    rows, unreadable_classes, files = [], [], {}
     for name, label in CLASS_DIRS.items():
         if name not in subdirs:
             problems.append(MISSING_CLASS.format(name=name, root=root))
             continue
-        class_rows, unlisted = _read_class(subdirs[name], label, problems)
+        class_rows, unlisted = _read_class(subdirs[name], label, problems, files)
         rows += class_rows
         if unlisted:
             unreadable_classes.append(f"{subdirs[name]}: {unlisted}")
+    both = _both_classes_words(root, files)
+    if both:
+        problems.append(both)
     images = pd.DataFrame(rows, columns=["path", "relpath", "label", "group", "size_bytes", "mtime_ns"])
     if images.empty:
         unlisted = f": cannot list {'; '.join(unreadable_classes)}" if unreadable_classes else ""

@@ -141,6 +141,34 @@ def test_a_named_pipe_among_the_images_is_skipped_not_waited_on(tmp_path):
         open_image(str(tmp_path / "dangling.jpg"))
 
 
+def test_fake_linked_to_real_is_refused_not_scored_as_both_classes(tmp_path):
+    """`fake -> real` scored the same 3 files as 3 real and 3 fake (ROC-AUC 0.39), with no word."""
+    root = make_test_set(tmp_path / "s", n_real=3, n_fake=0)
+    os.rmdir(root / "fake")
+    os.symlink("real", root / "fake")
+    with pytest.raises(DatasetError, match=r"real/ and fake/ are the same folder"):
+        scan_test_set(root)
+    both = make_test_set(tmp_path / "t", n_real=3, n_fake=0)
+    for name in ("real", "fake"):  # both links to one folder elsewhere
+        (both / name).rename(tmp_path / f"old_{name}")
+        os.symlink(tmp_path / "old_real", both / name)
+    with pytest.raises(DatasetError, match=r"same folder"):
+        scan_test_set(both)
+
+
+def test_files_under_both_classes_are_named(tmp_path):
+    root = make_test_set(tmp_path / "s", n_real=4, n_fake=2)
+    reals = sorted(os.listdir(root / "real"))
+    os.symlink(root / "real" / reals[0], root / "fake" / "again.jpg")
+    os.link(root / "real" / reals[1], root / "fake" / "hard.jpg")  # a hard link is the same file too
+    ts = scan_test_set(root)
+    assert (ts.n_real, ts.n_fake) == (4, 4)  # still loads: most of the set is sound
+    both = [p for p in ts.problems if "under both" in p]
+    assert len(both) == 1, ts.problems
+    assert both[0].startswith("2 file(s)") and f"real/{reals[0]} = fake/again.jpg" in both[0]
+    assert not any("under both" in p for p in scan_test_set(make_test_set(tmp_path / "ok")).problems)
+
+
 def _deny(monkeypatch, *names):
     """os.scandir raising PermissionError for folders named ``names``, as a folder without read
     permission does (tests run as root, which reads every folder)."""
