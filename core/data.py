@@ -171,25 +171,46 @@ def _hint_order(name: str, prefer: str) -> tuple:
 
 MISSING_CLASS = "No {name}/ folder in {root}: metrics that need both classes are unavailable."
 
-def _list_root(root: Path) -> dict[str, Path]:
-    """(lower-cased name -> folder) of the folders in ``root``."""
+# Pairs of folder names that hold two classes but are not read as real/ and fake/: which is which is
+# not guessed (CNNDetection's 0_real/ is 0, the report's 0 is fake), the error says what to rename.
+CLASS_LIKE_PAIRS = ({"0", "1"}, {"true", "false"}, {"authentic", "manipulated"}, {"original", "manipulated"},
+                    {"genuine", "forged"}, {"pristine", "tampered"})
+
+
+def _list_root(root: Path) -> tuple[dict[str, Path], int]:
+    """(lower-cased name -> folder) of the folders in ``root``, and how many images lie
+    directly in it (never read: they are outside real/ and fake/)."""
     try:
         with os.scandir(root) as it:
             entries = list(it)
     except OSError as exc:
         raise DatasetError(f"Cannot list {root}: {_why(exc)}.") from None
     subdirs = {e.name.lower(): root / e.name for e in entries if os.path.isdir(e.path)}
-    return subdirs
+    n_top = sum(1 for e in entries if not e.name.startswith(".") and is_image_name(e.name) and os.path.isfile(e.path))
+    return subdirs, n_top
 
 
-def _no_class_folders(root: Path, subdirs: dict[str, Path], prefer: str) -> DatasetError:
+def _class_like_hint(subdirs: dict[str, Path]) -> str:
+    """A sentence for exactly two folders that look like the classes under names not read as
+    them (0/ and 1/, Reals/ and Fakes/), or ''."""
+    if len(subdirs) != 2:
+        return ""
+    a, b = sorted(subdirs)
+    if {a, b} not in CLASS_LIKE_PAIRS and not any("real" in x and "fake" in y for x, y in ((a, b), (b, a))):
+        return ""
+    return (f" {subdirs[a].name}/ and {subdirs[b].name}/ look like class folders, but only real/ and fake/ are read "
+            f"as classes (any letter case, or as a part of the name: 0_real/, training_fake/): rename them real/ and fake/.")
+
+
+def _no_class_folders(root: Path, subdirs: dict[str, Path], n_top: int, prefer: str) -> DatasetError:
     """The error for a folder without real/ or fake/: what it holds, and where the classes may be."""
     seen = ", ".join(sorted(subdirs)) or "no subfolders"
+    tops = f" Its {n_top} image(s) at the top level must go into real/ or fake/ by class." if n_top else ""
     below = sorted((p for p in subdirs.values() if has_class_folders(p)), key=lambda p: _hint_order(p.name, prefer))
-    hint = f" Did you mean {below[0]}? It has them." if below else ""
+    hint = f" Did you mean {below[0]}? It has them." if below else _class_like_hint(subdirs)
     if len(below) > 1:
         hint += f" (So {'does' if len(below) == 2 else 'do'} {', '.join(p.name + '/' for p in below[1:])}.)"
-    return DatasetError(f"{root} has no real/ or fake/ subfolder (found: {seen}).{hint}\n\n{LAYOUT_HELP}")
+    return DatasetError(f"{root} has no real/ or fake/ subfolder (found: {seen}).{tops}{hint}\n\n{LAYOUT_HELP}")
 
 
 def _unlisted_words(class_dir: Path, unlisted: list[tuple[str, str]], limit: int = 3) -> list[str]:
@@ -257,14 +278,16 @@ def scan_test_set(root: str | os.PathLike, *, require_both: bool = False, prefer
         raise DatasetError(f"Test set folder not found: {root}\n\n{LAYOUT_HELP}")
     if not root.is_dir():
         raise DatasetError(f"Not a folder: {root}\n\n{LAYOUT_HELP}")
-    subdirs = _list_root(root)
+    subdirs, n_top = _list_root(root)
     subdirs, problems = _class_folders(subdirs)  # any letter case (Real/, FAKE/), names as data sets ship them
     present = [name for name in CLASS_DIRS if name in subdirs]
     if not present:
-        raise _no_class_folders(root, subdirs, prefer)
+        raise _no_class_folders(root, subdirs, n_top, prefer)
     if len(present) == 2 and os.path.samefile(subdirs["real"], subdirs["fake"]):  # fake -> real: each image twice
         raise DatasetError(f"{root}: real/ and fake/ are the same folder ({os.path.realpath(subdirs['fake'])}), so "
                            f"every image would be scored as both classes. Give each class its own folder.\n\n{LAYOUT_HELP}")
+    if n_top:
+        problems.append(f"{n_top} image(s) at the top level of {root} are not in real/ or fake/ and are left out.")
 
     rows, unreadable_classes, files = [], [], {}
     for name, label in CLASS_DIRS.items():

@@ -204,3 +204,35 @@ def test_a_class_folder_that_cannot_be_listed_is_unreadable_not_empty(tmp_path, 
     _deny(monkeypatch, "s")
     with pytest.raises(DatasetError, match=r"Cannot list \S*s: permission denied"):
         scan_test_set(root)
+
+
+def test_images_at_the_top_level_are_counted(tmp_path):
+    flat = tmp_path / "flat"
+    make_test_set(flat, n_real=3, n_fake=5)
+    for cls in ("real", "fake"):
+        for f in os.listdir(flat / cls):
+            os.rename(flat / cls / f, flat / f)
+        os.rmdir(flat / cls)
+    with pytest.raises(DatasetError, match=r"found: no subfolders\)\. Its 8 image\(s\) at the top level must go into real/ or fake/"):
+        scan_test_set(flat)
+    root = make_test_set(tmp_path / "s", n_real=2, n_fake=2)
+    for name in ("a.jpg", "b.png", "notes.txt"):
+        (root / name).write_bytes((root / "real" / "real_00000.jpg").read_bytes())
+    ts = scan_test_set(root)
+    assert len(ts) == 4
+    assert f"2 image(s) at the top level of {root} are not in real/ or fake/ and are left out." in ts.problems
+
+
+@pytest.mark.parametrize("names", [("0", "1"), ("True", "False"), ("Reals", "Fakes"), ("authentic", "manipulated")])
+def test_two_folders_named_like_classes_are_told_the_expected_names(tmp_path, names):
+    root = make_test_set(tmp_path / "s", n_real=1, n_fake=1)
+    os.rename(root / "real", root / names[0])
+    os.rename(root / "fake", root / names[1])
+    first, second = sorted(names, key=str.lower)
+    with pytest.raises(DatasetError, match=rf"{first}/ and {second}/ look like class folders, but only real/ and "
+                                           rf"fake/ are read as classes"):
+        scan_test_set(root)
+    (root / "extra").mkdir()  # three folders: no guess about which two are meant
+    with pytest.raises(DatasetError) as info:
+        scan_test_set(root)
+    assert "look like class folders" not in str(info.value)
