@@ -9,7 +9,7 @@ it is ready), and shared by all requests. Decoding and inference run in worker t
 so the event loop keeps answering ``/health`` while a batch is scored. Images go through
 ``open_photo`` and ``score_tensors_and_members``, the same path as ``python -m core predict``, so the
 numbers are the same. Errors are JSON ``{"detail", "error", "filename"}`` (``error`` repeats ``detail``
-under the report API's key), never a traceback.
+under the report API's key), never a traceback (``core.api_errors``).
 
 API_MAX_UPLOAD_MB is a per-file limit: ``/predict`` refuses a bigger file with 413, and in a
 batch such a file gets its own 413 entry while the others are scored. A batch body may be
@@ -32,12 +32,11 @@ from pathlib import PurePosixPath
 
 import anyio
 from fastapi import FastAPI, File, Query, Request, UploadFile
-from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
 
 from . import model_card, near_copies, provenance
+from .api_errors import UploadRejected, add_error_handlers, image_error_status
 from .api_schemas import (
     ERROR_RESPONSES,
     MB,
@@ -45,7 +44,6 @@ from .api_schemas import (
     ApiConfigError,
     BatchResult,
     BodySizeLimit,
-    ErrorBody,
     Health,
     ModelCard,
     Prediction,
@@ -60,14 +58,6 @@ from .quality import detail_report
 
 log = logging.getLogger("core.api")
 CHUNK = 1 << 20
-
-
-class UploadRejected(Exception):
-    """A request the API refuses, with its status and the file it concerns."""
-
-    def __init__(self, status: int, detail: str, filename: str | None = None):
-        super().__init__(detail)
-        self.status, self.detail, self.filename = status, detail, filename
 
 
 class ModelSlot:
@@ -97,12 +87,6 @@ def _client_name(filename: str | None) -> str:
     return name[:200] or "upload"
 
 
-def _image_error_status(exc: ImageError) -> int:
-    # open_image words "cannot identify" failures this way; everything else it raises
-    # (truncated data, too many megapixels) is an image we recognised but refuse.
-    return 415 if "not a readable image" in str(exc) or "empty file" in str(exc) else 422
-
-
 async def _read_upload(upload: UploadFile, name: str, limit: int) -> bytes:
     """The upload's bytes, read in chunks; past ``limit`` (API_MAX_UPLOAD_MB) a 413 naming the file."""
     chunks, total = [], 0
@@ -124,7 +108,7 @@ def _decode(data: bytes, name: str, crop: bool, want_hash: bool = False):
     try:
         image, info = open_photo(data, name=name)
     except ImageError as exc:
-        raise UploadRejected(_image_error_status(exc), str(exc), name) from None
+        raise UploadRejected(image_error_status(exc), str(exc), name) from None
     if want_hash:  # of the whole picture, before any face crop
         info = {**info, "phash": near_copies.image_hash(image)}
     face = None
@@ -231,7 +215,7 @@ def create_app(config: ApiConfig | None = None, *, background_load: bool = True,
         # Credentials stay off: the API uses no cookies, and '*' with credentials is unsafe.
         app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_credentials=False,
                            allow_methods=["GET", "POST"], allow_headers=["*"])
-    _add_error_handlers(app)
+    add_error_handlers(app)
 
     async def run_model(request: Request, detector: Detector, uploads, crop: bool, threshold: float) -> list[dict]:
         return await anyio.to_thread.run_sync(_score_uploads, detector, uploads, crop, threshold,
@@ -309,44 +293,6 @@ def _model_card(d: Detector) -> dict:
         "lineage": model_card.lineage_table(model_card.lineages(meta, d.name)).to_dict(orient="records"),
         "seen_images": {"train": len(seen.train), "val": len(seen.val), "from": seen.where} if seen else None,
     }
-
-
-def _error(status: int, detail: str, filename: str | None = None, headers=None) -> JSONResponse:
-    return JSONResponse(ErrorBody(detail=detail, filename=filename).model_dump(), status_code=status, headers=headers)
-
-
-def _add_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(UploadRejected)
-    async def rejected(request: Request, exc: UploadRejected):
-        return _error(exc.status, exc.detail, exc.filename)
-
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException):
-        return _error(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError):
-        parts = []
-        field = "files" if request.url.path.endswith("/batch") else "file"  # the part name this endpoint reads
-        multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
-        for e in exc.errors():
-            where = ".".join(str(x) for x in e.get("loc", ())[1:]) or "request"
-            msg = e.get("msg", "invalid")
-            if "Expected UploadFile" in msg:  # a form part without a filename arrives as text, not a file
-                msg = (f"this part is text, not a file: send it as a file with a filename "
-                       f"(curl -F '{field}=@face.jpg', or requests' files={{'{field}': ('face.jpg', data)}})")
-            elif msg == "Field required" and where in ("file", "files"):
-                # the usual mistakes: the image as the raw body, or a part under another name
-                how = (f"no part named '{field}' in the form" if multipart else
-                       f"the body is {request.headers.get('content-type') or 'not typed'}, not multipart/form-data")
-                msg = f"{how}: send the image as a form part named '{field}' (curl -F '{field}=@face.jpg')"
-            parts.append(f"{where}: {msg}")
-        return _error(422, "; ".join(parts) or "invalid request")
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _error(500, "internal server error; the details are in the server log")
 
 
 def __getattr__(name: str):
