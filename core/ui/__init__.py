@@ -16,13 +16,14 @@ streamlit (the page list, ``Context``, cache keys, words) lives in ``core.dashbo
 import streamlit as st  # noqa: F401  (tests swap ui.st.session_state)
 
 from ..dashboard import (  # noqa: F401  (re-exported: pages and tests use ui.<name>)
-    DEFAULT_DATA, DEFAULT_WEIGHTS, DEVICES, PAGES, REPO, TESTER, Context, _display, file_stamp, fmt,
+    DEFAULT_DATA, DEFAULT_WEIGHTS, DEVICES, PAGES, REPO, TESTER, Context, _display, file_stamp,
     weights_stamp, first_readable, image_details, initial_sources, known_test_sets, known_weights, progress_text,
     ONE_CLASS_WORDS, one_class_summary, one_class_words, resolve_path, score_context_words, seen_fields, set_problems,
-    skipped_table, files_signature, threshold_change_words, uploads_digest, metric_help, metric_label, cpu_time_words,
-    metric_value, metric_delta, SHARE_METRICS, set_role_words, metric_table,
+    skipped_table, files_signature, threshold_change_words, uploads_digest, cpu_time_words, set_role_words,
 )
 from ..inference import InferenceSettings  # noqa: F401
+from ..metric_words import metric_delta, metric_help, metric_label, metric_table, metric_value  # noqa: F401
+from ..metrics import SHARE_METRICS  # noqa: F401
 from .cached import (  # noqa: F401
     _with_seen, analysis, analysis_key, compare_runs, context_for, feature_layout, judge_uploads, near_copies,
     predictions, resaved_copies, scored_predictions, scored_sweep, seen_overlap, slice_frame, sweep,

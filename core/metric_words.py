@@ -1,0 +1,89 @@
+"""How a metric is named and written on screen: card labels and help, values (shares as
+percentages, scores as decimals), deltas, and metric tables with their intervals folded in.
+One place, so the Overview, the Threshold explorer, Operating points, Compare and Slices
+write the same number the same way."""
+from __future__ import annotations
+
+import pandas as pd
+
+from .metrics import NAMES, SHARE_METRICS, fmt
+
+
+def metric_label(key: str, positive: str) -> str:
+    """A metric card's label: precision, recall and F1 name the positive class they are about
+    ("Recall (real)"), since an audience of detectors reads recall as fakes caught."""
+    name = {**NAMES, "average_precision": "AP", "balanced_accuracy": "Bal. acc."}[key]  # short: whole at 1000 px
+    return f"{name} ({positive})" if key in ("precision", "recall", "f1") else name
+
+
+def metric_value(key: str, value: float | None) -> str:
+    """A metric card's value, written the one way every page writes it: a share of images as a
+    percentage ("82.8%", as the report and the Operating points page give them), a score that is
+    not a share (ROC-AUC, AP, MCC) with three decimals; "n/a" when undefined."""
+    if key not in SHARE_METRICS or value is None or value != value:
+        return fmt(value)
+    return f"{value:.1%}"
+
+
+def metric_delta(key: str, delta: float) -> str:
+    """The change of a card's value: percentage points for a share ("+1.2 pp": not "+1.2%", which
+    reads as relative), signed decimals otherwise."""
+    return f"{delta * 100:+.1f} pp" if key in SHARE_METRICS else f"{delta:+.3f}"
+
+
+def metric_table(table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """A table of metrics for the screen, and the printf format of each number column. Each
+    metric's ``*_low``/``*_high`` (and ``*_ci`` method) columns become one text column beside it,
+    "Accuracy: 95% CI" = "76.7–88.3" (", Wilson" where that interval was used), which halves the
+    columns a 1280 px window must scroll; shares are percentages, scores three decimals, as the
+    cards write them. The metrics stay numbers, so the grid still sorts by them."""
+    out, formats = pd.DataFrame(index=table.index), {}
+    for c in table.columns:
+        base = c.rsplit("_", 1)[0]
+        if c.endswith(("_low", "_high", "_ci")) and base in NAMES and base in table:
+            continue  # folded into base's interval column
+        if c not in NAMES:
+            out[c] = table[c]
+            if table[c].dtype.kind == "f":
+                formats[c] = "%.4f" if c == "threshold" else "%.3f"
+            continue
+        share = c in SHARE_METRICS
+        head = NAMES[c] + (" (%)" if share else "")
+        out[head], formats[head] = table[c] * (100 if share else 1), "%.1f" if share else "%.3f"
+        if f"{c}_low" in table and f"{c}_high" in table:
+            how = table[f"{c}_ci"] if f"{c}_ci" in table else pd.Series("", index=table.index)
+            out[f"{NAMES[c]}: 95% CI"] = [_interval_text(lo, hi, m, share) for lo, hi, m in
+                                          zip(table[f"{c}_low"], table[f"{c}_high"], how)]
+    return out, formats
+
+
+def _interval_text(low, high, method, share: bool) -> str:
+    if method == "none":
+        return "no interval"
+    if low is None or high is None or low != low or high != high:  # NaN: the metric is undefined
+        return ""
+    k, d = (100, 1) if share else (1, 3)
+    return f"{low * k:.{d}f}–{high * k:.{d}f}" + (", Wilson" if method == "wilson" else "")
+
+
+def metric_help(key: str, positive: str) -> str:
+    """One plain sentence per metric, for the card's help icon."""
+    other = "fake" if positive == "real" else "real"
+    said = {"real": "passed as real", "fake": "caught as fake"}
+    return {
+        "accuracy": "The share of all images labelled correctly at this threshold.",
+        "precision": f"Of the images called {positive}, the share that truly are {positive}.",
+        "recall": f"Of the truly {positive} images, the share {said[positive]}.",
+        "f1": f"The harmonic mean of precision and recall for the {positive} class: high only when both are.",
+        "specificity": f"Of the truly {other} images, the share {said[other]}.",
+        "roc_auc": "The chance that a random real face scores a higher P(real) than a random fake (1 = perfect, "
+                   "0.5 = coin toss). It does not depend on the threshold.",
+        "average_precision": f"The area under the precision-recall curve of the {positive} class: precision averaged "
+                             "over every threshold.",
+        "eer": "Equal error rate: the error at the threshold where the share of reals flagged as fake equals the "
+               "share of fakes passed as real (lower is better).",
+        "balanced_accuracy": "Balanced accuracy: the mean of the share of reals passed and the share of fakes "
+                             "caught, so the larger class does not dominate.",
+        "mcc": "Matthews correlation coefficient: one number from all four cells, from -1 (always wrong) through 0 "
+               "(no better than chance) to 1 (perfect); fair when the classes differ in size.",
+    }[key]

@@ -1,0 +1,43 @@
+"""core.metric_words: how metrics are named and written on every page."""
+
+
+def test_metric_cards_name_the_class_they_are_about_and_explain_themselves():
+    from core.metric_words import metric_help, metric_label
+    from core.bootstrap import HEADLINE
+
+    assert metric_label("recall", "real") == "Recall (real)" and metric_label("recall", "fake") == "Recall (fake)"
+    assert metric_label("accuracy", "fake") == "Accuracy" and metric_label("balanced_accuracy", "real") == "Bal. acc."
+    assert metric_help("recall", "fake") == "Of the truly fake images, the share caught as fake."
+    assert metric_help("specificity", "real") == "Of the truly fake images, the share caught as fake."
+    assert metric_help("specificity", "fake") == "Of the truly real images, the share passed as real."
+    for key in HEADLINE:  # every card of the Operating points page has words
+        assert metric_label(key, "real") and metric_help(key, "real").endswith(".")
+
+
+def test_metric_cards_write_shares_as_percentages_and_scores_as_decimals():
+    from core.metric_words import metric_delta, metric_value
+
+    assert metric_value("accuracy", 0.82822) == "82.8%" and metric_value("eer", 0.1818) == "18.2%"
+    assert metric_value("roc_auc", 0.90437) == "0.904" and metric_value("mcc", -0.25) == "-0.250"
+    assert metric_value("precision", None) == "n/a" and metric_value("f1", float("nan")) == "n/a"
+    assert metric_delta("recall", 0.0123) == "+1.2 pp" and metric_delta("specificity", -0.05) == "-5.0 pp"
+    assert metric_delta("average_precision", 0.0123) == "+0.012"
+
+
+def test_metric_tables_fold_each_interval_into_one_column_beside_its_metric():
+    import numpy as np
+    import pandas as pd
+
+    from core.metric_words import metric_table
+
+    t = pd.DataFrame({"slice": ["a", "b"], "n": [10, 4], "threshold": [0.5, 0.5],
+                      "accuracy": [0.8, 1.0], "accuracy_low": [0.7, 0.51], "accuracy_high": [0.9, 1.0],
+                      "accuracy_ci": ["bootstrap", "wilson"],
+                      "roc_auc": [0.9, np.nan], "roc_auc_low": [0.85, np.nan], "roc_auc_high": [0.95, np.nan]})
+    shown, formats = metric_table(t)
+    assert list(shown.columns) == ["slice", "n", "threshold", "Accuracy (%)", "Accuracy: 95% CI", "ROC-AUC",
+                                   "ROC-AUC: 95% CI"]
+    assert shown["Accuracy (%)"].tolist() == [80.0, 100.0]  # a number still: the grid sorts it
+    assert shown["Accuracy: 95% CI"].tolist() == ["70.0–90.0", "51.0–100.0, Wilson"]
+    assert shown["ROC-AUC: 95% CI"].tolist() == ["0.850–0.950", ""]  # undefined: empty, never "nan"
+    assert formats == {"threshold": "%.4f", "Accuracy (%)": "%.1f", "ROC-AUC": "%.3f"}
