@@ -26,7 +26,13 @@ target = right.radio("Grad-CAM explains", ["fake", "real"], horizontal=True, key
 upload = right.file_uploader("…or upload an image", type=list(UPLOAD_TYPES), key="explain_upload",
                              max_upload_size=MAX_IMAGE_UPLOAD_MB)
 choices = [] if ctx.test_set is None else ctx.test_set.images["relpath"].tolist()
-first = ui.first_readable(ctx.test_set) if choices else None  # not a broken file on arrival
+scored, _ = ui.scored_predictions(ctx)  # once the set is scored, its unreadable files are known: not offered
+if scored is not None and scored.skipped:
+    unreadable = {rel for rel, _ in scored.skipped}
+    choices = [c for c in choices if c not in unreadable]
+    first = 0 if choices else None
+else:
+    first = ui.first_readable(ctx.test_set) if choices else None  # not a broken file on arrival
 chosen = left.selectbox("Image from the test set", choices, index=first, key="explain_relpath",
                         placeholder="no test set loaded: upload an image")
 

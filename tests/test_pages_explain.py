@@ -93,3 +93,20 @@ def test_explanations_warn_on_an_image_with_little_fine_detail(tmp_path, cache_d
         seen[relpath] = [w.value for w in at.warning]
     assert not any("Little fine detail" in w for w in seen["real/sharp.jpg"])
     assert any("Little fine detail" in w for w in seen["fake/blurred.jpg"])
+
+
+def test_explanations_offer_no_file_the_scored_set_could_not_read(tmp_path, cache_dir, monkeypatch):
+    from core.checkpoint import load_detector
+    from core.data import scan_test_set
+    from core.inference import predict_test_set
+
+    data = make_test_set(tmp_path / "set", n_real=3, n_fake=3, corrupt=True)
+    ckpt = make_checkpoint(tmp_path / "w" / "random.pth")
+    point_app_at(monkeypatch, data, ckpt)
+    offered = start("pages/8_Explanations.py").selectbox(key="explain_relpath").options
+    assert "real/truncated.jpg" in offered  # not scored yet: every listed file, the first readable one chosen
+    predict_test_set(load_detector(ckpt), scan_test_set(data))  # as the Overview does
+    at = start("pages/8_Explanations.py")
+    box = at.selectbox(key="explain_relpath")
+    assert not at.exception and len(box.options) == 6 and box.value == box.options[0]
+    assert not {"real/truncated.jpg", "real/not_an_image.png"} & set(box.options)
