@@ -51,7 +51,9 @@ def add_error_handlers(app: FastAPI) -> None:
         for e in exc.errors():
             where = ".".join(str(x) for x in e.get("loc", ())[1:]) or "request"
             msg = e.get("msg", "invalid")
-            if "Expected UploadFile" in msg:  # a form part without a filename arrives as text, not a file
+            if where == "threshold":  # "less than or equal to 1" for nan read as a riddle: one sentence for all cases
+                msg = f"must be a number from 0 to 1 (REAL when real_prob >= threshold), got {str(e.get('input'))[:40]!r}"
+            elif "Expected UploadFile" in msg:  # a form part without a filename arrives as text, not a file
                 msg = (f"this part is text, not a file: send it as a file with a filename "
                        f"(curl -F '{field}=@face.jpg', or requests' files={{'{field}': ('face.jpg', data)}})")
             elif msg == "Field required" and where in ("file", "files"):
