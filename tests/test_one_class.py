@@ -176,10 +176,10 @@ def test_slices_offer_only_the_rate_one_class_defines(one_class_env):
     assert metric.options == [{"fake": "Fake catch rate", "real": "Real pass rate"}[cls]]
     assert any("Shortcut check: not run" in i.value for i in at.info)
     assert not at.success
-    rate = {"fake": "fake_catch_rate", "real": "real_pass_rate"}[cls]
+    rate = {"fake": "Fake catch rate", "real": "Real pass rate"}[cls]
     table = at.dataframe[-1].value  # no empty columns of the other class, no count of 0
-    assert list(table.columns) == ["dimension", "slice", "n", rate, f"{rate}_low", f"{rate}_high", f"{rate}_ci"]
-    assert table[rate].notna().all()
+    assert list(table.columns) == ["dimension", "slice", "n", f"{rate} (%)", f"{rate}: 95% CI"]
+    assert table[f"{rate} (%)"].notna().all() and table[f"{rate}: 95% CI"].str.contains("–").all()
 
 
 def test_evaluate_reports_the_share_of_a_one_class_set(tmp_path, one_ckpt, cache_dir):
