@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import functools
 import os
+import shutil
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -204,17 +205,29 @@ def predict_test_set(
     progress: Callable[[Progress], None] | None = None,
 ) -> Predictions:
     """Score every image of ``test_set``; reuse cached scores of unchanged images. Where the cache
-    folder cannot be written, the images are scored into a temporary one, dropped afterwards, and
-    ``Predictions.note`` says so: a read-only cache costs speed, never the evaluation."""
-    images = test_set.images
+    folder cannot be written, the images are scored into a temporary copy of their cache file, dropped
+    afterwards, and ``Predictions.note`` says so: a read-only cache costs speed, never the evaluation."""
     path = cache_file(detector, test_set, settings, cache_dir)
     refused = _unwritable(path)
-    if refused:
-        with tempfile.TemporaryDirectory(prefix="deepfake-predictions-") as tmp:
-            preds = predict_test_set(detector, test_set, settings, use_cache=False, cache_dir=Path(tmp), progress=progress)
-        note = (f"the prediction cache {path.parent.parent} cannot be written ({refused}): these scores were not "
-                "kept, so the next run scores the images again (DEEPFAKE_CACHE_DIR names another folder)")
-        return dataclasses.replace(preds, note=note)
+    if not refused:
+        return _predict_into(path, detector, test_set, settings, use_cache, progress)
+    with tempfile.TemporaryDirectory(prefix="deepfake-predictions-") as tmp:
+        spare = cache_file(detector, test_set, settings, Path(tmp))
+        spare.parent.mkdir(parents=True, exist_ok=True)
+        if use_cache and os.access(path, os.R_OK):  # a read-only cache still holds scores worth reading
+            shutil.copyfile(path, spare)
+        preds = _predict_into(spare, detector, test_set, settings, use_cache, progress)
+    if not preds.scored:  # every score came from the read-only cache: nothing was lost
+        return preds
+    return dataclasses.replace(preds, note=(
+        f"the prediction cache {path.parent.parent} cannot be written ({refused}): the {preds.scored} scores made "
+        "now were not kept, so the next run makes them again (DEEPFAKE_CACHE_DIR names another folder)"))
+
+
+def _predict_into(path: Path, detector: Detector, test_set: TestSet, settings: InferenceSettings, use_cache: bool,
+                  progress: Callable[[Progress], None] | None) -> Predictions:
+    """``predict_test_set`` with the cache file ``path``, which can be written."""
+    images = test_set.images
     # lets a later fully cached `evaluate` describe this model without loading it
     backbone = getattr(detector.model, "backbone", None)  # None: a stand-in model, nothing to record
     if backbone:

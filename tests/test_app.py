@@ -366,3 +366,28 @@ def test_the_tester_offers_no_verdicts_file_when_nothing_was_scored(env):
     good = next(o for o in at.multiselect(key="tester_picks").options if o.startswith("fake/"))
     at.multiselect(key="tester_picks").set_value(["real/not_an_image.png", good]).run()
     assert not at.exception and len(at.get("download_button")) == 1
+
+
+def test_a_cache_folder_that_cannot_be_written_scores_the_set_once_and_says_so(app_set, app_ckpt, tmp_path, monkeypatch):
+    """Scores not kept on disk were made again on every rerun, and other pages called the set unscored."""
+    from core import prediction_cache
+    from core.ui import cached
+
+    point_app_at(monkeypatch, app_set, app_ckpt)
+    (tmp_path / "plain_file").write_text("where the cache folder should be")
+    blocked = tmp_path / "plain_file" / "cache"
+    monkeypatch.setenv("DEEPFAKE_CACHE_DIR", str(blocked))
+    monkeypatch.setattr(prediction_cache, "DEFAULT_CACHE_DIR", blocked)
+    monkeypatch.setattr(cached, "_UNKEPT", {})  # this test's own: other tests must not find its predictions
+    monkeypatch.setattr(cached, "_WARM", set())  # nor may it find theirs, scored into a writable cache
+    calls = []
+    monkeypatch.setattr(cached, "predict_test_set", lambda *a, **k: calls.append(1) or predict_test_set(*a, **k))
+    at = start()
+    assert not at.exception and any("cannot be written" in w.value for w in at.warning)
+    at.run()
+    start("pages/4_Operating_points.py")
+    assert len(calls) == 1  # scored once, for every rerun and page
+    tester = start("pages/3_Single_image_tester.py")
+    tester.multiselect(key="tester_picks").set_value([tester.multiselect(key="tester_picks").options[-1]]).run()
+    assert not tester.exception and not any("No test-set context" in c.value for c in tester.caption)
+    assert len(calls) == 1

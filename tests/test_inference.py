@@ -284,6 +284,14 @@ def test_a_cache_folder_that_cannot_be_written_costs_speed_not_the_evaluation(tm
     ok = predict_test_set(det, test_set, SETTINGS, cache_dir=tmp_path / "good")
     np.testing.assert_allclose(preds.frame["p_real"], ok.frame["p_real"])
     assert preds.scored == 6 and "cannot be written" in preds.note and str(blocked) in preds.note and not ok.note
+    # a cache that is read-only but full: its scores are read, nothing is scored again, nothing to say
+    from core import inference
+
+    monkeypatch.setattr(inference, "_unwritable", lambda path: "read-only file system")
+    again = predict_test_set(det, test_set, SETTINGS, cache_dir=tmp_path / "good")
+    assert (again.scored, again.from_cache, again.note) == (0, 6, "")
+    np.testing.assert_allclose(again.frame["p_real"], ok.frame["p_real"])
+    monkeypatch.undo()
     paths = list(test_set.images["path"])
     assert near_copies.cached_hashes(paths, blocked) == near_copies.hash_files(paths)
     assert thumbnail(paths[0], cache_dir=blocked).is_file()

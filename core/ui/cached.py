@@ -46,13 +46,17 @@ def _cached_sweep(weights_sha: str, set_signature: str, settings: tuple, _frame:
 
 
 _WARM: set[tuple] = set()  # prediction keys whose disk cache this process has filled
+# predictions a cache folder that cannot be written did not keep: held here, or every rerun scored again
+_UNKEPT: dict[tuple, Predictions] = {}
 
 
 def predictions(ctx: Context) -> Predictions:
     """Predictions of ``ctx.detector`` on ``ctx.test_set``. The first time, the model runs
     with a progress bar (filling the disk cache); after that the cached result is used."""
     key = (ctx.detector.sha256, ctx.set_signature, ctx.settings_key)
-    if key not in _WARM:
+    if key in _UNKEPT:
+        preds = _UNKEPT[key]
+    elif key not in _WARM:
         bar = st.progress(0.0, text="Scoring the test set…")
 
         def report(p: Progress) -> None:
@@ -61,7 +65,12 @@ def predictions(ctx: Context) -> Predictions:
         # this run's own counts: the cached copy would call every image "from cache"
         preds = predict_test_set(ctx.detector, ctx.test_set, ctx.settings, progress=report)
         bar.empty()
-        _WARM.add(key)
+        if preds.note:  # not on disk: the other pages and later reruns read it from here
+            while len(_UNKEPT) >= 4:
+                _UNKEPT.pop(next(iter(_UNKEPT)))
+            _UNKEPT[key] = preds
+        else:
+            _WARM.add(key)
     else:
         preds = _cached_predictions(*key, ctx.detector, ctx.test_set)
     if preds.note:  # a cache folder that cannot be written: the scores live only as long as this app
@@ -116,6 +125,9 @@ def scored_predictions(ctx: Context) -> tuple[Predictions | None, str]:
     not start a whole test-set pass)."""
     if ctx.detector is None or ctx.test_set is None:
         return None, "no test set is loaded (choose one under *Test set and model* in the sidebar)"
+    unkept = _UNKEPT.get((ctx.detector.sha256, ctx.set_signature, ctx.settings_key))
+    if unkept is not None:
+        return unkept, ""
     try:
         info = cache_path(ctx.detector.sha256, ctx.test_set, ctx.settings).stat()
         preds = _if_scored(ctx.detector.sha256, ctx.set_signature, ctx.settings_key, (info.st_mtime_ns, info.st_size),
