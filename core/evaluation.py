@@ -80,8 +80,9 @@ def summary_json(ev: Evaluation, detector, test_set: TestSet, threshold: float, 
     if ev.sweep.only_class:  # what a set of one class defines, ready to read
         out["one_class"] = one_class_summary(ev.sweep, threshold)
     # a class the folder holds but not one of whose files could be read: the set became one-class
+    # (when nothing at all was read, "No image could be read" says it once, not a line per class)
     out["unreadable_classes"] = [cls for cls, listed in (("real", test_set.n_real), ("fake", test_set.n_fake))
-                                 if listed and not out[f"n_{cls}"]]
+                                 if listed and not out[f"n_{cls}"] and out["n_images"]]
     return out
 
 

@@ -23,7 +23,7 @@ dim = st.selectbox("Slice by", dims, format_func=lambda d: "every dimension" if 
 ui.chart(st, figures_analysis.slice_figure(a.slices, metric, None if dim == "all" else dim), width="stretch")
 table = a.slices if dim == "all" else a.slices[a.slices["dimension"] == dim]
 first = ["dimension", "slice", "n", "n_real", "n_fake", metric, f"{metric}_low", f"{metric}_high", f"{metric}_ci"]
-table = table[[c for c in first if c in table] + [c for c in table if c not in first and not c.endswith("_ci")]]
+table = table[[c for c in first if c in table] + [c for c in table if c not in first]]  # metric_table folds *_ci in
 if sweep.only_class:  # the other class's count is 0 and its rates, accuracy aside (= the rate), are empty
     table = table[[c for c in table if c in ("dimension", "slice", "n") or c.startswith(metric)]]
 shown, formats = ui.metric_table(table)
@@ -31,7 +31,7 @@ st.dataframe(shown, hide_index=True, column_config={c: st.column_config.NumberCo
 with st.expander("How to read the slices"):
     st.caption(f"At threshold {ctx.threshold:.4f}. 95% stratified bootstrap CIs; where a slice has every image right "
                "(or every one wrong), no resample differs, so its rate gets the Wilson interval of k of n instead "
-               "(CI method: wilson) rather than a zero-width one. A slice of one class shows only what "
+               "(marked ', Wilson') rather than a zero-width one. A slice of one class shows only what "
                "that class defines: fake catch rate for fakes (difficulty and replaced regions exist only for fakes), "
                "real pass rate for reals. Fine detail: the share of the image's spectrum above half the Nyquist frequency; "
                f"below {LOW_DETAIL:.2f} an image holds less fine detail than 97% of the labelled CIPLab faces (blurred, "

@@ -156,6 +156,7 @@ def test_a_set_with_no_readable_image_says_so_and_exits_2(tmp_path, tiny_ckpt, c
     assert main(["evaluate", "--data", str(root), "--weights", str(tiny_ckpt), "--workers", "0"]) == 2
     out, err = capsys.readouterr()
     assert "Skipped files: 2" in out and "nothing to measure" in out
+    assert "not one" not in out  # "only fake images are measured" then "only real": a contradiction
     assert "Accuracy" not in out and "Confusion Matrix" not in out  # no table of zeros and n/a
     assert "none of the 2 files" in err
 
