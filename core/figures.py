@@ -196,7 +196,7 @@ def metric_curves_figure(curves: dict[str, np.ndarray], threshold: float, metric
                 line_shape="hv",
                 line=METRIC_STYLES.get(key, {}),
                 connectgaps=False,
-                hovertemplate="threshold %{x:.4f}<br>%{y:.3f}<extra>" + METRIC_NAMES.get(key, key) + "</extra>",
+                hovertemplate="threshold %{x:.4f}<br>%{y:.1%}<extra>" + METRIC_NAMES.get(key, key) + "</extra>",  # shares
             )
         )
     return go.Figure(traces, layout=_layout(

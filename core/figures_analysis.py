@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from .bootstrap import CurveBand
 from .calibration import Reliability
 from .compare import lower_is_better
-from .metrics import NAMES, RocCurve
+from .metrics import NAMES, SHARE_METRICS, RocCurve
 from .operating_points import CostCurve, OperatingPoint
 
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=360, template="plotly_white", font=dict(size=14))
@@ -70,7 +70,8 @@ def _ci_words(row: pd.Series, metric: str) -> str:
     method = row.get(f"{metric}_ci", "bootstrap")
     if method == "none" or pd.isna(row[f"{metric}_low"]):
         return "no interval: every resample gives the same value"
-    words = f"95% CI {row[f'{metric}_low']:.3f}–{row[f'{metric}_high']:.3f}"
+    low, high = row[f"{metric}_low"], row[f"{metric}_high"]
+    words = f"95% CI {low:.1%}–{high:.1%}" if metric in SHARE_METRICS else f"95% CI {low:.3f}–{high:.3f}"
     return words + (" (Wilson: every image right or every one wrong, nothing to resample)" if method == "wilson" else "")
 
 
@@ -92,7 +93,7 @@ def slice_figure(table: pd.DataFrame, metric: str = "accuracy", dimension: str |
         error_x=dict(type="data", symmetric=False, array=(t[f"{metric}_high"] - t[metric]).fillna(0),
                      arrayminus=(t[metric] - t[f"{metric}_low"]).fillna(0)),
         customdata=[_ci_words(r, metric) for _, r in t.iterrows()],
-        hovertemplate="%{y}<br>%{x:.3f}<br>%{customdata}<extra></extra>"))
+        hovertemplate="%{y}<br>%{x:" + (".1%" if metric in SHARE_METRICS else ".3f") + "}<br>%{customdata}<extra></extra>"))
     name = NAMES.get(metric, metric)
     fig.update_layout(title=f"{name} by slice (95% CI)", xaxis_title=name,
                       **{**_LAYOUT, "height": max(300, 26 * len(t) + 80)})

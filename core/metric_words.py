@@ -31,29 +31,33 @@ def metric_delta(key: str, delta: float) -> str:
     return f"{delta * 100:+.1f} pp" if key in SHARE_METRICS else f"{delta:+.3f}"
 
 
-def metric_table(table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+def metric_table(table: pd.DataFrame, extra_shares=()) -> tuple[pd.DataFrame, dict[str, str]]:
     """A table of metrics for the screen, and the printf format of each number column. Each
     metric's ``*_low``/``*_high`` (and ``*_ci`` method) columns become one text column beside it,
     "Accuracy: 95% CI" = "76.7–88.3" (", Wilson" where that interval was used), which halves the
-    columns a 1280 px window must scroll; shares are percentages, scores three decimals, as the
-    cards write them. The metrics stay numbers, so the grid still sorts by them."""
+    columns a 1280 px window must scroll; shares are percentages (their changes ``d_*``, percentage
+    points), scores three decimals, as the cards write them; ``extra_shares``: other columns that
+    are shares of images. The metrics stay numbers, so the grid still sorts by them."""
     out, formats = pd.DataFrame(index=table.index), {}
     for c in table.columns:
         base = c.rsplit("_", 1)[0]
         if c.endswith(("_low", "_high", "_ci")) and base in NAMES and base in table:
             continue  # folded into base's interval column
-        if c not in NAMES:
+        key, delta = (c[2:], True) if c.startswith("d_") and c[2:] in NAMES else (c, False)
+        if key not in NAMES and c not in extra_shares:
             out[c] = table[c]
             if table[c].dtype.kind == "f":
                 formats[c] = "%.4f" if c == "threshold" else "%.3f"
             continue
-        share = c in SHARE_METRICS
-        head = NAMES[c] + (" (%)" if share else "")
-        out[head], formats[head] = table[c] * (100 if share else 1), "%.1f" if share else "%.3f"
+        share = key in SHARE_METRICS or c in extra_shares
+        name = NAMES.get(key, key.replace("_", " "))
+        head = ("Δ " if delta else "") + name + ((" (pp)" if delta else " (%)") if share else "")
+        out[head] = table[c] * (100 if share else 1)
+        formats[head] = ("%+" if delta else "%") + (".1f" if share else ".3f")
         if f"{c}_low" in table and f"{c}_high" in table:
             how = table[f"{c}_ci"] if f"{c}_ci" in table else pd.Series("", index=table.index)
-            out[f"{NAMES[c]}: 95% CI"] = [_interval_text(lo, hi, m, share) for lo, hi, m in
-                                          zip(table[f"{c}_low"], table[f"{c}_high"], how)]
+            out[f"{name}: 95% CI"] = [_interval_text(lo, hi, m, share) for lo, hi, m in
+                                      zip(table[f"{c}_low"], table[f"{c}_high"], how)]
     return out, formats
 
 
@@ -87,3 +91,26 @@ def metric_help(key: str, positive: str) -> str:
         "mcc": "Matthews correlation coefficient: one number from all four cells, from -1 (always wrong) through 0 "
                "(no better than chance) to 1 (perfect); fair when the classes differ in size.",
     }[key]
+
+
+def rows_as_text(table: pd.DataFrame, keys, values=(), deltas=()) -> pd.DataFrame:
+    """A table with one metric per row (``keys``: each row's metric key) for the screen: the
+    ``values`` columns written as ``metric_value`` writes them and the ``deltas`` columns as
+    ``metric_delta`` does, so a row of accuracy reads 82.8% / +1.2 pp and a row of ROC-AUC
+    0.904 / +0.012 in the same column; an undefined value is "n/a"."""
+    out = table.copy()
+    keys = list(keys)
+    for column in values:
+        out[column] = [metric_value(k, _plain(v)) for k, v in zip(keys, table[column])]
+    for column in deltas:
+        out[column] = ["n/a" if _plain(v) is None else metric_delta(k, v) for k, v in zip(keys, table[column])]
+    return out
+
+
+def _plain(v) -> float | None:
+    """``v`` as a float, or None where it is missing or NaN."""
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if v != v else v

@@ -71,12 +71,12 @@ if len(paired):
     st.caption("Paired bootstrap: each resample draws the same images for both models, so the interval is that of "
                "the difference itself, narrower than comparing the two rows' intervals above. B better in: the share "
                "of resamples in which B is better.")
-    st.dataframe(paired.assign(metric=paired["metric"].map(figures_analysis.PAIRED_NAMES).fillna(paired["metric"])),
+    shown = ui.rows_as_text(paired, paired["metric"], values=("a", "b"), deltas=("difference", "low", "high"))
+    st.dataframe(shown.assign(metric=paired["metric"].map(figures_analysis.PAIRED_NAMES).fillna(paired["metric"])),
                  hide_index=True, column_config={
-                     "metric": "Metric", "n": "images",
-                     "b_better": st.column_config.NumberColumn("B better in", format="percent"),
-                     **{c: st.column_config.NumberColumn(label, format="%.4f") for c, label in (
-                         ("a", "A"), ("b", "B"), ("difference", "B − A"), ("low", "95% CI low"), ("high", "95% CI high"))}})
+                     "metric": "Metric", "n": "images", "a": "A", "b": "B", "difference": "B − A",
+                     "low": "95% CI low", "high": "95% CI high",
+                     "b_better": st.column_config.NumberColumn("B better in", format="percent")})
 ui.chart(st, figures_analysis.paired_scores_figure(compare.paired_scores(runs[ia], runs[ib]), runs[ia].threshold,
                                                       runs[ib].threshold, label_a, label_b), width="stretch")
 wins = d["right"].value_counts()

@@ -39,10 +39,9 @@ metrics = result.defined_metrics  # a one-class set: its own rate only
 ui.chart(st, robustness_figure(result.table, metrics), width="stretch")
 undefined = [c for m in METRIC_LABELS if m not in metrics for c in (m, f"d_{m}")]
 shown = result.table.drop(columns=["kind", "level", *undefined]).rename(columns={"n_images": "images"})
-names = {**METRIC_LABELS, **{f"d_{m}": f"Δ {label}" for m, label in METRIC_LABELS.items()}, "low_detail": "low detail"}
-st.dataframe(shown, hide_index=True, width="stretch", height=35 * (len(shown) + 1) + 3,
-             column_config={c: st.column_config.NumberColumn(names.get(c, c), format="%.3f")
-                            for c in shown.columns if c not in ("condition", "flips", "images")})
+table, formats = ui.metric_table(shown, extra_shares=("low_detail",))  # shares in %, changes in pp, as the cards
+st.dataframe(table, hide_index=True, width="stretch", height=35 * (len(shown) + 1) + 3,
+             column_config={c: st.column_config.NumberColumn(format=f) for c, f in formats.items()})
 st.caption(f"Threshold {result.threshold:.4f} (REAL when P(real) ≥ threshold). Rates: fake catch = fakes called FAKE / fakes; "
            "real pass = reals called REAL / reals. Δ = change from the clean row. low detail = share of the (perturbed) "
            "images that the tester's low-detail warning would flag.")

@@ -41,3 +41,20 @@ def test_metric_tables_fold_each_interval_into_one_column_beside_its_metric():
     assert shown["Accuracy: 95% CI"].tolist() == ["70.0–90.0", "51.0–100.0, Wilson"]
     assert shown["ROC-AUC: 95% CI"].tolist() == ["0.850–0.950", ""]  # undefined: empty, never "nan"
     assert formats == {"threshold": "%.4f", "Accuracy (%)": "%.1f", "ROC-AUC": "%.3f"}
+
+
+def test_changes_and_extra_shares_and_rows_of_mixed_metrics_are_written_as_the_cards_write_them():
+    import pandas as pd
+
+    from core.metric_words import metric_table, rows_as_text
+
+    t = pd.DataFrame({"condition": ["clean", "blur 2"], "accuracy": [0.8, 0.7], "roc_auc": [0.9, 0.85],
+                      "d_accuracy": [0.0, -0.1], "d_roc_auc": [0.0, -0.05], "low_detail": [0.0, 0.5]})
+    shown, formats = metric_table(t, extra_shares=("low_detail",))
+    assert list(shown.columns) == ["condition", "Accuracy (%)", "ROC-AUC", "Δ Accuracy (pp)", "Δ ROC-AUC",
+                                   "low detail (%)"]
+    assert shown["Δ Accuracy (pp)"].tolist() == [0.0, -10.0] and shown["low detail (%)"].tolist() == [0.0, 50.0]
+    assert formats["Δ Accuracy (pp)"] == "%+.1f" and formats["Δ ROC-AUC"] == "%+.3f" and formats["ROC-AUC"] == "%.3f"
+    rows = pd.DataFrame({"metric": ["accuracy", "roc_auc"], "a": [0.8, 0.9], "difference": [0.012, float("nan")]})
+    text = rows_as_text(rows, rows["metric"], values=("a",), deltas=("difference",))
+    assert text["a"].tolist() == ["80.0%", "0.900"] and text["difference"].tolist() == ["+1.2 pp", "n/a"]

@@ -90,7 +90,10 @@ def test_compare_two_checkpoints(env, tmp_path):
     # the paired B − A table: one row per metric the set defines, its interval around the difference
     paired = at.dataframe[1].value
     assert list(paired["metric"]) == ["ROC-AUC", "Average precision", "Accuracy", "EER"]  # named for people
-    assert (paired["low"] <= paired["difference"] + 1e-12).all() and (paired["difference"] <= paired["high"] + 1e-12).all()
+    # written as the cards write them: a share's change in percentage points, a score's in decimals
+    rows = paired.set_index("metric")
+    assert rows.loc["Accuracy", "difference"].endswith(" pp") and rows.loc["Accuracy", "a"].endswith("%")
+    assert not rows.loc["ROC-AUC", "difference"].endswith(" pp") and rows.loc["ROC-AUC", "a"].startswith(("0.", "1."))
     assert any("Paired bootstrap" in c.value for c in at.caption)
     # the per-image scatter: every image of the set once, split by outcome; the disagreements as pictures
     charts = at.get("plotly_chart")

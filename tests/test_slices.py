@@ -1,4 +1,6 @@
 """core.slices: derived columns, the per-slice table, the shortcut check."""
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -104,6 +106,7 @@ def test_slice_with_every_fake_caught_has_a_wilson_interval_not_a_zero_width_one
     whole = slice_figure(t, "fake_catch_rate", "all").data[0].y[0]
     assert whole == "all: all images (n=12 fakes)"  # not the 24 images of both classes
     assert bar.error_x.arrayminus[i] > 0.4 and "Wilson" in bar.customdata[i]
+    assert re.match(r"95% CI \d+\.\d%–100\.0% ", bar.customdata[i]) and ":.1%" in bar.hovertemplate  # as the table
     shown = _slices_display(t)
     assert "Wilson" in shown.loc[easy.name, "Fake catch rate"]
     # by accuracy, a slice of fakes alone says so: its bar is a catch rate, not comparable to "all images"

@@ -22,7 +22,9 @@ from ..dashboard import (  # noqa: F401  (re-exported: pages and tests use ui.<n
     skipped_table, files_signature, threshold_change_words, uploads_digest, cpu_time_words, set_role_words,
 )
 from ..inference import InferenceSettings  # noqa: F401
-from ..metric_words import metric_delta, metric_help, metric_label, metric_table, metric_value  # noqa: F401
+from ..metric_words import (  # noqa: F401
+    metric_delta, metric_help, metric_label, metric_table, metric_value, rows_as_text,
+)
 from ..metrics import SHARE_METRICS  # noqa: F401
 from .cached import (  # noqa: F401
     _with_seen, analysis, analysis_key, compare_runs, context_for, feature_layout, judge_uploads, near_copies,
