@@ -206,12 +206,24 @@ def true_verdict(label: int) -> str:
 def labels_by_content(results: list[UploadVerdict], digests: dict[str, str], images: pd.DataFrame) -> dict[str, int]:
     """The true class of each upload that is, byte for byte, a file of the test set: name -> 1 real
     / 0 fake, as ``read_picks`` gives for picks, so an uploaded test image is judged right or wrong
-    too. ``digests``: relpath -> ``provenance`` digest of the set's files that were hashed (the
-    sidebar's ``Context.seen_digests``)."""
-    by_digest = {d: rel for rel, d in digests.items() if d}
-    label = dict(zip(images["relpath"], images["label"])) if len(images) else {}
-    return {r.name: int(label[by_digest[r.digest]]) for r in results
-            if r.ok and r.digest in by_digest and by_digest[r.digest] in label}
+    too. ``digests``: relpath -> ``provenance`` digest of set files already read (the sidebar's
+    ``Context.seen_digests``); the other files of an upload's exact size are read here. A content
+    found under both classes gets no class."""
+    from .provenance import file_digest
+
+    wanted = {r.digest for r in results if r.ok and r.digest}
+    sizes = {int(d.split("-", 1)[0]) for d in wanted}
+    known = {rel: d for rel, d in digests.items() if d}
+    for rel, path, size in zip(images["relpath"], images["path"], images["size_bytes"]):
+        if int(size) in sizes and rel not in known:  # a few files at most: sizes rarely collide
+            known[rel] = file_digest(path)
+    label = dict(zip(images["relpath"], images["label"]))
+    classes: dict[str, set] = {}
+    for rel, d in known.items():
+        if d in wanted and rel in label:
+            classes.setdefault(d, set()).add(int(label[rel]))
+    return {r.name: next(iter(classes[r.digest])) for r in results
+            if r.ok and len(classes.get(r.digest, ())) == 1}
 
 
 def pick_words(label: int, verdict: str, threshold: float) -> str:

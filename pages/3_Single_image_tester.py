@@ -49,7 +49,7 @@ for r in results:
     if not r.ok:
         st.error(r.error, icon=":material/broken_image:")
 seen = ctx.seen  # what the model was trained and chosen on, re-read when its sidecar changes
-if ctx.test_set is not None:  # an uploaded copy of a test-set file is judged right or wrong as a pick is
+if ctx.test_set is not None:  # an uploaded copy of a test-set file is judged right or wrong, as a pick is
     labels = {**labels_by_content(results, ctx.seen_digests, ctx.test_set.images), **labels}
 if len(results) > 1:
     st.dataframe(scores_as_text(verdict_table(results, t, seen, labels)), hide_index=True, width="stretch")

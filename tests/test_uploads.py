@@ -237,4 +237,6 @@ def test_an_uploaded_copy_of_a_test_set_file_gets_its_true_class(tmp_path, detec
     results = judge_uploads(detector, [("mine.jpg", open(fake["path"], "rb").read()), ("new.png", other.getvalue()),
                                        ("broken.jpg", b"not an image")])
     assert labels_by_content(results, digests, images) == {"mine.jpg": 0}
-    assert labels_by_content(results, {}, images) == {}  # no digests known: no guess from the name
+    assert labels_by_content(results, {}, images) == {"mine.jpg": 0}  # none read yet: files of its size are read
+    (root / "real" / "same_bytes.jpg").write_bytes(open(fake["path"], "rb").read())  # one content, both classes
+    assert labels_by_content(results, {}, scan_test_set(root).images) == {}  # no class guessed
