@@ -25,16 +25,21 @@ class UploadRejected(Exception):
 
 
 def image_error_status(exc: ImageError) -> int:
+    """The HTTP status of an image ``open_photo`` refused: 415 for content that is no image at
+    all (or nothing), 422 for an image it recognised but will not score."""
     # open_image words "cannot identify" failures this way; everything else it raises
     # (truncated data, too many megapixels) is an image we recognised but refuse.
     return 415 if "not a readable image" in str(exc) or "empty file" in str(exc) else 422
 
 
 def error_response(status: int, detail: str, filename: str | None = None, headers=None) -> JSONResponse:
+    """Every error's one JSON shape (``ErrorBody``), with this status and headers."""
     return JSONResponse(ErrorBody(detail=detail, filename=filename).model_dump(), status_code=status, headers=headers)
 
 
 def add_error_handlers(app: FastAPI) -> None:
+    """Answer every error of ``app`` with ``error_response``: refusals, HTTP errors, invalid
+    requests (in words that say how to send the image) and bugs (details only in the log)."""
     @app.exception_handler(UploadRejected)
     async def rejected(request: Request, exc: UploadRejected):
         return error_response(exc.status, exc.detail, exc.filename)

@@ -239,7 +239,7 @@ class BodySizeLimit:
         path, root = scope.get("path", ""), scope.get("root_path", "")
         if root and path.startswith(root):
             path = path[len(root):]
-        return self.by_path.get(path, self.default)
+        return self.by_path.get(path.rstrip("/") or "/", self.default)  # "/predict/batch/" is the batch too
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":

@@ -289,22 +289,22 @@ def scan_test_set(root: str | os.PathLike, *, require_both: bool = False, prefer
     if n_top:
         problems.append(f"{n_top} image(s) at the top level of {root} are not in real/ or fake/ and are left out.")
 
-    rows, unreadable_classes, files = [], [], {}
+    rows, unlistable_classes, files = [], [], {}
     for name, label in CLASS_DIRS.items():
         if name not in subdirs:
             problems.append(MISSING_CLASS.format(name=name, root=root))
             continue
-        class_rows, unlisted = _read_class(subdirs[name], label, problems, files)
+        class_rows, unlisted_why = _read_class(subdirs[name], label, problems, files)
         rows += class_rows
-        if unlisted:
-            unreadable_classes.append(f"{subdirs[name]}: {unlisted}")
+        if unlisted_why:
+            unlistable_classes.append(f"{subdirs[name]}: {unlisted_why}")
     both = _both_classes_words(root, files)
     if both:
         problems.append(both)
     images = pd.DataFrame(rows, columns=["path", "relpath", "label", "group", "size_bytes", "mtime_ns"])
     if images.empty:
-        unlisted = f": cannot list {'; '.join(unreadable_classes)}" if unreadable_classes else ""
-        raise DatasetError(f"No images found below {root}/real or {root}/fake{unlisted}.\n\n{LAYOUT_HELP}")
+        why = f": cannot list {'; '.join(unlistable_classes)}" if unlistable_classes else ""
+        raise DatasetError(f"No images found below {root}/real or {root}/fake{why}.\n\n{LAYOUT_HELP}")
     test_set = TestSet(root=root.absolute(), images=images, problems=tuple(problems))
     if require_both and not test_set.has_both_classes:
         raise DatasetError(

@@ -115,16 +115,20 @@ def thumbnail(path: str | os.PathLike, size: int = THUMB_SIZE, cache_dir: Path |
     key = f"{path.absolute()}|{stat.st_size}|{stat.st_mtime_ns}|{size}"
     root = Path(cache_dir or prediction_cache.DEFAULT_CACHE_DIR) / "thumbs"
     out = root / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.jpg"
-    for made in (out, _SPARE_THUMBS / out.name):
-        if made.exists():
-            return made
+    if out.exists():
+        return out
+    spare = spare_thumbs() / out.name
+    if spare.exists():
+        return spare
     try:
         image, _ = open_image(str(path), draft_size=size)
     except ImageError:
         return None
     image.thumbnail((size, size), Image.Resampling.BILINEAR)
-    for where in (out, _SPARE_THUMBS / out.name):  # a cache folder that cannot be written: the system's temp
+    for where in (out, spare_thumbs() / out.name):  # a cache folder that cannot be written: this user's temp one
         try:
+            if where.parent != root:
+                where.parent.mkdir(mode=0o700, exist_ok=True)
             with atomic_path(where) as tmp:  # a concurrent reader never sees half a file
                 image.save(tmp, format="JPEG", quality=85)
             return where
@@ -133,7 +137,10 @@ def thumbnail(path: str | os.PathLike, size: int = THUMB_SIZE, cache_dir: Path |
     return None
 
 
-_SPARE_THUMBS = Path(tempfile.gettempdir()) / "deepfake-detector-thumbs"
+def spare_thumbs() -> Path:
+    """Where thumbnails go when the cache folder cannot be written: a folder of this user's in the
+    system's temp, readable by no one else (another user could otherwise plant the pictures shown)."""
+    return Path(tempfile.gettempdir()) / f"deepfake-detector-thumbs-{os.getuid() if hasattr(os, 'getuid') else 0}"
 
 
 def thumbnail_uri(path: str | os.PathLike, size: int = THUMB_SIZE, cache_dir: Path | None = None) -> str | None:

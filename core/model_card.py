@@ -267,8 +267,10 @@ def model_words(model_args: dict, input_size: int | None = None) -> str:
     report's attention head where present, and how the output becomes P(real). ``model_args``:
     the checkpoint's; ``input_size``: its preprocessing's (a single model records it there)."""
     def one(args: dict, size) -> str:
-        name = BACKBONE_WORDS.get(args.get("backbone"), str(args.get("backbone")))
-        return f"{name} at {size} px" + (" with the report's spatial-attention head" if args.get("attention") else "")
+        backbone = args.get("backbone")
+        name = BACKBONE_WORDS.get(backbone, backbone or "an architecture it does not record")
+        # build_model's default: a checkpoint without the key was built with the attention block
+        return f"{name} at {size} px" + (" with the report's spatial-attention head" if args.get("attention", True) else "")
 
     members = model_args.get("members") or []
     if members:

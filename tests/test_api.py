@@ -436,6 +436,7 @@ def test_the_batch_body_limit_applies_to_the_batch_route_only(tmp_path):
     guard = BodySizeLimit(None, single, routes)
     assert guard.limit_for({"path": "/api/predict/batch", "root_path": "/api"}) == routes["/predict/batch"]
     assert guard.limit_for({"path": "/predict/batch", "root_path": ""}) == routes["/predict/batch"]
+    assert guard.limit_for({"path": "/predict/batch/", "root_path": ""}) == routes["/predict/batch"]  # trailing slash
     assert guard.limit_for({"path": "/api/predict", "root_path": "/api"}) == single
 
 

@@ -294,7 +294,11 @@ def test_a_cache_folder_that_cannot_be_written_costs_speed_not_the_evaluation(tm
     monkeypatch.undo()
     paths = list(test_set.images["path"])
     assert near_copies.cached_hashes(paths, blocked) == near_copies.hash_files(paths)
-    assert thumbnail(paths[0], cache_dir=blocked).is_file()
+    from core import gallery
+
+    monkeypatch.setattr(gallery, "spare_thumbs", lambda: tmp_path / "spare")
+    thumb = thumbnail(paths[0], cache_dir=blocked)
+    assert thumb.parent == tmp_path / "spare" and (thumb.parent.stat().st_mode & 0o777) == 0o700  # this user's only
     monkeypatch.setattr(prediction_cache, "DEFAULT_CACHE_DIR", blocked)
     capsys.readouterr()
     assert main(["evaluate", "--data", str(root), "--weights", str(tiny_ckpt), "--device", "cpu"]) == 0

@@ -190,7 +190,6 @@ def test_an_empty_sweep_is_all_undefined_not_an_index_error():
     assert "no scored images" in s["unavailable"]["roc_auc"] and s["unavailable"]["roc_auc"].startswith("ROC-AUC")
 
 
-
 def test_fake_catch_and_real_pass_rates_do_not_depend_on_the_positive_class():
     y = np.array([1, 1, 1, 0, 0, 0, 0])
     p = np.array([0.9, 0.6, 0.2, 0.7, 0.3, 0.1, 0.4])

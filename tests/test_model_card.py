@@ -201,3 +201,5 @@ def test_model_words_say_what_the_model_is_in_one_sentence():
     assert model_words({"backbone": "resnet50", "attention": True}, 224) == (
         "One CNN (ResNet50 at 224 px with the report's spatial-attention head): P(real) is the sigmoid of its one "
         "output logit.")
+    assert "ResNet50 at 224 px with the report's spatial-attention head" in model_words({"backbone": "resnet50"}, 224)
+    assert model_words({}, 224).startswith("One CNN (an architecture it does not record at 224 px")
