@@ -2,7 +2,7 @@
 
 Run it with ``make api``, ``uvicorn core.api:app`` or ``python -m core.api --help``.
 Settings come from options or the environment (see ``ApiConfig.from_env``): WEIGHTS,
-DEVICE, API_MAX_UPLOAD_MB, API_MAX_BATCH_FILES, API_CORS_ORIGINS, API_INFERENCE_THREADS.
+DEVICE, API_MAX_UPLOAD_MB, API_MAX_BATCH_FILES, API_MAX_BATCH_MB, API_CORS_ORIGINS, API_INFERENCE_THREADS.
 
 The model is loaded once, in a background thread at start-up (``/health`` says 503 until
 it is ready), and shared by all requests. Decoding and inference run in worker threads,
@@ -13,8 +13,8 @@ under the report API's key), never a traceback (``core.api_errors``).
 
 API_MAX_UPLOAD_MB is a per-file limit: ``/predict`` refuses a bigger file with 413, and in a
 batch such a file gets its own 413 entry while the others are scored. A batch body may be
-API_MAX_UPLOAD_MB x API_MAX_BATCH_FILES (``ApiConfig.body_limits``); only a body past that is
-refused whole.
+API_MAX_UPLOAD_MB x API_MAX_BATCH_FILES, at most API_MAX_BATCH_MB (``ApiConfig.body_limits``);
+only a body past that is refused whole.
 """
 from __future__ import annotations
 

@@ -5,7 +5,8 @@ schemathesis test checks responses against) is readable in one place.
 
 Size limits: API_MAX_UPLOAD_MB bounds each file. A ``/predict`` body may be that much
 (plus multipart framing); a ``/predict/batch`` body may be that much per file for
-API_MAX_BATCH_FILES files, so one big file or many ordinary ones never refuse the whole
+API_MAX_BATCH_FILES files, up to API_MAX_BATCH_MB in all (100 MB: every byte of a batch is
+held until it is scored), so one big file or many ordinary ones never refuse the whole
 batch: a file over the per-file limit gets its own 413 entry. ``BodySizeLimit`` enforces
 the body limits from Content-Length and while the body streams in.
 """
@@ -35,7 +36,7 @@ class ApiConfig:
     """What the API serves and how much it accepts.
 
     ``max_upload_mb`` bounds each uploaded file, and a batch body may carry
-    ``max_batch_files`` such files (``max_batch_bytes``);
+    ``max_batch_files`` such files, at most ``max_batch_mb`` in all (``max_batch_bytes``);
     ``inference_threads`` is how many requests may run the model at once (each already
     uses all of torch's intra-op threads); ``cors_origins`` empty means CORS is off.
     """
@@ -44,12 +45,15 @@ class ApiConfig:
     device: str = "auto"
     max_upload_mb: float = 20.0
     max_batch_files: int = 32
+    max_batch_mb: float = 100.0
     cors_origins: tuple[str, ...] = ()
     inference_threads: int = 1
 
     def __post_init__(self):
         if not self.max_upload_mb > 0:
             raise ApiConfigError(f"API_MAX_UPLOAD_MB must be a positive number of megabytes, got {self.max_upload_mb}")
+        if not self.max_batch_mb > 0:
+            raise ApiConfigError(f"API_MAX_BATCH_MB must be a positive number of megabytes, got {self.max_batch_mb}")
         if self.max_batch_files < 1:
             raise ApiConfigError(f"API_MAX_BATCH_FILES must be at least 1, got {self.max_batch_files}")
         if self.inference_threads < 1:
@@ -61,8 +65,9 @@ class ApiConfig:
 
     @property
     def max_batch_bytes(self) -> int:
-        """The most file bytes one ``/predict/batch`` body may carry: every file at the limit."""
-        return self.max_upload_bytes * self.max_batch_files
+        """The most file bytes one ``/predict/batch`` body may carry: every file at the limit, but
+        no more than ``max_batch_mb`` (a batch's bytes are all held until it is scored)."""
+        return min(self.max_upload_bytes * self.max_batch_files, int(self.max_batch_mb * MB))
 
     def body_limits(self) -> tuple["BodyLimit", dict[str, "BodyLimit"]]:
         """(the body limit of every route, {path: its own limit}) for ``BodySizeLimit``.
@@ -72,14 +77,14 @@ class ApiConfig:
         mb = self.max_upload_mb
         single = BodyLimit(self.max_upload_bytes + MULTIPART_OVERHEAD,
                            f"upload too large: the limit is {mb:g} MB per file")
-        batch = BodyLimit((self.max_upload_bytes + MULTIPART_OVERHEAD) * self.max_batch_files,
+        batch = BodyLimit(self.max_batch_bytes + MULTIPART_OVERHEAD * self.max_batch_files,
                           f"batch too large: the limit is {self.max_batch_bytes / MB:g} MB per request "
-                          f"({self.max_batch_files} files of up to {mb:g} MB each)")
+                          f"(up to {self.max_batch_files} files of up to {mb:g} MB each)")
         return single, {"/predict/batch": batch}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "ApiConfig":
-        """Read WEIGHTS, DEVICE, API_MAX_UPLOAD_MB, API_MAX_BATCH_FILES, API_CORS_ORIGINS
+        """Read WEIGHTS, DEVICE, API_MAX_UPLOAD_MB, API_MAX_BATCH_FILES, API_MAX_BATCH_MB, API_CORS_ORIGINS
         (comma-separated) and API_INFERENCE_THREADS; unset ones take the defaults."""
         from .cli import default_weights
 
@@ -101,6 +106,7 @@ class ApiConfig:
             device=env.get("DEVICE", "").strip() or "auto",
             max_upload_mb=number("API_MAX_UPLOAD_MB", 20.0, float),
             max_batch_files=number("API_MAX_BATCH_FILES", 32, int),
+            max_batch_mb=number("API_MAX_BATCH_MB", 100.0, float),
             cors_origins=origins,
             inference_threads=number("API_INFERENCE_THREADS", 1, int),
         )

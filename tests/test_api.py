@@ -7,6 +7,7 @@ import io
 import json
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -294,7 +295,19 @@ def test_a_batch_may_carry_the_per_file_limit_for_each_file(client):
 def test_a_batch_over_files_times_the_limit_is_413_from_content_length(client):
     files = [("files", (f"{i}.jpg", b"\xff\xd8" + b"\0" * (5 << 18))) for i in range(4)]  # 4 x 1.25 MB > 4 x 1 MB
     body = _assert_clean_error(client.post("/predict/batch", files=files), 413)
-    assert body["detail"] == "batch too large: the limit is 4 MB per request (4 files of up to 1 MB each)"
+    assert body["detail"] == "batch too large: the limit is 4 MB per request (up to 4 files of up to 1 MB each)"
+
+
+def test_a_batch_body_is_capped_in_all_since_its_bytes_are_held_until_scored():
+    from core.api_schemas import MB, ApiConfig, ApiConfigError
+
+    assert ApiConfig(weights=Path("w.pth")).max_batch_bytes == 100 * MB  # not 32 x 20 MB = 640 MB
+    small = ApiConfig(weights=Path("w.pth"), max_upload_mb=1, max_batch_files=4, max_batch_mb=2.5)
+    single, routes = small.body_limits()
+    assert small.max_batch_bytes == int(2.5 * MB) and routes["/predict/batch"].bytes < 3 * MB
+    assert ApiConfig.from_env({"API_MAX_BATCH_MB": "50", "WEIGHTS": "w.pth"}).max_batch_mb == 50.0
+    with pytest.raises(ApiConfigError, match="API_MAX_BATCH_MB must be a positive"):
+        ApiConfig(weights=Path("w.pth"), max_batch_mb=0)
 
 
 def test_a_batch_without_length_is_cut_off_at_files_times_the_limit(client):
