@@ -202,7 +202,7 @@ def metric_curves_figure(curves: dict[str, np.ndarray], threshold: float, metric
     return go.Figure(traces, layout=_layout(
         "Metrics against the threshold", vline=threshold, vline_text=f"threshold {threshold:.4f}", height=420,
         hovermode="x unified", xaxis=dict(title="threshold on P(real)", range=[0, 1]),
-        yaxis=dict(title="value", range=[0, 1.02])))
+        yaxis=dict(title="share of images", range=[0, 1.02], tickformat=".0%")))  # as the cards: 82.8%
 
 
 def class_share_figure(shares: dict[str, np.ndarray], cls: str, threshold: float, target: float | None = None) -> go.Figure:

@@ -97,7 +97,7 @@ def slice_figure(table: pd.DataFrame, metric: str = "accuracy", dimension: str |
     name = NAMES.get(metric, metric)
     fig.update_layout(title=f"{name} by slice (95% CI)", xaxis_title=name,
                       **{**_LAYOUT, "height": max(300, 26 * len(t) + 80)})
-    fig.update_xaxes(range=[0, 1.02])
+    fig.update_xaxes(range=[0, 1.02], tickformat=".0%" if metric in SHARE_METRICS else None)  # as the table
     fig.update_yaxes(autorange="reversed")
     return fig
 

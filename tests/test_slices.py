@@ -110,6 +110,8 @@ def test_slice_with_every_fake_caught_has_a_wilson_interval_not_a_zero_width_one
     shown = _slices_display(t)
     assert "Wilson" in shown.loc[easy.name, "Fake catch rate"]
     # by accuracy, a slice of fakes alone says so: its bar is a catch rate, not comparable to "all images"
+    assert slice_figure(t, "accuracy", None).layout.xaxis.tickformat == ".0%"  # a share: 80%, as the table writes it
+    assert slice_figure(t, "roc_auc", None).layout.xaxis.tickformat is None
     labels = list(slice_figure(t, "accuracy", None).data[0].y)
     assert "difficulty: easy (n=4, fakes only)" in labels and "all: all images (n=24)" in labels
 
