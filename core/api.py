@@ -2,7 +2,8 @@
 
 Run it with ``make api``, ``uvicorn core.api:app`` or ``python -m core.api --help``.
 Settings come from options or the environment (see ``ApiConfig.from_env``): WEIGHTS,
-DEVICE, API_MAX_UPLOAD_MB, API_MAX_BATCH_FILES, API_MAX_BATCH_MB, API_CORS_ORIGINS, API_INFERENCE_THREADS.
+DEVICE, API_MAX_UPLOAD_MB, API_MAX_BATCH_FILES, API_MAX_BATCH_MB, API_MAX_BATCH_MEGAPIXELS, API_CORS_ORIGINS,
+API_INFERENCE_THREADS.
 
 The model is loaded once, in a background thread at start-up (``/health`` says 503 until
 it is ready), and shared by all requests. Decoding and inference run in worker threads,
@@ -24,6 +25,7 @@ if __name__ == "__main__":  # python -m core.api: restart once with the faster m
     restart_with_tuned_malloc("core.api")
 
 import argparse  # noqa: E402
+import io
 import logging
 import sys
 import threading
@@ -31,6 +33,7 @@ from contextlib import asynccontextmanager
 from pathlib import PurePosixPath
 
 import anyio
+from PIL import Image
 from fastapi import FastAPI, File, Query, Request, UploadFile
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -141,20 +144,38 @@ def _prediction(name: str, p_real: float, threshold: float, detector: Detector, 
     }
 
 
-def _score_uploads(detector: Detector, uploads: list[tuple[str, bytes | UploadRejected]], crop: bool, threshold: float) -> list[dict]:
+def _pixels(data: bytes) -> int:
+    """Width x height from the image's header (no decode); 0 where there is none to read."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.width * image.height
+    except Exception:  # noqa: BLE001 - not an image: _decode says why
+        return 0
+
+
+def _score_uploads(detector: Detector, uploads: list[tuple[str, bytes | UploadRejected]], crop: bool, threshold: float,
+                   max_pixels: int | None = None) -> list[dict]:
     """Decode every upload, score the readable ones in one batch, keep upload order.
 
     Each picture is kept only until it is the model's input tensor and its detail is measured:
     32 small PNGs of 7000 x 7000 px (0.5 MB on the wire) held at full size took the server from
-    0.8 to 7 GB."""
+    0.8 to 7 GB. ``max_pixels`` bounds the pixels decoded for one request (the first image always
+    fits): 32 lossless 7070 x 7070 WebPs of 2 KB each took 48 s to decode, holding every other
+    client's request for as long."""
     seen = provenance.model_seen(detector)
     want_hash = seen is not None and seen.has_hashes  # a re-saved copy can be recognised only then
     transform = detector.preprocessing.eval_transform()
     decoded: list[tuple[str, tuple | UploadRejected]] = []
+    spent = 0  # pixels decoded for this request so far
     for name, data in uploads:
         try:
             if isinstance(data, UploadRejected):
                 raise data
+            pixels = _pixels(data)
+            if max_pixels is not None and spent and spent + pixels > max_pixels:
+                raise UploadRejected(413, f"{name}: over this request's budget of {max_pixels / 1e6:g} megapixels "
+                                          "(API_MAX_BATCH_MEGAPIXELS): send it in another request", name)
+            spent += pixels
             image, info, face = _decode(data, name, crop, want_hash)
             decoded.append((name, (transform(image), info, face, detail_report(image))))
             del image
@@ -219,7 +240,7 @@ def create_app(config: ApiConfig | None = None, *, background_load: bool = True,
 
     async def run_model(request: Request, detector: Detector, uploads, crop: bool, threshold: float) -> list[dict]:
         return await anyio.to_thread.run_sync(_score_uploads, detector, uploads, crop, threshold,
-                                              limiter=request.app.state.limiter)
+                                              int(config.max_batch_megapixels * 1e6), limiter=request.app.state.limiter)
 
     @app.post("/predict", response_model=Prediction, responses=ERROR_RESPONSES, summary="Score one image")
     async def predict(request: Request, file: UploadFile = File(..., description="an image (JPEG, PNG, ...)"),

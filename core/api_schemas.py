@@ -36,7 +36,8 @@ class ApiConfig:
     """What the API serves and how much it accepts.
 
     ``max_upload_mb`` bounds each uploaded file, and a batch body may carry
-    ``max_batch_files`` such files, at most ``max_batch_mb`` in all (``max_batch_bytes``);
+    ``max_batch_files`` such files, at most ``max_batch_mb`` in all (``max_batch_bytes``), and
+    ``max_batch_megapixels`` bounds the pixels one request decodes (a 2 KB WebP can hold 50 MP);
     ``inference_threads`` is how many requests may run the model at once (each already
     uses all of torch's intra-op threads); ``cors_origins`` empty means CORS is off.
     """
@@ -46,12 +47,16 @@ class ApiConfig:
     max_upload_mb: float = 20.0
     max_batch_files: int = 32
     max_batch_mb: float = 100.0
+    max_batch_megapixels: float = 400.0
     cors_origins: tuple[str, ...] = ()
     inference_threads: int = 1
 
     def __post_init__(self):
         if not self.max_upload_mb > 0:
             raise ApiConfigError(f"API_MAX_UPLOAD_MB must be a positive number of megabytes, got {self.max_upload_mb}")
+        if not self.max_batch_megapixels > 0:
+            raise ApiConfigError("API_MAX_BATCH_MEGAPIXELS must be a positive number of megapixels, "
+                                 f"got {self.max_batch_megapixels}")
         if not self.max_batch_mb > 0:
             raise ApiConfigError(f"API_MAX_BATCH_MB must be a positive number of megabytes, got {self.max_batch_mb}")
         if self.max_batch_files < 1:
@@ -84,7 +89,8 @@ class ApiConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "ApiConfig":
-        """Read WEIGHTS, DEVICE, API_MAX_UPLOAD_MB, API_MAX_BATCH_FILES, API_MAX_BATCH_MB, API_CORS_ORIGINS
+        """Read WEIGHTS, DEVICE, API_MAX_UPLOAD_MB, API_MAX_BATCH_FILES, API_MAX_BATCH_MB,
+        API_MAX_BATCH_MEGAPIXELS, API_CORS_ORIGINS
         (comma-separated) and API_INFERENCE_THREADS; unset ones take the defaults."""
         from .cli import default_weights
 
@@ -107,6 +113,7 @@ class ApiConfig:
             max_upload_mb=number("API_MAX_UPLOAD_MB", 20.0, float),
             max_batch_files=number("API_MAX_BATCH_FILES", 32, int),
             max_batch_mb=number("API_MAX_BATCH_MB", 100.0, float),
+            max_batch_megapixels=number("API_MAX_BATCH_MEGAPIXELS", 400.0, float),
             cors_origins=origins,
             inference_threads=number("API_INFERENCE_THREADS", 1, int),
         )

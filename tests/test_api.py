@@ -535,3 +535,22 @@ def test_the_command_line_server_refuses_weights_that_do_not_load_before_serving
     assert app.state.model.detector is not None  # loaded once, before serving, and not again at start-up
     with TestClient(app) as c:
         assert c.get("/health").status_code == 200
+
+
+def test_one_request_decodes_at_most_its_pixel_budget(tiny_ckpt):
+    """32 lossless 7070 x 7070 WebPs of 2 KB each took 48 s to decode and held every other request as long."""
+    def flat(side: int) -> bytes:
+        buf = io.BytesIO()
+        Image.new("RGB", (side, side), (120, 90, 80)).save(buf, "WEBP", lossless=True)
+        return buf.getvalue()
+
+    big = flat(2000)  # 4 megapixels in a few hundred bytes
+    assert len(big) < 10_000
+    with TestClient(_app(tiny_ckpt, max_batch_megapixels=10)) as c:
+        r = c.post("/predict/batch", files=[("files", (f"{i}.webp", big)) for i in range(3)] + [
+            ("files", ("small.jpg", _image_bytes()))])
+        results = r.json()["results"]
+        assert r.status_code == 200 and [e.get("status") for e in results] == [None, None, 413, None]
+        assert results[2]["error"] == ("2.webp: over this request's budget of 10 megapixels (API_MAX_BATCH_MEGAPIXELS): "
+                                       "send it in another request")
+        assert c.post("/predict", files={"file": ("one.webp", flat(3500))}).status_code == 200  # 12 MP alone: fits
