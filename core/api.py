@@ -10,7 +10,7 @@ it is ready), and shared by all requests. Decoding and inference run in worker t
 so the event loop keeps answering ``/health`` while a batch is scored. Images go through
 ``open_photo`` and ``score_tensors_and_members``, the same path as ``python -m core predict``, so the
 numbers are the same. Errors are JSON ``{"detail", "error", "filename"}`` (``error`` repeats ``detail``
-under the report API's key), never a traceback (``core.api_errors``).
+under the report API's key), never a traceback (``core.api_errors``); how uploads are scored: ``core.api_scoring``.
 
 API_MAX_UPLOAD_MB is a per-file limit: ``/predict`` refuses a bigger file with 413, and in a
 batch such a file gets its own 413 entry while the others are scored. A batch body may be
@@ -25,7 +25,6 @@ if __name__ == "__main__":  # python -m core.api: restart once with the faster m
     restart_with_tuned_malloc("core.api")
 
 import argparse  # noqa: E402
-import io
 import logging
 import sys
 import threading
@@ -33,13 +32,12 @@ from contextlib import asynccontextmanager
 from pathlib import PurePosixPath
 
 import anyio
-from PIL import Image
 from fastapi import FastAPI, File, Query, Request, UploadFile
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from . import model_card, near_copies, provenance
-from .api_errors import UploadRejected, add_error_handlers, image_error_status
+from . import model_card, provenance
+from .api_errors import UploadRejected, add_error_handlers
 from .api_schemas import (
     ERROR_RESPONSES,
     MB,
@@ -51,13 +49,9 @@ from .api_schemas import (
     ModelCard,
     Prediction,
 )
+from .api_scoring import score_uploads
 from .checkpoint import Detector, load_detector, resolve_device
 from .cli_types import port_number
-from .face import crop_face as find_face
-from .inference import score_tensors_and_members
-from .metrics import verdict
-from .preprocess import ImageError, open_photo
-from .quality import detail_report
 
 log = logging.getLogger("core.api")
 CHUNK = 1 << 20
@@ -105,95 +99,6 @@ async def _read_upload(upload: UploadFile, name: str, limit: int) -> bytes:
     raise UploadRejected(413, f"{name}: over the {limit / MB:g} MB per-file upload limit", name)
 
 
-def _decode(data: bytes, name: str, crop: bool, want_hash: bool = False):
-    """(RGB image to score, info dict (with the whole picture's ``phash`` when ``want_hash``), face dict
-    or None); raises UploadRejected."""
-    try:
-        image, info = open_photo(data, name=name)
-    except ImageError as exc:
-        raise UploadRejected(image_error_status(exc), str(exc), name) from None
-    if want_hash:  # of the whole picture, before any face crop
-        info = {**info, "phash": near_copies.image_hash(image)}
-    face = None
-    if crop:
-        found = find_face(image)
-        image = found.image
-        face = {"found": found.found, "box": list(found.box) if found.box else None, "message": found.message}
-    return image, info, face
-
-
-def _prediction(name: str, p_real: float, threshold: float, detector: Detector, info: dict, face, members,
-                quality: dict, seen: str = "") -> dict:
-    note = provenance.upload_words(seen)
-    if note:
-        quality = {**quality, "warnings": [*quality.get("warnings", []), note]}
-    return {
-        "filename": name,
-        "real_prob": p_real,
-        "fake_prob": 1.0 - p_real,
-        "verdict": verdict(p_real, threshold),
-        "threshold": threshold,
-        "weights_sha256": detector.sha256,
-        "width": info["width"],
-        "height": info["height"],
-        "format": info["format"],
-        "face": face,
-        "members": members,
-        "seen_by_model": seen or None,
-        **quality,  # detail_share, warnings
-    }
-
-
-def _pixels(data: bytes) -> int:
-    """Width x height from the image's header (no decode); 0 where there is none to read."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            return image.width * image.height
-    except Exception:  # noqa: BLE001 - not an image: _decode says why
-        return 0
-
-
-def _score_uploads(detector: Detector, uploads: list[tuple[str, bytes | UploadRejected]], crop: bool, threshold: float,
-                   max_pixels: int | None = None) -> list[dict]:
-    """Decode every upload, score the readable ones in one batch, keep upload order.
-
-    Each picture is kept only until it is the model's input tensor and its detail is measured:
-    32 small PNGs of 7000 x 7000 px (0.5 MB on the wire) held at full size took the server from
-    0.8 to 7 GB. ``max_pixels`` bounds the pixels decoded for one request (the first image always
-    fits): 32 lossless 7070 x 7070 WebPs of 2 KB each took 48 s to decode, holding every other
-    client's request for as long."""
-    seen = provenance.model_seen(detector)
-    want_hash = seen is not None and seen.has_hashes  # a re-saved copy can be recognised only then
-    transform = detector.preprocessing.eval_transform()
-    decoded: list[tuple[str, tuple | UploadRejected]] = []
-    spent = 0  # pixels decoded for this request so far
-    for name, data in uploads:
-        try:
-            if isinstance(data, UploadRejected):
-                raise data
-            pixels = _pixels(data)
-            if max_pixels is not None and spent and spent + pixels > max_pixels:
-                raise UploadRejected(413, f"{name}: over this request's budget of {max_pixels / 1e6:g} megapixels "
-                                          "(API_MAX_BATCH_MEGAPIXELS): send it in another request", name)
-            spent += pixels
-            image, info, face = _decode(data, name, crop, want_hash)
-            decoded.append((name, (transform(image), info, face, detail_report(image))))
-            del image
-        except UploadRejected as exc:
-            decoded.append((name, exc))
-    good = [d for _, d in decoded if not isinstance(d, UploadRejected)]
-    scores, members = score_tensors_and_members(detector, [tensor for tensor, _, _, _ in good])
-    p_real, members = iter(scores.tolist()), iter(members or [None] * len(good))
-    results = []
-    for (name, d), (_, data) in zip(decoded, uploads):
-        if isinstance(d, UploadRejected):
-            results.append({"filename": name, "error": d.detail, "status": d.status})
-        else:
-            results.append(_prediction(name, float(next(p_real)), threshold, detector, d[1], d[2], next(members), d[3],
-                                       provenance.seen_as(seen, provenance.bytes_digest(data), d[1].get("phash"))))
-    return results
-
-
 def _ready(request: Request) -> Detector:
     slot: ModelSlot = request.app.state.model
     if slot.detector is None:
@@ -239,7 +144,7 @@ def create_app(config: ApiConfig | None = None, *, background_load: bool = True,
     add_error_handlers(app)
 
     async def run_model(request: Request, detector: Detector, uploads, crop: bool, threshold: float) -> list[dict]:
-        return await anyio.to_thread.run_sync(_score_uploads, detector, uploads, crop, threshold,
+        return await anyio.to_thread.run_sync(score_uploads, detector, uploads, crop, threshold,
                                               int(config.max_batch_megapixels * 1e6), limiter=request.app.state.limiter)
 
     @app.post("/predict", response_model=Prediction, responses=ERROR_RESPONSES, summary="Score one image")

@@ -16,6 +16,7 @@ from numpy.testing import assert_allclose
 from PIL import Image
 
 import core.api
+import core.api_scoring
 from core.api import create_app
 from core.api_schemas import ApiConfig, ApiConfigError
 from core.checkpoint import file_sha256
@@ -222,7 +223,7 @@ def test_a_batch_holds_one_decoded_picture_at_a_time(client, monkeypatch):
     import weakref
 
     alive, most = [], []
-    decode = core.api._decode
+    decode = core.api_scoring._decode
 
     def tracked(*args, **kwargs):
         gc.collect()
@@ -231,7 +232,7 @@ def test_a_batch_holds_one_decoded_picture_at_a_time(client, monkeypatch):
         alive.append(weakref.ref(image))
         return image, info, face
 
-    monkeypatch.setattr(core.api, "_decode", tracked)
+    monkeypatch.setattr(core.api_scoring, "_decode", tracked)
     files = [("files", (f"{i}.jpg", _image_bytes(seed=i))) for i in range(4)]
     r = client.post("/predict/batch", files=files)
     assert r.status_code == 200 and r.json()["n_ok"] == 4
@@ -336,14 +337,14 @@ def test_a_batch_without_length_is_cut_off_at_files_times_the_limit(client):
 
 def test_health_answers_while_a_batch_is_scored(client, monkeypatch):
     started, release, replies = threading.Event(), threading.Event(), []
-    real_score = core.api.score_tensors_and_members
+    real_score = core.api_scoring.score_tensors_and_members
 
     def slow_score(*args, **kwargs):
         started.set()
         release.wait(20)
         return real_score(*args, **kwargs)
 
-    monkeypatch.setattr(core.api, "score_tensors_and_members", slow_score)
+    monkeypatch.setattr(core.api_scoring, "score_tensors_and_members", slow_score)
     files = [("files", (f"{i}.jpg", _image_bytes(seed=i))) for i in range(3)]
     batch = threading.Thread(target=lambda: replies.append(client.post("/predict/batch", files=files)))
     batch.start()
@@ -387,7 +388,7 @@ def test_unexpected_errors_are_a_generic_500(tiny_ckpt, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("secret detail at /srv/internal/model.py")
 
-    monkeypatch.setattr(core.api, "score_tensors_and_members", broken)
+    monkeypatch.setattr(core.api_scoring, "score_tensors_and_members", broken)
     with TestClient(_app(tiny_ckpt), raise_server_exceptions=False) as c:
         r = c.post("/predict", files={"file": ("a.jpg", _image_bytes())})
     body = _assert_clean_error(r, 500)
