@@ -4,8 +4,8 @@ import streamlit as st
 from core import figures, ui
 from core.analysis import score_context
 from core.provenance import upload_words
-from core.uploads import (MAX_IMAGE_UPLOAD_MB, MAX_PICKS, UPLOAD_TYPES, labels_by_content, pick_words, random_pick,
-                          read_picks, scores_as_text, true_verdict, verdict_csv, verdict_table)
+from core.tester_picks import MAX_PICKS, labels_by_content, pick_words, random_pick, read_picks
+from core.uploads import MAX_IMAGE_UPLOAD_MB, UPLOAD_TYPES, scores_as_text, true_verdict, verdict_csv, verdict_table
 
 ctx = ui.sidebar("Single-image tester")
 st.title("Single-image tester")
