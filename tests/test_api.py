@@ -176,11 +176,11 @@ def test_upload_over_the_limit_is_413_from_content_length(client):
     assert "1 MB" in body["detail"]
 
 
-def test_upload_without_length_is_cut_off_at_the_limit(client):
-    """A chunked body (no Content-Length) is counted as it arrives and refused at the
-    limit, before the rest is read. Driven at the ASGI level: TestClient would buffer it."""
-    head = b'--b\r\nContent-Disposition: form-data; name="file"; filename="s.jpg"\r\n\r\n'
-    chunks = [head] + [b"\0" * (64 << 10)] * 64 + [b"\r\n--b--\r\n"]  # 4 MB against 1 MB
+def _send_chunked(app, path: str, field: str, n_chunks: int) -> tuple[list, list]:
+    """POST a chunked multipart body (no Content-Length: TestClient would buffer it) of ``n_chunks``
+    64 KB chunks to ``path`` at the ASGI level; (the chunks the app pulled, the messages it sent)."""
+    head = f'--b\r\nContent-Disposition: form-data; name="{field}"; filename="s.jpg"\r\n\r\n'.encode()
+    chunks = [head] + [b"\0" * (64 << 10)] * n_chunks + [b"\r\n--b--\r\n"]
     pulled, sent = [], []
 
     async def receive():
@@ -192,10 +192,17 @@ def test_upload_without_length_is_cut_off_at_the_limit(client):
         sent.append(message)
 
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": "/predict", "raw_path": b"/predict", "root_path": "", "query_string": b"",
+             "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
              "headers": [(b"content-type", b"multipart/form-data; boundary=b"), (b"host", b"testserver")],
              "client": ("127.0.0.1", 1), "server": ("testserver", 80), "state": {}}
-    asyncio.run(client.app(scope, receive, send))
+    asyncio.run(app(scope, receive, send))
+    return pulled, sent
+
+
+def test_upload_without_length_is_cut_off_at_the_limit(client):
+    """A chunked body (no Content-Length) is counted as it arrives and refused at the
+    limit, before the rest is read. Driven at the ASGI level: TestClient would buffer it."""
+    pulled, sent = _send_chunked(client.app, "/predict", "file", 64)  # 4 MB against 1 MB
     assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 413
     assert json.loads(b"".join(m.get("body", b"") for m in sent[1:]))["detail"].startswith("upload too large")
     assert len(pulled) < 20  # stopped soon after 1 MB, not at the end of the 4 MB body
@@ -313,23 +320,7 @@ def test_a_batch_body_is_capped_in_all_since_its_bytes_are_held_until_scored():
 
 def test_a_batch_without_length_is_cut_off_at_files_times_the_limit(client):
     """As for /predict: a chunked batch body is refused once past 4 x 1 MB, before the rest is read."""
-    head = b'--b\r\nContent-Disposition: form-data; name="files"; filename="s.jpg"\r\n\r\n'
-    chunks = [head] + [b"\0" * (64 << 10)] * 128 + [b"\r\n--b--\r\n"]  # 8 MB against 4 MB
-    pulled, sent = [], []
-
-    async def receive():
-        chunk = chunks[len(pulled)]
-        pulled.append(chunk)
-        return {"type": "http.request", "body": chunk, "more_body": len(pulled) < len(chunks)}
-
-    async def send(message):
-        sent.append(message)
-
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": "/predict/batch", "raw_path": b"/predict/batch", "root_path": "", "query_string": b"",
-             "headers": [(b"content-type", b"multipart/form-data; boundary=b"), (b"host", b"testserver")],
-             "client": ("127.0.0.1", 1), "server": ("testserver", 80), "state": {}}
-    asyncio.run(client.app(scope, receive, send))
+    pulled, sent = _send_chunked(client.app, "/predict/batch", "files", 128)  # 8 MB against 4 MB
     assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 413
     assert json.loads(b"".join(m.get("body", b"") for m in sent[1:]))["detail"].startswith("batch too large")
     assert 64 < len(pulled) < 80  # past 4 MB (4 x 1 MB plus framing), and stopped soon after, not at 8 MB
