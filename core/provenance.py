@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .metric_words import metric_value
 from .metrics import ThresholdSweep, fmt
 
 DIGEST = "file size in bytes, '-', blake2b-64 of the file bytes"
@@ -367,4 +368,5 @@ def unseen_words(frame: pd.DataFrame, o, threshold: float, positive: str = "real
     sweep = ThresholdSweep(rest["label"], rest["p_real"])
     s = sweep.summary(threshold, positive)
     head = f"On the {len(rest)} test images it was not trained on ({sweep.n_real} real, {sweep.n_fake} fake)"
-    return f"{head}: accuracy {fmt(s['accuracy'])}, ROC-AUC {fmt(s['roc_auc'])} at threshold {threshold:.4f}."
+    # as every page writes them: a share in percent, ROC-AUC in decimals
+    return f"{head}: accuracy {metric_value('accuracy', s['accuracy'])}, ROC-AUC {fmt(s['roc_auc'])} at threshold {threshold:.4f}."

@@ -255,7 +255,7 @@ def test_a_partly_seen_set_gets_a_warning_and_the_numbers_on_the_rest(tmp_path, 
     assert not at.exception and not at.error
     [warning] = [w.value for w in at.warning if "trained on" in w.value]
     assert warning.startswith("6 of the 12 test images (50%; 3 real, 3 fake) are files this model was trained on")
-    assert (f"On the 6 test images it was not trained on (3 real, 3 fake): accuracy {want['accuracy']:.3f}, "
+    assert (f"On the 6 test images it was not trained on (3 real, 3 fake): accuracy {want['accuracy']:.1%}, "
             f"ROC-AUC {want['roc_auc']:.3f} at threshold 0.5000.") in warning
     seen = provenance.model_seen(load(ckpt))
     o = overlap(frame, seen.test_digests(frame), seen)
