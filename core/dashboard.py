@@ -274,7 +274,7 @@ def one_class_words(cls: str, n: int) -> str:
             f"to check the model against. What one class defines is shown: the share of {ONE_CLASS_WORDS[cls][2]} "
             f"at each threshold, the score distribution and the errors. ROC-AUC, precision, EER and every other number "
             f"that weighs the two classes against each other need {other} images too: add a `{other}/` folder beside "
-            f"`{cls}/` to see them.")
+            f"`{cls}/` to see them, or, where there is one, see the warnings for why none of its images could be read.")
 
 
 def set_problems(test_set: TestSet, only_class: str | None) -> list[str]:

@@ -105,3 +105,11 @@ def test_a_set_the_model_has_seen_whole_is_named_so_in_headings():
     assert set_role_words(Overlap(2, rows.iloc[:1], rows.iloc[1:], "w.pth")) == ": images the model was trained or chosen on"
     assert set_role_words(Overlap(3, none, rows, "w.pth")) == ""  # one image it has not seen: a test set
     assert set_role_words(None) == "" and set_role_words(Overlap(0, none, none, "w.pth")) == ""
+
+
+def test_the_one_class_banner_does_not_only_say_add_a_folder():
+    """With fake/ present but unreadable (or not listable), "add a fake/ folder" pointed the wrong way."""
+    from core.dashboard import one_class_words
+
+    words = one_class_words("real", 12)
+    assert "add a `fake/` folder beside `real/`" in words and "why none of its images could be read" in words
