@@ -90,8 +90,8 @@ def is_image_name(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def _why(exc: OSError) -> str:
-    """'permission denied' from an OSError, to follow a colon in a warning line."""
+def os_error_words(exc: OSError) -> str:
+    """'permission denied' from an OSError: the system's words, to follow a colon or sit in brackets."""
     why = exc.strerror or str(exc)
     return why[:1].lower() + why[1:]
 
@@ -108,7 +108,7 @@ def _walk_images(class_dir: Path) -> tuple[list[tuple[str, str, str]], list[str]
 
     def note(exc: OSError) -> None:  # os.walk skips a folder it cannot list without a word: its images vanished
         rel = os.path.relpath(exc.filename, top) if exc.filename else "."
-        unlisted.append((rel.replace(os.sep, "/"), _why(exc)))
+        unlisted.append((rel.replace(os.sep, "/"), os_error_words(exc)))
 
     # Linked folders are followed, but each real folder is read once, and never one that holds the
     # class folder itself: a link `real/up -> ..` made a 6 + 6 set read as 486 real (fakes among them).
@@ -184,7 +184,7 @@ def _list_root(root: Path) -> tuple[dict[str, Path], int]:
         with os.scandir(root) as it:
             entries = list(it)
     except OSError as exc:
-        raise DatasetError(f"Cannot list {root}: {_why(exc)}.") from None
+        raise DatasetError(f"Cannot list {root}: {os_error_words(exc)}.") from None
     subdirs = {e.name.lower(): root / e.name for e in entries if os.path.isdir(e.path)}
     n_top = sum(1 for e in entries if not e.name.startswith(".") and is_image_name(e.name) and os.path.isfile(e.path))
     return subdirs, n_top

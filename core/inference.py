@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 from . import atomic
 from .checkpoint import Detector
-from .data import TestSet
+from .data import TestSet, os_error_words
 from .inference_model import inference_model
 from .prediction_cache import (  # noqa: F401  (re-exported: the cache's names are part of this API)
     CACHE_COLUMNS,
@@ -257,7 +257,7 @@ def _unwritable(path: Path) -> str | None:
         if path.exists() and not os.access(path, os.W_OK):
             raise PermissionError(13, "Permission denied")
     except OSError as exc:
-        return (exc.strerror or type(exc).__name__).lower()
+        return os_error_words(exc)
     return None
 
 

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision import transforms
 
+from .data import os_error_words
 from .quality import to_8bit
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -41,7 +42,7 @@ def file_error_words(exc: OSError) -> str:
         return "cannot be read (permission denied)"
     if isinstance(exc, FileNotFoundError):
         return "file not found"
-    return f"cannot be read ({(exc.strerror or type(exc).__name__).lower()})"
+    return f"cannot be read ({os_error_words(exc)})"
 
 
 class ImageError(ValueError):

@@ -45,7 +45,8 @@ def bytes_digest(data: bytes) -> str:
     return f"{len(data)}-{hashlib.blake2b(data, digest_size=DIGEST_SIZE).hexdigest()}"
 
 
-def _size(digest: str) -> int:
+def digest_size(digest: str) -> int:
+    """The file size in bytes a ``file_digest`` / ``bytes_digest`` starts with."""
     return int(digest.split("-", 1)[0])
 
 
@@ -142,7 +143,7 @@ class Seen:
 
     @property
     def sizes(self) -> frozenset[int]:
-        return frozenset(_size(d) for d in self.train | self.val)
+        return frozenset(digest_size(d) for d in self.train | self.val)
 
     def test_digests(self, images: pd.DataFrame, progress: Callable[[int, int], None] | None = None) -> list[str | None]:
         """Digests of a test set's files (``path``, ``size_bytes``), read only where the size

@@ -47,10 +47,10 @@ def labels_by_content(results: list[UploadVerdict], digests: dict[str, str], ima
     too. ``digests``: relpath -> ``provenance`` digest of set files already read (the sidebar's
     ``Context.seen_digests``); the other files of an upload's exact size are read here. A content
     found under both classes gets no class."""
-    from .provenance import file_digest
+    from .provenance import digest_size, file_digest
 
     wanted = {r.digest for r in results if r.ok and r.digest}
-    sizes = {int(d.split("-", 1)[0]) for d in wanted}
+    sizes = {digest_size(d) for d in wanted}
     known = {rel: d for rel, d in digests.items() if d}
     for rel, path, size in zip(images["relpath"], images["path"], images["size_bytes"]):
         if int(size) in sizes and rel not in known:  # a few files at most: sizes rarely collide
