@@ -125,7 +125,7 @@ def thumbnail(path: str | os.PathLike, size: int = THUMB_SIZE, cache_dir: Path |
     except ImageError:
         return None
     image.thumbnail((size, size), Image.Resampling.BILINEAR)
-    for where in (out, spare_thumbs() / out.name):  # a cache folder that cannot be written: this user's temp one
+    for where in (out, spare):  # a cache folder that cannot be written: this user's temp one
         try:
             if where.parent != root:
                 where.parent.mkdir(mode=0o700, exist_ok=True)

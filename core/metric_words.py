@@ -25,9 +25,11 @@ def metric_value(key: str, value: float | None) -> str:
     return f"{value:.1%}"
 
 
-def metric_delta(key: str, delta: float) -> str:
+def metric_delta(key: str, delta: float | None) -> str:
     """The change of a card's value: percentage points for a share ("+1.2 pp": not "+1.2%", which
-    reads as relative), signed decimals otherwise."""
+    reads as relative), signed decimals otherwise; "n/a" when undefined, as ``metric_value``."""
+    if delta is None or delta != delta:
+        return "n/a"
     return f"{delta * 100:+.1f} pp" if key in SHARE_METRICS else f"{delta:+.3f}"
 
 
@@ -103,7 +105,7 @@ def rows_as_text(table: pd.DataFrame, keys, values=(), deltas=()) -> pd.DataFram
     for column in values:
         out[column] = [metric_value(k, _plain(v)) for k, v in zip(keys, table[column])]
     for column in deltas:
-        out[column] = ["n/a" if _plain(v) is None else metric_delta(k, v) for k, v in zip(keys, table[column])]
+        out[column] = [metric_delta(k, _plain(v)) for k, v in zip(keys, table[column])]
     return out
 
 

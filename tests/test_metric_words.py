@@ -22,6 +22,7 @@ def test_metric_cards_write_shares_as_percentages_and_scores_as_decimals():
     assert metric_value("precision", None) == "n/a" and metric_value("f1", float("nan")) == "n/a"
     assert metric_delta("recall", 0.0123) == "+1.2 pp" and metric_delta("specificity", -0.05) == "-5.0 pp"
     assert metric_delta("average_precision", 0.0123) == "+0.012"
+    assert metric_delta("accuracy", None) == metric_delta("roc_auc", float("nan")) == "n/a"
 
 
 def test_metric_tables_fold_each_interval_into_one_column_beside_its_metric():
