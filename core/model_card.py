@@ -215,6 +215,7 @@ class Recorded:
 
     table: pd.DataFrame  # metric, recorded, now, difference
     same_images: bool  # the test set is exactly the recorded validation set (by content digest)
+    keys: tuple[str, ...] = ()  # each row's metric key (``metric`` holds its name in words)
 
     @property
     def agrees(self) -> bool:
@@ -233,12 +234,13 @@ def recorded_vs_now(meta: dict, summary_now: dict, same_images: bool) -> Recorde
     recorded = (meta.get("training") or {}).get("validation")
     if not recorded:
         return None
+    named = [(key, name) for key, name in (("roc_auc", "ROC-AUC"), ("accuracy", "accuracy"), ("precision", "precision"),
+                                           ("recall", "recall"), ("f1", "F1"), ("specificity", "specificity"))
+             if key in recorded]
     rows = [{"metric": name, "recorded": recorded[key], "now": summary_now.get(key),
-             "difference": _number(summary_now.get(key)) - _number(recorded[key])}
-            for key, name in (("roc_auc", "ROC-AUC"), ("accuracy", "accuracy"), ("precision", "precision"),
-                              ("recall", "recall"), ("f1", "F1"), ("specificity", "specificity"))
-            if key in recorded]
-    return Recorded(pd.DataFrame(rows, columns=["metric", "recorded", "now", "difference"]), same_images)
+             "difference": _number(summary_now.get(key)) - _number(recorded[key])} for key, name in named]
+    return Recorded(pd.DataFrame(rows, columns=["metric", "recorded", "now", "difference"]), same_images,
+                    tuple(key for key, _ in named))
 
 
 def is_validation_set(meta: dict, frame: pd.DataFrame, overlap) -> bool:

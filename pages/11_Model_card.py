@@ -70,6 +70,5 @@ if rec is None:
 st.markdown(model_card.recorded_words(rec, ctx.data_dir, preds.precision, training.get("recipe", {}).get("precision")))
 if not rec.same_images:  # "now" on a set of training images is flattered: say so here too, not only on the Overview
     ui.show_overlap(overlap, preds.frame, 0.5, "real", ui.resaved_copies(ctx, preds))
-keys = [{"ROC-AUC": "roc_auc", "F1": "f1"}.get(m, m) for m in rec.table["metric"]]  # the table names them
-st.dataframe(ui.rows_as_text(rec.table, keys, values=("recorded", "now"), deltas=("difference",)), hide_index=True,
+st.dataframe(ui.rows_as_text(rec.table, rec.keys, values=("recorded", "now"), deltas=("difference",)), hide_index=True,
              width="stretch")

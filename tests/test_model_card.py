@@ -97,6 +97,7 @@ def test_recorded_against_now():
     meta = {"training": {"validation": {"roc_auc": 0.9, "accuracy": 0.8, "n_real": 2, "n_fake": 1}}}
     same = mc.recorded_vs_now(meta, {"roc_auc": 0.9, "accuracy": 0.8}, True)
     assert same.agrees and "come back to within 0.0005" in mc.recorded_words(same, "v", "float32")
+    assert same.keys == ("roc_auc", "accuracy") and list(same.table["metric"]) == ["ROC-AUC", "accuracy"]
     off = mc.recorded_vs_now(meta, {"roc_auc": 0.9, "accuracy": 0.7}, True)
     assert not off.agrees
     words = mc.recorded_words(off, "v", "float32", "torch.bfloat16")
