@@ -7,7 +7,7 @@ import io
 
 from PIL import Image
 
-from . import near_copies, provenance
+from . import near_copies, provenance, provenance_words
 from .api_errors import UploadRejected, image_error_status
 from .checkpoint import Detector
 from .face import crop_face as find_face
@@ -36,7 +36,7 @@ def _decode(data: bytes, name: str, crop: bool, want_hash: bool = False):
 
 def _prediction(name: str, p_real: float, threshold: float, detector: Detector, info: dict, face, members,
                 quality: dict, seen: str = "") -> dict:
-    note = provenance.upload_words(seen)
+    note = provenance_words.upload_words(seen)
     if note:
         quality = {**quality, "warnings": [*quality.get("warnings", []), note]}
     return {

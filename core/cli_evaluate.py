@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from .bootstrap import DEFAULT_RESAMPLES
-from . import metrics, near_copies, provenance
+from . import metrics, near_copies, provenance, provenance_words
 from .cli import DEFAULT_DATA, default_weights, write_json
 from .cli_types import DefaultsHelp, non_negative_int, open_fraction, positive_int, probability
 
@@ -104,11 +104,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     shared = provenance.check(p.frame, seen, digest_map) if len(p.frame) else None
     copies = near_copies.resaved_for(p.frame, seen, shared, cache_dir) if set_copies is None else \
         near_copies.copies_in(set_copies, p.frame, shared)
-    for level, text in (provenance.overlap_words(shared) if len(p.frame) else []) + \
+    for level, text in (provenance_words.overlap_words(shared) if len(p.frame) else []) + \
             (near_copies.resaved_words(copies, len(p.frame), seen.where) if copies is not None else []):
         print(f"{'warning' if level in ('error', 'warning') else 'note'}: {text}", file=sys.stderr)
     out = summary_json(ev, detector, test_set, threshold, args.positive)
-    out["seen_images"] = provenance.overlap_json(shared)
+    out["seen_images"] = provenance_words.overlap_json(shared)
     if copies is not None:
         out["seen_images"]["resaved_copies"] = copies.drop(columns=["test_path"]).to_dict("records")
     if args.json_out and len(p.frame):
@@ -176,7 +176,7 @@ def run_predict(args: argparse.Namespace) -> int:
                                      near_copies.file_hash(path) if seen is not None and seen.has_hashes else None)
         if seen_as:
             results[-1]["seen_by_model"] = seen_as
-            quality["warnings"].append(provenance.upload_words(seen_as))
+            quality["warnings"].append(provenance_words.upload_words(seen_as))
         for warning in quality["warnings"]:
             print(f"    warning: {warning}")
         if members:  # an ensemble: each member's own P(real)

@@ -9,7 +9,8 @@ the weights file stays untouched, so its hash and every cache keyed by it stay v
 A digest is the file's size and a 64-bit BLAKE2b of its bytes ("48213-9f3a..."), so a renamed
 or copied image is found and a re-encoded or resized one is not. The size part lets a check
 read only the test files whose size matches a seen file's: a test set of 100,000 other images
-costs a directory listing, not 100,000 reads. Streamlit-free and torch-free.
+costs a directory listing, not 100,000 reads. The sentences that say what the model has seen are
+in ``core.provenance_words``. Streamlit-free and torch-free.
 """
 from __future__ import annotations
 
@@ -23,8 +24,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from .metric_words import metric_value
-from .metrics import ThresholdSweep, fmt
 
 DIGEST = "file size in bytes, '-', blake2b-64 of the file bytes"
 DIGEST_SIZE = 8  # bytes; a chance collision among a million files has odds of about 3e-8
@@ -282,22 +281,6 @@ def without(test_set, relpaths: frozenset[str]):
     return dataclasses.replace(test_set, images=images[~images["relpath"].isin(relpaths)].reset_index(drop=True))
 
 
-def overlap_short(o: Overlap | None) -> str:
-    """A table cell: "trained on 60 · chosen on 163", "none", or "not recorded"."""
-    if o is None:
-        return "not recorded"
-    parts = [f"trained on {len(o.train)}" if len(o.train) else "", f"chosen on {len(o.val)}" if len(o.val) else ""]
-    return " · ".join(p for p in parts if p) or "none"
-
-
-def overlap_json(o: Overlap | None) -> dict:
-    """The overlap for ``evaluate --json``: which test files the model was trained / chosen on."""
-    if o is None:
-        return {"checked": False}
-    return {"checked": True, "from": o.where, "n_images": o.n_images,
-            "trained_on": o.train["relpath"].tolist(), "chosen_on": o.val["relpath"].tolist()}
-
-
 def seen_as(seen: Seen | None, digest: str | None, image_hash: bytes | None = None) -> str:
     """"training image" or "validation image" when the model has seen the file with this digest;
     "near copy of a training image" (or validation) when, with ``image_hash``, the picture is a
@@ -308,66 +291,3 @@ def seen_as(seen: Seen | None, digest: str | None, image_hash: bytes | None = No
         return "training image" if digest in seen.train else "validation image"
     near = seen.near(image_hash)
     return f"near copy of a {near}" if near else ""
-
-
-def upload_words(seen_as: str) -> str | None:
-    """The tester's note for an upload the model has seen (``UploadVerdict.seen_as``)."""
-    if seen_as == "training image":
-        return ("This exact file is one of the model's training images: its verdict shows what the model learned, "
-                "not how it judges a face it has never seen.")
-    if seen_as == "validation image":
-        return ("This exact file is one of the model's validation images: it was not trained on it, but it was "
-                "chosen by its score on such images.")
-    if seen_as == "near copy of a training image":
-        return ("This picture is a re-saved copy (another size, quality or format) of one of the model's training "
-                "images: its verdict shows what the model learned, not how it judges a face it has never seen.")
-    if seen_as == "near copy of a validation image":
-        return ("This picture is a re-saved copy of one of the model's validation images: it was not trained on it, "
-                "but it was chosen by its score on such images.")
-    return None
-
-
-def _classes(part: pd.DataFrame) -> str:
-    real = int((part["label"] == 1).sum())
-    return f"{real} real, {len(part) - real} fake"
-
-
-def overlap_words(o: Overlap | None) -> list[tuple[str, str]]:
-    """(level, sentence) pairs for a page or the CLI; level is "error" (most of the set was
-    trained on), "warning", "info" (chosen on), "ok" (none seen) or "unknown" (no record)."""
-    if o is None:
-        return [("unknown", "This checkpoint does not record which images it was trained on, so whether the test set "
-                         "overlaps its training data cannot be checked (`python -m core fingerprint` records it for "
-                         "a checkpoint trained before that).")]
-    out = []
-    n = o.n_images
-    if len(o.train):
-        share = len(o.train) / n
-        out.append(("error" if share > 0.5 else "warning",
-                    f"{len(o.train)} of the {n} test images ({share:.0%}; {_classes(o.train)}) are files this model "
-                    "was trained on: on them the numbers measure memory, not detection. Evaluate on images it has "
-                    "not seen."))
-    if len(o.val):
-        out.append(("info", f"{len(o.val)} of the {n} test images ({_classes(o.val)}) are this model's validation "
-                            "images: it was not trained on them, but it was chosen (best epoch, members, settings) "
-                            "by its score on them, so expect somewhat lower numbers on new images."))
-    if not out:
-        out.append(("ok", f"None of the {n} test images is a file this model was trained or chosen on "
-                          f"(content digests, from {o.where}); re-saved or resized copies are another matter: "
-                          "`python -m core near-copies` or the Data check page looks for those."))
-    return out
-
-
-def unseen_words(frame: pd.DataFrame, o, threshold: float, positive: str = "real",
-                 copies: Iterable[str] = ()) -> str | None:
-    """When only part of a test set trained the model (``core.provenance.Overlap``): the
-    headline numbers on the rest, the part that is a test, leaving out ``copies`` too (relpaths
-    of its training pictures saved again, ``core.near_copies.resaved_for``). None otherwise."""
-    trained = set(o.train["relpath"]) | set(copies) if o is not None else set()
-    if o is None or not len(o.train) or not len(rest := frame[~frame["relpath"].isin(trained)]):
-        return None
-    sweep = ThresholdSweep(rest["label"], rest["p_real"])
-    s = sweep.summary(threshold, positive)
-    head = f"On the {len(rest)} test images it was not trained on ({sweep.n_real} real, {sweep.n_fake} fake)"
-    # as every page writes them: a share in percent, ROC-AUC in decimals
-    return f"{head}: accuracy {metric_value('accuracy', s['accuracy'])}, ROC-AUC {fmt(s['roc_auc'])} at threshold {threshold:.4f}."

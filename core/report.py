@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from . import gallery, provenance
+from . import gallery, provenance, provenance_words
 from .analysis import Analysis
 from .bootstrap import HEADLINE
 from .figures import confusion_figure, pr_figure, roc_figure
@@ -58,12 +58,12 @@ def identity(detector, test_set, frame: pd.DataFrame, threshold_source: str, ski
 
 
 def seen_words(a: Analysis, ident: Identity) -> list[tuple[str, str]]:
-    """``core.provenance.overlap_words`` for the report, a training overlap with the numbers on the rest."""
+    """``core.provenance_words.overlap_words`` for the report, a training overlap with the numbers on the rest."""
     copies = a.frame.loc[a.frame["seen_by_model"] == "near copy of a training image", "relpath"] \
         if "seen_by_model" in a.frame else ()
-    rest = provenance.unseen_words(a.frame, ident.overlap, a.threshold, a.positive, copies)
+    rest = provenance_words.unseen_words(a.frame, ident.overlap, a.threshold, a.positive, copies)
     return [(level, f"{text} {rest}" if rest and level in ("error", "warning") else text)
-            for level, text in provenance.overlap_words(ident.overlap)]
+            for level, text in provenance_words.overlap_words(ident.overlap)]
 
 
 def test_set_fingerprint(frame: pd.DataFrame) -> str:

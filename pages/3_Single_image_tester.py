@@ -3,7 +3,7 @@ import streamlit as st
 
 from core import figures, ui
 from core.analysis import score_context
-from core.provenance import upload_words
+from core.provenance_words import upload_words
 from core.tester_picks import MAX_PICKS, labels_by_content, pick_words, random_pick, read_picks
 from core.uploads import MAX_IMAGE_UPLOAD_MB, UPLOAD_TYPES, scores_as_text, true_verdict, verdict_csv, verdict_table
 

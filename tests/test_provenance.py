@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from core import provenance
+from core import provenance, provenance_words
 from core.checkpoint import load_detector, save_checkpoint
 from core.cli import main
 from core.data import scan_test_set
 from core.identity import file_sha256
-from core.provenance import Seen, bytes_digest, file_digest, overlap, overlap_words, seen_from
+from core.provenance import Seen, bytes_digest, file_digest, overlap, seen_from
 
 from .conftest import make_checkpoint, make_test_set
 
@@ -114,29 +114,6 @@ def test_fingerprint_of_a_bare_state_dict_says_the_folders_were_not_checked(tmp_
     assert "no training data record" in capsys.readouterr().err
 
 
-def _frame(labels):
-    return pd.DataFrame({"relpath": [f"f{i}" for i in range(len(labels))], "label": labels})
-
-
-def test_overlap_in_words_by_level():
-    seen = Seen(frozenset({"1-a", "2-b", "3-c"}), frozenset({"4-d"}), "the checkpoint")
-    most = overlap(_frame([1, 0, 1, 0]), ["1-a", "2-b", "3-c", "9-z"], seen)
-    assert list(most.train["relpath"]) == ["f0", "f1", "f2"] and most.unseen == 1
-    [(level, text)] = overlap_words(most)
-    assert level == "error" and text.startswith("3 of the 4 test images (75%; 2 real, 1 fake) are files this model was trained on")
-    some = overlap(_frame([1, 0, 1, 0]), ["1-a", None, "4-d", "9-z"], seen)
-    assert [lvl for lvl, _ in overlap_words(some)] == ["warning", "info"]
-    assert "1 of the 4 test images (1 real, 0 fake) are this model's validation images" in overlap_words(some)[1][1]
-    [(level, text)] = overlap_words(overlap(_frame([1, 0]), [None, "8-q"], seen))
-    assert level == "ok" and "None of the 2 test images" in text and "near-copies" in text  # points at the copy check
-    assert overlap_words(None)[0][0] == "unknown"
-    assert [provenance.overlap_short(x) for x in (most, some, None)] == ["trained on 3", "trained on 1 · chosen on 1",
-                                                                        "not recorded"]
-    assert provenance.overlap_short(overlap(_frame([1]), ["8-q"], seen)) == "none"
-    assert provenance.overlap_json(some) == {"checked": True, "from": "the checkpoint", "n_images": 4,
-                                             "trained_on": ["f0"], "chosen_on": ["f2"]}
-
-
 def test_evaluate_warns_when_the_test_set_is_training_data(tmp_path, sets, cache_dir, capsys):
     train, val = sets
     ckpt = make_checkpoint(tmp_path / "m.pth")
@@ -201,8 +178,8 @@ def test_uploads_say_when_the_model_has_seen_the_file(tmp_path, sets):
     results = judge_uploads(det, files)
     kinds = ["training image", "validation image", "", "near copy of a training image"]
     assert [r.seen_as(seen) for r in results] == kinds
-    assert provenance.upload_words("training image").startswith("This exact file is one of the model's training images")
-    assert provenance.upload_words(kinds[3]).startswith("This picture is a re-saved copy")
+    assert provenance_words.upload_words("training image").startswith("This exact file is one of the model's training images")
+    assert provenance_words.upload_words(kinds[3]).startswith("This picture is a re-saved copy")
     assert list(verdict_table(results, 0.5, seen)["seen by the model"]) == kinds
     # without recorded hashes only the exact files are known
     bare = Seen(seen.train, seen.val, seen.where)
@@ -237,7 +214,7 @@ def test_overview_page_flags_training_images_and_lists_them(tmp_path, sets, cach
 
 def test_a_partly_seen_set_gets_a_warning_and_the_numbers_on_the_rest(tmp_path, sets, cache_dir, monkeypatch):
     from core.checkpoint import load_detector as load
-    from core.provenance import unseen_words
+    from core.provenance_words import unseen_words
     from core.inference import predict_test_set
     from core.metrics import ThresholdSweep
 

@@ -276,7 +276,7 @@ def compare_runs(ctx: Context, weights: list[str], sets: list[str]) -> tuple[lis
     cached; with, per run, what the model has seen of the set (``overlap_short``), and the
     problems of the pairs that could not run."""
     from ..compare import Run
-    from ..provenance import overlap_short
+    from ..provenance_words import overlap_short
 
     runs, seen, problems = [], [], []
     for w in weights:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from .. import provenance
+from .. import provenance, provenance_words
 from ..checkpoint import Detector
 from ..dashboard import ONE_CLASS_WORDS, PAGES, TESTER, Context, one_class_summary, one_class_words
 from ..data import LABEL_NAMES, LAYOUT_HELP
@@ -48,9 +48,9 @@ def show_overlap(o: provenance.Overlap | None, frame: pd.DataFrame, threshold: f
     the list, and the numbers on the rest: without the training pictures saved again either, from
     ``copies``, ``resaved_copies``), an info box when it was chosen on them, a caption otherwise."""
     trained_copies = copies.loc[copies["seen_as"] == "training", "test_relpath"] if copies is not None else ()
-    for level, text in provenance.overlap_words(o):
+    for level, text in provenance_words.overlap_words(o):
         if level in ("error", "warning"):
-            rest = provenance.unseen_words(frame, o, threshold, positive, trained_copies)
+            rest = provenance_words.unseen_words(frame, o, threshold, positive, trained_copies)
             getattr(st, level)(text + (f" {rest}" if rest else ""), icon=":material/school:")
             with st.expander(f"The {len(o.train)} test images it was trained on"):
                 st.dataframe(o.train.assign(label=o.train["label"].map(LABEL_NAMES)), hide_index=True,
