@@ -89,7 +89,7 @@ def score_uploads(detector: Detector, uploads: list[tuple[str, bytes | UploadRej
                                           "(API_MAX_BATCH_MEGAPIXELS): send it in another request", name)
             spent += pixels
             image, info, face = _decode(data, name, crop, want_hash)
-            decoded.append((name, (transform(image), info, face, detail_report(image))))
+            decoded.append((name, (transform(image), info, face, detail_report(image, info["transparent"]))))
             del image
         except UploadRejected as exc:
             decoded.append((name, exc))

@@ -157,7 +157,7 @@ def run_predict(args: argparse.Namespace) -> int:
     results, failed = [], 0
     for path in args.images:
         try:
-            image, _ = open_photo(path, name=path)
+            image, info = open_photo(path, name=path)
         except ImageError as exc:
             failed += 1
             results.append({"path": path, "error": str(exc)})
@@ -167,7 +167,7 @@ def run_predict(args: argparse.Namespace) -> int:
         scores, members = score_images_and_members(detector, [image])
         p_real = float(scores[0])
         verdict = metrics.verdict(p_real, threshold)
-        quality = detail_report(image)
+        quality = detail_report(image, info["transparent"])
         # what a saved verdict needs to be read later: the threshold and the model it came from, the image's size
         results.append({"path": path, "p_real": p_real, "p_fake": 1 - p_real, "verdict": verdict, "threshold": threshold,
                         "weights_sha256": detector.sha256, "width": image.width, "height": image.height, **quality})

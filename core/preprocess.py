@@ -11,6 +11,7 @@ import os
 import stat
 from dataclasses import asdict, dataclass
 
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision import transforms
 
@@ -110,10 +111,31 @@ def _check_file(path, label: str) -> None:
         raise ImageError(f"{label}: empty file (0 bytes)")
 
 
-def open_image(source, *, name: str | None = None, draft_size: int | None = None) -> tuple[Image.Image, dict]:
+def _to_rgb(image: Image.Image, on_white: bool) -> tuple[Image.Image, float]:
+    """(RGB copy, share of pixels not fully opaque). PIL's ``convert("RGB")`` drops an alpha
+    channel and keeps whatever colour lies under the transparent pixels, which a viewer never
+    shows (often black, sometimes another picture); with ``on_white`` they are laid on white
+    instead, so the model sees what the page shows."""
+    if not image.has_transparency_data:
+        return to_8bit(image).convert("RGB"), 0.0
+    rgba = image.convert("RGBA")
+    alpha = rgba.getchannel("A")
+    lo, _ = alpha.getextrema()
+    share = 0.0 if lo == 255 else float(np.count_nonzero(np.asarray(alpha) < 255)) / alpha.width / alpha.height
+    if not on_white or not share:
+        return rgba.convert("RGB"), share
+    white = Image.new("RGB", rgba.size, (255, 255, 255))
+    white.paste(rgba.convert("RGB"), mask=alpha)
+    return white, share
+
+
+def open_image(source, *, name: str | None = None, draft_size: int | None = None,
+               on_white: bool = False) -> tuple[Image.Image, dict]:
     """Open an image file, path or bytes, check it, and return (RGB image, info).
 
-    ``info`` holds the original ``width``, ``height`` and ``format``. Images over
+    ``info`` holds the original ``width``, ``height`` and ``format``, and ``transparent``, the
+    share of pixels that are not fully opaque (0 for most photos); ``on_white`` lays those on
+    white rather than keeping the colour hidden under them (``_to_rgb``). Images over
     ``MAX_PIXELS`` are refused from their header, before a full decode. With
     ``draft_size`` a JPEG is decoded at the smallest DCT scale that still covers that
     size (much faster for large photos; results differ slightly from a full decode).
@@ -143,12 +165,12 @@ def open_image(source, *, name: str | None = None, draft_size: int | None = None
         try:
             if draft_size and fmt == "JPEG":
                 image.draft("RGB", (draft_size, draft_size))
-            rgb = to_8bit(image).convert("RGB")  # forces the full decode (a copy): truncated files fail here
+            rgb, transparent = _to_rgb(image, on_white)  # forces the full decode (a copy): truncated files fail here
         except Exception as exc:
             raise ImageError(f"{label}: corrupt or truncated image data ({type(exc).__name__})") from None
     finally:
         image.close()
-    return rgb, {"width": width, "height": height, "format": fmt}
+    return rgb, {"width": width, "height": height, "format": fmt, "transparent": transparent}
 
 
 def exif_upright(image: Image.Image) -> Image.Image:
@@ -161,7 +183,9 @@ def open_photo(source, *, name: str | None = None) -> tuple[Image.Image, dict]:
     read (the tester's uploads, the REST API, ``python -m core predict``), so a photo
     scores the same in all three. Not for test sets, whose numbers stay the report's (its
     ``test.py`` reads pixels as stored). ``info``'s width and height are the upright picture's,
-    the frame a face box is given in (a phone photo stored 600 x 1200 on its side is 1200 x 600)."""
-    image, info = open_image(source, name=name)
+    the frame a face box is given in (a phone photo stored 600 x 1200 on its side is 1200 x 600).
+    Transparent pixels are laid on white, as a light page shows them (``info["transparent"]``
+    says how many there were; ``core.quality.transparency_warning`` words it)."""
+    image, info = open_image(source, name=name, on_white=True)
     upright = exif_upright(image)
     return upright, {**info, "width": upright.width, "height": upright.height}

@@ -80,12 +80,24 @@ def low_detail_warning(share: float) -> str | None:
 MIN_SIDE = 64
 
 
-def detail_report(image: Image.Image) -> dict:
+def detail_report(image: Image.Image, transparent: float = 0.0) -> dict:
     """The fields ``predict`` and the API put beside a verdict: ``detail_share`` of the scored
-    image and ``warnings`` (a tiny image, and the low-detail warning, when they apply)."""
+    image and ``warnings`` (a tiny image, the low-detail warning, and with ``transparent``, the
+    share of the upload's pixels that were transparent, the transparency warning, when they apply)."""
     share = detail_share(image)
-    warnings = [w for w in (tiny_image_warning(*image.size), low_detail_warning(share)) if w]
+    warnings = [w for w in (transparency_warning(transparent), tiny_image_warning(*image.size),
+                            low_detail_warning(share)) if w]
     return {"detail_share": share, "warnings": warnings}
+
+
+def transparency_warning(share: float) -> str | None:
+    """A sentence for a verdict on an image with transparent pixels (``share`` of them, 0-1), or None."""
+    if not share:
+        return None
+    amount = "under 1%" if share < 0.01 else f"{share:.0%}"
+    return (f"Transparent image ({amount} of its pixels see-through): the model saw them as white, as a light page "
+            "shows them, not as whatever colour the file keeps under them. It learned from photos, not cut-outs, so a face "
+            "without its background says less about the picture it came from.")
 
 
 def tiny_image_warning(width: int, height: int) -> str | None:

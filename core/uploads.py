@@ -30,7 +30,7 @@ from .inference import InferenceSettings, score_images_and_members
 from .near_copies import image_hash
 from .preprocess import ImageError, open_photo
 from .provenance import Seen, bytes_digest, file_digest, seen_as
-from .quality import detail_share, low_detail_warning, tiny_image_warning
+from .quality import detail_share, low_detail_warning, tiny_image_warning, transparency_warning
 
 UPLOAD_TYPES = tuple(ext.lstrip(".") for ext in IMAGE_EXTENSIONS)  # what a test set may hold
 MAX_IMAGE_UPLOAD_MB = 100  # per face image in the dashboard's uploaders (the server's own limit, 1 GB, is for zips)
@@ -53,6 +53,7 @@ class UploadVerdict:
     members: dict[str, float] | None = None  # an ensemble's members: file name -> P(real)
     detail: float | None = None  # core.quality.detail_share of what the model saw
     digest: str | None = None  # core.provenance.bytes_digest of the uploaded bytes
+    transparent: float = 0.0  # share of the upload's pixels that were see-through (laid on white to score)
 
     @property
     def ok(self) -> bool:
@@ -65,9 +66,19 @@ class UploadVerdict:
 
     @property
     def warning(self) -> str | None:
-        """Why this verdict deserves less trust than usual (a tiny image, little fine detail), or None."""
-        parts = [self.tiny, None if self.detail is None else low_detail_warning(self.detail)]
+        """Why this verdict deserves less trust than usual (see-through pixels, a tiny image, little fine
+        detail), or None."""
+        parts = [transparency_warning(self.transparent), self.tiny,
+                 None if self.detail is None else low_detail_warning(self.detail)]
         return " ".join(p for p in parts if p) or None
+
+    @property
+    def short_warnings(self) -> list[str]:
+        """``warning`` in a few words each, for a table cell."""
+        low = self.detail is not None and low_detail_warning(self.detail) is not None
+        return [w for w, on in (("see-through pixels, scored on white", bool(self.transparent)),
+                                ("tiny image: the verdict says little", self.tiny is not None),
+                                ("little fine detail: fakes pass as real more often", low and self.tiny is None)) if on]
 
     @property
     def p_fake(self) -> float | None:
@@ -110,7 +121,8 @@ def judge_uploads(detector: Detector, files, *, face_crop: bool = False,
             continue
         face = crop_face(image) if face_crop else None
         results.append(UploadVerdict(name, image=image, scored=face.image if face else image, face=face,
-                                     width=info["width"], height=info["height"], digest=bytes_digest(bytes(data))))
+                                     width=info["width"], height=info["height"], digest=bytes_digest(bytes(data)),
+                                     transparent=info["transparent"]))
     good = [i for i, r in enumerate(results) if r.ok]
     scores, members = score_images_and_members(detector, [results[i].scored for i in good], settings)
     members = members or [None] * len(good)
@@ -129,8 +141,7 @@ def verdict_table(results: list[UploadVerdict], threshold: float, seen: Seen | N
     rows = []
     for r in results:
         face = "" if r.face is None else ("found" if r.face.found else "none found (whole image)")
-        message = r.error or ("tiny image: the verdict says little" if r.tiny else
-                              "little fine detail: fakes pass as real more often" if r.warning else "")
+        message = r.error or "; ".join(r.short_warnings)
         rows.append({"file": r.name, "P(real)": r.p_real, "P(fake)": r.p_fake,
                      "verdict": r.verdict(threshold) or "not scored", "face crop": face, "message": message,
                      "seen by the model": r.seen_as(seen)})
