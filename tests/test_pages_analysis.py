@@ -48,11 +48,18 @@ def test_compare_ranks_average_precision_for_the_sidebars_positive_class(env):
 def test_preset_button_sets_the_shared_threshold_and_save_writes_the_sidecar(env):
     data, ckpt = env
     frame = predict_test_set(load_detector(ckpt), scan_test_set(data)).frame
-    want = op.youden(ThresholdSweep(frame["label"], frame["p_real"])).threshold
+    sweep = ThresholdSweep(frame["label"], frame["p_real"])
+    want = op.youden(sweep).threshold
     at = start(PAGES[0])
+    for p in op.all_presets(sweep, "real"):  # each preset, once used, gives the counts its row shows
+        at.button(key=f"use_{p.key}").click().run()
+        assert not at.exception
+        called_fake = frame["p_real"] < at.session_state["threshold"]
+        got = (called_fake[frame["label"] == 1].mean(), called_fake[frame["label"] == 0].mean())
+        assert got == pytest.approx((p.false_alarm_rate, p.catch_rate)), p.key
+        assert float(at.query_params["threshold"]) == at.session_state["threshold"]  # a copied link too
     at.button(key="use_youden").click().run()
-    assert not at.exception
-    assert at.session_state["threshold"] == pytest.approx(want, abs=1e-6)
+    assert at.session_state["threshold"] == want
     save = next(b for b in at.button if b.label.startswith("Save threshold"))
     save.click().run()
     sidecar = threshold_sidecar(ckpt)

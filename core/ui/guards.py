@@ -19,8 +19,9 @@ from .state import _bind, _bind_threshold, _save_zip_upload
 
 def set_threshold(value: float, why: str = "") -> None:
     """Button callback: move the one threshold (e.g. to the EER point), with a toast on the
-    next run saying so: the numbers that change may be off the screen."""
-    st.session_state["threshold"] = round(float(value), 6)
+    next run saying so: the numbers that change may be off the screen. Kept exact: a preset's
+    threshold is an image's score, and rounded up past it that image changes sides."""
+    st.session_state["threshold"] = float(value)
     st.session_state["threshold_note"] = f"Threshold set to {float(value):.4f}" + (f" ({why})" if why else "")
 
 

@@ -180,7 +180,7 @@ def sidebar(title: str) -> Context:
 
 
 def _sync_url(ss) -> None:
-    want = {"data": ss["data_dir"], "weights": ss["weights"], "threshold": f"{ss['threshold']:.6g}"}
+    want = {"data": ss["data_dir"], "weights": ss["weights"], "threshold": repr(float(ss["threshold"]))}  # exact: a preset sits on a score
     for key, value in want.items():
         if st.query_params.get(key) != value:
             st.query_params[key] = value
