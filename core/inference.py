@@ -35,6 +35,7 @@ from .prediction_cache import (  # noqa: F401  (re-exported: the cache's names a
     Progress,
     assemble,
     cache_path,
+    ends_with_newline,
     has_cache_header,
     merge_with_cache,
     record_relinked,
@@ -278,6 +279,8 @@ def _score_and_append(detector, merged, todo, settings, path: Path, progress) ->
     write_header = not path.exists() or path.stat().st_size == 0
     start, done = time.perf_counter(), 0
     with open(path, "a", newline="") as f:
+        if not write_header and not ends_with_newline(path):
+            f.write("\n")  # a run killed mid-line left it torn: our rows start on a line of their own
         for batch, idx, width, height, fmt, detail, error, digest in loader:
             idx = idx.numpy()
             failed = np.array([bool(e) for e in error])

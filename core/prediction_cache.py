@@ -101,8 +101,10 @@ def read_cache(path: Path) -> pd.DataFrame:
     if not path.exists():
         return pd.DataFrame(columns=CACHE_COLUMNS)
     try:
+        # on_bad_lines: a line with too many fields (rows run together after a torn write) is
+        # dropped like any other row that does not parse, not the whole cache
         cached = pd.read_csv(path, keep_default_na=False, na_values={"p_real": [""]},
-                             dtype={"error": str, "format": str, "digest": str})
+                             dtype={"error": str, "format": str, "digest": str}, on_bad_lines="skip")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
         return pd.DataFrame(columns=CACHE_COLUMNS)  # a damaged cache is rebuilt, never trusted
     if list(cached.columns) != CACHE_COLUMNS:
@@ -116,6 +118,13 @@ def read_cache(path: Path) -> pd.DataFrame:
         cached = cached.astype({c: "int64" for c in _INTEGER})
     # Later rows win: a re-scored image appends a newer row.
     return cached.drop_duplicates(subset=["relpath"], keep="last")
+
+
+def ends_with_newline(path: Path) -> bool:
+    """Whether the file's last byte ends a line (a run killed mid-write leaves it torn)."""
+    with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"
 
 
 def has_cache_header(path: Path) -> bool:

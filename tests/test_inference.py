@@ -211,6 +211,24 @@ def test_a_cache_with_a_stray_header_and_a_torn_line_rescores_only_those_rows(tm
     np.testing.assert_allclose(again.frame["p_real"], first.frame["p_real"], atol=1e-6)
 
 
+def test_a_run_killed_mid_line_costs_that_row_not_every_later_run(tmp_path, tiny_ckpt, cache_dir):
+    """A kill mid-write leaves the last line without its end; the next run's rows used to be
+    appended onto it, and a line with too many fields made every later run fail."""
+    root = make_test_set(tmp_path / "s", n_real=4, n_fake=4)
+    det, test_set = load_detector(tiny_ckpt), scan_test_set(root)
+    first = predict_test_set(det, test_set, SETTINGS)
+    path = next(cache_dir.rglob("*.csv"))
+    lines = path.read_bytes().split(b"\n")
+    path.write_bytes(b"\n".join(lines[:6]) + b"\n" + lines[6][: len(lines[6]) // 2])  # 5 rows whole, the 6th torn
+    for run, want in ((2, (3, 5)), (3, (0, 8)), (4, (0, 8))):
+        got = predict_test_set(det, test_set, SETTINGS)
+        assert (got.scored, got.from_cache) == want, run
+        np.testing.assert_allclose(got.frame["p_real"], first.frame["p_real"], atol=1e-6)
+    # a torn line with too many fields (what the old append made of it) is dropped, not the whole cache
+    path.write_bytes(path.read_bytes() + lines[1][:20] + lines[2] + b"\n")
+    assert predict_test_set(det, test_set, SETTINGS).from_cache == 8
+
+
 def test_a_file_touched_but_unchanged_keeps_its_score_and_a_changed_one_is_scored_again(tmp_path, tiny_ckpt, cache_dir):
     """The shared data set gets new modification times between sessions: all 163 val images were
     scored again each time (28 s). Same bytes now keep their score; new bytes are scored."""
