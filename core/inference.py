@@ -46,11 +46,18 @@ from .provenance import bytes_digest, checkpoint_record
 from .preprocess import ImageError, open_image
 from .quality import ANALYSIS_SIZE, detail_share
 
+def set_draft_size(pre, fast: bool) -> int | None:
+    """The size a test-set pass decodes JPEGs at (``open_image``'s ``draft_size``): None for a
+    full decode, or with ``fast`` the model's input size, never below the detail measure's (a 224 px
+    model's draft, 300 px from 600, would read as blur). Every view that re-reads a set image
+    (the tester's picks, the Robustness page's clean copy) decodes it this way too."""
+    return max(pre.input_size, ANALYSIS_SIZE) if fast else None
+
+
 class _ImageFolder(Dataset):
     def __init__(self, paths: list[str], detector_pre, draft: bool):
         self.paths, self.transform = paths, detector_pre.eval_transform()
-        # never below the detail measure's size: a 224 px model's draft (300 px from 600) would read as blur
-        self.draft_size = max(detector_pre.input_size, ANALYSIS_SIZE) if draft else None
+        self.draft_size = set_draft_size(detector_pre, draft)
         self.size = detector_pre.input_size
 
     def __len__(self):

@@ -26,9 +26,9 @@ from . import metrics
 from .checkpoint import Detector
 from .data import IMAGE_EXTENSIONS, DatasetError, LAYOUT_HELP, has_class_folders, is_image_name, scan_test_set
 from .face import FaceCrop, crop_face
-from .inference import InferenceSettings, score_images_and_members
+from .inference import InferenceSettings, score_images_and_members, set_draft_size
 from .near_copies import image_hash
-from .preprocess import ImageError, open_photo
+from .preprocess import ImageError, open_image, open_photo
 from .provenance import Seen, bytes_digest, file_digest, seen_as
 from .quality import detail_share, low_detail_warning, tiny_image_warning, transparency_warning
 
@@ -101,12 +101,16 @@ class UploadVerdict:
 
 
 def judge_uploads(detector: Detector, files, *, face_crop: bool = False,
-                  settings: InferenceSettings = InferenceSettings()) -> list[UploadVerdict]:
+                  settings: InferenceSettings = InferenceSettings(), as_stored=()) -> list[UploadVerdict]:
     """Score uploaded files given as (name, bytes) pairs, in order.
 
     A file that cannot be read gets an ``error`` message naming it; the rest of the
     batch is scored in one pass. With ``face_crop`` the largest face is cropped first
-    (when none is found the whole image is used and ``face.message`` says so)."""
+    (when none is found the whole image is used and ``face.message`` says so). Uploads are
+    read as a person's photo (``open_photo``: upright, see-through pixels on white); the names
+    in ``as_stored``, test-set files taken into the tester, are read as the test-set pass read
+    them (``open_image``, with its draft size), so they get the score the other pages show."""
+    draft = set_draft_size(detector.preprocessing, settings.fast)
     results: list[UploadVerdict] = []
     for name, data in files:
         suffix = Path(name).suffix.lower().lstrip(".")
@@ -114,15 +118,17 @@ def judge_uploads(detector: Detector, files, *, face_crop: bool = False,
             results.append(UploadVerdict(name, error=f"{name}: .{suffix or '(none)'} is not accepted; "
                                                      f"upload {', '.join(UPLOAD_TYPES)} images"))
             continue
+        photo = name not in as_stored
         try:
-            image, info = open_photo(bytes(data), name=name)
+            image, info = open_photo(bytes(data), name=name) if photo else open_image(bytes(data), name=name,
+                                                                                        draft_size=draft)
         except ImageError as exc:
             results.append(UploadVerdict(name, error=str(exc)))
             continue
         face = crop_face(image) if face_crop else None
         results.append(UploadVerdict(name, image=image, scored=face.image if face else image, face=face,
                                      width=info["width"], height=info["height"], digest=bytes_digest(bytes(data)),
-                                     transparent=info["transparent"]))
+                                     transparent=info["transparent"] if photo else 0.0))  # on white only in a photo
     good = [i for i, r in enumerate(results) if r.ok]
     scores, members = score_images_and_members(detector, [results[i].scored for i in good], settings)
     members = members or [None] * len(good)

@@ -43,7 +43,8 @@ if not pairs:
     st.stop()
 
 with st.spinner(f"Scoring {len(pairs)} image(s)…"):
-    results = ui.judge_uploads(detector.sha256, ui.uploads_digest(pairs), crop, ctx.fast, detector, pairs)
+    results = ui.judge_uploads(detector.sha256, ui.uploads_digest(pairs), crop, ctx.fast, detector, pairs,
+                               tuple(name for name, _ in picked))  # read as the set's pass read them
 
 for r in results:
     if not r.ok:

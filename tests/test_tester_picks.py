@@ -60,3 +60,28 @@ def test_an_uploaded_copy_of_a_test_set_file_gets_its_true_class(tmp_path, detec
     assert labels_by_content(results, {}, images) == {"mine.jpg": 0}  # none read yet: files of its size are read
     (root / "real" / "same_bytes.jpg").write_bytes(open(fake["path"], "rb").read())  # one content, both classes
     assert labels_by_content(results, {}, scan_test_set(root).images) == {}  # no class guessed
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_pick_gets_the_score_the_test_set_pass_gave_it_and_an_upload_is_read_as_a_photo(tmp_path, fast):
+    """A sideways-stored JPEG (EXIF orientation 6), large enough for the fast pass's draft decode:
+    the set reads it as stored, and a pick must too, or its verdict contradicts the gallery's."""
+    from core.inference import InferenceSettings, predict_test_set
+    from core.tester_picks import read_picks
+
+    from .conftest import make_checkpoint, photo_like
+
+    root = make_test_set(tmp_path / "set", n_real=2, n_fake=2)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    photo_like(1600, seed=3).crop((0, 0, 1600, 1220)).convert("RGB").save(root / "real" / "phone.jpg", exif=exif.tobytes())
+    det = load_detector(make_checkpoint(tmp_path / "m.pth", spread=5.0))
+    test_set = scan_test_set(root)
+    settings = InferenceSettings(fast=fast)
+    set_score = predict_test_set(det, test_set, settings, cache_dir=tmp_path / "cache").frame.set_index("relpath")["p_real"]
+    pairs, _, _ = read_picks(test_set.images, ["real/phone.jpg"])
+    [pick] = judge_uploads(det, pairs, settings=settings, as_stored=("real/phone.jpg",))
+    assert pick.p_real == pytest.approx(set_score["real/phone.jpg"], abs=1e-5)  # one image or a batch of five
+    assert pick.image.size == ((800, 610) if fast else (1600, 1220))  # as stored, the draft's size when fast
+    [upload] = judge_uploads(det, [("phone.jpg", pairs[0][1])], settings=settings)  # a person's photo: upright
+    assert abs(upload.p_real - pick.p_real) > 1e-3 and upload.image.size == (1220, 1600)

@@ -151,9 +151,11 @@ def scored_sweep(ctx: Context) -> tuple[ThresholdSweep | None, str]:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def judge_uploads(weights_sha: str, digest: str, face_crop: bool, fast: bool, _detector, _files) -> list:
-    """``core.uploads.judge_uploads``, cached by the uploads' content."""
-    return uploads.judge_uploads(_detector, _files, face_crop=face_crop, settings=InferenceSettings(fast=fast))
+def judge_uploads(weights_sha: str, digest: str, face_crop: bool, fast: bool, _detector, _files,
+                  as_stored: tuple[str, ...] = ()) -> list:
+    """``core.uploads.judge_uploads``, cached by the uploads' content (and which are test-set picks)."""
+    return uploads.judge_uploads(_detector, _files, face_crop=face_crop, settings=InferenceSettings(fast=fast),
+                                 as_stored=as_stored)
 
 
 
