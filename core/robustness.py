@@ -33,7 +33,7 @@ from .atomic import atomic_path
 from .checkpoint import Detector
 from .data import TestSet, require_readable
 from .evaluation import evaluate
-from .inference import InferenceSettings, Progress, score_batch
+from .inference import InferenceSettings, Progress, score_batch, set_draft_size
 from .metrics import MetricUnavailable, ThresholdSweep, fmt, predicted_real
 from .preprocess import ImageError, open_image
 from .quality import detail_share, low_detail_share
@@ -86,8 +86,10 @@ DEFAULT_PERTURBATIONS = (
 class _PerturbedFolder(Dataset):
     """Decode → perturb → the model's own eval transform (same decode as inference)."""
 
-    def __init__(self, paths, relpaths, preprocessing, perturbation: Perturbation, measure_detail: bool = True):
+    def __init__(self, paths, relpaths, preprocessing, perturbation: Perturbation, measure_detail: bool = True,
+                 draft_size: int | None = None):
         self.paths, self.relpaths, self.perturbation = paths, relpaths, perturbation
+        self.draft_size = draft_size  # the clean pass's JPEG draft (fast): perturb the picture it scored
         self.measure_detail = measure_detail  # items are (tensor, index, detail share or NaN, error)
         self.transform, self.size = preprocessing.eval_transform(), preprocessing.input_size
 
@@ -96,7 +98,7 @@ class _PerturbedFolder(Dataset):
 
     def __getitem__(self, i):
         try:
-            image, _ = open_image(self.paths[i], name=os.path.basename(self.paths[i]))
+            image, _ = open_image(self.paths[i], name=os.path.basename(self.paths[i]), draft_size=self.draft_size)
             seed = int.from_bytes(hashlib.sha256(self.relpaths[i].encode()).digest()[:4], "little")
             perturbed = self.perturbation.apply(image, self.size, seed)
             # the perturbed copy's fine detail: does the low-detail warning see what the perturbation did?
@@ -109,7 +111,7 @@ def _cache_path(detector, test_set, settings, perturbation, cache_dir) -> Path:
     # by content, not modification time: a folder copied or checked out again keeps its sweep
     files = list(zip(test_set.images["relpath"], prediction_cache.content_digests(test_set, cache_dir)))
     key = json.dumps(
-        {"v": 3, "weights": detector.sha256, "pre": detector.preprocessing.to_dict(), "settings": settings.key(),
+        {"v": 4, "weights": detector.sha256, "pre": detector.preprocessing.to_dict(), "settings": settings.key(),
          "root": str(test_set.root), "perturbation": [perturbation.kind, perturbation.level], "files": files},
         sort_keys=True,
     )
@@ -140,8 +142,9 @@ def predict_perturbed(detector: Detector, test_set: TestSet, perturbation: Pertu
     # threaded batch decode. bench/bench_robustness.py on the 163 validation images, 2 cores: 6.6 -> 8.3
     # images/s in float32 and 13.5 -> 16.2 in bfloat16 from no worker to two (medians of 4 passes).
     workers = settings.workers if settings.workers is not None else min(4, os.cpu_count() or 1)
-    loader = DataLoader(_PerturbedFolder(images["path"].tolist(), images["relpath"].tolist(), detector.preprocessing, perturbation),
-                        batch_size=settings.batch_size, num_workers=workers)
+    folder = _PerturbedFolder(images["path"].tolist(), images["relpath"].tolist(), detector.preprocessing, perturbation,
+                              draft_size=set_draft_size(detector.preprocessing, settings.fast))
+    loader = DataLoader(folder, batch_size=settings.batch_size, num_workers=workers)
     p, detail = np.full(len(images), np.nan), np.full(len(images), np.nan)
     for batch, idx, share, error in loader:
         ok = np.array([not e for e in error])

@@ -96,6 +96,25 @@ def test_clean_row_equals_evaluate(tiny_ckpt, tiny_set, cache_dir):
     assert "flip TTA" in set(sweep.table["condition"])
 
 
+def test_in_fast_mode_the_perturbations_start_from_the_picture_the_clean_pass_scored(tmp_path, cache_dir):
+    """The fast pass decodes large JPEGs at a draft size; perturbing a full decode instead made the
+    identity perturbation flip verdicts."""
+    from .conftest import make_checkpoint, photo_like
+
+    for cls, seeds in (("real", (1, 2)), ("fake", (3, 4))):
+        (tmp_path / "big" / cls).mkdir(parents=True)
+        for s in seeds:
+            photo_like(1600, seed=s).crop((0, 0, 1600, 1220)).convert("RGB").save(tmp_path / "big" / cls / f"{s}.jpg")
+    det = load_detector(make_checkpoint(tmp_path / "m.pth", spread=5.0))
+    test_set = scan_test_set(tmp_path / "big")
+    fast = InferenceSettings(fast=True, workers=0, batch_size=8)
+    clean = evaluate(det, test_set, fast).predictions.frame.set_index("relpath")["p_real"]
+    same = predict_perturbed(det, test_set, Perturbation("identity"), fast).set_index("relpath")
+    np.testing.assert_allclose(same.loc[clean.index, "p_real"], clean, rtol=0, atol=1e-5)
+    full = predict_perturbed(det, test_set, Perturbation("identity"), InferenceSettings(workers=0, batch_size=8))
+    assert np.abs(full.set_index("relpath").loc[clean.index, "p_real"].to_numpy() - clean.to_numpy()).max() > 1e-3
+
+
 def test_destroying_perturbation_drives_auc_to_half(detail_detector, tmp_path, cache_dir):
     test_set = scan_test_set(_detail_set(tmp_path / "set"))
     progress = []
