@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .metrics import MetricUnavailable, ThresholdSweep
+from .metrics import MetricUnavailable, ThresholdSweep, _just_above
 
 
 @dataclass(frozen=True)
@@ -40,14 +40,25 @@ class CostCurve:
     fake_share: float
 
 
-def _rates(sweep: ThresholdSweep):
+def _rates(sweep: ThresholdSweep, all_fake: bool = False):
     """(thresholds, false-alarm rate, catch rate) over the finite sweep thresholds,
-    threshold descending (false alarms fall, catches fall along the array)."""
+    threshold descending (false alarms fall, catches fall along the array). With ``all_fake``,
+    led by ``_all_fake``'s threshold, where every face is flagged, when there is one."""
     sweep.require_both("Operating points")
     thr = sweep.thresholds[1:]
     false_alarm = 1 - sweep.real_ge[1:] / sweep.n_real
     catch = 1 - sweep.fake_ge[1:] / sweep.n_fake
+    if all_fake and (t := _all_fake(sweep)) is not None:
+        return np.r_[t, thr], np.r_[1.0, false_alarm], np.r_[1.0, catch]
     return thr, false_alarm, catch
+
+
+def _all_fake(sweep: ThresholdSweep) -> float | None:
+    """The threshold just above the top score, where every face is called fake: a preset may
+    be best there (a costly miss, F1 for fakes when the top score is a fake's); None when a face
+    scores P(real) = 1, above which no threshold lies."""
+    top = float(sweep.thresholds[1])
+    return None if top >= 1.0 else _just_above(top, 1.0)
 
 
 def _point(sweep: ThresholdSweep, threshold: float, key: str, label: str, optimises: str, value) -> OperatingPoint:
@@ -65,7 +76,12 @@ def max_f1(sweep: ThresholdSweep, positive: str = "real") -> OperatingPoint:
     thr, _, _ = _rates(sweep)
     f1 = np.nan_to_num(sweep.metric_curves(positive)["f1"], nan=-1.0)
     k = int(np.flatnonzero(f1 == f1.max())[-1])
-    return _point(sweep, thr[k], "max_f1", "Maximum F1", f"F1 with {positive} as the positive class", f1[k])
+    t, best = thr[k], f1[k]
+    if (top := _all_fake(sweep)) is not None:  # every face called fake: the finite sweep leaves it out
+        everything = sweep.confusion(top, positive).metrics()["f1"]
+        if everything is not None and everything > best:
+            t, best = top, everything
+    return _point(sweep, t, "max_f1", "Maximum F1", f"F1 with {positive} as the positive class", best)
 
 
 def youden(sweep: ThresholdSweep) -> OperatingPoint:
@@ -108,12 +124,13 @@ def min_catch_rate(sweep: ThresholdSweep, rate: float) -> OperatingPoint:
 def cost_curve(sweep: ThresholdSweep, cost_miss: float = 1.0, cost_false_alarm: float = 1.0,
                fake_share: float = 0.5) -> CostCurve:
     """Expected cost per image: cost_miss * fake_share * miss rate
-    + cost_false_alarm * (1 - fake_share) * false-alarm rate."""
+    + cost_false_alarm * (1 - fake_share) * false-alarm rate; over every threshold that gives
+    other counts, flagging every face included."""
     if cost_miss < 0 or cost_false_alarm < 0:
         raise ValueError("costs must be zero or positive")
     if not 0.0 <= fake_share <= 1.0:
         raise ValueError(f"the share of fakes must be within [0, 1], got {fake_share}")
-    thr, fa, catch = _rates(sweep)
+    thr, fa, catch = _rates(sweep, all_fake=True)
     cost = cost_miss * fake_share * (1 - catch) + cost_false_alarm * (1 - fake_share) * fa
     return CostCurve(thresholds=thr, cost=cost, cost_miss=float(cost_miss),
                      cost_false_alarm=float(cost_false_alarm), fake_share=float(fake_share))
@@ -121,9 +138,13 @@ def cost_curve(sweep: ThresholdSweep, cost_miss: float = 1.0, cost_false_alarm: 
 
 def min_cost(sweep: ThresholdSweep, cost_miss: float = 1.0, cost_false_alarm: float = 1.0,
              fake_share: float = 0.5) -> OperatingPoint:
-    """Threshold with the lowest expected cost (see ``cost_curve``)."""
+    """Threshold with the lowest expected cost (see ``cost_curve``); on a tie the highest
+    threshold, but one that still passes a face over flagging them all."""
     c = cost_curve(sweep, cost_miss, cost_false_alarm, fake_share)
-    k = int(np.argmin(c.cost))
+    lead = int(_all_fake(sweep) is not None)  # the flag-everything point leads the curve
+    k = lead + int(np.argmin(c.cost[lead:]))
+    if lead and c.cost[0] < c.cost[k]:
+        k = 0
     return _point(sweep, c.thresholds[k], "min_cost", "Minimum expected cost",
                   f"expected cost per image (miss {cost_miss:g}, false alarm {cost_false_alarm:g}, "
                   f"{fake_share:.0%} fakes)", c.cost[k])

@@ -53,7 +53,30 @@ def test_min_cost_follows_costs():
     assert op.min_cost(SWEEP, cost_miss=10, cost_false_alarm=1).threshold == 0.7
     assert op.min_cost(SWEEP, cost_miss=1, cost_false_alarm=10).threshold == 0.4
     c = op.cost_curve(SWEEP, 1, 1, 0.5)
-    assert c.cost.min() == pytest.approx(0.125) and len(c.cost) == len(SWEEP.thresholds) - 1
+    assert c.cost.min() == pytest.approx(0.125) and len(c.cost) == len(SWEEP.thresholds)  # and flag-everything
+    assert c.thresholds[0] == 0.8001 and c.cost[0] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_presets_find_the_best_of_every_threshold_flagging_everything_included(seed):
+    """Flagging every face (a threshold above the top score) was never a candidate: with a fake on
+    top, F1 for fakes and a costly miss are best there, and the presets missed it."""
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 9))
+    y = np.r_[0, 1, rng.integers(0, 2, n)]
+    s = np.round(rng.random(len(y)), 2)  # ties too
+    sweep = ThresholdSweep(y, s)
+    # each distinct verdict set, and everything fake (no threshold lies above a score of 1)
+    grid = np.r_[np.unique(s), [s.max() + 1e-4] if s.max() < 1 else []]
+    f1 = [f1_score(y == 0, s < t, zero_division=0) for t in grid]
+    assert op.max_f1(sweep, "fake").value == pytest.approx(max(f1))
+    cost = [10 * 0.5 * np.mean(s[y == 0] >= t) + 0.5 * np.mean(s[y == 1] < t) for t in grid]
+    best = op.min_cost(sweep, cost_miss=10, cost_false_alarm=1)
+    assert best.value == pytest.approx(min(cost))
+    fa, catch = np.mean(s[y == 1] < best.threshold), np.mean(s[y == 0] < best.threshold)
+    assert best.value == pytest.approx(10 * 0.5 * (1 - catch) + 0.5 * fa)  # the threshold gives the value it shows
 
 
 def test_presets_apply_to_the_counts_they_were_chosen_on():
