@@ -89,7 +89,9 @@ def file_stamp(path: Path) -> tuple:
         if path.is_dir():
             return tuple((p.name, p.stat().st_mtime_ns) for p in [path, *sorted(path.iterdir())] if p.is_dir())
         st_ = path.stat()
-        return (st_.st_size, st_.st_mtime_ns)
+        # ctime and inode too: a copy that keeps the old modification time (cp -p, rsync -t) over a
+        # file of the same size would otherwise keep serving the old model's sha256 and scores
+        return (st_.st_size, st_.st_mtime_ns, st_.st_ctime_ns, st_.st_ino)
     except OSError:
         return ()
 

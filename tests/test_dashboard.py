@@ -1,5 +1,6 @@
 """core/dashboard.py: the pure side of the app (cache keys, the page list)."""
 import os
+import time
 from pathlib import Path
 
 from core.dashboard import PAGES, REPO, file_stamp, files_signature, weights_stamp
@@ -21,6 +22,13 @@ def test_file_stamp_changes_when_the_file_does(tmp_path):
     first = file_stamp(f)
     os.utime(f, ns=(1, 1))
     assert file_stamp(f) != first
+    # other bytes of the same size, the old modification time put back (cp -p, rsync -t): still noticed
+    kept = f.stat()
+    before = file_stamp(f)
+    time.sleep(0.05)  # the kernel's ctime clock is coarse (a few ms): let it tick
+    f.write_bytes(b"b")
+    os.utime(f, ns=(kept.st_atime_ns, kept.st_mtime_ns))
+    assert f.stat().st_mtime_ns == kept.st_mtime_ns and file_stamp(f) != before
 
 
 def test_files_signature_follows_the_file_list(tmp_path):
@@ -71,7 +79,7 @@ def test_weights_stamp_changes_when_a_threshold_is_saved(tmp_path, tiny_ckpt):
     path = Path(shutil.copy(tiny_ckpt, tmp_path / "w.pth"))
     before = weights_stamp(path)
     save_threshold(path, 0.42, "test")
-    assert weights_stamp(path) != before and weights_stamp(path)[:2] == file_stamp(path)
+    assert weights_stamp(path) != before and weights_stamp(path)[:4] == file_stamp(path)
 
 
 def test_first_readable_skips_broken_files(tmp_path):
