@@ -68,6 +68,18 @@ def unwritable(out: str) -> str | None:
     return None
 
 
+def checkpoint_name_problem(out: str) -> str | None:
+    """Why ``train --out`` cannot name a checkpoint: its model card goes beside it as
+    ``Path.with_suffix('.json'/'.md')``, so ``m.json`` would be overwritten by its own card and
+    ``model.v1`` / ``model.v2`` would share ``model.json``. None for a .pth or .pt name."""
+    path = Path(out)
+    if path.suffix.lower() in (".pth", ".pt"):
+        return None
+    fixed = path.with_suffix(".pth").name if path.suffix.lower() in (".json", ".md") else path.name + ".pth"
+    return (f"must end in .pth or .pt: the model card is written beside it with .json and .md in place of that "
+            f"ending, so any other name loses the model or another run's card; e.g. {fixed}")
+
+
 def out_problem(command: str, args: argparse.Namespace) -> str | None:
     """Why ``--out`` cannot take what ``command`` writes, checked before any work: a model
     trained for an hour must not be lost to a folder at its path. None when it can."""
@@ -83,7 +95,7 @@ def out_problem(command: str, args: argparse.Namespace) -> str | None:
         inputs = [getattr(args, name, None) for name in ("weights", "init")] + list(getattr(args, "members", None) or [])
         if any(i and Path(i).exists() and Path(i).resolve() == Path(out).resolve() for i in inputs):
             return "is the checkpoint this command reads; write to another file"
-        return unwritable(out)
+        return unwritable(out) or (checkpoint_name_problem(out) if command == "train" else None)
     if command in FOLDER_OUTPUTS:
         path = Path(out)
         if path.exists() and not path.is_dir():

@@ -56,6 +56,16 @@ def test_resume_equals_uninterrupted_run(tmp_path, train_set):
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-6) for k in a)
 
 
+@pytest.mark.parametrize("name, suggested", [("m.json", "m.pth"), ("m.md", "m.pth"), ("model.v2", "model.v2.pth")])
+def test_an_out_that_is_not_a_pth_or_pt_is_refused_before_training(tmp_path, train_set, capsys, name, suggested):
+    """The card goes to out.with_suffix('.json'/'.md'): m.json was overwritten by its own card, and model.v1 and
+    model.v2 shared model.json."""
+    assert main(["train", "--data", str(train_set), "--out", str(tmp_path / name), *ARGS]) == 2
+    err = capsys.readouterr().err
+    assert "must end in .pth or .pt" in err and f"e.g. {suggested}" in err
+    assert list(tmp_path.iterdir()) == []  # refused before any training
+
+
 def test_focal_loss_matches_the_report():
     logits, targets = torch.tensor([[2.0], [-1.0], [0.3]]), torch.tensor([[1.0], [1.0], [0.0]])
     bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none")
