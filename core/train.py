@@ -38,6 +38,7 @@ from .preprocess import Preprocessing
 from .train_card import build_card, init_lineage, write_model_card
 from .train_data import (class_balanced_weights, decode_frame, epoch_loader, pre_crop_size, split_frames,
                          train_dataset, val_dataset)
+from .train_resume import load_state, restore, resume_problem, save_state
 
 
 class TrainingDiverged(RuntimeError):
@@ -198,45 +199,10 @@ def _optimisation(args: argparse.Namespace, model, device):
     return head, optimizer, scheduler, ema
 
 
-def _resume(args: argparse.Namespace, last_path: Path, model, head, ema, optimizer, scheduler) -> dict:
-    """The run's progress: ``history``, ``best``, ``best_state``, ``start_epoch`` and
-    ``train_seconds``, read back from ``last_path`` with ``--resume`` (the model, head, EMA,
-    optimizer and scheduler restored in place), else a fresh start."""
-    fresh = {"history": [], "best": {"roc_auc": -1.0, "epoch": 0}, "best_state": None, "start_epoch": 1,
-             "train_seconds": 0.0}
-    if not args.resume:
-        return fresh
-    if not last_path.exists():
-        print(f"no {last_path} to resume from; starting at epoch 1", file=sys.stderr)
-        return fresh
-    state = torch.load(last_path, map_location="cpu", weights_only=False)
-    model.load_state_dict(state["model"])
-    if head is not None:
-        head.load_state_dict(state["region_head"])
-    if ema is not None:
-        ema.load_state_dict(state["ema"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    print(f"resuming after epoch {state['epoch']} from {last_path}", file=sys.stderr)
-    return {"history": state["history"], "best": state["best"], "best_state": state["best_state"],
-            "start_epoch": state["epoch"] + 1, "train_seconds": state.get("train_seconds", 0.0)}
-
-
 def _epoch_line(row: dict, improved: bool) -> str:
     return (f"epoch {row['epoch']:>2}  train loss {row['train_loss']:.4f}  val loss {row['val_loss']:.4f}  "
             f"val acc {row['val_accuracy']:.4f}  val ROC-AUC {row['val_roc_auc']:.4f}  "
             f"{row['images_per_s']:.1f} img/s  {row['seconds']:.0f}s" + ("  *best" if improved else ""))
-
-
-def _save_resume_state(last_path: Path, args, model, head, ema, optimizer, scheduler, run: dict, epoch: int) -> None:
-    """Everything ``--resume`` needs after ``epoch``, written atomically (an interrupt mid-write keeps the last one)."""
-    tmp = last_path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "region_head": head.state_dict() if head is not None else None,
-                "ema": ema.state_dict() if ema is not None else None,
-                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "history": run["history"], "best": run["best"], "best_state": run["best_state"], "epoch": epoch,
-                "train_seconds": run["train_seconds"], "args": vars(args) | {"func": None}}, tmp)
-    tmp.replace(last_path)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -247,6 +213,11 @@ def run_train(args: argparse.Namespace) -> int:
     workers = args.workers if args.workers is not None else min(8, max(1, (torch.get_num_threads() or 2)))
     out = Path(args.out)
     last_path = out.with_name(out.name + ".last.pt")
+    saved = load_state(last_path)
+    problem = resume_problem(args, last_path, saved)
+    if problem:  # before any work: a fresh start must not overwrite an unfinished run, nor --resume change it
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
     random.seed(args.seed)
@@ -265,7 +236,7 @@ def run_train(args: argparse.Namespace) -> int:
     shipped = ema.module if ema is not None else model  # the weights validated, kept as best and saved
     sample_weights = class_balanced_weights(train_df["label"].to_numpy(), args.synthetic_fakes)
     val_loader = DataLoader(val_ds, batch_size=64, num_workers=0)
-    run = _resume(args, last_path, model, head, ema, optimizer, scheduler)
+    run = restore(args, last_path, saved, model, head, ema, optimizer, scheduler)
 
     loss_fn = (lambda z, y: focal_loss(z, y, args.focal_alpha, args.focal_gamma)) if args.loss == "focal" else nn.functional.binary_cross_entropy_with_logits
     epochs_without_gain = run["history"][-1]["epoch"] - run["best"]["epoch"] if run["history"] else 0
@@ -285,7 +256,8 @@ def run_train(args: argparse.Namespace) -> int:
             scheduler.step()
             val = _evaluate(shipped, val_loader, device, amp_dtype, tta=False)
         except TrainingDiverged as exc:
-            kept = f"; {last_path} holds epoch {epoch - 1} for --resume" if epoch > 1 and last_path.exists() else ""
+            kept = (f"; {last_path} holds epoch {epoch - 1} for --resume (a run with another --lr starts over: "
+                    "delete it first)" if epoch > 1 and last_path.exists() else "")
             print(f"error: training diverged in epoch {epoch}: {exc}. Try a lower --lr (now {args.lr:g}){kept}; "
                   f"nothing was written to {out}", file=sys.stderr)
             return 2
@@ -303,7 +275,7 @@ def run_train(args: argparse.Namespace) -> int:
             run["best_state"] = {k: v.detach().cpu().clone() for k, v in shipped.state_dict().items()}
         epochs_without_gain = epoch - run["best"]["epoch"]
         print(_epoch_line(row, improved), flush=True)
-        _save_resume_state(last_path, args, model, head, ema, optimizer, scheduler, run, epoch)
+        save_state(last_path, args, model, head, ema, optimizer, scheduler, run, epoch)
 
     if stop_at < args.epochs and epochs_without_gain < args.patience:
         print(f"stopped after epoch {stop_at} as asked; continue with --resume", file=sys.stderr)

@@ -66,6 +66,45 @@ def test_an_out_that_is_not_a_pth_or_pt_is_refused_before_training(tmp_path, tra
     assert list(tmp_path.iterdir()) == []  # refused before any training
 
 
+def test_resume_refuses_other_options_and_fewer_epochs_than_done(tmp_path, train_set, capsys):
+    """--resume used to load the saved state under any new options (another backbone: a Missing-keys traceback),
+    so the card described a run that never happened."""
+    out = tmp_path / "m.pth"
+    last = tmp_path / "m.pth.last.pt"
+    assert main(["train", "--data", str(train_set), "--out", str(out), *ARGS]) == 0
+    saved = last.read_bytes()
+    capsys.readouterr()
+    other = ["--data", str(tmp_path), "--lr", "0.001", "--image-size", "32", "--batch-size", "6", "--seed", "3",
+             "--val-fraction", "0.5", "--no-attention", "--backbone", "resnet50"]
+    assert main(["train", "--data", str(train_set), "--out", str(out), "--resume", *ARGS, *other]) == 2
+    err = capsys.readouterr().err
+    for said in (f"--data: saved {train_set}, given {tmp_path}", "--lr: saved 0.0002, given 0.001",
+                 "--image-size: saved 64, given 32", "--batch-size: saved 4, given 6", "--seed: saved 0, given 3",
+                 "--val-fraction: saved 0.25, given 0.5", "--no-attention: saved off, given on",
+                 "--backbone: saved efficientnet_lite0, given resnet50", "delete " + str(last)):
+        assert said in err, (said, err)
+    assert "Traceback" not in err and "--workers" in err  # the options that may change are named
+    assert main(["train", "--data", str(train_set), "--out", str(out), "--resume", *ARGS, "--epochs", "1"]) == 2
+    assert "has already trained 2 epochs; give --epochs 2 or more" in capsys.readouterr().err
+    assert last.read_bytes() == saved  # nothing was trained or written
+
+
+def test_a_fresh_start_does_not_overwrite_an_unfinished_run(tmp_path, train_set, capsys):
+    """Without --resume, FILE.last.pt of an unfinished run was overwritten by epoch 1 of a new one."""
+    out, last = tmp_path / "m.pth", tmp_path / "m.pth.last.pt"
+    assert main(["train", "--data", str(train_set), "--out", str(out), "--stop-after", "1", *ARGS]) == 0
+    saved = last.read_bytes()
+    capsys.readouterr()
+    assert main(["train", "--data", str(train_set), "--out", str(out), *ARGS]) == 2
+    err = capsys.readouterr().err
+    assert f"{last} holds an unfinished run (epoch 1 of 2 done): add --resume" in err and f"delete {last}" in err
+    assert last.read_bytes() == saved
+    # what may change on --resume does not stop it: workers, patience, the card's note
+    assert main(["train", "--data", str(train_set), "--out", str(out), "--resume", *ARGS, "--workers", "1",
+                 "--patience", "3", "--note", "resumed"]) == 0
+    assert json.loads(out.with_suffix(".json").read_text())["note"] == "resumed"
+
+
 def test_focal_loss_matches_the_report():
     logits, targets = torch.tensor([[2.0], [-1.0], [0.3]]), torch.tensor([[1.0], [1.0], [0.0]])
     bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none")
