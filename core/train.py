@@ -247,7 +247,7 @@ def run_train(args: argparse.Namespace) -> int:
             break
         torch.manual_seed(args.seed + epoch)  # dropout and augmentation of this epoch
         loader = epoch_loader(args, train_ds, sample_weights, workers, device, epoch)
-        e0 = time.perf_counter()
+        e0, lr = time.perf_counter(), optimizer.param_groups[0]["lr"]  # the rate this epoch trains at (step() sets the next)
         bar = tqdm(loader, desc=f"epoch {epoch}/{args.epochs}", unit="batch", file=sys.stderr, leave=False)
         try:
             done = _train_epoch(model, head, bar, optimizer, loss_fn, args, device, amp_dtype, ema)
@@ -263,7 +263,7 @@ def run_train(args: argparse.Namespace) -> int:
             return 2
         seconds = time.perf_counter() - e0  # with the validation pass, as every card so far
         row = {"epoch": epoch, "train_loss": done["train_loss"], "val_loss": val["loss"],
-               "val_accuracy": val["accuracy"], "val_roc_auc": val["roc_auc"], "lr": optimizer.param_groups[0]["lr"],
+               "val_accuracy": val["accuracy"], "val_roc_auc": val["roc_auc"], "lr": lr,
                "seconds": seconds, "images_per_s": done["seen"] / seconds}
         if head is not None:
             row["train_region_loss"] = done["train_region_loss"]

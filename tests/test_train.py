@@ -29,6 +29,8 @@ def test_train_writes_checkpoint_and_card(tmp_path, train_set):
     assert card["data"]["val"] == {"real": 2, "fake": 2} and card["data"]["train"] == {"real": 6, "fake": 6}
     assert len(card["history"]) == 2 and {"train_loss", "val_loss", "val_accuracy", "val_roc_auc"} <= set(card["history"][0])
     assert card["recipe"]["loss"] == "focal" and card["validation_tta"] is not None
+    # the rate each epoch trained at (cosine over 2 epochs), not the next epoch's (it was [1e-4, 0])
+    assert [h["lr"] for h in card["history"]] == pytest.approx([2e-4, 1e-4])
     assert card["device"].startswith("cpu: ") and card["device"].endswith(f"({torch.get_num_threads()} threads)")
     assert det.meta["training"]["best_epoch"] == card["best_epoch"]
     assert "## Validation" in out.with_suffix(".md").read_text()
