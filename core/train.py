@@ -291,7 +291,7 @@ def _finish(args, out: Path, last_path: Path, model, lineage, device, amp_dtype,
     final = _evaluate(model, val_loader, device, amp_dtype, tta=False)
     final_tta = _evaluate(model, val_loader, device, amp_dtype, tta=True) if args.tta else None
     card = build_card(args, device, amp_dtype, train_df, val_df, split_how, run["history"], run["best"], final,
-                      final_tta, run["train_seconds"])
+                      final_tta, run["train_seconds"], run["schedule_changes"])
     card["init_from"] = lineage
     model = model.cpu().to(memory_format=torch.contiguous_format)
     save_checkpoint(out, model, Preprocessing(input_size=args.image_size), threshold=0.5,

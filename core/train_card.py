@@ -32,9 +32,11 @@ def init_lineage(parent) -> dict:
     }
 
 
-def build_card(args, device, amp_dtype, train_df, val_df, split_how, history, best, final, final_tta, train_seconds) -> dict:
+def build_card(args, device, amp_dtype, train_df, val_df, split_how, history, best, final, final_tta, train_seconds,
+               schedule_changes=()) -> dict:
     """The JSON model card of a finished run: data (counts, validation files, content digests),
-    recipe, per-epoch history, validation at threshold 0.5 (and with flip TTA), time and device."""
+    recipe, per-epoch history, validation at threshold 0.5 (and with flip TTA), time and device.
+    ``schedule_changes``: each --resume that re-planned the cosine schedule for a new epoch count."""
     def counts(df):
         return {"real": int((df["label"] == 1).sum()), "fake": int((df["label"] == 0).sum())}
 
@@ -55,7 +57,7 @@ def build_card(args, device, amp_dtype, train_df, val_df, split_how, history, be
             "region_loss": args.region_loss, "init": args.init, "synthetic_fakes": args.synthetic_fakes,
             "jpeg_augment": args.jpeg_augment,
             "degrade_augment": args.degrade_augment,
-            "ema": getattr(args, "ema", 0.0),
+            "ema": getattr(args, "ema", 0.0), "schedule_changes": list(schedule_changes),
         },
         "history": history,
         "best_epoch": best["epoch"],
@@ -87,6 +89,13 @@ def lineage_lines(init: dict | None) -> list[str]:
     return lines
 
 
+def schedule_change_words(changes: list[dict] | None) -> str:
+    """' (re-planned after epoch 2 from 2 to 4 epochs: ...)' for each --resume that gave the
+    cosine schedule a new epoch count, '' for none."""
+    return "".join(f" (re-planned after epoch {c['after_epoch']} from {c['epochs_before']} to {c['epochs']} epochs: "
+                   f"annealed from that epoch's lr {c['from_lr']:g} over the epochs left)" for c in changes or ())
+
+
 def write_model_card(out: Path, card: dict) -> None:
     """``FILE.json`` and a readable ``FILE.md`` beside the checkpoint."""
     out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
@@ -103,7 +112,7 @@ def write_model_card(out: Path, card: dict) -> None:
         f"- Data: {card['data']['source']} — {card['data']['split']}; train {card['data']['train']}, validation {card['data']['val']}",
         *digest_lines(card["data"].get("digests")),
         f"- Recipe: {r['loss']} loss (alpha {r['focal_alpha']}, gamma {r['focal_gamma']}), {r['optimizer']} lr {r['lr']} wd {r['weight_decay']}, "
-        f"batch {r['batch_size']}, {r['schedule']} schedule, {r['epochs']} epochs max (patience {r['patience']}), augment '{r['augment']}', "
+        f"batch {r['batch_size']}, {r['schedule']} schedule{schedule_change_words(r.get('schedule_changes'))}, {r['epochs']} epochs max (patience {r['patience']}), augment '{r['augment']}', "
         f"{r['sampler']}, seed {r['seed']}, {r['precision']}"
         + (f", region loss weight {r['region_loss']} (training-only head on the replaced parts named in CIPLab file names)" if r.get("region_loss") else "")
         + (f", {r['synthetic_fakes']:.2f} of real draws made into synthetic part-swap fakes" if r.get("synthetic_fakes") else "")

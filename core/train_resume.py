@@ -9,6 +9,7 @@ finished is not thrown away by a command without ``--resume``.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -86,16 +87,47 @@ def save_state(last_path: Path, args, model, head, ema, optimizer, scheduler, ru
                 "ema": ema.state_dict() if ema is not None else None,
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "history": run["history"], "best": run["best"], "best_state": run["best_state"], "epoch": epoch,
-                "train_seconds": run["train_seconds"], "args": vars(args) | {"func": None}}, tmp)
+                "train_seconds": run["train_seconds"], "schedule_changes": run["schedule_changes"],
+                "args": vars(args) | {"func": None}}, tmp)
     tmp.replace(last_path)
 
 
+def extend_cosine(optimizer, scheduler, last_lr: float, done: int, total: int) -> float:
+    """Re-plan a cosine schedule (``CosineAnnealingLR``, restored after ``done`` epochs) for
+    ``total`` epochs: a cosine of its own from ``last_lr``, the rate epoch ``done`` trained at,
+    over the epochs left, so the rate neither jumps back up nor reaches 0 before the last epoch
+    (the restored schedule had annealed to 0 at its old end). Epoch ``done + t`` trains at
+    ``last_lr * (1 + cos(pi * t / (total - done + 1))) / 2``. Returns the next epoch's rate."""
+    span = total - done + 1  # epoch `done` is step 0 of the new cosine
+    lr = last_lr * (1 + math.cos(math.pi / span)) / 2
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    # CosineAnnealingLR steps by the ratio of consecutive cosine values, so from step 1 on it follows the new one
+    scheduler.T_max, scheduler.last_epoch, scheduler.base_lrs = span, 1, [last_lr] * len(optimizer.param_groups)
+    return lr
+
+
+def _replan(args: argparse.Namespace, state: dict, optimizer, scheduler) -> list[dict]:
+    """The run's schedule changes (``schedule_changes`` of the state), with a new one when
+    --resume gives the cosine schedule another epoch count than the saved run's."""
+    changes = list(state.get("schedule_changes", []))
+    planned = (state.get("args") or {}).get("epochs", args.epochs)
+    if args.schedule != "cosine" or planned == args.epochs or not state["history"]:
+        return changes
+    last_lr = state["history"][-1]["lr"]
+    lr = extend_cosine(optimizer, scheduler, last_lr, state["epoch"], args.epochs)
+    print(f"cosine schedule re-planned from {planned} to {args.epochs} epochs: annealed from epoch {state['epoch']}'s "
+          f"lr {last_lr:g} over the {args.epochs - state['epoch']} epochs left (next {lr:g})", file=sys.stderr)
+    return changes + [{"after_epoch": state["epoch"], "epochs_before": planned, "epochs": args.epochs, "from_lr": last_lr}]
+
+
 def restore(args: argparse.Namespace, last_path: Path, state: dict | None, model, head, ema, optimizer, scheduler) -> dict:
-    """The run's progress: ``history``, ``best``, ``best_state``, ``start_epoch`` and
-    ``train_seconds``, read back from ``state`` with ``--resume`` (the model, head, EMA,
-    optimizer and scheduler restored in place), else a fresh start."""
+    """The run's progress: ``history``, ``best``, ``best_state``, ``start_epoch``,
+    ``train_seconds`` and ``schedule_changes``, read back from ``state`` with ``--resume`` (the
+    model, head, EMA, optimizer and scheduler restored in place, the cosine schedule
+    re-planned for a new ``--epochs``), else a fresh start."""
     fresh = {"history": [], "best": {"roc_auc": -1.0, "epoch": 0}, "best_state": None, "start_epoch": 1,
-             "train_seconds": 0.0}
+             "train_seconds": 0.0, "schedule_changes": []}
     if not args.resume:
         return fresh
     if state is None:
@@ -108,6 +140,7 @@ def restore(args: argparse.Namespace, last_path: Path, state: dict | None, model
         ema.load_state_dict(state["ema"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
+    changes = _replan(args, state, optimizer, scheduler)
     print(f"resuming after epoch {state['epoch']} from {last_path}", file=sys.stderr)
     return {"history": state["history"], "best": state["best"], "best_state": state["best_state"],
-            "start_epoch": state["epoch"] + 1, "train_seconds": state.get("train_seconds", 0.0)}
+            "start_epoch": state["epoch"] + 1, "train_seconds": state.get("train_seconds", 0.0), "schedule_changes": changes}

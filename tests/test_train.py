@@ -89,6 +89,13 @@ def test_resume_refuses_other_options_and_fewer_epochs_than_done(tmp_path, train
     assert main(["train", "--data", str(train_set), "--out", str(out), "--resume", *ARGS, "--epochs", "1"]) == 2
     assert "has already trained 2 epochs; give --epochs 2 or more" in capsys.readouterr().err
     assert last.read_bytes() == saved  # nothing was trained or written
+    # more epochs, as the finished run suggests: the cosine goes on down from epoch 2's rate, where the restored
+    # schedule (annealed to 0 over the old 2 epochs) trained epoch 3 at lr 0
+    assert main(["train", "--data", str(train_set), "--out", str(out), "--resume", *ARGS, "--epochs", "3"]) == 0
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert [h["lr"] for h in card["history"]] == pytest.approx([2e-4, 1e-4, 5e-5])
+    assert card["recipe"]["schedule_changes"] == [{"after_epoch": 2, "epochs_before": 2, "epochs": 3, "from_lr": 1e-4}]
+    assert "cosine schedule (re-planned after epoch 2 from 2 to 3 epochs" in out.with_suffix(".md").read_text()
 
 
 def test_a_fresh_start_does_not_overwrite_an_unfinished_run(tmp_path, train_set, capsys):
