@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from torch.utils.data import DataLoader, Dataset, Sampler, WeightedRandomSampler
 from torchvision import transforms, tv_tensors
 from torchvision.transforms import v2
 
@@ -94,7 +94,17 @@ class DecodedImages(Dataset):
         composite, soft = synthetic_fake(array, donor)
         return composite, 0, soft >= 0.5
 
-    def __getitem__(self, i):
+    def __getitem__(self, key):
+        """Item ``key``; a key ``(i, seed)`` (``SeededDraws``) draws item ``i``'s randomness
+        from ``seed`` alone, leaving the process's random state as it was."""
+        if not isinstance(key, tuple):
+            return self._item(key)
+        i, seed = key
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return self._item(i)
+
+    def _item(self, i):
         array, label, pasted = self._maybe_synthetic(i)
         image, y = Image.fromarray(array), torch.tensor([float(label)])
         if self.parts is None:
@@ -215,11 +225,35 @@ def class_balanced_weights(labels: np.ndarray, synthetic_fakes: float) -> torch.
     return torch.tensor([class_weight[c] for c in labels], dtype=torch.double)
 
 
+def augmentation_seed(seed: int, epoch: int, draw: int) -> int:
+    """The seed of one draw's augmentation: from the run's seed, the epoch and the draw's place
+    in the epoch, so the images a run sees do not depend on which data-loading process
+    (``--workers``) made them, nor on how many there are."""
+    return int(np.random.SeedSequence([seed % 2**64, epoch, draw]).generate_state(1, np.uint64)[0])
+
+
+class SeededDraws(Sampler):
+    """The class-balanced draws of one epoch (``WeightedRandomSampler`` seeded from
+    ``seed + epoch``), each as ``(index, augmentation_seed)`` for ``DecodedImages``."""
+
+    def __init__(self, weights: torch.Tensor, seed: int, epoch: int):
+        self.weights, self.seed, self.epoch = weights, seed, epoch
+
+    def __len__(self):
+        return len(self.weights)
+
+    def __iter__(self):
+        draws = WeightedRandomSampler(self.weights, num_samples=len(self.weights), replacement=True,
+                                      generator=torch.Generator().manual_seed(self.seed + self.epoch))
+        for place, i in enumerate(draws):
+            yield i, augmentation_seed(self.seed, self.epoch, place)
+
+
 def epoch_loader(args: argparse.Namespace, train_ds, sample_weights, workers: int, device, epoch: int) -> DataLoader:
-    """The class-balanced loader of one epoch, seeded from ``seed + epoch`` so a resumed run repeats it."""
+    """The class-balanced loader of one epoch, seeded from ``seed + epoch`` (and each draw's
+    augmentation from its place in the epoch) so a resumed run repeats it, whatever ``workers``."""
     n = len(sample_weights)
-    sampler = WeightedRandomSampler(sample_weights, num_samples=n, replacement=True,
-                                    generator=torch.Generator().manual_seed(args.seed + epoch))
+    sampler = SeededDraws(sample_weights, args.seed, epoch)
     return DataLoader(train_ds, batch_size=args.batch_size, sampler=sampler, num_workers=workers,
                       pin_memory=device.type == "cuda", drop_last=n > args.batch_size,
                       worker_init_fn=seed_worker, generator=torch.Generator().manual_seed(args.seed + epoch),

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import torch
 
-# May differ on --resume: how long the run goes on, how many processes load its data, and
-# what is written at the end (the card's note, flip TTA, float16 storage).
+# May differ on --resume: how long the run goes on, how many processes load its data (each draw's
+# augmentation is seeded on its own: train_data.SeededDraws), and what is written at the end
+# (the card's note, flip TTA, float16 storage).
 MAY_CHANGE = ("epochs", "stop_after", "workers", "patience", "note", "tta", "half")
 _NOT_OPTIONS = ("resume", "out", "func", "command")
 _PATHS = ("data", "init", "pretrained")

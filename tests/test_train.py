@@ -114,6 +114,18 @@ def test_a_fresh_start_does_not_overwrite_an_unfinished_run(tmp_path, train_set,
     assert json.loads(out.with_suffix(".json").read_text())["note"] == "resumed"
 
 
+def test_the_same_seed_gives_the_same_weights_whatever_the_number_of_workers(tmp_path, train_set):
+    """Augmentation drew from each worker's random stream, so --workers 0 and 2 trained different models."""
+    def weights(workers):
+        out = tmp_path / f"w{workers}.pth"
+        assert main(["train", "--data", str(train_set), "--out", str(out), *ARGS, "--epochs", "1",
+                     "--synthetic-fakes", "0.3", "--workers", workers]) == 0
+        return load_detector(out).model.state_dict()
+
+    a, b = weights("0"), weights("2")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_focal_loss_matches_the_report():
     logits, targets = torch.tensor([[2.0], [-1.0], [0.3]]), torch.tensor([[1.0], [1.0], [0.0]])
     bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none")
