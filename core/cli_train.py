@@ -21,7 +21,7 @@ def add_parser(sub) -> None:
                    help="resnet50 is the report's model (needs local ImageNet weights or --pretrained none)")
     p.add_argument("--pretrained", default="auto", help="auto (ImageNet weights found locally) | none | PATH")
     p.add_argument("--epochs", type=positive_int, default=20, help="epochs at most (early stopping may end sooner)")
-    p.add_argument("--batch-size", type=positive_int, default=24, help="images per step")
+    p.add_argument("--batch-size", type=_batch_size, default=24, help="images per step (at least 2)")
     p.add_argument("--lr", type=non_negative_float, default=2e-4, help="AdamW learning rate (cosine schedule)")
     p.add_argument("--weight-decay", type=non_negative_float, default=1e-5, help="AdamW weight decay")
     p.add_argument("--image-size", type=positive_int, default=224,
@@ -69,6 +69,14 @@ def add_parser(sub) -> None:
                    help="keep an exponential moving average of the weights (decay per step, e.g. 0.995) and "
                         "validate and ship the average instead of the last step's weights (0: off, the report's recipe)")
     p.set_defaults(func=_run)
+
+
+def _batch_size(text: str) -> int:
+    """argparse type of ``--batch-size``: BatchNorm in the head cannot train on one image per step."""
+    n = positive_int(text)
+    if n < 2:
+        raise argparse.ArgumentTypeError(f"must be at least 2 (BatchNorm needs two images per step to train), got {n}")
+    return n
 
 
 def _share_below_half(text: str) -> float:

@@ -126,6 +126,13 @@ def test_the_same_seed_gives_the_same_weights_whatever_the_number_of_workers(tmp
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_batch_of_one_is_refused_when_the_command_line_is_read(tmp_path, train_set, capsys):
+    """--batch-size 1 ended in a BatchNorm1d traceback after decoding."""
+    with pytest.raises(SystemExit):
+        main(["train", "--data", str(train_set), "--out", str(tmp_path / "m.pth"), *ARGS, "--batch-size", "1"])
+    assert "--batch-size: must be at least 2" in capsys.readouterr().err
+
+
 def test_focal_loss_matches_the_report():
     logits, targets = torch.tensor([[2.0], [-1.0], [0.3]]), torch.tensor([[1.0], [1.0], [0.0]])
     bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none")
