@@ -30,8 +30,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from .checkpoint import CheckpointError, load_detector, resolve_device, save_checkpoint
+from .checkpoint import CheckpointError, load_detector, read_checkpoint, resolve_device, save_checkpoint
 from .data import DatasetError, unreadable_words
+from .identity import PretrainedWeightsUnavailable
 from .metrics import MetricUnavailable, ThresholdSweep
 from .model import build_model
 from .preprocess import Preprocessing
@@ -104,10 +105,32 @@ def _evaluate(model, loader, device, amp_dtype, tta: bool) -> dict:
     }
 
 
+def _pretrained_model(args: argparse.Namespace):
+    """``build_model`` with ``--pretrained``'s backbone weights; a file that is missing, or that
+    is a detector checkpoint (trained weights: --init), is said in the option's words."""
+    pretrained = None if args.pretrained == "none" else args.pretrained
+    given = pretrained not in (None, "auto")
+    if given and not Path(pretrained).is_file():
+        raise PretrainedWeightsUnavailable(f"--pretrained {pretrained}: no such file (give a file of ImageNet "
+                                           f"{args.backbone} weights, auto for those found on this machine, or none)")
+    try:
+        return build_model(args.backbone, pretrained=pretrained, attention=not args.no_attention)
+    except RuntimeError as exc:  # load_state_dict: keys that do not fit the backbone
+        if not given or isinstance(exc, PretrainedWeightsUnavailable):
+            raise
+        try:
+            read_checkpoint(pretrained)
+        except CheckpointError:
+            raise CheckpointError(f"--pretrained {pretrained}: not ImageNet {args.backbone} weights "
+                                  f"({' '.join(str(exc).split())[:200]}...)") from None
+        raise CheckpointError(f"--pretrained {pretrained} is a trained detector checkpoint (backbone, attention and "
+                              f"head), not ImageNet backbone weights: start from it with --init {pretrained}") from None
+
+
 def _start_model(args: argparse.Namespace):
     """(model, lineage): the model to train, from ``--init``'s weights when given (then
     lineage records the parent), else from ``--pretrained``."""
-    model = build_model(args.backbone, pretrained=None if args.pretrained == "none" else args.pretrained, attention=not args.no_attention)
+    model = _pretrained_model(args)
     if not args.init:
         return model, None
     parent = load_detector(args.init, "cpu")

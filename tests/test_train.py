@@ -133,6 +133,20 @@ def test_a_batch_of_one_is_refused_when_the_command_line_is_read(tmp_path, train
     assert "--batch-size: must be at least 2" in capsys.readouterr().err
 
 
+def test_pretrained_that_is_a_trained_checkpoint_or_missing_is_said_in_its_words(tmp_path, train_set, capsys):
+    """A checkpoint of this project as --pretrained gave a raw 'Unexpected key(s)' RuntimeError; a missing file
+    for an EfficientNet backbone said only '[Errno 2] No such file'."""
+    from .conftest import make_checkpoint
+
+    trained = make_checkpoint(tmp_path / "trained.pth", input_size=64)
+    argv = ["train", "--data", str(train_set), "--out", str(tmp_path / "m.pth"), *ARGS]
+    assert main([*argv, "--pretrained", str(trained)]) == 2
+    err = capsys.readouterr().err
+    assert "is a trained detector checkpoint" in err and f"--init {trained}" in err and "Traceback" not in err
+    assert main([*argv, "--pretrained", str(tmp_path / "nowhere.pth")]) == 2
+    assert f"--pretrained {tmp_path / 'nowhere.pth'}: no such file" in capsys.readouterr().err
+
+
 def test_focal_loss_matches_the_report():
     logits, targets = torch.tensor([[2.0], [-1.0], [0.3]]), torch.tensor([[1.0], [1.0], [0.0]])
     bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none")
