@@ -100,6 +100,11 @@ def out_problem(command: str, args: argparse.Namespace) -> str | None:
         path = Path(out)
         if path.exists() and not path.is_dir():
             return "is a file; give a folder"
+        below = next(p for p in [path.absolute(), *path.absolute().parents] if p.exists())  # what mkdir would write in
+        if not below.is_dir():
+            return f"{below} is a file, not a folder"
+        if not os.access(below, os.W_OK):
+            return f"cannot be written in {below} (permission denied)"
         data = getattr(args, "data", None)
         if command == "split" and data:
             inside, root = path.resolve(), Path(data).resolve()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .data import LABEL_NAMES, DatasetError, scan_test_set, unreadable
+from .data import LABEL_NAMES, DatasetError, os_error_words, scan_test_set, unreadable
 
 
 def stratified_split(
@@ -50,6 +50,16 @@ def _clear_old_split(out: Path) -> None:
         os.rmdir(dirpath)
 
 
+def _write_links(out: Path, split_name: str, frame: pd.DataFrame) -> dict:
+    """``out/split_name/{real,fake}/...``: one link per row; returns the counts per class."""
+    for row in frame.itertuples():
+        below = Path(row.relpath).relative_to(Path(row.relpath).parts[0])  # training_real/a.jpg -> real/a.jpg
+        dest = out / split_name / LABEL_NAMES[row.label] / below
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.symlink_to(Path(row.path).resolve())
+    return {LABEL_NAMES[k]: int(v) for k, v in frame["label"].value_counts().sort_index().items()}
+
+
 def write_split(src: str | os.PathLike, out: str | os.PathLike, val_fraction: float = 0.1, seed: int = 0) -> dict:
     """Write ``out/train`` and ``out/val`` as folders of symlinks in the report's layout.
 
@@ -68,14 +78,15 @@ def write_split(src: str | os.PathLike, out: str | os.PathLike, val_fraction: fl
         raise DatasetError(f"{src}: no readable images of one class; both classes are needed to split.")
     train, val = stratified_split(images, val_fraction, seed)
     out = Path(out)
-    _clear_old_split(out)
-    counts = {}
-    for split_name, frame in (("train", train), ("val", val)):
-        for row in frame.itertuples():
-            below = Path(row.relpath).relative_to(Path(row.relpath).parts[0])  # training_real/a.jpg -> real/a.jpg
-            dest = out / split_name / LABEL_NAMES[row.label] / below
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.symlink_to(Path(row.path).resolve())
-        counts[split_name] = {LABEL_NAMES[k]: int(v) for k, v in frame["label"].value_counts().sort_index().items()}
+    try:
+        _clear_old_split(out)
+        counts = {name: _write_links(out, name, frame) for name, frame in (("train", train), ("val", val))}
+    except FileExistsError:
+        raise  # _clear_old_split's own words
+    except OSError as exc:  # a read-only or full disk, a place even root may not write (/sys): one line, not a traceback
+        from .cli import OutputError
+
+        at = f" ({exc.filename})" if exc.filename and Path(exc.filename) != out else ""
+        raise OutputError(f"cannot write the split in {out}{at}: {os_error_words(exc)}") from None
     return {"source": str(Path(src).resolve()), "val_fraction": val_fraction, "seed": seed, "counts": counts,
             "left_out": [list(x) for x in left_out]}

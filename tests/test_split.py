@@ -41,3 +41,24 @@ def test_rewriting_a_split_leaves_no_old_links_and_leaves_out_unreadable_files(t
     with pytest.raises(FileExistsError, match="mine.jpg"):
         write_split(root, out, 0.2, 0)
     assert (out / "val" / "real" / "mine.jpg").exists() and len(scan_test_set(out / "train")) == 16  # untouched
+
+
+def test_an_unwritable_split_folder_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
+    """A read-only --out ended in an OSError traceback (as root too: /sys refuses even root)."""
+    from pathlib import Path
+
+    from core.cli import main
+
+    root = make_test_set(tmp_path / "s", n_real=4, n_fake=4, size=16)
+    (tmp_path / "afile").write_text("not a folder")
+    assert main(["split", "--data", str(root), "--out", str(tmp_path / "afile" / "split")]) == 2
+    assert f"{tmp_path / 'afile'} is a file, not a folder" in capsys.readouterr().err
+
+    def refused(self, target):
+        raise PermissionError(1, "Operation not permitted", str(self))
+
+    monkeypatch.setattr(Path, "symlink_to", refused)
+    assert main(["split", "--data", str(root), "--out", str(tmp_path / "split")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot write the split in {tmp_path / 'split'} (") and "operation not permitted" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
