@@ -39,7 +39,7 @@ from .preprocess import Preprocessing
 from .train_card import build_card, init_lineage, write_model_card
 from .train_data import (class_balanced_weights, decode_frame, epoch_loader, pre_crop_size, split_frames,
                          train_dataset, val_dataset)
-from .train_resume import load_state, restore, resume_problem, save_state
+from .train_resume import interrupted_words, load_state, restore, resume_problem, save_state
 
 
 class TrainingDiverged(RuntimeError):
@@ -264,46 +264,51 @@ def run_train(args: argparse.Namespace) -> int:
     loss_fn = (lambda z, y: focal_loss(z, y, args.focal_alpha, args.focal_gamma)) if args.loss == "focal" else nn.functional.binary_cross_entropy_with_logits
     epochs_without_gain = run["history"][-1]["epoch"] - run["best"]["epoch"] if run["history"] else 0
     stop_at = args.epochs if args.stop_after is None else min(args.epochs, run["start_epoch"] - 1 + args.stop_after)
-    for epoch in range(run["start_epoch"], stop_at + 1):
-        if epochs_without_gain >= args.patience:
-            print(f"early stop: no better validation ROC-AUC for {args.patience} epochs", file=sys.stderr)
-            break
-        torch.manual_seed(args.seed + epoch)  # dropout and augmentation of this epoch
-        loader = epoch_loader(args, train_ds, sample_weights, workers, device, epoch)
-        e0, lr = time.perf_counter(), optimizer.param_groups[0]["lr"]  # the rate this epoch trains at (step() sets the next)
-        bar = tqdm(loader, desc=f"epoch {epoch}/{args.epochs}", unit="batch", file=sys.stderr, leave=False)
-        try:
-            done = _train_epoch(model, head, bar, optimizer, loss_fn, args, device, amp_dtype, ema)
-            if not np.isfinite(done["train_loss"]):
-                raise TrainingDiverged(f"the training loss is {done['train_loss']}")
-            scheduler.step()
-            val = _evaluate(shipped, val_loader, device, amp_dtype, tta=False)
-        except TrainingDiverged as exc:
-            kept = (f"; {last_path} holds epoch {epoch - 1} for --resume (a run with another --lr starts over: "
-                    "delete it first)" if epoch > 1 and last_path.exists() else "")
-            print(f"error: training diverged in epoch {epoch}: {exc}. Try a lower --lr (now {args.lr:g}){kept}; "
-                  f"nothing was written to {out}", file=sys.stderr)
-            return 2
-        seconds = time.perf_counter() - e0  # with the validation pass, as every card so far
-        row = {"epoch": epoch, "train_loss": done["train_loss"], "val_loss": val["loss"],
-               "val_accuracy": val["accuracy"], "val_roc_auc": val["roc_auc"], "lr": lr,
-               "seconds": seconds, "images_per_s": done["seen"] / seconds}
-        if head is not None:
-            row["train_region_loss"] = done["train_region_loss"]
-        run["train_seconds"] += seconds
-        run["history"].append(row)
-        improved = val["roc_auc"] > run["best"]["roc_auc"]
-        if improved:
-            run["best"] = {"roc_auc": val["roc_auc"], "epoch": epoch}
-            run["best_state"] = {k: v.detach().cpu().clone() for k, v in shipped.state_dict().items()}
-        epochs_without_gain = epoch - run["best"]["epoch"]
-        print(_epoch_line(row, improved), flush=True)
-        save_state(last_path, args, model, head, ema, optimizer, scheduler, run, epoch)
+    try:  # Ctrl-C: say what is saved and how to go on, not a bare 'interrupted'
+        for epoch in range(run["start_epoch"], stop_at + 1):
+            if epochs_without_gain >= args.patience:
+                print(f"early stop: no better validation ROC-AUC for {args.patience} epochs", file=sys.stderr)
+                break
+            torch.manual_seed(args.seed + epoch)  # dropout and augmentation of this epoch
+            loader = epoch_loader(args, train_ds, sample_weights, workers, device, epoch)
+            e0, lr = time.perf_counter(), optimizer.param_groups[0]["lr"]  # this epoch's rate (step() sets the next)
+            bar = tqdm(loader, desc=f"epoch {epoch}/{args.epochs}", unit="batch", file=sys.stderr, leave=False)
+            try:
+                done = _train_epoch(model, head, bar, optimizer, loss_fn, args, device, amp_dtype, ema)
+                if not np.isfinite(done["train_loss"]):
+                    raise TrainingDiverged(f"the training loss is {done['train_loss']}")
+                scheduler.step()
+                val = _evaluate(shipped, val_loader, device, amp_dtype, tta=False)
+            except TrainingDiverged as exc:
+                kept = (f"; {last_path} holds epoch {epoch - 1} for --resume (a run with another --lr starts over: "
+                        "delete it first)" if epoch > 1 and last_path.exists() else "")
+                print(f"error: training diverged in epoch {epoch}: {exc}. Try a lower --lr (now {args.lr:g}){kept}; "
+                      f"nothing was written to {out}", file=sys.stderr)
+                return 2
+            seconds = time.perf_counter() - e0  # with the validation pass, as every card so far
+            row = {"epoch": epoch, "train_loss": done["train_loss"], "val_loss": val["loss"],
+                   "val_accuracy": val["accuracy"], "val_roc_auc": val["roc_auc"], "lr": lr,
+                   "seconds": seconds, "images_per_s": done["seen"] / seconds}
+            if head is not None:
+                row["train_region_loss"] = done["train_region_loss"]
+            run["train_seconds"] += seconds
+            run["history"].append(row)
+            improved = val["roc_auc"] > run["best"]["roc_auc"]
+            if improved:
+                run["best"] = {"roc_auc": val["roc_auc"], "epoch": epoch}
+                run["best_state"] = {k: v.detach().cpu().clone() for k, v in shipped.state_dict().items()}
+            epochs_without_gain = epoch - run["best"]["epoch"]
+            print(_epoch_line(row, improved), flush=True)
+            save_state(last_path, args, model, head, ema, optimizer, scheduler, run, epoch)
+            run["saved_epoch"] = epoch
 
-    if stop_at < args.epochs and epochs_without_gain < args.patience:
-        print(f"stopped after epoch {stop_at} as asked; continue with --resume", file=sys.stderr)
-        return 0
-    _finish(args, out, last_path, model, lineage, device, amp_dtype, val_loader, train_df, val_df, split_how, run)
+        if stop_at < args.epochs and epochs_without_gain < args.patience:
+            print(f"stopped after epoch {stop_at} as asked; continue with --resume", file=sys.stderr)
+            return 0
+        _finish(args, out, last_path, model, lineage, device, amp_dtype, val_loader, train_df, val_df, split_how, run)
+    except KeyboardInterrupt:
+        print(interrupted_words(last_path, run, args.epochs), file=sys.stderr)
+        return 130
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import platform
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
@@ -64,6 +65,10 @@ def build_card(args, device, amp_dtype, train_df, val_df, split_how, history, be
         "validation": {"threshold": 0.5, **val_metrics},
         "validation_tta": None if final_tta is None else {"roc_auc": final_tta["roc_auc"], "accuracy": final_tta["accuracy"]},
         "training_time_s": round(train_seconds, 1),
+        "finished_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        # patience ran out before --epochs: the last epoch trained, and the patience that ended the run
+        "stopped_early": ({"after_epoch": history[-1]["epoch"], "patience": args.patience}
+                          if history and history[-1]["epoch"] < args.epochs else None),
         "device": f"{device.type}: {device_name}",
         "torch": str(torch.__version__),
         "note": args.note,
@@ -96,6 +101,14 @@ def schedule_change_words(changes: list[dict] | None) -> str:
                    f"annealed from that epoch's lr {c['from_lr']:g} over the epochs left)" for c in changes or ())
 
 
+def _end_words(card: dict) -> str:
+    """How the run ended: stopped early by its patience, and when it finished (UTC), where recorded."""
+    early = card.get("stopped_early")
+    return ((f"; stopped early after epoch {early['after_epoch']} (no better validation ROC-AUC for "
+             f"{early['patience']} epoch{'s' * (early['patience'] != 1)})" if early else "")
+            + (f"; finished {card['finished_utc']}" if card.get("finished_utc") else ""))
+
+
 def write_model_card(out: Path, card: dict) -> None:
     """``FILE.json`` and a readable ``FILE.md`` beside the checkpoint."""
     out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
@@ -121,7 +134,8 @@ def write_model_card(out: Path, card: dict) -> None:
         + (f", {r['degrade_augment']:.2f} of training images blurred (sigma {BLUR_SIGMA[0]}-{BLUR_SIGMA[1]}) or downscaled "
            f"(x{DOWNSCALE[0]}-{DOWNSCALE[1]}) and rescaled" if r.get("degrade_augment") else "")
         + (f", weights averaged (EMA, decay {r['ema']} per step): the average is validated and shipped" if r.get("ema") else ""),
-        f"- Trained on {card['device']} in {card['training_time_s']:.0f} s (torch {card['torch']}); best epoch {card['best_epoch']}",
+        f"- Trained on {card['device']} in {card['training_time_s']:.0f} s (torch {card['torch']}); best epoch {card['best_epoch']}"
+        + _end_words(card),
         *lineage_lines(card.get("init_from")),
         "",
         "## Validation (best epoch, threshold 0.5)",

@@ -124,11 +124,11 @@ def _replan(args: argparse.Namespace, state: dict, optimizer, scheduler) -> list
 
 def restore(args: argparse.Namespace, last_path: Path, state: dict | None, model, head, ema, optimizer, scheduler) -> dict:
     """The run's progress: ``history``, ``best``, ``best_state``, ``start_epoch``,
-    ``train_seconds`` and ``schedule_changes``, read back from ``state`` with ``--resume`` (the
+    ``train_seconds``, ``schedule_changes`` and ``saved_epoch``, read back from ``state`` with ``--resume`` (the
     model, head, EMA, optimizer and scheduler restored in place, the cosine schedule
     re-planned for a new ``--epochs``), else a fresh start."""
     fresh = {"history": [], "best": {"roc_auc": -1.0, "epoch": 0}, "best_state": None, "start_epoch": 1,
-             "train_seconds": 0.0, "schedule_changes": []}
+             "train_seconds": 0.0, "schedule_changes": [], "saved_epoch": 0}
     if not args.resume:
         return fresh
     if state is None:
@@ -144,4 +144,15 @@ def restore(args: argparse.Namespace, last_path: Path, state: dict | None, model
     changes = _replan(args, state, optimizer, scheduler)
     print(f"resuming after epoch {state['epoch']} from {last_path}", file=sys.stderr)
     return {"history": state["history"], "best": state["best"], "best_state": state["best_state"],
-            "start_epoch": state["epoch"] + 1, "train_seconds": state.get("train_seconds", 0.0), "schedule_changes": changes}
+            "start_epoch": state["epoch"] + 1, "train_seconds": state.get("train_seconds", 0.0), "schedule_changes": changes,
+            "saved_epoch": state["epoch"]}
+
+
+def interrupted_words(last_path: Path, run: dict, epochs: int) -> str:
+    """What a Ctrl-C leaves: the epoch ``last_path`` holds and that --resume continues from it.
+    ``run["saved_epoch"]``: the last epoch ``save_state`` wrote (0: none yet)."""
+    saved = run.get("saved_epoch", 0)
+    if not saved:
+        return "\ninterrupted before the first epoch was saved: nothing to resume; run the command again to start"
+    return (f"\ninterrupted: {last_path} holds epoch {saved} of {epochs}; the same command with --resume "
+            f"continues from there")

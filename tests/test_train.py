@@ -1,6 +1,7 @@
 """core.train: a tiny run writes a loadable checkpoint and model card; resume equals an
 uninterrupted run on the CPU; focal loss is the report's."""
 import json
+import re
 
 import pytest
 import torch
@@ -31,6 +32,8 @@ def test_train_writes_checkpoint_and_card(tmp_path, train_set):
     assert card["recipe"]["loss"] == "focal" and card["validation_tta"] is not None
     # the rate each epoch trained at (cosine over 2 epochs), not the next epoch's (it was [1e-4, 0])
     assert [h["lr"] for h in card["history"]] == pytest.approx([2e-4, 1e-4])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", card["finished_utc"]) and card["stopped_early"] is None
+    assert f"finished {card['finished_utc']}" in out.with_suffix(".md").read_text()
     assert card["device"].startswith("cpu: ") and card["device"].endswith(f"({torch.get_num_threads()} threads)")
     assert det.meta["training"]["best_epoch"] == card["best_epoch"]
     assert "## Validation" in out.with_suffix(".md").read_text()
@@ -145,6 +148,35 @@ def test_pretrained_that_is_a_trained_checkpoint_or_missing_is_said_in_its_words
     assert "is a trained detector checkpoint" in err and f"--init {trained}" in err and "Traceback" not in err
     assert main([*argv, "--pretrained", str(tmp_path / "nowhere.pth")]) == 2
     assert f"--pretrained {tmp_path / 'nowhere.pth'}: no such file" in capsys.readouterr().err
+
+
+def test_ctrl_c_says_which_epoch_is_saved_and_that_resume_continues(tmp_path, train_set, capsys, monkeypatch):
+    import core.train
+
+    real_epoch, calls = core.train._train_epoch, []
+
+    def interrupted_in_epoch_2(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_epoch(*a, **k)
+
+    monkeypatch.setattr(core.train, "_train_epoch", interrupted_in_epoch_2)
+    assert main(["train", "--data", str(train_set), "--out", str(tmp_path / "m.pth"), *ARGS]) == 130
+    err = capsys.readouterr().err
+    assert f"interrupted: {tmp_path / 'm.pth.last.pt'} holds epoch 1 of 2; the same command with --resume" in err
+
+
+def test_a_run_stopped_by_its_patience_says_so_in_its_card(tmp_path, train_set, monkeypatch):
+    import core.train
+
+    real_evaluate = core.train._evaluate
+    monkeypatch.setattr(core.train, "_evaluate", lambda *a, **k: real_evaluate(*a, **k) | {"roc_auc": 0.5})  # never better
+    out = tmp_path / "m.pth"
+    assert main(["train", "--data", str(train_set), "--out", str(out), *ARGS, "--epochs", "3", "--patience", "1"]) == 0
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert len(card["history"]) == 2 and card["stopped_early"] == {"after_epoch": 2, "patience": 1}
+    assert "stopped early after epoch 2 (no better validation ROC-AUC for 1 epoch)" in out.with_suffix(".md").read_text()
 
 
 def test_focal_loss_matches_the_report():
