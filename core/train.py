@@ -38,7 +38,7 @@ from .model import build_model
 from .preprocess import Preprocessing
 from .train_card import build_card, init_lineage, write_model_card
 from .train_data import (class_balanced_weights, decode_frame, epoch_loader, pre_crop_size, split_frames,
-                         train_dataset, val_dataset)
+                         train_dataset, val_copies_of_train, val_dataset)
 from .train_resume import interrupted_words, load_state, restore, resume_problem, save_state
 
 
@@ -249,6 +249,10 @@ def run_train(args: argparse.Namespace) -> int:
         torch.backends.cudnn.benchmark = True
 
     train_df, val_df, split_how = split_frames(args.data, args.val_fraction, args.seed)
+    val_copies = val_copies_of_train(train_df, val_df)
+    if val_copies:  # said before training: the validation that picks the best epoch overstates
+        print(f"warning: {val_copies} of the {len(val_df)} validation files are byte-identical to training files: "
+              "validation scores images the model trains on", file=sys.stderr)
     # Build the model first: a missing pretrained file stops here, before minutes of decoding.
     model, lineage = _start_model(args)
     train_df, val_df, train_ds, val_ds = _prepare_data(args, train_df, val_df, split_how, workers)
@@ -260,6 +264,7 @@ def run_train(args: argparse.Namespace) -> int:
     sample_weights = class_balanced_weights(train_df["label"].to_numpy(), args.synthetic_fakes)
     val_loader = DataLoader(val_ds, batch_size=64, num_workers=0)
     run = restore(args, last_path, saved, model, head, ema, optimizer, scheduler)
+    run["val_copies"] = val_copies
 
     loss_fn = (lambda z, y: focal_loss(z, y, args.focal_alpha, args.focal_gamma)) if args.loss == "focal" else nn.functional.binary_cross_entropy_with_logits
     epochs_without_gain = run["history"][-1]["epoch"] - run["best"]["epoch"] if run["history"] else 0
@@ -319,7 +324,7 @@ def _finish(args, out: Path, last_path: Path, model, lineage, device, amp_dtype,
     final = _evaluate(model, val_loader, device, amp_dtype, tta=False)
     final_tta = _evaluate(model, val_loader, device, amp_dtype, tta=True) if args.tta else None
     card = build_card(args, device, amp_dtype, train_df, val_df, split_how, run["history"], run["best"], final,
-                      final_tta, run["train_seconds"], run["schedule_changes"])
+                      final_tta, run["train_seconds"], run["schedule_changes"], run["val_copies"])
     card["init_from"] = lineage
     model = model.cpu().to(memory_format=torch.contiguous_format)
     save_checkpoint(out, model, Preprocessing(input_size=args.image_size), threshold=0.5,

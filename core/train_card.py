@@ -34,10 +34,11 @@ def init_lineage(parent) -> dict:
 
 
 def build_card(args, device, amp_dtype, train_df, val_df, split_how, history, best, final, final_tta, train_seconds,
-               schedule_changes=()) -> dict:
+               schedule_changes=(), val_copies: int = 0) -> dict:
     """The JSON model card of a finished run: data (counts, validation files, content digests),
     recipe, per-epoch history, validation at threshold 0.5 (and with flip TTA), time and device.
-    ``schedule_changes``: each --resume that re-planned the cosine schedule for a new epoch count."""
+    ``schedule_changes``: each --resume that re-planned the cosine schedule for a new epoch count;
+    ``val_copies``: how many validation files are byte-identical to training files."""
     def counts(df):
         return {"real": int((df["label"] == 1).sum()), "fake": int((df["label"] == 0).sum())}
 
@@ -47,7 +48,7 @@ def build_card(args, device, amp_dtype, train_df, val_df, split_how, history, be
                    else f"{platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)")
     return {
         "data": {"source": str(Path(args.data).resolve()), "split": split_how, "train": counts(train_df), "val": counts(val_df),
-                 "val_files": sorted(val_df["relpath"].tolist()),
+                 "val_files": sorted(val_df["relpath"].tolist()), "val_identical_to_train": val_copies,
                  "digests": provenance.record(train_df["path"], val_df["path"])},
         "recipe": {
             "backbone": args.backbone, "pretrained": args.pretrained, "attention": not args.no_attention, "freeze": args.freeze,
@@ -124,6 +125,8 @@ def write_model_card(out: Path, card: dict) -> None:
         f"- Input: {r['image_size']}x{r['image_size']}, squash resize, ImageNet mean/std; output sigmoid = P(real); REAL when P(real) >= 0.5",
         f"- Data: {card['data']['source']} — {card['data']['split']}; train {card['data']['train']}, validation {card['data']['val']}",
         *digest_lines(card["data"].get("digests")),
+        *([f"- Warning: {card['data']['val_identical_to_train']} validation files are byte-identical to training files: "
+            "validation scored images the model trained on"] if card["data"].get("val_identical_to_train") else []),
         f"- Recipe: {r['loss']} loss (alpha {r['focal_alpha']}, gamma {r['focal_gamma']}), {r['optimizer']} lr {r['lr']} wd {r['weight_decay']}, "
         f"batch {r['batch_size']}, {r['schedule']} schedule{schedule_change_words(r.get('schedule_changes'))}, {r['epochs']} epochs max (patience {r['patience']}), augment '{r['augment']}', "
         f"{r['sampler']}, seed {r['seed']}, {r['precision']}"

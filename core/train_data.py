@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, WeightedRandomSampler
 from torchvision import transforms, tv_tensors
 from torchvision.transforms import v2
 
+from . import provenance
 from .blend import synthetic_fake
 from .data import DatasetError, scan_test_set
 from .preprocess import ImageError, Preprocessing, open_image
@@ -168,6 +169,14 @@ def split_frames(data: str | Path, val_fraction: float, seed: int) -> tuple:
     return train, val, how
 
 
+
+
+def val_copies_of_train(train: pd.DataFrame, val: pd.DataFrame) -> int:
+    """How many validation files (``path`` column) are byte for byte a training file, by
+    content digest (``core.provenance``): a split made by hand, or a set holding one picture
+    twice, validates on images the model trained on, and its validation overstates."""
+    seen = {d for d in provenance.digests(train["path"]) if d}
+    return sum(d in seen for d in provenance.digests(val["path"]) if d)
 
 
 def pre_crop_size(image_size: int) -> int:

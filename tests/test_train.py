@@ -179,6 +179,20 @@ def test_a_run_stopped_by_its_patience_says_so_in_its_card(tmp_path, train_set, 
     assert "stopped early after epoch 2 (no better validation ROC-AUC for 1 epoch)" in out.with_suffix(".md").read_text()
 
 
+def test_val_files_identical_to_train_files_are_warned_of_and_recorded(tmp_path, capsys):
+    import shutil
+
+    split = tmp_path / "split"
+    make_test_set(split / "train", n_real=6, n_fake=6, size=64, seed=0)
+    make_test_set(split / "val", n_real=2, n_fake=2, size=64, seed=1)
+    shutil.copy(split / "train" / "real" / "real_00000.jpg", split / "val" / "real" / "same.jpg")
+    out = tmp_path / "m.pth"
+    assert main(["train", "--data", str(split), "--out", str(out), *ARGS, "--epochs", "1"]) == 0
+    assert "warning: 1 of the 5 validation files are byte-identical to training files" in capsys.readouterr().err
+    assert json.loads(out.with_suffix(".json").read_text())["data"]["val_identical_to_train"] == 1
+    assert "Warning: 1 validation files are byte-identical" in out.with_suffix(".md").read_text()
+
+
 def test_focal_loss_matches_the_report():
     logits, targets = torch.tensor([[2.0], [-1.0], [0.3]]), torch.tensor([[1.0], [1.0], [0.0]])
     bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none")

@@ -88,3 +88,18 @@ def test_colour_transform_adds_the_asked_degradations():
     names = lambda c: [type(t).__name__ for t in c.transforms]  # noqa: E731
     assert names(plain) == ["ColorJitter", "ToTensor", "Normalize"]
     assert names(both) == ["RandomApply", "RandomApply", "ToTensor", "Normalize"]  # degrade, then JPEG; no jitter
+
+
+def test_val_copies_of_train_counts_byte_identical_files(tmp_path):
+    import shutil
+
+    from core.data import scan_test_set
+    from core.train_data import val_copies_of_train
+
+    make_test_set(tmp_path / "train", n_real=3, n_fake=3, size=16, seed=0)
+    make_test_set(tmp_path / "val", n_real=2, n_fake=2, size=16, seed=1)
+    frames = lambda: (scan_test_set(tmp_path / s).images for s in ("train", "val"))  # noqa: E731
+    assert val_copies_of_train(*frames()) == 0
+    shutil.copy(tmp_path / "train" / "real" / "real_00000.jpg", tmp_path / "val" / "real" / "copy.jpg")
+    shutil.copy(tmp_path / "train" / "real" / "real_00001.jpg", tmp_path / "val" / "fake" / "copy.jpg")
+    assert val_copies_of_train(*frames()) == 2
