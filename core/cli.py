@@ -69,7 +69,7 @@ def unwritable(out: str) -> str | None:
 
 
 def checkpoint_name_problem(out: str) -> str | None:
-    """Why ``train --out`` cannot name a checkpoint: its model card goes beside it as
+    """Why ``train`` or ``ensemble --out`` cannot name a checkpoint: its model card goes beside it as
     ``Path.with_suffix('.json'/'.md')``, so ``m.json`` would be overwritten by its own card and
     ``model.v1`` / ``model.v2`` would share ``model.json``. None for a .pth or .pt name."""
     path = Path(out)
@@ -95,7 +95,7 @@ def out_problem(command: str, args: argparse.Namespace) -> str | None:
         inputs = [getattr(args, name, None) for name in ("weights", "init")] + list(getattr(args, "members", None) or [])
         if any(i and Path(i).exists() and Path(i).resolve() == Path(out).resolve() for i in inputs):
             return "is the checkpoint this command reads; write to another file"
-        return unwritable(out) or (checkpoint_name_problem(out) if command == "train" else None)
+        return unwritable(out) or (checkpoint_name_problem(out) if command in ("train", "ensemble") else None)
     if command in FOLDER_OUTPUTS:
         path = Path(out)
         if path.exists() and not path.is_dir():

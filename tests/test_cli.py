@@ -214,6 +214,7 @@ def test_outputs_are_checked_before_any_work(tmp_path, tiny_ckpt, capsys):
         (["export", str(tiny_ckpt), "--out", "-"], "standard output is for --json only"),
         (["export", str(tiny_ckpt), "--out", str(tiny_ckpt)], "is the checkpoint this command reads"),
         (["ensemble", str(tiny_ckpt), str(tiny_ckpt), "--out", str(tiny_ckpt)], "is the checkpoint this command reads"),
+        (["ensemble", str(tiny_ckpt), str(tiny_ckpt), "--out", str(tmp_path / "e.json")], "must end in .pth or .pt"),
         (["train", "--data", str(data), "--out", str(tiny_ckpt), "--init", str(tiny_ckpt)], "is the checkpoint this command reads"),
     ]
     for argv, why in cases:
