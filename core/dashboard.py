@@ -5,6 +5,7 @@ numbers and details are put into words.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -160,6 +161,23 @@ def known_test_sets(root: Path = REPO / "data", depth: int = 3) -> list[str]:
                     nxt.append(sub)
         frontier = nxt
     return sorted({_display(p) for p in found})
+
+
+def other_test_sets(current: str, sets: list[str]) -> list[str]:
+    """``sets`` without the folder ``current`` names and with each folder once, links resolved:
+    ``data/test_images`` is a link to the split's ``val/``, and offered beside it as "another" set
+    it let a page fit a temperature on the images it then judges. A relative name is the
+    repository's (the app runs there); the first name of a folder is kept, in order."""
+    def folder(name: str) -> str:
+        path = Path(name).expanduser()
+        return os.path.realpath(path if path.is_absolute() else REPO / path)
+
+    taken, out = {folder(current)}, []
+    for name in sets:
+        if (where := folder(name)) not in taken:
+            taken.add(where)
+            out.append(name)
+    return out
 
 
 def known_weights(root: Path = REPO / "weights") -> list[str]:

@@ -18,7 +18,7 @@ if ctx.test_set is None:
     st.stop()
 
 left, mid, right = st.columns([3, 2, 1], vertical_alignment="bottom")
-others = [s for s in ui.known_test_sets() if s != ctx.data_dir]
+others = ui.other_test_sets(ctx.data_dir, ui.known_test_sets())
 guess = next((s for s in others if s.endswith("/train")), "")  # a split's training half, when there is one
 st.session_state.setdefault("near_other", guess)
 other = left.text_input("Compare with the folder (e.g. the training data)", key="near_other",

@@ -20,7 +20,7 @@ with st.expander("How to read calibration"):
 
 st.subheader("Temperature scaling")
 HALVES = "halves of this test set (fit on one half, judge on the other)"
-fit_on = st.selectbox("Fit the temperature on", [HALVES] + [s for s in ui.known_test_sets() if s != ctx.data_dir],
+fit_on = st.selectbox("Fit the temperature on", [HALVES] + ui.other_test_sets(ctx.data_dir, ui.known_test_sets()),
                       help="Fitting and judging on the same images flatters the result: name another split.")
 if fit_on == HALVES:
     fit_mask, judge_mask = calibration.stratified_halves(frame["label"], seed=0)

@@ -15,7 +15,7 @@ weights = st.multiselect("Checkpoints", offered, **ui.kept("compare_weights", [c
 extra = st.text_area("More checkpoints (paths, one per line)", height=68, placeholder="weights/other.pth",
                      **ui.kept("compare_extra", ""))
 weights += [w.strip() for w in extra.splitlines() if w.strip() and w.strip() not in weights]
-offered_sets = sorted(set(ui.known_test_sets()) | {ctx.data_dir})
+offered_sets = [ctx.data_dir, *ui.other_test_sets(ctx.data_dir, ui.known_test_sets())]  # each folder once
 sets = st.multiselect("Test sets", offered_sets, **ui.kept("compare_sets", [ctx.data_dir], offered_sets))
 if not weights or not sets:
     st.info("Choose at least one checkpoint and one test set.")

@@ -3,7 +3,7 @@ import os
 import time
 from pathlib import Path
 
-from core.dashboard import PAGES, REPO, file_stamp, files_signature, weights_stamp
+from core.dashboard import PAGES, REPO, file_stamp, files_signature, other_test_sets, weights_stamp
 from core.data import scan_test_set
 
 from .conftest import make_test_set
@@ -121,3 +121,12 @@ def test_the_one_class_banner_does_not_only_say_add_a_folder():
 
     words = one_class_words("real", 12)
     assert "add a `fake/` folder beside `real/`" in words and "why none of its images could be read" in words
+
+
+def test_other_test_sets_name_each_folder_once_and_never_the_current_one(tmp_path):
+    for name in ("val", "train"):
+        (tmp_path / name / "real").mkdir(parents=True)
+    (tmp_path / "test_images").symlink_to(tmp_path / "val")
+    sets = [str(tmp_path / n) for n in ("test_images", "val", "train", "train")]
+    assert other_test_sets(str(tmp_path / "val"), sets) == [str(tmp_path / "train")]
+    assert other_test_sets(str(tmp_path / "train"), sets) == [str(tmp_path / "test_images")]  # the first name kept

@@ -166,8 +166,11 @@ def test_calibration_scores_another_set_only_when_asked(env, tmp_path, monkeypat
 
     data, ckpt = env
     other = make_test_set(tmp_path / "other", n_real=5, n_fake=5, seed=3)
-    monkeypatch.setattr(ui, "known_test_sets", lambda: [str(data), str(other)])
+    link = tmp_path / "test_images"
+    link.symlink_to(data)  # the sidebar's set under another name: not "another" set to fit on
+    monkeypatch.setattr(ui, "known_test_sets", lambda: [str(data), str(link), str(other)])
     at = start(PAGES[1])
+    assert at.selectbox[0].options[1:] == [str(other)]
     at.selectbox[0].select(str(other)).run()
     assert not at.exception
     assert any("is not scored by this model yet" in i.value for i in at.info)

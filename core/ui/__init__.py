@@ -17,7 +17,8 @@ import streamlit as st  # noqa: F401  (tests swap ui.st.session_state)
 
 from ..dashboard import (  # noqa: F401  (re-exported: pages and tests use ui.<name>)
     DEFAULT_DATA, DEFAULT_WEIGHTS, DEVICES, PAGES, REPO, TESTER, Context, _display, file_stamp,
-    weights_stamp, first_readable, image_details, initial_sources, known_test_sets, known_weights, progress_text,
+    weights_stamp, first_readable, image_details, initial_sources, known_test_sets, known_weights, other_test_sets,
+    progress_text,
     ONE_CLASS_WORDS, one_class_summary, one_class_words, resolve_path, score_context_words, seen_fields, set_problems,
     skipped_table, files_signature, threshold_change_words, uploads_digest, cpu_time_words, set_role_words,
 )
