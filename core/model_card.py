@@ -228,14 +228,19 @@ def _number(x) -> float:
     return math.nan if x is None else float(x)
 
 
+RECORDED_THRESHOLD = 0.5  # what `train` and `ensemble --data` record their validation numbers at
+
+
 def recorded_vs_now(meta: dict, summary_now: dict, same_images: bool) -> Recorded | None:
     """``summary_now``: ``ThresholdSweep.summary(0.5)`` of the current test set. None when the
     checkpoint recorded no validation numbers."""
     recorded = (meta.get("training") or {}).get("validation")
     if not recorded:
         return None
-    named = [(key, name) for key, name in (("roc_auc", "ROC-AUC"), ("accuracy", "accuracy"), ("precision", "precision"),
-                                           ("recall", "recall"), ("f1", "F1"), ("specificity", "specificity"))
+    # training records them with real as the positive class: the names say so beside an Overview set to fake
+    named = [(key, name) for key, name in (("roc_auc", "ROC-AUC"), ("accuracy", "accuracy"),
+                                           ("precision", "precision (real)"), ("recall", "recall (real)"),
+                                           ("f1", "F1 (real)"), ("specificity", "specificity (real)"))
              if key in recorded]
     rows = [{"metric": name, "recorded": recorded[key], "now": summary_now.get(key),
              "difference": _number(summary_now.get(key)) - _number(recorded[key])} for key, name in named]
@@ -299,6 +304,17 @@ def lineage_table(chains: dict[str, list[Step]]) -> pd.DataFrame:
              "best epoch": step.best_epoch, "val ROC-AUC": step.roc_auc, "device": step.device}
             for model, chain in chains.items() for i, step in enumerate(chain)]
     return pd.DataFrame(rows, columns=["model", "run", "started from", "what", "best epoch", "val ROC-AUC", "device"])
+
+
+def recorded_basis_words(threshold: float, positive: str) -> str:
+    """Under the recorded-vs-now table: the one threshold and positive class it is at (training's
+    0.5 and real), and when the sidebar's differ, that they do not apply to it."""
+    words = f"Both columns at threshold {RECORDED_THRESHOLD:.4f} with real as the positive class, as training records them"
+    differ = [f"threshold {threshold:.4f}" if threshold != RECORDED_THRESHOLD else "",
+              f"positive class {positive}" if positive != "real" else ""]
+    differ = [d for d in differ if d]
+    verb = "applies" if len(differ) == 1 else "apply"
+    return words + (f"; the sidebar's {' and '.join(differ)} {verb} to the other pages, not to this table." if differ else ".")
 
 
 def recorded_words(rec: Recorded, data_dir: str, precision: str, validated_with: str | None = None) -> str:

@@ -63,7 +63,7 @@ if preds is None:
 sweep = ui.sweep(ctx, preds)
 overlap = ui.seen_overlap(ctx, preds)
 same = model_card.is_validation_set(meta, preds.frame, overlap)
-rec = model_card.recorded_vs_now(meta, sweep.summary(0.5), same)
+rec = model_card.recorded_vs_now(meta, sweep.summary(model_card.RECORDED_THRESHOLD), same)
 if rec is None:
     st.caption("The checkpoint recorded no validation numbers.")
     st.stop()
@@ -72,3 +72,4 @@ if not rec.same_images:  # "now" on a set of training images is flattered: say s
     ui.show_overlap(overlap, preds.frame, 0.5, "real", ui.resaved_copies(ctx, preds))
 st.dataframe(ui.rows_as_text(rec.table, rec.keys, values=("recorded", "now"), deltas=("difference",)), hide_index=True,
              width="stretch")
+st.caption(model_card.recorded_basis_words(ctx.threshold, ctx.positive))

@@ -133,6 +133,14 @@ def test_page_on_a_trained_checkpoint_shows_its_history_and_its_numbers_come_bac
     assert any("depart from the report's recipe" in c.value for c in at.caption), [c.value for c in at.caption]
     assert any("is the validation set they were recorded on, and they come back" in m.value for m in at.markdown), \
         [m.value for m in at.markdown]
+    assert any(c.value == "Both columns at threshold 0.5000 with real as the positive class, as training records them."
+               for c in at.caption)
+    # the sidebar set to fake: the table stays at training's basis and says the sidebar does not apply to it
+    at.sidebar.radio(key="w_positive").set_value("fake").run()
+    assert not at.exception
+    assert "recall (real)" in list(at.dataframe[-1].value["metric"])
+    assert any(c.value.endswith("the sidebar's positive class fake applies to the other pages, not to this table.")
+               for c in at.caption), [c.value for c in at.caption]
     point_app_at(monkeypatch, split / "train", ckpt)
     at = open_page("pages/11_Model_card.py")
     assert not at.exception
@@ -143,6 +151,12 @@ def test_page_on_a_trained_checkpoint_shows_its_history_and_its_numbers_come_bac
     assert not at.exception
     assert any("is not the validation set" in m.value for m in at.markdown)
     assert any("trained on" in box.value for box in [*at.error, *at.warning]), [b.value for b in [*at.error, *at.warning]]
+
+
+def test_the_recorded_basis_names_what_of_the_sidebar_does_not_apply():
+    assert mc.recorded_basis_words(0.45, "fake").endswith(
+        "the sidebar's threshold 0.4500 and positive class fake apply to the other pages, not to this table.")
+    assert mc.recorded_basis_words(0.5, "real").endswith("as training records them.")
 
 
 def test_page_on_a_checkpoint_without_training_record(tmp_path, cache_dir, monkeypatch):
