@@ -236,16 +236,19 @@ def uploads_digest(files) -> str:
     return h.hexdigest()
 
 
-def score_context_words(c, set_name: str) -> str:
+def score_context_words(c, set_name: str, face_crop: bool = False) -> str:
     """A ``core.analysis.ScoreContext`` in two sentences for the single-image tester, the plain
-    reading first (what the set's images near this score are), so it can be said aloud."""
+    reading first (what the set's images near this score are), so it can be said aloud; with
+    ``face_crop``, a third: the score is of a crop, the set's are of whole images."""
     near_fake = c.near - c.near_real
     mix = "mostly fakes" if near_fake >= 0.7 * c.near else "mostly real faces" if c.near_real >= 0.7 * c.near \
         else "a mix of both"
-    return (f"The {c.near} images of `{set_name}` scoring closest to this one (P(real) {c.near_low:.3f}–{c.near_high:.3f}) "
+    return (f"The {c.near} images of `{set_name}` scoring closest to this one (P(real) {c.near_low:.4f}–{c.near_high:.4f}) "
             f"are {mix}: {near_fake} fake, {c.near_real} real. Of the set's {c.n_real} real faces "
-            f"{1 - c.reals_at_or_above:.0%} score lower than {c.p_real:.3f}, and of its {c.n_fake} fakes "
-            f"{1 - c.fakes_at_or_above:.0%}.")
+            f"{1 - c.reals_at_or_above:.0%} score lower than {c.p_real:.4f}, and of its {c.n_fake} fakes "
+            f"{1 - c.fakes_at_or_above:.0%}." + (" This score is of the face crop and the set's are of whole images, "
+                                                 "so it can sit elsewhere among them than the whole image would."
+                                                 if face_crop else ""))
 
 
 def seen_fields(seen: provenance.Seen | None, digests: dict, test_set: TestSet | None, signature: str,

@@ -87,7 +87,8 @@ for i, r in enumerate(results):
         if r.members:
             out.caption("Ensemble members' P(real) (the verdict uses their mean logit): "
                         + " · ".join(f"{name} {p:.3f}" for name, p in r.members.items()))
-        out.caption(ui.score_context_words(score_context(set_sweep, r.p_real), ctx.data_dir) if set_sweep is not None
+        out.caption(ui.score_context_words(score_context(set_sweep, r.p_real), ctx.data_dir, r.face is not None)
+                    if set_sweep is not None
                     else f"No test-set context: {why}.")
         # the maps come right under the image, above the histogram: further down they were out of sight of the toggle
         if out.toggle("Explain (attention map + Grad-CAM)", key=f"tester_explain_{i}"):

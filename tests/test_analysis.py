@@ -44,9 +44,10 @@ def test_k_is_capped_by_the_set_and_one_class_sets_say_why():
 def test_words_and_the_marked_histogram():
     c = score_context(ThresholdSweep(LABEL, SCORE), 0.58, k=3)
     words = ui.score_context_words(c, "data/x")
-    assert words.startswith("The 3 images of `data/x` scoring closest to this one (P(real) 0.550–0.700) are a mix of "
+    assert words.startswith("The 3 images of `data/x` scoring closest to this one (P(real) 0.5500–0.7000) are a mix of "
                             "both: 1 fake, 2 real.")
-    assert "Of the set's 4 real faces 25% score lower than 0.580, and of its 4 fakes 100%." in words
+    assert words.endswith("Of the set's 4 real faces 25% score lower than 0.5800, and of its 4 fakes 100%.")
+    assert ui.score_context_words(c, "data/x", face_crop=True).startswith(words + " This score is of the face crop")
     assert "are mostly fakes: 3 fake, 0 real" in ui.score_context_words(score_context(ThresholdSweep(LABEL, SCORE), 0.1, k=3), "d")
     fig = figures.score_histogram(LABEL, SCORE, 0.5, marks={"this image": 0.58})
     assert [s.x0 for s in fig.layout.shapes] == [0.5, 0.58]
