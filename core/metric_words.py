@@ -22,7 +22,13 @@ def metric_value(key: str, value: float | None) -> str:
     not a share (ROC-AUC, AP, MCC) with three decimals; "n/a" when undefined."""
     if key not in SHARE_METRICS or value is None or value != value:
         return fmt(value)
-    return f"{value:.1%}"
+    return share_text(value)
+
+
+def share_text(value: float | None) -> str:
+    """A share of images (0..1) as the cards write it, one decimal of a percent ("82.8%");
+    "n/a" when undefined."""
+    return "n/a" if value is None or value != value else f"{value:.1%}"
 
 
 def metric_delta(key: str, delta: float | None) -> str:

@@ -12,13 +12,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .metrics import MetricUnavailable, ThresholdSweep, _just_above
+from .metric_words import share_text
+from .metrics import MetricUnavailable, ThresholdSweep, _just_above, fmt
 
 
 @dataclass(frozen=True)
 class OperatingPoint:
     """One preset: its ``threshold``, what it optimises (in words), and the value of
-    that objective at the threshold."""
+    that objective at the threshold; ``share``: whether that value is a share of images
+    (F1, the EER, a catch or false-alarm rate), written as a percentage, or not (Youden's J,
+    an expected cost), written as a decimal."""
 
     key: str
     label: str
@@ -27,6 +30,15 @@ class OperatingPoint:
     value: float
     false_alarm_rate: float
     catch_rate: float
+    share: bool = False
+
+    def value_text(self) -> str:
+        """The objective's value as the pages and the report write it: "84.6%" for a share,
+        as the rates beside it and the Overview's cards; "0.754" for Youden's J; four
+        decimals for an expected cost per image, which is often below 0.01."""
+        if self.share:
+            return share_text(self.value)
+        return fmt(self.value, 4 if self.key == "min_cost" else 3)
 
 
 @dataclass(frozen=True)
@@ -61,14 +73,16 @@ def _all_fake(sweep: ThresholdSweep) -> float | None:
     return None if top >= 1.0 else _just_above(top, 1.0)
 
 
-def _point(sweep: ThresholdSweep, threshold: float, key: str, label: str, optimises: str, value) -> OperatingPoint:
+def _point(sweep: ThresholdSweep, threshold: float, key: str, label: str, optimises: str, value,
+           share: bool = False) -> OperatingPoint:
     """The preset at ``threshold``, its rates read from the sweep's confusion there; ``value``
-    is the objective's value, or a function of (false-alarm rate, catch rate) giving it."""
+    is the objective's value, or a function of (false-alarm rate, catch rate) giving it;
+    ``share``: whether it is a share of images (see ``OperatingPoint``)."""
     c = sweep.confusion(threshold)
     fa, catch = c.real_flagged / sweep.n_real, c.fake_caught / sweep.n_fake
     value = value(fa, catch) if callable(value) else value
     return OperatingPoint(key=key, label=label, threshold=float(threshold), optimises=optimises, value=float(value),
-                          false_alarm_rate=float(fa), catch_rate=float(catch))
+                          false_alarm_rate=float(fa), catch_rate=float(catch), share=share)
 
 
 def max_f1(sweep: ThresholdSweep, positive: str = "real") -> OperatingPoint:
@@ -81,7 +95,8 @@ def max_f1(sweep: ThresholdSweep, positive: str = "real") -> OperatingPoint:
         everything = sweep.confusion(top, positive).metrics()["f1"]
         if everything is not None and everything > best:
             t, best = top, everything
-    return _point(sweep, t, "max_f1", "Maximum F1", f"F1 with {positive} as the positive class", best)
+    return _point(sweep, t, "max_f1", "Maximum F1", f"F1 with {positive} as the positive class", best,
+                  share=True)
 
 
 def youden(sweep: ThresholdSweep) -> OperatingPoint:
@@ -97,7 +112,8 @@ def eer_point(sweep: ThresholdSweep) -> OperatingPoint:
     e = sweep.eer()
     thr, _, _ = _rates(sweep)
     k = int(np.argmin(np.abs(thr - e.threshold)))
-    return _point(sweep, thr[k], "eer", "Equal error rate", "false alarms = misses (value: the EER)", e.eer)
+    return _point(sweep, thr[k], "eer", "Equal error rate", "false alarms = misses (value: the EER)", e.eer,
+                  share=True)
 
 
 def max_false_alarm(sweep: ThresholdSweep, rate: float) -> OperatingPoint:
@@ -107,7 +123,8 @@ def max_false_alarm(sweep: ThresholdSweep, rate: float) -> OperatingPoint:
     sweep.require_both("Operating points")
     t = sweep.threshold_for_share("real", max(0.0, 1.0 - rate))
     return _point(sweep, t, "false_alarm", f"At most {rate:.1%} false alarms",
-                  f"fakes caught, with at most {rate:.1%} of real faces flagged", lambda fa, catch: catch)
+                  f"fakes caught, with at most {rate:.1%} of real faces flagged", lambda fa, catch: catch,
+                  share=True)
 
 
 def min_catch_rate(sweep: ThresholdSweep, rate: float) -> OperatingPoint:
@@ -118,7 +135,8 @@ def min_catch_rate(sweep: ThresholdSweep, rate: float) -> OperatingPoint:
     sweep.require_both("Operating points")
     t = sweep.threshold_for_share("fake", rate)
     return _point(sweep, t, "catch", f"Catch at least {rate:.1%} of fakes",
-                  f"fewest real faces flagged, with at least {rate:.1%} of fakes caught", lambda fa, catch: fa)
+                  f"fewest real faces flagged, with at least {rate:.1%} of fakes caught", lambda fa, catch: fa,
+                  share=True)
 
 
 def cost_curve(sweep: ThresholdSweep, cost_miss: float = 1.0, cost_false_alarm: float = 1.0,

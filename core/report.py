@@ -112,7 +112,7 @@ def build_html(a: Analysis, ident: Identity, presets: list | None = None) -> str
     figs.append(reliability_figure({"P(real)": reliability(a.frame["label"], a.frame["p_real"])}))
     figs.append(slice_figure(a.slices, "accuracy"))
     presets = pd.DataFrame([{"preset": p.label, "threshold": f"{p.threshold:.4f}", "optimises": p.optimises,
-                             "value": f"{p.value:.4f}", "false alarms": f"{p.false_alarm_rate:.1%}",
+                             "value": p.value_text(), "false alarms": f"{p.false_alarm_rate:.1%}",
                              "fakes caught": f"{p.catch_rate:.1%}"} for p in (a.presets if presets is None else presets)])
     seen = seen_words(a, ident)
     warn = "".join(f'<div class="warn">⚠ {e(text)}</div>' for level, text in seen if level in ("error", "warning"))

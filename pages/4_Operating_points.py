@@ -48,7 +48,7 @@ if presets:
 for p in presets:
     row = st.columns([3, 4, 2, 3, 2])
     row[0].markdown(f"**{p.label}**")
-    row[1].caption(f"{p.optimises}: {p.value:.4f}")
+    row[1].caption(f"{p.optimises}: {p.value_text()}")  # a share in %, as the rates beside it
     row[2].markdown(f"**{p.threshold:.4f}**")
     row[3].caption(f"{p.false_alarm_rate:.1%} · {p.catch_rate:.1%}")
     row[4].button("Use", key=f"use_{p.key}", on_click=ui.set_threshold, args=(p.threshold, p.label),

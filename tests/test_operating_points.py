@@ -104,3 +104,15 @@ def test_one_class_and_bad_costs():
     assert op.all_presets(ThresholdSweep([1, 1], [0.2, 0.3])) == []
     with pytest.raises(ValueError):
         op.cost_curve(SWEEP, 1, 1, 1.5)
+
+
+def test_a_presets_value_is_written_as_a_share_or_a_decimal_by_what_it_is():
+    """F1, the EER and the rates are shares of images, written in % as the rates beside them;
+    Youden's J and an expected cost are not, and stay decimals."""
+    by_key = {p.key: p for p in op.all_presets(SWEEP, "real", false_alarm_rate=0.0, catch_rate=1.0)}
+    assert by_key["max_f1"].value_text() == "88.9%"  # 8/9
+    assert by_key["false_alarm"].value_text() == "75.0%"  # 3 of 4 fakes caught
+    assert by_key["catch"].value_text() == "50.0%"  # 2 of 4 reals flagged
+    assert by_key["eer"].value_text().endswith("%")
+    assert by_key["youden"].value_text() == "0.750"
+    assert not by_key["min_cost"].value_text().endswith("%") and by_key["min_cost"].value_text().count(".") == 1

@@ -67,6 +67,21 @@ def test_preset_button_sets_the_shared_threshold_and_save_writes_the_sidecar(env
     assert load_detector(ckpt).threshold == pytest.approx(want, abs=1e-6)
 
 
+def test_preset_values_are_written_as_the_rates_beside_them(env):
+    """A preset's objective in %, as its flagged · caught column (it was a 4-decimal fraction)."""
+    data, ckpt = env
+    frame = predict_test_set(load_detector(ckpt), scan_test_set(data)).frame
+    presets = op.all_presets(ThresholdSweep(frame["label"], frame["p_real"]), "real", cost_miss=10.0,
+                             fake_share=0.05)  # the page's defaults
+    at = start(PAGES[0])
+    captions = [c.value for c in at.caption]
+    for p in presets:
+        line = next(c for c in captions if c.startswith(p.optimises))
+        assert line == f"{p.optimises}: {p.value_text()}"
+        assert line.endswith("%") == p.share
+    assert {p.key for p in presets if p.share} == {"max_f1", "eer", "false_alarm", "catch"}
+
+
 def _report_html(at) -> str | None:
     got = at.session_state["report"] if "report" in at.session_state else None
     return got[1] if got else None
