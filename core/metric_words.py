@@ -69,6 +69,25 @@ def metric_table(table: pd.DataFrame, extra_shares=()) -> tuple[pd.DataFrame, di
     return out, formats
 
 
+def missing_as_na(shown: pd.DataFrame, formats: dict[str, str]) -> tuple[pd.DataFrame, dict[str, str], list[str]]:
+    """``metric_table``'s ``shown`` and ``formats`` with every number column that holds an undefined
+    metric (a one-class slice's ROC-AUC) written as text, "n/a" as the cards write it, where a
+    number column showed a grey "None" (Streamlit draws a missing cell so whatever its format).
+    Returns the table, the formats of the columns still numbers, and the columns now text, to be
+    right-aligned. The numbers are padded to one width, so for values >= 0 the text sorts as the
+    numbers did, "n/a" last."""
+    out, numbers, texts = shown.copy(), {}, []
+    for c, f in formats.items():
+        defined = out[c].notna()
+        if defined.all():
+            numbers[c] = f
+            continue
+        width = max((len(f % v) for v in out[c][defined]), default=0)
+        out[c] = [(f % v).rjust(width) if ok else "n/a" for v, ok in zip(out[c], defined)]
+        texts.append(c)
+    return out, numbers, texts
+
+
 def _interval_text(low, high, method, share: bool) -> str:
     if method == "none":
         return "no interval"

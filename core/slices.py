@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .bootstrap import bootstrap
-from .metrics import ThresholdSweep
+from .metrics import NAMES, ThresholdSweep
 from .provenance import SEEN_VALUES
 from .quality import LOW_DETAIL
 
@@ -155,6 +155,27 @@ def slice_table(frame: pd.DataFrame, threshold: float, *, n_resamples: int = 100
         row.update(b.columns(("accuracy", "fake_catch_rate", "real_pass_rate", "roc_auc")))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+# why a slice has no value for a metric: what the metric needs that the slice lacks
+_NEEDS = {"roc_auc": "needs real and fake images to rank, and these slices hold one class only",
+          "fake_catch_rate": "needs fake images, and these slices hold none",
+          "real_pass_rate": "needs real images, and these slices hold none"}
+
+
+def undefined_slices_words(table: pd.DataFrame, metric: str, dimension: str | None = None) -> str | None:
+    """One sentence naming the slices of ``slice_table``'s ``table`` (within ``dimension``,
+    when given) that have no ``metric``, so they leave a chart of it, and why; None when every
+    slice has one. E.g. "Not in the chart (no ROC-AUC): difficulty easy, mid, hard; replaced
+    region nose. ROC-AUC needs real and fake images to rank, and these slices hold one class only." """
+    t = table if dimension is None else table[table["dimension"] == dimension]
+    missing = t[t[metric].isna()]
+    if missing.empty:
+        return None
+    name = NAMES.get(metric, metric)
+    groups = "; ".join(f"{dim} {', '.join(str(v) for v in part['slice'])}"
+                       for dim, part in missing.groupby("dimension", sort=False))
+    return f"Not in the chart (no {name}): {groups}. {name} {_NEEDS.get(metric, 'is undefined there')}."
 
 
 def table_records(table: pd.DataFrame) -> list[dict]:

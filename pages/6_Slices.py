@@ -5,6 +5,7 @@ import streamlit as st
 from core import figures_analysis, ui
 from core.quality import LOW_DETAIL
 from core.metrics import NAMES
+from core.slices import undefined_slices_words
 
 ctx = ui.sidebar("Slices")
 st.title("Slices")
@@ -21,13 +22,17 @@ metric = st.radio("Metric", metrics, horizontal=True,
 dims = ["all"] + [d for d in a.slices["dimension"].unique() if d != "all"]
 dim = st.selectbox("Slice by", dims, format_func=lambda d: "every dimension" if d == "all" else d)
 ui.chart(st, figures_analysis.slice_figure(a.slices, metric, None if dim == "all" else dim), width="stretch")
+if left_out := undefined_slices_words(a.slices, metric, None if dim == "all" else dim):  # not silently
+    st.caption(left_out)
 table = a.slices if dim == "all" else a.slices[a.slices["dimension"] == dim]
 first = ["dimension", "slice", "n", "n_real", "n_fake", metric, f"{metric}_low", f"{metric}_high", f"{metric}_ci"]
 table = table[[c for c in first if c in table] + [c for c in table if c not in first]]  # metric_table folds *_ci in
 if sweep.only_class:  # the other class's count is 0 and its rates, accuracy aside (= the rate), are empty
     table = table[[c for c in table if c in ("dimension", "slice", "n") or c.startswith(metric)]]
 shown, formats = ui.metric_table(table)
-st.dataframe(shown, hide_index=True, column_config={c: st.column_config.NumberColumn(format=f) for c, f in formats.items()})
+shown, formats, texts = ui.missing_as_na(shown, formats)  # a one-class slice's ROC-AUC reads "n/a", not "None"
+st.dataframe(shown, hide_index=True, column_config={c: st.column_config.NumberColumn(format=f) for c, f in formats.items()}
+             | {c: st.column_config.TextColumn(alignment="right") for c in texts})
 with st.expander("How to read the slices"):
     st.caption(f"At threshold {ctx.threshold:.4f}. 95% stratified bootstrap CIs; where a slice has every image right "
                "(or every one wrong), no resample differs, so its rate gets the Wilson interval of k of n instead "

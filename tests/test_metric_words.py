@@ -59,3 +59,18 @@ def test_changes_and_extra_shares_and_rows_of_mixed_metrics_are_written_as_the_c
     rows = pd.DataFrame({"metric": ["accuracy", "roc_auc"], "a": [0.8, 0.9], "difference": [0.012, float("nan")]})
     text = rows_as_text(rows, rows["metric"], values=("a",), deltas=("difference",))
     assert text["a"].tolist() == ["80.0%", "0.900"] and text["difference"].tolist() == ["+1.2 pp", "n/a"]
+
+
+def test_an_undefined_metric_in_a_table_reads_n_a_and_still_sorts():
+    import pandas as pd
+
+    from core.metric_words import metric_table, missing_as_na
+
+    shown, formats = metric_table(pd.DataFrame({"slice": ["a", "b", "c"], "accuracy": [0.9, 1.0, 0.5],
+                                                "roc_auc": [0.904, None, 0.5]}))
+    table, numbers, texts = missing_as_na(shown, formats)
+    assert texts == ["ROC-AUC"] and numbers == {"Accuracy (%)": "%.1f"}  # a column with every value stays a number
+    assert list(table["ROC-AUC"]) == ["0.904", "n/a", "0.500"]
+    assert sorted(missing_as_na(pd.DataFrame({"x": [90.0, 100.0, None, 5.0]}), {"x": "%.1f"})[0]["x"]) == [
+        "  5.0", " 90.0", "100.0", "n/a"]  # as the numbers sort, the undefined last
+    assert shown["ROC-AUC"].isna().sum() == 1  # the table given is left as it was

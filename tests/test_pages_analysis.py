@@ -158,6 +158,19 @@ def test_slices_table_leads_with_the_charted_metric(env):
     assert not [c for c in table.columns if c.endswith(("_low", "_high", "_ci"))]
 
 
+def test_slices_say_which_have_no_roc_auc_and_write_it_n_a(env):
+    """Fakes-only slices (difficulty) have no ROC-AUC: "n/a" in the table, named under the chart."""
+    at = start(PAGES[2])
+    at.radio[0].set_value("roc_auc").run()
+    assert not at.exception, at.exception
+    table = next(d.value for d in at.dataframe if "dimension" in d.value.columns)
+    hard = table[(table["dimension"] == "difficulty") & (table["slice"] == "hard")].iloc[0]
+    assert hard["ROC-AUC"] == "n/a"
+    assert not table["ROC-AUC"].isna().any()
+    said = next(c.value for c in at.caption if c.value.startswith("Not in the chart (no ROC-AUC):"))
+    assert "difficulty easy, mid, hard" in said and "one class only" in said
+
+
 def test_moving_the_threshold_does_not_read_the_jpeg_tables_again(env, monkeypatch):
     """The slice columns (JPEG quality from each file's tables) are built once per model and set."""
     from core import slices

@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from core.slices import add_slice_columns, estimate_jpeg_quality, shortcut_check, slice_table, table_records
+from core.slices import (
+    add_slice_columns, estimate_jpeg_quality, shortcut_check, slice_table, table_records, undefined_slices_words,
+)
 
 
 @pytest.mark.parametrize("quality", [30, 50, 75, 90, 95])
@@ -66,6 +68,17 @@ def test_slice_table_handles_one_class_slices(tmp_path):
     assert set(t.loc[t["dimension"] == "replaced region", "slice"]) == {"left eye", "right eye", "nose", "mouth"}
     recs = table_records(t)
     assert recs[0]["dimension"] == "all" and any(r["roc_auc"] is None for r in recs)
+
+
+def test_slices_without_the_charted_metric_are_named_with_the_reason(tmp_path):
+    """A fakes-only slice has no ROC-AUC and leaves the chart: the page says which and why."""
+    t = slice_table(_frame(tmp_path, 12, 12, real_q=[90], fake_q=[90]), 0.5, n_resamples=50)
+    words = undefined_slices_words(t, "roc_auc")
+    assert words.startswith("Not in the chart (no ROC-AUC): difficulty easy, mid, hard; replaced region ")
+    assert "needs real and fake images" in words and "all images" not in words
+    assert "needs real images" in undefined_slices_words(t, "real_pass_rate", "difficulty")
+    assert undefined_slices_words(t, "accuracy") is None
+    assert undefined_slices_words(t, "roc_auc", "all") is None
 
 
 def test_shortcut_notes_values_only_one_class_has(tmp_path):
