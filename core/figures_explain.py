@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .figures import COLORS
+from .metric_words import SCORE_D3
 
 METRIC_LABELS = {"roc_auc": "ROC-AUC", "accuracy": "accuracy", "fake_catch_rate": "fake catch rate",
                  "real_pass_rate": "real pass rate"}
@@ -89,7 +90,7 @@ def feature_scatter(frame: pd.DataFrame, colour_by: str = "outcome", method: str
             marker={"color": colour, "size": 6 if crowded else 9, "symbol": [symbols[v] for v in sub[other]],
                     "line": {"width": 0.5, "color": "white"}},
             customdata=np.c_[sub["relpath"], sub["p_real"], sub["truth"], sub["verdict"]],
-            hovertemplate="%{customdata[0]}<br>P(real) %{customdata[1]:.3f}<br>true %{customdata[2]}, "
+            hovertemplate="%{customdata[0]}<br>P(real) %{customdata[1]:" + SCORE_D3 + "}<br>true %{customdata[2]}, "
                           "predicted %{customdata[3]}<extra></extra>",
         )
     # Point-less legend entries: a colour trace's own entry shows its first point's symbol (a diamond

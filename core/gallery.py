@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw, ImageFont
 from . import metrics, prediction_cache
 from .atomic import atomic_path
 from .data import LABEL_NAMES
+from .metric_words import score_text
 from .preprocess import ImageError, open_image
 
 FAKE_MISSED, REAL_FLAGGED, BORDERLINE = "fake missed (predicted real)", "real flagged as fake", "borderline"
@@ -196,7 +197,7 @@ def contact_sheet(rows: pd.DataFrame, title: str, *, columns: int = SHEET_COLUMN
         name = Path(str(item["relpath"])).name
         name = name if len(name) <= 26 else name[:12] + "…" + name[-12:]
         draw.text((x, y + tile + 3), name, fill=(30, 30, 30), font=small)
-        draw.text((x, y + tile + 19), f"P(real) {item['p_real']:.3f} · true {item['true']}", fill=(90, 90, 90), font=small)
+        draw.text((x, y + tile + 19), f"P(real) {score_text(item['p_real'])} · true {item['true']}", fill=(90, 90, 90), font=small)
     out = io.BytesIO()
     sheet.save(out, format="PNG", optimize=True)
     return out.getvalue()

@@ -31,6 +31,18 @@ def share_text(value: float | None) -> str:
     return "n/a" if value is None or value != value else f"{value:.1%}"
 
 
+# a P(real) (or P(fake)) as a person reads it: four decimals, the threshold's precision, so an
+# image at 0.5000 reads as exactly at a 0.5000 threshold; a figure's hover uses SCORE_D3
+SCORE_DIGITS = 4
+SCORE_D3 = f".{SCORE_DIGITS}f"
+
+
+def score_text(p: float | None) -> str:
+    """An image's P(real) (or P(fake)) as every page, caption and table writes it: "0.5000";
+    "n/a" when missing."""
+    return fmt(p, SCORE_DIGITS)
+
+
 def metric_delta(key: str, delta: float | None) -> str:
     """The change of a card's value: percentage points for a share ("+1.2 pp": not "+1.2%", which
     reads as relative), signed decimals otherwise; "n/a" when undefined, as ``metric_value``."""

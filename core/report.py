@@ -20,6 +20,7 @@ from .analysis import Analysis
 from .bootstrap import HEADLINE
 from .figures import confusion_figure, pr_figure, roc_figure
 from .figures_analysis import reliability_figure, slice_figure, with_band
+from .metric_words import score_text
 from .metrics import NAMES, SHARE_METRICS, predicted_real  # noqa: F401  (pages read NAMES from here)
 from .calibration import reliability
 from .quality import low_detail_set_note
@@ -126,7 +127,7 @@ def build_html(a: Analysis, ident: Identity, presets: list | None = None) -> str
         truth = "real" if r["label"] == 1 else "fake"
         img = f'<img alt="{e(r["relpath"])}" src="{uri}">' if uri else "<div>(unreadable)</div>"
         thumbs.append(f"<figure>{img}<figcaption>{e(str(r['relpath']))}<br>true {truth}, "
-                      f"P(real) {r['p_real']:.3f}</figcaption></figure>")
+                      f"P(real) {score_text(r['p_real'])}</figcaption></figure>")
     tpr = ", ".join(f"FPR {k}: {'n/a' if v is None else f'{v:.1%}'}" for k, v in a.tpr_at_fpr.items())
     parts = [
         f"<h1>Deepfake detector report</h1><p>Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}.</p>",

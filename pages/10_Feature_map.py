@@ -56,7 +56,7 @@ if picked:
     for start in range(0, len(rows), 6):
         for col, row in zip(st.columns(6), rows.iloc[start : start + 6].itertuples()):
             col.image(row.thumbnail or row.path, width="stretch")
-            col.caption(f"{row.relpath} · P(real) {row.p_real:.2f} · {row.outcome}")
+            col.caption(f"{row.relpath} · P(real) {ui.score_text(row.p_real)} · {row.outcome}")
 else:
     wrong = frame[frame["outcome"] == "wrong"]
     st.caption(f"{len(wrong)} of {len(frame)} images are wrong at threshold {ctx.threshold:.4f}.")

@@ -93,7 +93,7 @@ for start in range(0, len(page_rows), 4):
             col.image(thumb, width="stretch")
         else:
             col.warning("no preview")
-        col.caption(f"**{Path(item['relpath']).name}** · P(real) {item['p_real']:.3f}"
+        col.caption(f"**{Path(item['relpath']).name}** · P(real) {ui.score_text(item['p_real'])}"
                     + (f" · {item['group']}" if item["group"] else "")  # a sub-folder (generator), when the set has them
                     + f"  \n{item['kind']}" + (" · low detail" if item["detail_share"] < LOW_DETAIL else ""))
         col.button("Open", key=f"open_{item['relpath']}", on_click=ss.update, args=({"gallery_open": item["relpath"]},))

@@ -82,11 +82,11 @@ for i, r in enumerate(results):
         seen_note = upload_words(r.seen_as(seen))
         if seen_note:
             (out.warning if "training image" in r.seen_as(seen) else out.info)(seen_note, icon=":material/school:")
-        out.metric("P(real)", f"{r.p_real:.4f}")
-        out.metric("P(fake)", f"{r.p_fake:.4f}")
+        out.metric("P(real)", ui.score_text(r.p_real))
+        out.metric("P(fake)", ui.score_text(r.p_fake))
         if r.members:
             out.caption("Ensemble members' P(real) (the verdict uses their mean logit): "
-                        + " · ".join(f"{name} {p:.3f}" for name, p in r.members.items()))
+                        + " · ".join(f"{name} {ui.score_text(p)}" for name, p in r.members.items()))
         out.caption(ui.score_context_words(score_context(set_sweep, r.p_real), ctx.data_dir, r.face is not None)
                     if set_sweep is not None
                     else f"No test-set context: {why}.")

@@ -51,7 +51,7 @@ except ImageError as exc:  # this image only: the region study below still runs
 
 if ex is not None:
     verdict = metrics.verdict(ex.p_real, ctx.threshold)
-    st.markdown(f"**{name}** · P(real) {ex.p_real:.3f} → **{verdict}** at threshold {ctx.threshold:.4f}"
+    st.markdown(f"**{name}** · P(real) {ui.score_text(ex.p_real)} → **{verdict}** at threshold {ctx.threshold:.4f}"
                 + (f" · replaced: {', '.join(replaced_regions(name)) or 'nothing'}" if replaced_regions(name) is not None else ""))
     warning = low_detail_warning(detail_share(ex.image))
     if warning:

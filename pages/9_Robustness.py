@@ -58,7 +58,7 @@ for start in range(0, min(len(flips), 24), 6):
     for col, row in zip(st.columns(6), flips.iloc[start : start + 6].itertuples()):
         col.image(row.path, width="stretch")
         col.caption(f"**{Path(row.relpath).name}** ({'real' if row.label == 1 else 'fake'})  \n"
-                    f"{row.clean_verdict} {row.p_clean:.2f} → {row.new_verdict} {row.p_perturbed:.2f}")
+                    f"{row.clean_verdict} {ui.score_text(row.p_clean)} → {row.new_verdict} {ui.score_text(row.p_perturbed)}")
 if len(flips) > 24:
     with st.expander(f"All {len(flips)} flips"):
         st.dataframe(flips.drop(columns="path"), hide_index=True, width="stretch")

@@ -123,6 +123,11 @@ def test_the_gallery_holds_exactly_the_misclassified_images(env, core_frame):
     assert len(wrong) > 0
     assert sorted(table["relpath"]) == sorted(wrong["relpath"])
     assert table["relpath"].tolist() == select_errors(core_frame, t)["relpath"].tolist()
+    # each tile's P(real) to the threshold's 4 decimals, as the tester and the details table write it
+    tiles = [c.value for c in at.caption if " · P(real) " in c.value]
+    first = core_frame.set_index("relpath").loc[table["relpath"].iloc[0], "p_real"]
+    assert tiles and f"P(real) {first:.4f}" in tiles[0]
+    assert all(len(c.split(" · P(real) ")[1].split()[0].split(".")[1]) == 4 for c in tiles)
     # one slice only (the Slices page's slices): the JPEG files' errors, in the same order
     box = next(b for b in at.selectbox if b.label == "Only the images of")
     assert box.options[0] == "all images" and "file format: JPEG" in box.options

@@ -74,3 +74,10 @@ def test_an_undefined_metric_in_a_table_reads_n_a_and_still_sorts():
     assert sorted(missing_as_na(pd.DataFrame({"x": [90.0, 100.0, None, 5.0]}), {"x": "%.1f"})[0]["x"]) == [
         "  5.0", " 90.0", "100.0", "n/a"]  # as the numbers sort, the undefined last
     assert shown["ROC-AUC"].isna().sum() == 1  # the table given is left as it was
+
+
+def test_a_p_real_is_written_to_the_thresholds_four_decimals_everywhere():
+    from core.metric_words import SCORE_D3, score_text
+
+    assert score_text(0.5) == "0.5000" and score_text(0.70712) == "0.7071" and score_text(None) == "n/a"
+    assert SCORE_D3 == ".4f"  # a figure's hover writes it as the captions do

@@ -12,6 +12,7 @@ from ..dashboard import ONE_CLASS_WORDS, PAGES, TESTER, Context, one_class_summa
 from ..data import LABEL_NAMES, LAYOUT_HELP
 from ..figures import for_dark_theme, with_screen_fonts
 from ..inference import Predictions
+from ..metric_words import score_text
 from ..metrics import ThresholdSweep
 from .cached import predictions, sweep
 from .state import _bind, _bind_threshold, _save_zip_upload
@@ -109,7 +110,7 @@ def one_class_cards(sweep: ThresholdSweep, threshold: float) -> None:
     # named on the card: Slices and Operating points give bootstrap intervals, which differ a little
     cols[1].metric("95% Wilson CI", f"{one['low']:.1%}–{one['high']:.1%}", help="Wilson score interval of k of n")
     cols[2].metric(wrong_words.capitalize(), one["wrong"])
-    cols[3].metric("Median P(real)", f"{one['median_p_real']:.3f}")
+    cols[3].metric("Median P(real)", score_text(one['median_p_real']))
     st.caption(f"{one['right']} of {one['n']} {one['class']} images {right_words} at threshold {threshold:.4f}.")
 
 
