@@ -7,7 +7,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .figures import COLORS
-from .metric_words import SCORE_D3
+from .metric_words import SCORE_D3, _plain, metric_delta, metric_value
+from .metrics import SHARE_METRICS
 
 METRIC_LABELS = {"roc_auc": "ROC-AUC", "accuracy": "accuracy", "fake_catch_rate": "fake catch rate",
                  "real_pass_rate": "real pass rate"}
@@ -48,7 +49,9 @@ def region_figure(summary: pd.DataFrame, has_attention: bool, target: str, n_fak
 
 
 def robustness_figure(table: pd.DataFrame, metrics=tuple(METRIC_LABELS)) -> go.Figure:
-    """One panel per perturbation kind: change of each of ``metrics`` from clean against the level."""
+    """One panel per perturbation kind: change of each of ``metrics`` from clean against the level,
+    in percentage points as the table writes the rates' changes (a ROC-AUC change, a decimal in
+    the table, is drawn x 100 on the same axis, and its hover gives the decimal)."""
     kinds = [k for k in KIND_LABELS if k in set(table["kind"])]
     fig = make_subplots(rows=1, cols=max(1, len(kinds)), shared_yaxes=True,
                         subplot_titles=[KIND_LABELS[k] for k in kinds])
@@ -58,15 +61,20 @@ def robustness_figure(table: pd.DataFrame, metrics=tuple(METRIC_LABELS)) -> go.F
         rows = table[table["kind"] == kind].sort_values("level", ascending=kind not in ("jpeg", "downscale"))
         for metric in metrics:
             label = METRIC_LABELS[metric]
-            y = pd.to_numeric(rows[f"d_{metric}"], errors="coerce")
-            fig.add_scatter(x=rows["level"].map("{:g}".format), y=y, mode="lines+markers", name=label, legendgroup=metric,
-                            showlegend=col == 1, line={"color": colours[metric]},
-                            customdata=np.c_[rows["condition"], pd.to_numeric(rows[metric], errors="coerce")],
-                            hovertemplate="%{customdata[0]}<br>" + label + " %{customdata[1]:.3f} (Δ %{y:+.3f})<extra></extra>",
+            delta = pd.to_numeric(rows[f"d_{metric}"], errors="coerce")
+            value = pd.to_numeric(rows[metric], errors="coerce")
+            # the hover's words are the table's: "82.8% (Δ -3.4 pp)", "0.904 (Δ -0.012)"
+            words = [f"{metric_value(metric, _plain(v))} (Δ {metric_delta(metric, _plain(d))})" for v, d in zip(value, delta)]
+            fig.add_scatter(x=rows["level"].map("{:g}".format), y=delta * 100, mode="lines+markers", name=label,
+                            legendgroup=metric, showlegend=col == 1, line={"color": colours[metric]},
+                            customdata=np.c_[rows["condition"], words],
+                            hovertemplate="%{customdata[0]}<br>" + label + " %{customdata[1]}<extra></extra>",
                             row=1, col=col)
         fig.add_hline(y=0, line={"color": "#868e96", "dash": "dot"}, row=1, col=col)
         fig.update_xaxes(type="category", row=1, col=col)
-    fig.update_yaxes(title_text="change from clean", tickformat="+.2f", row=1, col=1)
+    auc = "roc_auc" in metrics and any(m in SHARE_METRICS for m in metrics)  # a decimal among shares: say its scale
+    fig.update_yaxes(title_text="change from clean (pp" + ("; ROC-AUC × 100)" if auc else ")"), tickformat="+.3~g",
+                     ticksuffix=" pp", row=1, col=1)
     fig.update_layout(height=420, legend={"orientation": "h", "y": -0.2}, margin={"t": 60},
                       title="Metrics under perturbation, as a change from the clean test set")
     return fig

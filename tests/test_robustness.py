@@ -260,3 +260,22 @@ def test_a_one_class_set_shows_only_its_own_rate(tiny_ckpt, tmp_path, cache_dir)
     fig = robustness_figure(fakes.table, fakes.defined_metrics)
     assert {t.name for t in fig.data} == {"fake catch rate"}
     assert len(robustness_figure(both.table).data) == 4
+
+
+def test_the_robustness_chart_is_in_percentage_points_as_its_table():
+    """The table writes the rates' changes in pp; the chart's axis and hover did in fractions (-0.80)."""
+    import pandas as pd
+
+    from core.figures_explain import robustness_figure
+
+    table = pd.DataFrame({"kind": ["clean", "jpeg", "jpeg"], "level": [float("nan"), 90, 50],
+                          "condition": ["clean", "JPEG 90", "JPEG 50"], "accuracy": [0.9, 0.85, 0.1],
+                          "d_accuracy": [0.0, -0.05, -0.8], "roc_auc": [0.95, 0.94, 0.6], "d_roc_auc": [0.0, -0.01, -0.35]})
+    fig = robustness_figure(table, ["roc_auc", "accuracy"])
+    acc = next(t for t in fig.data if t.name == "accuracy")
+    auc = next(t for t in fig.data if t.name == "ROC-AUC")
+    assert list(acc.x) == ["90", "50"] and np.allclose(acc.y, [-5.0, -80.0])
+    assert [c[1] for c in acc.customdata] == ["85.0% (Δ -5.0 pp)", "10.0% (Δ -80.0 pp)"]
+    assert [c[1] for c in auc.customdata] == ["0.940 (Δ -0.010)", "0.600 (Δ -0.350)"]  # the table's decimals
+    assert fig.layout.yaxis.ticksuffix == " pp" and "ROC-AUC × 100" in fig.layout.yaxis.title.text
+    assert "ROC-AUC" not in robustness_figure(table, ["accuracy"]).layout.yaxis.title.text
