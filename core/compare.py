@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 
 from .bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap, resample_metrics
+from .data import LABEL_NAMES
+from .metric_words import score_text
 from .metrics import MetricUnavailable, RocCurve, ThresholdSweep, predicted_real
 
 TABLE_METRICS = ("roc_auc", "average_precision", "eer", "accuracy")
@@ -143,3 +145,12 @@ def disagreements(a: Run, b: Run) -> pd.DataFrame:
     out = out.drop(columns=["outcome"])
     out["gap"] = (out["p_real_a"] - out["p_real_b"]).abs()
     return out.sort_values("gap", ascending=False).reset_index(drop=True)
+
+
+def disagreements_shown(d: pd.DataFrame) -> pd.DataFrame:
+    """``disagreements``' table for a person: named columns ("file", "true class" real/fake,
+    "P(real) A") and every P(real) and gap written as ``score_text`` writes it (four decimals;
+    the grid mixed 0.707 with 0.3971). Text of one width, so the grid still sorts by it."""
+    return pd.DataFrame({"file": d["relpath"], "true class": d["label"].map(LABEL_NAMES),
+                         "P(real) A": d["p_real_a"].map(score_text), "P(real) B": d["p_real_b"].map(score_text),
+                         "right": d["right"], "score gap": d["gap"].map(score_text)})

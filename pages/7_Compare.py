@@ -91,4 +91,4 @@ for start in range(0, min(len(d), 12), 6):  # the widest gaps first
             col.warning("no preview")
         col.caption(f"**{Path(row.relpath).name}** ({'real' if row.label == 1 else 'fake'})  \n"
                     f"A {ui.score_text(row.p_real_a)} · B {ui.score_text(row.p_real_b)} · {row.right} right")
-st.dataframe(d.drop(columns=["path"]), hide_index=True)
+st.dataframe(compare.disagreements_shown(d), hide_index=True)

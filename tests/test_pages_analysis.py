@@ -122,7 +122,12 @@ def test_compare_two_checkpoints(env, tmp_path):
     scatter = next(json.loads(c.proto.spec) for c in charts if "B against A" in c.proto.spec)
     counts = {t["name"].split(" (")[0]: int(t["name"].split("(")[1].rstrip(")")) for t in scatter["data"] if t.get("name")}
     assert sum(counts.values()) == 16 and set(counts) <= {"both right", "both wrong", "only A right", "only B right"}
-    n_disagree = len(at.dataframe[2].value)
+    shown = at.dataframe[2].value
+    n_disagree = len(shown)
+    # named for people, and every P(real) to 4 decimals (0.707 sat next to 0.3971)
+    assert list(shown.columns) == ["file", "true class", "P(real) A", "P(real) B", "right", "score gap"]
+    assert set(shown["true class"]) <= {"real", "fake"}
+    assert all(len(v.split(".")[1]) == 4 for c in ("P(real) A", "P(real) B", "score gap") for v in shown[c])
     assert n_disagree == counts.get("only A right", 0) + counts.get("only B right", 0)
     assert len(at.get("image")) == min(n_disagree, 12)
 
