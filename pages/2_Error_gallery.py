@@ -12,21 +12,22 @@ st.title("Error gallery")
 preds, sweep = ui.guard_evaluation(ctx, one_class=True)
 ss = st.session_state
 
-top, second = st.columns([3, 2]), st.columns([3, 2])
 absent = {"fake": gallery.REAL_FLAGGED, "real": gallery.FAKE_MISSED}.get(sweep.only_class)  # a kind the set cannot have
 offered = [k for k in gallery.KINDS if k != absent]
 # Set through session state only (a default as well made Streamlit warn); a choice made on a
 # two-class set keeps what this set can show.
 ss["gallery_kinds"] = [k for k in ss.get("gallery_kinds", [gallery.FAKE_MISSED, gallery.REAL_FLAGGED]) if k in offered]
-kinds = top[0].multiselect("Show", offered, key="gallery_kinds")
+# its own row: in a 3/5 column at 1280 px the three kinds' chips clipped the first ("…ed (predicted real)")
+kinds = st.multiselect("Show", offered, key="gallery_kinds")
+second = st.columns([2, 2, 1])
 framed = ui.slice_frame(ctx, preds)
 choices = slice_masks(framed)  # the Slices page's slices: difficulty, JPEG quality, fine detail, replaced region, ...
-pick = top[1].selectbox("Only the images of", range(len(choices)),  # no key: a new set brings new options
+pick = second[0].selectbox("Only the images of", range(len(choices)),  # no key: a new set brings new options
                         format_func=lambda i: gallery.slice_label(*choices[i][:2]))
-distance = second[0].slider("Borderline: within this distance of the threshold", 0.0, 0.5, 0.05, 0.005,
+distance = second[1].slider("Borderline: within this distance of the threshold", 0.0, 0.5, 0.05, 0.005,
                             key="gallery_distance", disabled=gallery.BORDERLINE not in kinds,
                             help="Used when *Show* includes borderline")
-per_page = second[1].selectbox("Per page", [12, 24, 48], index=1, key="gallery_per_page")
+per_page = second[2].selectbox("Per page", [12, 24, 48], index=1, key="gallery_per_page")
 if not kinds:  # nothing chosen is not "no errors": say so before any green message
     st.info("Choose under *Show* which images to see: fakes missed, reals flagged, borderline.")
     st.stop()
