@@ -31,9 +31,10 @@ from torch.utils.data import DataLoader, Dataset
 from . import prediction_cache
 from .atomic import atomic_path
 from .checkpoint import Detector
-from .data import TestSet, require_readable
+from .data import LABEL_NAMES, TestSet, require_readable
 from .evaluation import evaluate
 from .inference import InferenceSettings, Progress, score_batch, set_draft_size
+from .metric_words import score_text
 from .metrics import MetricUnavailable, ThresholdSweep, fmt, predicted_real
 from .preprocess import ImageError, open_image
 from .quality import detail_share, low_detail_share
@@ -205,6 +206,14 @@ class RobustnessSweep:
         out = s.loc[was != now, ["path", "relpath", "label", "p_clean", condition]].rename(columns={condition: "p_perturbed"})
         return out.assign(clean_verdict=np.where(was[was != now], "REAL", "FAKE"),
                           new_verdict=np.where(now[was != now], "REAL", "FAKE")).reset_index(drop=True)
+
+    def flips_shown(self, condition: str) -> pd.DataFrame:
+        """``flips`` for a person: named columns ("file", "true class" real/fake) and each P(real)
+        as ``score_text`` writes it, the verdict beside it."""
+        f = self.flips(condition)
+        return pd.DataFrame({"file": f["relpath"], "true class": f["label"].map(LABEL_NAMES),
+                             "clean": f["clean_verdict"], "P(real) clean": f["p_clean"].map(score_text),
+                             condition: f["new_verdict"], f"P(real) {condition}": f["p_perturbed"].map(score_text)})
 
 
 METRICS = ("roc_auc", "accuracy", "fake_catch_rate", "real_pass_rate")

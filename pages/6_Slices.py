@@ -29,7 +29,7 @@ first = ["dimension", "slice", "n", "n_real", "n_fake", metric, f"{metric}_low",
 table = table[[c for c in first if c in table] + [c for c in table if c not in first]]  # metric_table folds *_ci in
 if sweep.only_class:  # the other class's count is 0 and its rates, accuracy aside (= the rate), are empty
     table = table[[c for c in table if c in ("dimension", "slice", "n") or c.startswith(metric)]]
-shown, formats = ui.metric_table(table)
+shown, formats = ui.metric_table(table.rename(columns={"n": "images", "n_real": "real images", "n_fake": "fake images"}))
 shown, formats, texts = ui.missing_as_na(shown, formats)  # a one-class slice's ROC-AUC reads "n/a", not "None"
 st.dataframe(shown, hide_index=True, column_config={c: st.column_config.NumberColumn(format=f) for c, f in formats.items()}
              | {c: st.column_config.TextColumn(alignment="right") for c in texts})

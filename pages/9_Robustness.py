@@ -61,4 +61,4 @@ for start in range(0, min(len(flips), 24), 6):
                     f"{row.clean_verdict} {ui.score_text(row.p_clean)} → {row.new_verdict} {ui.score_text(row.p_perturbed)}")
 if len(flips) > 24:
     with st.expander(f"All {len(flips)} flips"):
-        st.dataframe(flips.drop(columns="path"), hide_index=True, width="stretch")
+        st.dataframe(result.flips_shown(condition), hide_index=True, width="stretch")  # no download reads it

@@ -178,7 +178,7 @@ def test_slices_offer_only_the_rate_one_class_defines(one_class_env):
     assert not at.success
     rate = {"fake": "Fake catch rate", "real": "Real pass rate"}[cls]
     table = at.dataframe[-1].value  # no empty columns of the other class, no count of 0
-    assert list(table.columns) == ["dimension", "slice", "n", f"{rate} (%)", f"{rate}: 95% CI"]
+    assert list(table.columns) == ["dimension", "slice", "images", f"{rate} (%)", f"{rate}: 95% CI"]
     assert table[f"{rate} (%)"].notna().all() and table[f"{rate}: 95% CI"].str.contains("–").all()
 
 

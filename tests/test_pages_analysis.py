@@ -154,7 +154,8 @@ def test_slices_table_leads_with_the_charted_metric(env):
         return next(d.value for d in at.dataframe if "dimension" in d.value.columns)
 
     # each interval one text column beside its metric: half the columns to scroll at 1280 px
-    assert list(slice_table().columns[5:7]) == ["Accuracy (%)", "Accuracy: 95% CI"]
+    assert list(slice_table().columns[:7]) == ["dimension", "slice", "images", "real images", "fake images",
+                                               "Accuracy (%)", "Accuracy: 95% CI"]  # named for people, not n_real
     at.radio[0].set_value("roc_auc").run()
     assert not at.exception, at.exception
     table = slice_table()

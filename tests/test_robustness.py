@@ -130,6 +130,11 @@ def test_destroying_perturbation_drives_auc_to_half(detail_detector, tmp_path, c
     flips = sweep.flips("downscale x1e-06")
     assert len(flips) == table.loc["downscale x1e-06", "flips"] > 0
     assert set(flips["clean_verdict"]) | set(flips["new_verdict"]) <= {"REAL", "FAKE"}
+    shown = sweep.flips_shown("downscale x1e-06")  # the page's table: named for people, P(real) to 4 decimals
+    assert list(shown.columns) == ["file", "true class", "clean", "P(real) clean", "downscale x1e-06",
+                                   "P(real) downscale x1e-06"]
+    assert list(shown["file"]) == list(flips["relpath"]) and set(shown["true class"]) <= {"real", "fake"}
+    assert shown["P(real) clean"].iloc[0] == f"{flips['p_clean'].iloc[0]:.4f}"
 
 
 def test_sweep_is_cached_per_perturbation(tiny_ckpt, tmp_path, cache_dir):
