@@ -17,6 +17,7 @@ from .evaluation import ONE_CLASS_WORDS, one_class_summary  # noqa: F401  (re-ex
 from .data import MISSING_CLASS, TestSet, has_class_folders, unreadable
 from .identity import threshold_sidecar
 from .inference import InferenceSettings, Progress
+from .metric_words import score_text
 from .quality import LOW_DETAIL
 
 REPO = Path(__file__).resolve().parent.parent
@@ -243,9 +244,9 @@ def score_context_words(c, set_name: str, face_crop: bool = False) -> str:
     near_fake = c.near - c.near_real
     mix = "mostly fakes" if near_fake >= 0.7 * c.near else "mostly real faces" if c.near_real >= 0.7 * c.near \
         else "a mix of both"
-    return (f"The {c.near} images of `{set_name}` scoring closest to this one (P(real) {c.near_low:.4f}–{c.near_high:.4f}) "
+    return (f"The {c.near} images of `{set_name}` scoring closest to this one (P(real) {score_text(c.near_low)}–{score_text(c.near_high)}) "
             f"are {mix}: {near_fake} fake, {c.near_real} real. Of the set's {c.n_real} real faces "
-            f"{1 - c.reals_at_or_above:.0%} score lower than {c.p_real:.4f}, and of its {c.n_fake} fakes "
+            f"{1 - c.reals_at_or_above:.0%} score lower than {score_text(c.p_real)}, and of its {c.n_fake} fakes "
             f"{1 - c.fakes_at_or_above:.0%}." + (" This score is of the face crop and the set's are of whole images, "
                                                  "so it can sit elsewhere among them than the whole image would."
                                                  if face_crop else ""))
