@@ -244,7 +244,8 @@ def score_context_words(c, set_name: str, face_crop: bool = False) -> str:
     near_fake = c.near - c.near_real
     mix = "mostly fakes" if near_fake >= 0.7 * c.near else "mostly real faces" if c.near_real >= 0.7 * c.near \
         else "a mix of both"
-    return (f"The {c.near} images of `{set_name}` scoring closest to this one (P(real) {score_text(c.near_low)}–{score_text(c.near_high)}) "
+    return (f"The {c.near} images of `{set_name}` scoring closest to this one "
+            f"(P(real) {score_text(c.near_low)}–{score_text(c.near_high)}) "
             f"are {mix}: {near_fake} fake, {c.near_real} real. Of the set's {c.n_real} real faces "
             f"{1 - c.reals_at_or_above:.0%} score lower than {score_text(c.p_real)}, and of its {c.n_fake} fakes "
             f"{1 - c.fakes_at_or_above:.0%}." + (" This score is of the face crop and the set's are of whole images, "
