@@ -116,16 +116,16 @@ def _to_rgb(image: Image.Image, on_white: bool) -> tuple[Image.Image, float]:
     channel and keeps whatever colour lies under the transparent pixels, which a viewer never
     shows (often black, sometimes another picture); with ``on_white`` they are laid on white
     instead, so the model sees what the page shows."""
+    rgb = to_8bit(image).convert("RGB")  # the colours as the report read them (16-bit data scaled, not clipped)
     if not image.has_transparency_data:
-        return to_8bit(image).convert("RGB"), 0.0
-    rgba = image.convert("RGBA")
-    alpha = rgba.getchannel("A")
+        return rgb, 0.0
+    alpha = image.convert("RGBA").getchannel("A")
     lo, _ = alpha.getextrema()
     share = 0.0 if lo == 255 else float(np.count_nonzero(np.asarray(alpha) < 255)) / alpha.width / alpha.height
     if not on_white or not share:
-        return rgba.convert("RGB"), share
-    white = Image.new("RGB", rgba.size, (255, 255, 255))
-    white.paste(rgba.convert("RGB"), mask=alpha)
+        return rgb, share
+    white = Image.new("RGB", rgb.size, (255, 255, 255))
+    white.paste(rgb, mask=alpha)
     return white, share
 
 

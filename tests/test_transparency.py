@@ -102,3 +102,15 @@ def test_an_opaque_upload_gets_no_transparency_words(tiny_ckpt):
     make_face_like(np.random.default_rng(3), 96, True).convert("RGBA").save(buf, format="PNG")
     [r] = judge_uploads(load_detector(tiny_ckpt), [("opaque.png", buf.getvalue())])
     assert r.transparent == 0.0 and "see-through" not in (r.warning or "")
+
+
+def test_a_16_bit_grey_png_with_a_see_through_level_keeps_its_scaled_colours():
+    """16-bit data is scaled to 8 bits (core.quality.to_8bit); the transparency path used to skip
+    that and PIL clipped the ramp to near white."""
+    ramp = Image.fromarray((np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) * 16).astype(np.uint16))
+    buf = io.BytesIO()
+    ramp.save(buf, format="PNG", transparency=0)
+    plain, info = open_image(buf.getvalue(), name="ramp.png")
+    assert info["transparent"] == pytest.approx(1 / 4096) and 120 < np.asarray(plain).mean() < 135
+    photo, _ = open_photo(buf.getvalue(), name="ramp.png")
+    assert photo.getpixel((0, 0)) == (255, 255, 255) and photo.getpixel((40, 40)) == plain.getpixel((40, 40))
