@@ -35,7 +35,7 @@ from .prediction_cache import (  # noqa: F401  (re-exported: the cache's names a
     Progress,
     assemble,
     cache_path,
-    ends_with_newline,
+    drop_torn_line,
     has_cache_header,
     merge_with_cache,
     record_relinked,
@@ -283,11 +283,11 @@ def _score_and_append(detector, merged, todo, settings, path: Path, progress) ->
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists() and path.stat().st_size and not has_cache_header(path):
         path.unlink()  # damaged (read_cache ignored it): rows appended under its first line could never be read
+    if path.exists():
+        drop_torn_line(path)  # a run killed mid-line: that row goes, and its image is among those scored now
     write_header = not path.exists() or path.stat().st_size == 0
     start, done = time.perf_counter(), 0
     with open(path, "a", newline="") as f:
-        if not write_header and not ends_with_newline(path):
-            f.write("\n")  # a run killed mid-line left it torn: our rows start on a line of their own
         for batch, idx, width, height, fmt, detail, error, digest in loader:
             idx = idx.numpy()
             failed = np.array([bool(e) for e in error])

@@ -12,6 +12,7 @@ left on disk, unread.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from dataclasses import dataclass
@@ -101,10 +102,13 @@ def read_cache(path: Path) -> pd.DataFrame:
     if not path.exists():
         return pd.DataFrame(columns=CACHE_COLUMNS)
     try:
-        # on_bad_lines: a line with too many fields (rows run together after a torn write) is
-        # dropped like any other row that does not parse, not the whole cache
-        cached = pd.read_csv(path, keep_default_na=False, na_values={"p_real": [""]},
-                             dtype={"error": str, "format": str, "digest": str}, on_bad_lines="skip")
+        data = path.read_bytes()
+        # A last line without its end is a row a killed run tore: it may still parse (cut after its
+        # sizes), so it is not read; on_bad_lines: a line with too many fields (rows run together
+        # after a torn write) is dropped like any other row that does not parse, not the whole cache
+        cached = pd.read_csv(io.BytesIO(data[: data.rfind(b"\n") + 1]), keep_default_na=False,
+                             na_values={"p_real": [""]}, dtype={"error": str, "format": str, "digest": str},
+                             on_bad_lines="skip")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
         return pd.DataFrame(columns=CACHE_COLUMNS)  # a damaged cache is rebuilt, never trusted
     if list(cached.columns) != CACHE_COLUMNS:
@@ -120,11 +124,25 @@ def read_cache(path: Path) -> pd.DataFrame:
     return cached.drop_duplicates(subset=["relpath"], keep="last")
 
 
-def ends_with_newline(path: Path) -> bool:
-    """Whether the file's last byte ends a line (a run killed mid-write leaves it torn)."""
-    with open(path, "rb") as f:
-        f.seek(-1, os.SEEK_END)
-        return f.read(1) == b"\n"
+def drop_torn_line(path: Path) -> None:
+    """Cut a last line that a run killed mid-write left without its end: appended to, it would
+    run into the next row, and closed as it is, a row torn after its sizes would still parse
+    (with a wrong height, no digest) and be trusted. Its image is scored again."""
+    with open(path, "r+b") as f:
+        end = f.seek(0, os.SEEK_END)
+        pos = end
+        while pos > 0:
+            start = max(0, pos - 65536)
+            f.seek(start)
+            chunk = f.read(pos - start)
+            if (i := chunk.rfind(b"\n")) >= 0:
+                keep = start + i + 1
+                break
+            pos = start
+        else:
+            keep = 0
+        if keep < end:
+            f.truncate(keep)
 
 
 def has_cache_header(path: Path) -> bool:

@@ -224,6 +224,14 @@ def test_a_run_killed_mid_line_costs_that_row_not_every_later_run(tmp_path, tiny
         got = predict_test_set(det, test_set, SETTINGS)
         assert (got.scored, got.from_cache) == want, run
         np.testing.assert_allclose(got.frame["p_real"], first.frame["p_real"], atol=1e-6)
+    # torn after its sizes: every whole-number field there, so closed as it was it would parse and be trusted
+    whole = path.read_bytes()
+    last = whole.rstrip(b"\n").rsplit(b"\n", 1)[1]
+    fields = last.split(b",")  # relpath, size_bytes, mtime_ns, p_real, width, height, format, ...
+    path.write_bytes(whole[: len(whole) - len(last) - 1] + b",".join(fields[:5] + [fields[5][:1]]))  # height cut short
+    got = predict_test_set(det, test_set, SETTINGS)
+    assert (got.scored, got.from_cache) == (1, 7)
+    np.testing.assert_array_equal(got.frame["height"], first.frame["height"])
     # a torn line with too many fields (what the old append made of it) is dropped, not the whole cache
     path.write_bytes(path.read_bytes() + lines[1][:20] + lines[2] + b"\n")
     assert predict_test_set(det, test_set, SETTINGS).from_cache == 8
