@@ -34,11 +34,25 @@ def finished(state: dict) -> bool:
     return epoch >= saved.get("epochs", epoch) or epoch - state["best"]["epoch"] >= saved.get("patience", epoch + 1)
 
 
-def _comparable(name: str, value):
-    """A saved or given option as compared: paths resolved (the same folder from another cwd is the same)."""
+def _resolved(name: str, value):
+    """A path option as an absolute path (``save_state`` saves them so: the same folder named from
+    another working directory is the same); other options as they are."""
     if name in _PATHS and isinstance(value, str) and value not in ("auto", "none", ""):
         return str(Path(value).resolve())
     return value
+
+
+def _comparable(name: str, value):
+    """A saved or given option as compared: paths resolved (a relative one saved before paths were
+    saved absolute is read from here), ``--device auto`` as the device it picks."""
+    if name == "device" and isinstance(value, str):
+        from .checkpoint import DeviceUnavailable, resolve_device
+
+        try:
+            return resolve_device(value).type
+        except DeviceUnavailable:
+            return value
+    return _resolved(name, value)
 
 
 def _words(value) -> str:
@@ -89,7 +103,7 @@ def save_state(last_path: Path, args, model, head, ema, optimizer, scheduler, ru
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "history": run["history"], "best": run["best"], "best_state": run["best_state"], "epoch": epoch,
                 "train_seconds": run["train_seconds"], "schedule_changes": run["schedule_changes"],
-                "args": vars(args) | {"func": None}}, tmp)
+                "args": {k: _resolved(k, v) for k, v in vars(args).items()} | {"func": None}}, tmp)
     tmp.replace(last_path)
 
 
@@ -108,6 +122,16 @@ def extend_cosine(optimizer, scheduler, last_lr: float, done: int, total: int) -
     return lr
 
 
+def trained_lr(state: dict) -> float:
+    """The rate the last saved epoch trained at. A state saved before ``schedule_changes`` existed
+    recorded each epoch's ``lr`` after the scheduler stepped, i.e. the next epoch's (0 at a cosine
+    run's end): there the epoch before's entry, or the run's --lr after one epoch, is the rate."""
+    history = state["history"]
+    if "schedule_changes" in state:
+        return history[-1]["lr"]
+    return history[-2]["lr"] if len(history) > 1 else (state.get("args") or {}).get("lr", history[-1]["lr"])
+
+
 def _replan(args: argparse.Namespace, state: dict, optimizer, scheduler) -> list[dict]:
     """The run's schedule changes (``schedule_changes`` of the state), with a new one when
     --resume gives the cosine schedule another epoch count than the saved run's."""
@@ -115,7 +139,7 @@ def _replan(args: argparse.Namespace, state: dict, optimizer, scheduler) -> list
     planned = (state.get("args") or {}).get("epochs", args.epochs)
     if args.schedule != "cosine" or planned == args.epochs or not state["history"]:
         return changes
-    last_lr = state["history"][-1]["lr"]
+    last_lr = trained_lr(state)
     lr = extend_cosine(optimizer, scheduler, last_lr, state["epoch"], args.epochs)
     print(f"cosine schedule re-planned from {planned} to {args.epochs} epochs: annealed from epoch {state['epoch']}'s "
           f"lr {last_lr:g} over the {args.epochs - state['epoch']} epochs left (next {lr:g})", file=sys.stderr)

@@ -364,3 +364,25 @@ def test_a_diverging_run_stops_with_the_reason_and_keeps_the_last_good_epoch(tmp
     assert "training diverged in epoch 2: the training loss is nan" in err and "lower --lr" in err
     assert "m.pth.last.pt holds epoch 1 for --resume" in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_resume_reads_old_states_rate_and_compares_paths_and_devices_as_what_they_name(tmp_path, monkeypatch):
+    """A state saved before the lr fix recorded the next epoch's rate (0 at a cosine run's end), so
+    extending it trained at 0; a relative --data was compared from the new working directory, and
+    --device auto differed from --device cpu on a machine where auto is the CPU."""
+    import argparse
+
+    from core.train_resume import _resolved, changed_options, trained_lr
+
+    old = {"history": [{"lr": 1e-4}, {"lr": 0.0}], "args": {"lr": 2e-4}}
+    assert trained_lr(old) == 1e-4 and trained_lr({**old, "history": old["history"][:1]}) == 2e-4
+    assert trained_lr({**old, "schedule_changes": []}) == 0.0  # a new state records the rate itself
+    (tmp_path / "set").mkdir()
+    monkeypatch.chdir(tmp_path)
+    saved = {"data": _resolved("data", "set"), "device": "auto", "lr": 2e-4}  # as save_state writes them now
+    monkeypatch.chdir("/")
+    same = argparse.Namespace(data=str(tmp_path / "set"), device="cpu" if not torch.cuda.is_available() else "cuda",
+                              lr=2e-4)
+    assert changed_options(saved, same) == []
+    assert changed_options(saved, argparse.Namespace(data="set", device="auto", lr=2e-4)) == [
+        f"--data: saved {tmp_path / 'set'}, given set"]
