@@ -8,6 +8,7 @@ import numpy as np
 from .calibration import wilson_interval
 from .data import TestSet
 from .metrics import ThresholdSweep, fmt
+from .metric_words import score_text
 from .prediction_cache import InferenceSettings, Predictions, cached_predictions
 
 
@@ -141,7 +142,7 @@ def format_report(summary: dict) -> str:
         right, wrong, _ = ONE_CLASS_WORDS[one["class"]]
         lines.append(f"Only {one['class']} images: {one['right']} of {one['n']} {right.split(' (')[0]} "
                      f"({one['share']:.1%}, 95% Wilson CI {one['low']:.1%}-{one['high']:.1%}), {one['wrong']} {wrong}; "
-                     f"median P(real) {one['median_p_real']:.3f}")
+                     f"median P(real) {score_text(one['median_p_real'])}")
     for key, why in summary.get("unavailable", {}).items():
         lines.append(f"  {key}: unavailable ({why})")
     return "\n".join(lines + _tail_lines(summary))

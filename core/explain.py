@@ -40,6 +40,7 @@ from PIL import Image
 
 from .checkpoint import Detector
 from . import atomic, metrics, prediction_cache
+from .metric_words import score_text
 from .preprocess import open_image
 
 TARGETS = ("fake", "real")
@@ -240,14 +241,14 @@ def side_by_side(explanation: Explanation, title: str = "", threshold: float | N
     att, cam = explanation.overlays()
     verdict = ""
     if threshold is not None:
-        verdict = f" -> {metrics.verdict(explanation.p_real, threshold)} at threshold {threshold:.3f}"
+        verdict = f" -> {metrics.verdict(explanation.p_real, threshold)} at threshold {threshold:.4f}"
     att_title = "attention map" if explanation.has_attention else "attention map (none: model has no attention block)"
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.8))
     for ax, im, name in zip(axes, (explanation.image, att, cam), ("image", att_title, f"Grad-CAM ({explanation.target})")):
         ax.imshow(im)
         ax.set_title(name, fontsize=10)
         ax.axis("off")
-    fig.suptitle(f"{title}  P(real)={explanation.p_real:.3f}{verdict}\n{explanation.target_note}", fontsize=10)
+    fig.suptitle(f"{title}  P(real)={score_text(explanation.p_real)}{verdict}\n{explanation.target_note}", fontsize=10)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)

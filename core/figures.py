@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from .metric_words import score_text
 from .metrics import NAMES, Confusion, PrCurve, RocCurve
 
 # Okabe-Ito bluish green and vermillion: real stays green and fake red-ish, and the two stay apart for
@@ -140,7 +141,7 @@ def score_histogram(label, p_real, threshold: float, bins: int = 40, marks: dict
         layout["yaxis"]["range"] = [0, top * 1.3]
     for name, x in (marks or {}).items():
         layout["shapes"].append(dict(type="line", x0=x, x1=x, y0=0, y1=1, yref="paper", line=dict(color=COLORS["point"], width=3)))
-        layout["annotations"].append(dict(x=x, y=top * 1.15, text=f"{name} {x:.3f}", showarrow=False,
+        layout["annotations"].append(dict(x=x, y=top * 1.15, text=f"{name} {score_text(x)}", showarrow=False,
                                           xanchor="right" if x > 0.75 else "left", font=dict(color=COLORS["point"])))
     return go.Figure(traces, layout=layout)
 

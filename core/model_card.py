@@ -310,7 +310,8 @@ def recorded_basis_words(threshold: float, positive: str) -> str:
     """Under the recorded-vs-now table: the one threshold and positive class it is at (training's
     0.5 and real), and when the sidebar's differ, that they do not apply to it."""
     words = f"Both columns at threshold {RECORDED_THRESHOLD:.4f} with real as the positive class, as training records them"
-    differ = [f"threshold {threshold:.4f}" if threshold != RECORDED_THRESHOLD else "",
+    shown = f"{threshold:.4f}" if round(threshold, 4) != RECORDED_THRESHOLD else repr(float(threshold))  # 0.49999 != 0.5
+    differ = [f"threshold {shown}" if threshold != RECORDED_THRESHOLD else "",
               f"positive class {positive}" if positive != "real" else ""]
     differ = [d for d in differ if d]
     verb = "applies" if len(differ) == 1 else "apply"

@@ -15,7 +15,7 @@ st.markdown("Perturbed copies are made in memory (the files are never changed) a
             "preprocessing. Downscaling shrinks to a fraction of the model's input size and back; blur σ is in pixels "
             "of the stored image; noise σ in grey levels. *flip TTA* averages P(real) over the image and its mirror.")
 
-key = (ctx.detector.sha256, ctx.set_signature, ctx.fast, round(ctx.threshold, 6))
+key = (ctx.detector.sha256, ctx.set_signature, ctx.fast, ctx.threshold)  # exact, as the session keeps it
 if ss.get("robustness_key") != key:
     todo, total = images_to_score(ctx.detector, ctx.test_set, settings=ctx.settings)
     # a sweep already on disk (an earlier visit, another threshold, `python -m core robustness`) opens without a click

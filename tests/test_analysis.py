@@ -51,7 +51,7 @@ def test_words_and_the_marked_histogram():
     assert "are mostly fakes: 3 fake, 0 real" in ui.score_context_words(score_context(ThresholdSweep(LABEL, SCORE), 0.1, k=3), "d")
     fig = figures.score_histogram(LABEL, SCORE, 0.5, marks={"this image": 0.58})
     assert [s.x0 for s in fig.layout.shapes] == [0.5, 0.58]
-    [mark] = [a for a in fig.layout.annotations if a.text == "this image 0.580"]
+    [mark] = [a for a in fig.layout.annotations if a.text == "this image 0.5800"]  # as the score card writes it
     counts = max(max(t.y) for t in fig.data)
     assert mark.yref in (None, "y") and counts < mark.y < fig.layout.yaxis.range[1]  # above every bar, on the chart
 

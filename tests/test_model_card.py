@@ -157,6 +157,7 @@ def test_the_recorded_basis_names_what_of_the_sidebar_does_not_apply():
     assert mc.recorded_basis_words(0.45, "fake").endswith(
         "the sidebar's threshold 0.4500 and positive class fake apply to the other pages, not to this table.")
     assert mc.recorded_basis_words(0.5, "real").endswith("as training records them.")
+    assert "the sidebar's threshold 0.49999 applies" in mc.recorded_basis_words(0.49999, "real")
 
 
 def test_page_on_a_checkpoint_without_training_record(tmp_path, cache_dir, monkeypatch):
