@@ -319,7 +319,7 @@ def test_the_sidebar_can_leave_out_the_training_images_for_every_page(tmp_path, 
     at.switch_page("pages/6_Slices.py").run()  # every page sees the same smaller set
     assert not at.exception
     table = next(df.value for df in at.dataframe if "slice" in df.value.columns)
-    assert int(table.loc[table["slice"] == "all images", "n"].iloc[0]) == 6
+    assert int(table.loc[table["slice"] == "all images", "images"].iloc[0]) == 6
     at.switch_page("streamlit_app.py").run()
     at.sidebar.toggle(key="w_unseen_only").set_value(False).run()  # back to the whole set
     assert {m.label: m.value for m in at.metric}["Real images"] == "5" and "unseen" not in at.query_params
@@ -465,7 +465,7 @@ def test_re_saved_copies_are_a_slice_of_their_own_in_the_dashboard_and_the_repor
     at = open_page("pages/6_Slices.py")
     assert not at.exception, at.exception
     table = next(df.value for df in at.dataframe if "slice" in df.value.columns)
-    seen = table[table["dimension"] == "seen by the model"].set_index("slice")["n"].to_dict()
+    seen = table[table["dimension"] == "seen by the model"].set_index("slice")["images"].to_dict()
     assert seen == {"training image": 1, "near copy of a training image": 2, "unseen": 4}
     out = tmp_path / "r.html"
     assert main(["report", "--data", str(test), "--weights", str(ckpt), "--bootstrap", "50", "--out", str(out)]) == 0
