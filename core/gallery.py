@@ -98,6 +98,17 @@ def within(rows: pd.DataFrame, relpaths) -> pd.DataFrame:
     return rows[rows["relpath"].isin(set(relpaths))].reset_index(drop=True)
 
 
+SHOWN_NAMES = {"relpath": "file", "true": "true class", "predicted": "verdict", "p_real": "P(real)",
+               "distance": "distance from threshold", "detail_share": "fine detail"}
+
+
+def rows_shown(rows: pd.DataFrame) -> pd.DataFrame:
+    """The gallery list for the page's table: names for people and P(real) written as every page
+    writes it (fixed-width text, so it still sorts); ``gallery_csv`` keeps the data's own names."""
+    shown = rows.drop(columns=["path"], errors="ignore").rename(columns=SHOWN_NAMES)
+    return shown.assign(**{"P(real)": [score_text(p) for p in rows["p_real"]]})
+
+
 def gallery_csv(rows: pd.DataFrame) -> bytes:
     """The gallery list as CSV bytes (for the download button)."""
     return rows.drop(columns=["path"], errors="ignore").to_csv(index=False, float_format="%.6f").encode()

@@ -101,4 +101,4 @@ for start in range(0, len(page_rows), 4):
 st.number_input(f"Page (of {n_pages})", 1, n_pages, key="gallery_page")
 
 with st.expander(f"The list as a table ({len(rows)} images)"):
-    st.dataframe(rows.drop(columns="path"), hide_index=True, width="stretch")
+    st.dataframe(gallery.rows_shown(rows), hide_index=True, width="stretch")

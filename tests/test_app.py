@@ -121,11 +121,12 @@ def test_the_gallery_holds_exactly_the_misclassified_images(env, core_frame):
     table = at.dataframe[-1].value
     wrong = core_frame[(core_frame["p_real"] >= t) != (core_frame["label"] == 1)]
     assert len(wrong) > 0
-    assert sorted(table["relpath"]) == sorted(wrong["relpath"])
-    assert table["relpath"].tolist() == select_errors(core_frame, t)["relpath"].tolist()
+    assert sorted(table["file"]) == sorted(wrong["relpath"])
+    assert table["file"].tolist() == select_errors(core_frame, t)["relpath"].tolist()
+    assert table["P(real)"].tolist() == [f"{p:.4f}" for p in select_errors(core_frame, t)["p_real"]]
     # each tile's P(real) to the threshold's 4 decimals, as the tester and the details table write it
     tiles = [c.value for c in at.caption if " · P(real) " in c.value]
-    first = core_frame.set_index("relpath").loc[table["relpath"].iloc[0], "p_real"]
+    first = core_frame.set_index("relpath").loc[table["file"].iloc[0], "p_real"]
     assert tiles and f"P(real) {first:.4f}" in tiles[0]
     assert all(len(c.split(" · P(real) ")[1].split()[0].split(".")[1]) == 4 for c in tiles)
     # one slice only (the Slices page's slices): the JPEG files' errors, in the same order
@@ -134,21 +135,21 @@ def test_the_gallery_holds_exactly_the_misclassified_images(env, core_frame):
     box.set_value(box.options.index("file format: JPEG")).run()
     assert not at.exception, at.exception
     sliced = at.dataframe[-1].value
-    want = [r for r in table["relpath"] if r.endswith(".jpg")]
-    assert 0 < len(want) < len(table) and sliced["relpath"].tolist() == want
+    want = [r for r in table["file"] if r.endswith(".jpg")]
+    assert 0 < len(want) < len(table) and sliced["file"].tolist() == want
     # opening one shows its full image and details
-    at.button(key=f"open_{table['relpath'].iloc[0]}").click().run()
+    at.button(key=f"open_{table['file'].iloc[0]}").click().run()
     assert not at.exception
     details = next(d.value for d in at.dataframe if "value" in d.value.columns)  # in a dialog over the gallery
-    assert table["relpath"].iloc[0] in details["value"].tolist()
+    assert table["file"].iloc[0] in details["value"].tolist()
     next(b for b in at.button if b.label == "Close").click().run()  # closes it, and it stays closed
     assert "gallery_open" not in at.session_state and not any("value" in d.value.columns for d in at.dataframe)
-    at.button(key=f"open_{table['relpath'].iloc[0]}").click().run()
+    at.button(key=f"open_{table['file'].iloc[0]}").click().run()
     # ... and one click takes it to the single-image tester, with its true class
     next(b for b in at.button if b.label == "Open in the single-image tester").click().run()
     assert not at.exception, at.exception
     assert at.title[0].value == "Single-image tester"
-    assert at.multiselect(key="tester_picks").value == [table["relpath"].iloc[0]]
+    assert at.multiselect(key="tester_picks").value == [table["file"].iloc[0]]
     assert any(m.value.startswith("From the test set") and "**wrong**" in m.value for m in at.markdown)  # an error
 
 

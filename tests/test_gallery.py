@@ -156,3 +156,14 @@ def test_thumbnail_uri_is_the_cached_thumbnail_as_a_data_uri(tmp_path, cache_dir
     assert uri.startswith("data:image/jpeg;base64,")
     assert base64.b64decode(uri.split(",", 1)[1]) == thumbnail(good, 64).read_bytes()
     assert thumbnail_uri(root / "real" / "not_an_image.png") is None
+
+
+def test_the_page_table_names_columns_for_people_and_the_csv_keeps_the_data_names():
+    frame = pd.DataFrame({"path": ["/x/real/a.jpg", "/x/fake/b.jpg"], "relpath": ["real/a.jpg", "fake/b.jpg"],
+                          "label": [1, 0], "p_real": [0.41, 0.5], "group": ["", ""], "detail_share": [0.3, 0.3]})
+    rows = gallery.select_errors(frame, 0.45)
+    shown = gallery.rows_shown(rows)
+    assert list(shown.columns) == ["kind", "file", "group", "true class", "verdict", "P(real)",
+                                   "distance from threshold", "fine detail"]
+    assert shown["P(real)"].tolist() == ["0.5000", "0.4100"] and shown["file"].tolist() == rows["relpath"].tolist()
+    assert gallery.gallery_csv(rows).decode().splitlines()[0] == "kind,relpath,group,true,predicted,p_real,distance,detail_share"
