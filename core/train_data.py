@@ -174,9 +174,12 @@ def split_frames(data: str | Path, val_fraction: float, seed: int) -> tuple:
 def val_copies_of_train(train: pd.DataFrame, val: pd.DataFrame) -> int:
     """How many validation files (``path`` column) are byte for byte a training file, by
     content digest (``core.provenance``): a split made by hand, or a set holding one picture
-    twice, validates on images the model trained on, and its validation overstates."""
-    seen = {d for d in provenance.digests(train["path"]) if d}
-    return sum(d in seen for d in provenance.digests(val["path"]) if d)
+    twice, validates on images the model trained on, and its validation overstates. Only files
+    of a size found on both sides are read (``size_bytes``, as the scan lists it): the card's
+    ``provenance.record`` reads every file later, and this check should not read them all first."""
+    both = set(train["size_bytes"]) & set(val["size_bytes"])
+    seen = {d for d in provenance.digests(train.loc[train["size_bytes"].isin(both), "path"]) if d}
+    return sum(d in seen for d in provenance.digests(val.loc[val["size_bytes"].isin(both), "path"]) if d)
 
 
 def pre_crop_size(image_size: int) -> int:
