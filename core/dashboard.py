@@ -168,14 +168,10 @@ def other_test_sets(current: str, sets: list[str]) -> list[str]:
     """``sets`` without the folder ``current`` names and with each folder once, links resolved:
     ``data/test_images`` is a link to the split's ``val/``, and offered beside it as "another" set
     it let a page fit a temperature on the images it then judges. A relative name is the
-    repository's (the app runs there); the first name of a folder is kept, in order."""
-    def folder(name: str) -> str:
-        path = Path(name).expanduser()
-        return os.path.realpath(path if path.is_absolute() else REPO / path)
-
-    taken, out = {folder(current)}, []
+    repository's (``resolve_path``); the first name of a folder is kept, in order."""
+    taken, out = {os.path.realpath(resolve_path(current))}, []
     for name in sets:
-        if (where := folder(name)) not in taken:
+        if (where := os.path.realpath(resolve_path(name))) not in taken:
             taken.add(where)
             out.append(name)
     return out
