@@ -124,23 +124,19 @@ def read_cache(path: Path) -> pd.DataFrame:
     return cached.drop_duplicates(subset=["relpath"], keep="last")
 
 
+_TAIL = 65536  # bytes drop_torn_line reads from the end
+
+
 def drop_torn_line(path: Path) -> None:
     """Cut a last line that a run killed mid-write left without its end: appended to, it would
     run into the next row, and closed as it is, a row torn after its sizes would still parse
-    (with a wrong height, no digest) and be trusted. Its image is scored again."""
+    (with a wrong height, no digest) and be trusted. Its image is scored again. Only the tail is
+    read: a row is far shorter than ``_TAIL``, so a tail without a line end holds no whole row."""
     with open(path, "r+b") as f:
         end = f.seek(0, os.SEEK_END)
-        pos = end
-        while pos > 0:
-            start = max(0, pos - 65536)
-            f.seek(start)
-            chunk = f.read(pos - start)
-            if (i := chunk.rfind(b"\n")) >= 0:
-                keep = start + i + 1
-                break
-            pos = start
-        else:
-            keep = 0
+        start = f.seek(max(0, end - _TAIL))
+        i = f.read().rfind(b"\n")
+        keep = start + i + 1 if i >= 0 else 0  # no line end in the tail: no whole row to keep
         if keep < end:
             f.truncate(keep)
 
