@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from .cli_types import DefaultsHelp, finite_number, non_negative_float, non_negative_int, open_fraction, positive_int, probability
+from .cli_types import DefaultsHelp, bounded, finite_number, non_negative_float, non_negative_int, open_fraction, positive_int, probability
 from .train_data import AUGMENTATIONS, BLUR_SIGMA, DOWNSCALE, JPEG_QUALITY
 
 
@@ -71,28 +71,14 @@ def add_parser(sub) -> None:
     p.set_defaults(func=_run)
 
 
-def _batch_size(text: str) -> int:
-    """argparse type of ``--batch-size``: BatchNorm in the head cannot train on one image per step."""
-    n = positive_int(text)
-    if n < 2:
-        raise argparse.ArgumentTypeError(f"must be at least 2 (BatchNorm needs two images per step to train), got {n}")
-    return n
-
-
-def _share_below_half(text: str) -> float:
-    """argparse type of ``--synthetic-fakes``: at 0.5 every fake would be synthetic."""
-    q = finite_number(text)
-    if not 0.0 <= q < 0.5:
-        raise argparse.ArgumentTypeError(f"must be at least 0 and below 0.5 (at 0.5 no data-set fake is drawn), got {q}")
-    return q
-
-
-def _ema_decay(text: str) -> float:
-    """argparse type of ``--ema``: 0 (off) or a decay in (0, 1)."""
-    q = finite_number(text)
-    if not 0.0 <= q < 1.0:
-        raise argparse.ArgumentTypeError(f"must be 0 (off) or a decay below 1, e.g. 0.995; got {q}")
-    return q
+# argparse types of three options with bounds of their own.
+_batch_size = bounded(positive_int, lambda n: n >= 2, "must be at least 2 (BatchNorm needs two images per step to train)",
+                      "``--batch-size``: BatchNorm in the head cannot train on one image per step.")
+_share_below_half = bounded(finite_number, lambda q: 0.0 <= q < 0.5,
+                            "must be at least 0 and below 0.5 (at 0.5 no data-set fake is drawn)",
+                            "``--synthetic-fakes``: at 0.5 every fake would be synthetic.")
+_ema_decay = bounded(finite_number, lambda q: 0.0 <= q < 1.0, "must be 0 (off) or a decay below 1, e.g. 0.995",
+                     "``--ema``: 0 (off) or a decay in (0, 1).")
 
 
 def _run(args: argparse.Namespace) -> int:

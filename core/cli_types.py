@@ -23,52 +23,30 @@ def finite_number(text: str) -> float:
     return value
 
 
-def positive_int(text: str) -> int:
-    """An integer of at least 1 (epochs, batch size, image size, patience)."""
-    value = _whole(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def bounded(parse, accept, rule: str, doc: str):
+    """An argparse type: ``parse`` the text, then refuse a value ``accept`` says no to, with
+    ``rule`` and the value given (``--epochs: must be at least 1, got 0``)."""
+    def check(text: str):
+        value = parse(text)
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"{rule}, got {value}")
+        return value
+    check.__doc__ = doc
+    return check
 
 
-def open_fraction(text: str) -> float:
-    """A share strictly between 0 and 1 (the validation fraction)."""
-    value = finite_number(text)
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {value}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    """An integer of at least 0 (decode workers, rows to list)."""
-    value = _whole(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
-def probability(text: str) -> float:
-    """A number within [0, 1]: a threshold on P(real), a share of training images."""
-    value = finite_number(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be within [0, 1], got {value}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    """A finite number of at least 0 (weight decay)."""
-    value = finite_number(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
-def port_number(text: str) -> int:
-    """A TCP port, 1 to 65535."""
-    value = positive_int(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535, got {value}")
-    return value
+positive_int = bounded(_whole, lambda n: n >= 1, "must be at least 1",
+                       "An integer of at least 1 (epochs, batch size, image size, patience).")
+open_fraction = bounded(finite_number, lambda q: 0.0 < q < 1.0, "must be between 0 and 1 (exclusive)",
+                        "A share strictly between 0 and 1 (the validation fraction).")
+non_negative_int = bounded(_whole, lambda n: n >= 0, "must be 0 or more",
+                           "An integer of at least 0 (decode workers, rows to list).")
+probability = bounded(finite_number, lambda q: 0.0 <= q <= 1.0, "must be within [0, 1]",
+                      "A number within [0, 1]: a threshold on P(real), a share of training images.")
+non_negative_float = bounded(finite_number, lambda q: q >= 0, "must be 0 or more",
+                             "A finite number of at least 0 (weight decay).")
+port_number = bounded(positive_int, lambda n: n <= 65535, "must be a port number from 1 to 65535",
+                      "A TCP port, 1 to 65535.")
 
 
 class DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
