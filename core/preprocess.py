@@ -111,6 +111,17 @@ def _check_file(path, label: str) -> None:
         raise ImageError(f"{label}: empty file (0 bytes)")
 
 
+def _alpha(image: Image.Image) -> Image.Image:
+    """The image's alpha as an "L" mask (255 opaque). A 16- or 32-bit grey image ("I;16", "I")
+    names one see-through level in its full range; PIL's own RGBA conversion clips the pixels
+    at 255 before comparing, so level 255 made every bright pixel see-through and a level
+    above 255 matched nothing. Those compare the stored values instead."""
+    level = image.info.get("transparency")
+    if (image.mode == "I" or image.mode.startswith("I;16")) and isinstance(level, int):
+        return Image.fromarray(np.where(np.asarray(image) == level, 0, 255).astype(np.uint8))
+    return image.convert("RGBA").getchannel("A")
+
+
 def _to_rgb(image: Image.Image, on_white: bool) -> tuple[Image.Image, float]:
     """(RGB copy, share of pixels not fully opaque). PIL's ``convert("RGB")`` drops an alpha
     channel and keeps whatever colour lies under the transparent pixels, which a viewer never
@@ -119,7 +130,7 @@ def _to_rgb(image: Image.Image, on_white: bool) -> tuple[Image.Image, float]:
     rgb = to_8bit(image).convert("RGB")  # the colours as the report read them (16-bit data scaled, not clipped)
     if not image.has_transparency_data:
         return rgb, 0.0
-    alpha = image.convert("RGBA").getchannel("A")
+    alpha = _alpha(image)
     lo, _ = alpha.getextrema()
     share = 0.0 if lo == 255 else float(np.count_nonzero(np.asarray(alpha) < 255)) / alpha.width / alpha.height
     if not on_white or not share:

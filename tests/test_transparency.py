@@ -114,3 +114,18 @@ def test_a_16_bit_grey_png_with_a_see_through_level_keeps_its_scaled_colours():
     assert info["transparent"] == pytest.approx(1 / 4096) and 120 < np.asarray(plain).mean() < 135
     photo, _ = open_photo(buf.getvalue(), name="ramp.png")
     assert photo.getpixel((0, 0)) == (255, 255, 255) and photo.getpixel((40, 40)) == plain.getpixel((40, 40))
+
+
+@pytest.mark.parametrize("level", [0, 255, 1000, 61440])
+def test_a_16_bit_see_through_level_marks_only_its_own_pixels(level):
+    """PIL compares a 16-bit level with pixels clipped at 255: level 255 laid nearly the whole
+    picture on white and a level above 255 was never seen through."""
+    a = np.full((64, 64), 30000, dtype=np.uint16)
+    a[:8, :8] = level
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format="PNG", transparency=level)
+    plain, info = open_image(buf.getvalue(), name="grey16.png")
+    assert info["transparent"] == pytest.approx(64 / 4096)
+    photo, _ = open_photo(buf.getvalue(), name="grey16.png")
+    assert photo.getpixel((0, 0)) == (255, 255, 255) and photo.getpixel((40, 40)) == plain.getpixel((40, 40))
+    assert photo.getpixel((40, 40)) == (117, 117, 117)  # 30000 / 257, the scaled grey, not white
