@@ -120,6 +120,10 @@ def read_cache(path: Path) -> pd.DataFrame:
         cached = cached[whole]
         cached = cached.assign(**{c: pd.to_numeric(cached[c], errors="coerce") for c in _INTEGER + _FLOAT})
         cached = cached.astype({c: "int64" for c in _INTEGER})
+    # A scored row always has a format and a digest: one without lost its end (a writer of
+    # session 20 closed a torn line where it now cuts it) and would be trusted with those blank.
+    blank = {c: cached[c].fillna("").astype(str) == "" for c in ("error", "format", "digest")}
+    cached = cached[~blank["error"] | ~(blank["format"] | blank["digest"])]
     # Later rows win: a re-scored image appends a newer row.
     return cached.drop_duplicates(subset=["relpath"], keep="last")
 
@@ -183,6 +187,7 @@ def record_relinked(merged: pd.DataFrame, path: Path) -> int:
     time, so the next lookup matches them directly; the number of rows written."""
     rows = merged.loc[merged["relinked"].astype(bool), CACHE_COLUMNS]
     if len(rows):
+        drop_torn_line(path)  # else the first row would run into a line a killed run left open
         rows.to_csv(path, mode="a", header=False, index=False, float_format="%.17g")
     return len(rows)
 

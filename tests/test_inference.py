@@ -11,6 +11,7 @@ from core.checkpoint import load_detector
 from core.dashboard import progress_text
 from core.data import scan_test_set
 from core.inference import InferenceSettings, predict_test_set, score_images
+from core.prediction_cache import CACHE_COLUMNS
 from core.preprocess import open_image
 from core.quality import detail_share
 
@@ -235,6 +236,41 @@ def test_a_run_killed_mid_line_costs_that_row_not_every_later_run(tmp_path, tiny
     # a torn line with too many fields (what the old append made of it) is dropped, not the whole cache
     path.write_bytes(path.read_bytes() + lines[1][:20] + lines[2] + b"\n")
     assert predict_test_set(det, test_set, SETTINGS).from_cache == 8
+
+
+def test_rows_recorded_by_content_do_not_run_into_a_torn_last_line(tmp_path, tiny_ckpt, cache_dir):
+    """Touched files are recorded under their new time before anything is scored: that append
+    used to glue its first row onto a line a killed run left open, losing both for good."""
+    root = make_test_set(tmp_path / "s", n_real=4, n_fake=4)
+    det = load_detector(tiny_ckpt)
+    first = predict_test_set(det, scan_test_set(root), SETTINGS)
+    path = next(cache_dir.rglob("*.csv"))
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-20])  # the last row torn
+    for i, image in enumerate(sorted((root / "real").iterdir())[:2]):
+        os.utime(image, ns=(time.time_ns(), time.time_ns() + 10**9 * (i + 1)))
+    again = predict_test_set(det, scan_test_set(root), SETTINGS)
+    assert (again.scored, again.from_cache) == (1, 7)
+    third = predict_test_set(det, scan_test_set(root), SETTINGS)
+    assert (third.scored, third.from_cache) == (0, 8)
+    assert all(len(line.split(b",")) == len(CACHE_COLUMNS) for line in path.read_bytes().splitlines())
+    np.testing.assert_allclose(third.frame["p_real"], first.frame["p_real"], atol=1e-5)  # one image re-scored alone
+
+
+def test_a_closed_row_without_its_format_and_digest_is_scored_again(tmp_path, tiny_ckpt, cache_dir):
+    """A writer of session 20 closed a torn line with a line end; cut after its sizes it parsed,
+    and was trusted with a wrong height and no format or digest."""
+    root = make_test_set(tmp_path / "s", n_real=2, n_fake=2)
+    det = load_detector(tiny_ckpt)
+    first = predict_test_set(det, scan_test_set(root), SETTINGS)
+    path = next(cache_dir.rglob("*.csv"))
+    lines = path.read_bytes().splitlines()
+    fields = lines[-1].split(b",")
+    lines[-1] = b",".join(fields[:5] + [fields[5][:1]])  # closed after a cut height
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    again = predict_test_set(det, scan_test_set(root), SETTINGS)
+    assert (again.scored, again.from_cache) == (1, 3)
+    np.testing.assert_array_equal(again.frame["height"], first.frame["height"])
 
 
 def test_a_file_touched_but_unchanged_keeps_its_score_and_a_changed_one_is_scored_again(tmp_path, tiny_ckpt, cache_dir):
