@@ -25,7 +25,7 @@ from PIL import Image
 from . import metrics
 from .checkpoint import Detector
 from .data import IMAGE_EXTENSIONS, DatasetError, LAYOUT_HELP, has_class_folders, is_image_name, scan_test_set
-from .face import FaceCrop, crop_face
+from .face import NO_FACE_WARNING, FaceCrop, crop_face
 from .inference import InferenceSettings, score_images_and_members, set_draft_size
 from .near_copies import image_hash
 from .preprocess import ImageError, open_image, open_photo
@@ -54,10 +54,16 @@ class UploadVerdict:
     detail: float | None = None  # core.quality.detail_share of what the model saw
     digest: str | None = None  # core.provenance.bytes_digest of the uploaded bytes
     transparent: float = 0.0  # share of the upload's pixels that were see-through (laid on white to score)
+    face_found: bool | None = None  # whether OpenCV's face detector found a face (None: not looked)
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def cropped(self) -> bool:
+        """Whether the model scored a face crop rather than the whole image."""
+        return self.face is not None and self.face.found
 
     @property
     def tiny(self) -> str | None:
@@ -65,20 +71,29 @@ class UploadVerdict:
         return None if self.scored is None else tiny_image_warning(*self.scored.size)
 
     @property
+    def cautions(self) -> list[tuple[str, str]]:
+        """Why this verdict deserves less trust than usual, as (a few words for a table cell, the
+        full warning): see-through pixels, no face found, a tiny image, else little fine detail."""
+        out = []
+        if self.transparent:
+            out.append(("see-through pixels, scored on white", transparency_warning(self.transparent)))
+        if self.face_found is False:
+            out.append(("no face found: the verdict may mean nothing", NO_FACE_WARNING))
+        if self.tiny is not None:
+            out.append(("tiny image: the verdict says little", self.tiny))
+        elif self.detail is not None and low_detail_warning(self.detail) is not None:
+            out.append(("little fine detail: fakes pass as real more often", low_detail_warning(self.detail)))
+        return out
+
+    @property
     def warning(self) -> str | None:
-        """Why this verdict deserves less trust than usual (see-through pixels, a tiny image, little fine
-        detail), or None."""
-        parts = [transparency_warning(self.transparent), self.tiny,
-                 None if self.detail is None else low_detail_warning(self.detail)]
-        return " ".join(p for p in parts if p) or None
+        """The full ``cautions`` in one text, or None."""
+        return " ".join(long for _, long in self.cautions) or None
 
     @property
     def short_warnings(self) -> list[str]:
-        """``warning`` in a few words each, for a table cell."""
-        low = self.detail is not None and low_detail_warning(self.detail) is not None
-        return [w for w, on in (("see-through pixels, scored on white", bool(self.transparent)),
-                                ("tiny image: the verdict says little", self.tiny is not None),
-                                ("little fine detail: fakes pass as real more often", low and self.tiny is None)) if on]
+        """``cautions`` in a few words each, for a table cell."""
+        return [short for short, _ in self.cautions]
 
     @property
     def p_fake(self) -> float | None:
@@ -106,7 +121,8 @@ def judge_uploads(detector: Detector, files, *, face_crop: bool = False,
 
     A file that cannot be read gets an ``error`` message naming it; the rest of the
     batch is scored in one pass. With ``face_crop`` the largest face is cropped first
-    (when none is found the whole image is used and ``face.message`` says so). Uploads are
+    (when none is found the whole image is used and ``face.message`` says so); either way a
+    picture with no face found gets a warning. Uploads are
     read as a person's photo (``open_photo``: upright, see-through pixels on white); the names
     in ``as_stored``, test-set files taken into the tester, are read as the test-set pass read
     them (``open_image``, with its draft size), so they get the score the other pages show."""
@@ -125,10 +141,12 @@ def judge_uploads(detector: Detector, files, *, face_crop: bool = False,
         except ImageError as exc:
             results.append(UploadVerdict(name, error=str(exc)))
             continue
-        face = crop_face(image) if face_crop else None
+        looked = crop_face(image)  # ~0.1 s: even uncropped, a picture with no face is worth a warning
+        face = looked if face_crop else None
         results.append(UploadVerdict(name, image=image, scored=face.image if face else image, face=face,
                                      width=info["width"], height=info["height"], digest=bytes_digest(bytes(data)),
-                                     transparent=info["transparent"] if photo else 0.0))  # on white only in a photo
+                                     transparent=info["transparent"] if photo else 0.0,  # on white only in a photo
+                                     face_found=looked.found))
     good = [i for i, r in enumerate(results) if r.ok]
     scores, members = score_images_and_members(detector, [results[i].scored for i in good], settings)
     members = members or [None] * len(good)

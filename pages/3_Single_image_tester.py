@@ -65,8 +65,8 @@ for i, r in enumerate(results):
         cols = st.columns(3 if r.face is not None else 2)
         cols[0].image(r.image, caption=f"{r.name} ({r.width}x{r.height})", width="stretch")
         if r.face is not None:
-            cols[1].image(r.scored, caption="face crop used" if r.face.found else "whole image used", width="stretch")
-            (cols[1].caption if r.face.found else cols[1].info)(r.face.message)
+            cols[1].image(r.scored, caption="face crop used" if r.cropped else "whole image used", width="stretch")
+            (cols[1].caption if r.cropped else cols[1].info)(r.face.message)
         verdict = r.verdict(t)
         out = cols[-1]
         if r.name in labels:  # truth known: the colour says right or wrong, not which class (green read as "correct")
@@ -87,7 +87,7 @@ for i, r in enumerate(results):
         if r.members:
             out.caption("Ensemble members' P(real) (the verdict uses their mean logit): "
                         + " · ".join(f"{name} {ui.score_text(p)}" for name, p in r.members.items()))
-        out.caption(ui.score_context_words(score_context(set_sweep, r.p_real), ctx.data_dir, r.face is not None)
+        out.caption(ui.score_context_words(score_context(set_sweep, r.p_real), ctx.data_dir, r.cropped)
                     if set_sweep is not None
                     else f"No test-set context: {why}.")
         # the maps come right under the image, above the histogram: further down they were out of sight of the toggle

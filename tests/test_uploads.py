@@ -11,6 +11,7 @@ from PIL import Image
 
 from core.checkpoint import load_detector
 from core.data import DatasetError, scan_test_set
+from core.face import NO_FACE_WARNING, FaceCrop
 from core.inference import score_images
 from core.uploads import (SCORE_MISSING, extract_test_set_zip, judge_uploads, safe_name, scores_as_text, verdict_csv,
                           verdict_table)
@@ -84,6 +85,22 @@ def test_face_crop_falls_back_to_the_whole_image_with_a_message(detector):
     [r] = judge_uploads(detector, [("plain.png", image_bytes("PNG"))], face_crop=True)
     assert r.ok and not r.face.found and "No face found" in r.face.message
     assert r.scored.size == r.image.size
+
+
+def test_a_picture_with_no_face_is_warned_of_cropped_or_not(detector, monkeypatch):
+    """A picture of noise got a confident green REAL and no word that the model knows only faces."""
+    for crop in (False, True):
+        [r] = judge_uploads(detector, [("plain.png", image_bytes("PNG"))], face_crop=crop)
+        assert r.face_found is False and (r.face is not None) == crop and not r.cropped  # the whole image was scored
+        assert r.warning.startswith(NO_FACE_WARNING)
+        assert verdict_table([r], 0.5).loc[0, "message"].startswith("no face found: the verdict may mean nothing")
+    import core.uploads
+
+    monkeypatch.setattr(core.uploads, "crop_face", lambda image: FaceCrop(image, (0, 0, *image.size), True, "Face found"))
+    [r] = judge_uploads(detector, [("face.png", image_bytes("PNG"))])
+    assert r.face_found and r.face is None and not r.cropped and "No face" not in (r.warning or "")
+    assert judge_uploads(detector, [("face.png", image_bytes("PNG"))], face_crop=True)[0].cropped
+    assert "no face" not in verdict_table([r], 0.5).loc[0, "message"]
 
 
 def test_all_bad_batch_scores_nothing(detector):
@@ -188,4 +205,4 @@ def test_a_tiny_upload_is_judged_but_warned_of(detector):
     Image.new("RGB", (20, 16), (120, 90, 80)).save(buf, format="PNG")
     [r] = judge_uploads(detector, [("icon.png", buf.getvalue())])
     assert r.ok and r.p_real is not None and "Tiny image (20x16 pixels" in r.warning
-    assert verdict_table([r], 0.5).loc[0, "message"] == "tiny image: the verdict says little"
+    assert verdict_table([r], 0.5).loc[0, "message"].endswith("; tiny image: the verdict says little")
