@@ -171,9 +171,10 @@ def thumbnail_uri(path: str | os.PathLike, size: int = THUMB_SIZE, cache_dir: Pa
 
 
 SHEET_COLUMNS, SHEET_TILE, SHEET_MAX = 6, 200, 48
-# Okabe-Ito vermillion, blue and yellow: told apart by red-green colour-blind readers too
+# Okabe-Ito vermillion (called orange: that is how it reads, and what other pages call fake's colour), blue and
+# yellow: told apart by red-green colour-blind readers too
 KIND_COLOURS = {FAKE_MISSED: (213, 94, 0), REAL_FLAGGED: (0, 114, 178), BORDERLINE: (240, 228, 66)}
-KIND_COLOUR_NAMES = {FAKE_MISSED: "red", REAL_FLAGGED: "blue", BORDERLINE: "yellow"}
+KIND_COLOUR_NAMES = {FAKE_MISSED: "orange", REAL_FLAGGED: "blue", BORDERLINE: "yellow"}
 
 
 def contact_sheet(rows: pd.DataFrame, title: str, *, columns: int = SHEET_COLUMNS, tile: int = SHEET_TILE,

@@ -167,3 +167,13 @@ def test_the_page_table_names_columns_for_people_and_the_csv_keeps_the_data_name
                                    "distance from threshold", "fine detail"]
     assert shown["P(real)"].tolist() == ["0.5000", "0.4100"] and shown["file"].tolist() == rows["relpath"].tolist()
     assert gallery.gallery_csv(rows).decode().splitlines()[0] == "kind,relpath,group,true,predicted,p_real,distance,detail_share"
+
+
+def test_the_contact_sheet_legend_names_each_frame_colour_by_its_hue():
+    """The legend called the vermillion frame of missed fakes red; it reads, and prints, orange."""
+    import colorsys
+
+    hues = {"orange": (15, 45), "yellow": (45, 70), "blue": (180, 250)}  # degrees
+    for kind, rgb in gallery.KIND_COLOURS.items():
+        lo, hi = hues[gallery.KIND_COLOUR_NAMES[kind]]
+        assert lo <= 360 * colorsys.rgb_to_hsv(*(c / 255 for c in rgb))[0] < hi, kind
