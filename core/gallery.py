@@ -99,14 +99,18 @@ def within(rows: pd.DataFrame, relpaths) -> pd.DataFrame:
 
 
 SHOWN_NAMES = {"relpath": "file", "true": "true class", "predicted": "verdict", "p_real": "P(real)",
-               "distance": "distance from threshold", "detail_share": "fine detail"}
+               "distance": "distance to threshold", "detail_share": "fine detail"}
 
 
 def rows_shown(rows: pd.DataFrame) -> pd.DataFrame:
-    """The gallery list for the page's table: names for people and P(real) written as every page
-    writes it (fixed-width text, so it still sorts); ``gallery_csv`` keeps the data's own names."""
+    """The gallery list for the page's table: names for people (the opened image's details table's
+    "distance to threshold" too) and the numbers written as that table writes them: P(real) and its
+    distance to the threshold, a difference of P(real), to the threshold's 4 decimals
+    (``score_text``), fine detail to 3. Fixed-width text, so the columns still sort;
+    ``gallery_csv`` keeps the data's own names and numbers."""
     shown = rows.drop(columns=["path"], errors="ignore").rename(columns=SHOWN_NAMES)
-    return shown.assign(**{"P(real)": [score_text(p) for p in rows["p_real"]]})
+    return shown.assign(**{"P(real)": rows["p_real"].map(score_text), "distance to threshold": rows["distance"].map(score_text),
+                           "fine detail": rows["detail_share"].map(lambda s: metrics.fmt(s, 3))})
 
 
 def gallery_csv(rows: pd.DataFrame) -> bytes:

@@ -164,7 +164,7 @@ def test_the_page_table_names_columns_for_people_and_the_csv_keeps_the_data_name
     rows = gallery.select_errors(frame, 0.45)
     shown = gallery.rows_shown(rows)
     assert list(shown.columns) == ["kind", "file", "group", "true class", "verdict", "P(real)",
-                                   "distance from threshold", "fine detail"]
+                                   "distance to threshold", "fine detail"]
     assert shown["P(real)"].tolist() == ["0.5000", "0.4100"] and shown["file"].tolist() == rows["relpath"].tolist()
     assert gallery.gallery_csv(rows).decode().splitlines()[0] == "kind,relpath,group,true,predicted,p_real,distance,detail_share"
 
@@ -177,3 +177,26 @@ def test_the_contact_sheet_legend_names_each_frame_colour_by_its_hue():
     for kind, rgb in gallery.KIND_COLOURS.items():
         lo, hi = hues[gallery.KIND_COLOUR_NAMES[kind]]
         assert lo <= 360 * colorsys.rgb_to_hsv(*(c / 255 for c in rgb))[0] < hi, kind
+
+
+def test_the_page_table_writes_the_distance_to_the_threshold_as_p_real_is_written():
+    """The distance is a difference of P(real): the threshold's 4 decimals, as P(real) beside it and
+    the opened image's details, not a float of 17 digits; fine detail to 3, as the details write it."""
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0, 1, 40)
+    frame = pd.DataFrame({"path": [f"/x/{i}.jpg" for i in range(40)], "relpath": [f"{i}.jpg" for i in range(40)],
+                          "label": rng.integers(0, 2, 40), "p_real": p, "group": "", "detail_share": rng.uniform(0, 1, 40)})
+    t = 0.4321
+    rows = gallery.select_errors(frame, t, gallery.KINDS, 0.1)
+    shown = gallery.rows_shown(rows)
+    for column, digits, values in (("distance to threshold", 4, np.abs(rows["p_real"] - t)),
+                                   ("fine detail", 3, rows["detail_share"])):
+        text = shown[column]
+        assert len(rows) > 5 and all(len(v.split(".")[1]) == digits for v in text)
+        np.testing.assert_allclose(text.astype(float), values, atol=0.5 * 10**-digits + 1e-12)
+    from core.dashboard import image_details
+
+    details = image_details(rows.iloc[0], frame.assign(width=1, height=1, format="JPEG", size_bytes=1), t)
+    said = dict(zip(details[""], details["value"]))
+    assert said["distance to threshold"] == shown["distance to threshold"].iloc[0]  # the same words in both places
+    assert said["P(real)"] == shown["P(real)"].iloc[0]
