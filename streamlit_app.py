@@ -39,7 +39,7 @@ if copies is not None and len(copies):
     for level, text in near_copies.resaved_words(copies, len(frame), ctx.seen.where):
         getattr(st, level)(text, icon=":material/content_copy:")
     with st.expander(f"The {len(copies)} re-saved copies"):
-        st.dataframe(copies.drop(columns=["test_path"]), hide_index=True, width="stretch")
+        ui.people_table(st, copies.drop(columns=["test_path"]))
 note = low_detail_set_note(frame["detail_share"])
 if note:
     st.warning(note, icon=":material/blur_on:")

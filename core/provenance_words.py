@@ -12,6 +12,33 @@ from .metric_words import metric_value
 from .metrics import ThresholdSweep, fmt
 from .provenance import Overlap
 
+# The columns of the tables of seen and near-copy test images (an ``Overlap``'s, ``core.near_copies``'),
+# named for a person; their CSV downloads keep the data's own names. Sides: test/other (across two
+# folders), a/b (two images of the test set).
+SHOWN_COLUMNS = {
+    "relpath": "file", "label": "true class",
+    "test_relpath": "test image", "test_label": "test image's class",
+    "other_relpath": "copy in the other folder", "other_label": "copy's class",
+    "a_relpath": "test image", "a_label": "test image's class",
+    "b_relpath": "copy in the test set", "b_label": "copy's class",
+    "seen_as": "copy of a", "distance": "bits apart",
+}
+SHOWN_HELP = {  # by shown name, where the name alone does not say it
+    "copy of a": "training: an image the model learned from; validation: one it was not trained on but chosen "
+                 "by (its best epoch, its threshold)",
+    "bits apart": "How many of the 256 bits of the two perceptual hashes (pHash) differ: re-saved, resized or "
+                  "re-encoded copies of a picture measured at most 4 apart, two different faces 28 or more",
+    "copy in the other folder": "The folder named above to compare with (e.g. the training data)",
+}
+
+
+def shown_table(table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """``table`` with its columns named for a person (``SHOWN_COLUMNS``; others kept) and the help,
+    by shown name, of those the name alone does not explain."""
+    shown = table.rename(columns=SHOWN_COLUMNS)
+    return shown, {name: text for name, text in SHOWN_HELP.items() if name in shown.columns}
+
+
 
 def overlap_short(o: Overlap | None) -> str:
     """A table cell: "trained on 60 · chosen on 163", "none", or "not recorded"."""

@@ -74,7 +74,7 @@ def show_pairs(frame, a: str, b: str, title: str) -> None:
     if len(frame) > len(shown):
         st.caption(f"The first {len(shown)} pairs, closest first; all {len(frame)} in the table.")
     table = frame.drop(columns=[c for c in frame if c.endswith("_path")])
-    st.dataframe(table, hide_index=True, width="stretch")
+    ui.people_table(st, table)  # named for people; the CSV keeps the data's names
     st.download_button("Download these pairs (CSV)", table.to_csv(index=False).encode(), f"near_copies_{a}_{b}.csv",
                        "text/csv", key=f"csv_{a}_{b}")
 
@@ -94,7 +94,7 @@ def show_recorded(frame) -> None:
     if len(frame) > len(shown):
         st.caption(f"The first {len(shown)}, training copies and closest first; all {len(frame)} in the table.")
     table = frame.drop(columns=["test_path"])
-    st.dataframe(table, hide_index=True, width="stretch")
+    ui.people_table(st, table)
     st.download_button("Download these copies (CSV)", table.to_csv(index=False).encode(), "near_copies_model_record.csv",
                        "text/csv", key="csv_record")
 

@@ -35,7 +35,8 @@ def test_nothing_is_read_until_asked_then_copies_are_shown(env):
     assert len(at.dataframe) == 2  # across, within
     assert [b.label for b in at.get("download_button")] == ["Download these pairs (CSV)"] * 2
     across = at.dataframe[0].value
-    assert across[["test_relpath", "other_relpath"]].values.tolist() == [["fake/copy_of_t0.png", "fake/t0.jpg"]]
+    assert across[["test image", "copy in the other folder"]].values.tolist() == [["fake/copy_of_t0.png", "fake/t0.jpg"]]
+    _named_for_people(at)
     # kept for the session: a threshold change elsewhere does not lose it or hash again
     at.sidebar.number_input(key="w_threshold_box").set_value(0.3).run()
     assert not at.exception and len(at.dataframe) == 2
@@ -66,5 +67,19 @@ def test_a_model_that_records_hashes_is_checked_against_its_own_images(env, tmp_
     assert not at.success and any("No near copies" in c.value for c in at.caption)
     assert any("copies of images `random.pth` was trained or chosen on" in s.value for s in at.subheader)
     recorded = at.dataframe[0].value
-    assert recorded[["test_relpath", "seen_as"]].values.tolist() == [["fake/copy_of_t0.png", "training"]]
+    assert recorded[["test image", "copy of a"]].values.tolist() == [["fake/copy_of_t0.png", "training"]]
+    _named_for_people(at)
     assert "Download these copies (CSV)" in [b.label for b in at.get("download_button")]
+
+
+def _named_for_people(at) -> None:
+    """Every table's columns are words, not the data's snake_case names, none twice, and the
+    distance in bits and "copy of a" say what they mean on hover."""
+    import json
+
+    for df in at.dataframe:
+        columns = list(df.value.columns)
+        assert columns and not any("_" in c for c in columns) and len(set(columns)) == len(columns), columns
+        helps = json.loads(df.proto.columns or "{}")
+        for name in {"bits apart", "copy of a"} & set(columns):
+            assert "256" in helps[name]["help"] if name == "bits apart" else "training" in helps[name]["help"]

@@ -201,8 +201,9 @@ def test_overview_page_flags_training_images_and_lists_them(tmp_path, sets, cach
     assert not at.exception
     assert [e.value for e in at.error][0].startswith("12 of the 12 test images (100%; 6 real, 6 fake) are files this "
                                                      "model was trained on")
-    listed = next(df.value for df in at.dataframe if "relpath" in df.value.columns)
-    assert sorted(listed["relpath"]) == sorted(scan_test_set(train).images["relpath"])
+    listed = next(df.value for df in at.dataframe if "file" in df.value.columns)  # named for people
+    assert sorted(listed["file"]) == sorted(scan_test_set(train).images["relpath"])
+    assert set(listed["true class"]) == {"real", "fake"}
     assert "w_unseen_only" not in [t.key for t in at.sidebar.toggle]  # leaving all out would leave nothing
     at.switch_page("pages/7_Compare.py").run()
     assert not at.exception and list(at.dataframe[0].value["test images seen"]) == ["trained on 12"]
@@ -432,8 +433,8 @@ def test_overview_says_which_test_images_are_training_pictures_saved_again(tmp_p
     assert "On the 4 test images it was not trained on" in exact  # the numbers on the rest leave out the copies too
     resaved = [w.value for w in at.warning if "re-saved copies" in w.value]
     assert resaved and resaved[0].startswith("2 of the 7 test images are re-saved copies") and "training images" in resaved[0]
-    listed = next(df.value for df in at.dataframe if "seen_as" in df.value.columns)
-    assert sorted(listed["test_relpath"]) == ["fake/t2.png", "real/t1_small.jpg"]  # not the exact file again
+    listed = next(df.value for df in at.dataframe if "copy of a" in df.value.columns)
+    assert sorted(listed["test image"]) == ["fake/t2.png", "real/t1_small.jpg"]  # not the exact file again
     assert (cache_dir / "phash" / "hashes_upright.csv").is_file()  # hashed once, into the disk cache
     at.run()
     assert not at.exception and any("re-saved copies" in w.value for w in at.warning)

@@ -26,3 +26,23 @@ def test_overlap_in_words_by_level():
     assert overlap_short(overlap(_frame([1]), ["8-q"], seen)) == "none"
     assert overlap_json(some) == {"checked": True, "from": "the checkpoint", "n_images": 4,
                                              "trained_on": ["f0"], "chosen_on": ["f2"]}
+
+
+def test_the_tables_of_copies_are_named_for_people_and_the_data_keeps_its_names():
+    """A page shows ``shown_table``; the CSV download is made from the table it was given."""
+    from core.near_copies import RECORD_COLUMNS, _frame_pairs
+    from core.provenance_words import SHOWN_COLUMNS, shown_table
+
+    side = pd.DataFrame({"relpath": ["real/a.jpg", "fake/b.png"], "label": [1, 0], "path": ["/x/a", "/x/b"]})
+    pairs = pd.DataFrame({"i": [0], "j": [1], "distance": [3]})
+    tables = [_frame_pairs(pairs, side, side, names) for names in (("test", "other"), ("a", "b"))]
+    tables += [pd.DataFrame(columns=RECORD_COLUMNS), side[["relpath", "label"]]]
+    for table in tables:
+        table = table.drop(columns=[c for c in table if c.endswith("_path")])
+        before = list(table.columns)
+        shown, helps = shown_table(table)
+        assert list(table.columns) == before  # the data (and its CSV) keep their names
+        assert not any("_" in c for c in shown.columns) and len(set(shown.columns)) == len(shown.columns)
+        assert set(helps) <= set(shown.columns) and all(helps.values())
+        assert shown.values.tolist() == table.values.tolist()  # renamed, nothing else
+    assert all(k in SHOWN_COLUMNS for k in RECORD_COLUMNS if not k.endswith("_path"))

@@ -32,7 +32,7 @@ from .cached import (  # noqa: F401
     predictions, resaved_copies, scored_predictions, scored_sweep, seen_overlap, slice_frame, sweep,
 )
 from .guards import (  # noqa: F401
-    chart, guard_detector, guard_evaluation, one_class_cards, one_class_pages, set_threshold, show_overlap,
-    test_set_help, threshold_slider, weights_help,
+    chart, guard_detector, guard_evaluation, one_class_cards, one_class_pages, people_table, set_threshold,
+    show_overlap, test_set_help, threshold_slider, weights_help,
 )
 from .state import _save_weights_upload, kept, sidebar  # noqa: F401

@@ -44,6 +44,15 @@ def chart(where, fig, **kwargs):
     return where.plotly_chart(with_screen_fonts(for_dark_theme(fig) if dark else fig), **kwargs)
 
 
+def people_table(where, table: pd.DataFrame, **kwargs):
+    """``where.dataframe`` of a table of seen or near-copy images with its columns named for a
+    person, with help where a name needs it (``provenance_words.shown_table``); a download of
+    ``table`` keeps the data's names."""
+    shown, helps = provenance_words.shown_table(table)
+    config = {name: st.column_config.Column(help=text) for name, text in helps.items()}
+    return where.dataframe(shown, hide_index=True, width="stretch", column_config=config, **kwargs)
+
+
 def show_overlap(o: provenance.Overlap | None, frame: pd.DataFrame, threshold: float, positive: str,
                  copies: pd.DataFrame | None = None) -> None:
     """The overlap in words: an error or warning box when the model trained on test images (with
@@ -55,8 +64,7 @@ def show_overlap(o: provenance.Overlap | None, frame: pd.DataFrame, threshold: f
             rest = provenance_words.unseen_words(frame, o, threshold, positive, trained_copies)
             getattr(st, level)(text + (f" {rest}" if rest else ""), icon=":material/school:")
             with st.expander(f"The {len(o.train)} test images it was trained on"):
-                st.dataframe(o.train.assign(label=o.train["label"].map(LABEL_NAMES)), hide_index=True,
-                             width="stretch")
+                people_table(st, o.train.assign(label=o.train["label"].map(LABEL_NAMES)))
         elif level == "info":
             st.info(text, icon=":material/rule:")
         else:
