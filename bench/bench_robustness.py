@@ -3,7 +3,7 @@ shipped model with decode workers off and at their default, float32 and bfloat16
 
 Scores the validation split (or ``--data``) under two perturbations (blur sigma 2, JPEG
 q50), uncached, ``--repeats`` times each, and prints the median images/s per setting.
-The page's time estimate (``core.robustness.CPU_IMAGES_PER_S``) and the choice to keep
+The page's time estimate (``core.pace.CPU_IMAGES_PER_S``) and the choice to keep
 decode workers on the CPU come from this table.
 
     .venv/bin/python bench/bench_robustness.py [--data data/ciplab_split/val] [--weights weights/default.pth]

@@ -320,9 +320,9 @@ def set_role_words(overlap) -> str:
 
 def cpu_time_words(n_images: int, fast: bool, device_type: str) -> str:
     """What a pass over ``n_images`` will cost, for a button's caption: "" off the CPU (a GPU
-    takes seconds). The rate is ``robustness.CPU_IMAGES_PER_S`` (measured with the shipped
+    takes seconds). The rate is ``pace.CPU_IMAGES_PER_S`` (measured with the shipped
     ensemble on a quiet 2-core CPU; a busy machine is slower, which is said)."""
-    from .robustness import CPU_IMAGES_PER_S
+    from .pace import CPU_IMAGES_PER_S
 
     if device_type != "cpu":
         return ""

@@ -28,7 +28,7 @@ import torch
 from PIL import Image, ImageFilter
 from torch.utils.data import DataLoader, Dataset
 
-from . import prediction_cache
+from . import pace, prediction_cache
 from .atomic import atomic_path
 from .checkpoint import Detector
 from .data import LABEL_NAMES, TestSet, require_readable
@@ -36,6 +36,7 @@ from .evaluation import evaluate
 from .inference import InferenceSettings, Progress, score_batch, set_draft_size
 from .metric_words import score_text
 from .metrics import MetricUnavailable, ThresholdSweep, fmt, predicted_real
+from .pace import CPU_IMAGES_PER_S  # noqa: F401  (the benchmark figure, re-exported)
 from .preprocess import ImageError, open_image
 from .quality import detail_share, low_detail_share
 
@@ -223,13 +224,6 @@ def _tta(settings: InferenceSettings) -> InferenceSettings:
     return InferenceSettings(settings.fast, True, settings.batch_size, settings.workers)
 
 
-# Measured by bench/bench_robustness.py on this 2-core CPU: the shipped two-model ensemble scores
-# perturbed copies at 10.4 images/s in float32 and 25.8 in bfloat16 (fast) with the malloc settings
-# `make run` exports (core/malloc_tuning.py; 8.3 and 16.2 without them, session 17); a rough figure,
-# by precision (the `fast` setting), for telling a person what a click will cost.
-CPU_IMAGES_PER_S = {False: 10.0, True: 24.0}
-
-
 def conditions_words(perturbations=DEFAULT_PERTURBATIONS, tta: bool = True) -> str:
     """The conditions a sweep runs, grouped by kind: "JPEG q95, q75 · blur σ1, σ2 · flip TTA"."""
     kinds: dict[str, list[str]] = {}
@@ -309,6 +303,8 @@ def robustness_sweep(detector: Detector, test_set: TestSet, *, threshold: float 
         base = table.loc[0, m]
         table[f"d_{m}"] = [None if v is None or base is None else v - base for v in table[m]]
     table["flips"] = [0] + [len(RobustnessSweep(table, scores, threshold).flips(n)) for n, _, _ in conditions[1:]]
+    # the speed this machine gave, for the next sweep's estimate (core.pace); cached images did no work
+    pace.record(pace.SWEEP, detector.sha256, detector.device.type, settings.fast, done - cached, time.perf_counter() - start)
     return RobustnessSweep(table=table, scores=scores, threshold=threshold)
 
 

@@ -22,7 +22,7 @@ if ss.get("robustness_key") != key:
     ask = st.empty()  # the button goes once pressed: the results below must not sit under a "Run" button
     if todo:
         with ask.container():
-            cost = ui.cpu_time_words(todo, ctx.fast, ctx.detector.device.type)
+            cost = ui.sweep_time_words(todo, ctx.detector.sha256, ctx.detector.device.type, ctx.fast)  # from what was measured here
             st.caption(f":material/schedule: Conditions: {conditions_words()}. {cost}")
             if not st.button(f"Run the sweep ({todo:,} of {total:,} images still to score; cached on disk after)",
                              icon=":material/play_arrow:"):

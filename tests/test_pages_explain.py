@@ -30,11 +30,15 @@ def test_explanations_page_shows_maps_and_region_figure(env):
     assert at.get("plotly_chart") and at.dataframe
 
 
-def test_robustness_page_runs_the_sweep(env):
+def test_robustness_page_runs_the_sweep(env, monkeypatch, tmp_path):
+    from core import pace
+
+    monkeypatch.setattr(pace, "_MEASURED", {})
     at = start("pages/9_Robustness.py")
     assert not at.exception, at.exception
-    # before the click: what will run and roughly how long
-    assert any("Conditions: JPEG q95, q75, q50, q30" in c.value and "2-core CPU" in c.value for c in at.caption)
+    # before the click: what will run and roughly how long (8 images scored: too few to measure a speed)
+    assert any("Conditions: JPEG q95, q75, q50, q30" in c.value and "Not measured on this machine yet" in c.value
+               and "2-core CPU" in c.value for c in at.caption)
     _click(at, "Run the sweep")
     assert not any("Conditions:" in c.value for c in at.caption)  # gone with the button
     assert at.get("plotly_chart")
@@ -46,6 +50,11 @@ def test_robustness_page_runs_the_sweep(env):
     assert not again.exception, again.exception
     assert not [b for b in again.button if b.label.startswith("Run the sweep")]
     assert "0.300" in again.caption[0].value and again.get("plotly_chart")
+    # another set for the same model: estimated from the speed that sweep measured here
+    point_app_at(monkeypatch, make_test_set(tmp_path / "other", n_real=3, n_fake=3, size=48, seed=5), env[1])
+    other = start("pages/9_Robustness.py")
+    assert not other.exception, other.exception
+    assert any("last robustness sweep on this machine" in c.value and "images/s" in c.value for c in other.caption)
 
 
 def test_feature_map_page_runs_both_projections(env, monkeypatch):

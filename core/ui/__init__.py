@@ -27,6 +27,7 @@ from ..metric_words import (  # noqa: F401
     metric_delta, metric_help, metric_label, metric_table, metric_value, missing_as_na, rows_as_text, score_text,
 )
 from ..metrics import SHARE_METRICS  # noqa: F401
+from ..pace import sweep_time_words  # noqa: F401
 from .cached import (  # noqa: F401
     _with_seen, analysis, analysis_key, compare_runs, context_for, feature_layout, judge_uploads, near_copies,
     predictions, resaved_copies, scored_predictions, scored_sweep, seen_overlap, slice_frame, sweep,

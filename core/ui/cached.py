@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from .. import near_copies as nc
-from .. import prediction_cache, provenance, uploads
+from .. import pace, prediction_cache, provenance, uploads
 from ..bootstrap import DEFAULT_RESAMPLES
 from ..checkpoint import CheckpointError, Detector, load_detector, resolve_device
 from ..dashboard import Context, file_stamp, files_signature, progress_text, resolve_path, seen_fields, weights_stamp
@@ -57,14 +57,18 @@ def predictions(ctx: Context) -> Predictions:
     if key in _UNKEPT:
         preds = _UNKEPT[key]
     elif key not in _WARM:
-        bar = st.progress(0.0, text="Scoring the test set…")
+        bar, last = st.progress(0.0, text="Scoring the test set…"), []
 
         def report(p: Progress) -> None:
             bar.progress(min(1.0, p.done / p.total) if p.total else 1.0, text=progress_text(p))
+            last[:] = [p]
 
         # this run's own counts: the cached copy would call every image "from cache"
         preds = predict_test_set(ctx.detector, ctx.test_set, ctx.settings, progress=report)
         bar.empty()
+        if last and not last[0].waiting:  # this machine's speed, for the Robustness page's estimate
+            pace.record(pace.CLEAN, ctx.detector.sha256, ctx.detector.device.type, ctx.fast,
+                        last[0].done - last[0].cached, last[0].elapsed_s)
         if preds.note:  # not on disk: the other pages and later reruns read it from here
             while len(_UNKEPT) >= 4:
                 _UNKEPT.pop(next(iter(_UNKEPT)))

@@ -1,0 +1,91 @@
+"""How fast this machine has been scoring images, so a button can say what a click will cost
+from what was measured here, not only from a benchmark on a quiet machine.
+
+A robustness sweep estimated from a fixed 10 images/s said ~3 min on a loaded 2-core CPU and
+took 763 s. So the app records the speed it measured (per model, device type and precision, in
+this process: every session of the server shares the machine) and estimates from that:
+
+- ``SWEEP``: a robustness sweep's own speed (decode, perturb, score: the work it will repeat);
+- ``CLEAN``: scoring a test set without perturbations (no blur or re-encoding, so a sweep is
+  likely slower);
+- neither: ``CPU_IMAGES_PER_S``, said to be a benchmark figure.
+
+Streamlit-free and torch-free.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+SWEEP, CLEAN = "sweep", "clean"
+# Fewer freshly scored images than this give a rate that is mostly start-up (the first batch).
+MIN_IMAGES = 16
+
+# Measured by bench/bench_robustness.py on this 2-core CPU: the shipped two-model ensemble scores
+# perturbed copies at 10.4 images/s in float32 and 25.8 in bfloat16 (fast) with the malloc settings
+# `make run` exports (core/malloc_tuning.py; 8.3 and 16.2 without them, session 17); a rough figure,
+# by precision (the `fast` setting), for when nothing has been measured here yet.
+CPU_IMAGES_PER_S = {False: 10.0, True: 24.0}
+
+
+@dataclass(frozen=True)
+class Pace:
+    """A measured speed: ``images`` freshly scored (not read from a cache) at ``images_per_s``,
+    measured at ``at`` (``time.time()``)."""
+
+    images_per_s: float
+    images: int
+    at: float
+
+
+_MEASURED: dict[tuple, Pace] = {}
+
+
+def record(kind: str, weights_sha: str, device_type: str, fast: bool, images: int, seconds: float,
+           now: float | None = None) -> Pace | None:
+    """Keep the speed of ``images`` scored in ``seconds`` (the latest of its kind replaces the
+    last); None, and nothing kept, under ``MIN_IMAGES`` images."""
+    if images < MIN_IMAGES or seconds <= 0:
+        return None
+    pace = Pace(images / seconds, int(images), time.time() if now is None else now)
+    _MEASURED[(kind, weights_sha, device_type, bool(fast))] = pace
+    return pace
+
+
+def measured(kind: str, weights_sha: str, device_type: str, fast: bool) -> Pace | None:
+    return _MEASURED.get((kind, weights_sha, device_type, bool(fast)))
+
+
+def _duration(seconds: float) -> str:
+    minutes = seconds / 60
+    return "under a minute" if minutes < 1 else f"about {minutes:.0f} min"
+
+
+def _ago(pace: Pace, now: float) -> str:
+    minutes = (now - pace.at) / 60
+    return "just now" if minutes < 1 else f"{minutes:.0f} min ago"
+
+
+def sweep_time_words(n_images: int, weights_sha: str, device_type: str, fast: bool, now: float | None = None) -> str:
+    """What scoring ``n_images`` in a robustness sweep will cost, and what the figure rests on:
+    this model's last sweep here (same device and precision), else its clean test-set pass here,
+    else the benchmark figure ``CPU_IMAGES_PER_S`` (CPU only: "" on a GPU, where it takes seconds)."""
+    now = time.time() if now is None else now
+    precision = "bfloat16" if fast else "float32"
+    sweep, clean = (measured(k, weights_sha, device_type, fast) for k in (SWEEP, CLEAN))
+    if sweep:
+        when = _duration(n_images / sweep.images_per_s)
+        return (f"{when[0].upper() + when[1:]} at {sweep.images_per_s:.1f} images/s, the speed of this model's last "
+                f"robustness sweep on this machine ({device_type.upper()}, {precision}, {sweep.images} images, "
+                f"{_ago(sweep, now)}).")
+    if clean:
+        when = _duration(n_images / clean.images_per_s)
+        return (f"{when[0].upper() + when[1:]}, likely more: this model scored the clean test set on this machine at "
+                f"{clean.images_per_s:.1f} images/s ({device_type.upper()}, {precision}, {_ago(clean, now)}); each "
+                "perturbed copy is also blurred, re-encoded or resized, so a sweep is likely slower.")
+    if device_type != "cpu":
+        return ""
+    rate = CPU_IMAGES_PER_S[bool(fast)]
+    return (f"Not measured on this machine yet: {_duration(n_images / rate)} at {rate:.0f} images/s, a benchmark of the "
+            "shipped ensemble on a quiet 2-core CPU; longer while other work runs. Once it runs, the bar gives the time "
+            "left at the speed it measures.")
