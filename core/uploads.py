@@ -36,6 +36,9 @@ UPLOAD_TYPES = tuple(ext.lstrip(".") for ext in IMAGE_EXTENSIONS)  # what a test
 MAX_IMAGE_UPLOAD_MB = 100  # per face image in the dashboard's uploaders (the server's own limit, 1 GB, is for zips)
 MAX_ZIP_BYTES = 2 * 1024**3  # uncompressed total
 MAX_ZIP_FILES = 50_000
+# Streamlit material icons of the reasons a verdict is trusted less (``UploadVerdict.cautions``)
+TRANSPARENT_ICON, NO_FACE_ICON = ":material/opacity:", ":material/face_retouching_off:"
+TINY_ICON, LOW_DETAIL_ICON = ":material/photo_size_select_small:", ":material/blur_on:"
 
 
 @dataclass(frozen=True)
@@ -71,29 +74,31 @@ class UploadVerdict:
         return None if self.scored is None else tiny_image_warning(*self.scored.size)
 
     @property
-    def cautions(self) -> list[tuple[str, str]]:
-        """Why this verdict deserves less trust than usual, as (a few words for a table cell, the
-        full warning): see-through pixels, no face found, a tiny image, else little fine detail."""
+    def cautions(self) -> list[tuple[str, str, str]]:
+        """Why this verdict deserves less trust than usual, one (icon, a few words for a table cell,
+        the full warning) a reason: see-through pixels, no face found, a tiny image, else little
+        fine detail. Each reason has its own icon, so a page's boxes say at a glance which it is
+        (a blur icon over a cut-out read as "blurred")."""
         out = []
         if self.transparent:
-            out.append(("see-through pixels, scored on white", transparency_warning(self.transparent)))
+            out.append((TRANSPARENT_ICON, "see-through pixels, scored on white", transparency_warning(self.transparent)))
         if self.face_found is False:
-            out.append(("no face found: the verdict may mean nothing", NO_FACE_WARNING))
+            out.append((NO_FACE_ICON, "no face found: the verdict may mean nothing", NO_FACE_WARNING))
         if self.tiny is not None:
-            out.append(("tiny image: the verdict says little", self.tiny))
+            out.append((TINY_ICON, "tiny image: the verdict says little", self.tiny))
         elif self.detail is not None and low_detail_warning(self.detail) is not None:
-            out.append(("little fine detail: fakes pass as real more often", low_detail_warning(self.detail)))
+            out.append((LOW_DETAIL_ICON, "little fine detail: fakes pass as real more often", low_detail_warning(self.detail)))
         return out
 
     @property
     def warning(self) -> str | None:
         """The full ``cautions`` in one text, or None."""
-        return " ".join(long for _, long in self.cautions) or None
+        return " ".join(long for _, _, long in self.cautions) or None
 
     @property
     def short_warnings(self) -> list[str]:
         """``cautions`` in a few words each, for a table cell."""
-        return [short for short, _ in self.cautions]
+        return [short for _, short, _ in self.cautions]
 
     @property
     def p_fake(self) -> float | None:

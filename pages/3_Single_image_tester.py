@@ -77,8 +77,8 @@ for i, r in enumerate(results):
             out.markdown(pick_words(labels[r.name], verdict, t))
         else:
             (out.success if verdict == "REAL" else out.error)(f"Verdict: **{verdict}** at threshold {t:.4f}")
-        if r.warning:
-            out.warning(r.warning, icon=":material/blur_on:")
+        for icon, _, text in r.cautions:  # a box a reason, each with its icon
+            out.warning(text, icon=icon)
         seen_note = upload_words(r.seen_as(seen))
         if seen_note:
             (out.warning if "training image" in r.seen_as(seen) else out.info)(seen_note, icon=":material/school:")

@@ -129,3 +129,20 @@ def test_a_16_bit_see_through_level_marks_only_its_own_pixels(level):
     photo, _ = open_photo(buf.getvalue(), name="grey16.png")
     assert photo.getpixel((0, 0)) == (255, 255, 255) and photo.getpixel((40, 40)) == plain.getpixel((40, 40))
     assert photo.getpixel((40, 40)) == (117, 117, 117)  # 30000 / 257, the scaled grey, not white
+
+
+def test_each_reason_to_trust_a_verdict_less_gets_its_own_valid_icon():
+    """See-through pixels said under the low-detail warning's blur icon read as "blurred"."""
+    from streamlit.string_util import validate_material_icon
+
+    from core.uploads import UploadVerdict
+
+    r = UploadVerdict("cut.png", scored=Image.new("RGB", (20, 16)), p_real=0.5, detail=0.0, transparent=0.75,
+                      face_found=False)
+    icons, shorts, texts = zip(*r.cautions)
+    assert [t.split(" ")[0] for t in texts] == ["Transparent", "No", "Tiny"]  # tiny says what low detail would
+    assert list(shorts) == r.short_warnings and r.warning == " ".join(texts)
+    blurred = UploadVerdict("b.png", scored=Image.new("RGB", (96, 96)), p_real=0.5, detail=0.0)
+    [(blur_icon, _, text)] = blurred.cautions
+    assert text.startswith("Little") and len(set(icons) | {blur_icon}) == 4
+    assert all(validate_material_icon(i) for i in (*icons, blur_icon))
