@@ -50,22 +50,46 @@ class OutputError(Exception):
     """An output that cannot be written; the message names it and why."""
 
 
+def _os_words(exc: OSError) -> str:
+    """'file name too long' from an OSError (``core.data.os_error_words``, without importing pandas)."""
+    why = exc.strerror or str(exc)
+    return why[:1].lower() + why[1:]
+
+
+def _cannot_create_in(folder: Path) -> str | None:
+    """Why no file can be made in ``folder``, found by making (and removing) one: ``os.access``
+    says yes to root everywhere, /proc included, and knows nothing of a read-only mount."""
+    import tempfile
+
+    try:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".write-check-")
+    except OSError as exc:
+        return f"cannot be written in {folder} ({_os_words(exc)})"
+    os.close(fd)
+    os.unlink(name)
+    return None
+
+
 def unwritable(out: str) -> str | None:
     """Why a file cannot be written at ``out`` (a folder there, something that is not a
-    regular file, a parent that is a file or not writable), or None."""
+    regular file, a parent that is a file or where no file can be made, a name the system
+    refuses), or None."""
     if out == "-":  # standard output
         return None
     path = Path(out)
-    if path.is_dir():
-        return "is a folder; give a file name"
-    if path.exists() and not path.is_file():  # a device (/dev/full), pipe or socket: never replaced
-        return "is not a regular file; give a file name (or - for standard output)"
-    parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), None)
-    if parent is None or not parent.is_dir():
-        return f"{parent} is not a folder"
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        return "cannot be written here (permission denied)"
-    return None
+    try:
+        if path.is_dir():
+            return "is a folder; give a file name"
+        if path.exists() and not path.is_file():  # a device (/dev/full), pipe or socket: never replaced
+            return "is not a regular file; give a file name (or - for standard output)"
+        parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), None)
+        if parent is None or not parent.is_dir():
+            return f"{parent} is not a folder"
+        if path.exists() and not os.access(path, os.W_OK):
+            return "cannot be written here (permission denied)"
+        return _cannot_create_in(parent)
+    except OSError as exc:  # a name too long for the file system, say
+        return f"cannot be written ({_os_words(exc)})"
 
 
 def checkpoint_name_problem(out: str) -> str | None:
@@ -97,20 +121,29 @@ def out_problem(command: str, args: argparse.Namespace) -> str | None:
             return "is the checkpoint this command reads; write to another file"
         return unwritable(out) or (checkpoint_name_problem(out) if command in ("train", "ensemble") else None)
     if command in FOLDER_OUTPUTS:
-        path = Path(out)
-        if path.exists() and not path.is_dir():
-            return "is a file; give a folder"
-        below = next(p for p in [path.absolute(), *path.absolute().parents] if p.exists())  # what mkdir would write in
-        if not below.is_dir():
-            return f"{below} is a file, not a folder"
-        if not os.access(below, os.W_OK):
-            return f"cannot be written in {below} (permission denied)"
-        data = getattr(args, "data", None)
-        if command == "split" and data:
-            inside, root = path.resolve(), Path(data).resolve()
-            if inside == root or root in inside.parents:  # its links under real/ or fake/ would become images
-                return (f"is inside the data set {data}: the split's links would be read as its images (fakes under "
-                        "real/); choose a folder outside it")
+        try:
+            return _folder_problem(command, Path(out), getattr(args, "data", None))
+        except OSError as exc:  # a name too long for the file system, say
+            why = exc.strerror or str(exc)
+            return f"cannot be written ({why[:1].lower() + why[1:]})"
+    return None
+
+
+def _folder_problem(command: str, path: Path, data: str | None) -> str | None:
+    """``out_problem`` for a command that writes a folder."""
+    if path.exists() and not path.is_dir():
+        return "is a file; give a folder"
+    below = next(p for p in [path.absolute(), *path.absolute().parents] if p.exists())  # what mkdir would write in
+    if not below.is_dir():
+        return f"{below} is a file, not a folder"
+    problem = _cannot_create_in(below)
+    if problem:
+        return problem
+    if command == "split" and data:
+        inside, root = path.resolve(), Path(data).resolve()
+        if inside == root or root in inside.parents:  # its links under real/ or fake/ would become images
+            return (f"is inside the data set {data}: the split's links would be read as its images (fakes under "
+                    "real/); choose a folder outside it")
     return None
 
 

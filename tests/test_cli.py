@@ -273,6 +273,24 @@ def test_bad_numbers_are_refused_when_the_command_line_is_read(argv, why, capsys
     assert exit_.value.code == 2 and why in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv,flag", [
+    (["evaluate", "--data", "nowhere", "--json", "/proc/m.json"], "--json /proc/m.json: cannot be written in /proc"),
+    (["train", "--data", "nowhere", "--out", "/proc/m.pth"], "--out /proc/m.pth: cannot be written in /proc"),
+    (["split", "--data", "nowhere", "--out", "/proc/split"], "--out /proc/split: cannot be written in /proc"),
+    (["evaluate", "--data", "nowhere", "--json", "{long}.json"], "file name too long"),
+    (["train", "--data", "nowhere", "--out", "{long}.pth"], "file name too long"),
+    (["split", "--data", "nowhere", "--out", "{long}"], "file name too long"),
+])
+def test_an_output_no_file_can_be_made_in_is_refused_before_any_work(argv, flag, tmp_path, capsys):
+    """os.access says yes to root in /proc, so train ran its epochs and then lost them to a
+    traceback from torch.save; a name too long for the file system was a traceback at once."""
+    argv = [a.replace("{long}", str(tmp_path / ("a" * 300))) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert flag.lower() in err.lower() and "Traceback" not in err and "nowhere" not in err  # before the data is read
+    assert not list(tmp_path.iterdir())  # the write check leaves nothing behind
+
+
 def test_the_api_refuses_a_port_out_of_range(capsys):
     from core.api import build_parser
 
