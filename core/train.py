@@ -39,7 +39,7 @@ from .preprocess import Preprocessing
 from .train_card import build_card, init_lineage, write_model_card
 from .train_data import (class_balanced_weights, decode_frame, epoch_loader, pre_crop_size, split_frames,
                          train_dataset, val_copies_of_train, val_dataset)
-from .train_resume import interrupted_words, load_state, restore, resume_problem, save_state
+from .train_resume import interrupted_words, load_state, restore, resume_problem, save_state, saved_or_said
 
 
 class TrainingDiverged(RuntimeError):
@@ -327,9 +327,10 @@ def _finish(args, out: Path, last_path: Path, model, lineage, device, amp_dtype,
                       final_tta, run["train_seconds"], run["schedule_changes"], run["val_copies"])
     card["init_from"] = lineage
     model = model.cpu().to(memory_format=torch.contiguous_format)
-    save_checkpoint(out, model, Preprocessing(input_size=args.image_size), threshold=0.5,
-                    threshold_source="0.5: the report's rule (model trained class-balanced)", training=card, half=args.half)
-    write_model_card(out, card)
+    with saved_or_said(out, f"the run is kept in {last_path}: free space and run the same command with --resume to write it"):
+        save_checkpoint(out, model, Preprocessing(input_size=args.image_size), threshold=0.5,
+                        threshold_source="0.5: the report's rule (model trained class-balanced)", training=card, half=args.half)
+        write_model_card(out, card)
     best = run["best"]
     print(f"best epoch {best['epoch']}: val ROC-AUC {final['roc_auc']:.4f}, accuracy {final['accuracy']:.4f}"
           + (f"; with flip TTA ROC-AUC {final_tta['roc_auc']:.4f}, accuracy {final_tta['accuracy']:.4f}" if final_tta else "")

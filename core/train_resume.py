@@ -9,11 +9,14 @@ finished is not thrown away by a command without ``--resume``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import sys
 from pathlib import Path
 
 import torch
+
+from .cli import OutputError
 
 # May differ on --resume: how long the run goes on, how many processes load its data (each draw's
 # augmentation is seeded on its own: train_data.SeededDraws), and what is written at the end
@@ -76,6 +79,9 @@ def resume_problem(args: argparse.Namespace, last_path: Path, state: dict | None
     an unfinished run that a fresh start would overwrite, or a --resume with other options
     or fewer epochs than are done. None when it may run."""
     if state is None:
+        if args.resume:
+            return (f"--resume: there is no {last_path} to resume from (no run with this --out saved an epoch here); "
+                    "drop --resume to start a fresh run")
         return None
     done = state["epoch"]
     if not args.resume:
@@ -84,6 +90,10 @@ def resume_problem(args: argparse.Namespace, last_path: Path, state: dict | None
         return (f"{last_path} holds an unfinished run (epoch {done} of {(state.get('args') or {}).get('epochs', '?')} "
                 f"done): add --resume to continue it, or delete {last_path} to start over")
     diffs = changed_options(state.get("args") or {}, args)
+    used, here = state.get("device_used"), _comparable("device", args.device)
+    if used and used != here and not any(d.startswith("--device") for d in diffs):
+        diffs.append(f"--device: the saved run trained on {used}, --device {args.device} picks {here} here "
+                     "(its precision and the card's device would change mid-run)")
     if diffs:
         allowed = ", ".join("--" + n.replace("_", "-") for n in MAY_CHANGE)
         return (f"--resume: {last_path} was saved by a run with other options, and its model card would describe "
@@ -92,19 +102,56 @@ def resume_problem(args: argparse.Namespace, last_path: Path, state: dict | None
                 f"ones, start over: drop --resume and delete {last_path}, or choose another --out.")
     if args.epochs < done:
         return f"--resume --epochs {args.epochs}: {last_path} has already trained {done} epochs; give --epochs {done} or more"
+    best = state["best"]["epoch"]
+    if args.epochs > done and done - best >= args.patience:
+        return (f"--resume --epochs {args.epochs}: the saved run stopped early after epoch {done} (no better validation "
+                f"ROC-AUC since epoch {best}, --patience {args.patience}), so it would stop again before training; "
+                f"give --patience {done - best + 1} or more to train more epochs")
     return None
 
 
 def save_state(last_path: Path, args, model, head, ema, optimizer, scheduler, run: dict, epoch: int) -> None:
     """Everything ``--resume`` needs after ``epoch``, written atomically (an interrupt mid-write keeps the last one)."""
     tmp = last_path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "region_head": head.state_dict() if head is not None else None,
-                "ema": ema.state_dict() if ema is not None else None,
-                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "history": run["history"], "best": run["best"], "best_state": run["best_state"], "epoch": epoch,
-                "train_seconds": run["train_seconds"], "schedule_changes": run["schedule_changes"],
-                "args": {k: _resolved(k, v) for k, v in vars(args).items()} | {"func": None}}, tmp)
-    tmp.replace(last_path)
+    kept = (f"{last_path} still holds epoch {run['saved_epoch']}: free space and continue with --resume"
+            if run.get("saved_epoch") else "nothing was saved")
+    with saved_or_said(last_path, kept, f"epoch {epoch} to "):
+        try:
+            torch.save({"model": model.state_dict(), "region_head": head.state_dict() if head is not None else None,
+                        "ema": ema.state_dict() if ema is not None else None,
+                        "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                        "history": run["history"], "best": run["best"], "best_state": run["best_state"], "epoch": epoch,
+                        "train_seconds": run["train_seconds"], "schedule_changes": run["schedule_changes"],
+                        "device_used": next(model.parameters()).device.type,
+                        "args": {k: _resolved(k, v) for k, v in vars(args).items()} | {"func": None}}, tmp)
+            tmp.replace(last_path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+class SaveFailed(OutputError):
+    """A checkpoint or resume state that could not be written (disk full, folder gone); the message
+    says what is kept. ``python -m core`` prints it as one error line, exit 2."""
+
+
+@contextlib.contextmanager
+def saved_or_said(path: Path, kept: str, what: str = ""):
+    """Writes to ``path`` inside; a failed one raises ``SaveFailed`` saying ``what`` could not be
+    saved to ``path``, why, and ``kept``, what is left (not a traceback after an hour of training)."""
+    try:
+        yield
+    except (OSError, RuntimeError) as exc:  # torch.save says a failed write as a RuntimeError
+        raise SaveFailed(f"could not save {what}{path} ({save_error_words(exc)}); {kept}") from None
+
+
+def save_error_words(exc: Exception) -> str:
+    """The reason a write failed: torch.save's RuntimeError ("[enforce fail at inline_container.cc:747] .
+    open file failed with strerror: No space left on device") cut to its last part."""
+    if isinstance(exc, OSError):
+        why = exc.strerror or str(exc)
+    else:
+        why = str(exc).rsplit("strerror:", 1)[-1].strip() if "strerror:" in str(exc) else "the write failed"
+    return why[:1].lower() + why[1:]
 
 
 def extend_cosine(optimizer, scheduler, last_lr: float, done: int, total: int) -> float:
@@ -137,8 +184,8 @@ def _replan(args: argparse.Namespace, state: dict, optimizer, scheduler) -> list
     --resume gives the cosine schedule another epoch count than the saved run's."""
     changes = list(state.get("schedule_changes", []))
     planned = (state.get("args") or {}).get("epochs", args.epochs)
-    if args.schedule != "cosine" or planned == args.epochs or not state["history"]:
-        return changes
+    if args.schedule != "cosine" or planned == args.epochs or not state["history"] or args.epochs <= state["epoch"]:
+        return changes  # the same plan, or no epoch left to train under a new one
     last_lr = trained_lr(state)
     lr = extend_cosine(optimizer, scheduler, last_lr, state["epoch"], args.epochs)
     print(f"cosine schedule re-planned from {planned} to {args.epochs} epochs: annealed from epoch {state['epoch']}'s "
@@ -153,10 +200,7 @@ def restore(args: argparse.Namespace, last_path: Path, state: dict | None, model
     re-planned for a new ``--epochs``), else a fresh start."""
     fresh = {"history": [], "best": {"roc_auc": -1.0, "epoch": 0}, "best_state": None, "start_epoch": 1,
              "train_seconds": 0.0, "schedule_changes": [], "saved_epoch": 0}
-    if not args.resume:
-        return fresh
-    if state is None:
-        print(f"no {last_path} to resume from; starting at epoch 1", file=sys.stderr)
+    if not args.resume or state is None:  # --resume without a state is refused before (resume_problem)
         return fresh
     model.load_state_dict(state["model"])
     if head is not None:

@@ -386,3 +386,82 @@ def test_resume_reads_old_states_rate_and_compares_paths_and_devices_as_what_the
     assert changed_options(saved, same) == []
     assert changed_options(saved, argparse.Namespace(data="set", device="auto", lr=2e-4)) == [
         f"--data: saved {tmp_path / 'set'}, given set"]
+
+
+def test_a_failed_save_is_one_line_that_says_what_is_kept_and_resume_finishes_the_run(tmp_path, train_set, capsys,
+                                                                                      monkeypatch):
+    """A full disk or a vanished folder made torch.save raise after the epochs had trained: a traceback, exit 1."""
+    import core.train
+    import core.train_resume
+
+    out, real_save, calls = tmp_path / "m.pth", torch.save, []
+
+    def full_on_second_epoch(obj, path, *a, **k):
+        calls.append(path)
+        if len(calls) == 2:
+            raise RuntimeError("[enforce fail at inline_container.cc:747] . open file failed with strerror: "
+                               "No space left on device")
+        return real_save(obj, path, *a, **k)
+
+    monkeypatch.setattr(core.train_resume.torch, "save", full_on_second_epoch)
+    assert main(["train", "--data", str(train_set), "--out", str(out), *ARGS]) == 2
+    err = capsys.readouterr().err
+    last = tmp_path / "m.pth.last.pt"
+    assert (f"error: could not save epoch 2 to {last} (no space left on device); {last} still holds epoch 1: "
+            "free space and continue with --resume") in err and "Traceback" not in err
+    assert not last.with_suffix(".tmp").exists()
+    monkeypatch.undo()
+
+    def no_room(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(core.train, "save_checkpoint", no_room)  # every epoch saved, the model itself cannot be
+    assert main(["train", "--data", str(train_set), "--out", str(out), "--resume", *ARGS]) == 2
+    assert (f"error: could not save {out} (no space left on device); the run is kept in {last}: free space and run "
+            "the same command with --resume to write it") in capsys.readouterr().err
+    monkeypatch.undo()
+    assert main(["train", "--data", str(train_set), "--out", str(out), "--resume", *ARGS]) == 0  # as the words say
+    assert len(json.loads(out.with_suffix(".json").read_text())["history"]) == 2 and load_detector(out)
+
+
+def test_resume_refuses_what_would_train_nothing_or_elsewhere(tmp_path, train_set, capsys, monkeypatch):
+    """--resume with no saved state trained from epoch 1; --resume --epochs N after the patience ran
+    out re-planned the schedule, recorded that in the card and trained nothing; --device auto on
+    another machine carried a GPU run on in float32 on the CPU without a word."""
+    import argparse
+
+    import core.train
+    from core.train_resume import load_state, resume_problem
+
+    out = tmp_path / "m.pth"
+    assert main(["train", "--data", str(train_set), "--out", str(out), "--resume", *ARGS]) == 2
+    assert f"--resume: there is no {out}.last.pt to resume from" in capsys.readouterr().err and not out.exists()
+    real_evaluate = core.train._evaluate
+    monkeypatch.setattr(core.train, "_evaluate", lambda *a, **k: real_evaluate(*a, **k) | {"roc_auc": 0.5})  # never better
+    assert main(["train", "--data", str(train_set), "--out", str(out), *ARGS, "--epochs", "3", "--patience", "1"]) == 0
+    assert main(["train", "--data", str(train_set), "--out", str(out), "--resume", *ARGS, "--epochs", "4",
+                 "--patience", "1"]) == 2
+    assert ("the saved run stopped early after epoch 2 (no better validation ROC-AUC since epoch 1, --patience 1), so "
+            "it would stop again before training; give --patience 2 or more") in capsys.readouterr().err
+    assert main(["train", "--data", str(train_set), "--out", str(out), "--resume", *ARGS, "--epochs", "4",
+                 "--patience", "2"]) == 0
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert len(card["history"]) == 3 and card["recipe"]["schedule_changes"][0]["after_epoch"] == 2  # trained under the new plan
+    state = load_state(out.with_name("m.pth.last.pt"))
+    here = "cuda" if torch.cuda.is_available() else "cpu"
+    assert state["device_used"] == here
+    args = argparse.Namespace(**{**state["args"], "resume": True, "device": "auto", "epochs": state["epoch"]})
+    assert resume_problem(args, out, state) is None
+    elsewhere = "cpu" if here == "cuda" else "cuda"
+    problem = resume_problem(args, out, {**state, "device_used": elsewhere})
+    assert f"--device: the saved run trained on {elsewhere}, --device auto picks {here} here" in problem
+
+
+def test_resume_to_the_epochs_done_records_no_new_schedule(tmp_path, train_set):
+    """--resume --epochs <done> on an unfinished run ends it there; it recorded a re-plan to a cosine
+    of one step (next rate 0) under which nothing trained."""
+    out = tmp_path / "m.pth"
+    assert main(["train", "--data", str(train_set), "--out", str(out), *ARGS, "--epochs", "3", "--stop-after", "1"]) == 0
+    assert main(["train", "--data", str(train_set), "--out", str(out), "--resume", *ARGS, "--epochs", "1"]) == 0
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert len(card["history"]) == 1 and card["recipe"]["schedule_changes"] == [] and "re-planned" not in out.with_suffix(".md").read_text()
