@@ -51,7 +51,7 @@ from .api_schemas import (
 )
 from .api_scoring import score_uploads
 from .checkpoint import Detector, load_detector, resolve_device
-from .cli_types import port_number
+from .cli_types import device_name, port_number
 
 log = logging.getLogger("core.api")
 CHUNK = 1 << 20
@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     # a string default goes through the type too: API_PORT=99999 is refused like --port 99999
     p.add_argument("--port", type=port_number, default=os.environ.get("API_PORT", "8000"))
     p.add_argument("--weights", help="checkpoint (env WEIGHTS; default weights/default.pth)")
-    p.add_argument("--device", help="auto|cpu|cuda (env DEVICE; default auto)")
+    p.add_argument("--device", type=device_name, help="auto|cpu|cuda (env DEVICE; default auto)")
     p.add_argument("--max-upload-mb", type=float, help="per-file upload limit; a batch may carry that much per file "
                    "(env API_MAX_UPLOAD_MB; default 20)")
     p.add_argument("--cors-origins", help="comma-separated allowed origins, e.g. http://localhost:3000 for the report's "

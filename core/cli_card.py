@@ -16,13 +16,14 @@ from pathlib import Path
 
 from . import model_card, provenance
 from .cli import default_weights, write_json
+from .cli_types import device_name
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("card", help="what a checkpoint says about itself: lineage, recipe, recorded validation")
     p.add_argument("weights", nargs="?", default=None, help="the checkpoint (default: weights/default.pth)")
     p.add_argument("--data", default=None, help="also score this set and put the recorded numbers next to its own")
-    p.add_argument("--device", default="auto", help="auto|cpu|cuda (for --data)")
+    p.add_argument("--device", type=device_name, default="auto", help="auto|cpu|cuda (for --data)")
     p.add_argument("--json", dest="json_out", default=None, help="write the card as JSON here")
     p.set_defaults(func=run_card)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .bootstrap import DEFAULT_RESAMPLES
 from .cli import DEFAULT_DATA, write_json
-from .cli_types import positive_int
+from .cli_types import device_name, positive_int
 
 
 def add_parser(sub) -> None:
@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
     p.add_argument("a", help="checkpoint A (the reference)")
     p.add_argument("b", help="checkpoint B (the candidate)")
     p.add_argument("--data", default=str(DEFAULT_DATA), help="test set folder (default: data/test_images)")
-    p.add_argument("--device", default="auto", help="auto|cpu|cuda")
+    p.add_argument("--device", type=device_name, default="auto", help="auto|cpu|cuda")
     p.add_argument("--bootstrap", type=positive_int, default=DEFAULT_RESAMPLES, metavar="N",
                    help=f"resamples (default {DEFAULT_RESAMPLES}, as the Compare page)")
     p.add_argument("--seed", type=int, default=0)

@@ -8,7 +8,7 @@ from pathlib import Path
 from .bootstrap import DEFAULT_RESAMPLES
 from . import metrics, near_copies, provenance, provenance_words
 from .cli import DEFAULT_DATA, default_weights, write_json
-from .cli_types import DefaultsHelp, non_negative_int, open_fraction, positive_int, probability
+from .cli_types import DefaultsHelp, device_name, non_negative_int, open_fraction, positive_int, probability
 
 
 def add_parser(sub) -> None:
@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
     ev.add_argument("--weights", default=None, help="checkpoint (default: weights/default.pth)")
     ev.add_argument("--threshold", type=probability, default=None, help="REAL when P(real) >= T (default: the checkpoint's, else 0.5)")
     ev.add_argument("--positive", choices=["real", "fake"], default="real", help="positive class (default real, as the report)")
-    ev.add_argument("--device", default="auto", help="auto|cpu|cuda")
+    ev.add_argument("--device", type=device_name, default="auto", help="auto|cpu|cuda")
     ev.add_argument("--json", dest="json_out", default=None, help="write the metrics as JSON here")
     ev.add_argument("--no-cache", action="store_true", help="run the model even when predictions are cached")
     ev.add_argument("--fast", action="store_true", help="JPEG draft decoding + bfloat16: faster, slightly different numbers")
@@ -36,7 +36,7 @@ def add_parser(sub) -> None:
     pr.add_argument("--weights", default=None, help="checkpoint (default: weights/default.pth)")
     pr.add_argument("--threshold", type=probability, default=None,
                     help="REAL when P(real) >= T (default: the checkpoint's, else 0.5)")
-    pr.add_argument("--device", default="auto", help="auto|cpu|cuda")
+    pr.add_argument("--device", type=device_name, default="auto", help="auto|cpu|cuda")
     pr.add_argument("--json", dest="json_out", default=None, help="write one entry per image as JSON here ('-': stdout)")
     pr.set_defaults(func=run_predict)
 
@@ -69,6 +69,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.unseen_only:
         test_set, digest_map, set_copies = _without_trained(test_set, args.weights or default_weights(), cache_dir)
     settings = InferenceSettings(fast=args.fast, tta=args.tta, batch_size=args.batch_size, workers=args.workers)
+    if args.device.startswith("cuda"):  # asked for a GPU: said to be missing even when the cache would answer
+        from .checkpoint import resolve_device
+
+        resolve_device(args.device)
     # Everything cached: answer from the cache alone, without loading PyTorch or the model.
     hit = None if args.no_cache else evaluate_cached(args.weights or default_weights(), test_set, settings)
     if hit:
@@ -91,8 +95,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     threshold = detector.threshold if args.threshold is None else args.threshold
     p = ev.predictions
     ran = "not run, every prediction came from the cache" if hit else f"on {detector.device}"
+    left_out = f" and {len(p.skipped)} unreadable files left out" if p.skipped else ""
     print(f"Model: {detector.name} ({detector.backbone}, sha256 {detector.sha256[:12]}) {ran}, "
-          f"{p.precision}; {p.scored} images scored, {p.from_cache} from cache", file=sys.stderr)
+          f"{p.precision}; {len(p.frame)} images scored{left_out} ({p.scored} read now, {p.from_cache} from the cache)",
+          file=sys.stderr)
     if p.note:
         print(f"warning: {p.note}", file=sys.stderr)
     if args.threshold is None and detector.threshold_warning:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from . import metrics
 from .cli import DEFAULT_DATA, default_weights, write_json
-from .cli_types import non_negative_int, positive_int, probability
+from .cli_types import device_name, non_negative_int, positive_int, probability
 
 
 def add_parser(sub) -> None:
@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
     ex.add_argument("--out", required=True, help="PNG file to write")
     ex.add_argument("--target", choices=["fake", "real"], default="fake",
                     help="class Grad-CAM explains: fake = -logit, real = the logit (default fake)")
-    ex.add_argument("--device", default="auto", help="auto|cpu|cuda")
+    ex.add_argument("--device", type=device_name, default="auto", help="auto|cpu|cuda")
     ex.add_argument("--no-cache", action="store_true")
     ex.set_defaults(func=run_explain)
 
@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
     rg.add_argument("--data", default=str(DEFAULT_DATA), help="test set folder (default: data/test_images)")
     rg.add_argument("--weights", default=None)
     rg.add_argument("--target", choices=["fake", "real"], default="fake")
-    rg.add_argument("--device", default="auto")
+    rg.add_argument("--device", type=device_name, default="auto")
     rg.add_argument("--json", dest="json_out", default=None, help="write the summary and per-image rows here")
     rg.set_defaults(func=run_regions)
 
@@ -33,7 +33,7 @@ def add_parser(sub) -> None:
     rb.add_argument("--data", default=str(DEFAULT_DATA), help="test set folder (default: data/test_images)")
     rb.add_argument("--weights", default=None)
     rb.add_argument("--threshold", type=probability, default=None, help="default: the checkpoint's")
-    rb.add_argument("--device", default="auto")
+    rb.add_argument("--device", type=device_name, default="auto")
     rb.add_argument("--json", dest="json_out", default=None, help="write the table (and verdict flips) here")
     rb.add_argument("--no-cache", action="store_true")
     rb.add_argument("--batch-size", type=positive_int, default=32)

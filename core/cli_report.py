@@ -7,7 +7,7 @@ import sys
 from . import provenance
 from .bootstrap import DEFAULT_RESAMPLES
 from .cli import DEFAULT_DATA, default_weights
-from .cli_types import positive_int, probability
+from .cli_types import device_name, positive_int, probability
 
 
 def add_parser(sub) -> None:
@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
     rp.add_argument("--threshold", type=probability, default=None, help="REAL when P(real) >= T (default: the checkpoint's)")
     rp.add_argument("--positive", choices=["real", "fake"], default="real")
     rp.add_argument("--bootstrap", type=positive_int, default=DEFAULT_RESAMPLES, metavar="N", help=f"bootstrap resamples (default {DEFAULT_RESAMPLES})")
-    rp.add_argument("--device", default="auto", help="auto|cpu|cuda")
+    rp.add_argument("--device", type=device_name, default="auto", help="auto|cpu|cuda")
     rp.add_argument("--no-cache", action="store_true", help="run the model even when predictions are cached")
     rp.add_argument("--out", required=True, help="the HTML file to write; the CSV goes next to it")
     rp.set_defaults(func=run_report)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from .cli_types import DefaultsHelp, bounded, finite_number, non_negative_float, non_negative_int, open_fraction, positive_int, probability
+from .cli_types import DefaultsHelp, bounded, device_name, finite_number, non_negative_float, non_negative_int, open_fraction, positive_int, probability
 from .train_data import AUGMENTATIONS, BLUR_SIGMA, DOWNSCALE, JPEG_QUALITY
 
 
@@ -29,7 +29,7 @@ def add_parser(sub) -> None:
     p.add_argument("--val-fraction", type=open_fraction, default=0.1,
                    help="stratified validation share (ignored for a folder with train/ and val/)")
     p.add_argument("--seed", type=int, default=0, help="split, sampling and augmentation seed")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--device", type=device_name, default="auto", help="auto | cpu | cuda")
     p.add_argument("--resume", action="store_true", help="continue from FILE.last.pt")
     p.add_argument("--stop-after", type=positive_int, default=None, metavar="N",
                    help="stop after N epochs in this invocation (time-boxed sessions); continue later with --resume")

@@ -3,6 +3,7 @@ line is read, with the option named, not minutes later as a traceback."""
 from __future__ import annotations
 
 import argparse
+import re
 
 
 def _whole(text: str) -> int:
@@ -47,6 +48,14 @@ non_negative_float = bounded(finite_number, lambda q: q >= 0, "must be 0 or more
                              "A finite number of at least 0 (weight decay).")
 port_number = bounded(positive_int, lambda n: n <= 65535, "must be a port number from 1 to 65535",
                       "A TCP port, 1 to 65535.")
+
+
+def device_name(text: str) -> str:
+    """A --device value: auto, cpu, cuda or cuda:N (whether that GPU exists is checked when a
+    model is loaded: ``core.checkpoint.resolve_device``)."""
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device this tool runs on; use auto, cpu or cuda (cuda:N)")
+    return text
 
 
 class DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):

@@ -23,7 +23,9 @@ def test_evaluate_json_and_text(tmp_path, tiny_ckpt, cache_dir, capsys, positive
     rc = main(["evaluate", "--data", str(root), "--weights", str(tiny_ckpt), "--threshold", "0.4",
                "--positive", positive, "--device", "cpu", "--workers", "0", "--json", str(out)])
     assert rc == 0
-    text = capsys.readouterr().out
+    text, err = capsys.readouterr()
+    # the model line counted the 2 unreadable files among the images scored
+    assert "; 10 images scored and 2 unreadable files left out (12 read now, 0 from the cache)" in err
     for needle in ("Accuracy:", "Confusion Matrix:", "Actual Fake", "Predicted Real", "True Negatives (TN):",
                    "Specificity:", "ROC-AUC:", "EER:", "Skipped files: 2"):
         assert needle in text
@@ -122,12 +124,12 @@ def test_fully_cached_evaluate_needs_no_torch(tmp_path, tiny_ckpt):
     first, torch_first, _ = run("a.json")
     second, torch_second, err = run("b.json")
     assert torch_first and not torch_second
-    assert "0 images scored, 6 from cache" in err
+    assert "6 images scored (0 read now, 6 from the cache)" in err
     for key in ("accuracy", "roc_auc", "confusion", "weights_sha256", "threshold", "ci"):
         assert first[key] == second[key]
     (root / "real" / "real_00000.jpg").write_bytes((root / "real" / "real_00001.jpg").read_bytes())
     third, torch_third, err = run("c.json")
-    assert torch_third and "1 images scored, 5 from cache" in err
+    assert torch_third and "6 images scored (1 read now, 5 from the cache)" in err
     # a torn model record (a write cut short) costs one model load, and is then written whole again
     record = next((tmp_path / "cache" / "models").iterdir())
     record.write_text("")
@@ -136,15 +138,22 @@ def test_fully_cached_evaluate_needs_no_torch(tmp_path, tiny_ckpt):
     assert torch_fourth and not torch_fifth and fourth["accuracy"] == fifth["accuracy"] == third["accuracy"]
 
 
-def test_device_mistakes_get_one_line_not_a_traceback(tmp_path, tiny_ckpt, capsys, monkeypatch):
+def test_device_mistakes_get_one_line_not_a_traceback(tmp_path, tiny_ckpt, cache_dir, capsys, monkeypatch):
     import torch
 
     root = make_test_set(tmp_path / "s", n_real=2, n_fake=2)
     args = ["evaluate", "--data", str(root), "--weights", str(tiny_ckpt), "--no-cache"]
-    assert main([*args, "--device", "gpu"]) == 2
-    assert "use auto, cpu or cuda" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # refused when the command line is read
+        main([*args, "--device", "gpu"])
+    assert exit_.value.code == 2 and "use auto, cpu or cuda" in capsys.readouterr().err
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert main([*args, "--device", "cuda"]) == 2
+    assert "sees no CUDA GPU" in capsys.readouterr().err
+    # every prediction cached: it answered (exit 0) as if the GPU asked for were there
+    cached = ["evaluate", "--data", str(root), "--weights", str(tiny_ckpt)]
+    assert main([*cached, "--workers", "0"]) == 0 and main([*cached, "--workers", "0"]) == 0
+    capsys.readouterr()
+    assert main([*cached, "--device", "cuda"]) == 2
     assert "sees no CUDA GPU" in capsys.readouterr().err
 
 
@@ -265,6 +274,9 @@ def test_json_write_failures_are_one_line_and_json_can_go_to_stdout(tmp_path, ti
     (["train", "--data", "d", "--out", "m.pth", "--focal-alpha", "5"], "--focal-alpha: must be within [0, 1]"),
     (["train", "--data", "d", "--out", "m.pth", "--focal-gamma", "-3"], "--focal-gamma: must be 0 or more"),
     (["train", "--data", "d", "--out", "m.pth", "--region-loss", "-1"], "--region-loss: must be 0 or more"),
+    (["evaluate", "--device", "tpu"], "--device: 'tpu' is not a device this tool runs on"),
+    (["train", "--data", "d", "--out", "m.pth", "--device", "gpu"], "--device: 'gpu' is not a device"),
+    (["robustness", "--device", "cuda0"], "--device: 'cuda0' is not a device"),
 ])
 def test_bad_numbers_are_refused_when_the_command_line_is_read(argv, why, capsys):
     """Each used to run (decoding a data set, scoring with a model) before a traceback or an exit 1."""
