@@ -171,7 +171,8 @@ def open_image(source, *, name: str | None = None, draft_size: int | None = None
         if width * height > MAX_PIXELS:
             raise ImageError(
                 f"{label}: {width}x{height} is {width * height / 1e6:.0f} megapixels, over the "
-                f"{MAX_PIXELS / 1e6:.0f} megapixel limit"
+                f"{MAX_PIXELS / 1e6:.0f} megapixel limit that guards against decompression bombs; downscale it "
+                "(the model sees a face at a few hundred pixels)"
             )
         try:
             if draft_size and fmt == "JPEG":
