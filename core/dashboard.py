@@ -209,8 +209,8 @@ def image_details(item: pd.Series, frame: pd.DataFrame, threshold: float) -> pd.
     """Two-column table describing one gallery image (with its size and format from ``frame``)."""
     full = frame.loc[frame["relpath"] == item["relpath"]].iloc[0]
     pairs = [("file", item["relpath"]), *([("group", item["group"])] if item["group"] else []), ("true class", item["true"]),
-             ("predicted", item["predicted"]), ("P(real)", f"{item['p_real']:.4f}"),
-             ("distance to threshold", f"{abs(item['p_real'] - threshold):.4f}"),
+             ("predicted", item["predicted"]), ("P(real)", score_text(item["p_real"])),
+             ("distance to threshold", score_text(abs(item["p_real"] - threshold))),
              ("size", f"{full['width']}x{full['height']} {full['format']}, {full['size_bytes'] / 1024:.0f} KiB")]
     share = pd.to_numeric(full.get("detail_share"), errors="coerce")
     if pd.notna(share):

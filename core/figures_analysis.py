@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from .bootstrap import CurveBand
 from .calibration import Reliability
 from .compare import lower_is_better
-from .metric_words import SCORE_D3
+from .metric_words import SCORE_FORMAT
 from .metrics import NAMES, SHARE_METRICS, RocCurve
 from .operating_points import CostCurve, OperatingPoint
 
@@ -171,7 +171,7 @@ def paired_scores_figure(m: pd.DataFrame, threshold_a: float, threshold_b: float
             marker=dict(color=colour, size=size, symbol=np.where(part["label"] == 1, "circle", "diamond"),
                         line=dict(width=0.5, color="white")),
             customdata=np.column_stack([part["relpath"], np.where(part["label"] == 1, "real", "fake")]),
-            hovertemplate="%{customdata[0]} (%{customdata[1]})<br>A %{x:" + SCORE_D3 + "} · B %{y:" + SCORE_D3 + "}<extra></extra>"))
+            hovertemplate="%{customdata[0]} (%{customdata[1]})<br>A %{x:" + SCORE_FORMAT + "} · B %{y:" + SCORE_FORMAT + "}<extra></extra>"))
     fig.add_vline(x=threshold_a, line=dict(dash="dash", color="#1f4e9c"), annotation_text=f"A threshold {threshold_a:.4f}")
     fig.add_hline(y=threshold_b, line=dict(dash="dash", color="#ff8f00"), annotation_text=f"B threshold {threshold_b:.4f}")
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="lightgrey"),

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .figures import COLORS
-from .metric_words import SCORE_D3, _plain, metric_delta, metric_value
+from .metric_words import SCORE_FORMAT, plain_number, metric_delta, metric_value
 from .metrics import SHARE_METRICS
 
 METRIC_LABELS = {"roc_auc": "ROC-AUC", "accuracy": "accuracy", "fake_catch_rate": "fake catch rate",
@@ -64,7 +64,7 @@ def robustness_figure(table: pd.DataFrame, metrics=tuple(METRIC_LABELS)) -> go.F
             delta = pd.to_numeric(rows[f"d_{metric}"], errors="coerce")
             value = pd.to_numeric(rows[metric], errors="coerce")
             # the hover's words are the table's: "82.8% (Δ -3.4 pp)", "0.904 (Δ -0.012)"
-            words = [f"{metric_value(metric, _plain(v))} (Δ {metric_delta(metric, _plain(d))})" for v, d in zip(value, delta)]
+            words = [f"{metric_value(metric, plain_number(v))} (Δ {metric_delta(metric, plain_number(d))})" for v, d in zip(value, delta)]
             fig.add_scatter(x=rows["level"].map("{:g}".format), y=delta * 100, mode="lines+markers", name=label,
                             legendgroup=metric, showlegend=col == 1, line={"color": colours[metric]},
                             customdata=np.c_[rows["condition"], words],
@@ -98,7 +98,7 @@ def feature_scatter(frame: pd.DataFrame, colour_by: str = "outcome", method: str
             marker={"color": colour, "size": 6 if crowded else 9, "symbol": [symbols[v] for v in sub[other]],
                     "line": {"width": 0.5, "color": "white"}},
             customdata=np.c_[sub["relpath"], sub["p_real"], sub["truth"], sub["verdict"]],
-            hovertemplate="%{customdata[0]}<br>P(real) %{customdata[1]:" + SCORE_D3 + "}<br>true %{customdata[2]}, "
+            hovertemplate="%{customdata[0]}<br>P(real) %{customdata[1]:" + SCORE_FORMAT + "}<br>true %{customdata[2]}, "
                           "predicted %{customdata[3]}<extra></extra>",
         )
     # Point-less legend entries: a colour trace's own entry shows its first point's symbol (a diamond

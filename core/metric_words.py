@@ -32,9 +32,9 @@ def share_text(value: float | None) -> str:
 
 
 # a P(real) (or P(fake)) as a person reads it: four decimals, the threshold's precision, so an
-# image at 0.5000 reads as exactly at a 0.5000 threshold; a figure's hover uses SCORE_D3
+# image at 0.5000 reads as exactly at a 0.5000 threshold; a figure's hover uses SCORE_FORMAT
 SCORE_DIGITS = 4
-SCORE_D3 = f".{SCORE_DIGITS}f"
+SCORE_FORMAT = f".{SCORE_DIGITS}f"
 
 
 def score_text(p: float | None) -> str:
@@ -140,13 +140,13 @@ def rows_as_text(table: pd.DataFrame, keys, values=(), deltas=()) -> pd.DataFram
     out = table.copy()
     keys = list(keys)
     for column in values:
-        out[column] = [metric_value(k, _plain(v)) for k, v in zip(keys, table[column])]
+        out[column] = [metric_value(k, plain_number(v)) for k, v in zip(keys, table[column])]
     for column in deltas:
-        out[column] = [metric_delta(k, _plain(v)) for k, v in zip(keys, table[column])]
+        out[column] = [metric_delta(k, plain_number(v)) for k, v in zip(keys, table[column])]
     return out
 
 
-def _plain(v) -> float | None:
+def plain_number(v) -> float | None:
     """``v`` as a float, or None where it is missing or NaN."""
     try:
         v = float(v)

@@ -39,7 +39,7 @@ def verdict(p_real: float, threshold: float) -> str:
     return "REAL" if predicted_real(p_real, threshold) else "FAKE"
 
 
-def _just_above(low: float, high: float) -> float:
+def just_above(low: float, high: float) -> float:
     """A threshold in (low, high]: the first 4-decimal number above ``low`` when it is within
     ``high`` (what the pages show is then the very threshold applied), else ``high``."""
     t = round(np.floor(low * 1e4) / 1e4 + 1e-4, 4)
@@ -254,14 +254,14 @@ class ThresholdSweep:
                 return float(thr[k])
             # Every threshold in (next score down, thr[k]] gives these counts; a fake at that lower
             # score passes at it, so the lowest threshold is just above it, not thr[k].
-            return _just_above(float(thr[k + 1]), float(thr[k]))
+            return just_above(float(thr[k + 1]), float(thr[k]))
         # The top sweep threshold still passes the top-scoring fakes. Just above the top score
         # catches every fake, unless that score is 1 (no threshold can then).
         top = float(self.thresholds[1])
         if top >= 1.0:
             raise MetricUnavailable(f"no threshold catches {share:.1%} of the fakes: some score P(real) = 1; "
                                     f"the most is {right[0]:.1%}")
-        return _just_above(top, 1.0)
+        return just_above(top, 1.0)
 
     # --- summary -------------------------------------------------------------------
     def _threshold_free(self, positive: str) -> dict:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .metric_words import share_text
-from .metrics import MetricUnavailable, ThresholdSweep, _just_above, fmt
+from .metrics import MetricUnavailable, ThresholdSweep, just_above, fmt
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def _all_fake(sweep: ThresholdSweep) -> float | None:
     be best there (a costly miss, F1 for fakes when the top score is a fake's); None when a face
     scores P(real) = 1, above which no threshold lies."""
     top = float(sweep.thresholds[1])
-    return None if top >= 1.0 else _just_above(top, 1.0)
+    return None if top >= 1.0 else just_above(top, 1.0)
 
 
 def _point(sweep: ThresholdSweep, threshold: float, key: str, label: str, optimises: str, value,

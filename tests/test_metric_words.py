@@ -77,7 +77,8 @@ def test_an_undefined_metric_in_a_table_reads_n_a_and_still_sorts():
 
 
 def test_a_p_real_is_written_to_the_thresholds_four_decimals_everywhere():
-    from core.metric_words import SCORE_D3, score_text
+    from core.metric_words import SCORE_FORMAT, score_text
 
     assert score_text(0.5) == "0.5000" and score_text(0.70712) == "0.7071" and score_text(None) == "n/a"
-    assert SCORE_D3 == ".4f"  # a figure's hover writes it as the captions do
+    for p in (0.5, 0.70712, 0.123456):  # a figure's hover (d3-format, whose "f" Python's format shares) as the captions
+        assert format(p, SCORE_FORMAT) == score_text(p)
