@@ -50,8 +50,9 @@ CELL_WORDS = {
 
 
 def _layout(title: str, *, vline: float | None = None, vline_text: str = "", hline: float | None = None,
-            hline_text: str = "", **extra) -> dict:
-    """Layout dict, with lines drawn as plain shapes (``add_vline`` costs ~15 ms a call)."""
+            hline_text: str = "", hline_side: str = "left", **extra) -> dict:
+    """Layout dict, with lines drawn as plain shapes (``add_vline`` costs ~15 ms a call); the
+    horizontal line's label sits at ``hline_side``, where no curve runs along the line."""
     shapes, notes = [], []
     if vline is not None:
         shapes.append(dict(type="line", x0=vline, x1=vline, y0=0, y1=1, yref="paper",
@@ -59,8 +60,9 @@ def _layout(title: str, *, vline: float | None = None, vline_text: str = "", hli
         notes.append(dict(x=vline, y=1, yref="paper", text=vline_text, showarrow=False, yanchor="bottom"))
     if hline is not None:
         shapes.append(dict(type="line", y0=hline, y1=hline, x0=0, x1=1, xref="paper", line=dict(color="grey", dash="dot")))
-        # at the left: a PR curve ends at (recall 1, chance) and covered a label at the right
-        notes.append(dict(y=hline, x=0, xref="paper", text=hline_text, showarrow=False, xanchor="left", yanchor="bottom"))
+        # at the left by default: a PR curve ends at (recall 1, chance) and covered a label at the right
+        notes.append(dict(y=hline, x=0 if hline_side == "left" else 1, xref="paper", text=hline_text, showarrow=False,
+                          xanchor=hline_side, yanchor="bottom"))
     return {**_LAYOUT, "title": title, "shapes": shapes, "annotations": notes, **extra}
 
 
@@ -220,7 +222,9 @@ def class_share_figure(shares: dict[str, np.ndarray], cls: str, threshold: float
                        hovertemplate="threshold %{x:.4f}<br>%{y:.1%} " + words + "<extra></extra>")
     return go.Figure([trace], layout=_layout(
         f"Share of {words} against the threshold", vline=threshold, vline_text=f"threshold {threshold:.4f}",
-        hline=target, hline_text="" if target is None else f"target {target:.0%}", height=400,
+        # the label where the curve is low: reals passed fall to 0 at the right, fakes caught start at 0 at the left
+        hline=target, hline_text="" if target is None else f"target {target:.0%}", hline_side="left" if cls == "fake" else "right",
+        height=400,
         xaxis=dict(title="threshold on P(real)", range=[0, 1]), yaxis=dict(title=words, range=[0, 1.02], tickformat=".0%")))
 
 

@@ -83,8 +83,13 @@ def test_class_share_figure_spans_0_to_1_and_steps_where_the_sweep_does(sweep):
     for t, share in zip(x[1:-1], y[1:-1]):
         assert share == np.mean(np.array([0.2, 0.4, 0.4, 0.7]) < t)
     assert fig.data[0].line.shape == "hv" and fig.layout.shapes[1].y0 == 0.9  # the target line
-    reals = figures.class_share_figure(ThresholdSweep(np.ones(2, int), [0.3, 0.6]).class_shares(), "real", 0.5)
+    reals = figures.class_share_figure(ThresholdSweep(np.ones(2, int), [0.3, 0.6]).class_shares(), "real", 0.5, target=0.9)
     assert (reals.data[0].y[0], reals.data[0].y[-1]) == (0.0, 1.0)
+    # the target's label sits at the end where the curve is low, not on the curve running along 100 %
+    for f in (fig, reals):
+        label = next(a for a in f.layout.annotations if a.text == "target 90%")
+        low_end = f.data[0].y[0] if label.x == 1 else f.data[0].y[-1]  # the curve is drawn from threshold 1 to 0
+        assert low_end == 0.0 and label.xanchor == ("right" if label.x == 1 else "left")
 
 
 def test_roc_and_pr_figures_show_thresholds_on_hover_and_the_operating_point(sweep):
