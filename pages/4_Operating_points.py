@@ -35,7 +35,9 @@ fa = c1.number_input("Max false alarms (%)", 0.0, 100.0, 1.0, 0.5, help="The sha
 catch = c2.number_input("Min fakes caught (%)", 0.0, 100.0, 95.0, 1.0) / 100
 cost_miss = c3.number_input("Cost of a missed fake", 0.0, 1e6, 10.0, 1.0)
 cost_fa = c4.number_input("Cost of a false alarm", 0.0, 1e6, 1.0, 1.0)
-share = c5.number_input("Share of fakes in practice (%)", 0.0, 100.0, 5.0, 1.0) / 100
+share = c5.number_input("Share of fakes (%)", 0.0, 100.0, 5.0, 1.0,  # a short label: a two-line one set its box lower
+                        help="The share of fakes among the images the detector will meet in use (the test set's "
+                             "own share is not it); the minimum-cost preset weighs the two errors by it") / 100
 options = dict(false_alarm_rate=fa, catch_rate=catch, cost_miss=cost_miss, cost_false_alarm=cost_fa, fake_share=share)
 problems: list[str] = []
 presets = operating_points.all_presets(sweep, positive, **options, problems=problems)
