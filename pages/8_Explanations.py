@@ -24,7 +24,8 @@ left, right = st.columns([3, 1])
 target = right.radio("Grad-CAM explains", ["fake", "real"], horizontal=True, key="explain_target",
                      help="The model has one logit (sigmoid = P(real)): 'real' targets the logit, 'fake' the negated logit.")
 upload = right.file_uploader("…or upload an image", type=list(UPLOAD_TYPES), key="explain_upload",
-                             max_upload_size=MAX_IMAGE_UPLOAD_MB)
+                             max_upload_size=MAX_IMAGE_UPLOAD_MB,  # the narrow box cuts its own list of types short
+                             help=f"{', '.join(t.upper() for t in UPLOAD_TYPES)}; up to {MAX_IMAGE_UPLOAD_MB} MB")
 choices = [] if ctx.test_set is None else ctx.test_set.images["relpath"].tolist()
 scored, _ = ui.scored_predictions(ctx)  # once the set is scored, its unreadable files are known: not offered
 if scored is not None and scored.skipped:
