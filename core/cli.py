@@ -95,9 +95,14 @@ def unwritable(out: str) -> str | None:
 def checkpoint_name_problem(out: str) -> str | None:
     """Why ``train`` or ``ensemble --out`` cannot name a checkpoint: its model card goes beside it as
     ``Path.with_suffix('.json'/'.md')``, so ``m.json`` would be overwritten by its own card and
-    ``model.v1`` / ``model.v2`` would share ``model.json``. None for a .pth or .pt name."""
+    ``model.v1`` / ``model.v2`` would share ``model.json``, as ``m.pt`` would with a trained ``m.pth``.
+    None for a .pth or .pt name of its own."""
     path = Path(out)
     if path.suffix.lower() in (".pth", ".pt"):
+        twin = next((t for t in (path.with_suffix(".pth"), path.with_suffix(".pt")) if t.name != path.name and t.exists()), None)
+        if twin is not None and path.with_suffix(".json").exists():
+            return (f"{twin.name} beside it is another checkpoint, and {path.with_suffix('.json').name} / "
+                    f"{path.with_suffix('.md').name} its model card, which this run's card would replace; choose another name")
         return None
     fixed = path.with_suffix(".pth").name if path.suffix.lower() in (".json", ".md") else path.name + ".pth"
     return (f"must end in .pth or .pt: the model card is written beside it with .json and .md in place of that "

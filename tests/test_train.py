@@ -465,3 +465,16 @@ def test_resume_to_the_epochs_done_records_no_new_schedule(tmp_path, train_set):
     assert main(["train", "--data", str(train_set), "--out", str(out), "--resume", *ARGS, "--epochs", "1"]) == 0
     card = json.loads(out.with_suffix(".json").read_text())
     assert len(card["history"]) == 1 and card["recipe"]["schedule_changes"] == [] and "re-planned" not in out.with_suffix(".md").read_text()
+
+
+def test_an_out_whose_pth_or_pt_twin_has_a_card_is_refused(tmp_path, capsys):
+    """m.pt and m.pth both write m.json and m.md: a second run replaced the first one's card."""
+    (tmp_path / "m.pth").write_bytes(b"x")
+    (tmp_path / "m.json").write_text("{}")
+    assert main(["train", "--data", "nowhere", "--out", str(tmp_path / "m.pt")]) == 2
+    assert "m.pth beside it is another checkpoint, and m.json / m.md its model card" in capsys.readouterr().err
+    assert main(["ensemble", str(tmp_path / "a.pth"), str(tmp_path / "b.pth"), "--out", str(tmp_path / "m.pt")]) == 2
+    assert "m.pth beside it is another checkpoint" in capsys.readouterr().err
+    (tmp_path / "m.json").unlink()  # a checkpoint without a card (a copied file): nothing to lose
+    assert main(["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "m.pt")]) == 2
+    assert "beside it" not in capsys.readouterr().err
