@@ -100,7 +100,7 @@ def _check(detector, data: str, seen):
         print(f"warning: {ev.predictions.note}", file=sys.stderr)
     require_readable(len(frame), test_set, ev.predictions.skipped)
     o = provenance.check(frame, seen)
-    rec = model_card.recorded_vs_now(detector.meta, ev.sweep.summary(0.5),
+    rec = model_card.recorded_vs_now(detector.meta, ev.sweep.summary(model_card.RECORDED_THRESHOLD),
                                      model_card.is_validation_set(detector.meta, frame, o))
     if rec is None:
         print("No recorded validation numbers to compare with.")

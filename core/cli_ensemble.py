@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from . import provenance
+from .model_card import RECORDED_THRESHOLD
 from .identity import CheckpointError
 
 
@@ -155,13 +156,13 @@ def _validate(model, pre, half: bool, data: str) -> dict:
         with tqdm(total=len(test_set.images), desc="validation, flip TTA", unit="img") as bar:
             tta = evaluate(det, test_set, InferenceSettings(tta=True), cache_dir=Path(scratch),
                            progress=lambda p: bar.update(p.done - bar.n))
-    summary = {k: v for k, v in ev.summary(0.5).items() if k != "unavailable"}
-    tta_summary = tta.summary(0.5)
-    ci = bootstrap(ev.sweep, 0.5, bands=False).ci()
+    summary = {k: v for k, v in ev.summary(RECORDED_THRESHOLD).items() if k != "unavailable"}
+    tta_summary = tta.summary(RECORDED_THRESHOLD)
+    ci = bootstrap(ev.sweep, RECORDED_THRESHOLD, bands=False).ci()
     labels = ev.predictions.frame["label"]
     return {
         "data": {"source": str(Path(data).resolve()), "val": {"real": int((labels == 1).sum()), "fake": int((labels == 0).sum())}},
-        "validation": {"threshold": 0.5, **summary},
+        "validation": {"threshold": RECORDED_THRESHOLD, **summary},
         "validation_ci": ci,
         "validation_tta": {"roc_auc": tta_summary["roc_auc"], "accuracy": tta_summary["accuracy"]},
     }

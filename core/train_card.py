@@ -17,6 +17,7 @@ import torch
 
 from . import provenance
 from .metrics import ThresholdSweep, fmt
+from .model_card import RECORDED_THRESHOLD
 from .train_data import BLUR_SIGMA, DOWNSCALE, JPEG_QUALITY
 
 
@@ -43,7 +44,7 @@ def build_card(args, device, amp_dtype, train_df, val_df, split_how, history, be
         return {"real": int((df["label"] == 1).sum()), "fake": int((df["label"] == 0).sum())}
 
     sweep = ThresholdSweep(final["label"], final["p_real"])
-    val_metrics = {k: v for k, v in sweep.summary(0.5).items() if k not in ("unavailable",)}
+    val_metrics = {k: v for k, v in sweep.summary(RECORDED_THRESHOLD).items() if k not in ("unavailable",)}
     device_name = (torch.cuda.get_device_name(device) if device.type == "cuda"
                    else f"{platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)")
     return {
@@ -63,7 +64,7 @@ def build_card(args, device, amp_dtype, train_df, val_df, split_how, history, be
         },
         "history": history,
         "best_epoch": best["epoch"],
-        "validation": {"threshold": 0.5, **val_metrics},
+        "validation": {"threshold": RECORDED_THRESHOLD, **val_metrics},
         "validation_tta": None if final_tta is None else {"roc_auc": final_tta["roc_auc"], "accuracy": final_tta["accuracy"]},
         "training_time_s": round(train_seconds, 1),
         "finished_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
