@@ -24,6 +24,8 @@ class FaceCrop:
 NO_FACE_WARNING = ("No face found by OpenCV's face detectors: the model knows only face photos, so on a picture of "
                    "anything else its verdict means nothing. The detectors can miss a face (rarely on photos like the "
                    "training faces), so look at the picture before trusting or dismissing the score.")
+# crop_face's words when has_face sees a face its upright cascade found no box for
+NO_BOX_MESSAGE = "A face, but no box to crop it by (it fills the picture or is turned): the whole image was used."
 # has_face: frontal (two cascades) and profile (both ways) Haar cascades on a copy at most 400 px on a
 # side, framed by a grey border of 30 % (CIPLab's faces fill the frame, and a cascade needs the face
 # inside its window), upright and turned 20 degrees each way. Measured in session 21 (settings chosen on
@@ -33,12 +35,11 @@ NO_FACE_WARNING = ("No face found by OpenCV's face detectors: the model knows on
 _PRESENCE_CASCADES = ("haarcascade_frontalface_default.xml", "haarcascade_frontalface_alt2.xml", "haarcascade_profileface.xml")
 
 
-def has_face(image: Image.Image) -> bool:
-    """Whether any face shows in ``image``: a presence check for the tester's warning, tuned to
-    miss few faces (``crop_face`` finds where the largest one is)."""
+def _framed_search(gray: np.ndarray) -> list[tuple[float, float, float, float]]:
+    """The faces (x, y, w, h in ``gray``'s pixels) of the first of the presence passes that finds any
+    (see ``_PRESENCE_CASCADES``); a face found turned is given upright, around its centre."""
     import cv2
 
-    gray = np.asarray(image.convert("L"))
     scale = min(1.0, 400 / max(gray.shape))
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
     pad = int(0.3 * max(small.shape))
@@ -46,13 +47,27 @@ def has_face(image: Image.Image) -> bool:
     side = max(24, int(min(framed.shape) * 0.1))
     h, w = framed.shape
     for angle in (0, 20, -20):
-        turned = framed if angle == 0 else cv2.warpAffine(
-            framed, cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0), (w, h), borderValue=128)
+        turn = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+        turned = framed if angle == 0 else cv2.warpAffine(framed, turn, (w, h), borderValue=128)
+        back = cv2.invertAffineTransform(turn)
         for name in _PRESENCE_CASCADES:
-            for view in (turned, cv2.flip(turned, 1)) if "profile" in name else (turned,):  # profiles face one way
-                if len(_cascade(name).detectMultiScale(view, scaleFactor=1.1, minNeighbors=3, minSize=(side, side))):
-                    return True
-    return False
+            for flipped in (False, True) if "profile" in name else (False,):  # profiles face one way
+                view = cv2.flip(turned, 1) if flipped else turned
+                found = _cascade(name).detectMultiScale(view, scaleFactor=1.1, minNeighbors=3, minSize=(side, side))
+                boxes = []
+                for x, y, bw, bh in found:
+                    cx, cy = (w - x - bw / 2 if flipped else x + bw / 2), y + bh / 2
+                    ox, oy = back @ np.array([cx, cy, 1.0])
+                    boxes.append(((ox - pad - bw / 2) / scale, (oy - pad - bh / 2) / scale, bw / scale, bh / scale))
+                if boxes:
+                    return boxes
+    return []
+
+
+def has_face(image: Image.Image) -> bool:
+    """Whether any face shows in ``image``: a presence check for the tester's warning, tuned to
+    miss few faces (``crop_face`` finds where the largest one is)."""
+    return bool(_framed_search(np.asarray(image.convert("L"))))
 
 
 @lru_cache(maxsize=None)
@@ -78,6 +93,8 @@ def crop_face(image: Image.Image, margin: float = 0.25) -> FaceCrop:
     small = cv2.resize(gray, None, fx=scale, fy=scale) if scale < 1 else gray
     min_side = max(24, int(min(small.shape) * 0.1))
     faces = _cascade().detectMultiScale(small, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side))
+    # None upright and whole in the frame: the whole image, not a box of the presence search, whose
+    # looser settings also frame an ear or a hat now and then (and a tight face photo needs no crop).
     if len(faces) == 0:
         return FaceCrop(image, None, False, "No face found: the whole image was used.")
     x, y, w, h = (v / scale for v in max(faces, key=lambda f: f[2] * f[3]))

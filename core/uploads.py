@@ -25,7 +25,7 @@ from PIL import Image
 from . import metrics
 from .checkpoint import Detector
 from .data import IMAGE_EXTENSIONS, DatasetError, LAYOUT_HELP, has_class_folders, is_image_name, scan_test_set
-from .face import NO_FACE_WARNING, FaceCrop, crop_face, has_face
+from .face import NO_BOX_MESSAGE, NO_FACE_WARNING, FaceCrop, crop_face, has_face
 from .inference import InferenceSettings, score_images_and_members, set_draft_size
 from .near_copies import image_hash
 from .preprocess import ImageError, open_image, open_photo
@@ -146,11 +146,14 @@ def judge_uploads(detector: Detector, files, *, face_crop: bool = False,
         except ImageError as exc:
             results.append(UploadVerdict(name, error=str(exc)))
             continue
+        found = has_face(image)  # ~75 ms: a picture with no face is worth a warning
         face = crop_face(image) if face_crop else None
+        if face is not None and not face.found and found:  # a face, but no box upright and whole in the frame
+            face = dataclasses.replace(face, message=NO_BOX_MESSAGE)
         results.append(UploadVerdict(name, image=image, scored=face.image if face else image, face=face,
                                      width=info["width"], height=info["height"], digest=bytes_digest(bytes(data)),
                                      transparent=info["transparent"] if photo else 0.0,  # on white only in a photo
-                                     face_found=has_face(image)))  # ~75 ms: no face is worth a warning
+                                     face_found=found))
     good = [i for i, r in enumerate(results) if r.ok]
     scores, members = score_images_and_members(detector, [results[i].scored for i in good], settings)
     members = members or [None] * len(good)

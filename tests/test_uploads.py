@@ -11,7 +11,7 @@ from PIL import Image
 
 from core.checkpoint import load_detector
 from core.data import DatasetError, scan_test_set
-from core.face import NO_FACE_WARNING, FaceCrop
+from core.face import NO_BOX_MESSAGE, NO_FACE_WARNING, FaceCrop
 from core.inference import score_images
 from core.uploads import (SCORE_MISSING, extract_test_set_zip, judge_uploads, safe_name, scores_as_text, verdict_csv,
                           verdict_table)
@@ -100,6 +100,8 @@ def test_a_picture_with_no_face_is_warned_of_cropped_or_not(detector, monkeypatc
     [r] = judge_uploads(detector, [("face.png", image_bytes("PNG"))])
     assert r.face_found and r.face is None and not r.cropped and "No face" not in (r.warning or "")
     assert "no face" not in verdict_table([r], 0.5).loc[0, "message"]
+    [r] = judge_uploads(detector, [("face.png", image_bytes("PNG"))], face_crop=True)  # a face, but no box to crop
+    assert r.face_found and not r.cropped and r.face.message == NO_BOX_MESSAGE and "No face" not in (r.warning or "")
     monkeypatch.setattr(core.uploads, "crop_face", lambda image: FaceCrop(image, (0, 0, *image.size), True, "Face found"))
     assert judge_uploads(detector, [("face.png", image_bytes("PNG"))], face_crop=True)[0].cropped
 
