@@ -59,7 +59,7 @@ def test_seen_fields_leave_out_only_a_part_that_trained_the_model(tmp_path):
 
 
 def test_an_uploaded_weights_file_is_saved_under_a_safe_name(tmp_path):
-    from core.uploads import save_weights
+    from core.upload_files import save_weights
 
     out = save_weights("../../my model (v2).PTH", b"abc", tmp_path / "uploads")
     assert out.parent == tmp_path / "uploads" and out.name.startswith("my_model_v2-") and out.suffix == ".pth"

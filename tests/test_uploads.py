@@ -13,8 +13,8 @@ from core.checkpoint import load_detector
 from core.data import DatasetError, scan_test_set
 from core.face import NO_BOX_MESSAGE, NO_FACE_WARNING, FaceCrop
 from core.inference import score_images
-from core.uploads import (SCORE_MISSING, extract_test_set_zip, judge_uploads, safe_name, scores_as_text, verdict_csv,
-                          verdict_table)
+from core.upload_files import extract_test_set_zip, safe_name
+from core.uploads import SCORE_MISSING, judge_uploads, scores_as_text, verdict_csv, verdict_table
 
 
 def image_bytes(fmt: str, size=(96, 96), color=(180, 120, 90)) -> bytes:
@@ -187,9 +187,9 @@ def test_two_archives_of_one_name_get_their_own_folders_and_the_same_archive_reu
 def test_not_a_zip_and_oversized_zip(tmp_path, monkeypatch):
     with pytest.raises(DatasetError, match="not a readable .zip"):
         extract_test_set_zip(io.BytesIO(b"plain text"), tmp_path, "x.zip")
-    import core.uploads
+    import core.upload_files
 
-    monkeypatch.setattr(core.uploads, "MAX_ZIP_BYTES", 10)
+    monkeypatch.setattr(core.upload_files, "MAX_ZIP_BYTES", 10)
     with pytest.raises(DatasetError, match="over the limit"):
         extract_test_set_zip(make_zip({"real/a.jpg": image_bytes("JPEG")}), tmp_path, "big.zip")
 

@@ -10,7 +10,7 @@ import os
 
 import streamlit as st
 
-from .. import uploads
+from .. import upload_files
 from ..checkpoint import CheckpointError, resolve_device
 from ..dashboard import (DEVICES, PAGES, REPO, Context, _display, file_stamp, initial_sources, known_test_sets,
                          known_weights, resolve_path, weights_stamp)
@@ -73,7 +73,7 @@ def _save_weights_upload() -> None:
     if up is None:  # the uploader cleared: its old refusal goes with it
         ss.pop("weights_upload_error", None)
         return
-    path = uploads.save_weights(up.name, up.getvalue(), REPO / "weights" / "uploads")
+    path = upload_files.save_weights(up.name, up.getvalue(), REPO / "weights" / "uploads")
     try:
         _load_detector(str(path), weights_stamp(path), str(resolve_device(ss["device"])))
     except CheckpointError as exc:
@@ -91,7 +91,7 @@ def _save_zip_upload(widget: str) -> None:
     if up is None:
         return
     try:
-        root = uploads.extract_test_set_zip(up, REPO / "data" / "uploads", up.name)
+        root = upload_files.extract_test_set_zip(up, REPO / "data" / "uploads", up.name)
     except DatasetError as exc:
         st.session_state["zip_error"] = str(exc).split("\n\n")[0]
         return
