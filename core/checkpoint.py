@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from . import atomic
-from .identity import CheckpointError, DeviceUnavailable, file_sha256, saved_threshold, threshold_sidecar  # noqa: F401
+from .identity import DEVICE_PATTERN, CheckpointError, DeviceUnavailable, file_sha256, saved_threshold, threshold_sidecar  # noqa: F401
 from .model import BACKBONES, FaceClassifier, build_model
 from .preprocess import Preprocessing, file_error_words
 
@@ -324,7 +324,7 @@ def resolve_device(device: str = "auto") -> torch.device:
     """``auto`` → cuda when available, else cpu. Asking for cuda without a GPU is an error."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
+    if not re.fullmatch(DEVICE_PATTERN, device):  # auto is taken above
         raise DeviceUnavailable(f"--device {device}: not a device this tool runs on; use auto, cpu or cuda (cuda:N)")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise DeviceUnavailable(f"--device {device} was asked for, but PyTorch sees no CUDA GPU on this machine: "

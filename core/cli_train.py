@@ -77,7 +77,7 @@ _batch_size = bounded(positive_int, lambda n: n >= 2, "must be at least 2 (Batch
 _share_below_half = bounded(finite_number, lambda q: 0.0 <= q < 0.5,
                             "must be at least 0 and below 0.5 (at 0.5 no data-set fake is drawn)",
                             "``--synthetic-fakes``: at 0.5 every fake would be synthetic.")
-_ema_decay = bounded(finite_number, lambda q: 0.0 <= q < 1.0, "must be 0 (off) or a decay below 1, e.g. 0.995",
+_ema_decay = bounded(finite_number, lambda q: 0.0 <= q < 1.0, "must be 0 (off) or a decay below 1 (e.g. 0.995)",
                      "``--ema``: 0 (off) or a decay in (0, 1).")
 
 

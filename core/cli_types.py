@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import re
 
+from .identity import DEVICE_PATTERN
+
 
 def _whole(text: str) -> int:
     try:
@@ -53,7 +55,7 @@ port_number = bounded(positive_int, lambda n: n <= 65535, "must be a port number
 def device_name(text: str) -> str:
     """A --device value: auto, cpu, cuda or cuda:N (whether that GPU exists is checked when a
     model is loaded: ``core.checkpoint.resolve_device``)."""
-    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", text):
+    if not re.fullmatch(DEVICE_PATTERN, text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a device this tool runs on; use auto, cpu or cuda (cuda:N)")
     return text
 

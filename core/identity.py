@@ -16,6 +16,10 @@ class CheckpointError(ValueError):
     """A weights file that cannot be used; the message names the file and what was expected."""
 
 
+# The devices the tools run on (--device): whether a GPU is there is checked when a model loads.
+DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"
+
+
 class DeviceUnavailable(RuntimeError):
     """A device that is not a device name, or one this machine does not have."""
 

@@ -36,7 +36,6 @@ from .evaluation import evaluate
 from .inference import InferenceSettings, Progress, score_batch, set_draft_size
 from .metric_words import score_text
 from .metrics import MetricUnavailable, ThresholdSweep, fmt, predicted_real
-from .pace import CPU_IMAGES_PER_S  # noqa: F401  (the benchmark figure, re-exported)
 from .preprocess import ImageError, open_image
 from .quality import detail_share, low_detail_share
 
