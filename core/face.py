@@ -35,11 +35,12 @@ NO_BOX_MESSAGE = "A face, but no box to crop it by (it fills the picture or is t
 _PRESENCE_CASCADES = ("haarcascade_frontalface_default.xml", "haarcascade_frontalface_alt2.xml", "haarcascade_profileface.xml")
 
 
-def _framed_search(gray: np.ndarray) -> list[tuple[float, float, float, float]]:
-    """The faces (x, y, w, h in ``gray``'s pixels) of the first of the presence passes that finds any
-    (see ``_PRESENCE_CASCADES``); a face found turned is given upright, around its centre."""
+def has_face(image: Image.Image) -> bool:
+    """Whether any face shows in ``image``: a presence check for the tester's warning, tuned to
+    miss few faces (``_PRESENCE_CASCADES``); ``crop_face`` finds where the largest one is."""
     import cv2
 
+    gray = np.asarray(image.convert("L"))
     scale = min(1.0, 400 / max(gray.shape))
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
     pad = int(0.3 * max(small.shape))
@@ -47,27 +48,13 @@ def _framed_search(gray: np.ndarray) -> list[tuple[float, float, float, float]]:
     side = max(24, int(min(framed.shape) * 0.1))
     h, w = framed.shape
     for angle in (0, 20, -20):
-        turn = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-        turned = framed if angle == 0 else cv2.warpAffine(framed, turn, (w, h), borderValue=128)
-        back = cv2.invertAffineTransform(turn)
+        turned = framed if angle == 0 else cv2.warpAffine(
+            framed, cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0), (w, h), borderValue=128)
         for name in _PRESENCE_CASCADES:
-            for flipped in (False, True) if "profile" in name else (False,):  # profiles face one way
-                view = cv2.flip(turned, 1) if flipped else turned
-                found = _cascade(name).detectMultiScale(view, scaleFactor=1.1, minNeighbors=3, minSize=(side, side))
-                boxes = []
-                for x, y, bw, bh in found:
-                    cx, cy = (w - x - bw / 2 if flipped else x + bw / 2), y + bh / 2
-                    ox, oy = back @ np.array([cx, cy, 1.0])
-                    boxes.append(((ox - pad - bw / 2) / scale, (oy - pad - bh / 2) / scale, bw / scale, bh / scale))
-                if boxes:
-                    return boxes
-    return []
-
-
-def has_face(image: Image.Image) -> bool:
-    """Whether any face shows in ``image``: a presence check for the tester's warning, tuned to
-    miss few faces (``crop_face`` finds where the largest one is)."""
-    return bool(_framed_search(np.asarray(image.convert("L"))))
+            for view in (turned, cv2.flip(turned, 1)) if "profile" in name else (turned,):  # profiles face one way
+                if len(_cascade(name).detectMultiScale(view, scaleFactor=1.1, minNeighbors=3, minSize=(side, side))):
+                    return True
+    return False
 
 
 @lru_cache(maxsize=None)

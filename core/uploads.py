@@ -137,8 +137,8 @@ def judge_uploads(detector: Detector, files, *, face_crop: bool = False,
         except ImageError as exc:
             results.append(UploadVerdict(name, error=str(exc)))
             continue
-        found = has_face(image)  # ~75 ms: a picture with no face is worth a warning
         face = crop_face(image) if face_crop else None
+        found = (face is not None and face.found) or has_face(image)  # ~75 ms: no face is worth a warning
         if face is not None and not face.found and found:  # a face, but no box upright and whole in the frame
             face = dataclasses.replace(face, message=NO_BOX_MESSAGE)
         results.append(UploadVerdict(name, image=image, scored=face.image if face else image, face=face,
@@ -162,7 +162,8 @@ def verdict_table(results: list[UploadVerdict], threshold: float, seen: Seen | N
     whether the verdict is right (empty for uploads of unknown class)."""
     rows = []
     for r in results:
-        face = "" if r.face is None else ("found" if r.face.found else "none found (whole image)")
+        face = "" if r.face is None else ("found" if r.face.found else "face seen, no box (whole image)" if r.face_found
+                                          else "none found (whole image)")
         message = r.error or "; ".join(r.short_warnings)
         rows.append({"file": r.name, "P(real)": r.p_real, "P(fake)": r.p_fake,
                      "verdict": r.verdict(threshold) or "not scored", "face crop": face, "message": message,

@@ -102,8 +102,11 @@ def test_a_picture_with_no_face_is_warned_of_cropped_or_not(detector, monkeypatc
     assert "no face" not in verdict_table([r], 0.5).loc[0, "message"]
     [r] = judge_uploads(detector, [("face.png", image_bytes("PNG"))], face_crop=True)  # a face, but no box to crop
     assert r.face_found and not r.cropped and r.face.message == NO_BOX_MESSAGE and "No face" not in (r.warning or "")
+    assert verdict_table([r], 0.5).loc[0, "face crop"] == "face seen, no box (whole image)"  # not "none found"
     monkeypatch.setattr(core.uploads, "crop_face", lambda image: FaceCrop(image, (0, 0, *image.size), True, "Face found"))
-    assert judge_uploads(detector, [("face.png", image_bytes("PNG"))], face_crop=True)[0].cropped
+    monkeypatch.setattr(core.uploads, "has_face", lambda image: False)  # a small face the crop's cascade found
+    [r] = judge_uploads(detector, [("face.png", image_bytes("PNG"))], face_crop=True)
+    assert r.cropped and r.face_found and "No face" not in (r.warning or "")
 
 
 def test_the_face_check_finds_the_labelled_faces_and_no_face_in_noise(ciplab_dir):
