@@ -70,6 +70,25 @@ def _cannot_create_in(folder: Path) -> str | None:
     return None
 
 
+# What the writers add to a name: atomic writes go through ".NAME.XXXXXXXX.tmp" (+14), a checkpoint's
+# card through its stem + ".json" (+2 over ".pt", then +14), train's resume state NAME + ".last.pt".
+_LONGEST_ADDED = 16
+
+
+def _name_too_long(path: Path, parent: Path) -> str | None:
+    """Why ``path``'s name leaves no room for the files written beside it, or None: a 243-byte name
+    passed a check that made a short file, trained every epoch, then failed on its temp file."""
+    try:
+        room = os.pathconf(parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        room = 255
+    length = len(os.fsencode(path.name))
+    if length + _LONGEST_ADDED > room:
+        return (f"has a name of {length} bytes; the files written beside it add up to {_LONGEST_ADDED}, and this "
+                f"file system takes {room}: give a name of at most {room - _LONGEST_ADDED} bytes")
+    return None
+
+
 def unwritable(out: str) -> str | None:
     """Why a file cannot be written at ``out`` (a folder there, something that is not a
     regular file, a parent that is a file or where no file can be made, a name the system
@@ -86,8 +105,8 @@ def unwritable(out: str) -> str | None:
         if parent is None or not parent.is_dir():
             return f"{parent} is not a folder"
         if path.exists() and not os.access(path, os.W_OK):
-            return "cannot be written here (permission denied)"
-        return _cannot_create_in(parent)
+            return "is read-only; make it writable or give another name"
+        return _name_too_long(path, parent) or _cannot_create_in(parent)
     except OSError as exc:  # a name too long for the file system, say
         return f"cannot be written ({_os_words(exc)})"
 
@@ -100,13 +119,25 @@ def checkpoint_name_problem(out: str) -> str | None:
     path = Path(out)
     if path.suffix.lower() in (".pth", ".pt"):
         twin = next((t for t in (path.with_suffix(".pth"), path.with_suffix(".pt")) if t.name != path.name and t.exists()), None)
-        if twin is not None and path.with_suffix(".json").exists():
+        if twin is not None and path.with_suffix(".json").exists() and _card_owner(path) in (twin.name, None):
             return (f"{twin.name} beside it is another checkpoint, and {path.with_suffix('.json').name} / "
-                    f"{path.with_suffix('.md').name} its model card, which this run's card would replace; choose another name")
+                    f"{path.with_suffix('.md').name} {'its' if _card_owner(path) else 'may be its'} model card, which "
+                    "this run's card would replace; choose another name")
         return None
     fixed = path.with_suffix(".pth").name if path.suffix.lower() in (".json", ".md") else path.name + ".pth"
     return (f"must end in .pth or .pt: the model card is written beside it with .json and .md in place of that "
             f"ending, so any other name loses the model or another run's card; e.g. {fixed}")
+
+
+def _card_owner(path: Path) -> str | None:
+    """The checkpoint file the model card beside ``path`` describes, from its ``.md``'s first line
+    ("# Model card: m.pth"), or None when that cannot be read."""
+    try:
+        with open(path.with_suffix(".md"), encoding="utf-8") as f:
+            first = f.readline()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return first.removeprefix("# Model card: ").split(" (")[0].strip() if first.startswith("# Model card: ") else None
 
 
 def out_problem(command: str, args: argparse.Namespace) -> str | None:
@@ -129,8 +160,7 @@ def out_problem(command: str, args: argparse.Namespace) -> str | None:
         try:
             return _folder_problem(command, Path(out), getattr(args, "data", None))
         except OSError as exc:  # a name too long for the file system, say
-            why = exc.strerror or str(exc)
-            return f"cannot be written ({why[:1].lower() + why[1:]})"
+            return f"cannot be written ({_os_words(exc)})"
     return None
 
 

@@ -292,11 +292,14 @@ def test_bad_numbers_are_refused_when_the_command_line_is_read(argv, why, capsys
     (["evaluate", "--data", "nowhere", "--json", "{long}.json"], "file name too long"),
     (["train", "--data", "nowhere", "--out", "{long}.pth"], "file name too long"),
     (["split", "--data", "nowhere", "--out", "{long}"], "file name too long"),
+    # short enough to make, too long for the temp file and card written beside it: it trained, then failed
+    (["train", "--data", "nowhere", "--out", "{245}.pth"], "has a name of 249 bytes; the files written beside it"),
+    (["evaluate", "--data", "nowhere", "--json", "{245}.json"], "give a name of at most 239 bytes"),
 ])
 def test_an_output_no_file_can_be_made_in_is_refused_before_any_work(argv, flag, tmp_path, capsys):
     """os.access says yes to root in /proc, so train ran its epochs and then lost them to a
     traceback from torch.save; a name too long for the file system was a traceback at once."""
-    argv = [a.replace("{long}", str(tmp_path / ("a" * 300))) for a in argv]
+    argv = [a.replace("{long}", str(tmp_path / ("a" * 300))).replace("{245}", str(tmp_path / ("a" * 245))) for a in argv]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert flag.lower() in err.lower() and "Traceback" not in err and "nowhere" not in err  # before the data is read
