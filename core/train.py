@@ -330,6 +330,7 @@ def _finish(args, out: Path, last_path: Path, model, lineage, device, amp_dtype,
     with saved_or_said(out, f"the run is kept in {last_path}: free space and run the same command with --resume to write it"):
         save_checkpoint(out, model, Preprocessing(input_size=args.image_size), threshold=0.5,
                         threshold_source="0.5: the report's rule (model trained class-balanced)", training=card, half=args.half)
+    with saved_or_said(out.with_suffix(".json"), f"{out} is written (its card is in it too: python -m core card {out})"):
         write_model_card(out, card)
     best = run["best"]
     print(f"best epoch {best['epoch']}: val ROC-AUC {final['roc_auc']:.4f}, accuracy {final['accuracy']:.4f}"

@@ -102,8 +102,8 @@ def resume_problem(args: argparse.Namespace, last_path: Path, state: dict | None
                 f"ones, start over: drop --resume and delete {last_path}, or choose another --out.")
     if args.epochs < done:
         return f"--resume --epochs {args.epochs}: {last_path} has already trained {done} epochs; give --epochs {done} or more"
-    best = state["best"]["epoch"]
-    if args.epochs > done and done - best >= args.patience:
+    best, planned = state["best"]["epoch"], (state.get("args") or {}).get("epochs", done)
+    if args.epochs > max(done, planned) and done - best >= args.patience:  # an extension that would stop at once
         return (f"--resume --epochs {args.epochs}: the saved run stopped early after epoch {done} (no better validation "
                 f"ROC-AUC since epoch {best}, --patience {args.patience}), so it would stop again before training; "
                 f"give --patience {done - best + 1} or more to train more epochs")
@@ -114,7 +114,7 @@ def save_state(last_path: Path, args, model, head, ema, optimizer, scheduler, ru
     """Everything ``--resume`` needs after ``epoch``, written atomically (an interrupt mid-write keeps the last one)."""
     tmp = last_path.with_suffix(".tmp")
     kept = (f"{last_path} still holds epoch {run['saved_epoch']}: free space and continue with --resume"
-            if run.get("saved_epoch") else "nothing was saved")
+            if run.get("saved_epoch") else "nothing of this run was saved yet")
     with saved_or_said(last_path, kept, f"epoch {epoch} to "):
         try:
             torch.save({"model": model.state_dict(), "region_head": head.state_dict() if head is not None else None,
@@ -140,7 +140,11 @@ def saved_or_said(path: Path, kept: str, what: str = ""):
     saved to ``path``, why, and ``kept``, what is left (not a traceback after an hour of training)."""
     try:
         yield
-    except (OSError, RuntimeError) as exc:  # torch.save says a failed write as a RuntimeError
+    except OSError as exc:
+        raise SaveFailed(f"could not save {what}{path} ({save_error_words(exc)}); {kept}") from None
+    except RuntimeError as exc:  # torch.save says a failed write as a RuntimeError naming the system's error
+        if "strerror:" not in str(exc) and "PytorchStreamWriter failed" not in str(exc):
+            raise  # not a write that failed: a bug, shown as one
         raise SaveFailed(f"could not save {what}{path} ({save_error_words(exc)}); {kept}") from None
 
 

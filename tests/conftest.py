@@ -145,3 +145,14 @@ def open_page(page: str = "streamlit_app.py", timeout: float = 120, **query):
     if page != "streamlit_app.py":
         at.switch_page(page)
     return at.run()
+
+
+# A training run small enough for a test: 2 epochs of 64 px images on the CPU from scratch.
+TRAIN_ARGS = ["--epochs", "2", "--batch-size", "4", "--image-size", "64", "--val-fraction", "0.25", "--workers", "0",
+              "--pretrained", "none", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def train_set(tmp_path_factory):
+    """16 synthetic 64 px faces (8 real, 8 fake) to train on, made once per test module."""
+    return make_test_set(tmp_path_factory.mktemp("train") / "s", n_real=8, n_fake=8, size=64)
