@@ -2,20 +2,27 @@
 from what was measured here, not only from a benchmark on a quiet machine.
 
 A robustness sweep estimated from a fixed 10 images/s said ~3 min on a loaded 2-core CPU and
-took 763 s. So the app records the speed it measured (per model, device type and precision, in
-this process: every session of the server shares the machine) and estimates from that:
+took 763 s. So the app records the speed it measured (per model, device type and precision: every
+session of the server shares the machine) and estimates from that:
 
 - ``SWEEP``: a robustness sweep's own speed (decode, perturb, score: the work it will repeat);
 - ``CLEAN``: scoring a test set without perturbations (no blur or re-encoding, so a sweep is
   likely slower);
 - neither: ``CPU_IMAGES_PER_S``, said to be a benchmark figure.
 
-Streamlit-free and torch-free.
+The speeds are also kept in ``pace.json`` beside the prediction cache, so a restarted server, or a
+test set whose scores all come from that cache (nothing scored, nothing measured), still estimates
+from what this machine did, and says how long ago. Streamlit-free and torch-free.
 """
 from __future__ import annotations
 
+import json
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import atomic, prediction_cache
 
 SWEEP, CLEAN = "sweep", "clean"
 # Fewer freshly scored images than this give a rate that is mostly start-up (the first batch).
@@ -39,21 +46,67 @@ class Pace:
 
 
 _MEASURED: dict[tuple, Pace] = {}
+# The file the speeds are kept in; None: pace.json in the prediction cache folder (tests point it elsewhere).
+STORE: Path | None = None
+MAX_KEPT = 200  # speeds in the file, the latest kept: one per model, device, precision and kind
+
+
+def store_path(cache_dir: Path | None = None) -> Path:
+    return STORE or Path(cache_dir or prediction_cache.DEFAULT_CACHE_DIR) / "pace.json"
+
+
+def _read(path: Path) -> dict[tuple, Pace]:
+    """The speeds in ``path``; a missing, torn or foreign file, or an entry of the wrong shape, is
+    left out (the next ``record`` rewrites the file with what was readable)."""
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8")).get("paces")
+    except (OSError, ValueError, AttributeError):  # AttributeError: JSON, but not an object
+        return {}
+    kept = {}
+    for row in rows if isinstance(rows, list) else []:
+        try:
+            key = (str(row["kind"]), str(row["weights_sha"]), str(row["device_type"]), bool(row["fast"]))
+            pace = Pace(float(row["images_per_s"]), int(row["images"]), float(row["at"]))
+        except (TypeError, KeyError, ValueError):
+            continue
+        if math.isfinite(pace.images_per_s) and pace.images_per_s > 0 and math.isfinite(pace.at):
+            kept[key] = pace
+    return kept
+
+
+def _keep(key: tuple, pace: Pace, path: Path) -> None:
+    """Add ``pace`` to the file, one writer at a time; a folder that cannot be written keeps it in
+    this process only."""
+    try:
+        with atomic.exclusive(path):
+            kept = _read(path)
+            kept.pop(key, None)
+            kept[key] = pace  # last, so the newest survive the cap
+            rows = [dict(zip(("kind", "weights_sha", "device_type", "fast"), k), **asdict(p))
+                    for k, p in list(kept.items())[-MAX_KEPT:]]
+            atomic.write_bytes(path, json.dumps({"paces": rows}, indent=1).encode())
+    except OSError:
+        pass
 
 
 def record(kind: str, weights_sha: str, device_type: str, fast: bool, images: int, seconds: float,
-           now: float | None = None) -> Pace | None:
+           now: float | None = None, cache_dir: Path | None = None) -> Pace | None:
     """Keep the speed of ``images`` scored in ``seconds`` (the latest of its kind replaces the
-    last); None, and nothing kept, under ``MIN_IMAGES`` images."""
+    last), in this process and in ``store_path(cache_dir)``; None, and nothing kept, under
+    ``MIN_IMAGES`` images."""
     if images < MIN_IMAGES or seconds <= 0:
         return None
     pace = Pace(images / seconds, int(images), time.time() if now is None else now)
-    _MEASURED[(kind, weights_sha, device_type, bool(fast))] = pace
+    key = (kind, weights_sha, device_type, bool(fast))
+    _MEASURED[key] = pace
+    _keep(key, pace, store_path(cache_dir))
     return pace
 
 
 def measured(kind: str, weights_sha: str, device_type: str, fast: bool) -> Pace | None:
-    return _MEASURED.get((kind, weights_sha, device_type, bool(fast)))
+    """The speed measured in this process, else the one kept on disk (an earlier run), else None."""
+    key = (kind, weights_sha, device_type, bool(fast))
+    return _MEASURED.get(key) or _read(store_path()).get(key)
 
 
 def _duration(seconds: float) -> str:
@@ -63,7 +116,15 @@ def _duration(seconds: float) -> str:
 
 def _ago(pace: Pace, now: float) -> str:
     minutes = (now - pace.at) / 60
-    return "just now" if minutes < 1 else f"{minutes:.0f} min ago"
+    if minutes < 1:
+        return "just now"
+    if minutes < 90:
+        return f"{minutes:.0f} min ago"
+    hours = round(minutes / 60)
+    if hours < 36:
+        return f"{hours} hours ago"
+    days = round(hours / 24)
+    return f"{days} days ago"
 
 
 def sweep_time_words(n_images: int, weights_sha: str, device_type: str, fast: bool, now: float | None = None) -> str:

@@ -303,7 +303,8 @@ def robustness_sweep(detector: Detector, test_set: TestSet, *, threshold: float 
         table[f"d_{m}"] = [None if v is None or base is None else v - base for v in table[m]]
     table["flips"] = [0] + [len(RobustnessSweep(table, scores, threshold).flips(n)) for n, _, _ in conditions[1:]]
     # the speed this machine gave, for the next sweep's estimate (core.pace); cached images did no work
-    pace.record(pace.SWEEP, detector.sha256, detector.device.type, settings.fast, done - cached, time.perf_counter() - start)
+    pace.record(pace.SWEEP, detector.sha256, detector.device.type, settings.fast, done - cached, time.perf_counter() - start,
+                cache_dir=cache_dir)
     return RobustnessSweep(table=table, scores=scores, threshold=threshold)
 
 

@@ -109,6 +109,17 @@ def tiny_ckpt(tmp_path_factory) -> Path:
     return make_checkpoint(tmp_path_factory.mktemp("ckpt") / "random_lite0.pth")
 
 
+@pytest.fixture(autouse=True)
+def pace_kept_apart(tmp_path_factory, monkeypatch):
+    """Each test starts with no measured speed and keeps what it measures in a file of its own:
+    core.pace keeps speeds on disk, so a sweep in one run would make the next one's "Not measured
+    on this machine yet" false, and fill the real cache's pace.json with random models."""
+    from core import pace
+
+    monkeypatch.setattr(pace, "_MEASURED", {})
+    monkeypatch.setattr(pace, "STORE", tmp_path_factory.mktemp("pace") / "pace.json")
+
+
 @pytest.fixture()
 def cache_dir(tmp_path, monkeypatch) -> Path:
     """Isolated prediction cache for one test."""

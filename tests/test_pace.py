@@ -1,6 +1,7 @@
 """core/pace.py: a robustness sweep's time estimate comes from the speed measured here when
-there is one, and says what it rests on."""
-import pytest
+there is one (in this process or kept on disk by an earlier one), and says what it rests on.
+Each test starts with nothing measured and a pace file of its own (conftest.pace_kept_apart)."""
+import json
 
 from core import pace
 from core.checkpoint import load_detector
@@ -9,11 +10,6 @@ from core.inference import InferenceSettings
 from core.robustness import Perturbation, robustness_sweep
 
 from .conftest import make_test_set
-
-
-@pytest.fixture(autouse=True)
-def nothing_measured(monkeypatch):
-    monkeypatch.setattr(pace, "_MEASURED", {})
 
 
 def test_with_nothing_measured_the_benchmark_is_named_as_such():
@@ -56,3 +52,60 @@ def test_a_sweep_records_the_speed_of_the_images_it_scored_not_those_a_cache_gav
     assert "last robustness sweep" in pace.sweep_time_words(100, det.sha256, det.device.type, False)
     robustness_sweep(det, test_set, perturbations=perts, settings=settings)  # all from the caches: no speed
     assert pace.measured(pace.SWEEP, det.sha256, det.device.type, False) == first
+
+
+def restart(monkeypatch):
+    """What a new server process has: nothing measured in memory, only the file."""
+    monkeypatch.setattr(pace, "_MEASURED", {})
+
+
+def test_a_speed_measured_before_a_restart_is_read_back_and_dated(monkeypatch):
+    day = 24 * 3600
+    pace.record(pace.CLEAN, "m", "cpu", False, images=163, seconds=163 / 2.5, now=1000.0)
+    restart(monkeypatch)
+    kept = pace.measured(pace.CLEAN, "m", "cpu", False)
+    assert kept == pace.Pace(2.5, 163, 1000.0)
+    words = pace.sweep_time_words(3600, "m", "cpu", False, now=1000.0 + 3 * day)
+    assert "2.5 images/s" in words and "3 days ago" in words and "Not measured" not in words
+    assert "5 hours ago" in pace.sweep_time_words(3600, "m", "cpu", False, now=1000.0 + 5 * 3600)
+    # this process's own measurement wins over the file's
+    pace.record(pace.CLEAN, "m", "cpu", False, images=100, seconds=10.0, now=2000.0)
+    monkeypatch.setattr(pace, "_MEASURED", {(pace.CLEAN, "m", "cpu", False): pace.Pace(4.0, 50, 1500.0)})
+    assert pace.measured(pace.CLEAN, "m", "cpu", False).images_per_s == 4.0
+    restart(monkeypatch)
+    assert pace.measured(pace.CLEAN, "m", "cpu", False).images_per_s == 10.0  # the file holds the latest record
+    assert pace.measured(pace.CLEAN, "m", "cpu", True) is None  # per precision on disk too
+
+
+def test_the_file_sits_beside_the_prediction_cache(monkeypatch, cache_dir):
+    monkeypatch.setattr(pace, "STORE", None)
+    pace.record(pace.SWEEP, "m", "cpu", True, images=50, seconds=5.0)
+    rows = json.loads((cache_dir / "pace.json").read_text())["paces"]
+    assert [(r["kind"], r["weights_sha"], r["device_type"], r["fast"], r["images"]) for r in rows] == [
+        ("sweep", "m", "cpu", True, 50)]
+
+
+def test_a_torn_or_foreign_file_is_ignored_and_rewritten(monkeypatch):
+    path = pace.store_path()
+    good = {"kind": "clean", "weights_sha": "m", "device_type": "cpu", "fast": False, "images_per_s": 3.0,
+            "images": 40, "at": 0.0}
+    for text in ('{"paces": [{"kind": "clean", "weights_sha": "m", "devi', "[1, 2]", '{"paces": "all of them"}',
+                 "\x00\xff not json", json.dumps({"paces": [{**good, "images_per_s": "fast"}, {**good, "at": None}]})):
+        path.write_text(text)
+        restart(monkeypatch)
+        assert pace.measured(pace.CLEAN, "m", "cpu", False) is None, text
+        assert pace.sweep_time_words(3600, "m", "cpu", False).startswith("Not measured on this machine yet")
+    path.write_text(json.dumps({"paces": [good, {"kind": "sweep"}]}))  # a readable entry beside a broken one
+    assert pace.measured(pace.CLEAN, "m", "cpu", False).images_per_s == 3.0
+    pace.record(pace.SWEEP, "m", "cpu", False, images=20, seconds=2.0)  # rewrites the file whole
+    restart(monkeypatch)
+    assert {r["kind"] for r in json.loads(path.read_text())["paces"]} == {"clean", "sweep"}
+    assert pace.measured(pace.SWEEP, "m", "cpu", False).images_per_s == 10.0
+
+
+def test_a_folder_that_cannot_be_written_keeps_the_speed_in_this_process(monkeypatch, tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the folder should be")
+    monkeypatch.setattr(pace, "STORE", blocked / "pace.json")
+    assert pace.record(pace.CLEAN, "m", "cpu", False, images=20, seconds=2.0) is not None
+    assert pace.measured(pace.CLEAN, "m", "cpu", False).images_per_s == 10.0
