@@ -317,17 +317,3 @@ def set_role_words(overlap) -> str:
         return ": images the model was trained or chosen on"
     return ""
 
-
-def cpu_time_words(n_images: int, fast: bool, device_type: str) -> str:
-    """What a pass over ``n_images`` will cost, for a button's caption: "" off the CPU (a GPU
-    takes seconds). The rate is ``pace.CPU_IMAGES_PER_S`` (measured with the shipped
-    ensemble on a quiet 2-core CPU; a busy machine is slower, which is said)."""
-    from .pace import CPU_IMAGES_PER_S
-
-    if device_type != "cpu":
-        return ""
-    rate = CPU_IMAGES_PER_S[bool(fast)]
-    minutes = n_images / rate / 60
-    when = "under a minute" if minutes < 1 else f"about {minutes:.0f} min"
-    return (f"{when[0].upper() + when[1:]} on a 2-core CPU at {rate:.0f} images/s (the shipped ensemble, measured "
-            "on a quiet machine: longer while other work runs); far less on a GPU.")

@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -20,7 +21,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
-from . import atomic, gallery, metrics, prediction_cache
+from . import atomic, gallery, metrics, pace, prediction_cache
 from .checkpoint import Detector
 from .data import TestSet
 from .inference import prepare_model
@@ -66,6 +67,7 @@ def embed_test_set(detector: Detector, test_set: TestSet, *, batch_size: int = 3
     data = _PerturbedFolder(images["path"].tolist(), images["relpath"].tolist(), detector.preprocessing, Perturbation("identity"),
                             measure_detail=False)
     workers = workers if workers is not None else min(4, os.cpu_count() or 1)
+    start = time.perf_counter()
     # the model scoring runs (BatchNorm folded, channels_last): faster, and P(real) as scored
     model, feats, probs, keep, done = prepare_model(detector), [], [], [], 0
     for batch, idx, _, error in DataLoader(data, batch_size=batch_size, num_workers=workers):
@@ -82,6 +84,9 @@ def embed_test_set(detector: Detector, test_set: TestSet, *, batch_size: int = 3
     features = np.concatenate(feats).astype(np.float32) if feats else np.zeros((0, 1), np.float32)
     p_real = np.concatenate(probs).astype(np.float64) if probs else np.zeros(0)
     keep = np.asarray(keep, dtype=int)
+    # this machine's speed at this work, for the Feature map's next estimate (core.pace)
+    pace.record(pace.FEATURES, detector.sha256, detector.device.type, False, done, time.perf_counter() - start,
+                cache_dir=cache_dir)
     if use_cache:
         buf = io.BytesIO()
         np.savez_compressed(buf, keep=keep, features=features, p_real=p_real)

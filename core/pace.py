@@ -8,6 +8,10 @@ session of the server shares the machine) and estimates from that:
 - ``SWEEP``: a robustness sweep's own speed (decode, perturb, score: the work it will repeat);
 - ``CLEAN``: scoring a test set without perturbations (no blur or re-encoding, so a sweep is
   likely slower);
+- ``FEATURES``: the Feature map's pass: the same decoding and model pass as a clean one but always
+  float32, and its loader decodes in worker processes where scoring on a CPU uses none. Measured
+  here (bench: 163 images, no caches, quiet 2-core CPU) the two ran within 15% of each other,
+  either way round, so a float32 clean pass stands in for it until it has run;
 - neither: ``CPU_IMAGES_PER_S``, said to be a benchmark figure.
 
 The speeds are also kept in ``pace.json`` beside the prediction cache, so a restarted server, or a
@@ -24,7 +28,7 @@ from pathlib import Path
 
 from . import atomic, prediction_cache
 
-SWEEP, CLEAN = "sweep", "clean"
+SWEEP, CLEAN, FEATURES = "sweep", "clean", "features"
 # Fewer freshly scored images than this give a rate that is mostly start-up (the first batch).
 MIN_IMAGES = 16
 
@@ -150,3 +154,27 @@ def sweep_time_words(n_images: int, weights_sha: str, device_type: str, fast: bo
     return (f"Not measured on this machine yet: {_duration(n_images / rate)} at {rate:.0f} images/s, a benchmark of the "
             "shipped ensemble on a quiet 2-core CPU; longer while other work runs. Once it runs, the bar gives the time "
             "left at the speed it measures.")
+
+
+def feature_time_words(n_images: int, weights_sha: str, device_type: str, now: float | None = None) -> str:
+    """What computing the Feature map's features of ``n_images`` will cost (always float32), and what
+    the figure rests on: this model's last feature pass here; else, on a CPU, its float32 clean
+    test-set pass here (a bfloat16 one is 2-3x faster: no guide); else the benchmark
+    ``CPU_IMAGES_PER_S`` ("" on a GPU with nothing measured, where it takes seconds)."""
+    now = time.time() if now is None else now
+    own = measured(FEATURES, weights_sha, device_type, False)
+    if own:
+        when = _duration(n_images / own.images_per_s)
+        return (f"{when[0].upper() + when[1:]} at {own.images_per_s:.1f} images/s, the speed of this model's last "
+                f"feature pass on this machine ({device_type.upper()}, float32, {own.images} images, {_ago(own, now)}).")
+    if device_type != "cpu":
+        return ""
+    clean = measured(CLEAN, weights_sha, device_type, False)
+    if clean:
+        when = _duration(n_images / clean.images_per_s)
+        return (f"{when[0].upper() + when[1:]} at {clean.images_per_s:.1f} images/s, the speed at which this model scored "
+                f"the clean test set on this machine (CPU, float32, {_ago(clean, now)}): not measured on this pass itself, "
+                "which decodes the same images and runs the same float32 model, so it should take about as long.")
+    rate = CPU_IMAGES_PER_S[False]
+    return (f"Not measured on this machine yet: {_duration(n_images / rate)} at {rate:.0f} images/s, a benchmark of the "
+            "shipped ensemble on a quiet 2-core CPU; longer while other work runs.")

@@ -25,7 +25,8 @@ if ss.get("features_key") != key:
     if not embeddings_cached(ctx.detector, ctx.test_set):  # a whole model pass: only on a click, as Robustness
         ask = st.empty()
         with ask.container():
-            st.caption(f":material/schedule: {ui.cpu_time_words(len(ctx.test_set), False, ctx.detector.device.type)}")
+            if words := ui.feature_time_words(len(ctx.test_set), ctx.detector.sha256, ctx.detector.device.type):
+                st.caption(f":material/schedule: {words}")
             if not st.button(f"Compute the features of the {len(ctx.test_set):,} images (kept on disk after)",
                              icon=":material/play_arrow:"):
                 st.info("The map needs one more pass of the model over the set: scoring keeps each image's P(real), "

@@ -92,15 +92,6 @@ def test_first_readable_skips_broken_files(tmp_path):
     assert i == 0 or set(test_set.images["relpath"].iloc[:i]) <= {"real/not_an_image.png", "real/truncated.jpg"}
 
 
-def test_time_words_scale_with_the_images_and_say_nothing_off_the_cpu():
-    from core.dashboard import cpu_time_words
-
-    assert cpu_time_words(19584, False, "cpu").startswith("About 33 min on a 2-core CPU at 10 images/s")
-    assert "longer while other work runs" in cpu_time_words(19584, False, "cpu")
-    assert cpu_time_words(100, True, "cpu").startswith("Under a minute") and "24 images/s" in cpu_time_words(100, True, "cpu")
-    assert cpu_time_words(19584, False, "cuda") == ""
-
-
 def test_a_set_the_model_has_seen_whole_is_named_so_in_headings():
     import pandas as pd
 

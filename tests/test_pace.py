@@ -109,3 +109,37 @@ def test_a_folder_that_cannot_be_written_keeps_the_speed_in_this_process(monkeyp
     monkeypatch.setattr(pace, "STORE", blocked / "pace.json")
     assert pace.record(pace.CLEAN, "m", "cpu", False, images=20, seconds=2.0) is not None
     assert pace.measured(pace.CLEAN, "m", "cpu", False).images_per_s == 10.0
+
+
+def test_the_feature_map_estimates_from_its_own_pass_else_from_a_float32_clean_pass():
+    n, rate = 3600, pace.CPU_IMAGES_PER_S[False]
+    words = pace.feature_time_words(n, "m", "cpu")
+    assert words.startswith("Not measured on this machine yet") and f"about {n / rate / 60:.0f} min" in words
+    assert pace.feature_time_words(n, "m", "cuda") == ""  # a GPU takes seconds: no guess
+    # a bfloat16 clean pass is not the features' float32 work: still the benchmark
+    pace.record(pace.CLEAN, "m", "cpu", True, images=100, seconds=10.0, now=0.0)
+    assert pace.feature_time_words(n, "m", "cpu").startswith("Not measured on this machine yet")
+    pace.record(pace.CLEAN, "m", "cpu", False, images=100, seconds=100 / 2.0, now=0.0)
+    words = pace.feature_time_words(n, "m", "cpu", now=7200.0)
+    assert words.startswith(f"About {n / 2.0 / 60:.0f} min at 2.0 images/s") and "2 hours ago" in words
+    assert "scored the clean test set" in words and "not measured on this pass itself" in words
+    pace.record(pace.FEATURES, "m", "cpu", False, images=163, seconds=163 / 1.5, now=7200.0)
+    words = pace.feature_time_words(n, "m", "cpu", now=7200.0)
+    assert words.startswith(f"About {n / 1.5 / 60:.0f} min at 1.5 images/s") and "last feature pass" in words
+    assert "163 images" in words and "just now" in words
+    assert "last feature pass" in pace.feature_time_words(n, "m", "cpu")  # kept on disk as well
+    pace.record(pace.FEATURES, "m", "cuda", False, images=163, seconds=2.0)
+    assert "last feature pass" in pace.feature_time_words(n, "m", "cuda")  # measured: said on a GPU too
+
+
+def test_a_feature_pass_records_its_speed_and_a_cached_one_does_not(tiny_ckpt, tmp_path, cache_dir):
+    from core.features import embed_test_set
+
+    det = load_detector(tiny_ckpt)
+    test_set = scan_test_set(make_test_set(tmp_path / "set", n_real=8, n_fake=8, size=48))
+    embed_test_set(det, test_set, workers=0)
+    first = pace.measured(pace.FEATURES, det.sha256, det.device.type, False)
+    assert first is not None and first.images == 16 and first.images_per_s > 0
+    assert pace.measured(pace.CLEAN, det.sha256, det.device.type, False) is None  # its own kind, not a clean pass
+    embed_test_set(det, test_set, workers=0)  # from the disk cache: no speed
+    assert pace.measured(pace.FEATURES, det.sha256, det.device.type, False) == first

@@ -20,14 +20,14 @@ from ..dashboard import (  # noqa: F401  (re-exported: pages and tests use ui.<n
     weights_stamp, first_readable, image_details, initial_sources, known_test_sets, known_weights, other_test_sets,
     progress_text,
     ONE_CLASS_WORDS, one_class_summary, one_class_words, resolve_path, score_context_words, seen_fields, set_problems,
-    skipped_table, files_signature, threshold_change_words, uploads_digest, cpu_time_words, set_role_words,
+    skipped_table, files_signature, threshold_change_words, uploads_digest, set_role_words,
 )
 from ..inference import InferenceSettings  # noqa: F401
 from ..metric_words import (  # noqa: F401
     metric_delta, metric_help, metric_label, metric_table, metric_value, missing_as_na, rows_as_text, score_text,
 )
 from ..metrics import SHARE_METRICS  # noqa: F401
-from ..pace import sweep_time_words  # noqa: F401
+from ..pace import feature_time_words, sweep_time_words  # noqa: F401
 from .cached import (  # noqa: F401
     _with_seen, analysis, analysis_key, compare_runs, context_for, feature_layout, judge_uploads, near_copies,
     predictions, resaved_copies, scored_predictions, scored_sweep, seen_overlap, slice_frame, sweep,
