@@ -104,9 +104,9 @@ def resume_problem(args: argparse.Namespace, last_path: Path, state: dict | None
         return f"--resume --epochs {args.epochs}: {last_path} has already trained {done} epochs; give --epochs {done} or more"
     best, planned = state["best"]["epoch"], (state.get("args") or {}).get("epochs", done)
     if args.epochs > max(done, planned) and done - best >= args.patience:  # an extension that would stop at once
-        return (f"--resume --epochs {args.epochs}: the saved run stopped early after epoch {done} (no better validation "
-                f"ROC-AUC since epoch {best}, --patience {args.patience}), so it would stop again before training; "
-                f"give --patience {done - best + 1} or more to train more epochs")
+        return (f"--resume --epochs {args.epochs}: the saved run has had no better validation ROC-AUC since epoch {best} "
+                f"({done - best} epoch{'s' * (done - best != 1)} to epoch {done}, --patience {args.patience}), so it would stop before training "
+                f"another; give --patience {done - best + 1} or more to train more epochs")
     return None
 
 

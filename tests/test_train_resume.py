@@ -163,8 +163,8 @@ def test_resume_refuses_what_would_train_nothing_or_elsewhere(tmp_path, train_se
     assert main(["train", "--data", str(train_set), "--out", str(out), *ARGS, "--epochs", "3", "--patience", "1"]) == 0
     assert main(["train", "--data", str(train_set), "--out", str(out), "--resume", *ARGS, "--epochs", "4",
                  "--patience", "1"]) == 2
-    assert ("the saved run stopped early after epoch 2 (no better validation ROC-AUC since epoch 1, --patience 1), so "
-            "it would stop again before training; give --patience 2 or more") in capsys.readouterr().err
+    assert ("the saved run has had no better validation ROC-AUC since epoch 1 (1 epoch to epoch 2, --patience 1), so "
+            "it would stop before training another; give --patience 2 or more") in capsys.readouterr().err
     assert main(["train", "--data", str(train_set), "--out", str(out), "--resume", *ARGS, "--epochs", "4",
                  "--patience", "2"]) == 0
     card = json.loads(out.with_suffix(".json").read_text())
