@@ -84,8 +84,9 @@ def _name_too_long(path: Path, parent: Path) -> str | None:
         room = 255
     length = len(os.fsencode(path.name))
     if length + _LONGEST_ADDED > room:
-        return (f"has a name of {length} bytes; the files written beside it add up to {_LONGEST_ADDED}, and this "
-                f"file system takes {room}: give a name of at most {room - _LONGEST_ADDED} bytes")
+        return (f"has a name of {length} bytes, and the temp file and model card written beside it need up to "
+                f"{_LONGEST_ADDED} more of the {room} this file system takes: give a name of at most "
+                f"{room - _LONGEST_ADDED} bytes")
     return None
 
 

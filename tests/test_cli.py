@@ -293,7 +293,7 @@ def test_bad_numbers_are_refused_when_the_command_line_is_read(argv, why, capsys
     (["train", "--data", "nowhere", "--out", "{long}.pth"], "file name too long"),
     (["split", "--data", "nowhere", "--out", "{long}"], "file name too long"),
     # short enough to make, too long for the temp file and card written beside it: it trained, then failed
-    (["train", "--data", "nowhere", "--out", "{245}.pth"], "has a name of 249 bytes; the files written beside it"),
+    (["train", "--data", "nowhere", "--out", "{245}.pth"], "has a name of 249 bytes, and the temp file and model card written beside it"),
     (["evaluate", "--data", "nowhere", "--json", "{245}.json"], "give a name of at most 239 bytes"),
 ])
 def test_an_output_no_file_can_be_made_in_is_refused_before_any_work(argv, flag, tmp_path, capsys):
