@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .figures import COLORS
-from .metric_words import SCORE_FORMAT, plain_number, metric_delta, metric_value
+from .metric_words import SCORE_FORMAT, metric_delta, metric_value, plain_number
 from .metrics import SHARE_METRICS
 
 METRIC_LABELS = {"roc_auc": "ROC-AUC", "accuracy": "accuracy", "fake_catch_rate": "fake catch rate",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .metric_words import share_text
-from .metrics import MetricUnavailable, ThresholdSweep, just_above, fmt
+from .metrics import MetricUnavailable, ThresholdSweep, fmt, just_above
 
 
 @dataclass(frozen=True)
