@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from .cli import OutputError
+from .data import os_error_words
 
 # May differ on --resume: how long the run goes on, how many processes load its data (each draw's
 # augmentation is seeded on its own: train_data.SeededDraws), and what is written at the end
@@ -83,13 +84,13 @@ def resume_problem(args: argparse.Namespace, last_path: Path, state: dict | None
             return (f"--resume: there is no {last_path} to resume from (no run with this --out saved an epoch here); "
                     "drop --resume to start a fresh run")
         return None
-    done = state["epoch"]
+    done, saved = state["epoch"], state.get("args") or {}
     if not args.resume:
         if finished(state):
             return None  # its model is written; a new run with the same --out replaces both, as asked
-        return (f"{last_path} holds an unfinished run (epoch {done} of {(state.get('args') or {}).get('epochs', '?')} "
+        return (f"{last_path} holds an unfinished run (epoch {done} of {saved.get('epochs', '?')} "
                 f"done): add --resume to continue it, or delete {last_path} to start over")
-    diffs = changed_options(state.get("args") or {}, args)
+    diffs = changed_options(saved, args)
     used, here = state.get("device_used"), _comparable("device", args.device)
     if used and used != here and not any(d.startswith("--device") for d in diffs):
         diffs.append(f"--device: the saved run trained on {used}, --device {args.device} picks {here} here "
@@ -102,7 +103,7 @@ def resume_problem(args: argparse.Namespace, last_path: Path, state: dict | None
                 f"ones, start over: drop --resume and delete {last_path}, or choose another --out.")
     if args.epochs < done:
         return f"--resume --epochs {args.epochs}: {last_path} has already trained {done} epochs; give --epochs {done} or more"
-    best, planned = state["best"]["epoch"], (state.get("args") or {}).get("epochs", done)
+    best, planned = state["best"]["epoch"], saved.get("epochs", done)
     if args.epochs > max(done, planned) and done - best >= args.patience:  # an extension that would stop at once
         return (f"--resume --epochs {args.epochs}: the saved run has had no better validation ROC-AUC since epoch {best} "
                 f"({done - best} epoch{'s' * (done - best != 1)} to epoch {done}, --patience {args.patience}), so it would stop before training "
@@ -140,10 +141,8 @@ def saved_or_said(path: Path, kept: str, what: str = ""):
     saved to ``path``, why, and ``kept``, what is left (not a traceback after an hour of training)."""
     try:
         yield
-    except OSError as exc:
-        raise SaveFailed(f"could not save {what}{path} ({save_error_words(exc)}); {kept}") from None
-    except RuntimeError as exc:  # torch.save says a failed write as a RuntimeError naming the system's error
-        if "strerror:" not in str(exc) and "PytorchStreamWriter failed" not in str(exc):
+    except (OSError, RuntimeError) as exc:  # torch.save says a failed write as a RuntimeError naming the system's error
+        if isinstance(exc, RuntimeError) and "strerror:" not in str(exc) and "PytorchStreamWriter failed" not in str(exc):
             raise  # not a write that failed: a bug, shown as one
         raise SaveFailed(f"could not save {what}{path} ({save_error_words(exc)}); {kept}") from None
 
@@ -152,9 +151,8 @@ def save_error_words(exc: Exception) -> str:
     """The reason a write failed: torch.save's RuntimeError ("[enforce fail at inline_container.cc:747] .
     open file failed with strerror: No space left on device") cut to its last part."""
     if isinstance(exc, OSError):
-        why = exc.strerror or str(exc)
-    else:
-        why = str(exc).rsplit("strerror:", 1)[-1].strip() if "strerror:" in str(exc) else "the write failed"
+        return os_error_words(exc)
+    why = str(exc).rsplit("strerror:", 1)[-1].strip() if "strerror:" in str(exc) else "the write failed"
     return why[:1].lower() + why[1:]
 
 
