@@ -120,11 +120,11 @@ def checkpoint_name_problem(out: str) -> str | None:
     path = Path(out)
     if path.suffix.lower() in (".pth", ".pt"):
         twin = next((t for t in (path.with_suffix(".pth"), path.with_suffix(".pt")) if t.name != path.name and t.exists()), None)
-        if twin is not None and path.with_suffix(".json").exists() and _card_owner(path) in (twin.name, None):
-            return (f"{twin.name} beside it is another checkpoint, and {path.with_suffix('.json').name} / "
-                    f"{path.with_suffix('.md').name} {'its' if _card_owner(path) else 'may be its'} model card, which "
-                    "this run's card would replace; choose another name")
-        return None
+        if twin is None or not path.with_suffix(".json").exists() or (owner := _card_owner(path)) not in (twin.name, None):
+            return None
+        return (f"{twin.name} beside it is another checkpoint, and {path.with_suffix('.json').name} / "
+                f"{path.with_suffix('.md').name} {'its' if owner else 'may be its'} model card, which "
+                "this run's card would replace; choose another name")
     fixed = path.with_suffix(".pth").name if path.suffix.lower() in (".json", ".md") else path.name + ".pth"
     return (f"must end in .pth or .pt: the model card is written beside it with .json and .md in place of that "
             f"ending, so any other name loses the model or another run's card; e.g. {fixed}")

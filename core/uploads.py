@@ -75,10 +75,10 @@ class UploadVerdict:
             out.append((TRANSPARENT_ICON, "see-through pixels, scored on white", transparency_warning(self.transparent)))
         if self.face_found is False:
             out.append((NO_FACE_ICON, "no face found: the verdict may mean nothing", NO_FACE_WARNING))
-        if self.tiny is not None:
-            out.append((TINY_ICON, "tiny image: the verdict says little", self.tiny))
-        elif self.detail is not None and low_detail_warning(self.detail) is not None:
-            out.append((LOW_DETAIL_ICON, "little fine detail: fakes pass as real more often", low_detail_warning(self.detail)))
+        if (tiny := self.tiny) is not None:
+            out.append((TINY_ICON, "tiny image: the verdict says little", tiny))
+        elif self.detail is not None and (low := low_detail_warning(self.detail)) is not None:
+            out.append((LOW_DETAIL_ICON, "little fine detail: fakes pass as real more often", low))
         return out
 
     @property
