@@ -30,8 +30,9 @@ NO_BOX_MESSAGE = "A face, but no box to crop it by (it fills the picture or is t
 # side, framed by a grey border of 30 % (CIPLab's faces fill the frame, and a cascade needs the face
 # inside its window), upright and turned 20 degrees each way. Measured in session 21 (settings chosen on
 # the validation split): a face in 163 of its 163 photos (crop_face's one upright cascade: 139) and in
-# 1,618 of all 1,632 labelled photos (12 of 864 reals and 2 of 768 fakes missed), none in noise, a
-# ramp or scikit-learn's flower photo, one in its temple photo; 50-75 ms a photo on this CPU.
+# 1,618 of all 1,632 labelled photos (12 of 864 reals and 2 of 768 fakes missed), none in noise or a
+# ramp (tests/test_uploads.py); 42 ms a photo on this 2-core CPU over the
+# 1,632 (tools/face_check_rate.py, which reproduces these counts).
 _PRESENCE_CASCADES = ("haarcascade_frontalface_default.xml", "haarcascade_frontalface_alt2.xml", "haarcascade_profileface.xml")
 
 

@@ -21,6 +21,7 @@ def test_it_counts_each_class_and_names_the_misses(tmp_path, capsys):
     assert {c: (row["images"], row["has_face"], row["crop_face"]) for c, row in r["classes"].items()} == {
         "real": (2, 0, 0), "fake": (3, 0, 0)}
     assert r["classes"]["real"]["missed"] == ["real/real_0.png", "real/real_1.png"]
+    assert set(r["seconds_per_image"]) == {"has_face", "crop_face"} and all(v > 0 for v in r["seconds_per_image"].values())
     assert face_check_rate.main(["--data", str(tmp_path)]) == 0
     out = capsys.readouterr()
     assert "real: has_face 0/2, crop_face 0/2; has_face missed real/real_0.png" in out.out and "broken.jpg" in out.err
