@@ -157,6 +157,9 @@ class Prediction(BaseModel):
     detail_share: float = Field(ge=0, le=1, description="share of the scored image's Fourier magnitude above half the "
                                 "Nyquist frequency (core.quality); below 0.16 the image has less fine detail than 97% of "
                                 "the labelled CIPLab faces")
+    face_found: bool | None = Field(None, description="whether OpenCV's face detectors see a face in the upload "
+                                    "(core.face.has_face, as the single-image tester looks); when false, warnings says "
+                                    "the verdict may mean nothing")
     warnings: list[str] = Field(default_factory=list, description="why this verdict deserves less trust than usual")
     seen_by_model: Literal["training image", "validation image", "near copy of a training image",
                            "near copy of a validation image"] | None = Field(

@@ -10,6 +10,7 @@ from PIL import Image
 from . import near_copies, provenance, provenance_words
 from .api_errors import UploadRejected, image_error_status
 from .checkpoint import Detector
+from .face import NO_BOX_MESSAGE, has_face
 from .face import crop_face as find_face
 from .inference import score_tensors_and_members
 from .metrics import verdict
@@ -18,20 +19,21 @@ from .quality import detail_report
 
 
 def _decode(data: bytes, name: str, crop: bool, want_hash: bool = False):
-    """(RGB image to score, info dict (with the whole picture's ``phash`` when ``want_hash``), face dict
-    or None); raises UploadRejected."""
+    """(RGB image to score, info dict (with the whole picture's ``phash`` when ``want_hash``, and
+    ``face_found``: whether a face shows, as the tester looks), face dict or None); raises UploadRejected."""
     try:
         image, info = open_photo(data, name=name)
     except ImageError as exc:
         raise UploadRejected(image_error_status(exc), str(exc), name) from None
     if want_hash:  # of the whole picture, before any face crop
         info = {**info, "phash": near_copies.image_hash(image)}
-    face = None
-    if crop:
-        found = find_face(image)
-        image = found.image
-        face = {"found": found.found, "box": list(found.box) if found.box else None, "message": found.message}
-    return image, info, face
+    face = find_face(image) if crop else None
+    found = (face is not None and face.found) or has_face(image)  # ~40 ms: no face is worth a warning
+    info = {**info, "face_found": found}
+    if face is None:
+        return image, info, None
+    message = NO_BOX_MESSAGE if found and not face.found else face.message
+    return face.image, info, {"found": face.found, "box": list(face.box) if face.box else None, "message": message}
 
 
 def _prediction(name: str, p_real: float, threshold: float, detector: Detector, info: dict, face, members,
@@ -89,7 +91,7 @@ def score_uploads(detector: Detector, uploads: list[tuple[str, bytes | UploadRej
                                           "(API_MAX_BATCH_MEGAPIXELS): send it in another request", name)
             spent += pixels
             image, info, face = _decode(data, name, crop, want_hash)
-            decoded.append((name, (transform(image), info, face, detail_report(image, info["transparent"]))))
+            decoded.append((name, (transform(image), info, face, detail_report(image, info["transparent"], info["face_found"]))))
             del image
         except UploadRejected as exc:
             decoded.append((name, exc))

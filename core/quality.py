@@ -25,6 +25,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from .face import NO_FACE_WARNING
+
 ANALYSIS_SIZE = 384
 LOW_DETAIL = 0.16  # near the 2.5th percentile of the 1,632 labelled CIPLab faces (0.158); see the module docstring
 # A test set is flagged when this share of its images is low-detail: 2.8 % of the labelled faces are, 4.9 % of the
@@ -80,14 +82,16 @@ def low_detail_warning(share: float) -> str | None:
 MIN_SIDE = 64
 
 
-def detail_report(image: Image.Image, transparent: float = 0.0) -> dict:
+def detail_report(image: Image.Image, transparent: float = 0.0, face_found: bool | None = None) -> dict:
     """The fields ``predict`` and the API put beside a verdict: ``detail_share`` of the scored
-    image and ``warnings`` (a tiny image, the low-detail warning, and with ``transparent``, the
-    share of the upload's pixels that were transparent, the transparency warning, when they apply)."""
+    image, ``face_found`` as given (``core.face.has_face``; None: not looked) and ``warnings`` (with
+    ``transparent``, the share of the upload's pixels that were transparent, the transparency warning;
+    the no-face warning when ``face_found`` is False; a tiny image; the low-detail warning), in the
+    single-image tester's order."""
     share = detail_share(image)
-    warnings = [w for w in (transparency_warning(transparent), tiny_image_warning(*image.size),
-                            low_detail_warning(share)) if w]
-    return {"detail_share": share, "warnings": warnings}
+    warnings = [w for w in (transparency_warning(transparent), NO_FACE_WARNING if face_found is False else None,
+                            tiny_image_warning(*image.size), low_detail_warning(share)) if w]
+    return {"detail_share": share, "face_found": face_found, "warnings": warnings}
 
 
 def transparency_warning(share: float) -> str | None:

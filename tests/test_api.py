@@ -80,6 +80,7 @@ def test_predict_equals_cli_predict(client, tiny_ckpt, tmp_path):
     assert body["filename"] == "face.jpg" and body["threshold"] == 0.5 and body["face"] is None
     assert body["weights_sha256"] == file_sha256(tiny_ckpt)
     assert (body["width"], body["height"], body["format"]) == (72, 72, "JPEG")
+    assert body["face_found"] is cli["face_found"] is False and body["warnings"] == cli["warnings"]
 
 
 def test_threshold_decides_the_verdict(client):
@@ -98,12 +99,26 @@ def test_crop_face_reports_no_face_on_a_gradient(client):
     assert face["found"] is False and face["box"] is None and "whole image" in face["message"]
 
 
+def test_a_picture_with_no_face_is_warned_of_as_the_tester_warns(client, monkeypatch):
+    """The tester warned of a picture with no face; /predict answered the same picture with a bare verdict."""
+    import core.api_scoring
+    from core.face import NO_BOX_MESSAGE, NO_FACE_WARNING
+
+    for crop in ("false", "true"):
+        body = client.post("/predict", params={"crop_face": crop}, files={"file": ("g.png", _image_bytes(fmt="PNG"))}).json()
+        assert body["face_found"] is False and NO_FACE_WARNING in body["warnings"]
+    monkeypatch.setattr(core.api_scoring, "has_face", lambda image: True)  # a face, but no box upright in the frame
+    body = client.post("/predict", params={"crop_face": "true"}, files={"file": ("g.png", _image_bytes(fmt="PNG"))}).json()
+    assert body["face_found"] is True and NO_FACE_WARNING not in body["warnings"]
+    assert body["face"]["found"] is False and body["face"]["message"] == NO_BOX_MESSAGE
+
+
 def test_crop_face_finds_a_real_face(client, ciplab_dir):
     photo = sorted((ciplab_dir / "real").glob("*.jpg"))[0]
     r = client.post("/predict", params={"crop_face": "true"}, files={"file": (photo.name, photo.read_bytes())})
     assert r.status_code == 200, r.text
     face = r.json()["face"]
-    assert face["found"] is True
+    assert face["found"] is True and r.json()["face_found"] is True and not any("No face" in w for w in r.json()["warnings"])
     left, top, right, bottom = face["box"]
     assert 0 <= left < right <= 600 and 0 <= top < bottom <= 600
 

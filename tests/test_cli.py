@@ -62,7 +62,7 @@ def test_predict_lists_errors_and_exits_nonzero(tmp_path, tiny_ckpt, capsys):
     assert rc == 1
     res = json.loads(out.read_text())
     assert set(res[0]) == {"path", "p_real", "p_fake", "verdict", "threshold", "weights_sha256", "width", "height",
-                           "detail_share", "warnings"} and res[0]["verdict"] in ("REAL", "FAKE")
+                           "detail_share", "face_found", "warnings"} and res[0]["verdict"] in ("REAL", "FAKE")
     assert res[0]["threshold"] == 0.5 and res[0]["weights_sha256"] == load_detector(tiny_ckpt).sha256
     assert f"{bad}: ERROR {bad}" not in capsys.readouterr().out  # the file named once
     assert res[0]["p_real"] + res[0]["p_fake"] == pytest.approx(1)
