@@ -41,9 +41,7 @@ def has_face(image: Image.Image) -> bool:
     miss few faces (``_PRESENCE_CASCADES``); ``crop_face`` finds where the largest one is."""
     import cv2
 
-    gray = np.asarray(image.convert("L"))
-    scale = min(1.0, 400 / max(gray.shape))
-    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
+    small = _shrink(np.asarray(image.convert("L")), 400, cv2.INTER_AREA)
     pad = int(0.3 * max(small.shape))
     framed = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=128)
     side = max(24, int(min(framed.shape) * 0.1))
@@ -56,6 +54,19 @@ def has_face(image: Image.Image) -> bool:
                 if len(_cascade(name).detectMultiScale(view, scaleFactor=1.1, minNeighbors=3, minSize=(side, side))):
                     return True
     return False
+
+
+def _shrink(gray: np.ndarray, longest: int, interpolation: int | None = None) -> np.ndarray:
+    """``gray`` scaled down to at most ``longest`` px on its long side, each side at least 1 px (a
+    5000 x 5 strip scaled by the same factor is 0 px tall, which ``cv2.resize`` refuses)."""
+    import cv2
+
+    h, w = gray.shape
+    scale = min(1.0, longest / max(h, w))
+    if scale == 1.0:
+        return gray
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(gray, size) if interpolation is None else cv2.resize(gray, size, interpolation=interpolation)
 
 
 @lru_cache(maxsize=None)
@@ -77,15 +88,15 @@ def crop_face(image: Image.Image, margin: float = 0.25) -> FaceCrop:
     rgb = np.asarray(image.convert("RGB"))
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     # Detect on a copy at most 800 px wide: much faster on large photos, same boxes.
-    scale = min(1.0, 800 / max(gray.shape))
-    small = cv2.resize(gray, None, fx=scale, fy=scale) if scale < 1 else gray
+    small = _shrink(gray, 800)
+    sx, sy = small.shape[1] / gray.shape[1], small.shape[0] / gray.shape[0]
     min_side = max(24, int(min(small.shape) * 0.1))
     faces = _cascade().detectMultiScale(small, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side))
     # None upright and whole in the frame: the whole image, not a box of the presence search, whose
     # looser settings also frame an ear or a hat now and then (and a tight face photo needs no crop).
     if len(faces) == 0:
         return FaceCrop(image, None, False, "No face found: the whole image was used.")
-    x, y, w, h = (v / scale for v in max(faces, key=lambda f: f[2] * f[3]))
+    x, y, w, h = (v / k for v, k in zip(max(faces, key=lambda f: f[2] * f[3]), (sx, sy, sx, sy)))
     side = max(w, h) * (1 + 2 * margin)
     cx, cy = x + w / 2, y + h / 2
     W, H = image.size

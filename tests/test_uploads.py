@@ -117,9 +117,21 @@ def test_the_face_check_finds_the_labelled_faces_and_no_face_in_noise(ciplab_dir
     for cls in ("real", "fake"):
         for path in sorted((ciplab_dir / cls).iterdir())[::80]:  # about 10 of each, spread over the set
             assert has_face(Image.open(path)), path.name
+
+
+def test_the_face_check_sees_no_face_in_noise_a_ramp_or_a_strip(detector):
+    """Needs no data set (README quotes it). A 5000 x 5 strip scaled to 400 px on its long side was 0 px
+    tall: cv2.resize raised, and the whole batch of uploads with it."""
+    from core.face import crop_face, has_face
+
     rng = np.random.default_rng(0)
     assert not has_face(Image.fromarray((rng.random((600, 600, 3)) * 255).astype(np.uint8)))
     assert not has_face(Image.fromarray(np.tile(np.linspace(0, 255, 600).astype(np.uint8), (600, 1))))
+    for size in ((5000, 5), (5, 5000), (2000, 1)):
+        strip = Image.new("RGB", size, (120, 90, 80))
+        assert not has_face(strip) and not crop_face(strip).found
+    ok, strip = judge_uploads(detector, [("ok.png", image_bytes("PNG")), ("strip.png", image_bytes("PNG", size=(5000, 5)))])
+    assert ok.ok and strip.ok and strip.face_found is False and strip.p_real is not None
 
 
 def test_all_bad_batch_scores_nothing(detector):
