@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import glob
 import importlib
 import json
 import math
@@ -119,8 +120,8 @@ def checkpoint_name_problem(out: str) -> str | None:
     None for a .pth or .pt name of its own."""
     path = Path(out)
     if path.suffix.lower() in (".pth", ".pt"):
-        twin = next((t for t in (path.with_suffix(".pth"), path.with_suffix(".pt")) if t.name != path.name and t.exists()), None)
-        if twin is None or not path.with_suffix(".json").exists() or (owner := _card_owner(path)) not in (twin.name, None):
+        twin = _twin(path)
+        if twin is None or not path.with_suffix(".json").exists() or (owner := _card_owner(path, twin.name)) is False:
             return None
         return (f"{twin.name} beside it is another checkpoint, and {path.with_suffix('.json').name} / "
                 f"{path.with_suffix('.md').name} {'its' if owner else 'may be its'} model card, which "
@@ -130,15 +131,28 @@ def checkpoint_name_problem(out: str) -> str | None:
             f"ending, so any other name loses the model or another run's card; e.g. {fixed}")
 
 
-def _card_owner(path: Path) -> str | None:
-    """The checkpoint file the model card beside ``path`` describes, from its ``.md``'s first line
-    ("# Model card: m.pth"), or None when that cannot be read."""
+def _twin(path: Path) -> Path | None:
+    """Another checkpoint whose model card is ``path``'s (``m.pt`` beside ``m.pth``, or ``m.PTH``), or None."""
+    try:
+        return next((t for t in path.parent.glob(f"{glob.escape(path.stem)}.*") if t.name != path.name
+                     and t.suffix.lower() in (".pth", ".pt") and t.is_file()), None)
+    except OSError:  # a folder that cannot be listed: unwritable() says so
+        return None
+
+
+def _card_owner(path: Path, name: str) -> bool | None:
+    """Whether the model card beside ``path`` describes the checkpoint ``name``, from its ``.md``'s
+    first line ("# Model card: m.pth", "# Model card: m (1).pth (ensemble)"); None when that
+    cannot be read."""
     try:
         with open(path.with_suffix(".md"), encoding="utf-8") as f:
-            first = f.readline()
+            first = f.readline().rstrip("\n")
     except (OSError, UnicodeDecodeError):
         return None
-    return first.removeprefix("# Model card: ").split(" (")[0].strip() if first.startswith("# Model card: ") else None
+    if not first.startswith("# Model card: "):
+        return None
+    title = first.removeprefix("# Model card: ")
+    return title == name or title.startswith(f"{name} (")
 
 
 def out_problem(command: str, args: argparse.Namespace) -> str | None:

@@ -299,3 +299,19 @@ def test_an_out_whose_pth_or_pt_twin_has_a_card_is_refused(tmp_path, capsys):
     (tmp_path / "m.json").unlink()  # a checkpoint without a card (a copied file): nothing to lose
     assert main(["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "m.pt")]) == 2
     assert "beside it" not in capsys.readouterr().err
+
+
+def test_the_twin_check_reads_names_with_brackets_and_upper_case_endings(tmp_path):
+    """The card's owner was cut at the first " (": a browser's "model (1).pth" was no owner, so
+    --out "model (1).pt" replaced its card; an m.PTH twin was not looked for."""
+    from core.cli import checkpoint_name_problem
+
+    for stem, title in (("model (1)", "model (1).pth"), ("ens (v2)", "ens (v2).pth (ensemble)"), ("X", "X.PTH")):
+        twin = tmp_path / title.split(" (ensemble)")[0]
+        twin.write_bytes(b"x")
+        (tmp_path / f"{stem}.json").write_text("{}")
+        (tmp_path / f"{stem}.md").write_text(f"# Model card: {title}\n")
+        assert f"{twin.name} beside it is another checkpoint, and {stem}.json / {stem}.md its model card" in (
+            checkpoint_name_problem(str(tmp_path / f"{stem}.pt")) or "")
+        (tmp_path / f"{stem}.md").write_text(f"# Model card: {stem}.pt\n")  # the card is the --out's own
+        assert checkpoint_name_problem(str(tmp_path / f"{stem}.pt")) is None
