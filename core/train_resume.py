@@ -186,7 +186,9 @@ def _replan(args: argparse.Namespace, state: dict, optimizer, scheduler) -> list
     --resume gives the cosine schedule another epoch count than the saved run's."""
     changes = list(state.get("schedule_changes", []))
     planned = (state.get("args") or {}).get("epochs", args.epochs)
-    if args.schedule != "cosine" or planned == args.epochs or not state["history"] or args.epochs <= state["epoch"]:
+    stopped = state["epoch"] - state["best"]["epoch"] >= args.patience  # its patience ran out: it trains no more
+    if (args.schedule != "cosine" or planned == args.epochs or not state["history"] or args.epochs <= state["epoch"]
+            or stopped):
         return changes  # the same plan, or no epoch left to train under a new one
     last_lr = trained_lr(state)
     lr = extend_cosine(optimizer, scheduler, last_lr, state["epoch"], args.epochs)

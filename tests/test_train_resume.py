@@ -209,3 +209,18 @@ def test_an_early_stopped_run_whose_model_could_not_be_saved_is_written_by_the_s
     assert main(["train", "--data", str(train_set), "--out", str(out), "--resume", *ARGS, *argv]) == 0
     card = json.loads(out.with_suffix(".json").read_text())
     assert len(card["history"]) == 2 and card["recipe"]["schedule_changes"] == [] and load_detector(out)
+
+
+def test_a_shorter_resume_of_a_run_its_patience_stopped_records_no_new_schedule(tmp_path, train_set, monkeypatch):
+    """Stopped by its patience after epoch 2 of 4, --resume --epochs 3 trained nothing and recorded
+    "re-planned from 4 to 3" in the card."""
+    import core.train
+
+    real_evaluate = core.train._evaluate
+    monkeypatch.setattr(core.train, "_evaluate", lambda *a, **k: real_evaluate(*a, **k) | {"roc_auc": 0.5})  # never better
+    out = tmp_path / "m.pth"
+    assert main(["train", "--data", str(train_set), "--out", str(out), *ARGS, "--epochs", "4", "--patience", "1"]) == 0
+    assert main(["train", "--data", str(train_set), "--out", str(out), "--resume", *ARGS, "--epochs", "3",
+                 "--patience", "1"]) == 0
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert len(card["history"]) == 2 and card["recipe"]["schedule_changes"] == [] and "re-planned" not in out.with_suffix(".md").read_text()
