@@ -122,15 +122,32 @@ def _alpha(image: Image.Image) -> Image.Image:
     return image.convert("RGBA").getchannel("A")
 
 
-def _to_rgb(image: Image.Image, on_white: bool) -> tuple[Image.Image, float]:
+def _png48_alpha(image: Image.Image) -> Image.Image | None:
+    """A 16-bit RGB PNG's alpha from its see-through colour, compared on the stored 16-bit values;
+    None for any other image. PIL decodes such pixels to 8 bits and compares them with the colour's
+    16-bit value: colour (255, 255, 255) made a white picture see-through and a colour above 255
+    matched nothing. Read before the decode, while the file is open (OpenCV keeps the 16 bits)."""
+    if (image.format != "PNG" or not isinstance(image.info.get("transparency"), tuple) or not image.tile
+            or image.tile[0][3] != "RGB;16B"):
+        return None
+    import cv2
+
+    image.fp.seek(0)
+    stored = cv2.imdecode(np.frombuffer(image.fp.read(), np.uint8), cv2.IMREAD_UNCHANGED)
+    if stored is None or stored.ndim != 3 or stored.shape[2] != 4:
+        return None
+    return Image.fromarray(np.where(stored[..., 3] == 0, 0, 255).astype(np.uint8))
+
+
+def _to_rgb(image: Image.Image, on_white: bool, alpha: Image.Image | None = None) -> tuple[Image.Image, float]:
     """(RGB copy, share of pixels not fully opaque). PIL's ``convert("RGB")`` drops an alpha
     channel and keeps whatever colour lies under the transparent pixels, which a viewer never
     shows (often black, sometimes another picture); with ``on_white`` they are laid on white
-    instead, so the model sees what the page shows."""
+    instead, so the model sees what the page shows. ``alpha``: the mask when it was read apart (``_png48_alpha``)."""
     rgb = to_8bit(image).convert("RGB")  # the colours as the report read them (16-bit data scaled, not clipped)
     if not image.has_transparency_data:
         return rgb, 0.0
-    alpha = _alpha(image)
+    alpha = _alpha(image) if alpha is None else alpha
     lo, _ = alpha.getextrema()
     share = 0.0 if lo == 255 else float(np.count_nonzero(np.asarray(alpha) < 255)) / alpha.width / alpha.height
     if not on_white or not share:
@@ -177,7 +194,7 @@ def open_image(source, *, name: str | None = None, draft_size: int | None = None
         try:
             if draft_size and fmt == "JPEG":
                 image.draft("RGB", (draft_size, draft_size))
-            rgb, transparent = _to_rgb(image, on_white)  # forces the full decode (a copy): truncated files fail here
+            rgb, transparent = _to_rgb(image, on_white, _png48_alpha(image))  # forces the full decode (a copy): truncated files fail here
         except Exception as exc:
             raise ImageError(f"{label}: corrupt or truncated image data ({type(exc).__name__})") from None
     finally:

@@ -131,6 +131,33 @@ def test_a_16_bit_see_through_level_marks_only_its_own_pixels(level):
     assert photo.getpixel((40, 40)) == (117, 117, 117)  # 30000 / 257, the scaled grey, not white
 
 
+def _png48(pixels: np.ndarray, see_through: int) -> bytes:
+    """A 16-bit RGB PNG (PIL cannot write one) whose tRNS chunk names colour (see_through,) * 3."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    h, w = pixels.shape[:2]
+    rows = b"".join(b"\0" + pixels[y].astype(">u2").tobytes() for y in range(h))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
+            + chunk(b"tRNS", struct.pack(">HHH", *(see_through,) * 3)) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("level", [255, 1000])
+def test_a_16_bit_rgb_see_through_colour_marks_only_its_own_pixels(level):
+    """PIL decodes 16-bit RGB to 8 bits and compares with the 16-bit colour: (255, 255, 255) laid a
+    white picture 98 % on white, and a colour above 255 matched nothing."""
+    a = np.full((64, 64, 3), 65535, dtype=np.uint16)
+    a[:8, :8] = level
+    _, info = open_image(_png48(a, level), name="rgb48.png")
+    assert info["transparent"] == pytest.approx(64 / 4096)
+    photo, _ = open_photo(_png48(a, level), name="rgb48.png")
+    assert photo.getpixel((0, 0)) == photo.getpixel((40, 40)) == (255, 255, 255)
+
+
 def test_each_reason_to_trust_a_verdict_less_gets_its_own_valid_icon():
     """See-through pixels said under the low-detail warning's blur icon read as "blurred"."""
     from streamlit.string_util import validate_material_icon
