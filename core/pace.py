@@ -107,10 +107,11 @@ def record(kind: str, weights_sha: str, device_type: str, fast: bool, images: in
     return pace
 
 
-def measured(kind: str, weights_sha: str, device_type: str, fast: bool) -> Pace | None:
-    """The speed measured in this process, else the one kept on disk (an earlier run), else None."""
+def measured(kind: str, weights_sha: str, device_type: str, fast: bool, cache_dir: Path | None = None) -> Pace | None:
+    """The speed measured in this process, else the one kept in ``store_path(cache_dir)`` (an
+    earlier run), else None."""
     key = (kind, weights_sha, device_type, bool(fast))
-    return _MEASURED.get(key) or _read(store_path()).get(key)
+    return _MEASURED.get(key) or _read(store_path(cache_dir)).get(key)
 
 
 def _duration(seconds: float) -> str:
@@ -131,13 +132,14 @@ def _ago(pace: Pace, now: float) -> str:
     return f"{days} days ago"
 
 
-def sweep_time_words(n_images: int, weights_sha: str, device_type: str, fast: bool, now: float | None = None) -> str:
+def sweep_time_words(n_images: int, weights_sha: str, device_type: str, fast: bool, now: float | None = None,
+                     cache_dir: Path | None = None) -> str:
     """What scoring ``n_images`` in a robustness sweep will cost, and what the figure rests on:
     this model's last sweep here (same device and precision), else its clean test-set pass here,
     else the benchmark figure ``CPU_IMAGES_PER_S`` (CPU only: "" on a GPU, where it takes seconds)."""
     now = time.time() if now is None else now
     precision = "bfloat16" if fast else "float32"
-    sweep, clean = (measured(k, weights_sha, device_type, fast) for k in (SWEEP, CLEAN))
+    sweep, clean = (measured(k, weights_sha, device_type, fast, cache_dir) for k in (SWEEP, CLEAN))
     if sweep:
         when = _duration(n_images / sweep.images_per_s)
         return (f"{when[0].upper() + when[1:]} at {sweep.images_per_s:.1f} images/s, the speed of this model's last "
@@ -156,20 +158,21 @@ def sweep_time_words(n_images: int, weights_sha: str, device_type: str, fast: bo
             "left at the speed it measures.")
 
 
-def feature_time_words(n_images: int, weights_sha: str, device_type: str, now: float | None = None) -> str:
+def feature_time_words(n_images: int, weights_sha: str, device_type: str, now: float | None = None,
+                       cache_dir: Path | None = None) -> str:
     """What computing the Feature map's features of ``n_images`` will cost (always float32), and what
     the figure rests on: this model's last feature pass here; else, on a CPU, its float32 clean
     test-set pass here (a bfloat16 one is 2-3x faster: no guide); else the benchmark
     ``CPU_IMAGES_PER_S`` ("" on a GPU with nothing measured, where it takes seconds)."""
     now = time.time() if now is None else now
-    own = measured(FEATURES, weights_sha, device_type, False)
+    own = measured(FEATURES, weights_sha, device_type, False, cache_dir)
     if own:
         when = _duration(n_images / own.images_per_s)
         return (f"{when[0].upper() + when[1:]} at {own.images_per_s:.1f} images/s, the speed of this model's last "
                 f"feature pass on this machine ({device_type.upper()}, float32, {own.images} images, {_ago(own, now)}).")
     if device_type != "cpu":
         return ""
-    clean = measured(CLEAN, weights_sha, device_type, False)
+    clean = measured(CLEAN, weights_sha, device_type, False, cache_dir)
     if clean:
         when = _duration(n_images / clean.images_per_s)
         return (f"{when[0].upper() + when[1:]} at {clean.images_per_s:.1f} images/s, the speed at which this model scored "

@@ -85,6 +85,20 @@ def test_the_file_sits_beside_the_prediction_cache(monkeypatch, cache_dir):
         ("sweep", "m", "cpu", True, 50)]
 
 
+def test_a_speed_kept_beside_another_cache_is_read_back_from_there(monkeypatch, cache_dir, tmp_path):
+    """record(cache_dir=X) wrote X/pace.json, but measured read only the default cache's file."""
+    monkeypatch.setattr(pace, "STORE", None)
+    other = tmp_path / "other_cache"
+    pace.record(pace.SWEEP, "m", "cpu", False, images=50, seconds=10.0, now=1000.0, cache_dir=other)
+    restart(monkeypatch)
+    assert pace.measured(pace.SWEEP, "m", "cpu", False, other) == pace.Pace(5.0, 50, 1000.0)
+    assert pace.measured(pace.SWEEP, "m", "cpu", False) is None  # the default cache's file holds none
+    assert "5.0 images/s" in pace.sweep_time_words(500, "m", "cpu", False, now=1000.0, cache_dir=other)
+    pace.record(pace.FEATURES, "m", "cpu", False, images=50, seconds=25.0, now=1000.0, cache_dir=other)
+    restart(monkeypatch)
+    assert "2.0 images/s" in pace.feature_time_words(500, "m", "cpu", now=1000.0, cache_dir=other)
+
+
 def test_a_torn_or_foreign_file_is_ignored_and_rewritten(monkeypatch):
     path = pace.store_path()
     good = {"kind": "clean", "weights_sha": "m", "device_type": "cpu", "fast": False, "images_per_s": 3.0,
