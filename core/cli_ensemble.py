@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import provenance
+from . import atomic, provenance
 from .model_card import RECORDED_THRESHOLD
 from .identity import CheckpointError
 
@@ -186,7 +186,7 @@ def write_ensemble_card(out: Path, card: dict) -> None:
     from .model_card import format_duration
     from .train_card import digest_lines, lineage_lines
 
-    out.with_suffix(".json").write_text(json.dumps(card, indent=2, default=float) + "\n")
+    atomic.write_bytes(out.with_suffix(".json"), (json.dumps(card, indent=2, default=float) + "\n").encode())
 
     def f(x):
         return fmt(x, 4)
@@ -221,7 +221,7 @@ def write_ensemble_card(out: Path, card: dict) -> None:
             lines.append(f"| accuracy with flip TTA | {f(card['validation_tta']['accuracy'])} | |")
     if card.get("note"):
         lines += ["", f"Note: {card['note']}"]
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    atomic.write_bytes(out.with_suffix(".md"), ("\n".join(lines) + "\n").encode())
 
 
 def run_unpack(args: argparse.Namespace) -> int:

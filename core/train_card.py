@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from . import provenance
+from . import atomic, provenance
 from .metrics import ThresholdSweep, fmt
 from .model_card import RECORDED_THRESHOLD
 from .train_data import BLUR_SIGMA, DOWNSCALE, JPEG_QUALITY
@@ -113,7 +113,7 @@ def _end_words(card: dict) -> str:
 
 def write_model_card(out: Path, card: dict) -> None:
     """``FILE.json`` and a readable ``FILE.md`` beside the checkpoint."""
-    out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    atomic.write_bytes(out.with_suffix(".json"), (json.dumps(card, indent=2) + "\n").encode())
     v, r = card["validation"], card["recipe"]
 
     def f(x):
@@ -157,4 +157,4 @@ def write_model_card(out: Path, card: dict) -> None:
         lines.append(f"| {h['epoch']} | {h['train_loss']:.4f} | {h['val_loss']:.4f} | {f(h['val_accuracy'])} | {f(h['val_roc_auc'])} | {h['images_per_s']:.0f} |")
     if card.get("note"):
         lines += ["", f"Note: {card['note']}"]
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    atomic.write_bytes(out.with_suffix(".md"), ("\n".join(lines) + "\n").encode())

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -239,3 +240,14 @@ def test_the_card_names_each_members_departures_from_the_report(tmp_path):
     assert "region loss" not in lines["1. plain.pth"] and "augment" not in lines["1. plain.pth"]
     assert "region loss 1.0" in lines["2. region.pth"] and "degrade augment 0.3" in lines["2. region.pth"]
     assert "frozen: half" in lines["2. region.pth"]
+
+
+def test_the_model_card_is_written_whole_or_not_at_all(members, tmp_path, monkeypatch):
+    """The card went through write_text: a full disk or a kill mid-write left a torn card beside a
+    good checkpoint (train's card the same; core/cli.py's name-length check counts its temp file)."""
+    import core.atomic
+
+    written, real = [], core.atomic.write_bytes
+    monkeypatch.setattr(core.atomic, "write_bytes", lambda path, data: written.append(Path(path).name) or real(path, data))
+    assert main(["ensemble", *map(str, members), "--out", str(tmp_path / "e.pth")]) == 0
+    assert {"e.json", "e.md"} <= set(written)
