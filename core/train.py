@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -115,14 +116,21 @@ def _pretrained_model(args: argparse.Namespace):
                                            f"{args.backbone} weights, auto for those found on this machine, or none)")
     try:
         return build_model(args.backbone, pretrained=pretrained, attention=not args.no_attention)
-    except RuntimeError as exc:  # load_state_dict: keys that do not fit the backbone
+    except Exception as exc:  # torch.load (a damaged or empty file) or load_state_dict (keys that do not fit)
         if not given or isinstance(exc, PretrainedWeightsUnavailable):
             raise
+        fits_not = isinstance(exc, RuntimeError) and "state_dict" in str(exc)
         try:
             read_checkpoint(pretrained)
-        except CheckpointError:
+        except CheckpointError as unread:
+            if not fits_not:  # torch.load failed: read_checkpoint's first words say how (empty, cut short, not torch.save)
+                first = re.split(r"(?<=[.?]) ", str(unread))[0].rstrip(".")
+                raise CheckpointError(f"--pretrained {first}{'' if first.endswith('?') else '.'} Give a torch.save file of "
+                                      f"ImageNet {args.backbone} weights, auto for those found on this machine, or none.") from None
             raise CheckpointError(f"--pretrained {pretrained}: not ImageNet {args.backbone} weights "
                                   f"({' '.join(str(exc).split())[:200]}...)") from None
+        if not fits_not:
+            raise
         raise CheckpointError(f"--pretrained {pretrained} is a trained detector checkpoint (backbone, attention and "
                               f"head), not ImageNet backbone weights: start from it with --init {pretrained}") from None
 

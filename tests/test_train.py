@@ -81,6 +81,13 @@ def test_pretrained_that_is_a_trained_checkpoint_or_missing_is_said_in_its_words
     assert "is a trained detector checkpoint" in err and f"--init {trained}" in err and "Traceback" not in err
     assert main([*argv, "--pretrained", str(tmp_path / "nowhere.pth")]) == 2
     assert f"--pretrained {tmp_path / 'nowhere.pth'}: no such file" in capsys.readouterr().err
+    # random bytes and an empty file were a 30-line traceback (UnpicklingError, EOFError), exit 1
+    (tmp_path / "random.pth").write_bytes(bytes(range(256)) * 20)
+    (tmp_path / "empty.pth").write_bytes(b"")
+    for name, words in (("random.pth", "is not a PyTorch checkpoint"), ("empty.pth", "is empty (0 bytes)")):
+        assert main([*argv, "--pretrained", str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert f"--pretrained {name} {words}" in err and "ImageNet efficientnet_lite0 weights" in err and "Traceback" not in err
 
 
 def test_a_run_stopped_by_its_patience_says_so_in_its_card(tmp_path, train_set, monkeypatch):
