@@ -271,7 +271,11 @@ def _unwritable(path: Path) -> str | None:
 
 def _score_and_append(detector, merged, todo, settings, path: Path, progress) -> None:
     device = detector.device
+    if progress:  # folding the model takes seconds on a CPU the first time: the bar says what is happening
+        progress(Progress(0, len(todo), 0.0, preparing=True))
     prepare_model(detector, settings)
+    if progress:  # the count from the start, not only after the first batch (tens of seconds on a CPU)
+        progress(Progress(0, len(todo), 0.0))
     workers = effective_workers(settings, device)
     loader = DataLoader(
         _ImageFolder(merged.loc[todo, "path"].tolist(), detector.preprocessing, draft=settings.fast),

@@ -181,3 +181,31 @@ def feature_time_words(n_images: int, weights_sha: str, device_type: str, now: f
     rate = CPU_IMAGES_PER_S[False]
     return (f"Not measured on this machine yet: {_duration(n_images / rate)} at {rate:.0f} images/s, a benchmark of the "
             "shipped ensemble on a quiet 2-core CPU; longer while other work runs.")
+
+
+def time_left_words(seconds: float) -> str:
+    """'about 40 s left', 'about 3 min left': rounded, as an estimate should be, and short enough
+    for a progress bar on a phone."""
+    if seconds < 10:
+        return "a few seconds left"
+    if seconds < 90:
+        return f"about {round(seconds / 10) * 10:.0f} s left"
+    return f"about {round(seconds / 60):.0f} min left"
+
+
+def scoring_words(p: prediction_cache.Progress, known: Pace | None = None) -> str:
+    """A test-set pass's progress bar text: 'Scoring 37 of 163 images · about 40 s left'. The time
+    left comes from this pass's own speed once ``MIN_IMAGES`` are freshly scored (the first batch
+    takes tens of seconds on a CPU), before that from ``known`` (this model's last clean pass here,
+    ``measured(CLEAN, ...)``), else it is not given; 'Loading the model…' while the model is made
+    ready (``Progress.preparing``)."""
+    if p.waiting:
+        return "Waiting for another session scoring these images…"
+    if p.preparing:
+        return "Loading the model…"
+    words = f"Scoring {p.done} of {p.total} images"
+    fresh = p.done - p.cached
+    rate = p.images_per_s if fresh >= MIN_IMAGES else known.images_per_s if known else 0.0
+    if p.done < p.total and rate > 0:
+        words += f" · {time_left_words((p.total - p.done) / rate)}"
+    return words

@@ -63,6 +63,7 @@ class Progress:
     elapsed_s: float
     cached: int = 0  # of ``done``, images that came from a cache: no work, so not in the rate
     waiting: bool = False  # another session or process is scoring this set; this one waits for it
+    preparing: bool = False  # the model is being made ready (BatchNorm folded): nothing scored yet
 
     @property
     def images_per_s(self) -> float:

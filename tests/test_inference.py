@@ -119,6 +119,8 @@ def test_progress_reports_counts(tmp_path, tiny_ckpt, cache_dir):
     seen = []
     predict_test_set(load_detector(tiny_ckpt), scan_test_set(root), SETTINGS, progress=seen.append)
     assert seen[-1].done == seen[-1].total == 5 and seen[-1].images_per_s > 0
+    # before any batch: first the model is made ready, then the count starts at 0 (a CPU's first batch takes seconds)
+    assert seen[0].preparing and not seen[1].preparing and (seen[1].done, seen[1].total) == (0, 5)
 
 
 def test_huge_image_refused_before_decode(tmp_path):

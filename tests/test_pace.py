@@ -157,3 +157,30 @@ def test_a_feature_pass_records_its_speed_and_a_cached_one_does_not(tiny_ckpt, t
     assert pace.measured(pace.CLEAN, det.sha256, det.device.type, False) is None  # its own kind, not a clean pass
     embed_test_set(det, test_set, workers=0)  # from the disk cache: no speed
     assert pace.measured(pace.FEATURES, det.sha256, det.device.type, False) == first
+
+
+def test_scoring_words_count_and_estimate_from_this_pass_once_a_batch_is_done():
+    from core.prediction_cache import Progress
+
+    # 32 scored in 16 s: 2 images/s, 131 left -> about 66 s
+    assert pace.scoring_words(Progress(32, 163, 16.0)) == "Scoring 32 of 163 images · about 70 s left"
+    # a pass's own speed beats a known one once it has scored enough to measure
+    assert pace.scoring_words(Progress(32, 163, 16.0), pace.Pace(100.0, 500, 0.0)).endswith("about 70 s left")
+    assert pace.scoring_words(Progress(163, 163, 80.0)) == "Scoring 163 of 163 images"  # done: nothing left to say
+
+
+def test_scoring_words_before_the_first_batch_use_the_speed_measured_here_or_say_no_time():
+    from core.prediction_cache import Progress
+
+    assert pace.scoring_words(Progress(0, 163, 0.0)) == "Scoring 0 of 163 images"
+    known = pace.Pace(1.0, 163, 0.0)  # this model's last clean pass: 1 image/s
+    assert pace.scoring_words(Progress(0, 163, 0.0), known) == "Scoring 0 of 163 images · about 3 min left"
+    # cache hits are no work: 10 fresh images are too few to time, so the known speed still counts
+    assert pace.scoring_words(Progress(40, 163, 1.0, cached=30), known).endswith("about 2 min left")
+    assert pace.scoring_words(Progress(0, 163, 0.0, preparing=True), known) == "Loading the model…"
+    assert "another session" in pace.scoring_words(Progress(0, 163, 0.0, waiting=True))
+
+
+def test_time_left_words_are_rounded_for_a_bar():
+    assert [pace.time_left_words(s) for s in (3, 42, 86, 95, 600)] == [
+        "a few seconds left", "about 40 s left", "about 90 s left", "about 2 min left", "about 10 min left"]

@@ -13,7 +13,7 @@ from .. import near_copies as nc
 from .. import pace, prediction_cache, provenance, uploads
 from ..bootstrap import DEFAULT_RESAMPLES
 from ..checkpoint import CheckpointError, Detector, load_detector, resolve_device
-from ..dashboard import Context, file_stamp, files_signature, progress_text, resolve_path, seen_fields, weights_stamp
+from ..dashboard import Context, file_stamp, files_signature, resolve_path, seen_fields, weights_stamp
 from ..data import DatasetError, TestSet, scan_test_set
 from ..inference import InferenceSettings, Predictions, Progress, predict_test_set
 from ..metrics import ThresholdSweep
@@ -58,9 +58,11 @@ def predictions(ctx: Context) -> Predictions:
         preds = _UNKEPT[key]
     elif key not in _WARM:
         bar, last = st.progress(0.0, text="Scoring the test set…"), []
+        # this model's last clean pass here: a time estimate before the first batch is done
+        known = pace.measured(pace.CLEAN, ctx.detector.sha256, ctx.detector.device.type, ctx.fast)
 
         def report(p: Progress) -> None:
-            bar.progress(min(1.0, p.done / p.total) if p.total else 1.0, text=progress_text(p))
+            bar.progress(min(1.0, p.done / p.total) if p.total else 1.0, text=pace.scoring_words(p, known))
             last[:] = [p]
 
         # this run's own counts: the cached copy would call every image "from cache"
