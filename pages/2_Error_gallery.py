@@ -14,20 +14,19 @@ ss = st.session_state
 
 absent = {"fake": gallery.REAL_FLAGGED, "real": gallery.FAKE_MISSED}.get(sweep.only_class)  # a kind the set cannot have
 offered = [k for k in gallery.KINDS if k != absent]
-# Set through session state only (a default as well made Streamlit warn); a choice made on a
-# two-class set keeps what this set can show.
-ss["gallery_kinds"] = [k for k in ss.get("gallery_kinds", [gallery.FAKE_MISSED, gallery.REAL_FLAGGED]) if k in offered]
+# The choices are plain session values (ui.kept): a widget's own state is dropped when its page is
+# left, so a visit to Calibration reset them all. A choice made on a two-class set keeps what this set can show.
 # its own row: in a 3/5 column at 1280 px the three kinds' chips clipped the first ("…ed (predicted real)")
-kinds = st.multiselect("Show", offered, key="gallery_kinds")
+kinds = st.multiselect("Show", offered, **ui.kept("gallery_kinds", [gallery.FAKE_MISSED, gallery.REAL_FLAGGED], offered))
 second = st.columns([2, 2, 1])
 framed = ui.slice_frame(ctx, preds)
 choices = slice_masks(framed)  # the Slices page's slices: difficulty, JPEG quality, fine detail, replaced region, ...
 pick = second[0].selectbox("Only the images of", range(len(choices)),  # no key: a new set brings new options
                         format_func=lambda i: gallery.slice_label(*choices[i][:2]))
-distance = second[1].slider("Borderline: within this distance of the threshold", 0.0, 0.5, 0.05, 0.005,
-                            key="gallery_distance", disabled=gallery.BORDERLINE not in kinds,
+distance = second[1].slider("Borderline: within this distance of the threshold", 0.0, 0.5, step=0.005,
+                            **ui.kept("gallery_distance", 0.05), disabled=gallery.BORDERLINE not in kinds,
                             help="Used when *Show* includes borderline")
-per_page = second[2].selectbox("Per page", [12, 24, 48], index=1, key="gallery_per_page")
+per_page = second[2].selectbox("Per page", [12, 24, 48], **ui.kept("gallery_per_page", 24))
 if not kinds:  # nothing chosen is not "no errors": say so before any green message
     st.info("Choose under *Show* which images to see: fakes missed, reals flagged, borderline.")
     st.stop()
@@ -98,7 +97,8 @@ for start in range(0, len(page_rows), 4):
                     + (f" · {item['group']}" if item["group"] else "")  # a sub-folder (generator), when the set has them
                     + f"  \n{item['kind']}" + (" · low detail" if item["detail_share"] < LOW_DETAIL else ""))
         col.button("Open", key=f"open_{item['relpath']}", on_click=ss.update, args=({"gallery_open": item["relpath"]},))
-st.number_input(f"Page (of {n_pages})", 1, n_pages, key="gallery_page")
+if n_pages > 1:  # one page: nothing to go to
+    st.number_input(f"Go to page (1–{n_pages})", 1, n_pages, **ui.kept("gallery_page", 1))
 
-with st.expander(f"The list as a table ({len(rows)} images)"):
+with st.expander(f"The list as a table ({len(rows)} image{'' if len(rows) == 1 else 's'})"):
     st.dataframe(gallery.rows_shown(rows), hide_index=True, width="stretch")

@@ -106,10 +106,10 @@ def test_threshold_survives_page_switches_and_comes_from_the_url(env):
 
 def test_the_gallery_with_nothing_chosen_asks_rather_than_reports_no_errors(env):
     at = start("pages/2_Error_gallery.py")
-    assert at.slider(key="gallery_distance").disabled  # borderline is not shown: its distance does nothing
-    at.multiselect(key="gallery_kinds").set_value(["borderline"]).run()
-    assert not at.slider(key="gallery_distance").disabled and at.multiselect(key="gallery_kinds").value == ["borderline"]
-    at.multiselect(key="gallery_kinds").set_value([]).run()
+    assert at.slider(key="w_gallery_distance").disabled  # borderline is not shown: its distance does nothing
+    at.multiselect(key="w_gallery_kinds").set_value(["borderline"]).run()
+    assert not at.slider(key="w_gallery_distance").disabled and at.multiselect(key="w_gallery_kinds").value == ["borderline"]
+    at.multiselect(key="w_gallery_kinds").set_value([]).run()
     assert not at.exception
     assert any("Choose under *Show*" in i.value for i in at.info) and not at.success
 
@@ -351,7 +351,7 @@ def test_the_gallery_pages_from_the_top_too(app_ckpt, tmp_path, cache_dir, monke
     frame = predict_test_set(load_detector(app_ckpt), scan_test_set(data)).frame
     t = round(float(np.median(frame["p_real"])), 4)
     at = start("pages/2_Error_gallery.py", threshold=str(t))
-    at.selectbox(key="gallery_per_page").set_value(12).run()
+    at.selectbox(key="w_gallery_per_page").set_value(12).run()
     n_wrong = len(at.dataframe[-1].value)
     if n_wrong <= 12:
         pytest.fail(f"the test set gives {n_wrong} errors: one page only, nothing to page through")
@@ -359,9 +359,15 @@ def test_the_gallery_pages_from_the_top_too(app_ckpt, tmp_path, cache_dir, monke
     first = [b.key for b in at.button if b.key and b.key.startswith("open_")]
     at.button(key="gallery_next").click().run()
     assert not at.exception and at.session_state["gallery_page"] == 2
-    assert at.number_input(key="gallery_page").value == 2  # the box at the bottom follows
+    assert at.number_input(key="w_gallery_page").value == 2  # the box at the bottom follows
     assert not set(first) & {b.key for b in at.button if b.key and b.key.startswith("open_")}
     assert any(c.value.startswith("Page 2 of") for c in at.caption)
+    # Streamlit drops a widget's state when its page is left: a visit to another page brought page 1 back
+    at.switch_page("pages/5_Calibration.py").run()
+    at.switch_page("pages/2_Error_gallery.py").run()
+    assert not at.exception and at.number_input(key="w_gallery_page").value == 2
+    assert at.selectbox(key="w_gallery_per_page").value == 12 and any(c.value.startswith("Page 2 of") for c in at.caption)
+    assert at.number_input(key="w_gallery_page").label == f"Go to page (1–{-(-n_wrong // 12)})"
 
 
 def test_the_tester_offers_no_verdicts_file_when_nothing_was_scored(env):

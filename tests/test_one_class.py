@@ -150,7 +150,7 @@ def test_error_gallery_offers_only_the_errors_the_class_can_make(one_class_env):
     cls, _ = one_class_env
     at = open_page("pages/2_Error_gallery.py")
     assert not at.exception
-    show = at.multiselect(key="gallery_kinds")
+    show = at.multiselect(key="w_gallery_kinds")
     own = {"fake": "fake missed (predicted real)", "real": "real flagged as fake"}[cls]
     assert show.options == [own, "borderline"] and show.value == [own]
     assert not any("0" == c.value.rsplit(": ", 1)[-1] for c in at.caption if "flagged" in c.value or "missed" in c.value)
