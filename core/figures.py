@@ -38,7 +38,10 @@ MAX_POINTS = 1500  # points drawn per curve; large sets are thinned for the brow
 # No named template: Streamlit draws with its own theme, and a named template costs ~35 ms
 # per figure to apply, most of a threshold-change re-render on a large set.
 FONT_SIZE = 14  # px: read on a projector
-_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=360, font=dict(size=FONT_SIZE))
+# Legends in rows under the plot: at the right (Plotly's default) the metric curves' legend took half
+# the width of a phone's plot. Anchored by their top, so a legend of two rows grows down, not into the axis.
+LEGEND_BELOW = dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0)
+_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=360, font=dict(size=FONT_SIZE), legend=LEGEND_BELOW)
 
 # (true class, predicted class) -> words; the same whatever the positive class.
 CELL_WORDS = {
@@ -138,7 +141,7 @@ def score_histogram(label, p_real, threshold: float, bins: int = 40, marks: dict
         )
     layout = _layout(
         "Score distribution per class", vline=threshold, vline_text=f"threshold {threshold:.4f}", barmode="overlay",
-        xaxis=dict(title="P(real)", range=[0, 1]), yaxis=dict(title="images"), legend=dict(orientation="h", y=-0.2))
+        xaxis=dict(title="P(real)", range=[0, 1]), yaxis=dict(title="images"))
     if marks:  # headroom above the tallest bar, where a mark's label covers no bar
         layout["yaxis"]["range"] = [0, top * 1.3]
     for name, x in (marks or {}).items():
@@ -250,7 +253,7 @@ def roc_figure(roc: RocCurve, operating_point: tuple[float, float] | None = None
     if operating_point is not None:
         traces.append(_operating_point(operating_point, "FPR", "TPR"))
     return go.Figure(traces, layout=_layout(
-        f"ROC (positive = {positive})", legend=dict(orientation="h", y=-0.25),
+        f"ROC (positive = {positive})",
         xaxis=dict(title="false positive rate", range=[-0.01, 1.01]),
         yaxis=dict(title="true positive rate", range=[-0.01, 1.01])))
 
@@ -279,7 +282,7 @@ def pr_figure(pr: PrCurve, operating_point: tuple[float, float] | None = None, p
         traces.append(_operating_point(operating_point, "recall", "precision"))
     return go.Figure(traces, layout=_layout(
         f"Precision-recall (positive = {positive})", hline=prevalence, hline_text="chance",
-        legend=dict(orientation="h", y=-0.25), xaxis=dict(title="recall", range=[-0.01, 1.01]),
+        xaxis=dict(title="recall", range=[-0.01, 1.01]),
         yaxis=dict(title="precision", range=[-0.01, 1.01])))
 
 

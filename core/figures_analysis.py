@@ -2,6 +2,9 @@
 overlaid ROC curves. Pure functions: data in, ``plotly.graph_objects.Figure`` out."""
 from __future__ import annotations
 
+import re
+import textwrap
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -9,12 +12,17 @@ import plotly.graph_objects as go
 from .bootstrap import CurveBand
 from .calibration import Reliability
 from .compare import lower_is_better
+from .figures import LEGEND_BELOW
 from .metric_words import SCORE_FORMAT
 from .metrics import NAMES, SHARE_METRICS, RocCurve
 from .operating_points import CostCurve, OperatingPoint
 
-_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=360, template="plotly_white", font=dict(size=14))
+_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=360, template="plotly_white", font=dict(size=14),
+               legend=LEGEND_BELOW)
 BAND_FILL = "rgba(31, 78, 156, 0.18)"
+# Characters per line of a slice's label: on one line "replaced region: right eye (n=51, fakes only)"
+# took 70% of a phone's plot and left the bars a sliver.
+SLICE_LABEL_CHARS = 20
 
 
 def with_band(fig: go.Figure, band: CurveBand | None, name: str = "95% CI band") -> go.Figure:
@@ -44,7 +52,7 @@ def reliability_figure(curves: dict[str, Reliability]) -> go.Figure:
                                                "(95% CI %{customdata[1]:.2f}–%{customdata[2]:.2f})"
                                                "<br>%{customdata[0]} images<extra></extra>"))
     fig.update_layout(title="Reliability (marker size = images in the bin; bars = 95% CI)", xaxis_title="mean P(real) in bin",
-                      yaxis_title="share of real images", legend=dict(orientation="h", y=-0.25), **_LAYOUT)
+                      yaxis_title="share of real images", **_LAYOUT)
     fig.update_xaxes(range=[-0.01, 1.01])
     fig.update_yaxes(range=[-0.01, 1.01])
     return fig
@@ -76,6 +84,13 @@ def _ci_words(row: pd.Series, metric: str) -> str:
     return words + (" (Wilson: every image right or every one wrong, nothing to resample)" if method == "wilson" else "")
 
 
+def wrap_label(text: str, width: int) -> str:
+    """``text`` in lines of at most ``width`` characters (a longer word keeps its own line), joined
+    with Plotly's ``<br>``, so a long axis label takes height rather than the plot's width."""
+    glued = re.sub(r"([<>≤≥]) ", "\\1\u00a0", text)  # "< 0.16" stays whole: textwrap breaks at ASCII spaces only
+    return "<br>".join(textwrap.wrap(glued, width, break_long_words=False, break_on_hyphens=False)) or text
+
+
 def slice_figure(table: pd.DataFrame, metric: str = "accuracy", dimension: str | None = None) -> go.Figure:
     """Horizontal bars of ``metric`` per slice with its CI as error bars."""
     t = table if dimension is None else table[table["dimension"] == dimension]
@@ -88,7 +103,9 @@ def slice_figure(table: pd.DataFrame, metric: str = "accuracy", dimension: str |
     if count == "n":
         only = only.mask(t["n_real"].eq(0) & t["n_fake"].gt(0), ", fakes only").mask(
             t["n_fake"].eq(0) & t["n_real"].gt(0), ", reals only")
-    labels = t["dimension"] + ": " + t["slice"].astype(str) + " (n=" + t[count].astype(str) + unit + only + ")"
+    labels = [wrap_label(s, SLICE_LABEL_CHARS) for s in
+              t["dimension"] + ": " + t["slice"].astype(str) + " (n=" + t[count].astype(str) + unit + only + ")"]
+    lines = max((s.count("<br>") + 1 for s in labels), default=1)
     fig = go.Figure(go.Bar(
         x=t[metric], y=labels, orientation="h",
         error_x=dict(type="data", symmetric=False, array=(t[f"{metric}_high"] - t[metric]).fillna(0),
@@ -97,7 +114,7 @@ def slice_figure(table: pd.DataFrame, metric: str = "accuracy", dimension: str |
         hovertemplate="%{y}<br>%{x:" + (".1%" if metric in SHARE_METRICS else ".3f") + "}<br>%{customdata}<extra></extra>"))
     name = NAMES.get(metric, metric)
     fig.update_layout(title=f"{name} by slice (95% CI)", xaxis_title=name,
-                      **{**_LAYOUT, "height": max(300, 26 * len(t) + 80)})
+                      **{**_LAYOUT, "height": max(300, (10 + 16 * lines) * len(t) + 80)})
     fig.update_xaxes(range=[0, 1.02], tickformat=".0%" if metric in SHARE_METRICS else None)  # as the table
     fig.update_yaxes(autorange="reversed")
     return fig
@@ -112,7 +129,7 @@ def overlaid_roc_figure(curves: dict[str, RocCurve], positive: str = "real") -> 
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line=dict(dash="dot", color="grey"),
                              hoverinfo="skip"))
     fig.update_layout(title=f"ROC curves (positive = {positive})", xaxis_title="false positive rate",
-                      yaxis_title="true positive rate", legend=dict(orientation="h", y=-0.25), **_LAYOUT)
+                      yaxis_title="true positive rate", **_LAYOUT)
     return fig
 
 
@@ -201,5 +218,4 @@ def training_curves_figure(history: pd.DataFrame, best_epoch: int | None = None)
             fig.add_vline(x=best_epoch, line=dict(color="#111111", dash="dot", width=1), row=1, col=col)
     fig.update_xaxes(title_text="epoch", dtick=1 if len(history) <= 20 else None)
     fig.update_layout(**_LAYOUT, title="Training curves")
-    fig.update_layout(legend=dict(orientation="h", y=-0.25))
     return fig

@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .figures import COLORS
+from .figures import COLORS, LEGEND_BELOW
 from .metric_words import SCORE_FORMAT, metric_delta, metric_value, plain_number
 from .metrics import SHARE_METRICS
 
@@ -116,6 +116,6 @@ def feature_scatter(frame: pd.DataFrame, colour_by: str = "outcome", method: str
     axis = "PC" if method == "pca" else "t-SNE "
     fig.update_layout(title=f"Test set in the model's penultimate features ({'PCA' if method == 'pca' else 't-SNE'}), "
                             f"coloured by {'right/wrong' if colour_by == 'outcome' else 'true class'}",
-                      xaxis_title=f"{axis}1", yaxis_title=f"{axis}2", height=560,
+                      xaxis_title=f"{axis}1", yaxis_title=f"{axis}2", height=560, legend=LEGEND_BELOW,
                       dragmode="select", clickmode="event+select")
     return fig

@@ -160,3 +160,20 @@ def test_screen_fonts_reach_ticks_legend_and_colour_bars():
     assert [fig.layout[a].tickfont.size for a in ("xaxis", "xaxis2", "yaxis", "yaxis2")] == [FONT_SIZE] * 4
     assert fig.layout.legend.font.size == FONT_SIZE and fig.data[1].colorbar.tickfont.size == FONT_SIZE
     assert fig.data[0].marker.colorbar.tickfont.size is None  # a scatter without a colour bar gets none
+
+
+def test_legends_sit_in_rows_under_the_plot_not_at_its_right(sweep):
+    """At the right (Plotly's default) the metric curves' legend squeezed the curves to half a phone's width."""
+    from core import figures_analysis
+    from core.calibration import reliability
+    from core.operating_points import cost_curve
+
+    y, p = LABEL, SCORE
+    built = [figures.metric_curves_figure(sweep.metric_curves(), 0.5),
+             figures.score_histogram(y, p, 0.5), figures.roc_figure(sweep.roc()), figures.pr_figure(sweep.pr()),
+             figures_analysis.reliability_figure({"P(real)": reliability(y, p)}),
+             figures_analysis.overlaid_roc_figure({"a": sweep.roc()}),
+             figures_analysis.cost_figure(cost_curve(sweep))]
+    for fig in built:
+        legend = fig.layout.legend
+        assert (legend.orientation, legend.yanchor) == ("h", "top") and legend.y < 0, fig.layout.title.text

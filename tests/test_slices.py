@@ -114,9 +114,9 @@ def test_slice_with_every_fake_caught_has_a_wilson_interval_not_a_zero_width_one
     assert t[t["dimension"] == "all"].iloc[0]["accuracy_ci"] == "bootstrap"
     fig = slice_figure(t, "fake_catch_rate", "difficulty")
     bar = fig.data[0]
-    i = list(bar.y).index("difficulty: easy (n=4 fakes)")  # n counts what the rate is over
+    i = [y.replace("<br>", " ") for y in bar.y].index("difficulty: easy (n=4 fakes)")  # n counts what the rate is over
     assert fig.layout.title.text == "Fake catch rate by slice (95% CI)"
-    whole = slice_figure(t, "fake_catch_rate", "all").data[0].y[0]
+    whole = slice_figure(t, "fake_catch_rate", "all").data[0].y[0].replace("<br>", " ")
     assert whole == "all: all images (n=12 fakes)"  # not the 24 images of both classes
     assert bar.error_x.arrayminus[i] > 0.4 and "Wilson" in bar.customdata[i]
     assert re.match(r"95% CI \d+\.\d%–100\.0% ", bar.customdata[i]) and ":.1%" in bar.hovertemplate  # as the table
@@ -125,7 +125,7 @@ def test_slice_with_every_fake_caught_has_a_wilson_interval_not_a_zero_width_one
     # by accuracy, a slice of fakes alone says so: its bar is a catch rate, not comparable to "all images"
     assert slice_figure(t, "accuracy", None).layout.xaxis.tickformat == ".0%"  # a share: 80%, as the table writes it
     assert slice_figure(t, "roc_auc", None).layout.xaxis.tickformat is None
-    labels = list(slice_figure(t, "accuracy", None).data[0].y)
+    labels = [y.replace("<br>", " ") for y in slice_figure(t, "accuracy", None).data[0].y]
     assert "difficulty: easy (n=4, fakes only)" in labels and "all: all images (n=24)" in labels
 
 
@@ -141,3 +141,17 @@ def test_shortcut_on_a_tiny_set_needs_more_than_chance(tmp_path):
     (tmp_path / "big").mkdir()
     big = _frame(tmp_path / "big", 30, 30, real_q=[95, 95, 95, 95, 95, 80], fake_q=[80, 80, 80, 80, 80, 95])
     assert next(s for s in shortcut_check(big) if s.property == "JPEG quality").fires
+
+
+def test_slice_labels_are_wrapped_so_the_bars_keep_the_width_of_a_phone(tmp_path):
+    """One line each, "replaced region: right eye (n=51, fakes only)" took 70% of a 390 px wide plot."""
+    from core.figures_analysis import SLICE_LABEL_CHARS, slice_figure, wrap_label
+
+    t = slice_table(_frame(tmp_path, 12, 12, real_q=[90], fake_q=[90]), 0.5, n_resamples=50)
+    fig = slice_figure(t, "accuracy", None)
+    lines = [line for y in fig.data[0].y for line in y.split("<br>")]
+    assert max(map(len, lines)) <= SLICE_LABEL_CHARS and any("<br>" in y for y in fig.data[0].y)
+    assert fig.layout.height >= 16 * max(y.count("<br>") + 1 for y in fig.data[0].y) * len(fig.data[0].y)  # room per row
+    # a bound stays with its number, and a short label is left alone
+    assert wrap_label("fine detail: low (< 0.16) (n=8)", 20) == "fine detail: low<br>(<\u00a00.16) (n=8)"
+    assert wrap_label("all: all (n=4)", 20) == "all: all (n=4)"
