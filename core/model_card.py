@@ -306,6 +306,15 @@ def lineage_table(chains: dict[str, list[Step]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "run", "started from", "what", "best epoch", "val ROC-AUC", "device"])
 
 
+def lineage_shown(chains: dict[str, list[Step]]) -> pd.DataFrame:
+    """``lineage_table`` as text for a static table that wraps its cells (in a grid the *what*
+    column was cut to "4 epochs…" at 1280 px): ROC-AUC to 4 decimals, nothing recorded left blank."""
+    table = lineage_table(chains).astype(object)
+    table["val ROC-AUC"] = [f"{v:.4f}" if pd.notna(v) else "" for v in table["val ROC-AUC"]]
+    table["best epoch"] = [f"{int(v)}" if pd.notna(v) else "" for v in table["best epoch"]]
+    return table.fillna("")
+
+
 def recorded_basis_words(threshold: float, positive: str) -> str:
     """Under the recorded-vs-now table: the one threshold and positive class it is at (training's
     0.5 and real), and when the sidebar's differ, that they do not apply to it."""

@@ -32,8 +32,7 @@ if not chains:
     st.stop()
 wide = model_card.lineage_direction(chains) == "LR" and sum(map(len, chains.values())) > 2  # a tall graph stays at its own size
 st.graphviz_chart(model_card.lineage_dot(meta, detector.name), width="stretch" if wide else "content")
-st.dataframe(model_card.lineage_table(chains), hide_index=True, width="stretch",
-             column_config={"val ROC-AUC": st.column_config.NumberColumn(format="%.4f")})
+st.table(model_card.lineage_shown(chains), hide_index=True, border="horizontal")  # wraps: every "what" whole
 
 st.subheader("Recipe")
 name = st.selectbox("Member", list(chains), key="card_member") if len(chains) > 1 else next(iter(chains))
