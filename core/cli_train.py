@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from .cli_types import DefaultsHelp, bounded, device_name, finite_number, non_negative_float, non_negative_int, open_fraction, positive_int, probability
+from .cli_types import DefaultsHelp, bounded, device_name, finite_number, image_size, non_negative_float, non_negative_int, open_fraction, positive_int, probability
 from .train_data import AUGMENTATIONS, BLUR_SIGMA, DOWNSCALE, JPEG_QUALITY
 
 
@@ -24,7 +24,7 @@ def add_parser(sub) -> None:
     p.add_argument("--batch-size", type=_batch_size, default=24, help="images per step (at least 2)")
     p.add_argument("--lr", type=non_negative_float, default=2e-4, help="AdamW learning rate (cosine schedule)")
     p.add_argument("--weight-decay", type=non_negative_float, default=1e-5, help="AdamW weight decay")
-    p.add_argument("--image-size", type=positive_int, default=224,
+    p.add_argument("--image-size", type=image_size, default=224,
                    help="input size in px (RandomResizedCrop from a resize to size x 256/224)")
     p.add_argument("--val-fraction", type=open_fraction, default=0.1,
                    help="stratified validation share (ignored for a folder with train/ and val/)")

@@ -266,6 +266,8 @@ def test_json_write_failures_are_one_line_and_json_can_go_to_stdout(tmp_path, ti
     (["train", "--data", "d", "--out", "m.pth", "--lr", "nan"], "--lr: expected a finite number"),
     (["near-copies", "--show", "-1"], "--show: must be 0 or more"),
     (["train", "--data", "d", "--out", "m.pth", "--epochs", "0"], "--epochs"),
+    (["train", "--data", "d", "--out", "m.pth", "--image-size", "64000"], "--image-size: must be from 1 to 1024 px"),
+    (["train", "--data", "d", "--out", "m.pth", "--image-size", "0"], "--image-size: must be from 1 to 1024 px"),
     (["train", "--data", "d", "--out", "m.pth", "--batch-size", "-4"], "--batch-size"),
     (["train", "--data", "d", "--out", "m.pth", "--val-fraction", "0"], "--val-fraction"),
     (["split", "--data", "d", "--out", "o", "--val-fraction", "1.5"], "--val-fraction"),
