@@ -14,7 +14,7 @@ from .face import NO_BOX_MESSAGE, has_face
 from .face import crop_face as find_face
 from .inference import score_tensors_and_members
 from .metrics import verdict
-from .preprocess import ImageError, open_photo
+from .preprocess import MAX_PIXELS, ImageError, open_photo
 from .quality import detail_report
 
 
@@ -86,6 +86,8 @@ def score_uploads(detector: Detector, uploads: list[tuple[str, bytes | UploadRej
             if isinstance(data, UploadRejected):
                 raise data
             pixels = _pixels(data)
+            if pixels > MAX_PIXELS:  # refused on its own (open_photo says why): "send it in another request" would not help
+                pixels = 0
             if max_pixels is not None and spent and spent + pixels > max_pixels:
                 raise UploadRejected(413, f"{name}: over this request's budget of {max_pixels / 1e6:g} megapixels "
                                           "(API_MAX_BATCH_MEGAPIXELS): send it in another request", name)

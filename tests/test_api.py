@@ -561,3 +561,6 @@ def test_one_request_decodes_at_most_its_pixel_budget(tiny_ckpt):
         assert results[2]["error"] == ("2.webp: over this request's budget of 10 megapixels (API_MAX_BATCH_MEGAPIXELS): "
                                        "send it in another request")
         assert c.post("/predict", files={"file": ("one.webp", flat(3500))}).status_code == 200  # 12 MP alone: fits
+        # an image over the 50 MP limit is refused for that, not sent to "another request" where it is refused again
+        results = c.post("/predict/batch", files=[("files", ("a.webp", big)), ("files", ("huge.png", _huge_png()))]).json()["results"]
+        assert results[1]["status"] == 422 and "over the 50 megapixel limit" in results[1]["error"]
