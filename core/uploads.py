@@ -20,6 +20,7 @@ from .checkpoint import Detector
 from .data import IMAGE_EXTENSIONS
 from .face import NO_BOX_MESSAGE, NO_FACE_WARNING, FaceCrop, crop_face, has_face
 from .inference import InferenceSettings, score_images_and_members, set_draft_size
+from .metric_words import score_text
 from .near_copies import image_hash
 from .preprocess import ImageError, open_image, open_photo
 from .provenance import Seen, bytes_digest, seen_as
@@ -30,6 +31,7 @@ MAX_IMAGE_UPLOAD_MB = 100  # per face image in the dashboard's uploaders (the se
 # Streamlit material icons of the reasons a verdict is trusted less (``UploadVerdict.cautions``)
 TRANSPARENT_ICON, NO_FACE_ICON = ":material/opacity:", ":material/face_retouching_off:"
 TINY_ICON, LOW_DETAIL_ICON = ":material/photo_size_select_small:", ":material/blur_on:"
+WITHHELD_ICON = ":material/help:"  # the verdict box's icon when ``UploadVerdict.withheld``
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,49 @@ class UploadVerdict:
         elif self.detail is not None and (low := low_detail_warning(self.detail)) is not None:
             out.append((LOW_DETAIL_ICON, "little fine detail: fakes pass as real more often", low))
         return out
+
+    def _withheld_reasons(self) -> list[tuple[str, str]]:
+        """(a word or two for a chart label, the reason in words) for each reason in ``withheld``."""
+        reasons = []
+        if self.face_found is False:
+            reasons.append(("no face", "no face found"))
+        if self.tiny is not None:
+            reasons.append(("tiny", "the image is too small to judge"))
+        return reasons
+
+    @property
+    def withheld(self) -> str | None:
+        """Why this verdict gets no REAL-green or FAKE-red box, in words ("no face found", "the image is
+        too small to judge", or both), or None. On a blue square or an 8x8 icon the model still says
+        REAL or FAKE, and a green REAL read as a finding; the other cautions (see-through pixels,
+        little fine detail) weaken a verdict on a face, so they leave its colour."""
+        return " and ".join(long for _, long in self._withheld_reasons()) or None
+
+    def verdict_words(self, threshold: float) -> str:
+        """The verdict box's text (markdown): "Verdict: **REAL** at threshold 0.5000", or when
+        ``withheld`` "No trustworthy verdict: no face found (the model would say **REAL** at
+        threshold 0.5000, P(real) 0.6968)", so the score is still said."""
+        verdict = self.verdict(threshold)
+        why = self.withheld
+        if why is None:
+            return f"Verdict: **{verdict}** at threshold {threshold:.4f}"
+        return (f"No trustworthy verdict: {why} (the model would say **{verdict}** at threshold {threshold:.4f}, "
+                f"P(real) {score_text(self.p_real)})")
+
+    @property
+    def context_note(self) -> str | None:
+        """When ``withheld``, the words in place of the test set's nearest scores ("mostly real faces:
+        0 fake, 20 real" beside a blue square read as evidence), else None."""
+        why = self.withheld
+        return None if why is None else (f"Not compared with the test set's faces: {why}, so where its score falls "
+                                         "among theirs says nothing about it.")
+
+    @property
+    def mark_name(self) -> str:
+        """This image's label on a chart of the test set's scores: "this image", or with the
+        ``withheld`` reasons in short, "this image (no face)", so the mark is not read as a verdict."""
+        short = ", ".join(word for word, _ in self._withheld_reasons())
+        return f"this image ({short})" if short else "this image"
 
     @property
     def warning(self) -> str | None:

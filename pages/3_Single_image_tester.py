@@ -5,7 +5,8 @@ from core import figures, ui
 from core.analysis import score_context
 from core.provenance_words import upload_words
 from core.tester_picks import MAX_PICKS, labels_by_content, pick_words, random_pick, read_picks
-from core.uploads import MAX_IMAGE_UPLOAD_MB, UPLOAD_TYPES, scores_as_text, true_verdict, verdict_csv, verdict_table
+from core.uploads import (MAX_IMAGE_UPLOAD_MB, UPLOAD_TYPES, WITHHELD_ICON, scores_as_text, true_verdict, verdict_csv,
+                          verdict_table)
 
 ctx = ui.sidebar("Single-image tester")
 st.title("Single-image tester")
@@ -75,8 +76,10 @@ for i, r in enumerate(results):
                                                   f"**{'right' if right else 'wrong'}**",
                                                   icon=":material/check_circle:" if right else ":material/cancel:")
             out.markdown(pick_words(labels[r.name], verdict, t))
+        elif r.withheld:  # no face, or tiny: a green REAL beside a blue square read as a finding
+            out.info(r.verdict_words(t), icon=WITHHELD_ICON)
         else:
-            (out.success if verdict == "REAL" else out.error)(f"Verdict: **{verdict}** at threshold {t:.4f}")
+            (out.success if verdict == "REAL" else out.error)(r.verdict_words(t))
         for icon, _, text in r.cautions:  # a box a reason, each with its icon
             out.warning(text, icon=icon)
         seen_note = upload_words(r.seen_as(seen))
@@ -87,9 +90,10 @@ for i, r in enumerate(results):
         if r.members:
             out.caption("Ensemble members' P(real) (the verdict uses their mean logit): "
                         + " · ".join(f"{name} {ui.score_text(p)}" for name, p in r.members.items()))
-        out.caption(ui.score_context_words(score_context(set_sweep, r.p_real), ctx.data_dir, r.cropped)
-                    if set_sweep is not None
-                    else f"No test-set context: {why}.")
+        if r.context_note or set_sweep is None:
+            out.caption(r.context_note or f"No test-set context: {why}.")
+        else:
+            out.caption(ui.score_context_words(score_context(set_sweep, r.p_real), ctx.data_dir, r.cropped))
         # the maps come right under the image, above the histogram: further down they were out of sight of the toggle
         if out.toggle("Explain (attention map + Grad-CAM)", key=f"tester_explain_{i}"):
             from core.explain import NO_ATTENTION_NOTE, TARGET_NOTE, explain_image
@@ -100,5 +104,5 @@ for i, r in enumerate(results):
                                                       TARGET_NOTE[ex.target]])
         if set_sweep is not None:
             with st.expander(f"Where {r.name} falls among the test set's scores", expanded=len(results) == 1):
-                ui.chart(st, figures.score_histogram(set_sweep.label, set_sweep.score, t, marks={"this image": r.p_real}),
+                ui.chart(st, figures.score_histogram(set_sweep.label, set_sweep.score, t, marks={r.mark_name: r.p_real}),
                                 width="stretch", key=f"tester_context_{i}")

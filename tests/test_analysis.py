@@ -54,6 +54,9 @@ def test_words_and_the_marked_histogram():
     [mark] = [a for a in fig.layout.annotations if a.text == "this image 0.5800"]  # as the score card writes it
     counts = max(max(t.y) for t in fig.data)
     assert mark.yref in (None, "y") and counts < mark.y < fig.layout.yaxis.range[1]  # above every bar, on the chart
+    # the label runs toward the wider side of the chart: rightward from 0.58 it was cut off on a phone
+    assert mark.xanchor == "right"
+    assert figures.score_histogram(LABEL, SCORE, 0.5, marks={"this image": 0.42}).layout.annotations[-1].xanchor == "left"
 
 
 def test_scored_sweep_reads_the_cache_and_never_scores(tiny_ckpt, tiny_set, cache_dir):

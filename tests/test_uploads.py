@@ -237,3 +237,45 @@ def test_a_tiny_upload_is_judged_but_warned_of(detector):
     [r] = judge_uploads(detector, [("icon.png", buf.getvalue())])
     assert r.ok and r.p_real is not None and "Tiny image (20x16 pixels" in r.warning
     assert verdict_table([r], 0.5).loc[0, "message"].endswith("; tiny image: the verdict says little")
+
+
+def test_no_face_or_a_tiny_image_withholds_the_verdict_colour_but_still_says_the_score():
+    import dataclasses
+
+    from core.uploads import UploadVerdict
+
+    face = UploadVerdict("face.jpg", scored=Image.new("RGB", (200, 200)), p_real=0.6968, face_found=True, detail=0.5)
+    assert face.withheld is None and face.context_note is None and face.mark_name == "this image"
+    assert face.verdict_words(0.5) == "Verdict: **REAL** at threshold 0.5000"
+    assert dataclasses.replace(face, face_found=None).withheld is None  # not looked for: nothing to withhold on
+    # the other cautions weaken a verdict on a face; they keep its colour
+    for kept in (dataclasses.replace(face, transparent=0.4), dataclasses.replace(face, detail=0.0)):
+        assert kept.cautions and kept.withheld is None
+
+    flat = dataclasses.replace(face, name="flat.png", face_found=False)
+    assert flat.withheld == "no face found"
+    assert flat.verdict_words(0.5) == ("No trustworthy verdict: no face found (the model would say **REAL** at "
+                                       "threshold 0.5000, P(real) 0.6968)")
+    strict = flat.verdict_words(0.8)
+    assert strict.startswith("No trustworthy verdict") and "**FAKE** at threshold 0.8000" in strict
+    assert "no face found" in flat.context_note and "mostly" not in flat.context_note
+    assert flat.mark_name == "this image (no face)"
+
+    tiny = UploadVerdict("icon.png", scored=Image.new("RGB", (8, 8)), p_real=0.3, face_found=True)
+    assert tiny.withheld == "the image is too small to judge" and tiny.mark_name == "this image (tiny)"
+    assert tiny.verdict_words(0.5).startswith("No trustworthy verdict: the image is too small to judge "
+                                              "(the model would say **FAKE**")
+    both = dataclasses.replace(tiny, face_found=False)
+    assert both.withheld == "no face found and the image is too small to judge"
+    assert both.mark_name == "this image (no face, tiny)"
+    # the score and the verdict stay in the table and the downloaded file
+    table = verdict_table([face, flat, tiny], 0.5)
+    assert table["verdict"].tolist() == ["REAL", "REAL", "FAKE"] and table["P(real)"].tolist() == [0.6968, 0.6968, 0.3]
+
+
+def test_a_flat_blue_square_gets_no_verdict_colour(detector):
+    buf = io.BytesIO()
+    Image.new("RGB", (256, 256), (90, 140, 200)).save(buf, format="PNG")
+    [r] = judge_uploads(detector, [("flat.png", buf.getvalue())])
+    assert r.ok and r.face_found is False and r.withheld == "no face found"
+    assert r.verdict_words(0.5).startswith("No trustworthy verdict: no face found (the model would say")
