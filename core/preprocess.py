@@ -33,7 +33,7 @@ def unreadable_reason(exc: Exception) -> str:
         return "not a readable image: its content is not JPEG, PNG, WebP, BMP or TIFF data (a renamed or damaged file?)"
     if isinstance(exc, OSError) and exc.errno is not None:  # the file system refused, not the decoder
         return file_error_words(exc)
-    return f"not a readable image ({type(exc).__name__})"
+    return "not a readable image (corrupt or truncated image data)"  # PIL's class names (SyntaxError) meant nothing
 
 
 def file_error_words(exc: OSError) -> str:
@@ -196,7 +196,7 @@ def open_image(source, *, name: str | None = None, draft_size: int | None = None
                 image.draft("RGB", (draft_size, draft_size))
             rgb, transparent = _to_rgb(image, on_white, _png48_alpha(image))  # forces the full decode (a copy): truncated files fail here
         except Exception as exc:
-            raise ImageError(f"{label}: corrupt or truncated image data ({type(exc).__name__})") from None
+            raise ImageError(f"{label}: corrupt or truncated image data") from None  # "(OSError)" said nothing more
     finally:
         image.close()
     return rgb, {"width": width, "height": height, "format": fmt, "transparent": transparent}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .preprocess import file_error_words
 from .uploads import UploadVerdict, true_verdict
 
 
@@ -26,7 +27,7 @@ def read_picks(images: pd.DataFrame, relpaths: list[str]) -> tuple[list[tuple[st
         try:
             pairs.append((rel, Path(rows.at[rel, "path"]).read_bytes()))
         except OSError as exc:
-            problems.append(f"{rel}: could not be read ({type(exc).__name__})")
+            problems.append(f"{rel}: {file_error_words(exc)}")  # "file not found", not "(FileNotFoundError)"
             continue
         labels[rel] = int(rows.at[rel, "label"])
     return pairs, labels, problems

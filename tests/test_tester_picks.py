@@ -29,6 +29,7 @@ def test_test_set_picks_read_their_files_and_know_their_class(detector, tmp_path
     pairs, labels, problems = read_picks(images, [real, fake, images.loc[images["path"] == gone, "relpath"].iloc[0],
                                                   "real/never.jpg"])
     assert [n for n, _ in pairs] == [real, fake] and labels == {real: 1, fake: 0} and len(problems) == 2
+    assert problems[0].endswith(": file not found") and "Error" not in " ".join(problems)  # no exception class names
     assert pairs[0][1] == Path(images.loc[images["relpath"] == real, "path"].iloc[0]).read_bytes()
     rng = random.Random(0)
     taken = [random_pick(images, 0, [], rng)]

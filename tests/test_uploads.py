@@ -56,7 +56,7 @@ def test_bad_uploads_get_a_message_and_the_good_ones_a_verdict(detector):
     assert [r.name for r in results] == [name for name, _ in files]
     assert [r.ok for r in results] == [True, False, True, False, False, True, False, True]
     assert "not a readable image" in results[1].error
-    assert "corrupt or truncated" in results[3].error
+    assert results[3].error == "cut.jpg: corrupt or truncated image data"  # no "(OSError)"
     assert "megapixel" in results[4].error
     assert ".pdf is not accepted" in results[6].error
     # the good ones get exactly what the model gives for them alone
