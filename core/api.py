@@ -249,6 +249,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _port_problem(host: str, port: int) -> str | None:
+    """Why the server could not listen on ``host:port`` (taken, or not an address here), or None."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return f"--host {host}: {exc.strerror or exc}"
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a port in TIME_WAIT is free
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return f"cannot listen on {host}:{port} ({exc.strerror or exc}): is another server using it? Pick --port"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m core.api``: options override the environment variables."""
     import os
@@ -267,8 +285,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}")
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    busy = _port_problem(args.host, args.port)
+    if busy:  # said now, not after the model has loaded for half a minute
+        print(f"error: {busy}; the API was not started", file=sys.stderr)
+        return 2
     # Load before serving: from the command line, weights that cannot load stop here with the
     # reason (exit 2), rather than a server that answers every request 503.
+    logging.getLogger("core.api").info("loading %s before serving on %s:%d (half a minute on a 2-core CPU)",
+                                       config.weights, args.host, args.port)
     model = ModelSlot()
     model.load(config)
     if model.error:

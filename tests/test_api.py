@@ -525,6 +525,32 @@ def test_an_upload_the_model_was_trained_on_is_marked(tmp_path, tiny_ckpt):
     assert any(w.startswith("This picture is a re-saved copy") for w in copy["warnings"])
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_command_line_server_says_a_taken_port_before_loading_the_model(tiny_ckpt, capsys, monkeypatch):
+    """The port was found taken only after the model had loaded (37 s here), as uvicorn's '[Errno 98]', exit 3."""
+    import socket
+
+    import uvicorn
+
+    loads = []
+    monkeypatch.setattr(core.api.ModelSlot, "load", lambda self, config: loads.append(config))
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: pytest.fail("served on a taken port"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert core.api.main(["--weights", str(tiny_ckpt), "--device", "cpu", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}" in err and "Pick --port" in err and not loads
+
+
 def test_the_command_line_server_refuses_weights_that_do_not_load_before_serving(tiny_ckpt, tmp_path, capsys, monkeypatch):
     """Started with a 3-class file, the server ran on and answered every request 503, its reason only in the log."""
     import uvicorn
@@ -533,11 +559,12 @@ def test_the_command_line_server_refuses_weights_that_do_not_load_before_serving
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append(app))
     bad = tmp_path / "bad.pth"
     bad.write_bytes(b"not a checkpoint")
-    assert core.api.main(["--weights", str(bad), "--device", "cpu"]) == 2
+    port = ["--port", str(_free_port())]
+    assert core.api.main(["--weights", str(bad), "--device", "cpu", *port]) == 2
     err = capsys.readouterr().err
     assert f"could not load the model from {bad}" in err and "not a PyTorch checkpoint" in err
     assert "the API was not started" in err and not served
-    assert core.api.main(["--weights", str(tiny_ckpt), "--device", "cpu"]) == 0
+    assert core.api.main(["--weights", str(tiny_ckpt), "--device", "cpu", *port]) == 0
     [app] = served
     assert app.state.model.detector is not None  # loaded once, before serving, and not again at start-up
     with TestClient(app) as c:
