@@ -40,12 +40,13 @@ def bounded(parse, accept, rule: str, doc: str):
 
 positive_int = bounded(_whole, lambda n: n >= 1, "must be at least 1",
                        "An integer of at least 1 (epochs, batch size, image size, patience).")
-MAX_IMAGE_SIZE = 1024
-# 64000 passed, and decoding the training images at that size took 24 GB before the kernel killed the run unsaid
-image_size = bounded(_whole, lambda n: 1 <= n <= MAX_IMAGE_SIZE,
-                     f"must be from 1 to {MAX_IMAGE_SIZE} px (CIPLab's faces are 600 px; a larger input is upscaled "
-                     "and costs memory with the square of its size)",
-                     f"An input size in px, 1 to {MAX_IMAGE_SIZE}.")
+MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 16, 1024
+# 64000 passed, and decoding the training images at that size took 24 GB before the kernel killed the run unsaid;
+# under 16 px the trained checkpoint would not load (core.preprocess.Preprocessing.check)
+image_size = bounded(_whole, lambda n: MIN_IMAGE_SIZE <= n <= MAX_IMAGE_SIZE,
+                     f"must be from {MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE} px (CIPLab's faces are 600 px; a larger input "
+                     "is upscaled and costs memory with the square of its size)",
+                     f"An input size in px, {MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE}.")
 open_fraction = bounded(finite_number, lambda q: 0.0 < q < 1.0, "must be between 0 and 1 (exclusive)",
                         "A share strictly between 0 and 1 (the validation fraction).")
 non_negative_int = bounded(_whole, lambda n: n >= 0, "must be 0 or more",
