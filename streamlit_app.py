@@ -4,6 +4,7 @@ import streamlit as st
 from core import figures, near_copies, ui
 from core.gallery import composition
 from core.model_card import model_words
+from core.prediction_cache import count_words
 from core.quality import low_detail_set_note
 
 ctx = ui.sidebar("Overview")
@@ -14,9 +15,7 @@ frame = preds.frame
 
 det = ctx.detector
 st.markdown(f"**`{det.name}`**: {model_words(det.meta.get('model_args') or {}, det.preprocessing.input_size)}")
-st.caption(f"{len(frame)} images in `{ctx.data_dir}` scored by it "
-           f"({preds.precision}; " + (f"{preds.scored} scored now, " if preds.scored else "") +
-           f"{preds.from_cache} from the cache). Verdict REAL when P(real) ≥ {t:.4f}; "
+st.caption(f"`{ctx.data_dir}`, {preds.precision}: {count_words(preds)}. Verdict REAL when P(real) ≥ {t:.4f}; "
            f"positive class: {positive}.")
 
 overlap = ui.seen_overlap(ctx, preds)

@@ -60,7 +60,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     from .data import require_readable, scan_test_set
     from .evaluation import evaluate, evaluate_cached, format_report, summary_json
-    from .prediction_cache import DEFAULT_CACHE_DIR, InferenceSettings
+    from .prediction_cache import DEFAULT_CACHE_DIR, InferenceSettings, count_words
     from .quality import low_detail_set_note
 
     test_set = scan_test_set(args.data)
@@ -95,10 +95,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     threshold = detector.threshold if args.threshold is None else args.threshold
     p = ev.predictions
     ran = "not run, every prediction came from the cache" if hit else f"on {detector.device}"
-    left_out = f" and {len(p.skipped)} unreadable files left out" if p.skipped else ""
     print(f"Model: {detector.name} ({detector.backbone}, sha256 {detector.sha256[:12]}) {ran}, "
-          f"{p.precision}; {len(p.frame)} images scored{left_out} ({p.scored} read now, {p.from_cache} from the cache)",
-          file=sys.stderr)
+          f"{p.precision}; {count_words(p)}", file=sys.stderr)
     if p.note:
         print(f"warning: {p.note}", file=sys.stderr)
     if args.threshold is None and detector.threshold_warning:

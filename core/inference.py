@@ -253,7 +253,7 @@ def _predict_into(path: Path, detector: Detector, test_set: TestSet, settings: I
             merged, _ = merge_with_cache(test_set, path)
     if not todo and progress:
         progress(Progress(len(images), len(images), 0.0, cached=len(images)))
-    return assemble(merged, from_cache=n_cached, scored=len(todo), precision=settings.precision)
+    return assemble(merged, from_cache=n_cached, scored=len(todo), precision=settings.precision, todo=todo)
 
 
 def _unwritable(path: Path) -> str | None:

@@ -78,8 +78,9 @@ class Progress:
 @dataclass(frozen=True)
 class Predictions:
     """``frame`` has PREDICTION_COLUMNS for every readable image; ``skipped`` lists
-    (relpath, reason) of images that could not be read; ``from_cache`` counts images
-    not scored in this call."""
+    (relpath, reason) of images that could not be read; ``scored`` counts the files read in
+    this call and ``from_cache`` the others, unreadable ones included: ``unreadable_now`` of
+    ``skipped`` were read in this call. ``count_words`` says them apart."""
 
     frame: pd.DataFrame
     skipped: list[tuple[str, str]]
@@ -87,6 +88,7 @@ class Predictions:
     scored: int
     precision: str
     note: str = ""  # what the user should know about how they were made (a cache that could not be written)
+    unreadable_now: int = 0
 
 
 
@@ -193,17 +195,32 @@ def record_relinked(merged: pd.DataFrame, path: Path) -> int:
     return len(rows)
 
 
-def assemble(merged: pd.DataFrame, from_cache: int, scored: int, precision: str) -> Predictions:
-    """Predictions from a fully scored merge: readable images in ``frame``, the rest in ``skipped``."""
+def assemble(merged: pd.DataFrame, from_cache: int, scored: int, precision: str, todo=()) -> Predictions:
+    """Predictions from a fully scored merge: readable images in ``frame``, the rest in ``skipped``;
+    ``todo`` are the rows of ``merged`` read in this call."""
     err = merged["error"].fillna("").astype(str)
     ok = err == ""
+    unreadable_now = int((~ok.loc[list(todo)]).sum())
     frame = merged.loc[ok, PREDICTION_COLUMNS].reset_index(drop=True)
     frame["p_real"] = frame["p_real"].astype(float)
     frame["detail_share"] = pd.to_numeric(frame["detail_share"], errors="coerce")
     frame[["width", "height"]] = frame[["width", "height"]].astype(int)
     # the reason without the file name the error message starts with: the relpath beside it names it
     skipped = [(rel, why.removeprefix(f"{PurePath(rel).name}: ")) for rel, why in zip(merged.loc[~ok, "relpath"], err[~ok])]
-    return Predictions(frame=frame, skipped=skipped, from_cache=from_cache, scored=scored, precision=precision)
+    return Predictions(frame=frame, skipped=skipped, from_cache=from_cache, scored=scored, precision=precision,
+                       unreadable_now=unreadable_now)
+
+
+def count_words(preds: Predictions) -> str:
+    """How many images were scored, apart from the unreadable files, and where the scores came
+    from: "10 images scored and 1 unreadable file left out (10 scored now, 0 from the cache)".
+    The two counts in brackets add up to the images scored: an unreadable file has no score."""
+    n_bad = len(preds.skipped)
+    now = preds.scored - preds.unreadable_now
+    cached = preds.from_cache - (n_bad - preds.unreadable_now)
+    left_out = f" and {n_bad} unreadable file{'s' if n_bad != 1 else ''} left out" if n_bad else ""
+    n = len(preds.frame)
+    return f"{n} image{'s' if n != 1 else ''} scored{left_out} ({now} scored now, {cached} from the cache)"
 
 
 def cached_predictions(weights_sha256: str, test_set: TestSet, settings: InferenceSettings,

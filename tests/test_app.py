@@ -326,9 +326,9 @@ def test_the_overview_counts_images_scored_now_apart_from_those_read_from_the_ca
     data = make_test_set(tmp_path / "fresh", n_real=3, n_fake=3, seed=11)
     point_app_at(monkeypatch, data, app_ckpt)
     first = start().caption[0].value
-    assert "6 scored now, 0 from the cache" in first, first
+    assert "6 images scored (6 scored now, 0 from the cache)" in first, first
     again = start().caption[0].value  # a new session: the disk cache answers
-    assert "scored now" not in again and "6 from the cache" in again, again
+    assert "(0 scored now, 6 from the cache)" in again, again
 
 
 def test_the_threshold_explorer_has_its_own_slider_and_a_preset_says_what_it_did(env):

@@ -24,8 +24,8 @@ def test_evaluate_json_and_text(tmp_path, tiny_ckpt, cache_dir, capsys, positive
                "--positive", positive, "--device", "cpu", "--workers", "0", "--json", str(out)])
     assert rc == 0
     text, err = capsys.readouterr()
-    # the model line counted the 2 unreadable files among the images scored
-    assert "; 10 images scored and 2 unreadable files left out (12 read now, 0 from the cache)" in err
+    # the 2 unreadable files said apart from the images scored, not among those scored now
+    assert "; 10 images scored and 2 unreadable files left out (10 scored now, 0 from the cache)" in err
     for needle in ("Accuracy:", "Confusion Matrix:", "Actual Fake", "Predicted Real", "True Negatives (TN):",
                    "Specificity:", "ROC-AUC:", "EER:", "Skipped files: 2"):
         assert needle in text
@@ -124,12 +124,12 @@ def test_fully_cached_evaluate_needs_no_torch(tmp_path, tiny_ckpt):
     first, torch_first, _ = run("a.json")
     second, torch_second, err = run("b.json")
     assert torch_first and not torch_second
-    assert "6 images scored (0 read now, 6 from the cache)" in err
+    assert "6 images scored (0 scored now, 6 from the cache)" in err
     for key in ("accuracy", "roc_auc", "confusion", "weights_sha256", "threshold", "ci"):
         assert first[key] == second[key]
     (root / "real" / "real_00000.jpg").write_bytes((root / "real" / "real_00001.jpg").read_bytes())
     third, torch_third, err = run("c.json")
-    assert torch_third and "6 images scored (1 read now, 5 from the cache)" in err
+    assert torch_third and "6 images scored (1 scored now, 5 from the cache)" in err
     # a torn model record (a write cut short) costs one model load, and is then written whole again
     record = next((tmp_path / "cache" / "models").iterdir())
     record.write_text("")

@@ -11,7 +11,7 @@ from core.checkpoint import load_detector
 from core.dashboard import progress_text
 from core.data import scan_test_set
 from core.inference import InferenceSettings, predict_test_set, score_images
-from core.prediction_cache import CACHE_COLUMNS
+from core.prediction_cache import CACHE_COLUMNS, count_words
 from core.preprocess import open_image
 from core.quality import detail_share
 
@@ -40,6 +40,26 @@ def test_predictions_frame_and_skipped_corrupt_files(tmp_path, tiny_ckpt, cache_
     one = score_images(det, [open_image(p)[0] for p in f["path"]])
     # float32 kernels differ slightly with batch size (measured up to ~1.4e-5 here)
     np.testing.assert_allclose(f["p_real"], one, atol=1e-4)
+
+
+def test_count_words_say_unreadable_files_apart_from_the_images_scored(tmp_path, tiny_ckpt, cache_dir):
+    """The Overview said "10 images ... (11 scored now)": the broken file was counted as scored."""
+    root = make_test_set(tmp_path / "s", n_real=4, n_fake=4, corrupt=True)
+    det = load_detector(tiny_ckpt)
+    first = predict_test_set(det, scan_test_set(root), SETTINGS)
+    assert first.scored == 10 and first.unreadable_now == 2  # both files were read now
+    assert count_words(first) == "8 images scored and 2 unreadable files left out (8 scored now, 0 from the cache)"
+    # the unreadable files' reasons come from the cache too: still not counted as scores
+    again = predict_test_set(det, scan_test_set(root), SETTINGS)
+    assert count_words(again) == "8 images scored and 2 unreadable files left out (0 scored now, 8 from the cache)"
+    # one new broken file read now beside two cached ones, and one new image
+    (root / "fake" / "broken.jpg").write_bytes(os.urandom(500))
+    (root / "fake" / "new.jpg").write_bytes((root / "real" / "real_00003.jpg").read_bytes())
+    third = predict_test_set(det, scan_test_set(root), SETTINGS)
+    assert third.unreadable_now == 1
+    assert count_words(third) == "9 images scored and 3 unreadable files left out (1 scored now, 8 from the cache)"
+    clean = predict_test_set(det, scan_test_set(make_test_set(tmp_path / "c", n_real=1, n_fake=0)), SETTINGS)
+    assert count_words(clean) == "1 image scored (1 scored now, 0 from the cache)"
 
 
 def test_cache_reuses_and_notices_changes(tmp_path, tiny_ckpt, cache_dir):
