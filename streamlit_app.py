@@ -51,7 +51,10 @@ if preds.skipped or problems:
         for problem in problems:
             st.warning(problem)
         if preds.skipped:
-            st.dataframe(ui.skipped_table(preds.skipped), hide_index=True, width="stretch")
+            listed, some_unnamed = ui.skipped_markdown(preds.skipped)
+            st.markdown(listed)
+            if some_unnamed:
+                st.dataframe(ui.skipped_table(preds.skipped), hide_index=True, width="stretch")
 
 if sweep.only_class:  # e.g. a folder of new fakes: the share the model gets right is what it defines
     ui.one_class_cards(sweep, t)

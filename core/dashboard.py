@@ -205,6 +205,22 @@ def skipped_table(skipped: list[tuple[str, str]]) -> pd.DataFrame:
     return pd.DataFrame(skipped, columns=["file", "reason"])
 
 
+def skipped_markdown(skipped: list[tuple[str, str]], per_reason: int = 10) -> tuple[str, bool]:
+    """The unreadable files as a markdown list, one item per reason: its files (``per_reason``
+    named at most), then the reason in full. A table cut the reason off at its column's width
+    ("... (a renamed or damaged"), and at 390 px only the file name showed. Also whether some
+    files went unnamed, so that the page adds the table of every file."""
+    by_reason: dict[str, list[str]] = {}
+    for rel, why in skipped:
+        by_reason.setdefault(why, []).append(rel)
+    items = []
+    for why, files in by_reason.items():
+        names = ", ".join(f"`{f}`" if "`" not in f else f"`` {f} ``" for f in files[:per_reason])
+        more = f" and {len(files) - per_reason} more" if len(files) > per_reason else ""
+        items.append(f"- {names}{more}: {why}")
+    return "\n".join(items), any(len(files) > per_reason for files in by_reason.values())
+
+
 def image_details(item: pd.Series, frame: pd.DataFrame, threshold: float) -> pd.DataFrame:
     """Two-column table describing one gallery image (with its size and format from ``frame``)."""
     full = frame.loc[frame["relpath"] == item["relpath"]].iloc[0]

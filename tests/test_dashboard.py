@@ -3,7 +3,8 @@ import os
 import time
 from pathlib import Path
 
-from core.dashboard import PAGES, REPO, file_stamp, files_signature, other_test_sets, weights_stamp
+from core.dashboard import (PAGES, REPO, file_stamp, files_signature, other_test_sets, skipped_markdown,
+                            weights_stamp)
 from core.data import scan_test_set
 
 from .conftest import make_test_set
@@ -121,3 +122,16 @@ def test_other_test_sets_name_each_folder_once_and_never_the_current_one(tmp_pat
     sets = [str(tmp_path / n) for n in ("test_images", "val", "train", "train")]
     assert other_test_sets(str(tmp_path / "val"), sets) == [str(tmp_path / "train")]
     assert other_test_sets(str(tmp_path / "train"), sets) == [str(tmp_path / "test_images")]  # the first name kept
+
+
+def test_the_unreadable_files_are_listed_by_reason_with_each_reason_whole():
+    """A table's reason column cut the reason off at its width; 25 files of one reason named it 25 times."""
+    why = "not a readable image: its content is not JPEG, PNG, WebP, BMP or TIFF data (a renamed or damaged file?)"
+    text, unnamed = skipped_markdown([("real/broken.jpg", why)])
+    assert text == f"- `real/broken.jpg`: {why}" and not unnamed
+    many = [(f"fake/f{i:02d}.jpg", why) for i in range(25)] + [("real/locked.jpg", "cannot be read (permission denied)")]
+    text, unnamed = skipped_markdown(many)
+    first, second = text.split("\n")
+    assert first.startswith("- `fake/f00.jpg`, `fake/f01.jpg`") and "`fake/f09.jpg` and 15 more: " + why in first
+    assert "f10.jpg" not in first and text.count(why) == 1
+    assert second == "- `real/locked.jpg`: cannot be read (permission denied)" and unnamed  # the page adds the full table

@@ -20,7 +20,7 @@ from ..dashboard import (  # noqa: F401  (re-exported: pages and tests use ui.<n
     weights_stamp, first_readable, image_details, initial_sources, known_test_sets, known_weights, other_test_sets,
     progress_text,
     ONE_CLASS_WORDS, one_class_summary, one_class_words, resolve_path, score_context_words, seen_fields, set_problems,
-    skipped_table, files_signature, threshold_change_words, uploads_digest, set_role_words,
+    skipped_markdown, skipped_table, files_signature, threshold_change_words, uploads_digest, set_role_words,
 )
 from ..inference import InferenceSettings  # noqa: F401
 from ..metric_words import (  # noqa: F401
