@@ -39,7 +39,7 @@ if copies is not None and len(copies):
         getattr(st, level)(text, icon=":material/content_copy:")
     with st.expander(f"The {len(copies)} re-saved copies"):
         ui.people_table(st, copies.drop(columns=["test_path"]))
-note = low_detail_set_note(frame["detail_share"])
+note = low_detail_set_note(frame["detail_share"], frame["label"])
 if note:
     st.warning(note, icon=":material/blur_on:")
 comp = composition(frame)

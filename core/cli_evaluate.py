@@ -101,7 +101,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(f"warning: {p.note}", file=sys.stderr)
     if args.threshold is None and detector.threshold_warning:
         print(f"warning: {detector.threshold_warning}", file=sys.stderr)
-    note = low_detail_set_note(p.frame["detail_share"])
+    note = low_detail_set_note(p.frame["detail_share"], p.frame["label"])
     if note:
         print(f"warning: {note}", file=sys.stderr)
     seen = provenance.model_seen(detector)

@@ -125,14 +125,23 @@ def low_detail_share(shares) -> float | None:
     return float((values < LOW_DETAIL).mean()) if len(values) else None
 
 
-def low_detail_set_note(shares) -> str | None:
+def low_detail_set_note(shares, y_true) -> str | None:
     """A sentence for a whole test set when at least ``LOW_DETAIL_SET_SHARE`` of its measured
-    images hold little fine detail, or None."""
-    values = _measured(shares)
-    low = int((values < LOW_DETAIL).sum())
-    if not len(values) or low / len(values) < LOW_DETAIL_SET_SHARE:
+    images hold little fine detail, or None. ``y_true`` (1 real, 0 fake) beside ``shares`` says
+    which classes those images are in: the cost of low detail is fakes passed as real, so a set
+    whose low-detail images are all real is not told its fakes are."""
+    values, labels = np.asarray(shares, dtype=float), np.asarray(y_true)
+    measured = np.isfinite(values)
+    low = measured & (values < LOW_DETAIL)
+    n, n_low = int(measured.sum()), int(low.sum())
+    if not n or n_low / n < LOW_DETAIL_SET_SHARE:
         return None
-    return (f"{low} of {len(values)} images ({low / len(values):.0%}) hold little fine detail (detail share below "
-            f"{LOW_DETAIL:.2f}; 2.8% of the labelled CIPLab faces do): blurred, upscaled or smoothed. The detector "
-            "passes such fakes as real far more often, so these metrics mix two regimes; the Slices page's "
-            "fine-detail rows show each.")
+    low_real = int((labels[low] == 1).sum())
+    low_fake = n_low - low_real
+    head = (f"{n_low} of {n} images ({n_low / n:.0%}; {low_real} real, {low_fake} fake) hold little fine detail "
+            f"(detail share below {LOW_DETAIL:.2f}; 2.8% of the labelled CIPLab faces do): blurred, upscaled or smoothed.")
+    if low_fake:
+        return (f"{head} The detector passes such fakes as real far more often, so these metrics mix two regimes; "
+                "the Slices page's fine-detail rows show each.")
+    return (f"{head} All of them are real, so the known cost of low detail (fakes passed as real) does not touch "
+            "them; the Slices page's fine-detail rows show their numbers apart.")

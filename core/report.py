@@ -118,7 +118,7 @@ def build_html(a: Analysis, ident: Identity, presets: list | None = None) -> str
     seen = seen_words(a, ident)
     warn = "".join(f'<div class="warn">⚠ {e(text)}</div>' for level, text in seen if level in ("error", "warning"))
     warn += "".join(f'<div class="warn">⚠ {e(s.message)}</div>' for s in a.shortcuts if s.fires)
-    detail_note = low_detail_set_note(a.frame["detail_share"]) if "detail_share" in a.frame else None
+    detail_note = low_detail_set_note(a.frame["detail_share"], a.frame["label"]) if "detail_share" in a.frame else None
     if detail_note:  # the same note as the Overview page and `evaluate`
         warn += f'<div class="warn">⚠ {e(detail_note)}</div>'
     thumbs = []

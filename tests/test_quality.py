@@ -80,11 +80,26 @@ def test_the_tester_the_cli_and_the_api_all_warn_on_a_blurred_upload(tiny_ckpt, 
 def test_a_test_set_is_flagged_only_when_many_of_its_images_are_low_detail():
     from core.quality import LOW_DETAIL_SET_SHARE, low_detail_set_note
 
-    assert low_detail_set_note([0.3] * 95 + [0.1] * 5) is None  # 5 %: like the clean validation split
-    note = low_detail_set_note([0.3] * 8 + [0.1] * 2 + [np.nan] * 5)  # unmeasured images do not count
-    assert note.startswith("2 of 10 images (20%) hold little fine detail")
-    assert low_detail_set_note([np.nan, np.nan]) is None and low_detail_set_note([]) is None
+    assert low_detail_set_note([0.3] * 95 + [0.1] * 5, [1, 0] * 50) is None  # 5 %: like the clean validation split
+    # unmeasured images do not count; the low-detail ones are 1 real and 1 fake
+    note = low_detail_set_note([0.3] * 8 + [0.1] * 2 + [np.nan] * 5, [1] * 8 + [1, 0] + [0] * 5)
+    assert note.startswith("2 of 10 images (20%; 1 real, 1 fake) hold little fine detail")
+    assert "passes such fakes as real" in note
+    assert low_detail_set_note([np.nan, np.nan], [1, 0]) is None and low_detail_set_note([], []) is None
     assert 0.028 < LOW_DETAIL_SET_SHARE  # above the labelled faces' own share, or it would fire on them
+
+
+def test_a_test_set_whose_low_detail_images_are_all_real_is_not_told_its_fakes_pass():
+    """The note spoke of fakes passed as real when its one low-detail image was real, and on a set of reals only."""
+    from core.quality import low_detail_set_note
+
+    for labels in ([1] * 5 + [0] * 5, [1] * 10):  # the low-detail image real; a set of reals alone
+        note = low_detail_set_note([0.1] + [0.3] * 9, labels)
+        assert note.startswith("1 of 10 images (10%; 1 real, 0 fake) hold little fine detail"), note
+        assert "fakes as real far more often" not in note and "mix two regimes" not in note
+        assert "All of them are real" in note
+    note = low_detail_set_note([0.3] * 9 + [0.1], [1] * 5 + [0] * 5)  # a fake this time
+    assert "(10%; 0 real, 1 fake)" in note and "passes such fakes as real far more often" in note
 
 
 def test_evaluate_and_the_overview_flag_a_blurred_test_set(tiny_ckpt, tmp_path, capsys, cache_dir, monkeypatch):
@@ -99,12 +114,12 @@ def test_evaluate_and_the_overview_flag_a_blurred_test_set(tiny_ckpt, tmp_path, 
             (root / label / f"s{i}.jpg").write_bytes(jpeg_bytes(face))
             (root / label / f"b{i}.jpg").write_bytes(jpeg_bytes(face.filter(ImageFilter.GaussianBlur(2))))
     assert main(["evaluate", "--data", str(root), "--weights", str(tiny_ckpt)]) == 0
-    assert "warning: 6 of 12 images (50%) hold little fine detail" in capsys.readouterr().err
+    assert "warning: 6 of 12 images (50%; 3 real, 3 fake) hold little fine detail" in capsys.readouterr().err
 
     point_app_at(monkeypatch, root, tiny_ckpt)
     at = open_page()
     assert not at.exception
-    assert any("6 of 12 images (50%) hold little fine detail" in w.value for w in at.warning)
+    assert any("6 of 12 images (50%; 3 real, 3 fake) hold little fine detail" in w.value for w in at.warning)
 
 
 @pytest.mark.parametrize("depth", ["I;16", "I", "F"])

@@ -52,7 +52,7 @@ def test_report_warns_when_much_of_the_set_is_blurred(tiny_ckpt, cache_dir, tmp_
     out = tmp_path / "report.html"
     assert main(["report", "--data", str(root), "--weights", str(tiny_ckpt), "--device", "cpu",
                  "--bootstrap", "50", "--out", str(out)]) == 0
-    assert "4 of 8 images (50%) hold little fine detail" in out.read_text()
+    assert "4 of 8 images (50%; 2 real, 2 fake) hold little fine detail" in out.read_text()
 
 
 def test_report_bad_out_is_a_clear_error(tiny_set, tiny_ckpt, tmp_path, capsys):
