@@ -64,10 +64,14 @@ else:
     st.subheader(f"Metrics at threshold {t:.4f}" + role)
     summary = sweep.summary(t, positive)
     cards = ["accuracy", "precision", "recall", "f1", "specificity", "roc_auc", "average_precision", "eer"]
+    few = ui.few_images_words(sweep.n_real, sweep.n_fake)  # e.g. one fake: a ROC-AUC of 1.000 is not "perfect"
     for row in (cards[:5], cards[5:]):
         for col, key in zip(st.columns(5), row):
+            flag = few if key in ui.RANKING_METRICS else None
             col.metric(ui.metric_label(key, positive), ui.metric_value(key, summary[key]),
-                       help=summary["unavailable"].get(key) or ui.metric_help(key, positive))
+                       delta=flag, delta_color="off", delta_arrow="off",
+                       help=summary["unavailable"].get(key) or (ui.few_images_help(sweep.n_real, sweep.n_fake)
+                                                                if flag else ui.metric_help(key, positive)))
 
     st.subheader("Confusion matrix")
     c = sweep.confusion(t, positive)

@@ -43,6 +43,30 @@ def score_text(p: float | None) -> str:
     return fmt(p, SCORE_DIGITS)
 
 
+# Below this many images of a class, ROC-AUC, AP and EER (which rank every fake against every real)
+# are flagged as resting on those few: with one fake, a ROC-AUC of 1.000 says only that it scored
+# under every real, and one image more can move it from 1.000 to 0.5.
+FEW_OF_A_CLASS = 5
+RANKING_METRICS = ("roc_auc", "average_precision", "eer")
+
+
+def few_images_words(n_real: int, n_fake: int) -> str | None:
+    """"from 1 fake: says little" when a class present has fewer than ``FEW_OF_A_CLASS`` images,
+    for beside a ROC-AUC, AP or EER; None when both have enough (or one is absent: those metrics
+    are then n/a, said elsewhere)."""
+    small = [f"{n} {name}" for n, name in ((n_real, "real"), (n_fake, "fake")) if 0 < n < FEW_OF_A_CLASS]
+    return f"from {' and '.join(small)}: says little" if small and n_real and n_fake else None
+
+
+def few_images_help(n_real: int, n_fake: int) -> str | None:
+    """The sentence behind ``few_images_words`` for a card's help, or None."""
+    if not few_images_words(n_real, n_fake):
+        return None
+    return (f"This set holds {n_real} real and {n_fake} fake images. ROC-AUC, AP and EER rank every fake against "
+            f"every real, so with fewer than {FEW_OF_A_CLASS} of a class one image more or less can move them "
+            "from perfect to chance: they say little here.")
+
+
 def metric_delta(key: str, delta: float | None) -> str:
     """The change of a card's value: percentage points for a share ("+1.2 pp": not "+1.2%", which
     reads as relative), signed decimals otherwise; "n/a" when undefined, as ``metric_value``."""

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from .metric_words import metric_value
+from .metric_words import few_images_words, metric_value
 from .metrics import ThresholdSweep, fmt
 from .provenance import Overlap
 
@@ -115,5 +115,7 @@ def unseen_words(frame: pd.DataFrame, o, threshold: float, positive: str = "real
     sweep = ThresholdSweep(rest["label"], rest["p_real"])
     s = sweep.summary(threshold, positive)
     head = f"On the {len(rest)} test images it was not trained on ({sweep.n_real} real, {sweep.n_fake} fake)"
+    few = few_images_words(sweep.n_real, sweep.n_fake)  # one fake's ROC-AUC of 1.000 read as "perfect"
+    auc = fmt(s["roc_auc"]) + (f" ({few})" if few else "")
     # as every page writes them: a share in percent, ROC-AUC in decimals
-    return f"{head}: accuracy {metric_value('accuracy', s['accuracy'])}, ROC-AUC {fmt(s['roc_auc'])} at threshold {threshold:.4f}."
+    return f"{head}: accuracy {metric_value('accuracy', s['accuracy'])}, ROC-AUC {auc} at threshold {threshold:.4f}."

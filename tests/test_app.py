@@ -334,6 +334,19 @@ def test_the_overview_counts_images_scored_now_apart_from_those_read_from_the_ca
     assert "(0 scored now, 6 from the cache)" in again, again
 
 
+def test_the_overview_flags_ranking_metrics_that_rest_on_one_fake(app_ckpt, tmp_path, cache_dir, monkeypatch):
+    """A ROC-AUC of 1.000 from a set with one fake read as a perfect detector."""
+    data = make_test_set(tmp_path / "onefake", n_real=6, n_fake=1, seed=5)
+    point_app_at(monkeypatch, data, app_ckpt)
+    at = start()
+    assert not at.exception
+    cards = {m.label: m for m in at.metric}
+    for label in ("ROC-AUC", "AP", "EER"):
+        assert cards[label].delta == "from 1 fake: says little", label
+        assert "This set holds 6 real and 1 fake images." in cards[label].help
+    assert not cards["Accuracy"].delta
+
+
 def test_the_threshold_explorer_has_its_own_slider_and_a_preset_says_what_it_did(env):
     """On a phone the sidebar (and its slider) is folded away; after 'Use' the numbers that moved can be off screen."""
     at = start()

@@ -82,3 +82,14 @@ def test_a_p_real_is_written_to_the_thresholds_four_decimals_everywhere():
     assert score_text(0.5) == "0.5000" and score_text(0.70712) == "0.7071" and score_text(None) == "n/a"
     for p in (0.5, 0.70712, 0.123456):  # a figure's hover (d3-format, whose "f" Python's format shares) as the captions
         assert format(p, SCORE_FORMAT) == score_text(p)
+
+
+def test_ranking_metrics_from_few_images_of_a_class_are_flagged_not_hidden():
+    """"accuracy 85.7%, ROC-AUC 1.000" on 6 real and 1 fake read as a perfect ranking."""
+    from core.metric_words import FEW_OF_A_CLASS, few_images_help, few_images_words
+
+    assert few_images_words(6, 1) == "from 1 fake: says little"
+    assert few_images_words(3, 2) == "from 3 real and 2 fake: says little"
+    assert few_images_words(FEW_OF_A_CLASS, FEW_OF_A_CLASS) is None and few_images_words(100, 80) is None
+    assert few_images_words(7, 0) is None and few_images_help(7, 0) is None  # one class: n/a, said elsewhere
+    assert few_images_help(6, 1).startswith("This set holds 6 real and 1 fake images.")

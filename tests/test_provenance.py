@@ -234,7 +234,7 @@ def test_a_partly_seen_set_gets_a_warning_and_the_numbers_on_the_rest(tmp_path, 
     [warning] = [w.value for w in at.warning if "trained on" in w.value]
     assert warning.startswith("6 of the 12 test images (50%; 3 real, 3 fake) are files this model was trained on")
     assert (f"On the 6 test images it was not trained on (3 real, 3 fake): accuracy {want['accuracy']:.1%}, "
-            f"ROC-AUC {want['roc_auc']:.3f} at threshold 0.5000.") in warning
+            f"ROC-AUC {want['roc_auc']:.3f} (from 3 real and 3 fake: says little) at threshold 0.5000.") in warning
     seen = provenance.model_seen(load(ckpt))
     o = overlap(frame, seen.test_digests(frame), seen)
     assert unseen_words(frame, o, 0.5) in warning
@@ -495,3 +495,18 @@ def test_leaving_out_the_training_images_leaves_out_their_re_saved_copies_too(tm
     assert at.info[0].value.startswith("3 images of") and "the pictures saved again" in at.info[0].value
     assert {m.label: m.value for m in at.metric}["Real images"] == "2" and not any(
         "re-saved copies" in w.value for w in at.warning)  # nothing of its training is left to warn about
+
+
+def test_the_numbers_on_the_unseen_rest_say_when_they_rest_on_one_fake():
+    """"On the 7 test images it was not trained on (6 real, 1 fake): accuracy 85.7%, ROC-AUC 1.000" read as perfect."""
+    from types import SimpleNamespace
+
+    rels = [f"real/r{i}.jpg" for i in range(10)] + [f"fake/f{i}.jpg" for i in range(6)]
+    frame = pd.DataFrame({"relpath": rels, "label": [1] * 10 + [0] * 6,
+                          "p_real": [0.9, 0.8, 0.7, 0.6, 0.55, 0.45, 0.9, 0.8, 0.7, 0.6] + [0.1] * 6})
+    trained = SimpleNamespace(train=pd.DataFrame({"relpath": rels[6:10] + rels[11:]}))  # leaves 6 real, 1 fake
+    text = provenance_words.unseen_words(frame, trained, 0.5)
+    assert text == ("On the 7 test images it was not trained on (6 real, 1 fake): accuracy 85.7%, "
+                    "ROC-AUC 1.000 (from 1 fake: says little) at threshold 0.5000.")
+    enough = SimpleNamespace(train=pd.DataFrame({"relpath": rels[:1]}))  # 9 real, 6 fake: no flag
+    assert "says little" not in provenance_words.unseen_words(frame, enough, 0.5)
