@@ -246,7 +246,7 @@ def test_fast_toggle_reports_its_precision_and_gpu_without_cuda_says_so(env):
     at.sidebar.toggle(key="w_fast").set_value(True).run()
     assert not at.exception
     assert any("bfloat16" in c.value for c in at.sidebar.caption)
-    assert "(bfloat16;" in at.caption[0].value  # the numbers shown come from the bf16 run
+    assert "`, bfloat16: " in at.caption[0].value  # the numbers shown come from the bf16 run
     if not torch.cuda.is_available():
         at.sidebar.radio(key="w_device").set_value("cuda").run()
         assert not at.exception
