@@ -237,15 +237,17 @@ def _read_class(class_dir: Path, label: int, problems: list[str], files: dict) -
     rows = []
     for dirpath, group, fname in paths:
         path = os.path.join(dirpath, fname)
+        relpath = f"{class_dir.name}/{group}/{fname}" if group else f"{class_dir.name}/{fname}"
         try:
             st = os.stat(path)
-        except OSError as exc:  # a dangling symlink, a permission problem
-            problems.append(f"Cannot read {path}: {exc.strerror or exc}")
+        except OSError:  # a dangling symlink, a permission problem: a row all the same, so that reading it
+            # fails with the reason and every count and list of skipped files holds it (it was a warning apart)
+            rows.append({"path": path, "relpath": relpath, "label": label, "group": group,
+                         "size_bytes": -1, "mtime_ns": -1})
             continue
         if not stat.S_ISREG(st.st_mode):  # a named pipe would block the first reader forever
             problems.append(f"Skipped {path}: not a regular file (a pipe, socket or device)")
             continue
-        relpath = f"{class_dir.name}/{group}/{fname}" if group else f"{class_dir.name}/{fname}"
         files.setdefault((st.st_dev, st.st_ino), {}).setdefault(label, relpath)
         rows.append({"path": path, "relpath": relpath, "label": label, "group": group,
                      "size_bytes": st.st_size, "mtime_ns": st.st_mtime_ns})

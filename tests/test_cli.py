@@ -1,5 +1,6 @@
 """The command line: evaluate (text + JSON), predict, clear errors and exit codes."""
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -365,3 +366,15 @@ def test_a_class_whose_every_file_is_unreadable_is_said_at_the_top(tmp_path, tin
     head = capsys.readouterr().out.splitlines()[:2]
     assert head[1] == "warning: not one fake file could be read, so only real images are measured", head
     assert "2 unreadable files left out" in head[0]
+
+
+def test_a_broken_link_is_counted_and_listed_with_the_other_unreadable_files(tmp_path, tiny_ckpt, cache_dir, capsys):
+    """A dangling link was a warning line apart: 'N unreadable files' and --json's skipped left it out."""
+    root = make_test_set(tmp_path / "s", n_real=2, n_fake=2, corrupt=True)
+    os.symlink(tmp_path / "gone.jpg", root / "real" / "dangling.jpg")
+    out = tmp_path / "e.json"
+    assert main(["evaluate", "--data", str(root), "--weights", str(tiny_ckpt), "--json", str(out)]) == 0
+    err = capsys.readouterr().err
+    skipped = {s["path"]: s["reason"] for s in json.loads(out.read_text())["skipped"]}
+    assert skipped["real/dangling.jpg"] == "a link to a missing file" and len(skipped) == 3
+    assert "4 images scored and 3 unreadable files left out" in err and "Cannot read" not in err
