@@ -131,6 +131,18 @@ def checkpoint_name_problem(out: str) -> str | None:
             f"ending, so any other name loses the model or another run's card; e.g. {fixed}")
 
 
+def _replaces_a_model(out: str, args: argparse.Namespace) -> str | None:
+    """Why ``train``/``ensemble`` must not write over the checkpoint at ``out`` (a model that may
+    have taken hours of GPU time, gone for good with its card), unless ``--force`` (or ``--resume``,
+    which continues the very run written there) says so; None when it may."""
+    path = Path(out)
+    if getattr(args, "force", False) or getattr(args, "resume", False) or not path.is_file():
+        return None
+    card = path.with_suffix(".md")
+    return (f"{path.name} exists (a checkpoint{f', its card {card.name}' if card.exists() else ''}): choose another "
+            "--out, or add --force to replace it")
+
+
 def _twin(path: Path) -> Path | None:
     """Another checkpoint whose model card is ``path``'s (``m.pt`` beside ``m.pth``, or ``m.PTH``), or None."""
     try:
@@ -170,7 +182,9 @@ def out_problem(command: str, args: argparse.Namespace) -> str | None:
         inputs = [getattr(args, name, None) for name in ("weights", "init")] + list(getattr(args, "members", None) or [])
         if any(i and Path(i).exists() and Path(i).resolve() == Path(out).resolve() for i in inputs):
             return "is the checkpoint this command reads; write to another file"
-        return unwritable(out) or (checkpoint_name_problem(out) if command in ("train", "ensemble") else None)
+        if command in ("train", "ensemble"):
+            return unwritable(out) or checkpoint_name_problem(out) or _replaces_a_model(out, args)
+        return unwritable(out)
     if command in FOLDER_OUTPUTS:
         try:
             return _folder_problem(command, Path(out), getattr(args, "data", None))

@@ -27,6 +27,7 @@ def add_parser(sub) -> None:
     p.add_argument("--data", default=None, help="validation folder (real/, fake/) to measure the ensemble on for its card")
     p.add_argument("--half", action="store_true", help="store weights as float16 (about half the size)")
     p.add_argument("--note", default="", help="free text recorded in the model card")
+    p.add_argument("--force", action="store_true", help="replace a checkpoint already at --out (and its card)")
     p.set_defaults(func=run_ensemble)
 
     u = sub.add_parser("unpack", help="write each member of an ensemble checkpoint as its own checkpoint (to compare them)")

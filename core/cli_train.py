@@ -31,6 +31,7 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="split, sampling and augmentation seed")
     p.add_argument("--device", type=device_name, default="auto", help="auto | cpu | cuda")
     p.add_argument("--resume", action="store_true", help="continue from FILE.last.pt")
+    p.add_argument("--force", action="store_true", help="replace a checkpoint already at --out (and its card)")
     p.add_argument("--stop-after", type=positive_int, default=None, metavar="N",
                    help="stop after N epochs in this invocation (time-boxed sessions); continue later with --resume")
     p.add_argument("--freeze", choices=["none", "partial", "backbone"], default="none",

@@ -176,7 +176,8 @@ def test_init_starts_from_a_checkpoint_and_refuses_a_different_model(tmp_path, t
     assert f"Started from start.pth (sha256 {card['init_from']['sha256'][:12]})" in out.with_suffix(".md").read_text()
     # lr 0: the weights are the start's (BatchNorm running statistics do move in training)
     assert torch.allclose(a.classifier[-1].weight, b.classifier[-1].weight, atol=1e-3)
-    rc = main(["train", "--data", str(train_set), "--out", str(out), "--init", str(start), "--no-attention", *ARGS])
+    rc = main(["train", "--data", str(train_set), "--out", str(tmp_path / "other.pth"), "--init", str(start),
+               "--no-attention", *ARGS])
     assert rc != 0
     assert "pass the same --backbone / --no-attention" in capsys.readouterr().err
 
@@ -322,3 +323,18 @@ def test_the_twin_check_reads_names_with_brackets_and_upper_case_endings(tmp_pat
             checkpoint_name_problem(str(tmp_path / f"{stem}.pt")) or "")
         (tmp_path / f"{stem}.md").write_text(f"# Model card: {stem}.pt\n")  # the card is the --out's own
         assert checkpoint_name_problem(str(tmp_path / f"{stem}.pt")) is None
+
+
+def test_a_finished_model_at_out_is_replaced_only_with_force(tmp_path, train_set, capsys):
+    """A second train with the same --out replaced a finished model (maybe hours of GPU time) and its card unasked."""
+    out = tmp_path / "m.pth"
+    assert main(["train", "--data", str(train_set), "--out", str(out), *ARGS, "--epochs", "1"]) == 0
+    first = out.read_bytes()
+    capsys.readouterr()
+    assert main(["train", "--data", str(train_set), "--out", str(out), *ARGS, "--epochs", "1", "--seed", "1"]) == 2
+    assert "m.pth exists (a checkpoint, its card m.md): choose another --out, or add --force" in capsys.readouterr().err
+    assert out.read_bytes() == first
+    assert main(["ensemble", str(out), str(out), "--out", str(out)]) == 2  # ensemble asks the same
+    assert main(["train", "--data", str(train_set), "--out", str(out), *ARGS, "--epochs", "1", "--seed", "1",
+                 "--force"]) == 0
+    assert out.read_bytes() != first
