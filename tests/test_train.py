@@ -334,7 +334,9 @@ def test_a_finished_model_at_out_is_replaced_only_with_force(tmp_path, train_set
     assert main(["train", "--data", str(train_set), "--out", str(out), *ARGS, "--epochs", "1", "--seed", "1"]) == 2
     assert "m.pth exists (a checkpoint, its card m.md): choose another --out, or add --force" in capsys.readouterr().err
     assert out.read_bytes() == first
-    assert main(["ensemble", str(out), str(out), "--out", str(out)]) == 2  # ensemble asks the same
+    (tmp_path / "e.pth").write_bytes(b"an earlier ensemble")
+    assert main(["ensemble", str(out), str(out), "--out", str(tmp_path / "e.pth")]) == 2  # ensemble asks the same
+    assert "e.pth exists (a checkpoint): choose another --out, or add --force" in capsys.readouterr().err
     assert main(["train", "--data", str(train_set), "--out", str(out), *ARGS, "--epochs", "1", "--seed", "1",
                  "--force"]) == 0
     assert out.read_bytes() != first
