@@ -28,7 +28,7 @@ def _decode(data: bytes, name: str, crop: bool, want_hash: bool = False):
     if want_hash:  # of the whole picture, before any face crop
         info = {**info, "phash": near_copies.image_hash(image)}
     face = find_face(image) if crop else None
-    found = (face is not None and face.found) or has_face(image)  # ~40 ms: no face is worth a warning
+    found = (face is not None and face.found) or has_face(image)  # 30-250 ms (bench/bench_face_check.py): no face is worth a warning
     info = {**info, "face_found": found}
     if face is None:
         return image, info, None

@@ -172,7 +172,7 @@ def run_predict(args: argparse.Namespace) -> int:
         scores, members = score_images_and_members(detector, [image])
         p_real = float(scores[0])
         verdict = metrics.verdict(p_real, threshold)
-        quality = detail_report(image, info["transparent"], has_face(image))  # ~40 ms: no face is worth a warning
+        quality = detail_report(image, info["transparent"], has_face(image))  # 30-250 ms (bench/bench_face_check.py): no face is worth a warning
         # what a saved verdict needs to be read later: the threshold and the model it came from, the image's size
         results.append({"path": path, "p_real": p_real, "p_fake": 1 - p_real, "verdict": verdict, "threshold": threshold,
                         "weights_sha256": detector.sha256, "width": image.width, "height": image.height, **quality})

@@ -183,7 +183,7 @@ def judge_uploads(detector: Detector, files, *, face_crop: bool = False,
             results.append(UploadVerdict(name, error=str(exc)))
             continue
         face = crop_face(image) if face_crop else None
-        found = (face is not None and face.found) or has_face(image)  # ~40 ms: no face is worth a warning
+        found = (face is not None and face.found) or has_face(image)  # 30-250 ms (bench/bench_face_check.py): no face is worth a warning
         if face is not None and not face.found and found:  # a face, but no box upright and whole in the frame
             face = dataclasses.replace(face, message=NO_BOX_MESSAGE)
         results.append(UploadVerdict(name, image=image, scored=face.image if face else image, face=face,
