@@ -120,8 +120,15 @@ def checkpoint_name_problem(out: str) -> str | None:
     None for a .pth or .pt name of its own."""
     path = Path(out)
     if path.suffix.lower() in (".pth", ".pt"):
-        twin = _twin(path)
-        if twin is None or not path.with_suffix(".json").exists() or (owner := _card_owner(path, twin.name)) is False:
+        twins = _twins(path)
+        if not twins or not path.with_suffix(".json").exists():
+            return None
+        owners = [_card_owner(path, t.name) for t in twins]
+        if True in owners:
+            twin, owner = twins[owners.index(True)], True
+        elif None in owners:  # a card that cannot be read may be any twin's
+            twin, owner = twins[0], None
+        else:
             return None
         return (f"{twin.name} beside it is another checkpoint, and {path.with_suffix('.json').name} / "
                 f"{path.with_suffix('.md').name} {'its' if owner else 'may be its'} model card, which "
@@ -143,13 +150,14 @@ def _replaces_a_model(out: str, args: argparse.Namespace) -> str | None:
             "--out, or add --force to replace it")
 
 
-def _twin(path: Path) -> Path | None:
-    """Another checkpoint whose model card is ``path``'s (``m.pt`` beside ``m.pth``, or ``m.PTH``), or None."""
+def _twins(path: Path) -> list[Path]:
+    """The other checkpoints whose model card is ``path``'s (``m.pt`` beside ``m.pth``, or ``m.PTH``;
+    not the resume state ``m.pth.last.pt``), sorted by name."""
     try:
-        return next((t for t in path.parent.glob(f"{glob.escape(path.stem)}.*") if t.name != path.name
-                     and t.suffix.lower() in (".pth", ".pt") and t.is_file()), None)
+        return sorted(t for t in path.parent.glob(f"{glob.escape(path.stem)}.*") if t.name != path.name
+                      and t.stem == path.stem and t.suffix.lower() in (".pth", ".pt") and t.is_file())
     except OSError:  # a folder that cannot be listed: unwritable() says so
-        return None
+        return []
 
 
 def _card_owner(path: Path, name: str) -> bool | None:

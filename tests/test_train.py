@@ -325,6 +325,22 @@ def test_the_twin_check_reads_names_with_brackets_and_upper_case_endings(tmp_pat
         assert checkpoint_name_problem(str(tmp_path / f"{stem}.pt")) is None
 
 
+def test_the_twin_check_is_not_fooled_by_a_resume_state(tmp_path):
+    """m.pt.last.pt matched the glob m.*: taken as the twin, its name was not the card's owner, and the
+    real twin m.pt was never looked at, so --out m.pth replaced m.pt's card (as the folder listed them)."""
+    from core.cli import checkpoint_name_problem
+
+    for name in ("m.pt", "m.pt.last.pt", "m.json"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "m.md").write_text("# Model card: m.pt\n")
+    assert "m.pt beside it is another checkpoint, and m.json / m.md its model card" in (
+        checkpoint_name_problem(str(tmp_path / "m.pth")) or "")
+    (tmp_path / "m.pt").unlink()  # only m.pth's own resume state beside it: nothing to refuse
+    (tmp_path / "m.md").unlink()
+    (tmp_path / "m.pth.last.pt").write_bytes(b"x")
+    assert checkpoint_name_problem(str(tmp_path / "m.pth")) is None
+
+
 def test_a_finished_model_at_out_is_replaced_only_with_force(tmp_path, train_set, capsys):
     """A second train with the same --out replaced a finished model (maybe hours of GPU time) and its card unasked."""
     out = tmp_path / "m.pth"
