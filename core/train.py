@@ -20,6 +20,7 @@ smaller input size first, then a larger one).
 from __future__ import annotations
 
 import argparse
+import pickle
 import random
 import re
 import sys
@@ -116,10 +117,17 @@ def _pretrained_model(args: argparse.Namespace):
                                            f"{args.backbone} weights, auto for those found on this machine, or none)")
     try:
         return build_model(args.backbone, pretrained=pretrained, attention=not args.no_attention)
-    except Exception as exc:  # torch.load (a damaged or empty file) or load_state_dict (keys that do not fit)
-        if not given or isinstance(exc, PretrainedWeightsUnavailable):
+    except (RuntimeError, EOFError, pickle.UnpicklingError) as exc:  # torch.load (a damaged or empty file) or
+        if not given or isinstance(exc, PretrainedWeightsUnavailable):  # load_state_dict (keys that do not fit)
             raise
         fits_not = isinstance(exc, RuntimeError) and "state_dict" in str(exc)
+        if not fits_not:
+            try:  # a failure that is not the file's (torch.load reads it): raise it as it is
+                torch.load(pretrained, map_location="cpu", weights_only=True)
+            except Exception:  # noqa: BLE001 - the file's own failure, said below in read_checkpoint's words
+                pass
+            else:
+                raise
         try:
             read_checkpoint(pretrained)
         except CheckpointError as unread:

@@ -90,6 +90,26 @@ def test_pretrained_that_is_a_trained_checkpoint_or_missing_is_said_in_its_words
         assert f"--pretrained {name} {words}" in err and "ImageNet efficientnet_lite0 weights" in err and "Traceback" not in err
 
 
+def test_a_failure_that_is_not_the_pretrained_files_is_not_blamed_on_it(tmp_path, monkeypatch):
+    """Any error in building the model was sent to read_checkpoint, which refuses plain ImageNet weights:
+    a good file was called 'a state dict of an unknown architecture' and the real error hidden."""
+    import argparse
+
+    import core.train
+    from core.model import build_model
+
+    good = tmp_path / "imagenet.pth"
+    torch.save(build_model("efficientnet_lite0", pretrained=None).model.state_dict(), good)
+
+    def boom(*a, **k):
+        raise RuntimeError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(core.train, "build_model", boom)
+    args = argparse.Namespace(pretrained=str(good), backbone="efficientnet_lite0", no_attention=False)
+    with pytest.raises(RuntimeError, match="CUDA out of memory"):
+        core.train._pretrained_model(args)
+
+
 def test_a_run_stopped_by_its_patience_says_so_in_its_card(tmp_path, train_set, monkeypatch):
     import core.train
 
