@@ -58,15 +58,22 @@ def main() -> int:
             print(f"[budget] skipping {name}: {elapsed:.0f}s used of {args.budget_s:.0f}s", flush=True)
             continue
         ckpt = runs / f"{name}.pth"
+        card_path = ckpt.with_suffix(".json")
+        if ckpt.exists() and card_path.exists():  # a retry on the same machine: keep the run already made
+            print(f"[kept] {name}: {ckpt} exists; its card is read, nothing is trained", flush=True)
+            kept = json.loads(card_path.read_text())
+            results.append({**kept, "name": name, "what": what, "wall_s": kept.get("training_time_s")})
+            continue
         cmd = [sys.executable, "-m", "core", "train", "--data", args.data, "--out", str(ckpt), "--tta", "--half",
                "--workers", str(args.workers), "--note", what, *extra, *args.extra]
         print(f"[run] {name}: {' '.join(cmd)}", flush=True)
         t0 = time.time()
-        proc = subprocess.run(cmd, stderr=subprocess.DEVNULL)
+        with open(runs / f"{name}.log", "w") as log:  # the progress bars, and the reason when a run fails
+            proc = subprocess.run(cmd, stderr=log)
         last_cost = time.time() - t0
-        card_path = ckpt.with_suffix(".json")
         if proc.returncode != 0 or not card_path.exists():
-            print(f"[fail] {name} exit {proc.returncode}", flush=True)
+            reason = (runs / f"{name}.log").read_text(errors="replace").strip().splitlines()[-1:] or [""]
+            print(f"[fail] {name} exit {proc.returncode}: {reason[0][:300]}", flush=True)
             continue
         card = json.loads(card_path.read_text())
         card["name"], card["what"], card["wall_s"] = name, what, round(last_cost, 1)
