@@ -111,10 +111,14 @@ def first_readable(test_set: TestSet) -> int:
 
 
 def files_signature(test_set) -> str:
-    """A digest of a test set's file list (relative path, size, modification time): the
-    cache key of everything computed from the set."""
+    """A digest of a test set's folder and file list (relative path, size, modification time):
+    the cache key of everything computed from the set. The folder counts: a second folder of links
+    to the same files was taken for the first, so it was scored with no progress bar (outside the
+    bar's branch) and its frame's paths pointed into the first folder."""
     keys = test_set.images[["relpath", "size_bytes", "mtime_ns"]]
-    return hashlib.sha256(pd.util.hash_pandas_object(keys, index=False).to_numpy().tobytes()).hexdigest()
+    digest = hashlib.sha256(str(test_set.root).encode("utf-8", "surrogateescape"))
+    digest.update(pd.util.hash_pandas_object(keys, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
 
 
 def resolve_path(path: str) -> Path:

@@ -41,6 +41,19 @@ def test_files_signature_follows_the_file_list(tmp_path):
     assert files_signature(scan_test_set(root)) != before
 
 
+def test_two_folders_of_the_same_files_have_their_own_signature(tmp_path):
+    """A second folder of links to the same files had the first's signature: the dashboard took it for
+    a set already scored, scored it with no progress bar and showed the first folder's paths."""
+    a = make_test_set(tmp_path / "a", n_real=2, n_fake=2)
+    b = tmp_path / "b"
+    for path in sorted(a.rglob("*.jpg")):
+        (b / path.relative_to(a)).parent.mkdir(parents=True, exist_ok=True)
+        (b / path.relative_to(a)).symlink_to(path)
+    sa, sb = scan_test_set(a), scan_test_set(b)
+    assert list(sa.images["relpath"]) == list(sb.images["relpath"]) and list(sa.images["size_bytes"]) == list(sb.images["size_bytes"])
+    assert files_signature(sa) != files_signature(sb)
+
+
 def test_seen_fields_leave_out_only_a_part_that_trained_the_model(tmp_path):
     from core.dashboard import seen_fields
     from core.provenance import Seen
