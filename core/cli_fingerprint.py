@@ -12,6 +12,7 @@ any of these files.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,8 +33,14 @@ def _counts(images) -> dict:
     return {"real": int((images["label"] == 1).sum()), "fake": int((images["label"] == 0).sum())}
 
 
+def _present(test_set):
+    """``test_set`` without its broken links (rows of size -1: ``core.data``), which train left out."""
+    return dataclasses.replace(test_set, images=test_set.images[test_set.images["size_bytes"] >= 0])
+
+
 def mismatches(data: dict, train, val) -> list[str]:
     """Where the folders disagree with the checkpoint's ``training.data`` record."""
+    train, val = _present(train), None if val is None else _present(val)
     out = []
     if data.get("train") and data["train"] != _counts(train.images):
         out.append(f"the checkpoint trained on {data['train']}, but {train.root} holds {_counts(train.images)}")

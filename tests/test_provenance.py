@@ -99,6 +99,21 @@ def test_fingerprint_refuses_folders_the_checkpoint_was_not_trained_on(tmp_path,
     assert _fingerprint(ckpt, train, val) == 0 and provenance.sidecar_path(ckpt).exists()
 
 
+def test_fingerprint_does_not_count_a_broken_link_that_training_left_out(tmp_path, sets):
+    """A broken link is a row of the scan (so it is listed as unreadable), but train never saw it: fingerprint
+    counted it and refused the very folders the checkpoint was trained on."""
+    import shutil
+
+    train, val = sets
+    copy = tmp_path / "train"
+    shutil.copytree(train, copy)
+    (copy / "real" / "gone.jpg").symlink_to(tmp_path / "nothing.jpg")
+    model = load_detector(make_checkpoint(tmp_path / "a.pth"))
+    ckpt = save_checkpoint(tmp_path / "b.pth", model.model, model.preprocessing, threshold=0.5,
+                           training={"data": {"train": {"real": 6, "fake": 6}}})
+    assert _fingerprint(ckpt, copy) == 0
+
+
 def test_fingerprint_of_a_bare_state_dict_says_the_folders_were_not_checked(tmp_path, sets, capsys):
     import torch
 
