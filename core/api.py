@@ -251,19 +251,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _port_problem(host: str, port: int) -> str | None:
     """Why the server could not listen on ``host:port`` (taken, or not an address here), or None."""
+    import errno
     import socket
 
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
         return f"--host {host}: {exc.strerror or exc}"
-    family, _, _, _, address = infos[0]
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a port in TIME_WAIT is free
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            return f"cannot listen on {host}:{port} ({exc.strerror or exc}): is another server using it? Pick --port"
+    bound, not_here = 0, None
+    for family, _, _, _, address in infos:  # every address, as the server binds them
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is free
+            try:
+                probe.bind(address)
+                bound += 1
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return f"cannot listen on {host}:{port}: the port is in use (another server?); pick another --port"
+                not_here = exc  # an address this machine does not have (an IPv6 one with IPv6 off): skipped, as asyncio does
+    if not bound:
+        return f"cannot listen on {host}:{port} ({not_here.strerror or not_here}): is {host} an address of this machine?"
     return None
 
 

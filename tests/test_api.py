@@ -548,7 +548,8 @@ def test_the_command_line_server_says_a_taken_port_before_loading_the_model(tiny
         port = taken.getsockname()[1]
         assert core.api.main(["--weights", str(tiny_ckpt), "--device", "cpu", "--port", str(port)]) == 2
     err = capsys.readouterr().err
-    assert f"cannot listen on 127.0.0.1:{port}" in err and "Pick --port" in err and not loads
+    assert f"cannot listen on 127.0.0.1:{port}: the port is in use" in err and "pick another --port" in err and not loads
+    assert "is 192.0.2.1 an address of this machine?" in core.api._port_problem("192.0.2.1", port)  # TEST-NET-1
 
 
 def test_the_command_line_server_refuses_weights_that_do_not_load_before_serving(tiny_ckpt, tmp_path, capsys, monkeypatch):
