@@ -306,13 +306,20 @@ def lineage_table(chains: dict[str, list[Step]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "run", "started from", "what", "best epoch", "val ROC-AUC", "device"])
 
 
-def lineage_shown(chains: dict[str, list[Step]]) -> pd.DataFrame:
-    """``lineage_table`` as text for a static table that wraps its cells (in a grid the *what*
-    column was cut to "4 epochs…" at 1280 px): ROC-AUC to 4 decimals, nothing recorded left blank."""
-    table = lineage_table(chains).astype(object)
-    table["val ROC-AUC"] = [f"{v:.4f}" if pd.notna(v) else "" for v in table["val ROC-AUC"]]
-    table["best epoch"] = [f"{int(v)}" if pd.notna(v) else "" for v in table["best epoch"]]
-    return table.fillna("")
+def lineage_markdown(chains: dict[str, list[Step]]) -> str:
+    """``lineage_table`` as a list that wraps on any screen, one block per model, its runs newest
+    first: "`run` from `start`: what · best epoch · val ROC-AUC". As a table, the file names (which
+    cannot wrap) took the width: at 1280 px *what* wrapped a word a line and the last columns went
+    off the page behind a scroll bar; in a grid, *what* was cut to "4 epochs…"."""
+    blocks = []
+    for model, frame in lineage_table(chains).groupby("model", sort=False):
+        lines = [f"**{model}**"]
+        for row in frame.itertuples(index=False):
+            tail = [f"best epoch {int(row[4])}" if pd.notna(row[4]) else "",
+                    f"val ROC-AUC {row[5]:.4f}" if pd.notna(row[5]) else ""]
+            lines.append(f"- `{row.run}` from {row[2]}: {row.what}" + "".join(f" · {t}" for t in tail if t))
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
 
 
 def recorded_basis_words(threshold: float, positive: str) -> str:

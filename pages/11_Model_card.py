@@ -32,7 +32,7 @@ if not chains:
     st.stop()
 wide = model_card.lineage_direction(chains) == "LR" and sum(map(len, chains.values())) > 2  # a tall graph stays at its own size
 st.graphviz_chart(model_card.lineage_dot(meta, detector.name), width="stretch" if wide else "content")
-st.table(model_card.lineage_shown(chains), hide_index=True, border="horizontal")  # wraps: every "what" whole
+st.markdown(model_card.lineage_markdown(chains))  # wraps: every "what" whole, on a phone too
 
 st.subheader("Recipe")
 name = st.selectbox("Member", list(chains), key="card_member") if len(chains) > 1 else next(iter(chains))

@@ -50,10 +50,11 @@ def test_ensemble_lineage_graph_and_table():
         assert edge in dot
     table = mc.lineage_table(chains)
     assert list(table["started from"]) == ["p384.pth", "ImageNet weights", "random weights"]
-    shown = mc.lineage_shown(chains)  # text for a wrapping table: each "what" whole, no "None" or "nan"
-    assert list(shown["what"]) == list(table["what"]) and shown.columns.equals(table.columns)
-    assert all(v == "" or (len(v.split(".")[1]) == 4) for v in shown["val ROC-AUC"])
-    assert not shown.isin(["None", "nan"]).any().any() and all(isinstance(v, str) for v in shown["best epoch"])
+    shown = mc.lineage_markdown(chains)  # a list that wraps: each "what" whole, no "None" or "nan"
+    assert all(what in shown for what in table["what"]) and "None" not in shown and "nan" not in shown
+    assert [line for line in shown.splitlines() if line.startswith("**")] == ["**m384r.pth**", "**s224.pth**"]
+    assert shown.count("\n- ") == len(table) and "from p384.pth: " in shown
+    assert all(len(v.split(" · val ROC-AUC ")[1].split()[0].split(".")[1]) == 4 for v in shown.splitlines() if "ROC-AUC" in v)
     assert mc.devices(chains) == {"CPU": "cpu: x86_64, cpu: x86_64 (2 threads)", "GPU": "cuda: NVIDIA H100"}
     assert mc.short_name("ensemble(...)", 2) == "ensemble of 2" and mc.short_name("efficientnet_lite2") == "Lite2"
     assert mc.lineages({"training": {"note": "random weights for tests"}}, "x.pth") == {}
