@@ -307,19 +307,16 @@ def lineage_table(chains: dict[str, list[Step]]) -> pd.DataFrame:
 
 
 def lineage_markdown(chains: dict[str, list[Step]]) -> str:
-    """``lineage_table`` as a list that wraps on any screen, one block per model, its runs newest
-    first: "`run` from `start`: what · best epoch · val ROC-AUC". As a table, the file names (which
-    cannot wrap) took the width: at 1280 px *what* wrapped a word a line and the last columns went
-    off the page behind a scroll bar; in a grid, *what* was cut to "4 epochs…"."""
-    blocks = []
-    for model, frame in lineage_table(chains).groupby("model", sort=False):
-        lines = [f"**{model}**"]
-        for row in frame.itertuples(index=False):
-            tail = [f"best epoch {int(row[4])}" if pd.notna(row[4]) else "",
-                    f"val ROC-AUC {row[5]:.4f}" if pd.notna(row[5]) else ""]
-            lines.append(f"- `{row.run}` from {row[2]}: {row.what}" + "".join(f" · {t}" for t in tail if t))
-        blocks.append("\n".join(lines))
-    return "\n\n".join(blocks)
+    """``lineage_table`` as a list per model that wraps on any screen ("`run` from start: what · best
+    epoch · val ROC-AUC"): in a table the unbreakable file names took the width, *what* wrapped a
+    word a line at 1280 px and the last columns went behind a scroll bar."""
+    def line(step: Step, start: str) -> str:
+        tail = [f"best epoch {step.best_epoch}" if step.best_epoch is not None else "",
+                f"val ROC-AUC {step.roc_auc:.4f}" if step.roc_auc is not None else ""]
+        return f"- `{step.name}` from {step.start or start}: {step.what()}" + "".join(f" · {t}" for t in tail if t)
+
+    return "\n\n".join("\n".join([f"**{model}**"] + [line(step, chain[i + 1].name if i + 1 < len(chain) else "")
+                                                       for i, step in enumerate(chain)]) for model, chain in chains.items())
 
 
 def recorded_basis_words(threshold: float, positive: str) -> str:
