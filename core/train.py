@@ -20,9 +20,7 @@ smaller input size first, then a larger one).
 from __future__ import annotations
 
 import argparse
-import pickle
 import random
-import re
 import sys
 import time
 from pathlib import Path
@@ -32,16 +30,15 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from .checkpoint import CheckpointError, load_detector, read_checkpoint, resolve_device, save_checkpoint
+from .checkpoint import resolve_device, save_checkpoint
 from .data import DatasetError, unreadable_words
-from .identity import PretrainedWeightsUnavailable
 from .metrics import MetricUnavailable, ThresholdSweep
-from .model import build_model
 from .preprocess import Preprocessing
-from .train_card import build_card, init_lineage, write_model_card
+from .train_card import build_card, write_model_card
 from .train_data import (class_balanced_weights, decode_frame, epoch_loader, pre_crop_size, split_frames,
                          train_dataset, val_copies_of_train, val_dataset)
 from .train_resume import interrupted_words, load_state, restore, resume_problem, save_state, saved_or_said
+from .train_start import start_model
 
 
 class TrainingDiverged(RuntimeError):
@@ -105,64 +102,6 @@ def _evaluate(model, loader, device, amp_dtype, tta: bool) -> dict:
         "p_real": p,
         "label": labels.numpy().ravel(),
     }
-
-
-def _pretrained_model(args: argparse.Namespace):
-    """``build_model`` with ``--pretrained``'s backbone weights; a file that is missing, or that
-    is a detector checkpoint (trained weights: --init), is said in the option's words."""
-    pretrained = None if args.pretrained == "none" else args.pretrained
-    given = pretrained not in (None, "auto")
-    if given and not Path(pretrained).is_file():
-        raise PretrainedWeightsUnavailable(f"--pretrained {pretrained}: no such file (give a file of ImageNet "
-                                           f"{args.backbone} weights, auto for those found on this machine, or none)")
-    try:
-        return build_model(args.backbone, pretrained=pretrained, attention=not args.no_attention)
-    except (RuntimeError, EOFError, pickle.UnpicklingError) as exc:  # torch.load (a damaged or empty file) or
-        if not given or isinstance(exc, PretrainedWeightsUnavailable):  # load_state_dict (keys that do not fit)
-            raise
-        fits_not = isinstance(exc, RuntimeError) and "state_dict" in str(exc)
-        if not fits_not:
-            try:  # a failure that is not the file's (torch.load reads it): raise it as it is
-                torch.load(pretrained, map_location="cpu", weights_only=True)
-            except Exception:  # noqa: BLE001 - the file's own failure, said below in read_checkpoint's words
-                pass
-            else:
-                raise
-        try:
-            read_checkpoint(pretrained)
-        except CheckpointError as unread:
-            if not fits_not:  # torch.load failed: read_checkpoint's first words say how (empty, cut short, not torch.save)
-                first = re.split(r"(?<=[.?]) ", str(unread))[0].rstrip(".")
-                raise CheckpointError(f"--pretrained {first}{'' if first.endswith('?') else '.'} Give a torch.save file of "
-                                      f"ImageNet {args.backbone} weights, auto for those found on this machine, or none.") from None
-            raise CheckpointError(f"--pretrained {pretrained}: not ImageNet {args.backbone} weights "
-                                  f"({' '.join(str(exc).split())[:200]}...)") from None
-        if not fits_not:
-            raise
-        raise CheckpointError(f"--pretrained {pretrained} is a trained detector checkpoint (backbone, attention and "
-                              f"head), not ImageNet backbone weights: start from it with --init {pretrained}") from None
-
-
-def _start_model(args: argparse.Namespace):
-    """(model, lineage): the model to train, from ``--init``'s weights when given (then
-    lineage records the parent), else from ``--pretrained``."""
-    model = _pretrained_model(args)
-    if not args.init:
-        return model, None
-    parent = load_detector(args.init, "cpu")
-    start = parent.model
-    if hasattr(start, "members"):
-        raise CheckpointError(
-            f"--init {args.init} is an ensemble ({start.backbone}); training starts from one model: "
-            "pass one of its member checkpoints (listed in its model card)"
-        )
-    if (start.backbone, start.use_attention) != (args.backbone, not args.no_attention):
-        raise CheckpointError(
-            f"--init {args.init} is a {start.backbone} with attention {start.use_attention}; this run trains a "
-            f"{args.backbone} with attention {not args.no_attention}: pass the same --backbone / --no-attention"
-        )
-    model.load_state_dict(start.state_dict())
-    return model, init_lineage(parent)
 
 
 def _train_epoch(model, head, bar, optimizer, loss_fn, args, device, amp_dtype, ema=None) -> dict:
@@ -270,7 +209,7 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"warning: {val_copies} of the {len(val_df)} validation files are byte-identical to training files: "
               "validation scores images the model trains on", file=sys.stderr)
     # Build the model first: a missing pretrained file stops here, before minutes of decoding.
-    model, lineage = _start_model(args)
+    model, lineage = start_model(args)
     train_df, val_df, train_ds, val_ds = _prepare_data(args, train_df, val_df, split_how, workers)
     _freeze(model, args.freeze)
     # channels_last: the layout oneDNN and cuDNN convolutions are fastest in (~1.3x here)

@@ -95,7 +95,7 @@ def test_a_failure_that_is_not_the_pretrained_files_is_not_blamed_on_it(tmp_path
     a good file was called 'a state dict of an unknown architecture' and the real error hidden."""
     import argparse
 
-    import core.train
+    import core.train_start
     from core.model import build_model
 
     good = tmp_path / "imagenet.pth"
@@ -104,10 +104,10 @@ def test_a_failure_that_is_not_the_pretrained_files_is_not_blamed_on_it(tmp_path
     def boom(*a, **k):
         raise RuntimeError("CUDA out of memory (simulated)")
 
-    monkeypatch.setattr(core.train, "build_model", boom)
+    monkeypatch.setattr(core.train_start, "build_model", boom)
     args = argparse.Namespace(pretrained=str(good), backbone="efficientnet_lite0", no_attention=False)
     with pytest.raises(RuntimeError, match="CUDA out of memory"):
-        core.train._pretrained_model(args)
+        core.train_start.pretrained_model(args)
 
 
 def test_a_run_stopped_by_its_patience_says_so_in_its_card(tmp_path, train_set, monkeypatch):
