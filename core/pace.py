@@ -208,4 +208,6 @@ def scoring_words(p: prediction_cache.Progress, known: Pace | None = None) -> st
     rate = p.images_per_s if fresh >= MIN_IMAGES else known.images_per_s if known else 0.0
     if p.done < p.total and rate > 0:
         words += f" · {time_left_words((p.total - p.done) / rate)}"
+    elif p.done < p.total:  # nothing measured here yet: the first batch is the slow one, and it is timed
+        words += " · timing the first batch…"
     return words

@@ -172,7 +172,8 @@ def test_scoring_words_count_and_estimate_from_this_pass_once_a_batch_is_done():
 def test_scoring_words_before_the_first_batch_use_the_speed_measured_here_or_say_no_time():
     from core.prediction_cache import Progress
 
-    assert pace.scoring_words(Progress(0, 163, 0.0)) == "Scoring 0 of 163 images"
+    # it sat at "Scoring 0 of 60 images" for 20 s, read as stalled
+    assert pace.scoring_words(Progress(0, 163, 0.0)) == "Scoring 0 of 163 images · timing the first batch…"
     known = pace.Pace(1.0, 163, 0.0)  # this model's last clean pass: 1 image/s
     assert pace.scoring_words(Progress(0, 163, 0.0), known) == "Scoring 0 of 163 images · about 3 min left"
     # cache hits are no work: 10 fresh images are too few to time, so the known speed still counts
