@@ -1,8 +1,8 @@
 """Optional automatic face crop with OpenCV's Haar cascade (opencv-python-headless < 5).
 
 Used by the single-image tester and the REST API. When no face is found the whole
-image is used, and the caller is told so. ``has_face`` is the tester's check that a picture
-shows a face at all.
+image is used, and the caller is told so. ``has_face`` is the check that a picture shows a face
+at all, run on every picture the tester, ``predict`` and the API's ``/predict`` are given.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ _PRESENCE_CASCADES = ("haarcascade_frontalface_default.xml", "haarcascade_fronta
 
 
 def has_face(image: Image.Image) -> bool:
-    """Whether any face shows in ``image``: a presence check for the tester's warning, tuned to
+    """Whether any face shows in ``image``: a presence check for the no-face warning, tuned to
     miss few faces (``_PRESENCE_CASCADES``); ``crop_face`` finds where the largest one is."""
     import cv2
 
