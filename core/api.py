@@ -260,15 +260,15 @@ def _port_problem(host: str, port: int) -> str | None:
         return f"--host {host}: {exc.strerror or exc}"
     bound, not_here = 0, None
     for family, _, _, _, address in infos:  # every address, as the server binds them
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is free
-            try:
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is free
                 probe.bind(address)
                 bound += 1
-            except OSError as exc:
-                if exc.errno == errno.EADDRINUSE:
-                    return f"cannot listen on {host}:{port}: the port is in use (another server?); pick another --port"
-                not_here = exc  # an address this machine does not have (an IPv6 one with IPv6 off): skipped, as asyncio does
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"cannot listen on {host}:{port}: the port is in use (another server?); pick another --port"
+            not_here = exc  # an address (or family: IPv6 off) this machine does not have: skipped, as asyncio does
     if not bound:
         return f"cannot listen on {host}:{port} ({not_here.strerror or not_here}): is {host} an address of this machine?"
     return None
