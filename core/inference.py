@@ -225,10 +225,11 @@ def predict_test_set(
         if use_cache and os.access(path, os.R_OK):  # a read-only cache still holds scores worth reading
             shutil.copyfile(path, spare)
         preds = _predict_into(spare, detector, test_set, settings, use_cache, progress)
-    if not preds.scored:  # every score came from the read-only cache: nothing was lost
+    made = preds.scored - preds.unreadable_now  # unreadable files read now are no scores
+    if not made:  # every score came from the read-only cache: nothing was lost
         return preds
     return dataclasses.replace(preds, note=(
-        f"the prediction cache {path.parent.parent} cannot be written ({refused}): the {preds.scored} scores made "
+        f"the prediction cache {path.parent.parent} cannot be written ({refused}): the {made} scores made "
         "now were not kept, so the next run makes them again (DEEPFAKE_CACHE_DIR names another folder)"))
 
 

@@ -361,20 +361,21 @@ def test_a_cache_folder_that_cannot_be_written_costs_speed_not_the_evaluation(tm
     from core.cli import main
     from core.gallery import thumbnail
 
-    root = make_test_set(tmp_path / "s", n_real=3, n_fake=3)
+    root = make_test_set(tmp_path / "s", n_real=3, n_fake=3, corrupt=True)  # + 2 unreadable: no scores to lose
     (tmp_path / "plain_file").write_text("a file where the cache folder should be")
     blocked = tmp_path / "plain_file" / "cache"  # mkdir fails here for root too (NotADirectoryError)
     det, test_set = load_detector(tiny_ckpt), scan_test_set(root)
     preds = predict_test_set(det, test_set, SETTINGS, cache_dir=blocked)
     ok = predict_test_set(det, test_set, SETTINGS, cache_dir=tmp_path / "good")
     np.testing.assert_allclose(preds.frame["p_real"], ok.frame["p_real"])
-    assert preds.scored == 6 and "cannot be written" in preds.note and str(blocked) in preds.note and not ok.note
+    assert preds.scored == 8 and "cannot be written" in preds.note and str(blocked) in preds.note and not ok.note
+    assert "the 6 scores made now were not kept" in preds.note  # it said 8, the unreadable files counted
     # a cache that is read-only but full: its scores are read, nothing is scored again, nothing to say
     from core import inference
 
     monkeypatch.setattr(inference, "_unwritable", lambda path: "read-only file system")
     again = predict_test_set(det, test_set, SETTINGS, cache_dir=tmp_path / "good")
-    assert (again.scored, again.from_cache, again.note) == (0, 6, "")
+    assert (again.scored, again.from_cache, again.note) == (0, 8, "")
     np.testing.assert_allclose(again.frame["p_real"], ok.frame["p_real"])
     monkeypatch.undo()
     paths = list(test_set.images["path"])
