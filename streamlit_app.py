@@ -67,11 +67,12 @@ else:
     few = ui.few_images_words(sweep.n_real, sweep.n_fake)  # e.g. one fake: a ROC-AUC of 1.000 is not "perfect"
     for row in (cards[:5], cards[5:]):
         for col, key in zip(st.columns(5), row):
-            flag = few if key in ui.RANKING_METRICS else None
+            ranking = key in ui.RANKING_METRICS  # a share of one class is flagged on that class's count alone
+            flag = few if ranking else ui.few_of_its_class_words(key, positive, sweep.n_real, sweep.n_fake)
             col.metric(ui.metric_label(key, positive), ui.metric_value(key, summary[key]),
                        delta=flag, delta_color="off", delta_arrow="off",
                        help=summary["unavailable"].get(key) or (ui.few_images_help(sweep.n_real, sweep.n_fake)
-                                                                if flag else ui.metric_help(key, positive)))
+                                                                if ranking and flag else ui.metric_help(key, positive)))
 
     st.subheader("Confusion matrix")
     c = sweep.confusion(t, positive)

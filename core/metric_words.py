@@ -58,6 +58,16 @@ def few_images_words(n_real: int, n_fake: int) -> str | None:
     return f"from {' and '.join(small)}: says little" if small and n_real and n_fake else None
 
 
+def few_of_its_class_words(key: str, positive: str, n_real: int, n_fake: int) -> str | None:
+    """"from 1 fake: says little" beside a recall or specificity measured on fewer than
+    ``FEW_OF_A_CLASS`` images of its class (the positive class's for recall, the other's for
+    specificity): with one fake, specificity is 0 % or 100 %. None otherwise."""
+    counts = {"real": n_real, "fake": n_fake}
+    cls = {"recall": positive, "specificity": "fake" if positive == "real" else "real"}.get(key)
+    n = counts.get(cls, 0)
+    return f"from {n} {cls}: says little" if cls and 0 < n < FEW_OF_A_CLASS else None
+
+
 def few_images_help(n_real: int, n_fake: int) -> str | None:
     """The sentence behind ``few_images_words`` for a card's help, or None."""
     if not few_images_words(n_real, n_fake):

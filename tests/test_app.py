@@ -344,7 +344,8 @@ def test_the_overview_flags_ranking_metrics_that_rest_on_one_fake(app_ckpt, tmp_
     for label in ("ROC-AUC", "AP", "EER"):
         assert cards[label].delta == "from 1 fake: says little", label
         assert "This set holds 6 real and 1 fake images." in cards[label].help
-    assert not cards["Accuracy"].delta
+    assert not cards["Accuracy"].delta and not cards["Recall (real)"].delta  # 6 reals: enough
+    assert cards["Specificity"].delta == "from 1 fake: says little"  # 0 % or 100 %: one fake
 
 
 def test_the_threshold_explorer_has_its_own_slider_and_a_preset_says_what_it_did(env):

@@ -93,3 +93,14 @@ def test_ranking_metrics_from_few_images_of_a_class_are_flagged_not_hidden():
     assert few_images_words(FEW_OF_A_CLASS, FEW_OF_A_CLASS) is None and few_images_words(100, 80) is None
     assert few_images_words(7, 0) is None and few_images_help(7, 0) is None  # one class: n/a, said elsewhere
     assert few_images_help(6, 1).startswith("This set holds 6 real and 1 fake images.")
+
+
+def test_a_share_of_one_class_is_flagged_on_that_class_count():
+    """Specificity on a set with one fake read "0.0%" with no word, beside a flagged ROC-AUC."""
+    from core.metric_words import few_of_its_class_words
+
+    assert few_of_its_class_words("specificity", "real", 6, 1) == "from 1 fake: says little"
+    assert few_of_its_class_words("recall", "real", 6, 1) is None  # 6 reals: enough
+    assert few_of_its_class_words("recall", "fake", 6, 1) == "from 1 fake: says little"
+    assert few_of_its_class_words("specificity", "fake", 3, 50) == "from 3 real: says little"
+    assert few_of_its_class_words("accuracy", "real", 1, 1) is None and few_of_its_class_words("specificity", "real", 6, 0) is None

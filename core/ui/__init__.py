@@ -24,7 +24,7 @@ from ..dashboard import (  # noqa: F401  (re-exported: pages and tests use ui.<n
 )
 from ..inference import InferenceSettings  # noqa: F401
 from ..metric_words import (  # noqa: F401
-    RANKING_METRICS, few_images_help, few_images_words, metric_delta, metric_help, metric_label, metric_table, metric_value, missing_as_na, rows_as_text, score_text,
+    RANKING_METRICS, few_images_help, few_images_words, few_of_its_class_words, metric_delta, metric_help, metric_label, metric_table, metric_value, missing_as_na, rows_as_text, score_text,
 )
 from ..metrics import SHARE_METRICS  # noqa: F401
 from ..pace import feature_time_words, sweep_time_words  # noqa: F401
