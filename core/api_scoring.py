@@ -10,8 +10,7 @@ from PIL import Image
 from . import near_copies, provenance, provenance_words
 from .api_errors import UploadRejected, image_error_status
 from .checkpoint import Detector
-from .face import NO_BOX_MESSAGE, has_face
-from .face import crop_face as find_face
+from .face import look_for_face
 from .inference import score_tensors_and_members
 from .metrics import verdict
 from .preprocess import MAX_PIXELS, ImageError, open_photo
@@ -27,13 +26,11 @@ def _decode(data: bytes, name: str, crop: bool, want_hash: bool = False):
         raise UploadRejected(image_error_status(exc), str(exc), name) from None
     if want_hash:  # of the whole picture, before any face crop
         info = {**info, "phash": near_copies.image_hash(image)}
-    face = find_face(image) if crop else None
-    found = (face is not None and face.found) or has_face(image)  # 30-250 ms (bench/bench_face_check.py): no face is worth a warning
+    face, found = look_for_face(image, crop)
     info = {**info, "face_found": found}
     if face is None:
         return image, info, None
-    message = NO_BOX_MESSAGE if found and not face.found else face.message
-    return face.image, info, {"found": face.found, "box": list(face.box) if face.box else None, "message": message}
+    return face.image, info, {"found": face.found, "box": list(face.box) if face.box else None, "message": face.message}
 
 
 def _prediction(name: str, p_real: float, threshold: float, detector: Detector, info: dict, face, members,

@@ -6,6 +6,7 @@ at all, run on every picture the tester, ``predict`` and the API's ``/predict`` 
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -105,3 +106,15 @@ def crop_face(image: Image.Image, margin: float = 0.25) -> FaceCrop:
     box = (left, top, right, bottom)
     msg = f"Face found at {box}" + (f" ({len(faces)} faces; the largest was used)" if len(faces) > 1 else "")
     return FaceCrop(image.crop(box), box, True, msg)
+
+
+def look_for_face(image: Image.Image, crop: bool) -> tuple[FaceCrop | None, bool]:
+    """(``crop_face``'s crop when ``crop``, else None; whether a face shows): the one look the tester
+    and the API take at a picture. The crop's one upright cascade misses faces ``has_face`` sees, so
+    a face found either way counts, and a crop without a box says ``NO_BOX_MESSAGE`` where there is a
+    face. ``has_face`` costs 30-250 ms (bench/bench_face_check.py): no face is worth a warning."""
+    face = crop_face(image) if crop else None
+    found = (face is not None and face.found) or has_face(image)
+    if face is not None and not face.found and found:  # a face, but no box upright and whole in the frame
+        face = dataclasses.replace(face, message=NO_BOX_MESSAGE)
+    return face, found

@@ -18,7 +18,7 @@ from PIL import Image
 from . import metrics
 from .checkpoint import Detector
 from .data import IMAGE_EXTENSIONS
-from .face import NO_BOX_MESSAGE, NO_FACE_WARNING, FaceCrop, crop_face, has_face
+from .face import NO_FACE_WARNING, FaceCrop, look_for_face
 from .inference import InferenceSettings, score_images_and_members, set_draft_size
 from .metric_words import score_text
 from .near_copies import image_hash
@@ -182,10 +182,7 @@ def judge_uploads(detector: Detector, files, *, face_crop: bool = False,
         except ImageError as exc:
             results.append(UploadVerdict(name, error=str(exc)))
             continue
-        face = crop_face(image) if face_crop else None
-        found = (face is not None and face.found) or has_face(image)  # 30-250 ms (bench/bench_face_check.py): no face is worth a warning
-        if face is not None and not face.found and found:  # a face, but no box upright and whole in the frame
-            face = dataclasses.replace(face, message=NO_BOX_MESSAGE)
+        face, found = look_for_face(image, face_crop)
         results.append(UploadVerdict(name, image=image, scored=face.image if face else image, face=face,
                                      width=info["width"], height=info["height"], digest=bytes_digest(bytes(data)),
                                      transparent=info["transparent"] if photo else 0.0,  # on white only in a photo

@@ -101,13 +101,13 @@ def test_crop_face_reports_no_face_on_a_gradient(client):
 
 def test_a_picture_with_no_face_is_warned_of_as_the_tester_warns(client, monkeypatch):
     """The tester warned of a picture with no face; /predict answered the same picture with a bare verdict."""
-    import core.api_scoring
+    import core.face
     from core.face import NO_BOX_MESSAGE, NO_FACE_WARNING
 
     for crop in ("false", "true"):
         body = client.post("/predict", params={"crop_face": crop}, files={"file": ("g.png", _image_bytes(fmt="PNG"))}).json()
         assert body["face_found"] is False and NO_FACE_WARNING in body["warnings"]
-    monkeypatch.setattr(core.api_scoring, "has_face", lambda image: True)  # a face, but no box upright in the frame
+    monkeypatch.setattr(core.face, "has_face", lambda image: True)  # a face, but no box upright in the frame
     body = client.post("/predict", params={"crop_face": "true"}, files={"file": ("g.png", _image_bytes(fmt="PNG"))}).json()
     assert body["face_found"] is True and NO_FACE_WARNING not in body["warnings"]
     assert body["face"]["found"] is False and body["face"]["message"] == NO_BOX_MESSAGE

@@ -94,17 +94,17 @@ def test_a_picture_with_no_face_is_warned_of_cropped_or_not(detector, monkeypatc
         assert r.face_found is False and (r.face is not None) == crop and not r.cropped  # the whole image was scored
         assert r.warning.startswith(NO_FACE_WARNING)
         assert verdict_table([r], 0.5).loc[0, "message"].startswith("no face found: the verdict may mean nothing")
-    import core.uploads
+    import core.face
 
-    monkeypatch.setattr(core.uploads, "has_face", lambda image: True)
+    monkeypatch.setattr(core.face, "has_face", lambda image: True)
     [r] = judge_uploads(detector, [("face.png", image_bytes("PNG"))])
     assert r.face_found and r.face is None and not r.cropped and "No face" not in (r.warning or "")
     assert "no face" not in verdict_table([r], 0.5).loc[0, "message"]
     [r] = judge_uploads(detector, [("face.png", image_bytes("PNG"))], face_crop=True)  # a face, but no box to crop
     assert r.face_found and not r.cropped and r.face.message == NO_BOX_MESSAGE and "No face" not in (r.warning or "")
     assert verdict_table([r], 0.5).loc[0, "face crop"] == "face seen, no box (whole image)"  # not "none found"
-    monkeypatch.setattr(core.uploads, "crop_face", lambda image: FaceCrop(image, (0, 0, *image.size), True, "Face found"))
-    monkeypatch.setattr(core.uploads, "has_face", lambda image: False)  # a small face the crop's cascade found
+    monkeypatch.setattr(core.face, "crop_face", lambda image: FaceCrop(image, (0, 0, *image.size), True, "Face found"))
+    monkeypatch.setattr(core.face, "has_face", lambda image: False)  # a small face the crop's cascade found
     [r] = judge_uploads(detector, [("face.png", image_bytes("PNG"))], face_crop=True)
     assert r.cropped and r.face_found and "No face" not in (r.warning or "")
 
