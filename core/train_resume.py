@@ -35,7 +35,13 @@ def load_state(last_path: Path) -> dict | None:
 def finished(state: dict) -> bool:
     """Whether the saved run had ended: all its epochs done, or its patience run out."""
     saved, epoch = state.get("args") or {}, state["epoch"]
-    return epoch >= saved.get("epochs", epoch) or epoch - state["best"]["epoch"] >= saved.get("patience", epoch + 1)
+    return epoch >= saved.get("epochs", epoch) or patience_ran_out(state, saved.get("patience", epoch + 1))
+
+
+def patience_ran_out(state: dict, patience: int) -> bool:
+    """Whether a saved run has had ``patience`` epochs or more without a better validation ROC-AUC:
+    the training loop would stop before another epoch."""
+    return state["epoch"] - state["best"]["epoch"] >= patience
 
 
 def _resolved(name: str, value):
@@ -104,7 +110,7 @@ def resume_problem(args: argparse.Namespace, last_path: Path, state: dict | None
     if args.epochs < done:
         return f"--resume --epochs {args.epochs}: {last_path} has already trained {done} epochs; give --epochs {done} or more"
     best, planned = state["best"]["epoch"], saved.get("epochs", done)
-    if args.epochs > max(done, planned) and done - best >= args.patience:  # an extension that would stop at once
+    if args.epochs > max(done, planned) and patience_ran_out(state, args.patience):  # an extension that would stop at once
         return (f"--resume --epochs {args.epochs}: the saved run has had no better validation ROC-AUC since epoch {best} "
                 f"({done - best} epoch{'s' * (done - best != 1)} to epoch {done}, --patience {args.patience}), so it would stop before training "
                 f"another; give --patience {done - best + 1} or more to train more epochs")
@@ -186,9 +192,8 @@ def _replan(args: argparse.Namespace, state: dict, optimizer, scheduler) -> list
     --resume gives the cosine schedule another epoch count than the saved run's."""
     changes = list(state.get("schedule_changes", []))
     planned = (state.get("args") or {}).get("epochs", args.epochs)
-    stopped = state["epoch"] - state["best"]["epoch"] >= args.patience  # its patience ran out: it trains no more
     if (args.schedule != "cosine" or planned == args.epochs or not state["history"] or args.epochs <= state["epoch"]
-            or stopped):
+            or patience_ran_out(state, args.patience)):
         return changes  # the same plan, or no epoch left to train under a new one
     last_lr = trained_lr(state)
     lr = extend_cosine(optimizer, scheduler, last_lr, state["epoch"], args.epochs)
