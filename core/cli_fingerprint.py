@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import provenance
+from .data import NO_STAT
 
 
 def add_parser(sub) -> None:
@@ -34,8 +35,8 @@ def _counts(images) -> dict:
 
 
 def _present(test_set):
-    """``test_set`` without its broken links (rows of size -1: ``core.data``), which train left out."""
-    return dataclasses.replace(test_set, images=test_set.images[test_set.images["size_bytes"] >= 0])
+    """``test_set`` without its broken links (``core.data.NO_STAT`` rows), which train left out."""
+    return dataclasses.replace(test_set, images=test_set.images[test_set.images["size_bytes"] != NO_STAT])
 
 
 def mismatches(data: dict, train, val) -> list[str]:

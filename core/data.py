@@ -223,6 +223,10 @@ def _unlisted_words(class_dir: Path, unlisted: list[tuple[str, str]], limit: int
     return lines
 
 
+# size_bytes and mtime_ns of a row whose file cannot be reached (a broken link): read, it fails with the reason
+NO_STAT = -1
+
+
 def _read_class(class_dir: Path, label: int, problems: list[str], files: dict) -> tuple[list[dict], str | None]:
     """Rows of the images of one class folder, and why the folder itself cannot be listed (or None).
     Warnings go to ``problems``; ``files`` maps each file's (device, inode) to {label: relpath},
@@ -243,7 +247,7 @@ def _read_class(class_dir: Path, label: int, problems: list[str], files: dict) -
         except OSError:  # a dangling symlink, a permission problem: a row all the same, so that reading it
             # fails with the reason and every count and list of skipped files holds it (it was a warning apart)
             rows.append({"path": path, "relpath": relpath, "label": label, "group": group,
-                         "size_bytes": -1, "mtime_ns": -1})
+                         "size_bytes": NO_STAT, "mtime_ns": NO_STAT})
             continue
         if not stat.S_ISREG(st.st_mode):  # a named pipe would block the first reader forever
             problems.append(f"Skipped {path}: not a regular file (a pipe, socket or device)")
